@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/seed0021ed4d/pex/pxp"
+)
+
+const demoNetwork = "pex-demo"
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pex demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	nodes := fs.Int("nodes", 8, "nodes besides the bootstrap node")
+	want := fs.Int("want", 4, "peers each node grows to with GetNewPeer")
+	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
+	asJSON := fs.Bool("json", false, "print one JSON object a line")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *nodes < 2 || *nodes > 200 || *want < 1 || *want > *nodes {
+		fmt.Fprintln(stderr, "pex demo: need 2 <= --nodes <= 200 and 1 <= --want <= --nodes")
+		return errUsage
+	}
+	pr := &printer{w: stdout, json: *asJSON}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	d := &demo{pr: pr, want: *want, start: time.Now()}
+	return d.run(ctx, *nodes)
+}
+
+type demoNode struct {
+	name    string
+	ex      *pxp.Exchange
+	reached time.Duration // time to reach the target, 0 while not reached
+	calls   int
+	fails   int
+}
+
+type demo struct {
+	pr    *printer
+	want  int
+	start time.Time
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+}
+
+func (d *demo) run(ctx context.Context, n int) error {
+	boot, err := pxp.New(demoNetwork, nil)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	d.pr.event("listening", "addr", ln.Addr().String(), "node", "boot")
+	d.pr.text("bootstrap node listening on %s; starting %d nodes, each growing to %d peers", ln.Addr(), n, d.want)
+	all := []*demoNode{{name: "boot", ex: boot}}
+	runCtx, stopAll := context.WithCancel(ctx)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				if dc, err := boot.Accept(runCtx, c); err == nil {
+					d.drain(runCtx, dc)
+				}
+			}()
+		}
+	}()
+	d.wg.Add(1)
+	go d.drainIncoming(runCtx, boot)
+	for i := 1; i <= n; i++ {
+		ex, err := pxp.New(demoNetwork, nil)
+		if err != nil {
+			stopAll()
+			return err
+		}
+		dn := &demoNode{name: fmt.Sprintf("n%d", i), ex: ex}
+		all = append(all, dn)
+		d.wg.Add(2)
+		go d.drainIncoming(runCtx, ex)
+		go d.grow(runCtx, dn, ln.Addr().String())
+	}
+
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	done := false
+	for !done {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-tick.C:
+			reached := 0
+			d.mu.Lock()
+			for _, dn := range all[1:] {
+				if dn.reached > 0 {
+					reached++
+				}
+			}
+			d.mu.Unlock()
+			d.pr.event("progress", "reached", reached, "nodes", n, "elapsed_ms", ms(time.Since(d.start)))
+			if reached == n {
+				done = true
+			}
+		}
+	}
+	ok := ctx.Err() == nil
+	d.summary(all)
+	stopAll()
+	ln.Close()
+	for _, dn := range all {
+		dn.ex.Close()
+	}
+	d.wg.Wait()
+	if !ok {
+		return fmt.Errorf("demo: not every node reached %d peers in time", d.want)
+	}
+	return nil
+}
+
+// grow connects a node to the bootstrap node and calls GetNewPeer until it
+// has the wanted number of peers.
+func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
+	defer d.wg.Done()
+	c, err := net.Dial("tcp", boot)
+	if err != nil {
+		d.pr.event("error", "node", dn.name, "error", err.Error())
+		return
+	}
+	dc, err := dn.ex.Connect(ctx, c)
+	if err != nil {
+		d.pr.event("error", "node", dn.name, "error", err.Error())
+		return
+	}
+	d.wg.Add(1)
+	go d.drain(ctx, dc)
+	for ctx.Err() == nil {
+		if len(dn.ex.Peers()) >= d.want {
+			d.mu.Lock()
+			if dn.reached == 0 {
+				dn.reached = time.Since(d.start)
+				d.pr.event("reached", "node", dn.name, "peers", len(dn.ex.Peers()), "ms", ms(dn.reached))
+			}
+			d.mu.Unlock()
+			if !sleepCtx(ctx, 200*time.Millisecond) {
+				return
+			}
+			continue
+		}
+		start := time.Now()
+		gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		nc, err := dn.ex.GetNewPeer(gctx)
+		cancel()
+		d.mu.Lock()
+		dn.calls++
+		if err != nil {
+			dn.fails++
+		}
+		d.mu.Unlock()
+		if err != nil {
+			if !sleepCtx(ctx, 100*time.Millisecond) {
+				return
+			}
+			continue
+		}
+		d.pr.event("getnewpeer", "node", dn.name, "transport", nc.Transport(), "ms", ms(time.Since(start)), "peers", len(dn.ex.Peers()))
+		d.wg.Add(1)
+		go d.drain(ctx, nc)
+	}
+}
+
+func (d *demo) drainIncoming(ctx context.Context, ex *pxp.Exchange) {
+	defer d.wg.Done()
+	for c := range ex.Incoming() {
+		d.wg.Add(1)
+		go d.drain(ctx, c)
+	}
+}
+
+// drain greets on a data stream and reads until it ends.
+func (d *demo) drain(ctx context.Context, c *pxp.Conn) {
+	defer d.wg.Done()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	defer c.Close()
+	io.WriteString(c, "hello\n")
+	io.Copy(io.Discard, c)
+}
+
+func (d *demo) summary(all []*demoNode) {
+	type row struct {
+		Node      string  `json:"node"`
+		Peers     int     `json:"peers"`
+		Transport string  `json:"transports"`
+		ReachedMs float64 `json:"reached_ms"`
+		Calls     int     `json:"getnewpeer_calls"`
+		Fails     int     `json:"getnewpeer_failures"`
+		Messages  uint64  `json:"messages_sent"`
+		Bytes     uint64  `json:"bytes_sent"`
+	}
+	var rows []row
+	var totalMsgs, totalBytes uint64
+	d.mu.Lock()
+	for _, dn := range all {
+		st := dn.ex.Stats()
+		kinds := map[string]int{}
+		for _, p := range dn.ex.Peers() {
+			kinds[p.Transport()]++
+		}
+		keys := make([]string, 0, len(kinds))
+		for k := range kinds {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		tr := ""
+		for _, k := range keys {
+			if tr != "" {
+				tr += ","
+			}
+			tr += fmt.Sprintf("%s:%d", k, kinds[k])
+		}
+		rows = append(rows, row{dn.name, st.Peers, tr, ms(dn.reached), dn.calls, dn.fails, st.MessagesSent, st.BytesSent})
+		totalMsgs += st.MessagesSent
+		totalBytes += st.BytesSent
+	}
+	d.mu.Unlock()
+	elapsed := ms(time.Since(d.start))
+	if d.pr.json {
+		d.pr.event("summary", "nodes", rows, "elapsed_ms", elapsed, "messages_sent", totalMsgs, "bytes_sent", totalBytes)
+		return
+	}
+	d.pr.text("\n%-6s %5s  %-18s %10s %6s %6s %9s %10s", "node", "peers", "transports", "reached", "calls", "fails", "messages", "bytes")
+	for _, r := range rows {
+		reached := "-"
+		if r.ReachedMs > 0 {
+			reached = fmt.Sprintf("%.1fms", r.ReachedMs)
+		}
+		if r.Node == "boot" {
+			reached = "(boot)"
+		}
+		d.pr.text("%-6s %5d  %-18s %10s %6d %6d %9d %10d", r.Node, r.Peers, r.Transport, reached, r.Calls, r.Fails, r.Messages, r.Bytes)
+	}
+	d.pr.text("\ntotal: %d control messages, %d bytes sent over TCP, %.0f ms", totalMsgs, totalBytes, elapsed)
+}

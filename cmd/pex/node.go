@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/seed0021ed4d/pex/pxp"
+)
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+type nodeOpts struct {
+	network string
+	listen  string
+	connect listFlag
+	want    int
+	hello   string
+	echo    bool
+	json    bool
+}
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o nodeOpts
+	fs := flag.NewFlagSet("pex node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.network, "network", "", "network id (required)")
+	fs.StringVar(&o.listen, "listen", "", "accept TCP peers on `HOST:PORT` (port 0 picks a free one)")
+	fs.Var(&o.connect, "connect", "bootstrap from the peer at `HOST:PORT` (repeatable)")
+	fs.IntVar(&o.want, "want", 0, "call GetNewPeer until `N` peers are connected")
+	fs.StringVar(&o.hello, "hello", "", "write `TEXT` and a newline on every new data stream")
+	fs.BoolVar(&o.echo, "echo", false, "write each received line back prefixed with echo:")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if o.network == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "pex node: --network is required and no positional arguments are taken")
+		return errUsage
+	}
+	pr := &printer{w: stdout, json: o.json}
+	ex, err := pxp.New(o.network, nil)
+	if err != nil {
+		return err
+	}
+	n := &node{ex: ex, opts: o, pr: pr}
+	return n.run(ctx)
+}
+
+type node struct {
+	ex   *pxp.Exchange
+	opts nodeOpts
+	pr   *printer
+	wg   sync.WaitGroup
+}
+
+func (n *node) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var ln net.Listener
+	if n.opts.listen != "" {
+		var err error
+		ln, err = net.Listen("tcp", n.opts.listen)
+		if err != nil {
+			n.ex.Close()
+			return err
+		}
+		n.pr.event("listening", "addr", ln.Addr().String())
+		n.wg.Add(1)
+		go n.acceptLoop(ctx, ln)
+	}
+	n.wg.Add(2)
+	go n.eventLoop()
+	go n.incomingLoop(ctx)
+	for _, addr := range n.opts.connect {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.dial(ctx, addr)
+		}()
+	}
+	if n.opts.want > 0 {
+		n.wg.Add(1)
+		go n.wantLoop(ctx)
+	}
+	<-ctx.Done()
+	if ln != nil {
+		ln.Close()
+	}
+	n.ex.Close() // closes Events and Incoming, ending their loops
+	n.wg.Wait()
+	return nil
+}
+
+func (n *node) acceptLoop(ctx context.Context, ln net.Listener) {
+	defer n.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				n.pr.event("error", "error", err.Error())
+			}
+			return
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			dc, err := n.ex.Accept(ctx, c)
+			if err != nil {
+				n.pr.event("error", "error", err.Error(), "remote", c.RemoteAddr().String())
+				return
+			}
+			n.serve(ctx, dc, "")
+		}()
+	}
+}
+
+func (n *node) dial(ctx context.Context, addr string) {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		n.pr.event("error", "error", err.Error(), "remote", addr)
+		return
+	}
+	dc, err := n.ex.Connect(ctx, c)
+	if err != nil {
+		n.pr.event("error", "error", err.Error(), "remote", addr)
+		return
+	}
+	n.serve(ctx, dc, "")
+}
+
+func (n *node) incomingLoop(ctx context.Context) {
+	defer n.wg.Done()
+	for c := range n.ex.Incoming() {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.serve(ctx, c, "")
+		}()
+	}
+}
+
+func (n *node) eventLoop() {
+	defer n.wg.Done()
+	for ev := range n.ex.Events() {
+		switch ev.Type {
+		case pxp.EventDisconnect:
+			f := []any{"transport", ev.Peer.Transport(), "remote", ev.Peer.RemoteAddr().String(), "peers", len(n.ex.Peers())}
+			if ev.Err != nil {
+				f = append(f, "reason", ev.Err.Error())
+			}
+			n.pr.event("disconnect", f...)
+		case pxp.EventError:
+			f := []any{"error", ev.Err.Error()}
+			if ev.Peer != nil {
+				f = append(f, "remote", ev.Peer.RemoteAddr().String())
+			}
+			n.pr.event("error", f...)
+		}
+	}
+}
+
+// wantLoop calls GetNewPeer while fewer than want peers are connected,
+// backing off after failures.
+func (n *node) wantLoop(ctx context.Context) {
+	defer n.wg.Done()
+	backoff := 250 * time.Millisecond
+	for ctx.Err() == nil {
+		if len(n.ex.Peers()) >= n.opts.want || len(n.ex.Peers()) == 0 {
+			if !sleepCtx(ctx, 250*time.Millisecond) {
+				return
+			}
+			continue
+		}
+		start := time.Now()
+		gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		c, err := n.ex.GetNewPeer(gctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			n.pr.event("error", "error", "getnewpeer: "+err.Error())
+			if !sleepCtx(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		backoff = 250 * time.Millisecond
+		n.pr.event("getnewpeer", "transport", c.Transport(), "ms", ms(time.Since(start)), "peers", len(n.ex.Peers()))
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.serve(ctx, c, "")
+		}()
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// serve reports a data stream, greets, and reads its lines.
+func (n *node) serve(ctx context.Context, c *pxp.Conn, _ string) {
+	p := c.Peer()
+	remote := c.RemoteAddr().String()
+	if p != nil {
+		remote = p.RemoteAddr().String()
+	}
+	n.pr.event("connect", "transport", c.Transport(), "remote", remote, "peers", len(n.ex.Peers()))
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	defer c.Close()
+	if n.opts.hello != "" {
+		if _, err := io.WriteString(c, n.opts.hello+"\n"); err != nil {
+			return
+		}
+	}
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 4096), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		n.pr.event("data", "line", line, "transport", c.Transport(), "remote", remote)
+		if n.opts.echo && !strings.HasPrefix(line, "echo:") {
+			if _, err := io.WriteString(c, "echo:"+line+"\n"); err != nil {
+				return
+			}
+		}
+	}
+}

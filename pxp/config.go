@@ -1,0 +1,138 @@
+package pxp
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/seed0021ed4d/pex/mux"
+)
+
+// Config tunes an Exchange. The zero value (or a nil *Config) means the
+// defaults given per field; DefaultConfig returns them filled in.
+type Config struct {
+	// RefuseIncoming makes the node refuse introductions: its hello carries
+	// connectInfo null (as the JS option allowIncoming:false does) and
+	// `incoming` requests are answered with an error.
+	RefuseIncoming bool
+
+	// MaxPeers bounds connected peers; a further link is closed after its
+	// hello with ErrTooManyPeers. Default 64.
+	MaxPeers int
+	// HandshakeTimeout bounds magic, hello and the connect exchange when the
+	// caller's context has no earlier deadline. Default 10 s.
+	HandshakeTimeout time.Duration
+	// RequestTimeout bounds each request (getpeers, relay, incoming,
+	// connect) this node sends. Default 10 s.
+	RequestTimeout time.Duration
+
+	// MaxCandidates bounds the candidates returned to one getpeers, chosen
+	// at random among the connected peers. Default 16.
+	MaxCandidates int
+	// CandidateTTL is how long a candidate id stays valid. Default 15 s
+	// (the reference's CANDIDATE_TIMEOUT).
+	CandidateTTL time.Duration
+	// MaxCandidateIDs bounds the live candidate ids handed to one peer;
+	// getpeers is refused while they are all in use. Default 256.
+	MaxCandidateIDs int
+	// GetPeersRate and GetPeersBurst limit getpeers requests a peer may
+	// make (per second and in a burst); excess ones get an error response.
+	// Defaults 5 and 20.
+	GetPeersRate  float64
+	GetPeersBurst int
+
+	// RelayRateLimit is the byte rate of each direction of a relayed pair.
+	// Default 50 000 B/s, as the reference.
+	RelayRateLimit int
+	// MaxRelays bounds the relayed pairs this node carries at once.
+	// Default 64.
+	MaxRelays int
+	// MaxPendingRelays bounds relay requests one peer may have in progress
+	// (waiting for the destination). Default 4.
+	MaxPendingRelays int
+	// MaxPendingIncoming bounds introductions to this node that have not
+	// finished their handshake yet, over all peers. Default 16.
+	MaxPendingIncoming int
+
+	// MaxMessageSize bounds one control message line. Default 64 KiB.
+	MaxMessageSize int
+	// MaxFrameSize bounds one multiplex frame payload; a larger frame
+	// closes the link. Default 1 MiB.
+	MaxFrameSize int
+
+	// EventBuffer is the capacity of the Events channel; events that find
+	// it full are dropped (and counted), never blocking the protocol.
+	// Default 256.
+	EventBuffer int
+	// IncomingBuffer is the capacity of the Incoming channel; an
+	// introduced connection that finds it full is closed. Default 16.
+	IncomingBuffer int
+
+	// Logger receives debug and warning logs; nil means silent.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the configuration the zero value stands for.
+func DefaultConfig() *Config {
+	c := (&Config{}).withDefaults()
+	return &c
+}
+
+func (c *Config) withDefaults() Config {
+	var o Config
+	if c != nil {
+		o = *c
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.MaxPeers, 64)
+	defd(&o.HandshakeTimeout, 10*time.Second)
+	defd(&o.RequestTimeout, 10*time.Second)
+	def(&o.MaxCandidates, 16)
+	defd(&o.CandidateTTL, 15*time.Second)
+	def(&o.MaxCandidateIDs, 256)
+	if o.GetPeersRate == 0 {
+		o.GetPeersRate = 5
+	}
+	def(&o.GetPeersBurst, 20)
+	def(&o.RelayRateLimit, 50_000)
+	def(&o.MaxRelays, 64)
+	def(&o.MaxPendingRelays, 4)
+	def(&o.MaxPendingIncoming, 16)
+	def(&o.MaxMessageSize, 64<<10)
+	def(&o.MaxFrameSize, mux.DefaultMaxFrameSize)
+	def(&o.EventBuffer, 256)
+	def(&o.IncomingBuffer, 16)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.MaxPeers < 0, c.MaxCandidates < 0, c.MaxCandidateIDs < 0, c.GetPeersBurst < 0,
+		c.MaxRelays < 0, c.MaxPendingRelays < 0, c.MaxPendingIncoming < 0, c.EventBuffer < 0,
+		c.IncomingBuffer < 0:
+		return errors.New("pxp: config limits must not be negative")
+	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0:
+		return errors.New("pxp: config durations must not be negative")
+	case c.GetPeersRate < 0:
+		return errors.New("pxp: GetPeersRate must not be negative")
+	case c.RelayRateLimit < 1024:
+		return errors.New("pxp: RelayRateLimit must be at least 1024 B/s")
+	case c.MaxMessageSize < 1024:
+		return errors.New("pxp: MaxMessageSize must be at least 1024")
+	case c.MaxFrameSize < c.MaxMessageSize:
+		return errors.New("pxp: MaxFrameSize must be at least MaxMessageSize")
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+package pxp
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Match them with errors.Is.
+var (
+	// ErrBadMagic: the peer's first five bytes were not "#PXP#".
+	ErrBadMagic = errors.New("pxp: invalid magic value, peer not using PXP")
+	// ErrVersionMismatch: the peer's hello names a version other than 1.
+	ErrVersionMismatch = errors.New("pxp: peer has an invalid protocol version")
+	// ErrNetworkMismatch: the peer's hello shares no network id with ours.
+	ErrNetworkMismatch = errors.New("pxp: peer does not have any networks in common")
+	// ErrHandshakeTimeout: no valid hello (or no connect) in time.
+	ErrHandshakeTimeout = errors.New("pxp: handshake timed out")
+	// ErrRequestTimeout: a request got no response in time.
+	ErrRequestTimeout = errors.New("pxp: request timed out")
+	// ErrClosed: the Exchange or the peer link is closed.
+	ErrClosed = errors.New("pxp: closed")
+	// ErrNoPeers: GetNewPeer has no connected peer to ask.
+	ErrNoPeers = errors.New("pxp: not connected to any peers")
+	// ErrNoCandidates: no asked peer offered a usable new candidate.
+	ErrNoCandidates = errors.New("pxp: peer did not return any candidates")
+	// ErrDuplicatePeer: the peer is already connected (same node id).
+	ErrDuplicatePeer = errors.New("pxp: peer already connected")
+	// ErrSelf: the link leads back to this node.
+	ErrSelf = errors.New("pxp: connected to self")
+	// ErrTooManyPeers: Config.MaxPeers is reached.
+	ErrTooManyPeers = errors.New("pxp: too many peers")
+	// ErrUnsupportedUpgrade: the peer asked for a transport upgrade this
+	// node cannot do.
+	ErrUnsupportedUpgrade = errors.New("pxp: unsupported transport upgrade")
+)
+
+// ProtocolError is a message that breaks the protocol: invalid JSON, a
+// message that is not a 3-element array, an argument of the wrong shape. The
+// link that sent it is closed.
+type ProtocolError struct {
+	Reason string
+}
+
+func (e *ProtocolError) Error() string { return "pxp: peer sent invalid PXP message: " + e.Reason }
+
+// RemoteError is an error string the peer sent in a response.
+type RemoteError struct {
+	Command string // the request it answers
+	Message string
+}
+
+func (e *RemoteError) Error() string {
+	return fmt.Sprintf("pxp: peer refused %s: %s", e.Command, e.Message)
+}

@@ -1,0 +1,380 @@
+package pxp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// EventType says what an Event reports.
+type EventType int
+
+// Event types.
+const (
+	// EventPeer: a link passed its handshake and joined the peer list.
+	EventPeer EventType = iota + 1
+	// EventConnect: a data stream opened (Conn is set).
+	EventConnect
+	// EventDisconnect: a peer left the peer list (Err says why, nil for a
+	// clean close).
+	EventDisconnect
+	// EventError: something went wrong that did not end the Exchange: a
+	// handshake that failed, a refused request, a link closed for bad input.
+	EventError
+)
+
+func (t EventType) String() string {
+	switch t {
+	case EventPeer:
+		return "peer"
+	case EventConnect:
+		return "connect"
+	case EventDisconnect:
+		return "disconnect"
+	case EventError:
+		return "error"
+	}
+	return fmt.Sprintf("EventType(%d)", int(t))
+}
+
+// Event is something that happened in an Exchange. Events are delivered on
+// a buffered channel and dropped when it is full; they never block the
+// protocol.
+type Event struct {
+	Type EventType
+	Peer *Peer // may be nil for errors before a link exists
+	Conn *Conn // EventConnect only
+	Err  error
+	Time time.Time
+}
+
+// Stats are counters of an Exchange.
+type Stats struct {
+	Peers            int    // connected peers
+	Relays           int    // relayed pairs being carried now
+	MessagesSent     uint64 // control messages sent, on every link
+	MessagesReceived uint64 // control messages received, on every link
+	BytesSent        uint64 // bytes written to transports given to Connect and Accept
+	BytesReceived    uint64 // bytes read from them
+	RelayedBytes     uint64 // bytes carried for relayed pairs
+	EventsDropped    uint64 // events that found the Events channel full
+}
+
+// Exchange is a PXP node for one network id: it holds links to peers,
+// answers their requests, relays introductions, and finds new peers.
+// Its methods are safe for concurrent use.
+type Exchange struct {
+	network     string
+	cfg         Config
+	id          string
+	connectInfo json.RawMessage
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu              sync.Mutex
+	links           map[*Peer]struct{} // every live link, handshaking or not
+	peers           map[*Peer]struct{} // links past a valid hello
+	closed          bool
+	chansClosed     bool
+	relays          int
+	pendingIncoming int
+
+	events   chan Event
+	incoming chan *Conn
+
+	msgsOut, msgsIn   atomic.Uint64
+	bytesOut, bytesIn atomic.Uint64
+	relayedBytes      atomic.Uint64
+	dropped           atomic.Uint64
+}
+
+// New returns an Exchange for networkID. cfg may be nil for the defaults.
+func New(networkID string, cfg *Config) (*Exchange, error) {
+	if networkID == "" {
+		return nil, errors.New("pxp: network id must be a non-empty string")
+	}
+	c := cfg.withDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	e := &Exchange{
+		network:  networkID,
+		cfg:      c,
+		id:       randomHex(8),
+		links:    make(map[*Peer]struct{}),
+		peers:    make(map[*Peer]struct{}),
+		events:   make(chan Event, c.EventBuffer),
+		incoming: make(chan *Conn, c.IncomingBuffer),
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	if c.RefuseIncoming {
+		e.connectInfo = json.RawMessage("null")
+	} else {
+		// The reference reads only "pxp" (and JS peers ignore the rest);
+		// "id" lets Go peers avoid connecting twice.
+		info, _ := json.Marshal(map[string]any{"pxp": true, "relay": true, "webrtc": false, "id": e.id})
+		e.connectInfo = info
+	}
+	return e, nil
+}
+
+// NetworkID returns the network id given to New.
+func (e *Exchange) NetworkID() string { return e.network }
+
+// ID returns this node's random id, advertised to peers in connectInfo.id.
+func (e *Exchange) ID() string { return e.id }
+
+// Events returns the channel events are delivered on. It is closed by Close.
+func (e *Exchange) Events() <-chan Event { return e.events }
+
+// Incoming returns the channel on which data streams of peers introduced to
+// this node by a relay arrive. It is closed by Close. An introduction that
+// finds it full is refused.
+func (e *Exchange) Incoming() <-chan *Conn { return e.incoming }
+
+// Connect runs PXP as the outgoing side over conn (magic, hello, connect)
+// and returns the data stream. ctx bounds the handshake only; the link lives
+// until Close, Peer.Close, or the peer goes away. conn is closed on failure.
+func (e *Exchange) Connect(ctx context.Context, conn net.Conn) (*Conn, error) {
+	return e.open(ctx, conn, transportName(conn), true, nil)
+}
+
+// Accept runs PXP as the incoming side over conn and returns the data stream
+// once the peer has sent connect. conn is closed on failure.
+func (e *Exchange) Accept(ctx context.Context, conn net.Conn) (*Conn, error) {
+	return e.open(ctx, conn, transportName(conn), false, nil)
+}
+
+func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoing bool, via *Peer) (*Conn, error) {
+	p, err := e.startLink(conn, kind, outgoing, via)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := e.handshakeContext(ctx)
+	defer cancel()
+	c, err := p.establish(ctx)
+	if err != nil {
+		p.closeWith(err)
+		e.emit(Event{Type: EventError, Peer: p, Err: err})
+		return nil, err
+	}
+	return c, nil
+}
+
+func (e *Exchange) handshakeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeoutCause(ctx, e.cfg.HandshakeTimeout, ErrHandshakeTimeout)
+	stop := context.AfterFunc(e.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// Peers returns the peers past their handshake.
+func (e *Exchange) Peers() []*Peer {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*Peer, 0, len(e.peers))
+	for p := range e.peers {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Stats returns the exchange's counters.
+func (e *Exchange) Stats() Stats {
+	e.mu.Lock()
+	n, r := len(e.peers), e.relays
+	e.mu.Unlock()
+	return Stats{
+		Peers:            n,
+		Relays:           r,
+		MessagesSent:     e.msgsOut.Load(),
+		MessagesReceived: e.msgsIn.Load(),
+		BytesSent:        e.bytesOut.Load(),
+		BytesReceived:    e.bytesIn.Load(),
+		RelayedBytes:     e.relayedBytes.Load(),
+		EventsDropped:    e.dropped.Load(),
+	}
+}
+
+// Close closes every link, waits for the exchange's goroutines, and closes
+// the Events and Incoming channels.
+func (e *Exchange) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	links := make([]*Peer, 0, len(e.links))
+	for p := range e.links {
+		links = append(links, p)
+	}
+	e.mu.Unlock()
+	e.cancel()
+	for _, p := range links {
+		p.closeWith(ErrClosed)
+	}
+	e.wg.Wait()
+	e.mu.Lock()
+	e.chansClosed = true
+	close(e.events)
+	close(e.incoming)
+	e.mu.Unlock()
+	for c := range e.incoming {
+		c.Peer().Close()
+	}
+	return nil
+}
+
+func (e *Exchange) emit(ev Event) {
+	ev.Time = time.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed && ev.Type != EventDisconnect {
+		return
+	}
+	if e.chansClosed {
+		return
+	}
+	select {
+	case e.events <- ev:
+	default:
+		e.dropped.Add(1)
+	}
+}
+
+// deliverIncoming hands an introduced connection to the application, or
+// refuses it when the Incoming channel is full.
+func (e *Exchange) deliverIncoming(c *Conn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	select {
+	case e.incoming <- c:
+		return true
+	default:
+		return false
+	}
+}
+
+// register adds p to the peer list after a valid hello, enforcing MaxPeers,
+// self links and duplicates.
+func (e *Exchange) register(p *Peer) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	if id := p.remoteID; id != "" {
+		if id == e.id {
+			return ErrSelf
+		}
+		for q := range e.peers {
+			if q.remoteID == id {
+				return fmt.Errorf("%w: id %s", ErrDuplicatePeer, id)
+			}
+		}
+	}
+	if len(e.peers) >= e.cfg.MaxPeers {
+		return ErrTooManyPeers
+	}
+	e.peers[p] = struct{}{}
+	return nil
+}
+
+// knows reports whether id is this node or one of its peers.
+func (e *Exchange) knows(id string) bool {
+	if id == "" {
+		return false
+	}
+	if id == e.id {
+		return true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for q := range e.peers {
+		if q.remoteID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Exchange) unlink(p *Peer, err error) {
+	e.mu.Lock()
+	delete(e.links, p)
+	_, was := e.peers[p]
+	delete(e.peers, p)
+	e.mu.Unlock()
+	if was {
+		if errors.Is(err, ErrClosed) || errors.Is(err, io.EOF) {
+			err = nil
+		}
+		e.emit(Event{Type: EventDisconnect, Peer: p, Err: err})
+	}
+}
+
+// candidatesFor picks up to MaxCandidates random peers to offer to asker.
+func (e *Exchange) candidatesFor(asker *Peer) []*Peer {
+	e.mu.Lock()
+	all := make([]*Peer, 0, len(e.peers))
+	for q := range e.peers {
+		if q == asker || !q.acceptsIncoming() || (q.remoteID != "" && q.remoteID == asker.remoteID) {
+			continue
+		}
+		all = append(all, q)
+	}
+	e.mu.Unlock()
+	shuffle(all)
+	if len(all) > e.cfg.MaxCandidates {
+		all = all[:e.cfg.MaxCandidates]
+	}
+	return all
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func randIntn(n int) int {
+	v, _ := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	return int(v.Int64())
+}
+
+func shuffle[T any](s []T) {
+	for i := len(s) - 1; i > 0; i-- {
+		j := randIntn(i + 1)
+		s[i], s[j] = s[j], s[i]
+	}
+}
+
+// transportName labels a connection given by the application.
+func transportName(c net.Conn) string {
+	if t, ok := c.(interface{ Transport() string }); ok {
+		return t.Transport()
+	}
+	switch c.(type) {
+	case *net.TCPConn:
+		return "tcp"
+	case *net.UnixConn:
+		return "unix"
+	}
+	if a := c.LocalAddr(); a != nil {
+		return a.Network()
+	}
+	return "stream"
+}

@@ -1,0 +1,403 @@
+package pxp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/seed0021ed4d/pex/mux"
+)
+
+// Candidate is one entry of a getpeers response.
+type Candidate struct {
+	ID          string          `json:"id"`
+	Network     string          `json:"network"`
+	ConnectInfo json.RawMessage `json:"connectInfo"`
+}
+
+// maxIDLen bounds candidate and relay ids taken from the wire; the
+// reference's are 8 hex characters.
+const maxIDLen = 64
+
+// onGetPeers answers with a bounded random selection of our other peers.
+func (p *Peer) onGetPeers(m Message) error {
+	var network string
+	if json.Unmarshal(m.Args, &network) != nil {
+		return &ProtocolError{Reason: "getpeers argument is not a string"}
+	}
+	if network != p.ex.network {
+		p.refuse(CmdGetPeers, m.Nonce, "Peer requested an unknown network:%q", network)
+		return nil
+	}
+	if !p.getpeers.Allow() {
+		p.refuse(CmdGetPeers, m.Nonce, "too many getpeers requests")
+		return nil
+	}
+	peers := p.ex.candidatesFor(p)
+	now := time.Now()
+	out := make([]Candidate, 0, len(peers))
+	p.mu.Lock()
+	for id, c := range p.candidates {
+		if now.After(c.expires) {
+			delete(p.candidates, id)
+		}
+	}
+	if len(p.candidates)+len(peers) > p.ex.cfg.MaxCandidateIDs {
+		p.mu.Unlock()
+		p.refuse(CmdGetPeers, m.Nonce, "too many outstanding candidates")
+		return nil
+	}
+	for _, q := range peers {
+		id := randomHex(4)
+		p.candidates[id] = candidate{peer: q, expires: now.Add(p.ex.cfg.CandidateTTL)}
+		out = append(out, Candidate{ID: id, Network: network, ConnectInfo: q.ConnectInfo()})
+	}
+	p.mu.Unlock()
+	p.respond(m.Nonce, []any{nil, out})
+	return nil
+}
+
+func parseIDArg(args json.RawMessage, cmd string) (string, error) {
+	var a []string
+	if json.Unmarshal(args, &a) != nil || len(a) != 1 || a[0] == "" || len(a[0]) > maxIDLen {
+		return "", &ProtocolError{Reason: cmd + " argument is not [id]"}
+	}
+	return a[0], nil
+}
+
+// onRelay splices the asker to a candidate it was given (we are the relay).
+func (p *Peer) onRelay(m Message) error {
+	id, err := parseIDArg(m.Args, CmdRelay)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	c, ok := p.candidates[id]
+	if ok {
+		delete(p.candidates, id)
+	}
+	if ok && time.Now().After(c.expires) {
+		ok = false
+	}
+	busy := p.pendingRelays >= p.ex.cfg.MaxPendingRelays
+	if ok && !busy {
+		p.pendingRelays++
+	}
+	p.mu.Unlock()
+	if !ok {
+		p.refuse(CmdRelay, m.Nonce, "Peer requested unknown candidate: id=%s", id)
+		return nil
+	}
+	if busy {
+		p.refuse(CmdRelay, m.Nonce, "too many relay requests in progress")
+		return nil
+	}
+	e := p.ex
+	e.mu.Lock()
+	full := e.relays >= e.cfg.MaxRelays
+	if !full {
+		e.relays++
+	}
+	e.mu.Unlock()
+	release := func() {
+		p.mu.Lock()
+		p.pendingRelays--
+		p.mu.Unlock()
+	}
+	if full {
+		release()
+		p.refuse(CmdRelay, m.Nonce, "relay limit reached")
+		return nil
+	}
+	src, err := p.sess.Stream("relay:" + id)
+	if err != nil {
+		release()
+		e.relayDone()
+		p.refuse(CmdRelay, m.Nonce, "relay %s already in progress", id)
+		return nil
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		ok := p.relayTo(m.Nonce, src, c.peer)
+		release()
+		if !ok {
+			e.relayDone()
+		}
+	}()
+	return nil
+}
+
+func (e *Exchange) relayDone() {
+	e.mu.Lock()
+	e.relays--
+	e.mu.Unlock()
+}
+
+// relayTo asks dest to take an incoming relay and, once it agrees, splices
+// src to it and answers the asker. It reports whether the splice started
+// (then the splice releases the relay slot).
+func (p *Peer) relayTo(nonce string, src *mux.Stream, dest *Peer) bool {
+	e := p.ex
+	rid := randomHex(4)
+	dst, err := dest.sess.Stream("relay:" + rid)
+	if err != nil {
+		src.Close()
+		p.refuse(CmdRelay, nonce, "relay destination is gone")
+		return false
+	}
+	arg, _ := json.Marshal([]string{rid})
+	res, err := dest.request(e.ctx, CmdIncoming, arg)
+	if err == nil {
+		err = responseError(CmdIncoming, res)
+	}
+	if err != nil {
+		src.Close()
+		dst.Close()
+		p.refuse(CmdRelay, nonce, "relay destination did not accept: %v", err)
+		return false
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer e.relayDone()
+		e.splice(src, dst, p, dest)
+	}()
+	p.respond(nonce, nil)
+	return true
+}
+
+// splice copies both ways between two relay streams, each direction limited
+// to RelayRateLimit bytes a second. The end of one side is passed on as END;
+// errors stay local (the reference turns them into a dropped link, B1).
+func (e *Exchange) splice(a, b *mux.Stream, pa, pb *Peer) {
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-pa.done:
+		case <-pb.done:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	pipe := func(dst, src *mux.Stream) {
+		defer wg.Done()
+		lim := rate.NewLimiter(rate.Limit(e.cfg.RelayRateLimit), relayChunk)
+		buf := make([]byte, relayChunk)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				if werr := lim.WaitN(ctx, n); werr != nil {
+					break
+				}
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					cancel()
+					break
+				}
+				e.relayedBytes.Add(uint64(n))
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					cancel()
+				}
+				break
+			}
+		}
+		_ = dst.CloseWrite()
+	}
+	go pipe(b, a)
+	go pipe(a, b)
+	// Wake blocked reads when the splice is cancelled.
+	stopWake := context.AfterFunc(ctx, func() {
+		a.SetReadDeadline(time.Unix(1, 0))
+		b.SetReadDeadline(time.Unix(1, 0))
+	})
+	wg.Wait()
+	stopWake()
+	a.Close()
+	b.Close()
+}
+
+// relayChunk is the largest piece a relay moves at once; it is also the
+// rate limiter's burst.
+const relayChunk = 16 << 10
+
+// onIncoming accepts an introduction: answer first, then run a nested PXP
+// session as the incoming side over the relay stream (B2: the answer must
+// precede the nested bytes).
+func (p *Peer) onIncoming(m Message) error {
+	id, err := parseIDArg(m.Args, CmdIncoming)
+	if err != nil {
+		return err
+	}
+	e := p.ex
+	if e.cfg.RefuseIncoming {
+		p.refuse(CmdIncoming, m.Nonce, "this node does not accept incoming connections")
+		return nil
+	}
+	e.mu.Lock()
+	full := e.pendingIncoming >= e.cfg.MaxPendingIncoming
+	if !full {
+		e.pendingIncoming++
+	}
+	e.mu.Unlock()
+	if full {
+		p.refuse(CmdIncoming, m.Nonce, "too many introductions in progress")
+		return nil
+	}
+	st, err := p.sess.Stream("relay:" + id)
+	if err != nil {
+		e.incomingDone()
+		p.refuse(CmdIncoming, m.Nonce, "relay %s already open", id)
+		return nil
+	}
+	p.respond(m.Nonce, nil)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer e.incomingDone()
+		c, err := e.open(context.Background(), st, "relay", false, p)
+		if err != nil {
+			return
+		}
+		if !e.deliverIncoming(c) {
+			c.Peer().closeWith(errors.New("pxp: introduction refused: Incoming channel full"))
+			return
+		}
+		e.emit(Event{Type: EventConnect, Peer: c.Peer(), Conn: c})
+	}()
+	return nil
+}
+
+func (e *Exchange) incomingDone() {
+	e.mu.Lock()
+	e.pendingIncoming--
+	e.mu.Unlock()
+}
+
+// GetPeers asks peer for candidates (the getpeers request).
+func (p *Peer) GetPeers(ctx context.Context) ([]Candidate, error) {
+	arg, _ := json.Marshal(p.ex.network)
+	res, err := p.request(ctx, CmdGetPeers, arg)
+	if err != nil {
+		return nil, err
+	}
+	var parts []json.RawMessage
+	if json.Unmarshal(res, &parts) != nil || len(parts) == 0 {
+		return nil, &ProtocolError{Reason: "getpeers response is not an array"}
+	}
+	if !isNull(parts[0]) && string(parts[0]) != "false" {
+		var msg string
+		if json.Unmarshal(parts[0], &msg) != nil {
+			msg = string(truncate(parts[0], 200))
+		}
+		return nil, &RemoteError{Command: CmdGetPeers, Message: msg}
+	}
+	var cands []Candidate
+	if len(parts) < 2 || json.Unmarshal(parts[1], &cands) != nil {
+		return nil, &ProtocolError{Reason: "peer sent invalid response to getpeers"}
+	}
+	for _, c := range cands {
+		if c.ID == "" || c.Network == "" {
+			return nil, &ProtocolError{Reason: "peer sent invalid candidate peer"}
+		}
+	}
+	return cands, nil
+}
+
+// GetNewPeer asks connected peers for candidates and connects to one this
+// node is not connected to yet, through the peer that offered it. It tries
+// up to four peers in random order. Until WebRTC is available the result is
+// the relayed session itself (Transport "relay").
+func (e *Exchange) GetNewPeer(ctx context.Context) (*Conn, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, ErrClosed
+	}
+	peers := make([]*Peer, 0, len(e.peers))
+	for q := range e.peers {
+		peers = append(peers, q)
+	}
+	e.mu.Unlock()
+	if len(peers) == 0 {
+		return nil, ErrNoPeers
+	}
+	shuffle(peers)
+	if len(peers) > 4 {
+		peers = peers[:4]
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(e.ctx, cancel)
+	defer stop()
+	var lastErr error = ErrNoCandidates
+	for _, via := range peers {
+		if ctx.Err() != nil {
+			break
+		}
+		c, err := e.introduceVia(ctx, via)
+		if err == nil {
+			return c, nil
+		}
+		lastErr = err
+		e.cfg.Logger.Debug("pxp: getNewPeer attempt failed", "via", via.String(), "err", err)
+	}
+	if ctx.Err() != nil && e.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	return nil, lastErr
+}
+
+func (e *Exchange) introduceVia(ctx context.Context, via *Peer) (*Conn, error) {
+	cands, err := via.GetPeers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	usable := cands[:0]
+	for _, c := range cands {
+		ci := parseConnectInfo(c.ConnectInfo)
+		if !ci.accepting || c.Network != e.network || e.knows(ci.id) || len(c.ID) > maxIDLen {
+			continue // B3: null connectInfo is skipped, not fatal
+		}
+		usable = append(usable, c)
+	}
+	if len(usable) == 0 {
+		return nil, fmt.Errorf("%w from %s", ErrNoCandidates, via)
+	}
+	c := usable[randIntn(len(usable))]
+	st, err := via.sess.Stream("relay:" + c.ID)
+	if err != nil {
+		return nil, err
+	}
+	arg, _ := json.Marshal([]string{c.ID})
+	res, err := via.request(ctx, CmdRelay, arg)
+	if err == nil {
+		err = responseError(CmdRelay, res)
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	hctx, hcancel := e.handshakeContext(ctx)
+	defer hcancel()
+	p, err := e.startLink(st, "relay", true, via)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := p.establish(hctx)
+	if err != nil {
+		p.closeWith(err)
+		return nil, err
+	}
+	return conn, nil
+}
