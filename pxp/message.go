@@ -100,7 +100,9 @@ type lineReader struct {
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, 4096), max: max}
+	// A buffer no larger than max+1 makes ReadSlice return (full) before a
+	// peer can hold back an over-long line without its newline.
+	return &lineReader{br: bufio.NewReaderSize(r, min(4096, max+1)), max: max}
 }
 
 // ErrLineTooLong is wrapped by the error for a control line over the limit.
@@ -119,6 +121,9 @@ func (l *lineReader) next() ([]byte, error) {
 				break
 			}
 			if err == bufio.ErrBufferFull {
+				if len(l.line) > l.max {
+					return nil, fmt.Errorf("%w: over %d bytes", ErrLineTooLong, l.max)
+				}
 				continue
 			}
 			if err == io.EOF && len(l.line) > 0 {

@@ -389,10 +389,9 @@ func (p *Peer) onHello(args json.RawMessage) error {
 	if json.Unmarshal(args, &parts) != nil || len(parts) < 3 {
 		return &ProtocolError{Reason: "hello arguments are not [version, connectInfo, networks]"}
 	}
-	var version json.Number
-	dec := json.NewDecoder(strings.NewReader(string(parts[0])))
-	dec.UseNumber()
-	if dec.Decode(&version) != nil || version.String() != "1" {
+	// The reference compares with ===: only the JSON number 1 will do.
+	var version float64
+	if json.Unmarshal(parts[0], &version) != nil || version != ProtocolVersion {
 		return fmt.Errorf("%w: theirs=%s, ours=%d", ErrVersionMismatch, truncate(parts[0], 32), ProtocolVersion)
 	}
 	var networks []string
