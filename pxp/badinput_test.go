@@ -1,7 +1,6 @@
 package pxp
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -260,51 +259,4 @@ func TestRelayFloodBounded(t *testing.T) {
 		t.Fatalf("third relay answered %s", m.Args)
 	}
 	healthy(t, node)
-}
-
-func TestHandshakeTimeout(t *testing.T) {
-	node := newExchange(t, &Config{HandshakeTimeout: 200 * time.Millisecond})
-	rp, errc := dialRaw(t, node)
-	rp.readMagic() // and then say nothing
-	if err := <-errc; !errors.Is(err, ErrHandshakeTimeout) {
-		t.Fatalf("got %v", err)
-	}
-	// A peer that sends hello but never connect.
-	rp2, errc2 := dialRaw(t, node)
-	rp2.start(goodHello)
-	if err := <-errc2; !errors.Is(err, ErrHandshakeTimeout) {
-		t.Fatalf("got %v", err)
-	}
-	if len(node.Peers()) != 0 {
-		t.Fatal("timed-out link kept")
-	}
-}
-
-func TestGetNewPeerAgainstSilentPeer(t *testing.T) {
-	a := newExchange(t, &Config{RequestTimeout: 300 * time.Millisecond})
-	ca, cb := pipe()
-	rp := newRawPeer(t, cb)
-	done := make(chan error, 1)
-	go func() {
-		_, err := a.Connect(context.Background(), ca)
-		done <- err
-	}()
-	rp.readMagic()
-	rp.start(goodHello)
-	n := rp.expect(CmdConnect).Nonce
-	rp.line(`["res","` + n + `",null]`)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	// The peer never answers getpeers.
-	_, err := a.GetNewPeer(context.Background())
-	if !errors.Is(err, ErrRequestTimeout) {
-		t.Fatalf("got %v, want ErrRequestTimeout", err)
-	}
-	// A caller deadline also ends it.
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := a.GetNewPeer(ctx); err == nil {
-		t.Fatal("GetNewPeer succeeded against a silent peer")
-	}
 }

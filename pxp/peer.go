@@ -150,9 +150,17 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 		MaxFrameSize: e.cfg.MaxFrameSize,
 		Logger:       e.cfg.Logger,
 	})
-	p.ctl, _ = p.sess.Stream("pxp") // a new session has no names yet
 	hello, _ := json.Marshal([]any{ProtocolVersion, e.connectInfo, []string{e.network}})
-	if err := p.send(CmdHello, "0", hello); err != nil {
+	var err error
+	// Stream fails only when the session has already ended (bad input can
+	// end it before we get here).
+	if p.ctl, err = p.sess.Stream("pxp"); err == nil {
+		err = p.send(CmdHello, "0", hello)
+	}
+	if err != nil {
+		if se := p.sess.Err(); se != nil && !errors.Is(se, mux.ErrSessionClosed) {
+			err = se
+		}
 		p.closeWith(err)
 		return nil, err
 	}

@@ -1,0 +1,135 @@
+package pxp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// These tests run in a synctest bubble: the in-memory network does no real
+// I/O, so the timers below run on virtual time.
+
+func TestSynctestHandshakeTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		node := newExchange(t, nil) // default 10 s
+		rp, errc := dialRaw(t, node)
+		rp.readMagic()
+		start := time.Now()
+		err := <-errc
+		if !errors.Is(err, ErrHandshakeTimeout) {
+			t.Fatalf("got %v", err)
+		}
+		if d := time.Since(start); d != 10*time.Second {
+			t.Fatalf("gave up after %v, want exactly the 10 s default", d)
+		}
+		// A peer that sends hello but never connect.
+		rp2, errc2 := dialRaw(t, node)
+		rp2.start(goodHello)
+		if err := <-errc2; !errors.Is(err, ErrHandshakeTimeout) {
+			t.Fatalf("got %v", err)
+		}
+		if len(node.Peers()) != 0 {
+			t.Fatal("timed-out link kept")
+		}
+	})
+}
+
+func TestSynctestRequestTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newExchange(t, nil)
+		ca, cb := pipe()
+		rp := newRawPeer(t, cb)
+		done := make(chan error, 1)
+		go func() {
+			_, err := a.Connect(context.Background(), ca)
+			done <- err
+		}()
+		rp.readMagic()
+		rp.start(goodHello)
+		n := rp.expect(CmdConnect).Nonce
+		rp.line(`["res","` + n + `",null]`)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err := a.GetNewPeer(context.Background())
+		if !errors.Is(err, ErrRequestTimeout) {
+			t.Fatalf("got %v", err)
+		}
+		if d := time.Since(start); d != 10*time.Second {
+			t.Fatalf("timed out after %v, want the 10 s default", d)
+		}
+		// A caller deadline ends it earlier.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start = time.Now()
+		if _, err := a.GetNewPeer(ctx); err == nil || time.Since(start) != time.Second {
+			t.Fatalf("GetNewPeer with a 1 s deadline: %v after %v", err, time.Since(start))
+		}
+		cb.Close()
+	})
+}
+
+func candidatesOf(t *testing.T, m Message) []Candidate {
+	t.Helper()
+	var r []json.RawMessage
+	if err := json.Unmarshal(m.Args, &r); err != nil || len(r) != 2 {
+		t.Fatalf("getpeers response %s", m.Args)
+	}
+	var c []Candidate
+	if err := json.Unmarshal(r[1], &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestSynctestCandidateExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		node := newExchange(t, nil)
+		other := newExchange(t, nil)
+		link(t, other, node)
+		rp := readyRaw(t, node)
+		rp.request(CmdGetPeers, `"pxp-mesh"`)
+		c := candidatesOf(t, rp.expect(CmdRes))
+		if len(c) != 1 {
+			t.Fatalf("%d candidates", len(c))
+		}
+		time.Sleep(15*time.Second + time.Millisecond)
+		n := rp.request(CmdRelay, `["`+c[0].ID+`"]`)
+		m := rp.expect(CmdRes)
+		if m.Nonce != n || !strings.Contains(string(m.Args), "unknown candidate") {
+			t.Fatalf("relay to an expired id answered %s", m.Args)
+		}
+		// A fresh id within its 15 s works.
+		rp.request(CmdGetPeers, `"pxp-mesh"`)
+		c = candidatesOf(t, rp.expect(CmdRes))
+		time.Sleep(14 * time.Second)
+		rp.request(CmdRelay, `["`+c[0].ID+`"]`)
+		m = rp.expect(CmdRes)
+		if string(m.Args) != "null" {
+			t.Fatalf("relay within the TTL answered %s", m.Args)
+		}
+	})
+}
+
+func TestSynctestGetPeersRateRecovers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		node := newExchange(t, &Config{GetPeersRate: 1, GetPeersBurst: 2})
+		rp := readyRaw(t, node)
+		ask := func() bool {
+			rp.request(CmdGetPeers, `"pxp-mesh"`)
+			return !strings.Contains(string(rp.expect(CmdRes).Args), "too many")
+		}
+		if !ask() || !ask() || ask() {
+			t.Fatal("burst of 2 not enforced")
+		}
+		time.Sleep(time.Second)
+		if !ask() {
+			t.Fatal("no token after one second at 1/s")
+		}
+	})
+}
