@@ -147,8 +147,7 @@ func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
 		d.pr.event("error", "node", dn.name, "error", err.Error())
 		return
 	}
-	d.wg.Add(1)
-	go d.drain(ctx, dc)
+	d.goDrain(ctx, dc)
 	for ctx.Err() == nil {
 		if len(dn.ex.Peers()) >= d.want {
 			d.mu.Lock()
@@ -179,22 +178,27 @@ func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
 			continue
 		}
 		d.pr.event("getnewpeer", "node", dn.name, "transport", nc.Transport(), "ms", ms(time.Since(start)), "peers", len(dn.ex.Peers()))
-		d.wg.Add(1)
-		go d.drain(ctx, nc)
+		d.goDrain(ctx, nc)
 	}
 }
 
 func (d *demo) drainIncoming(ctx context.Context, ex *pxp.Exchange) {
 	defer d.wg.Done()
 	for c := range ex.Incoming() {
-		d.wg.Add(1)
-		go d.drain(ctx, c)
+		d.goDrain(ctx, c)
 	}
+}
+
+func (d *demo) goDrain(ctx context.Context, c *pxp.Conn) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.drain(ctx, c)
+	}()
 }
 
 // drain greets on a data stream and reads until it ends.
 func (d *demo) drain(ctx context.Context, c *pxp.Conn) {
-	defer d.wg.Done()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	defer c.Close()

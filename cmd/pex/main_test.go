@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/seed0021ed4d/pex/pxp"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// lines collects JSON events written by a command.
+type lines struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	buf  strings.Builder
+	evs  []map[string]any
+}
+
+func newLines() *lines {
+	l := &lines{}
+	l.cond = sync.NewCond(&l.mu)
+	return l
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	s := l.buf.String()
+	for {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			break
+		}
+		var ev map[string]any
+		if json.Unmarshal([]byte(s[:i]), &ev) == nil {
+			l.evs = append(l.evs, ev)
+		}
+		s = s[i+1:]
+	}
+	l.buf.Reset()
+	l.buf.WriteString(s)
+	l.cond.Broadcast()
+	return len(p), nil
+}
+
+func (l *lines) wait(t *testing.T, name string, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	stop := time.AfterFunc(20*time.Second, func() { l.mu.Lock(); l.cond.Broadcast(); l.mu.Unlock() })
+	defer stop.Stop()
+	deadline := time.Now().Add(20 * time.Second)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		for _, ev := range l.evs {
+			if ev["event"] == name && (match == nil || match(ev)) {
+				return ev
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q event; got %v", name, l.evs)
+		}
+		l.cond.Wait()
+	}
+}
+
+func startNode(t *testing.T, args ...string) (*lines, func() int) {
+	out := newLines()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, append([]string{"node", "--json"}, args...), out, io.Discard) }()
+	var once sync.Once
+	code := 0
+	stop := func() int {
+		once.Do(func() { cancel(); code = <-done })
+		return code
+	}
+	t.Cleanup(func() { stop() })
+	return out, stop
+}
+
+func TestNodeCommand(t *testing.T) {
+	a, stopA := startNode(t, "--network", "cli", "--listen", "127.0.0.1:0", "--hello", "hi from a")
+	addr := a.wait(t, "listening", nil)["addr"].(string)
+	c, _ := startNode(t, "--network", "cli", "--connect", addr, "--hello", "hi from c", "--echo")
+	c.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "tcp" })
+	b, _ := startNode(t, "--network", "cli", "--connect", addr, "--want", "2", "--hello", "hi from b")
+	gnp := b.wait(t, "getnewpeer", nil)
+	if gnp["transport"] != "relay" || gnp["ms"].(float64) <= 0 {
+		t.Fatalf("getnewpeer event %v", gnp)
+	}
+	b.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "relay" })
+	b.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "hi from c" })
+	b.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "echo:hi from b" })
+	c.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "hi from b" })
+	b.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "hi from a" })
+	// Stopping a: b and c report the disconnect and keep their relayed link.
+	if code := stopA(); code != 0 {
+		t.Fatalf("node a exited %d", code)
+	}
+	b.wait(t, "disconnect", func(ev map[string]any) bool { return ev["transport"] == "tcp" })
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"nope"}, {"node"}, {"node", "--network", "x", "extra"}, {"demo", "--nodes", "1"}} {
+		if code := run(context.Background(), args, io.Discard, io.Discard); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestDemo(t *testing.T) {
+	out := newLines()
+	if code := run(context.Background(), []string{"demo", "--nodes", "5", "--want", "3", "--json"}, out, io.Discard); code != 0 {
+		t.Fatalf("demo exited %d: %v", code, out.evs)
+	}
+	sum := out.wait(t, "summary", nil)
+	rows := sum["nodes"].([]any)
+	if len(rows) != 6 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for _, r := range rows[1:] {
+		row := r.(map[string]any)
+		if row["peers"].(float64) < 3 || row["reached_ms"].(float64) <= 0 {
+			t.Fatalf("node did not reach its target: %v", row)
+		}
+		if !strings.Contains(row["transports"].(string), "relay") {
+			t.Fatalf("no introduced link: %v", row)
+		}
+	}
+	if sum["messages_sent"].(float64) == 0 || sum["bytes_sent"].(float64) == 0 {
+		t.Fatalf("summary counts nothing: %v", sum)
+	}
+}
+
+// The built binary closes its links cleanly on SIGTERM and SIGINT.
+func TestSignalsCloseLinks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "pex")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(bin, "node", "--network", "sig", "--listen", "127.0.0.1:0", "--json")
+			stdout, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(stdout)
+			var addr string
+			for sc.Scan() {
+				var ev map[string]any
+				json.Unmarshal(sc.Bytes(), &ev)
+				if ev["event"] == "listening" {
+					addr = ev["addr"].(string)
+					break
+				}
+			}
+			go io.Copy(io.Discard, stdout)
+			ex, _ := pxp.New("sig", nil)
+			defer ex.Close()
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := ex.Connect(context.Background(), nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Process.Signal(sig)
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.Copy(io.Discard, conn); err != nil {
+				t.Fatalf("data stream did not end cleanly: %v", err)
+			}
+			select {
+			case <-conn.Peer().Done():
+			case <-time.After(10 * time.Second):
+				t.Fatal("link not closed")
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("pex exited with %v", err)
+			}
+		})
+	}
+}
