@@ -567,4 +567,3 @@ func readUntil(t *testing.T, c net.Conn, want string) string {
 	c.SetReadDeadline(time.Time{})
 	return string(got)
 }
-
