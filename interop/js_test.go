@@ -567,3 +567,36 @@ func readUntil(t *testing.T, c net.Conn, want string) string {
 	c.SetReadDeadline(time.Time{})
 	return string(got)
 }
+
+// A Go requester meets a JS answerer through a Go relay, and through a JS
+// relay (a relayed session until the WebRTC upgrade lands).
+func TestGoRequesterJSAnswerer(t *testing.T) {
+	for _, relay := range []string{"go", "js"} {
+		t.Run(relay+" relay", func(t *testing.T) {
+			var addr string
+			if relay == "go" {
+				addr = newGoNode(t, true).addr()
+			} else {
+				addr = "127.0.0.1:" + strconv.Itoa(startJS(t, "A", "--listen", "0").port())
+			}
+			jc := startJS(t, "C", "--connect", addr, "--hello", "I am C", "--echo")
+			jc.wait("connect", nil)
+			gb := newGoNode(t, false)
+			gb.dial(addr)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			c, err := gb.ex.GetNewPeer(ctx)
+			if err != nil {
+				t.Fatalf("GetNewPeer: %v", err)
+			}
+			if got := readLine(t, c); got != "I am C" {
+				t.Fatalf("got %q", got)
+			}
+			writeLine(t, c, "I am B")
+			if got := readLine(t, c); got != "echo:I am B" {
+				t.Fatalf("got %q", got)
+			}
+			jc.wait("data", lineIs("I am B"))
+		})
+	}
+}

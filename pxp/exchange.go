@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/seed0021ed4d/pex/mux"
 )
 
 // EventType says what an Event reports.
@@ -319,7 +321,7 @@ func (e *Exchange) unlink(p *Peer, err error) {
 	delete(e.peers, p)
 	e.mu.Unlock()
 	if was {
-		if errors.Is(err, ErrClosed) || errors.Is(err, io.EOF) {
+		if isBenign(err) {
 			err = nil
 		}
 		e.emit(Event{Type: EventDisconnect, Peer: p, Err: err})
@@ -377,4 +379,9 @@ func transportName(c net.Conn) string {
 		return a.Network()
 	}
 	return "stream"
+}
+
+// isBenign reports whether a link ended by a clean close rather than a fault.
+func isBenign(err error) bool {
+	return err == nil || errors.Is(err, ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, mux.ErrSessionClosed)
 }

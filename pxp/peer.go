@@ -536,8 +536,7 @@ func (p *Peer) closeWith(err error) {
 	} else {
 		p.conn.Close()
 	}
-	benign := errors.Is(err, ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, mux.ErrSessionClosed)
-	if !benign {
+	if !isBenign(err) {
 		p.ex.cfg.Logger.Debug("pxp: link closed", "peer", p.String(), "err", err)
 		p.ex.emit(Event{Type: EventError, Peer: p, Err: err})
 	}
