@@ -223,7 +223,7 @@ func TestGetPeersFloodRefused(t *testing.T) {
 
 func TestRelayFloodBounded(t *testing.T) {
 	// The destination never answers `incoming`, so relays pile up.
-	node := newExchange(t, &Config{MaxPendingRelays: 2, RequestTimeout: 30 * time.Second})
+	node := newExchange(t, &Config{MaxRelaysPerPeer: 2, RequestTimeout: 30 * time.Second})
 	dest := readyRaw(t, node)
 	_ = dest
 	asker := readyRaw(t, node)
@@ -255,7 +255,7 @@ func TestRelayFloodBounded(t *testing.T) {
 		asker.request(CmdRelay, `["`+id+`"]`)
 	}
 	m = asker.expect(CmdRes)
-	if !strings.Contains(string(m.Args), "too many relay requests") {
+	if !strings.Contains(string(m.Args), "too many relays for one peer") {
 		t.Fatalf("third relay answered %s", m.Args)
 	}
 	healthy(t, node)

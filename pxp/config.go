@@ -47,9 +47,9 @@ type Config struct {
 	// MaxRelays bounds the relayed pairs this node carries at once.
 	// Default 64.
 	MaxRelays int
-	// MaxPendingRelays bounds relay requests one peer may have in progress
-	// (waiting for the destination). Default 4.
-	MaxPendingRelays int
+	// MaxRelaysPerPeer bounds the relays one peer may have asked this node
+	// for, in progress or spliced. Default 8.
+	MaxRelaysPerPeer int
 	// MaxPendingIncoming bounds introductions to this node that have not
 	// finished their handshake yet, over all peers. Default 16.
 	MaxPendingIncoming int
@@ -105,7 +105,7 @@ func (c *Config) withDefaults() Config {
 	def(&o.GetPeersBurst, 20)
 	def(&o.RelayRateLimit, 50_000)
 	def(&o.MaxRelays, 64)
-	def(&o.MaxPendingRelays, 4)
+	def(&o.MaxRelaysPerPeer, 8)
 	def(&o.MaxPendingIncoming, 16)
 	def(&o.MaxMessageSize, 64<<10)
 	def(&o.MaxFrameSize, mux.DefaultMaxFrameSize)
@@ -120,7 +120,7 @@ func (c *Config) withDefaults() Config {
 func (c *Config) validate() error {
 	switch {
 	case c.MaxPeers < 0, c.MaxCandidates < 0, c.MaxCandidateIDs < 0, c.GetPeersBurst < 0,
-		c.MaxRelays < 0, c.MaxPendingRelays < 0, c.MaxPendingIncoming < 0, c.EventBuffer < 0,
+		c.MaxRelays < 0, c.MaxRelaysPerPeer < 0, c.MaxPendingIncoming < 0, c.EventBuffer < 0,
 		c.IncomingBuffer < 0:
 		return errors.New("pxp: config limits must not be negative")
 	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0:

@@ -44,7 +44,7 @@ type Peer struct {
 	candidates     map[string]candidate
 	data           *mux.Stream
 	dataMine       bool
-	pendingRelays  int
+	relays         int // relays this peer asked for, pending or spliced
 	closed         bool
 	err            error
 }

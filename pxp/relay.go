@@ -85,9 +85,9 @@ func (p *Peer) onRelay(m Message) error {
 	if ok && time.Now().After(c.expires) {
 		ok = false
 	}
-	busy := p.pendingRelays >= p.ex.cfg.MaxPendingRelays
+	busy := p.relays >= p.ex.cfg.MaxRelaysPerPeer
 	if ok && !busy {
-		p.pendingRelays++
+		p.relays++
 	}
 	p.mu.Unlock()
 	if !ok {
@@ -95,7 +95,7 @@ func (p *Peer) onRelay(m Message) error {
 		return nil
 	}
 	if busy {
-		p.refuse(CmdRelay, m.Nonce, "too many relay requests in progress")
+		p.refuse(CmdRelay, m.Nonce, "too many relays for one peer")
 		return nil
 	}
 	e := p.ex
@@ -105,39 +105,37 @@ func (p *Peer) onRelay(m Message) error {
 		e.relays++
 	}
 	e.mu.Unlock()
-	release := func() {
-		p.mu.Lock()
-		p.pendingRelays--
-		p.mu.Unlock()
-	}
 	if full {
-		release()
+		p.mu.Lock()
+		p.relays--
+		p.mu.Unlock()
 		p.refuse(CmdRelay, m.Nonce, "relay limit reached")
 		return nil
 	}
 	src, err := p.sess.Stream("relay:" + id)
 	if err != nil {
-		release()
-		e.relayDone()
+		e.relayDone(p)
 		p.refuse(CmdRelay, m.Nonce, "relay %s already in progress", id)
 		return nil
 	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		ok := p.relayTo(m.Nonce, src, c.peer)
-		release()
-		if !ok {
-			e.relayDone()
+		if !p.relayTo(m.Nonce, src, c.peer) {
+			e.relayDone(p)
 		}
 	}()
 	return nil
 }
 
-func (e *Exchange) relayDone() {
+// relayDone releases the relay slots one relay for asker held.
+func (e *Exchange) relayDone(asker *Peer) {
 	e.mu.Lock()
 	e.relays--
 	e.mu.Unlock()
+	asker.mu.Lock()
+	asker.relays--
+	asker.mu.Unlock()
 }
 
 // relayTo asks dest to take an incoming relay and, once it agrees, splices
@@ -166,7 +164,7 @@ func (p *Peer) relayTo(nonce string, src *mux.Stream, dest *Peer) bool {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		defer e.relayDone()
+		defer e.relayDone(p)
 		e.splice(src, dst, p, dest)
 	}()
 	p.respond(nonce, nil)
