@@ -133,3 +133,41 @@ func TestSynctestGetPeersRateRecovers(t *testing.T) {
 		}
 	})
 }
+
+// The relay carries each direction at RelayRateLimit bytes a second.
+func TestSynctestRelayRateLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub, l := star(t, 2, &Config{RelayRateLimit: 20_000})
+		b, c := l[0], l[1]
+		bc, err := b.GetNewPeer(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc := <-c.Incoming()
+		const total = 200_000
+		go func() {
+			buf := make([]byte, 10_000)
+			for i := 0; i < total/len(buf); i++ {
+				bc.Write(buf)
+			}
+		}()
+		synctest.Wait()
+		before := hub.Stats().RelayedBytes
+		start := time.Now()
+		got := 0
+		buf := make([]byte, 32<<10)
+		for got < total {
+			n, err := cc.Read(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += n
+		}
+		// 200 kB at 20 kB/s, less the limiter's initial burst (16 KiB) and
+		// what crossed during setup, takes about nine seconds.
+		d := time.Since(start)
+		if d < 8*time.Second || d > 11*time.Second {
+			t.Fatalf("200 kB took %v through a 20 kB/s relay (%d bytes before timing)", d, before)
+		}
+	})
+}
