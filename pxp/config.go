@@ -1,6 +1,9 @@
 package pxp
 
 import (
+	"context"
+	"net"
+
 	"errors"
 	"log/slog"
 	"time"
@@ -67,6 +70,20 @@ type Config struct {
 	// IncomingBuffer is the capacity of the Incoming channel; an
 	// introduced connection that finds it full is closed. Default 16.
 	IncomingBuffer int
+
+	// Upgrader, when set, moves introductions onto a direct transport
+	// (package pxp/webrtc provides WebRTC): as requester when the candidate
+	// advertises it, as answerer when a relayed requester asks. Nil means
+	// introductions stay relayed sessions and connectInfo says webrtc:false.
+	Upgrader Upgrader
+
+	// Dialer, when set, is used to dial candidates that advertise a TCP
+	// address ("tcp" in connectInfo) directly, before trying the relay.
+	// pex never dials on its own: nil means no direct dials.
+	Dialer func(ctx context.Context, network, address string) (net.Conn, error)
+	// AdvertiseAddr is a TCP "host:port" this node accepts PXP on, told to
+	// peers in connectInfo so that Go requesters can dial it directly.
+	AdvertiseAddr string
 
 	// Logger receives debug and warning logs; nil means silent.
 	Logger *slog.Logger

@@ -125,7 +125,11 @@ func New(networkID string, cfg *Config) (*Exchange, error) {
 	} else {
 		// The reference reads only "pxp" (and JS peers ignore the rest);
 		// "id" lets Go peers avoid connecting twice.
-		info, _ := json.Marshal(map[string]any{"pxp": true, "relay": true, "webrtc": false, "id": e.id})
+		ci := map[string]any{"pxp": true, "relay": true, "webrtc": c.Upgrader != nil, "id": e.id}
+		if c.AdvertiseAddr != "" {
+			ci["tcp"] = c.AdvertiseAddr
+		}
+		info, _ := json.Marshal(ci)
 		e.connectInfo = info
 	}
 	return e, nil

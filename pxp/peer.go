@@ -36,10 +36,16 @@ type Peer struct {
 	mu             sync.Mutex
 	nonce          uint64
 	pending        map[string]chan json.RawMessage
-	ready          bool
+	ready          bool // hello received and valid
+	joined         bool // in the peer list
+	delivered      bool // a data stream went to dataCh
+	upgrade        Upgrade
+	upgradeDone    bool // the upgrade produced its transport
 	remoteInfo     json.RawMessage
 	remoteID       string
 	accepting      bool
+	webrtc         bool
+	tcpAddr        string
 	remoteNetworks []string
 	candidates     map[string]candidate
 	data           *mux.Stream
@@ -108,7 +114,7 @@ func (p *Peer) String() string {
 func (p *Peer) acceptsIncoming() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.ready && !p.closed && p.accepting
+	return p.joined && !p.closed && p.accepting
 }
 
 // startLink writes the magic and our hello and starts reading.
@@ -169,15 +175,24 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 	return p, nil
 }
 
-// establish waits for the hello and opens the data stream: as the outgoing
-// side by sending connect, as the incoming side by waiting for it.
-func (p *Peer) establish(ctx context.Context) (*Conn, error) {
+// waitHello waits until the peer's hello was accepted.
+func (p *Peer) waitHello(ctx context.Context) error {
 	select {
 	case <-p.helloDone:
+		return nil
 	case <-p.done:
-		return nil, p.Err()
+		return p.Err()
 	case <-ctx.Done():
-		return nil, ctxErr(ctx)
+		return ctxErr(ctx)
+	}
+}
+
+// establish waits for the hello and opens the data stream: as the outgoing
+// side by sending connect; as the incoming side by waiting for the peer's
+// connect, or, on a relayed session, for the upgraded link's data stream.
+func (p *Peer) establish(ctx context.Context) (*Conn, error) {
+	if err := p.waitHello(ctx); err != nil {
+		return nil, err
 	}
 	if p.outgoing {
 		return p.connectData(ctx)
@@ -186,6 +201,11 @@ func (p *Peer) establish(ctx context.Context) (*Conn, error) {
 	case c := <-p.dataCh:
 		return c, nil
 	case <-p.done:
+		select {
+		case c := <-p.dataCh:
+			return c, nil
+		default:
+		}
 		return nil, p.Err()
 	case <-ctx.Done():
 		return nil, ctxErr(ctx)
@@ -216,7 +236,13 @@ func (p *Peer) connectData(ctx context.Context) (*Conn, error) {
 		return nil, err
 	}
 	p.data, p.dataMine = st, true
+	joined := p.joined
 	p.mu.Unlock()
+	if !joined {
+		if err := p.join(); err != nil {
+			return nil, err
+		}
+	}
 	arg, _ := json.Marshal(net)
 	res, err := p.request(ctx, CmdConnect, arg)
 	if err != nil {
@@ -420,17 +446,47 @@ func (p *Peer) onHello(args json.RawMessage) error {
 	p.remoteInfo = append(json.RawMessage(nil), parts[1]...)
 	p.remoteID = info.id
 	p.accepting = info.accepting
+	p.webrtc = info.webrtc
+	p.tcpAddr = info.tcp
 	p.remoteNetworks = networks
 	p.mu.Unlock()
-	if err := p.ex.register(p); err != nil {
-		return err
+	// A relayed session joins the peer list only once it carries data: it
+	// may instead only signal an upgrade to a direct transport.
+	if p.via == nil {
+		if err := p.join(); err != nil {
+			return err
+		}
 	}
 	p.mu.Lock()
 	p.ready = true
 	p.mu.Unlock()
 	close(p.helloDone)
+	return nil
+}
+
+// join adds the link to the peer list.
+func (p *Peer) join() error {
+	if err := p.ex.register(p); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.joined = true
+	p.mu.Unlock()
 	p.ex.emit(Event{Type: EventPeer, Peer: p})
 	return nil
+}
+
+// deliver hands the link's data stream (or the upgraded link's) to whoever
+// waits in establish, once.
+func (p *Peer) deliver(c *Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.delivered || p.closed {
+		return false
+	}
+	p.delivered = true
+	p.dataCh <- c // capacity 1, written once
+	return true
 }
 
 func truncateList(s []string) []string {
@@ -442,7 +498,9 @@ func truncateList(s []string) []string {
 
 type connectInfo struct {
 	accepting bool   // an object whose pxp is truthy
+	webrtc    bool   // it takes WebRTC upgrades
 	id        string // Go nodes' id
+	tcp       string // Go nodes' advertised TCP address, for direct dials
 }
 
 func parseConnectInfo(raw json.RawMessage) connectInfo {
@@ -452,6 +510,10 @@ func parseConnectInfo(raw json.RawMessage) connectInfo {
 	}
 	var ci connectInfo
 	ci.accepting = truthy(m["pxp"])
+	ci.webrtc = truthy(m["webrtc"])
+	if a, ok := m["tcp"].(string); ok && len(a) <= 256 {
+		ci.tcp = a
+	}
 	if id, ok := m["id"].(string); ok && len(id) <= 64 {
 		ci.id = id
 	}
@@ -495,6 +557,25 @@ func (p *Peer) onConnect(m Message) error {
 		p.refuse(CmdConnect, m.Nonce, "Peer tried to connect to network %q twice", network)
 		return fmt.Errorf("pxp: %s connected to network %q twice", p, network)
 	}
+	if p.upgradeDone {
+		p.mu.Unlock()
+		p.refuse(CmdConnect, m.Nonce, "connection already upgraded")
+		return nil
+	}
+	us, joined := p.upgrade, p.joined
+	p.upgrade = nil
+	p.mu.Unlock()
+	if us != nil {
+		// The requester gave up on the upgrade and uses the relay.
+		us.Close()
+	}
+	if !joined {
+		if err := p.join(); err != nil {
+			p.refuse(CmdConnect, m.Nonce, "%v", err)
+			return err
+		}
+	}
+	p.mu.Lock()
 	st, err := p.sess.Stream("data:" + network)
 	if err != nil {
 		p.mu.Unlock()
@@ -503,17 +584,8 @@ func (p *Peer) onConnect(m Message) error {
 	p.data = st
 	p.mu.Unlock()
 	p.respond(m.Nonce, nil)
-	c := &Conn{Conn: st, peer: p}
-	p.dataCh <- c // capacity 1, and only one data stream is ever opened here
+	p.deliver(&Conn{Conn: st, peer: p})
 	return nil
-}
-
-func (p *Peer) onUpgrade(m Message) error {
-	var req struct {
-		Transport string `json:"transport"`
-	}
-	_ = json.Unmarshal(m.Args, &req)
-	return fmt.Errorf("%w: %q over %s", ErrUnsupportedUpgrade, req.Transport, p)
 }
 
 // closeWith ends the link with err; the first error wins.
@@ -529,7 +601,12 @@ func (p *Peer) closeWith(err error) {
 	}
 	p.err = err
 	p.candidates = nil
+	us := p.upgrade
+	p.upgrade = nil
 	p.mu.Unlock()
+	if us != nil {
+		us.Close() // abandons it unless it already produced its transport
+	}
 	close(p.done)
 	if p.sess != nil {
 		p.sess.Close()

@@ -263,9 +263,22 @@ func (p *Peer) onIncoming(m Message) error {
 	go func() {
 		defer e.wg.Done()
 		defer e.incomingDone()
-		c, err := e.open(context.Background(), st, "relay", false, p)
+		np, err := e.startLink(st, "relay", false, p)
 		if err != nil {
 			return
+		}
+		ctx, cancel := e.handshakeContext(context.Background())
+		c, err := np.establish(ctx)
+		cancel()
+		if err != nil {
+			np.closeWith(err)
+			e.emit(Event{Type: EventError, Peer: np, Err: err})
+			return
+		}
+		if c.Peer() != np {
+			// Upgraded: the relayed session has done its work. Closing
+			// it sends END only (B1).
+			np.closeWith(ErrClosed)
 		}
 		if !e.deliverIncoming(c) {
 			c.Peer().closeWith(errors.New("pxp: introduction refused: Incoming channel full"))
@@ -373,6 +386,14 @@ func (e *Exchange) introduceVia(ctx context.Context, via *Peer) (*Conn, error) {
 		return nil, fmt.Errorf("%w from %s", ErrNoCandidates, via)
 	}
 	c := usable[randIntn(len(usable))]
+	ci := parseConnectInfo(c.ConnectInfo)
+	if ci.tcp != "" && e.cfg.Dialer != nil {
+		conn, err := e.dialDirect(ctx, ci.tcp)
+		if err == nil {
+			return conn, nil
+		}
+		e.cfg.Logger.Debug("pxp: direct dial failed, introducing through the relay", "addr", ci.tcp, "err", err)
+	}
 	st, err := via.sess.Stream("relay:" + c.ID)
 	if err != nil {
 		return nil, err
@@ -392,7 +413,24 @@ func (e *Exchange) introduceVia(ctx context.Context, via *Peer) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := p.establish(hctx)
+	if err := p.waitHello(hctx); err != nil {
+		p.closeWith(err)
+		return nil, err
+	}
+	if up := e.cfg.Upgrader; up != nil && ci.webrtc {
+		conn, err := p.upgradeOut(hctx, up)
+		if err == nil {
+			p.closeWith(ErrClosed) // END only (B1)
+			return conn, nil
+		}
+		if hctx.Err() != nil || p.Err() != nil {
+			p.closeWith(err)
+			return nil, err
+		}
+		e.cfg.Logger.Debug("pxp: upgrade failed, keeping the relayed session", "err", err)
+		e.emit(Event{Type: EventError, Peer: p, Err: err})
+	}
+	conn, err := p.connectData(hctx)
 	if err != nil {
 		p.closeWith(err)
 		return nil, err

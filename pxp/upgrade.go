@@ -1,0 +1,181 @@
+package pxp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+)
+
+// Upgrader moves an introduction from the relayed session onto a direct
+// transport, signaled with `upgrade` messages over that session (spec §6).
+// Package pxp/webrtc implements it with WebRTC data channels; pxp itself
+// does not depend on any WebRTC stack.
+type Upgrader interface {
+	// Transport is the name used in upgrade messages and Conn.Transport,
+	// "webrtc" for interoperability with the reference.
+	Transport() string
+	// Start begins one upgrade. The requester is the initiator. Each local
+	// signal is passed to signal, which sends it to the peer; signal may be
+	// called from any goroutine, until Close.
+	Start(ctx context.Context, initiator bool, signal func(json.RawMessage) error) (Upgrade, error)
+}
+
+// Upgrade is one upgrade in progress.
+type Upgrade interface {
+	// Signal feeds a signal received from the peer. An error means the
+	// signal was invalid; the upgrade is then abandoned.
+	Signal(json.RawMessage) error
+	// Conn waits until the direct transport is open and returns it; the
+	// caller then owns it.
+	Conn(ctx context.Context) (net.Conn, error)
+	// Close abandons the upgrade and frees its resources. After Conn has
+	// returned a connection, Close does not affect that connection.
+	Close() error
+}
+
+type upgradeMsg struct {
+	Transport string          `json:"transport"`
+	Signal    json.RawMessage `json:"signal"`
+}
+
+// sendSignal sends one local signal to the peer in an upgrade message.
+func (p *Peer) sendSignal(transport string) func(json.RawMessage) error {
+	return func(sig json.RawMessage) error {
+		b, err := json.Marshal(upgradeMsg{Transport: transport, Signal: sig})
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		nonce := nonceString(p.nonce)
+		p.nonce++
+		p.mu.Unlock()
+		return p.send(CmdUpgrade, nonce, b)
+	}
+}
+
+// upgradeOut runs the requester's side of an upgrade over the relayed
+// session p and returns the data stream of the new direct link.
+func (p *Peer) upgradeOut(ctx context.Context, up Upgrader) (*Conn, error) {
+	us, err := up.Start(ctx, true, p.sendSignal(up.Transport()))
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		us.Close()
+		return nil, p.Err()
+	}
+	p.upgrade = us
+	p.mu.Unlock()
+	conn, err := us.Conn(ctx)
+	p.mu.Lock()
+	if err == nil {
+		p.upgradeDone = true
+	}
+	p.upgrade = nil
+	p.mu.Unlock()
+	if err != nil {
+		us.Close()
+		return nil, fmt.Errorf("pxp: %s upgrade: %w", up.Transport(), err)
+	}
+	return p.ex.open(ctx, conn, up.Transport(), true, nil)
+}
+
+// onUpgrade handles a peer's upgrade message: a signal for the upgrade in
+// progress, or, on a relayed session we answer, the start of one.
+func (p *Peer) onUpgrade(m Message) error {
+	var req upgradeMsg
+	if json.Unmarshal(m.Args, &req) != nil {
+		return &ProtocolError{Reason: "upgrade argument is not {transport, signal}"}
+	}
+	up := p.ex.cfg.Upgrader
+	if up == nil || req.Transport != up.Transport() {
+		return fmt.Errorf("%w: %q over %s", ErrUnsupportedUpgrade, truncate([]byte(req.Transport), 32), p)
+	}
+	p.mu.Lock()
+	us, done, data := p.upgrade, p.upgradeDone, p.data != nil
+	p.mu.Unlock()
+	if us != nil {
+		if err := us.Signal(req.Signal); err != nil {
+			return fmt.Errorf("pxp: bad %s signal from %s: %w", up.Transport(), p, err)
+		}
+		return nil
+	}
+	if done || p.outgoing {
+		return nil // a late signal for an upgrade that is over
+	}
+	if p.via == nil || data {
+		return fmt.Errorf("%w: only a relayed session without data can be upgraded", ErrUnsupportedUpgrade)
+	}
+	ctx, cancel := p.ex.handshakeContext(context.Background())
+	us, err := up.Start(ctx, false, p.sendSignal(up.Transport()))
+	if err != nil {
+		cancel()
+		return err
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		cancel()
+		us.Close()
+		return nil
+	}
+	p.upgrade = us
+	p.mu.Unlock()
+	if err := us.Signal(req.Signal); err != nil {
+		cancel()
+		return fmt.Errorf("pxp: bad %s signal from %s: %w", up.Transport(), p, err)
+	}
+	p.ex.wg.Add(1)
+	go func() {
+		defer p.ex.wg.Done()
+		defer cancel()
+		conn, err := us.Conn(ctx)
+		p.mu.Lock()
+		current := p.upgrade == us
+		if err == nil && current {
+			p.upgradeDone = true
+			p.upgrade = nil
+		}
+		p.mu.Unlock()
+		if err != nil || !current {
+			if err == nil {
+				conn.Close() // the requester fell back to the relay meanwhile
+			}
+			if err != nil && !errors.Is(err, context.Canceled) {
+				p.closeWith(fmt.Errorf("pxp: %s upgrade: %w", up.Transport(), err))
+			}
+			return
+		}
+		c, err := p.ex.open(ctx, conn, up.Transport(), false, nil)
+		if err != nil {
+			p.closeWith(err)
+			return
+		}
+		if !p.deliver(c) {
+			c.Peer().closeWith(ErrClosed)
+		}
+	}()
+	return nil
+}
+
+// dialDirect connects to a candidate's advertised TCP address.
+func (e *Exchange) dialDirect(ctx context.Context, addr string) (*Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "0" || host == "" {
+		return nil, fmt.Errorf("pxp: unusable advertised address %q", addr)
+	}
+	if ip := net.ParseIP(host); ip != nil && (ip.IsUnspecified() || ip.IsMulticast()) {
+		return nil, fmt.Errorf("pxp: unusable advertised address %q", addr)
+	}
+	hctx, cancel := e.handshakeContext(ctx)
+	defer cancel()
+	c, err := e.cfg.Dialer(hctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return e.open(hctx, c, transportName(c), true, nil)
+}
