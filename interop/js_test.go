@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seed0021ed4d/pex/pxp"
+	"github.com/seed0021ed4d/pex/pxp/webrtc"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -197,8 +198,21 @@ type goNode struct {
 }
 
 func newGoNode(t *testing.T, listen bool) *goNode {
+	return newGoNodeCfg(t, listen, true)
+}
+
+// newGoNodeCfg makes a Go node, with WebRTC (loopback only) when asked.
+func newGoNodeCfg(t *testing.T, listen, withWebRTC bool) *goNode {
 	t.Helper()
-	ex, err := pxp.New(network, nil)
+	cfg := &pxp.Config{}
+	if withWebRTC {
+		up, err := webrtc.New(&webrtc.Config{Loopback: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Upgrader = up
+	}
+	ex, err := pxp.New(network, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,31 +386,76 @@ func TestGoRelaysForJS(t *testing.T) {
 	}
 }
 
-// A JS node relays for two Go nodes: the Go requester gets a relayed
-// session to the other Go node.
+// A JS node relays for two Go nodes: with WebRTC they meet over a data
+// channel; without it the requester keeps the relayed session.
 func TestJSRelaysForGo(t *testing.T) {
-	ja := startJS(t, "A", "--listen", "0")
-	addr := "127.0.0.1:" + strconv.Itoa(ja.port())
-	gb, gc := newGoNode(t, false), newGoNode(t, false)
-	gc.dial(addr)
-	gb.dial(addr)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	bc, err := gb.ex.GetNewPeer(ctx)
-	if err != nil {
-		t.Fatalf("GetNewPeer through the JS relay: %v", err)
+	for _, tc := range []struct {
+		webrtc bool
+		want   string
+	}{{true, "webrtc"}, {false, "relay"}} {
+		t.Run(tc.want, func(t *testing.T) {
+			ja := startJS(t, "A", "--listen", "0")
+			addr := "127.0.0.1:" + strconv.Itoa(ja.port())
+			gb, gc := newGoNodeCfg(t, false, tc.webrtc), newGoNodeCfg(t, false, tc.webrtc)
+			gc.dial(addr)
+			gb.dial(addr)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			bc, err := gb.ex.GetNewPeer(ctx)
+			if err != nil {
+				t.Fatalf("GetNewPeer through the JS relay: %v", err)
+			}
+			if bc.Transport() != tc.want || bc.Peer().ID() != gc.ex.ID() {
+				t.Fatalf("got %q to %q, want %s to %s", bc.Transport(), bc.Peer().ID(), tc.want, gc.ex.ID())
+			}
+			cc := gc.next()
+			if cc.Transport() != tc.want {
+				t.Fatalf("answerer got %q", cc.Transport())
+			}
+			writeLine(t, bc, "b to c")
+			if got := readLine(t, cc); got != "b to c" {
+				t.Fatalf("c read %q", got)
+			}
+			writeLine(t, cc, "c to b")
+			if got := readLine(t, bc); got != "c to b" {
+				t.Fatalf("b read %q", got)
+			}
+		})
 	}
-	if bc.Transport() != "relay" || bc.Peer().ID() != gc.ex.ID() {
-		t.Fatalf("got %q to %q, want relay to %s", bc.Transport(), bc.Peer().ID(), gc.ex.ID())
-	}
-	cc := gc.next()
-	writeLine(t, bc, "b to c")
-	if got := readLine(t, cc); got != "b to c" {
-		t.Fatalf("c read %q", got)
-	}
-	writeLine(t, cc, "c to b")
-	if got := readLine(t, bc); got != "c to b" {
-		t.Fatalf("b read %q", got)
+}
+
+// A JS requester meets a Go answerer over WebRTC, through a Go relay and
+// through a JS relay.
+func TestJSRequesterGoAnswerer(t *testing.T) {
+	for _, relay := range []string{"go", "js"} {
+		t.Run(relay+" relay", func(t *testing.T) {
+			var addr string
+			if relay == "go" {
+				addr = newGoNodeCfg(t, true, false).addr()
+			} else {
+				addr = "127.0.0.1:" + strconv.Itoa(startJS(t, "A", "--listen", "0").port())
+			}
+			gc := newGoNode(t, false)
+			gc.dial(addr)
+			jb := startJS(t, "B", "--connect", addr, "--hello", "I am B", "--echo")
+			jb.wait("connect", nil)
+			jb.send("getnewpeer")
+			if res := jb.wait("getnewpeer", nil); res["ok"] != true {
+				t.Fatalf("JS getNewPeer: %v", res)
+			}
+			c := gc.next()
+			if c.Transport() != "webrtc" || c.Peer().Via() != nil {
+				t.Fatalf("Go answerer got %q", c.Transport())
+			}
+			if got := readLine(t, c); got != "I am B" {
+				t.Fatalf("got %q", got)
+			}
+			writeLine(t, c, "I am C")
+			jb.wait("data", lineIs("I am C"))
+			if got := readLine(t, c); got != "echo:I am C" {
+				t.Fatalf("got %q", got)
+			}
+		})
 	}
 }
 
@@ -568,14 +627,14 @@ func readUntil(t *testing.T, c net.Conn, want string) string {
 	return string(got)
 }
 
-// A Go requester meets a JS answerer through a Go relay, and through a JS
-// relay (a relayed session until the WebRTC upgrade lands).
+// A Go requester meets a JS answerer over WebRTC, through a Go relay and
+// through a JS relay.
 func TestGoRequesterJSAnswerer(t *testing.T) {
 	for _, relay := range []string{"go", "js"} {
 		t.Run(relay+" relay", func(t *testing.T) {
 			var addr string
 			if relay == "go" {
-				addr = newGoNode(t, true).addr()
+				addr = newGoNodeCfg(t, true, false).addr()
 			} else {
 				addr = "127.0.0.1:" + strconv.Itoa(startJS(t, "A", "--listen", "0").port())
 			}
@@ -588,6 +647,9 @@ func TestGoRequesterJSAnswerer(t *testing.T) {
 			c, err := gb.ex.GetNewPeer(ctx)
 			if err != nil {
 				t.Fatalf("GetNewPeer: %v", err)
+			}
+			if c.Transport() != "webrtc" {
+				t.Fatalf("transport %q", c.Transport())
 			}
 			if got := readLine(t, c); got != "I am C" {
 				t.Fatalf("got %q", got)

@@ -1,0 +1,167 @@
+package webrtc
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pion/datachannel"
+	"github.com/pion/webrtc/v4"
+)
+
+const (
+	// maxChunk is the largest message written: every WebRTC stack takes
+	// 16 KiB messages.
+	maxChunk = 16 << 10
+	// maxMessage is the largest message read.
+	maxMessage = 256 << 10
+	// highWater and lowWater bound data queued in the SCTP association
+	// before Write waits.
+	highWater = 1 << 20
+	lowWater  = 256 << 10
+)
+
+// dcConn is a detached data channel as a net.Conn: a byte stream cut into
+// messages of at most maxChunk bytes.
+type dcConn struct {
+	pc  *webrtc.PeerConnection
+	dc  *webrtc.DataChannel
+	raw datachannel.ReadWriteCloserDeadliner
+
+	rmu  sync.Mutex
+	buf  []byte
+	rest []byte
+
+	wmu     sync.Mutex
+	lowCh   chan struct{}
+	closeMu sync.Mutex
+	closed  bool
+	done    chan struct{}
+}
+
+func newDCConn(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, raw datachannel.ReadWriteCloserDeadliner) *dcConn {
+	c := &dcConn{pc: pc, dc: dc, raw: raw, lowCh: make(chan struct{}, 1), done: make(chan struct{})}
+	dc.SetBufferedAmountLowThreshold(lowWater)
+	dc.OnBufferedAmountLow(func() {
+		select {
+		case c.lowCh <- struct{}{}:
+		default:
+		}
+	})
+	return c
+}
+
+// Transport returns "webrtc" (pxp labels links with it).
+func (c *dcConn) Transport() string { return "webrtc" }
+
+func (c *dcConn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	for len(c.rest) == 0 {
+		if c.buf == nil {
+			c.buf = make([]byte, maxMessage)
+		}
+		n, err := c.raw.Read(c.buf)
+		if err != nil {
+			if errors.Is(err, io.ErrShortBuffer) {
+				return 0, errors.New("webrtc: message over 256 KiB")
+			}
+			return 0, err
+		}
+		c.rest = c.buf[:n]
+	}
+	n := copy(p, c.rest)
+	c.rest = c.rest[n:]
+	return n, nil
+}
+
+func (c *dcConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	written := 0
+	for written < len(p) {
+		for c.dc.BufferedAmount() > highWater {
+			select {
+			case <-c.lowCh:
+			case <-c.done:
+				return written, net.ErrClosed
+			case <-time.After(time.Second):
+				// re-check: the low-water callback may have fired before we waited
+			}
+		}
+		chunk := p[written:]
+		if len(chunk) > maxChunk {
+			chunk = chunk[:maxChunk]
+		}
+		n, err := c.raw.Write(chunk)
+		written += n
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// Close closes the data channel and its peer connection.
+func (c *dcConn) Close() error {
+	c.closeMu.Lock()
+	if c.closed {
+		c.closeMu.Unlock()
+		return nil
+	}
+	c.closed = true
+	close(c.done)
+	c.closeMu.Unlock()
+	c.raw.Close()
+	return c.pc.Close()
+}
+
+type addr string
+
+func (a addr) Network() string { return "webrtc" }
+func (a addr) String() string  { return string(a) }
+
+func (c *dcConn) LocalAddr() net.Addr { return c.pairAddr(true) }
+
+func (c *dcConn) RemoteAddr() net.Addr { return c.pairAddr(false) }
+
+// pairAddr reads the selected ICE candidate pair.
+func (c *dcConn) pairAddr(local bool) net.Addr {
+	sctp := c.pc.SCTP()
+	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
+		return addr("webrtc")
+	}
+	pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		return addr("webrtc")
+	}
+	cand := pair.Remote
+	if local {
+		cand = pair.Local
+	}
+	return addr(net.JoinHostPort(cand.Address, itoa(cand.Port)))
+}
+
+func itoa(n uint16) string {
+	var b [5]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}
+
+func (c *dcConn) SetDeadline(t time.Time) error {
+	c.raw.SetReadDeadline(t)
+	return c.raw.SetWriteDeadline(t)
+}
+
+func (c *dcConn) SetReadDeadline(t time.Time) error  { return c.raw.SetReadDeadline(t) }
+func (c *dcConn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }

@@ -1,0 +1,122 @@
+package webrtc
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/seed0021ed4d/pex/internal/memnet"
+	"github.com/seed0021ed4d/pex/pxp"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newNode(t *testing.T, webrtc bool) *pxp.Exchange {
+	t.Helper()
+	cfg := &pxp.Config{}
+	if webrtc {
+		up, err := New(&Config{Loopback: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Upgrader = up
+	}
+	ex, err := pxp.New("pxp-mesh", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ex.Close() })
+	return ex
+}
+
+func link(t *testing.T, a, b *pxp.Exchange) {
+	t.Helper()
+	ca, cb := memnet.Pipe("a", "b")
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Accept(context.Background(), cb)
+		errc <- err
+	}()
+	if _, err := a.Connect(context.Background(), ca); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGoToGoOverWebRTC(t *testing.T) {
+	hub, b, c := newNode(t, false), newNode(t, true), newNode(t, true)
+	link(t, b, hub)
+	link(t, c, hub)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	bc, err := b.GetNewPeer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bc.Transport() != "webrtc" || bc.Peer().ID() != c.ID() || bc.Peer().Via() != nil {
+		t.Fatalf("got %s to %q", bc.Transport(), bc.Peer().ID())
+	}
+	var cc *pxp.Conn
+	select {
+	case cc = <-c.Incoming():
+	case <-ctx.Done():
+		t.Fatal("no incoming link at c")
+	}
+	if cc.Transport() != "webrtc" {
+		t.Fatalf("c got %s", cc.Transport())
+	}
+	fmt.Fprintln(bc, "over webrtc")
+	line, err := bufio.NewReader(cc).ReadString('\n')
+	if err != nil || line != "over webrtc\n" {
+		t.Fatalf("read %q %v", line, err)
+	}
+	// A larger transfer crosses intact.
+	big := make([]byte, 3<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	go func() { cc.Write(big) }()
+	got := make([]byte, len(big))
+	bc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(bc, got); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i] != big[i] {
+			t.Fatalf("byte %d differs", i)
+		}
+	}
+	// The relayed sessions are gone; the relay carries nothing any more.
+	deadline := time.Now().Add(5 * time.Second)
+	for hub.Stats().Relays != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if hub.Stats().Relays != 0 || len(b.Peers()) != 2 || len(c.Peers()) != 2 {
+		t.Fatalf("relays %d, peers b=%d c=%d", hub.Stats().Relays, len(b.Peers()), len(c.Peers()))
+	}
+}
+
+// A requester with WebRTC and an answerer without it: the answerer refuses
+// the upgrade, and the requester reports the failure.
+func TestUpgradeRefused(t *testing.T) {
+	hub, b, c := newNode(t, false), newNode(t, true), newNode(t, false)
+	link(t, b, hub)
+	link(t, c, hub)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	// c advertises webrtc:false, so b does not even try: a relayed session.
+	bc, err := b.GetNewPeer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bc.Transport() != "relay" {
+		t.Fatalf("got %s, want relay", bc.Transport())
+	}
+}
