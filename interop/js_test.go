@@ -212,15 +212,23 @@ func newGoNodeCfg(t *testing.T, listen, withWebRTC bool) *goNode {
 		}
 		cfg.Upgrader = up
 	}
+	var ln net.Listener
+	if listen {
+		// A listening Go node advertises its address for direct dials.
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		cfg.AdvertiseAddr = ln.Addr().String()
+	}
+	var d net.Dialer
+	cfg.Dialer = d.DialContext
 	ex, err := pxp.New(network, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &goNode{t: t, ex: ex, cch: make(chan *pxp.Conn, 16)}
+	g := &goNode{t: t, ex: ex, ln: ln, cch: make(chan *pxp.Conn, 16)}
 	if listen {
-		if g.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
@@ -435,7 +443,8 @@ func TestJSRequesterGoAnswerer(t *testing.T) {
 			} else {
 				addr = "127.0.0.1:" + strconv.Itoa(startJS(t, "A", "--listen", "0").port())
 			}
-			gc := newGoNode(t, false)
+			// The answerer advertises a TCP address: JS requesters ignore it.
+			gc := newGoNode(t, true)
 			gc.dial(addr)
 			jb := startJS(t, "B", "--connect", addr, "--hello", "I am B", "--echo")
 			jb.wait("connect", nil)

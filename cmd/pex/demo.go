@@ -22,6 +22,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	want := fs.Int("want", 4, "peers each node grows to with GetNewPeer")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
+	noWebRTC := fs.Bool("no-webrtc", false, "keep introductions as relayed sessions")
+	noDirect := fs.Bool("no-direct", false, "no node listens for direct TCP dials")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -32,7 +34,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	pr := &printer{w: stdout, json: *asJSON}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	d := &demo{pr: pr, want: *want, start: time.Now()}
+	d := &demo{pr: pr, want: *want, start: time.Now(), noWebRTC: *noWebRTC, noDirect: *noDirect}
 	return d.run(ctx, *nodes)
 }
 
@@ -45,7 +47,9 @@ type demoNode struct {
 }
 
 type demo struct {
-	pr    *printer
+	noWebRTC bool
+	noDirect bool
+	pr       *printer
 	want  int
 	start time.Time
 	wg    sync.WaitGroup
@@ -84,8 +88,9 @@ func (d *demo) run(ctx context.Context, n int) error {
 	}()
 	d.wg.Add(1)
 	go d.drainIncoming(runCtx, boot)
+	d.pr.text("odd nodes listen for direct TCP dials, even ones meet over WebRTC (loopback only)")
 	for i := 1; i <= n; i++ {
-		ex, err := pxp.New(demoNetwork, nil)
+		ex, err := d.newNode(runCtx, i%2 == 1)
 		if err != nil {
 			stopAll()
 			return err
@@ -131,6 +136,55 @@ func (d *demo) run(ctx context.Context, n int) error {
 		return fmt.Errorf("demo: not every node reached %d peers in time", d.want)
 	}
 	return nil
+}
+
+// newNode makes a demo node: with WebRTC on loopback, a dialer for
+// advertised addresses, and, when listen is set, a TCP listener it
+// advertises.
+func (d *demo) newNode(ctx context.Context, listen bool) (*pxp.Exchange, error) {
+	opts := nodeOpts{iceLoopback: true, noWebRTC: d.noWebRTC, noDirect: d.noDirect}
+	var ln net.Listener
+	var laddr net.Addr
+	if listen && !d.noDirect {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, err
+		}
+		laddr = ln.Addr()
+	}
+	cfg, err := opts.exchangeConfig(laddr)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := pxp.New(demoNetwork, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if ln != nil {
+		d.wg.Add(2)
+		go func() {
+			defer d.wg.Done()
+			<-ctx.Done()
+			ln.Close()
+		}()
+		go func() {
+			defer d.wg.Done()
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				d.wg.Add(1)
+				go func() {
+					defer d.wg.Done()
+					if dc, err := ex.Accept(ctx, c); err == nil {
+						d.drain(ctx, dc)
+					}
+				}()
+			}
+		}()
+	}
+	return ex, nil
 }
 
 // grow connects a node to the bootstrap node and calls GetNewPeer until it
@@ -259,5 +313,5 @@ func (d *demo) summary(all []*demoNode) {
 		}
 		d.pr.text("%-6s %5d  %-18s %10s %6d %6d %9d %10d", r.Node, r.Peers, r.Transport, reached, r.Calls, r.Fails, r.Messages, r.Bytes)
 	}
-	d.pr.text("\ntotal: %d control messages, %d bytes sent over TCP, %.0f ms", totalMsgs, totalBytes, elapsed)
+	d.pr.text("\ntotal: %d control messages, %d bytes sent on direct links, %.0f ms", totalMsgs, totalBytes, elapsed)
 }

@@ -95,19 +95,20 @@ func startNode(t *testing.T, args ...string) (*lines, func() int) {
 func TestNodeCommand(t *testing.T) {
 	a, stopA := startNode(t, "--network", "cli", "--listen", "127.0.0.1:0", "--hello", "hi from a")
 	addr := a.wait(t, "listening", nil)["addr"].(string)
-	c, _ := startNode(t, "--network", "cli", "--connect", addr, "--hello", "hi from c", "--echo")
+	c, _ := startNode(t, "--network", "cli", "--connect", addr, "--hello", "hi from c", "--echo", "--ice-loopback")
 	c.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "tcp" })
-	b, _ := startNode(t, "--network", "cli", "--connect", addr, "--want", "2", "--hello", "hi from b")
+	b, _ := startNode(t, "--network", "cli", "--connect", addr, "--want", "2", "--hello", "hi from b", "--ice-loopback")
 	gnp := b.wait(t, "getnewpeer", nil)
-	if gnp["transport"] != "relay" || gnp["ms"].(float64) <= 0 {
+	if gnp["transport"] != "webrtc" || gnp["ms"].(float64) <= 0 {
 		t.Fatalf("getnewpeer event %v", gnp)
 	}
-	b.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "relay" })
+	b.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "webrtc" })
+	c.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "webrtc" })
 	b.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "hi from c" })
 	b.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "echo:hi from b" })
 	c.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "hi from b" })
 	b.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "hi from a" })
-	// Stopping a: b and c report the disconnect and keep their relayed link.
+	// Stopping a: b and c report the disconnect and keep their link.
 	if code := stopA(); code != 0 {
 		t.Fatalf("node a exited %d", code)
 	}
@@ -132,14 +133,18 @@ func TestDemo(t *testing.T) {
 	if len(rows) != 6 {
 		t.Fatalf("%d rows", len(rows))
 	}
+	webrtcLinks := 0
 	for _, r := range rows[1:] {
 		row := r.(map[string]any)
 		if row["peers"].(float64) < 3 || row["reached_ms"].(float64) <= 0 {
 			t.Fatalf("node did not reach its target: %v", row)
 		}
-		if !strings.Contains(row["transports"].(string), "relay") {
-			t.Fatalf("no introduced link: %v", row)
+		if strings.Contains(row["transports"].(string), "webrtc") {
+			webrtcLinks++
 		}
+	}
+	if webrtcLinks == 0 {
+		t.Fatalf("no node met another over WebRTC: %v", rows)
 	}
 	if sum["messages_sent"].(float64) == 0 || sum["bytes_sent"].(float64) == 0 {
 		t.Fatalf("summary counts nothing: %v", sum)
@@ -198,4 +203,19 @@ func TestSignalsCloseLinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A node that listens on an IP advertises it, and a Go requester dials it
+// directly instead of going through the relay.
+func TestNodeDirectDial(t *testing.T) {
+	a, _ := startNode(t, "--network", "cli", "--listen", "127.0.0.1:0", "--no-webrtc")
+	addr := a.wait(t, "listening", nil)["addr"].(string)
+	c, _ := startNode(t, "--network", "cli", "--listen", "127.0.0.1:0", "--connect", addr, "--hello", "hi from c", "--no-webrtc")
+	c.wait(t, "connect", nil)
+	b, _ := startNode(t, "--network", "cli", "--connect", addr, "--want", "2", "--no-webrtc")
+	gnp := b.wait(t, "getnewpeer", nil)
+	if gnp["transport"] != "tcp" {
+		t.Fatalf("getnewpeer event %v, want a direct tcp link", gnp)
+	}
+	b.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "hi from c" })
 }

@@ -12,7 +12,10 @@ import (
 	"sync"
 	"time"
 
+	pionwebrtc "github.com/pion/webrtc/v4"
+
 	"github.com/seed0021ed4d/pex/pxp"
+	"github.com/seed0021ed4d/pex/pxp/webrtc"
 )
 
 type listFlag []string
@@ -28,6 +31,49 @@ type nodeOpts struct {
 	hello   string
 	echo    bool
 	json    bool
+
+	iceLoopback bool
+	iceServers  listFlag
+	noWebRTC    bool
+	advertise   string
+	noDirect    bool
+}
+
+// addWebRTCFlags registers the transport flags of node-like commands.
+func (o *nodeOpts) addWebRTCFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&o.iceLoopback, "ice-loopback", false, "WebRTC over loopback addresses only (tests and demos on one machine)")
+	fs.Var(&o.iceServers, "ice-server", "STUN/TURN server `URL` for WebRTC (repeatable)")
+	fs.BoolVar(&o.noWebRTC, "no-webrtc", false, "keep introductions as relayed sessions")
+	fs.StringVar(&o.advertise, "advertise", "", "TCP `HOST:PORT` told to peers for direct dials (default: the --listen address when it names an IP)")
+	fs.BoolVar(&o.noDirect, "no-direct", false, "neither advertise a TCP address nor dial advertised ones")
+}
+
+// exchangeConfig builds the pxp configuration the flags ask for. listenAddr
+// is the TCP address actually listened on, if any.
+func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
+	cfg := &pxp.Config{}
+	if !o.noWebRTC {
+		wc := &webrtc.Config{Loopback: o.iceLoopback}
+		for _, u := range o.iceServers {
+			wc.ICEServers = append(wc.ICEServers, pionwebrtc.ICEServer{URLs: []string{u}})
+		}
+		up, err := webrtc.New(wc)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Upgrader = up
+	}
+	if !o.noDirect {
+		var d net.Dialer
+		cfg.Dialer = d.DialContext
+		cfg.AdvertiseAddr = o.advertise
+		if cfg.AdvertiseAddr == "" && listenAddr != nil {
+			if ta, ok := listenAddr.(*net.TCPAddr); ok && !ta.IP.IsUnspecified() && ta.IP != nil {
+				cfg.AdvertiseAddr = ta.String()
+			}
+		}
+	}
+	return cfg, nil
 }
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,6 +87,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.hello, "hello", "", "write `TEXT` and a newline on every new data stream")
 	fs.BoolVar(&o.echo, "echo", false, "write each received line back prefixed with echo:")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	o.addWebRTCFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -49,11 +96,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	pr := &printer{w: stdout, json: o.json}
-	ex, err := pxp.New(o.network, nil)
-	if err != nil {
-		return err
-	}
-	n := &node{ex: ex, opts: o, pr: pr}
+	n := &node{opts: o, pr: pr}
 	return n.run(ctx)
 }
 
@@ -68,13 +111,26 @@ func (n *node) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var ln net.Listener
+	var laddr net.Addr
 	if n.opts.listen != "" {
 		var err error
 		ln, err = net.Listen("tcp", n.opts.listen)
 		if err != nil {
-			n.ex.Close()
 			return err
 		}
+		laddr = ln.Addr()
+	}
+	cfg, err := n.opts.exchangeConfig(laddr)
+	if err == nil {
+		n.ex, err = pxp.New(n.opts.network, cfg)
+	}
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return err
+	}
+	if ln != nil {
 		n.pr.event("listening", "addr", ln.Addr().String())
 		n.wg.Add(1)
 		go n.acceptLoop(ctx, ln)
