@@ -50,10 +50,10 @@ type demo struct {
 	noWebRTC bool
 	noDirect bool
 	pr       *printer
-	want  int
-	start time.Time
-	wg    sync.WaitGroup
-	mu    sync.Mutex
+	want     int
+	start    time.Time
+	wg       sync.WaitGroup
+	mu       sync.Mutex
 }
 
 func (d *demo) run(ctx context.Context, n int) error {

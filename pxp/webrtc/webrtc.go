@@ -339,4 +339,6 @@ func (s *session) Close() error {
 // quietLogger silences pion's own logging.
 type quietLogger struct{}
 
-func (quietLogger) NewLogger(string) logging.LeveledLogger { return logging.NewDefaultLeveledLoggerForScope("", logging.LogLevelDisabled, io.Discard) }
+func (quietLogger) NewLogger(string) logging.LeveledLogger {
+	return logging.NewDefaultLeveledLoggerForScope("", logging.LogLevelDisabled, io.Discard)
+}
