@@ -5,6 +5,7 @@ go 1.26.0
 require golang.org/x/time v0.16.0
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/pion/datachannel v1.6.3
 	github.com/pion/ice/v4 v4.4.8
 	github.com/pion/logging v0.2.4

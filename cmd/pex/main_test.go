@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seed0021ed4d/pex/pxp"
+	"github.com/seed0021ed4d/pex/transport/ws"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -218,4 +219,27 @@ func TestNodeDirectDial(t *testing.T) {
 		t.Fatalf("getnewpeer event %v, want a direct tcp link", gnp)
 	}
 	b.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "hi from c" })
+}
+
+// pex node --ws takes PXP peers over WebSocket.
+func TestNodeWebSocket(t *testing.T) {
+	a, _ := startNode(t, "--network", "cli", "--ws", "127.0.0.1:0", "--hello", "hi over ws")
+	addr := a.wait(t, "listening", func(ev map[string]any) bool { return ev["transport"] == "ws" })["addr"].(string)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := ws.Dial(ctx, "ws://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, _ := pxp.New("cli", nil)
+	defer ex.Close()
+	dc, err := ex.Connect(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(dc).ReadString('\n')
+	if line != "hi over ws\n" {
+		t.Fatalf("got %q", line)
+	}
+	a.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "ws" })
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/pxp/webrtc"
+	"github.com/seed0021ed4d/pex/transport/ws"
 )
 
 type listFlag []string
@@ -37,6 +39,7 @@ type nodeOpts struct {
 	noWebRTC    bool
 	advertise   string
 	noDirect    bool
+	ws          string
 }
 
 // addWebRTCFlags registers the transport flags of node-like commands.
@@ -82,6 +85,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.network, "network", "", "network id (required)")
 	fs.StringVar(&o.listen, "listen", "", "accept TCP peers on `HOST:PORT` (port 0 picks a free one)")
+	fs.StringVar(&o.ws, "ws", "", "accept WebSocket peers on `HOST:PORT` (binary messages carry the PXP stream)")
 	fs.Var(&o.connect, "connect", "bootstrap from the peer at `HOST:PORT` (repeatable)")
 	fs.IntVar(&o.want, "want", 0, "call GetNewPeer until `N` peers are connected")
 	fs.StringVar(&o.hello, "hello", "", "write `TEXT` and a newline on every new data stream")
@@ -131,9 +135,21 @@ func (n *node) run(ctx context.Context) error {
 		return err
 	}
 	if ln != nil {
-		n.pr.event("listening", "addr", ln.Addr().String())
+		n.pr.event("listening", "addr", ln.Addr().String(), "transport", "tcp")
 		n.wg.Add(1)
 		go n.acceptLoop(ctx, ln)
+	}
+	stopHTTP := func() {}
+	if n.opts.ws != "" {
+		stop, err := n.serveHTTP(ctx, n.opts.ws, "ws", &ws.Handler{Serve: n.acceptWS(ctx)})
+		if err != nil {
+			n.ex.Close()
+			if ln != nil {
+				ln.Close()
+			}
+			return err
+		}
+		stopHTTP = stop
 	}
 	n.wg.Add(2)
 	go n.eventLoop()
@@ -153,6 +169,7 @@ func (n *node) run(ctx context.Context) error {
 	if ln != nil {
 		ln.Close()
 	}
+	stopHTTP()
 	n.ex.Close() // closes Events and Incoming, ending their loops
 	n.wg.Wait()
 	return nil
@@ -174,6 +191,41 @@ func (n *node) acceptLoop(ctx context.Context, ln net.Listener) {
 			dc, err := n.ex.Accept(ctx, c)
 			if err != nil {
 				n.pr.event("error", "error", err.Error(), "remote", c.RemoteAddr().String())
+				return
+			}
+			n.serve(ctx, dc, "")
+		}()
+	}
+}
+
+// serveHTTP serves h on addr until ctx ends; stop waits for it.
+func (n *node) serveHTTP(ctx context.Context, addr, transport string, h http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	n.pr.event("listening", "addr", ln.Addr().String(), "transport", transport)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	return func() {
+		srv.Close()
+		<-done
+	}, nil
+}
+
+// acceptWS runs PXP as the incoming side on each WebSocket connection.
+func (n *node) acceptWS(ctx context.Context) func(*ws.Conn) {
+	return func(c *ws.Conn) {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			dc, err := n.ex.Accept(ctx, c)
+			if err != nil {
+				n.pr.event("error", "error", err.Error(), "transport", "ws")
 				return
 			}
 			n.serve(ctx, dc, "")
