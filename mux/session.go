@@ -263,6 +263,7 @@ func (s *Session) handle(f Frame) {
 	case TypeDataInit:
 		rc := s.remote[f.Channel]
 		if rc == nil {
+			s.cfg.Logger.Debug("mux: data for an unknown channel dropped", "channel", f.Channel, "bytes", len(f.Payload))
 			return
 		}
 		if rc.pend != nil {
@@ -316,6 +317,7 @@ func (s *Session) open(ch uint64, payload []byte) {
 	if name == "" {
 		name = strconv.FormatUint(ch, 10)
 	}
+	s.cfg.Logger.Debug("mux: peer opened", "channel", ch, "name", name)
 	if old := s.remote[ch]; old != nil {
 		// The peer reused an id without ending it: the old channel is over.
 		delete(s.remote, ch)

@@ -32,6 +32,7 @@ type Peer struct {
 	dataCh    chan *Conn
 	done      chan struct{}
 	getpeers  *rate.Limiter
+	sigMu     sync.Mutex // orders remote signals into the upgrade
 
 	mu             sync.Mutex
 	nonce          uint64
@@ -40,7 +41,9 @@ type Peer struct {
 	joined         bool // in the peer list
 	delivered      bool // a data stream went to dataCh
 	upgrade        Upgrade
-	upgradeDone    bool // the upgrade produced its transport
+	upgradeStart   bool              // an outgoing upgrade is starting
+	earlySignals   []json.RawMessage // signals that came meanwhile
+	upgradeDone    bool              // the upgrade produced its transport
 	remoteInfo     json.RawMessage
 	remoteID       string
 	accepting      bool
@@ -152,10 +155,18 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 		return nil, fmt.Errorf("pxp: writing magic: %w", err)
 	}
 	_ = conn.SetWriteDeadline(time.Time{})
-	p.sess = mux.NewSession(p.conn, &mux.Config{
+	sess := mux.NewSession(p.conn, &mux.Config{
 		MaxFrameSize: e.cfg.MaxFrameSize,
 		Logger:       e.cfg.Logger,
 	})
+	p.mu.Lock()
+	p.sess = sess
+	closed := p.closed
+	p.mu.Unlock()
+	if closed { // Close got here first
+		sess.Close()
+		return nil, p.Err()
+	}
 	hello, _ := json.Marshal([]any{ProtocolVersion, e.connectInfo, []string{e.network}})
 	var err error
 	// Stream fails only when the session has already ended (bad input can
@@ -603,13 +614,14 @@ func (p *Peer) closeWith(err error) {
 	p.candidates = nil
 	us := p.upgrade
 	p.upgrade = nil
+	sess := p.sess
 	p.mu.Unlock()
 	if us != nil {
 		us.Close() // abandons it unless it already produced its transport
 	}
 	close(p.done)
-	if p.sess != nil {
-		p.sess.Close()
+	if sess != nil {
+		sess.Close()
 	} else {
 		p.conn.Close()
 	}

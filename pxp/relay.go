@@ -189,21 +189,28 @@ func (e *Exchange) splice(a, b *mux.Stream, pa, pb *Peer) {
 	wg.Add(2)
 	pipe := func(dst, src *mux.Stream) {
 		defer wg.Done()
+		var why error
+		defer func() {
+			e.cfg.Logger.Debug("pxp: relay direction ended", "from", src.Name(), "to", dst.Name(), "err", why)
+		}()
 		lim := rate.NewLimiter(rate.Limit(e.cfg.RelayRateLimit), relayChunk)
 		buf := make([]byte, relayChunk)
 		for {
 			n, err := src.Read(buf)
 			if n > 0 {
 				if werr := lim.WaitN(ctx, n); werr != nil {
+					why = werr
 					break
 				}
 				if _, werr := dst.Write(buf[:n]); werr != nil {
+					why = werr
 					cancel()
 					break
 				}
 				e.relayedBytes.Add(uint64(n))
 			}
 			if err != nil {
+				why = err
 				if !errors.Is(err, io.EOF) {
 					cancel()
 				}

@@ -35,6 +35,9 @@ type Upgrade interface {
 	Close() error
 }
 
+// maxEarlySignals bounds signals kept while an upgrade is starting.
+const maxEarlySignals = 64
+
 type upgradeMsg struct {
 	Transport string          `json:"transport"`
 	Signal    json.RawMessage `json:"signal"`
@@ -58,18 +61,37 @@ func (p *Peer) sendSignal(transport string) func(json.RawMessage) error {
 // upgradeOut runs the requester's side of an upgrade over the relayed
 // session p and returns the data stream of the new direct link.
 func (p *Peer) upgradeOut(ctx context.Context, up Upgrader) (*Conn, error) {
+	// The answer can arrive before Start returns: keep signals until then.
+	p.mu.Lock()
+	p.upgradeStart = true
+	p.mu.Unlock()
 	us, err := up.Start(ctx, true, p.sendSignal(up.Transport()))
-	if err != nil {
+	p.sigMu.Lock()
+	p.mu.Lock()
+	early := p.earlySignals
+	p.earlySignals, p.upgradeStart = nil, false
+	closed := p.closed
+	if err == nil && !closed {
+		p.upgrade = us
+	}
+	p.mu.Unlock()
+	if err == nil && !closed {
+		for _, sig := range early {
+			if err = us.Signal(sig); err != nil {
+				break
+			}
+		}
+	}
+	p.sigMu.Unlock()
+	if err != nil || closed {
+		if us != nil {
+			us.Close()
+		}
+		if err == nil {
+			err = p.Err()
+		}
 		return nil, err
 	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		us.Close()
-		return nil, p.Err()
-	}
-	p.upgrade = us
-	p.mu.Unlock()
 	conn, err := us.Conn(ctx)
 	p.mu.Lock()
 	if err == nil {
@@ -95,8 +117,19 @@ func (p *Peer) onUpgrade(m Message) error {
 	if up == nil || req.Transport != up.Transport() {
 		return fmt.Errorf("%w: %q over %s", ErrUnsupportedUpgrade, truncate([]byte(req.Transport), 32), p)
 	}
+	p.sigMu.Lock()
+	defer p.sigMu.Unlock()
 	p.mu.Lock()
 	us, done, data := p.upgrade, p.upgradeDone, p.data != nil
+	if us == nil && p.upgradeStart {
+		if len(p.earlySignals) >= maxEarlySignals {
+			p.mu.Unlock()
+			return errors.New("pxp: too many signals before the upgrade started")
+		}
+		p.earlySignals = append(p.earlySignals, append(json.RawMessage(nil), req.Signal...))
+		p.mu.Unlock()
+		return nil
+	}
 	p.mu.Unlock()
 	if us != nil {
 		if err := us.Signal(req.Signal); err != nil {

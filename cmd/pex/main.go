@@ -20,6 +20,7 @@ import (
 const usage = `usage:
   pex node --network ID [--listen HOST:PORT] [--connect HOST:PORT]... [--want N] [--hello TEXT] [--echo] [--json]
   pex demo [--nodes N] [--want K] [--timeout D] [--json]
+  pex bench getnewpeer [--n N] [--js DIR] [--no-js] [--json]
 Run "pex COMMAND -h" for a command's flags.
 `
 
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runNode(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -55,8 +57,11 @@ func (o *nodeOpts) addWebRTCFlags(fs *flag.FlagSet) {
 // is the TCP address actually listened on, if any.
 func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
 	cfg := &pxp.Config{}
+	if os.Getenv("PEX_DEBUG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if !o.noWebRTC {
-		wc := &webrtc.Config{Loopback: o.iceLoopback}
+		wc := &webrtc.Config{Loopback: o.iceLoopback, Logger: cfg.Logger}
 		for _, u := range o.iceServers {
 			wc.ICEServers = append(wc.ICEServers, pionwebrtc.ICEServer{URLs: []string{u}})
 		}

@@ -68,6 +68,10 @@ func (c *dcConn) Read(p []byte) (int, error) {
 			if errors.Is(err, io.ErrShortBuffer) {
 				return 0, errors.New("webrtc: message over 256 KiB")
 			}
+			if st := c.dc.ReadyState(); st == webrtc.DataChannelStateClosing || st == webrtc.DataChannelStateClosed {
+				// The peer closed: SCTP reports it as an abort or reset.
+				return 0, io.EOF
+			}
 			return 0, err
 		}
 		c.rest = c.buf[:n]

@@ -135,7 +135,12 @@ func (u *Upgrader) Start(ctx context.Context, initiator bool, send func(json.Raw
 	}
 	s := &session{u: u, initiator: initiator, send: send, pc: pc, open: make(chan *dcConn, 1), failed: make(chan error, 1)}
 	pc.OnICECandidate(s.onLocalCandidate)
+	log := u.cfg.Logger.With("initiator", initiator)
+	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
+		log.Debug("webrtc: ICE state", "state", st.String())
+	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		log.Debug("webrtc: connection state", "state", st.String())
 		if st == webrtc.PeerConnectionStateFailed {
 			s.fail(errors.New("webrtc: connection failed (ICE or DTLS)"))
 		}
@@ -196,7 +201,9 @@ func (s *session) watch(dc *webrtc.DataChannel) {
 
 func (s *session) sendDescription(d webrtc.SessionDescription) error {
 	b, _ := json.Marshal(signal{Type: d.Type.String(), SDP: d.SDP})
-	if err := s.send(b); err != nil {
+	err := s.send(b)
+	s.u.cfg.Logger.Debug("webrtc: sent description", "initiator", s.initiator, "type", d.Type.String(), "err", err)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -234,6 +241,7 @@ func (s *session) sendCandidate(c webrtc.ICECandidateInit) {
 
 // Signal feeds one remote signal.
 func (s *session) Signal(raw json.RawMessage) error {
+	s.u.cfg.Logger.Debug("webrtc: remote signal", "initiator", s.initiator, "signal", string(truncateSig(raw)))
 	var sig signal
 	if err := json.Unmarshal(raw, &sig); err != nil {
 		return fmt.Errorf("webrtc: signal is not an object: %w", err)
@@ -341,4 +349,11 @@ type quietLogger struct{}
 
 func (quietLogger) NewLogger(string) logging.LeveledLogger {
 	return logging.NewDefaultLeveledLoggerForScope("", logging.LogLevelDisabled, io.Discard)
+}
+
+func truncateSig(b []byte) []byte {
+	if len(b) > 120 {
+		return b[:120]
+	}
+	return b
 }

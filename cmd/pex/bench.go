@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seed0021ed4d/pex/pxp"
+)
+
+// runBench measures GetNewPeer latency and the memory of a node holding one
+// WebRTC link, Go against the pinned JS reference, on loopback, in one run.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "getnewpeer" {
+		fmt.Fprintln(stderr, "usage: pex bench getnewpeer [--n N] [--js DIR] [--no-js] [--json]")
+		return errUsage
+	}
+	fs := flag.NewFlagSet("pex bench getnewpeer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("n", 20, "introductions to time per setup")
+	jsDir := fs.String("js", "testdata/js", "`DIR` of the pinned JS reference (package.json, node_modules, node.js)")
+	noJS := fs.Bool("no-js", false, "measure Go only")
+	asJSON := fs.Bool("json", false, "print one JSON object a line")
+	if err := fs.Parse(args[1:]); err != nil || *n < 1 {
+		return errUsage
+	}
+	pr := &printer{w: stdout, json: *asJSON}
+	type result struct {
+		name     string
+		p50, p95 float64
+	}
+	var results []result
+	add := func(name string, ms []float64) {
+		p50, p95 := percentile(ms, 50), percentile(ms, 95)
+		results = append(results, result{name, p50, p95})
+		pr.event("latency", "setup", name, "n", len(ms), "p50_ms", p50, "p95_ms", p95)
+	}
+	for _, mode := range []string{"webrtc", "direct", "relay"} {
+		ms, err := benchGo(ctx, mode, *n)
+		if err != nil {
+			return fmt.Errorf("go %s: %w", mode, err)
+		}
+		add("go-"+mode, ms)
+	}
+	goRSS, err := goNodeRSS(ctx)
+	if err != nil {
+		return fmt.Errorf("go rss: %w", err)
+	}
+	pr.event("rss", "node", "go", "peak_kib", goRSS)
+	var jsP50 float64
+	var jsRSS int
+	if !*noJS {
+		ms, rss, err := benchJS(ctx, *jsDir, *n)
+		if err != nil {
+			return fmt.Errorf("js: %w", err)
+		}
+		add("js-webrtc", ms)
+		jsP50, jsRSS = percentile(ms, 50), rss
+		pr.event("rss", "node", "js", "peak_kib", jsRSS)
+	}
+	if *asJSON {
+		if jsP50 > 0 {
+			pr.event("ratio", "js_p50_over_go_webrtc_p50", jsP50/results[0].p50, "js_rss_over_go_rss", float64(jsRSS)/float64(goRSS))
+		}
+		return nil
+	}
+	pr.text("\n%-12s %10s %10s %12s", "setup", "p50 ms", "p95 ms", "JS p50 / p50")
+	for _, r := range results {
+		ratio := "-"
+		if jsP50 > 0 {
+			ratio = fmt.Sprintf("%.1fx", jsP50/r.p50)
+		}
+		pr.text("%-12s %10.2f %10.2f %12s", r.name, r.p50, r.p95, ratio)
+	}
+	pr.text("\npeak RSS of a node holding one WebRTC link: Go %.1f MiB", float64(goRSS)/1024)
+	if jsRSS > 0 {
+		pr.text("                                            JS %.1f MiB (JS / Go = %.1fx)", float64(jsRSS)/1024, float64(jsRSS)/float64(goRSS))
+	}
+	return nil
+}
+
+func percentile(ms []float64, p int) float64 {
+	s := append([]float64(nil), ms...)
+	sort.Float64s(s)
+	i := (len(s)*p + 99) / 100
+	return s[max(0, min(len(s)-1, i-1))]
+}
+
+// benchGo times n introductions of b to c through a hub, in one process,
+// over real TCP and (for webrtc) real UDP on loopback. The link is closed
+// after each one so that the next is a new introduction.
+func benchGo(ctx context.Context, mode string, n int) ([]float64, error) {
+	opts := nodeOpts{iceLoopback: true, noWebRTC: mode != "webrtc", noDirect: mode != "direct"}
+	mk := func(listen bool) (*pxp.Exchange, net.Listener, error) {
+		var ln net.Listener
+		var laddr net.Addr
+		if listen {
+			var err error
+			if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				return nil, nil, err
+			}
+			laddr = ln.Addr()
+		}
+		cfg, err := opts.exchangeConfig(laddr)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.GetPeersRate, cfg.GetPeersBurst = 1000, 1000 // the bench asks back to back
+		ex, err := pxp.New("bench", cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ln != nil {
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go ex.Accept(ctx, c)
+				}
+			}()
+		}
+		return ex, ln, nil
+	}
+	hub, hl, err := mk(true)
+	if err != nil {
+		return nil, err
+	}
+	defer hl.Close()
+	defer hub.Close()
+	b, _, err := mk(false)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	c, cl, err := mk(mode == "direct")
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if cl != nil {
+		defer cl.Close()
+	}
+	go func() {
+		for conn := range c.Incoming() {
+			_ = conn
+		}
+	}()
+	for _, ex := range []*pxp.Exchange{b, c} {
+		conn, err := net.Dial("tcp", hl.Addr().String())
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ex.Connect(ctx, conn); err != nil {
+			return nil, err
+		}
+	}
+	var ms []float64
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		gctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		conn, err := b.GetNewPeer(gctx)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, float64(time.Since(start).Microseconds())/1000)
+		conn.Peer().Close()
+		// Wait until c has dropped b too, so the next round is new.
+		for deadline := time.Now().Add(10 * time.Second); len(c.Peers()) > 1 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return ms, nil
+}
+
+// goNodeRSS starts `pex node` as an answerer, introduces one WebRTC peer to
+// it, and returns its peak RSS in KiB.
+func goNodeRSS(ctx context.Context) (int, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	hub, err := pxp.New("bench", nil)
+	if err != nil {
+		return 0, err
+	}
+	defer hub.Close()
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer hl.Close()
+	go func() {
+		for {
+			c, err := hl.Accept()
+			if err != nil {
+				return
+			}
+			go hub.Accept(ctx, c)
+		}
+	}()
+	cmd := exec.CommandContext(ctx, self, "node", "--network", "bench", "--connect", hl.Addr().String(), "--ice-loopback", "--json")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	events := jsonLines(out)
+	if _, err := waitFor(events, "connect", 10*time.Second); err != nil {
+		return 0, err
+	}
+	opts := nodeOpts{iceLoopback: true, noDirect: true}
+	cfg, _ := opts.exchangeConfig(nil)
+	b, err := pxp.New("bench", cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	conn, err := net.Dial("tcp", hl.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	if _, err := b.Connect(ctx, conn); err != nil {
+		return 0, err
+	}
+	gctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if c, err := b.GetNewPeer(gctx); err != nil || c.Transport() != "webrtc" {
+		return 0, fmt.Errorf("introduction: %v", err)
+	}
+	if _, err := waitFor(events, "connect", 10*time.Second); err != nil {
+		return 0, err
+	}
+	time.Sleep(500 * time.Millisecond)
+	return peakRSS(cmd.Process.Pid)
+}
+
+// benchJS times n getNewPeer calls between JS nodes and measures the peak
+// RSS of the JS answerer once it holds a WebRTC link.
+func benchJS(ctx context.Context, dir string, n int) ([]float64, int, error) {
+	script := filepath.Join(dir, "node.js")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "peer-exchange")); err != nil {
+		return nil, 0, fmt.Errorf("the JS reference is not installed in %s (npm ci there): %w", dir, err)
+	}
+	start := func(args ...string) (*exec.Cmd, io.WriteCloser, <-chan map[string]any, error) {
+		cmd := exec.CommandContext(ctx, "node", append([]string{script, "--network", "bench"}, args...)...)
+		cmd.Dir = dir
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			return nil, nil, nil, err
+		}
+		return cmd, in, jsonLines(out), nil
+	}
+	var cmds []*exec.Cmd
+	var ins []io.WriteCloser
+	defer func() {
+		for i, c := range cmds {
+			ins[i].Close()
+			c.Process.Kill()
+			c.Wait()
+		}
+	}()
+	hub, hin, hev, err := start("--listen", "0")
+	if err != nil {
+		return nil, 0, err
+	}
+	cmds, ins = append(cmds, hub), append(ins, hin)
+	ev, err := waitFor(hev, "listening", 10*time.Second)
+	if err != nil {
+		return nil, 0, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(int(ev["port"].(float64)))
+	c, cin, cev, err := start("--connect", addr)
+	if err != nil {
+		return nil, 0, err
+	}
+	cmds, ins = append(cmds, c), append(ins, cin)
+	if _, err := waitFor(cev, "connect", 10*time.Second); err != nil {
+		return nil, 0, err
+	}
+	b, bin, bev, err := start("--connect", addr)
+	if err != nil {
+		return nil, 0, err
+	}
+	cmds, ins = append(cmds, b), append(ins, bin)
+	if _, err := waitFor(bev, "connect", 10*time.Second); err != nil {
+		return nil, 0, err
+	}
+	var ms []float64
+	rss := 0
+	for i := 0; i < n; i++ {
+		io.WriteString(bin, "getnewpeer\n")
+		ev, err := waitFor(bev, "getnewpeer", 30*time.Second)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ev["ok"] != true {
+			return nil, 0, fmt.Errorf("getNewPeer: %v", ev["error"])
+		}
+		ms = append(ms, ev["ms"].(float64))
+		if i == 0 {
+			time.Sleep(500 * time.Millisecond)
+			if rss, err = peakRSS(c.Process.Pid); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	return ms, rss, nil
+}
+
+// jsonLines decodes JSON lines from r onto a channel.
+func jsonLines(r io.Reader) <-chan map[string]any {
+	ch := make(chan map[string]any, 64)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				ch <- m
+			}
+		}
+	}()
+	return ch
+}
+
+func waitFor(ch <-chan map[string]any, name string, d time.Duration) (map[string]any, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				return nil, fmt.Errorf("process ended before %q", name)
+			}
+			if m["event"] == name {
+				return m, nil
+			}
+		case <-t.C:
+			return nil, fmt.Errorf("no %q event in %v", name, d)
+		}
+	}
+}
+
+// peakRSS reads VmHWM of a process, in KiB.
+func peakRSS(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				return strconv.Atoi(f[1])
+			}
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}

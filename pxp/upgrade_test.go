@@ -1,0 +1,114 @@
+package pxp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/seed0021ed4d/pex/internal/memnet"
+)
+
+// fakeUpgrader is a stand-in for WebRTC: signals are the strings "offer"
+// and "answer", and the direct transport is an in-memory pipe. Its
+// initiator returns from Start only after the answer was sent, so the
+// answer always arrives before Start has returned.
+type fakeUpgrader struct {
+	a, b     *memnet.Conn
+	answered chan struct{}
+}
+
+func newFakeUpgrader() *fakeUpgrader {
+	a, b := memnet.Pipe("fake-init", "fake-answer")
+	return &fakeUpgrader{a: a, b: b, answered: make(chan struct{})}
+}
+
+func (f *fakeUpgrader) Transport() string { return "webrtc" }
+
+func (f *fakeUpgrader) Start(ctx context.Context, initiator bool, signal func(json.RawMessage) error) (Upgrade, error) {
+	s := &fakeSession{f: f, initiator: initiator, signal: signal, got: make(chan string, 4)}
+	if initiator {
+		if err := signal(json.RawMessage(`"offer"`)); err != nil {
+			return nil, err
+		}
+		select {
+		case <-f.answered:
+			time.Sleep(10 * time.Millisecond) // let the answer reach us
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s, nil
+}
+
+type fakeSession struct {
+	f         *fakeUpgrader
+	initiator bool
+	signal    func(json.RawMessage) error
+	got       chan string
+}
+
+func (s *fakeSession) Signal(raw json.RawMessage) error {
+	var v string
+	if json.Unmarshal(raw, &v) != nil {
+		return errors.New("fake: bad signal")
+	}
+	if v == "offer" && !s.initiator {
+		if err := s.signal(json.RawMessage(`"answer"`)); err != nil {
+			return err
+		}
+		close(s.f.answered)
+	}
+	s.got <- v
+	return nil
+}
+
+func (s *fakeSession) Conn(ctx context.Context) (net.Conn, error) {
+	want := "answer"
+	if !s.initiator {
+		want = "offer"
+	}
+	for {
+		select {
+		case v := <-s.got:
+			if v != want {
+				continue
+			}
+			if s.initiator {
+				return s.f.a, nil
+			}
+			return s.f.b, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (s *fakeSession) Close() error { return nil }
+
+// The answer to an offer can arrive while the requester's Upgrader.Start is
+// still running; it must not be lost (it was, once, under load).
+func TestUpgradeAnswerBeforeStartReturns(t *testing.T) {
+	up := newFakeUpgrader()
+	hub := newExchange(t, nil)
+	b := newExchange(t, &Config{Upgrader: up})
+	c := newExchange(t, &Config{Upgrader: up})
+	link(t, b, hub)
+	link(t, c, hub)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	bc, err := b.GetNewPeer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bc.Transport() != "webrtc" || bc.Peer().ID() != c.ID() {
+		t.Fatalf("got %s to %q", bc.Transport(), bc.Peer().ID())
+	}
+	cc := <-c.Incoming()
+	writeLine(t, bc, "upgraded")
+	if got := readLine(t, cc); got != "upgraded" {
+		t.Fatalf("got %q", got)
+	}
+}
