@@ -33,6 +33,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	jsDir := fs.String("js", "testdata/js", "`DIR` of the pinned JS reference (package.json, node_modules, node.js)")
 	noJS := fs.Bool("no-js", false, "measure Go only")
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
+	self, _ := os.Executable()
+	pexBin := fs.String("pex", self, "the pex `BINARY` to run as the Go answerer whose memory is measured")
 	if err := fs.Parse(args[1:]); err != nil || *n < 1 {
 		return errUsage
 	}
@@ -54,7 +56,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		add("go-"+mode, ms)
 	}
-	goRSS, err := goNodeRSS(ctx)
+	goRSS, err := goNodeRSS(ctx, *pexBin)
 	if err != nil {
 		return fmt.Errorf("go rss: %w", err)
 	}
@@ -189,11 +191,7 @@ func benchGo(ctx context.Context, mode string, n int) ([]float64, error) {
 
 // goNodeRSS starts `pex node` as an answerer, introduces one WebRTC peer to
 // it, and returns its peak RSS in KiB.
-func goNodeRSS(ctx context.Context) (int, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return 0, err
-	}
+func goNodeRSS(ctx context.Context, self string) (int, error) {
 	hub, err := pxp.New("bench", nil)
 	if err != nil {
 		return 0, err
@@ -252,6 +250,10 @@ func goNodeRSS(ctx context.Context) (int, error) {
 // benchJS times n getNewPeer calls between JS nodes and measures the peak
 // RSS of the JS answerer once it holds a WebRTC link.
 func benchJS(ctx context.Context, dir string, n int) ([]float64, int, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, 0, err
+	}
 	script := filepath.Join(dir, "node.js")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "peer-exchange")); err != nil {
 		return nil, 0, fmt.Errorf("the JS reference is not installed in %s (npm ci there): %w", dir, err)
@@ -285,25 +287,26 @@ func benchJS(ctx context.Context, dir string, n int) ([]float64, int, error) {
 		return nil, 0, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(int(ev["port"].(float64)))
-	c, cin, cev, err := start("--connect", addr)
-	if err != nil {
-		return nil, 0, err
-	}
-	cmds, ins = append(cmds, c), append(ins, cin)
-	if _, err := waitFor(cev, "connect", 10*time.Second); err != nil {
-		return nil, 0, err
-	}
-	b, bin, bev, err := start("--connect", addr)
-	if err != nil {
-		return nil, 0, err
-	}
-	cmds, ins = append(cmds, b), append(ins, bin)
-	if _, err := waitFor(bev, "connect", 10*time.Second); err != nil {
-		return nil, 0, err
-	}
+	// The reference's relay drops its link to the answerer after each
+	// introduction (defect B1), so every round uses a fresh answerer and
+	// requester with the same hub.
 	var ms []float64
 	rss := 0
 	for i := 0; i < n; i++ {
+		c, cin, cev, err := start("--connect", addr)
+		if err != nil {
+			return nil, 0, err
+		}
+		if _, err := waitFor(cev, "connect", 10*time.Second); err != nil {
+			return nil, 0, err
+		}
+		b, bin, bev, err := start("--connect", addr)
+		if err != nil {
+			return nil, 0, err
+		}
+		if _, err := waitFor(bev, "connect", 10*time.Second); err != nil {
+			return nil, 0, err
+		}
 		io.WriteString(bin, "getnewpeer\n")
 		ev, err := waitFor(bev, "getnewpeer", 30*time.Second)
 		if err != nil {
@@ -314,8 +317,25 @@ func benchJS(ctx context.Context, dir string, n int) ([]float64, int, error) {
 		}
 		ms = append(ms, ev["ms"].(float64))
 		if i == 0 {
+			if _, err := waitFor(cev, "connect", 10*time.Second); err != nil {
+				return nil, 0, err
+			}
 			time.Sleep(500 * time.Millisecond)
 			if rss, err = peakRSS(c.Process.Pid); err != nil {
+				return nil, 0, err
+			}
+		}
+		for _, p := range []struct {
+			cmd *exec.Cmd
+			in  io.WriteCloser
+		}{{b, bin}, {c, cin}} {
+			p.in.Close()
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+		// Let the hub see both links go.
+		for k := 0; k < 2; k++ {
+			if _, err := waitFor(hev, "disconnect", 10*time.Second); err != nil {
 				return nil, 0, err
 			}
 		}

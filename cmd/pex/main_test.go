@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -242,4 +243,36 @@ func TestNodeWebSocket(t *testing.T) {
 		t.Fatalf("got %q", line)
 	}
 	a.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "ws" })
+}
+
+// pex bench getnewpeer runs end to end (a few rounds; its numbers are not
+// asserted, only that every setup measured something).
+func TestBenchRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	bin := filepath.Join(t.TempDir(), "pex")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	args := []string{"bench", "getnewpeer", "--n", "2", "--json", "--js", "../../testdata/js", "--pex", bin}
+	if _, err := os.Stat("../../testdata/js/node_modules/peer-exchange"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the JS reference is not installed")
+		}
+		args = append(args, "--no-js")
+	}
+	out := newLines()
+	if code := run(context.Background(), args, out, os.Stderr); code != 0 {
+		t.Fatalf("bench exited %d: %v", code, out.evs)
+	}
+	for _, setup := range []string{"go-webrtc", "go-direct", "go-relay"} {
+		ev := out.wait(t, "latency", func(ev map[string]any) bool { return ev["setup"] == setup })
+		if ev["p50_ms"].(float64) <= 0 {
+			t.Fatalf("%s: %v", setup, ev)
+		}
+	}
+	if rss := out.wait(t, "rss", nil)["peak_kib"].(float64); rss <= 0 {
+		t.Fatalf("rss %v", rss)
+	}
 }
