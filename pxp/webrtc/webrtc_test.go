@@ -120,3 +120,40 @@ func TestUpgradeRefused(t *testing.T) {
 		t.Fatalf("got %s, want relay", bc.Transport())
 	}
 }
+
+// The hub vanishes while the two sides are signaling: the requester gets an
+// error in bounded time and nothing leaks (goleak in TestMain).
+func TestRelayVanishesMidSignaling(t *testing.T) {
+	hub, b, c := newNode(t, false), newNode(t, true), newNode(t, true)
+	link(t, b, hub)
+	link(t, c, hub)
+	go func() {
+		for range hub.Events() {
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.GetNewPeer(ctx)
+		done <- err
+	}()
+	// Close the hub as soon as it starts relaying.
+	for hub.Stats().Relays == 0 {
+		select {
+		case err := <-done:
+			t.Skipf("introduction finished before the hub could be closed (%v)", err)
+		default:
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	hub.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Log("the upgrade completed just before the hub closed")
+		}
+	case <-ctx.Done():
+		t.Fatal("GetNewPeer did not return after the relay vanished")
+	}
+}
