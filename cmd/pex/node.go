@@ -20,6 +20,7 @@ import (
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/pxp/webrtc"
 	"github.com/seed0021ed4d/pex/transport/ws"
+	"github.com/seed0021ed4d/pex/web"
 )
 
 type listFlag []string
@@ -42,6 +43,7 @@ type nodeOpts struct {
 	advertise   string
 	noDirect    bool
 	ws          string
+	http        string
 }
 
 // addWebRTCFlags registers the transport flags of node-like commands.
@@ -90,6 +92,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.network, "network", "", "network id (required)")
 	fs.StringVar(&o.listen, "listen", "", "accept TCP peers on `HOST:PORT` (port 0 picks a free one)")
+	fs.StringVar(&o.http, "http", "", "serve the browser page on `HOST:PORT` (WebSocket peers at /ws)")
 	fs.StringVar(&o.ws, "ws", "", "accept WebSocket peers on `HOST:PORT` (binary messages carry the PXP stream)")
 	fs.Var(&o.connect, "connect", "bootstrap from the peer at `HOST:PORT` (repeatable)")
 	fs.IntVar(&o.want, "want", 0, "call GetNewPeer until `N` peers are connected")
@@ -155,6 +158,19 @@ func (n *node) run(ctx context.Context) error {
 			return err
 		}
 		stopHTTP = stop
+	}
+	if n.opts.http != "" {
+		stop, err := n.serveHTTP(ctx, n.opts.http, "http", web.Handler(&ws.Handler{Serve: n.acceptWS(ctx)}))
+		if err != nil {
+			stopHTTP()
+			n.ex.Close()
+			if ln != nil {
+				ln.Close()
+			}
+			return err
+		}
+		prev := stopHTTP
+		stopHTTP = func() { stop(); prev() }
 	}
 	n.wg.Add(2)
 	go n.eventLoop()
