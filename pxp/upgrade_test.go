@@ -16,8 +16,9 @@ import (
 // initiator returns from Start only after the answer was sent, so the
 // answer always arrives before Start has returned.
 type fakeUpgrader struct {
-	a, b     *memnet.Conn
-	answered chan struct{}
+	a, b      *memnet.Conn
+	answered  chan struct{}
+	breakConn bool // the answerer's "data channel" closes as soon as it opens
 }
 
 func newFakeUpgrader() *fakeUpgrader {
@@ -79,6 +80,9 @@ func (s *fakeSession) Conn(ctx context.Context) (net.Conn, error) {
 			if s.initiator {
 				return s.f.a, nil
 			}
+			if s.f.breakConn {
+				s.f.b.Close()
+			}
 			return s.f.b, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -110,5 +114,29 @@ func TestUpgradeAnswerBeforeStartReturns(t *testing.T) {
 	writeLine(t, bc, "upgraded")
 	if got := readLine(t, cc); got != "upgraded" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// The direct transport closes in the middle of the PXP handshake over it:
+// GetNewPeer fails in bounded time, both nodes keep their other links, and
+// nothing leaks.
+func TestUpgradeConnClosesMidHandshake(t *testing.T) {
+	up := newFakeUpgrader()
+	up.breakConn = true
+	hub := newExchange(t, nil)
+	b := newExchange(t, &Config{Upgrader: up})
+	c := newExchange(t, &Config{Upgrader: up})
+	link(t, b, hub)
+	link(t, c, hub)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if conn, err := b.GetNewPeer(ctx); err == nil {
+		t.Fatalf("got a %s link over a closed transport", conn.Transport())
+	}
+	if ctx.Err() != nil {
+		t.Fatal("GetNewPeer took until the deadline")
+	}
+	if len(b.Peers()) != 1 || len(c.Peers()) != 1 || len(hub.Peers()) != 2 {
+		t.Fatalf("peers b=%d c=%d hub=%d", len(b.Peers()), len(c.Peers()), len(hub.Peers()))
 	}
 }
