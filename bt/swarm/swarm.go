@@ -1,0 +1,265 @@
+// Package swarm is pex's BitTorrent engine for peer exchange: it dials the
+// peers it learns, accepts incoming ones, speaks the handshake and the
+// extension protocol, and runs ut_pex (BEP 11) on every connection: it tells
+// each peer about the other connected peers whose listen addresses it knows,
+// within BEP 11's limits, and holds each peer to them. It transfers no
+// pieces: it is a peer-exchange participant, not a downloader.
+package swarm
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/pex"
+)
+
+// Sources of a peer.
+const (
+	SourceManual   = "manual"
+	SourceIncoming = "incoming"
+	SourcePEX      = "pex"
+	SourceTracker  = "tracker"
+	SourceDHT      = "dht"
+)
+
+// utPexID is the extended id we receive ut_pex under (most clients use 1).
+const utPexID = 1
+
+// Config describes one swarm. The zero value of a field means its default.
+type Config struct {
+	InfoHash [20]byte
+	// PeerID defaults to "-PX0001-" and 12 random bytes.
+	PeerID [20]byte
+	// ListenPort is told to peers (ext handshake "p") so they can list us;
+	// 0 when not listening.
+	ListenPort int
+	// MaxPeers bounds connections. Default 50.
+	MaxPeers int
+	// NoPEX turns ut_pex off for this swarm; Private (BEP 27) does too.
+	NoPEX   bool
+	Private bool
+	// Dialer dials peers. Default a net.Dialer with a 10 s timeout.
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	// PEX tunes the ut_pex limits; nil means BEP 11's.
+	PEX *pex.Config
+	// HandshakeTimeout bounds both handshakes. Default 10 s.
+	HandshakeTimeout time.Duration
+	// Client is our "v". Default "pex/0.1".
+	Client string
+	// Logger; nil is silent.
+	Logger *slog.Logger
+	// EventBuffer is the Events channel's capacity; events that find it
+	// full are dropped. Default 1024.
+	EventBuffer int
+}
+
+// Event is something that happened in the swarm. Name is one of
+// "connected", "disconnected", "discovered", "pex-received", "pex-sent".
+type Event struct {
+	Name    string
+	Peer    netip.AddrPort // the peer concerned (for pex-*: the sender or receiver)
+	Client  string         // connected: the peer's "v"
+	Source  string         // connected, discovered
+	From    netip.AddrPort // discovered: who told us
+	Added   []netip.AddrPort
+	Dropped []netip.AddrPort
+	Net     string // pex-*: "ut_pex"
+	Reason  string // disconnected
+	Time    time.Time
+}
+
+// PeerInfo describes a connected peer.
+type PeerInfo struct {
+	Addr     netip.AddrPort // the connection's remote address
+	Listen   netip.AddrPort // its listen address, if known
+	Client   string
+	Source   string
+	Outgoing bool
+	PEX      bool // it speaks ut_pex
+}
+
+// Swarm runs peer exchange for one infohash.
+type Swarm struct {
+	cfg    Config
+	pexCfg pex.Config
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	events chan Event
+
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	known  map[netip.AddrPort]string // addresses dialed or connected -> source
+	closed bool
+}
+
+// New makes a swarm; it does nothing until peers are added or accepted.
+func New(cfg Config) (*Swarm, error) {
+	if cfg.InfoHash == ([20]byte{}) {
+		return nil, errors.New("swarm: infohash required")
+	}
+	if cfg.PeerID == ([20]byte{}) {
+		copy(cfg.PeerID[:], "-PX0001-")
+		rand.Read(cfg.PeerID[8:])
+	}
+	if cfg.MaxPeers <= 0 {
+		cfg.MaxPeers = 50
+	}
+	if cfg.Dialer == nil {
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		cfg.Dialer = d.DialContext
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	if cfg.Client == "" {
+		cfg.Client = "pex/0.1"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.EventBuffer <= 0 {
+		cfg.EventBuffer = 1024
+	}
+	s := &Swarm{cfg: cfg, events: make(chan Event, cfg.EventBuffer), conns: map[*conn]struct{}{}, known: map[netip.AddrPort]string{}}
+	if cfg.PEX != nil {
+		s.pexCfg = *cfg.PEX
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Events returns the event channel; Close closes it.
+func (s *Swarm) Events() <-chan Event { return s.events }
+
+func (s *Swarm) emit(ev Event) {
+	ev.Time = time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.events <- ev:
+	default:
+	}
+}
+
+func (s *Swarm) pexOn() bool { return !s.cfg.NoPEX && !s.cfg.Private }
+
+// AddPeer dials addr unless it is known already or the swarm is full.
+func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {
+	if !pex.Usable(addr) {
+		return
+	}
+	s.mu.Lock()
+	if s.closed || len(s.conns) >= s.cfg.MaxPeers {
+		s.mu.Unlock()
+		return
+	}
+	if _, ok := s.known[addr]; ok {
+		s.mu.Unlock()
+		return
+	}
+	s.known[addr] = source
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
+		c, err := s.cfg.Dialer(ctx, "tcp", addr.String())
+		cancel()
+		if err != nil {
+			s.cfg.Logger.Debug("swarm: dial failed", "peer", addr, "err", err)
+			s.forget(addr)
+			return
+		}
+		s.run(c, addr, source, true)
+	}()
+}
+
+func (s *Swarm) forget(addr netip.AddrPort) {
+	s.mu.Lock()
+	delete(s.known, addr)
+	s.mu.Unlock()
+}
+
+// Accept takes an incoming connection.
+func (s *Swarm) Accept(c net.Conn) {
+	s.mu.Lock()
+	if s.closed || len(s.conns) >= s.cfg.MaxPeers {
+		s.mu.Unlock()
+		c.Close()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		addr, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+		s.run(c, netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()), SourceIncoming, false)
+	}()
+}
+
+// Peers lists the connected peers, sorted by address.
+func (s *Swarm) Peers() []PeerInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]PeerInfo, 0, len(s.conns))
+	for c := range s.conns {
+		if c.ready {
+			out = append(out, c.info())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr.String() < out[j].Addr.String() })
+	return out
+}
+
+// Close ends every connection and waits for them.
+func (s *Swarm) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	close(s.events)
+	return nil
+}
+
+// listenAddrs are the connected peers' listen addresses, for ut_pex.
+func (s *Swarm) listenAddrs() []pex.Peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []pex.Peer
+	for c := range s.conns {
+		if !c.ready || !c.listen.IsValid() {
+			continue
+		}
+		var f pex.Flags
+		if c.outgoing {
+			f |= pex.FlagReachable
+		}
+		if c.encryption {
+			f |= pex.FlagEncryption
+		}
+		out = append(out, pex.Peer{Addr: c.listen, Flags: f})
+	}
+	return out
+}
+
+func (s *Swarm) String() string { return fmt.Sprintf("swarm %x", s.cfg.InfoHash[:4]) }
