@@ -64,6 +64,37 @@ func (s *Swarm) run(nc net.Conn, addr netip.AddrPort, source string, outgoing bo
 	if was {
 		s.emit(Event{Name: "disconnected", Peer: addr, Reason: reason.Error()})
 	}
+	if errors.Is(reason, errSelf) && outgoing {
+		s.mu.Lock()
+		s.self[addr] = true // a listen address of ours: never dial it again
+		s.mu.Unlock()
+	}
+	if source == SourceManual && outgoing && !errors.Is(reason, errSelf) {
+		s.redial(addr)
+	}
+}
+
+// redial dials a manually given peer again a little later: clients drop
+// idle connections (libtorrent and aria2 after about a minute), and a peer
+// the user named should stay in the swarm.
+func (s *Swarm) redial(addr netip.AddrPort) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTimer(5 * time.Second)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			s.AddPeer(addr, SourceManual)
+		case <-s.ctx.Done():
+		}
+	}()
 }
 
 var errSelf = errors.New("connected to ourselves")
@@ -140,6 +171,10 @@ func (c *conn) loop() error {
 				return err
 			}
 			s.mu.Lock()
+			if h.YourIP.IsValid() && s.cfg.ListenPort > 0 {
+				// How this peer sees us: our listen address, never to dial.
+				s.self[netip.AddrPortFrom(h.YourIP.Unmap(), uint16(s.cfg.ListenPort))] = true
+			}
 			c.client = h.Version
 			c.encryption = h.Encryption
 			c.theirPex = h.M["ut_pex"]
@@ -179,7 +214,7 @@ func (c *conn) loop() error {
 func (s *Swarm) isNew(a netip.AddrPort) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.known[a]; ok {
+	if _, ok := s.known[a]; ok || s.self[a] {
 		return false
 	}
 	for c := range s.conns {

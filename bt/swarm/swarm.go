@@ -98,6 +98,7 @@ type Swarm struct {
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
 	known  map[netip.AddrPort]string // addresses dialed or connected -> source
+	self   map[netip.AddrPort]bool   // our own listen addresses as peers see them
 	closed bool
 }
 
@@ -129,7 +130,7 @@ func New(cfg Config) (*Swarm, error) {
 	if cfg.EventBuffer <= 0 {
 		cfg.EventBuffer = 1024
 	}
-	s := &Swarm{cfg: cfg, events: make(chan Event, cfg.EventBuffer), conns: map[*conn]struct{}{}, known: map[netip.AddrPort]string{}}
+	s := &Swarm{cfg: cfg, events: make(chan Event, cfg.EventBuffer), conns: map[*conn]struct{}{}, known: map[netip.AddrPort]string{}, self: map[netip.AddrPort]bool{}}
 	if cfg.PEX != nil {
 		s.pexCfg = *cfg.PEX
 	}
@@ -165,7 +166,7 @@ func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {
 		s.mu.Unlock()
 		return
 	}
-	if _, ok := s.known[addr]; ok {
+	if _, ok := s.known[addr]; ok || s.self[addr] {
 		s.mu.Unlock()
 		return
 	}

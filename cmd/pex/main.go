@@ -21,6 +21,8 @@ const usage = `usage:
   pex node --network ID [--listen HOST:PORT] [--connect HOST:PORT]... [--want N] [--hello TEXT] [--echo] [--json]
   pex demo [--nodes N] [--want K] [--timeout D] [--json]
   pex bench getnewpeer [--n N] [--js DIR] [--no-js] [--json]
+  pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]...
+               [--no-pex] [--max-peers N] [--duration D] [--json]
 Run "pex COMMAND -h" for a command's flags.
 `
 
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "bt":
+		err = runBT(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

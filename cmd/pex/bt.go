@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bencode"
+	"github.com/seed0021ed4d/pex/bt/swarm"
+)
+
+func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "swarm" {
+		fmt.Fprintln(stderr, "usage: pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]... [--no-pex] [--max-peers N] [--duration D] [--json]")
+		return errUsage
+	}
+	fs := flag.NewFlagSet("pex bt swarm", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ihHex := fs.String("infohash", "", "the swarm's infohash, 40 hex digits")
+	magnet := fs.String("magnet", "", "a magnet `URI` naming the swarm (xt=urn:btih:...)")
+	torrent := fs.String("torrent", "", "a .torrent `FILE` naming the swarm")
+	listen := fs.String("listen", "", "accept peers on `HOST:PORT` (port 0 picks one)")
+	var peers listFlag
+	fs.Var(&peers, "peer", "connect to the peer at `HOST:PORT` (repeatable)")
+	noPEX := fs.Bool("no-pex", false, "turn ut_pex off for this swarm")
+	maxPeers := fs.Int("max-peers", 50, "connections at most")
+	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
+	asJSON := fs.Bool("json", false, "print one JSON object a line")
+	if err := fs.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	ih, private, err := swarmTarget(*ihHex, *magnet, *torrent)
+	if err != nil {
+		fmt.Fprintln(stderr, "pex bt swarm:", err)
+		return errUsage
+	}
+	pr := &printer{w: stdout, json: *asJSON}
+	cfg := swarm.Config{InfoHash: ih, MaxPeers: *maxPeers, NoPEX: *noPEX, Private: private}
+	var ln net.Listener
+	if *listen != "" {
+		if ln, err = net.Listen("tcp", *listen); err != nil {
+			return err
+		}
+		defer ln.Close()
+		cfg.ListenPort = ln.Addr().(*net.TCPAddr).Port
+	}
+	s, err := swarm.New(cfg)
+	if err != nil {
+		return err
+	}
+	if ln != nil {
+		pr.event("listening", "addr", ln.Addr().String())
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				s.Accept(c)
+			}
+		}()
+	}
+	for _, p := range peers {
+		ap, err := resolvePeer(p)
+		if err != nil {
+			pr.event("error", "error", err.Error())
+			continue
+		}
+		s.AddPeer(ap, swarm.SourceManual)
+	}
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		printSwarmEvents(s, pr)
+	}()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-tick.C:
+			if !pr.json {
+				pr.text("peers: %d", len(s.Peers()))
+			}
+		}
+	}
+	final := s.Peers()
+	if ln != nil {
+		ln.Close()
+	}
+	s.Close()
+	<-done
+	if !pr.json {
+		pr.text("\n%-24s %-24s %-10s %s", "peer", "listen", "learned", "client")
+		for _, p := range final {
+			listen := "-"
+			if p.Listen.IsValid() {
+				listen = p.Listen.String()
+			}
+			pr.text("%-24s %-24s %-10s %s", p.Addr, listen, p.Source, p.Client)
+		}
+	}
+	return nil
+}
+
+func printSwarmEvents(s *swarm.Swarm, pr *printer) {
+	strs := func(as []netip.AddrPort) []string {
+		out := make([]string, len(as))
+		for i, a := range as {
+			out[i] = a.String()
+		}
+		return out
+	}
+	for ev := range s.Events() {
+		switch ev.Name {
+		case "connected":
+			pr.event("connected", "peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source)
+		case "disconnected":
+			pr.event("disconnected", "peer", ev.Peer.String(), "reason", ev.Reason)
+		case "discovered":
+			pr.event("discovered", "peer", ev.Peer.String(), "source", ev.Source, "from", ev.From.String())
+		case "pex-received":
+			pr.event("pex-received", "from", ev.Peer.String(), "added", strs(ev.Added), "dropped", strs(ev.Dropped), "net", ev.Net)
+		case "pex-sent":
+			pr.event("pex-sent", "to", ev.Peer.String(), "added", len(ev.Added), "dropped", len(ev.Dropped), "net", ev.Net)
+		}
+	}
+}
+
+func resolvePeer(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	ta, err := net.ResolveTCPAddr("tcp", s)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	return ta.AddrPort(), nil
+}
+
+// swarmTarget finds the infohash from exactly one of the three flags, and
+// whether the torrent is private (BEP 27).
+func swarmTarget(ihHex, magnet, torrent string) (ih [20]byte, private bool, err error) {
+	n := 0
+	for _, s := range []string{ihHex, magnet, torrent} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return ih, false, errors.New("give exactly one of --infohash, --magnet, --torrent")
+	}
+	switch {
+	case ihHex != "":
+		return parseInfohash(ihHex)
+	case magnet != "":
+		u, err := url.Parse(magnet)
+		if err != nil || u.Scheme != "magnet" {
+			return ih, false, fmt.Errorf("not a magnet URI: %q", magnet)
+		}
+		for _, xt := range u.Query()["xt"] {
+			if h, ok := strings.CutPrefix(xt, "urn:btih:"); ok {
+				return parseInfohash(h)
+			}
+		}
+		return ih, false, errors.New("magnet URI has no xt=urn:btih:")
+	}
+	b, err := os.ReadFile(torrent)
+	if err != nil {
+		return ih, false, err
+	}
+	return torrentInfohash(b)
+}
+
+func parseInfohash(s string) (ih [20]byte, private bool, err error) {
+	switch len(s) {
+	case 40:
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			return ih, false, fmt.Errorf("infohash: %w", err)
+		}
+		copy(ih[:], b)
+	case 32:
+		b, err := base32.StdEncoding.DecodeString(strings.ToUpper(s))
+		if err != nil {
+			return ih, false, fmt.Errorf("infohash: %w", err)
+		}
+		copy(ih[:], b)
+	default:
+		return ih, false, fmt.Errorf("infohash must be 40 hex or 32 base32 characters, got %d", len(s))
+	}
+	return ih, false, nil
+}
+
+// torrentInfohash hashes the raw bytes of a torrent's info dict.
+func torrentInfohash(b []byte) (ih [20]byte, private bool, err error) {
+	if len(b) == 0 || b[0] != 'd' {
+		return ih, false, errors.New("torrent: not a bencoded dict")
+	}
+	rest := b[1:]
+	for len(rest) > 0 && rest[0] != 'e' {
+		key, r, err := bencode.ReadString(rest)
+		if err != nil {
+			return ih, false, fmt.Errorf("torrent: %w", err)
+		}
+		after, err := bencode.Skip(r)
+		if err != nil {
+			return ih, false, fmt.Errorf("torrent: %w", err)
+		}
+		if string(key) == "info" {
+			raw := r[:len(r)-len(after)]
+			if v, err := bencode.Decode(raw); err == nil {
+				if d, ok := v.(map[string]any); ok && d["private"] == int64(1) {
+					private = true
+				}
+			}
+			return sha1.Sum(raw), private, nil
+		}
+		rest = after
+	}
+	return ih, false, errors.New("torrent: no info dict")
+}
