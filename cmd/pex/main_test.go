@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha1"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -275,4 +277,62 @@ func TestBenchRuns(t *testing.T) {
 	if rss := out.wait(t, "rss", nil)["peak_kib"].(float64); rss <= 0 {
 		t.Fatalf("rss %v", rss)
 	}
+}
+
+func TestSwarmTarget(t *testing.T) {
+	hexIH := "0123456789abcdef0123456789abcdef01234567"
+	ih, _, err := swarmTarget(hexIH, "", "")
+	if err != nil || fmt.Sprintf("%x", ih) != hexIH {
+		t.Fatal(ih, err)
+	}
+	ih2, _, err := swarmTarget("", "magnet:?xt=urn:btih:"+hexIH+"&dn=x", "")
+	if err != nil || ih2 != ih {
+		t.Fatal(ih2, err)
+	}
+	for _, bad := range [][3]string{{"", "", ""}, {"zz", "", ""}, {hexIH, "magnet:?xt=urn:btih:" + hexIH, ""}, {"", "http://x", ""}} {
+		if _, _, err := swarmTarget(bad[0], bad[1], bad[2]); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	// A torrent file: the infohash is the SHA-1 of the raw info dict; private is read.
+	dir := t.TempDir()
+	info := "d6:lengthi1e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaa7:privatei1ee"
+	os.WriteFile(filepath.Join(dir, "t.torrent"), []byte("d8:announce3:x:y4:info"+info+"e"), 0o644)
+	ih3, private, err := swarmTarget("", "", filepath.Join(dir, "t.torrent"))
+	if err != nil || ih3 != sha1.Sum([]byte(info)) || !private {
+		t.Fatalf("%x %v %v", ih3, private, err)
+	}
+}
+
+// Two pex bt swarm commands and a third that knows only the first: it
+// learns the second through ut_pex and connects to it.
+func TestBTSwarmCommand(t *testing.T) {
+	ih := "0123456789abcdef0123456789abcdef01234567"
+	start := func(args ...string) *lines {
+		out := newLines()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, append([]string{"bt", "swarm", "--infohash", ih, "--json", "--listen", "127.0.0.1:0"}, args...), out, io.Discard)
+		}()
+		t.Cleanup(func() { cancel(); <-done })
+		return out
+	}
+	a := start()
+	aAddr := a.wait(t, "listening", nil)["addr"].(string)
+	b := start("--peer", aAddr)
+	bAddr := b.wait(t, "listening", nil)["addr"].(string)
+	a.wait(t, "connected", func(ev map[string]any) bool { return ev["source"] == "incoming" && ev["client"] == "pex/0.1" })
+	c := start("--peer", aAddr)
+	c.wait(t, "pex-received", func(ev map[string]any) bool {
+		for _, x := range ev["added"].([]any) {
+			if x == bAddr {
+				return true
+			}
+		}
+		return false
+	})
+	c.wait(t, "discovered", func(ev map[string]any) bool { return ev["peer"] == bAddr && ev["source"] == "pex" })
+	c.wait(t, "connected", func(ev map[string]any) bool { return ev["peer"] == bAddr && ev["source"] == "pex" })
+	a.wait(t, "pex-sent", func(ev map[string]any) bool { return ev["added"].(float64) >= 1 && ev["net"] == "ut_pex" })
 }
