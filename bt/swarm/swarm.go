@@ -138,6 +138,9 @@ func New(cfg Config) (*Swarm, error) {
 	return s, nil
 }
 
+// PeerID returns the swarm's peer id.
+func (s *Swarm) PeerID() [20]byte { return s.cfg.PeerID }
+
 // Events returns the event channel; Close closes it.
 func (s *Swarm) Events() <-chan Event { return s.events }
 

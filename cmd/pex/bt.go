@@ -18,11 +18,12 @@ import (
 
 	"github.com/seed0021ed4d/pex/bencode"
 	"github.com/seed0021ed4d/pex/bt/swarm"
+	"github.com/seed0021ed4d/pex/bt/tracker"
 )
 
 func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "swarm" {
-		fmt.Fprintln(stderr, "usage: pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]... [--no-pex] [--max-peers N] [--duration D] [--json]")
+		fmt.Fprintln(stderr, "usage: pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]... [--tracker URL]... [--no-pex] [--max-peers N] [--duration D] [--json]")
 		return errUsage
 	}
 	fs := flag.NewFlagSet("pex bt swarm", flag.ContinueOnError)
@@ -31,8 +32,9 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	magnet := fs.String("magnet", "", "a magnet `URI` naming the swarm (xt=urn:btih:...)")
 	torrent := fs.String("torrent", "", "a .torrent `FILE` naming the swarm")
 	listen := fs.String("listen", "", "accept peers on `HOST:PORT` (port 0 picks one)")
-	var peers listFlag
+	var peers, trackers listFlag
 	fs.Var(&peers, "peer", "connect to the peer at `HOST:PORT` (repeatable)")
+	fs.Var(&trackers, "tracker", "announce to the tracker at `URL` (http, https or udp; repeatable)")
 	noPEX := fs.Bool("no-pex", false, "turn ut_pex off for this swarm")
 	maxPeers := fs.Int("max-peers", 50, "connections at most")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
@@ -79,6 +81,9 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		s.AddPeer(ap, swarm.SourceManual)
 	}
+	for _, u := range trackers {
+		go announceLoop(ctx, s, pr, u, ih, cfg)
+	}
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
@@ -119,6 +124,39 @@ loop:
 		}
 	}
 	return nil
+}
+
+// announceLoop announces to one tracker at start and then at the interval
+// it asks for (at least a minute), adding the peers it returns.
+func announceLoop(ctx context.Context, s *swarm.Swarm, pr *printer, u string, ih [20]byte, cfg swarm.Config) {
+	var c tracker.Client
+	a := tracker.Announce{InfoHash: ih, PeerID: s.PeerID(), Port: cfg.ListenPort, Left: 1, Event: "started"}
+	for {
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		res, err := c.Announce(actx, u, a)
+		cancel()
+		wait := time.Minute
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			pr.event("error", "error", err.Error(), "tracker", u)
+		} else {
+			pr.event("announced", "tracker", u, "peers", len(res.Peers))
+			for _, p := range res.Peers {
+				s.AddPeer(p, swarm.SourceTracker)
+			}
+			if res.Interval > wait {
+				wait = res.Interval
+			}
+		}
+		a.Event = ""
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 func printSwarmEvents(s *swarm.Swarm, pr *printer) {

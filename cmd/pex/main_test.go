@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +22,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/seed0021ed4d/pex/bencode"
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/transport/ws"
 )
@@ -335,4 +339,31 @@ func TestBTSwarmCommand(t *testing.T) {
 	c.wait(t, "discovered", func(ev map[string]any) bool { return ev["peer"] == bAddr && ev["source"] == "pex" })
 	c.wait(t, "connected", func(ev map[string]any) bool { return ev["peer"] == bAddr && ev["source"] == "pex" })
 	a.wait(t, "pex-sent", func(ev map[string]any) bool { return ev["added"].(float64) >= 1 && ev["net"] == "ut_pex" })
+}
+
+// --tracker: a swarm learns a peer from an HTTP tracker and connects to it.
+func TestBTSwarmTracker(t *testing.T) {
+	ih := "0123456789abcdef0123456789abcdef01234567"
+	out := newLines()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"bt", "swarm", "--infohash", ih, "--json", "--listen", "127.0.0.1:0"}, out, io.Discard)
+	}()
+	defer func() { cancel(); <-done }()
+	addr := netip.MustParseAddrPort(out.wait(t, "listening", nil)["addr"].(string))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := bencode.Encode(map[string]any{"interval": int64(1800), "peers": string(addr.Addr().AsSlice()) + string([]byte{byte(addr.Port() >> 8), byte(addr.Port())})})
+		w.Write(b)
+	}))
+	defer srv.Close()
+	out2 := newLines()
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan int, 1)
+	go func() {
+		done2 <- run(ctx2, []string{"bt", "swarm", "--infohash", ih, "--json", "--tracker", srv.URL + "/announce"}, out2, io.Discard)
+	}()
+	defer func() { cancel2(); <-done2 }()
+	out2.wait(t, "announced", func(ev map[string]any) bool { return ev["peers"].(float64) == 1 })
+	out2.wait(t, "connected", func(ev map[string]any) bool { return ev["peer"] == addr.String() && ev["source"] == "tracker" })
 }
