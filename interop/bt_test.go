@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -270,4 +271,134 @@ func TestLibtorrentPEX(t *testing.T) {
 	}
 	mu.Unlock()
 	t.Logf("over %v: pex sent %d ut_pex messages; libtorrent never dropped it for flooding", run, sent)
+}
+
+func requireProgram(t *testing.T, prog, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (Debian package %s)", prog, pkg)
+		}
+		t.Skipf("%s is not installed", prog)
+	}
+	return p
+}
+
+// startSwarm runs a pex swarm listening on ip, dialing from ip too.
+func startSwarm(t *testing.T, ih [20]byte, ip string) (*swarm.Swarm, netip.AddrPort, func() []swarm.Event) {
+	t.Helper()
+	ln, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	s, err := swarm.New(swarm.Config{InfoHash: ih, ListenPort: ln.Addr().(*net.TCPAddr).Port, Dialer: d.DialContext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.Accept(c)
+		}
+	}()
+	var mu sync.Mutex
+	var evs []swarm.Event
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range s.Events() {
+			mu.Lock()
+			evs = append(evs, ev)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); s.Close(); <-done })
+	return s, netip.MustParseAddrPort(ln.Addr().String()), func() []swarm.Event {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]swarm.Event(nil), evs...)
+	}
+}
+
+// aria2 names ut_pex 8 in its handshake: pex sends under 8 and reads what
+// aria2 sends. Two pex swarms on different addresses connect to an aria2
+// seed; aria2 tells each about the other.
+func TestAria2PEX(t *testing.T) {
+	aria2 := requireProgram(t, "aria2c", "aria2")
+	dir := t.TempDir()
+	torrent, ih := makeTorrent(t, dir)
+	port := freePort(t, "127.0.0.4")
+	cmd := exec.Command(aria2, "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+		"--enable-peer-exchange=true", fmt.Sprintf("--listen-port=%d", port), "--interface=127.0.0.4",
+		"--disable-ipv6=true", "--seed-ratio=0.0", "--bt-seed-unverified=true", "--check-integrity=false",
+		"-d", filepath.Join(dir, "seed"), "--summary-interval=0", "--console-log-level=warn",
+		"--file-allocation=none", "--bt-tracker-connect-timeout=1", torrent)
+	var stderr bytesBuffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	aAddr := netip.MustParseAddrPort(fmt.Sprintf("127.0.0.4:%d", port))
+	for i := 0; i < 50; i++ { // wait for aria2 to listen
+		if c, err := net.Dial("tcp", aAddr.String()); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s1, s1Addr, ev1 := startSwarm(t, ih, "127.0.0.1")
+	s2, s2Addr, ev2 := startSwarm(t, ih, "127.0.0.5")
+	s1.AddPeer(aAddr, swarm.SourceManual)
+	s2.AddPeer(aAddr, swarm.SourceManual)
+	// aria2's first message to the swarm that connected second names the
+	// first (its next ones come a minute apart).
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		named := false
+		for _, x := range []struct {
+			evs   []swarm.Event
+			other netip.AddrPort
+		}{{ev1(), s2Addr}, {ev2(), s1Addr}} {
+			for _, ev := range x.evs {
+				if ev.Name == "pex-received" && ev.Peer == aAddr && slices.Contains(ev.Added, x.other) {
+					named = true
+				}
+			}
+		}
+		sentToAria2 := false
+		for _, e := range append(ev1(), ev2()...) {
+			if e.Name == "pex-sent" && e.Peer == aAddr {
+				sentToAria2 = true // under the id aria2 chose in its handshake (8)
+			}
+		}
+		if named && sentToAria2 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no ut_pex from aria2 naming the other swarm; s1 events %+v; s2 events %+v; aria2: %s", ev1(), ev2(), stderr.String())
+}
+
+type bytesBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (b *bytesBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b = append(b.b, p...)
+	return len(p), nil
+}
+
+func (b *bytesBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.b)
 }
