@@ -163,36 +163,7 @@ func TestLibtorrentPEX(t *testing.T) {
 	l1 := startLibtorrent(t, torrent, filepath.Join(dir, "seed"), "127.0.0.2", true, run+30*time.Second, 0)
 	l2 := startLibtorrent(t, torrent, filepath.Join(dir, "leech"), "127.0.0.3", false, run+30*time.Second, 32<<10)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	s, err := swarm.New(swarm.Config{InfoHash: ih, ListenPort: ln.Addr().(*net.TCPAddr).Port})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.Accept(c)
-		}
-	}()
-	var mu sync.Mutex
-	var events []swarm.Event
-	evDone := make(chan struct{})
-	go func() {
-		defer close(evDone)
-		for ev := range s.Events() {
-			mu.Lock()
-			events = append(events, ev)
-			mu.Unlock()
-		}
-	}()
+	s, _, snapshot := startSwarm(t, ih, "127.0.0.1")
 	time.Sleep(time.Second) // let libtorrent listen
 	s.AddPeer(l1.addr(), swarm.SourceManual)
 	s.AddPeer(l2.addr(), swarm.SourceManual)
@@ -224,8 +195,7 @@ func TestLibtorrentPEX(t *testing.T) {
 				}
 			}
 		}
-		mu.Lock()
-		for _, ev := range events {
+		for _, ev := range snapshot() {
 			if ev.Name == "pex-received" {
 				for _, a := range ev.Added {
 					if a == l1.addr() || a == l2.addr() {
@@ -233,9 +203,7 @@ func TestLibtorrentPEX(t *testing.T) {
 					}
 				}
 			}
-
 		}
-		mu.Unlock()
 	}
 	for _, n := range []*ltNode{l1, l2} {
 		_, reasons := n.snapshot()
@@ -252,16 +220,13 @@ func TestLibtorrentPEX(t *testing.T) {
 		t.Fatalf("no libtorrent node connected to a peer learned from pex: l1 %+v l2 %+v", p1, p2)
 	}
 	if !learnedFromLT {
-		mu.Lock()
-		for _, ev := range events {
+		for _, ev := range snapshot() {
 			t.Logf("pex event: %s %v added %v dropped %v %s", ev.Name, ev.Peer, ev.Added, ev.Dropped, ev.Reason)
 		}
-		mu.Unlock()
 		t.Fatal("pex received no ut_pex from libtorrent naming the other libtorrent node")
 	}
 	sent := 0
-	mu.Lock()
-	for _, ev := range events {
+	for _, ev := range snapshot() {
 		if ev.Name == "pex-sent" {
 			sent++
 		}
@@ -269,7 +234,6 @@ func TestLibtorrentPEX(t *testing.T) {
 			t.Logf("pex event: %s %v added %v dropped %v %s", ev.Name, ev.Peer, ev.Added, ev.Dropped, ev.Reason)
 		}
 	}
-	mu.Unlock()
 	t.Logf("over %v: pex sent %d ut_pex messages; libtorrent never dropped it for flooding", run, sent)
 }
 

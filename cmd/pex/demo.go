@@ -69,23 +69,7 @@ func (d *demo) run(ctx context.Context, n int) error {
 	d.pr.text("bootstrap node listening on %s; starting %d nodes, each growing to %d peers", ln.Addr(), n, d.want)
 	all := []*demoNode{{name: "boot", ex: boot}}
 	runCtx, stopAll := context.WithCancel(ctx)
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			d.wg.Add(1)
-			go func() {
-				defer d.wg.Done()
-				if dc, err := boot.Accept(runCtx, c); err == nil {
-					d.drain(runCtx, dc)
-				}
-			}()
-		}
-	}()
+	d.acceptLoop(runCtx, ln, boot)
 	d.wg.Add(1)
 	go d.drainIncoming(runCtx, boot)
 	d.pr.text("odd nodes listen for direct TCP dials, even ones meet over WebRTC (loopback only)")
@@ -161,30 +145,37 @@ func (d *demo) newNode(ctx context.Context, listen bool) (*pxp.Exchange, error) 
 		return nil, err
 	}
 	if ln != nil {
-		d.wg.Add(2)
+		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
 			<-ctx.Done()
 			ln.Close()
 		}()
-		go func() {
-			defer d.wg.Done()
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				d.wg.Add(1)
-				go func() {
-					defer d.wg.Done()
-					if dc, err := ex.Accept(ctx, c); err == nil {
-						d.drain(ctx, dc)
-					}
-				}()
-			}
-		}()
+		d.acceptLoop(ctx, ln, ex)
 	}
 	return ex, nil
+}
+
+// acceptLoop runs PXP as the incoming side on every connection ln accepts,
+// until ln is closed.
+func (d *demo) acceptLoop(ctx context.Context, ln net.Listener, ex *pxp.Exchange) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				if dc, err := ex.Accept(ctx, c); err == nil {
+					d.drain(ctx, dc)
+				}
+			}()
+		}
+	}()
 }
 
 // grow connects a node to the bootstrap node and calls GetNewPeer until it

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -145,21 +146,7 @@ func (c *dcConn) pairAddr(local bool) net.Addr {
 	if local {
 		cand = pair.Local
 	}
-	return addr(net.JoinHostPort(cand.Address, itoa(cand.Port)))
-}
-
-func itoa(n uint16) string {
-	var b [5]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	return string(b[i:])
+	return addr(net.JoinHostPort(cand.Address, strconv.Itoa(int(cand.Port))))
 }
 
 func (c *dcConn) SetDeadline(t time.Time) error {
