@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -328,16 +329,27 @@ func TestBTSwarmCommand(t *testing.T) {
 	bAddr := b.wait(t, "listening", nil)["addr"].(string)
 	a.wait(t, "connected", func(ev map[string]any) bool { return ev["source"] == "incoming" && ev["client"] == "pex/0.1" })
 	c := start("--peer", aAddr)
-	c.wait(t, "pex-received", func(ev map[string]any) bool {
-		for _, x := range ev["added"].([]any) {
-			if x == bAddr {
+	cAddr := c.wait(t, "listening", nil)["addr"].(string)
+	// a tells b and c about each other; whichever hears first dials the
+	// other, which then sees an incoming link.
+	c.wait(t, "pex-received", func(ev map[string]any) bool { return slices.Contains(ev["added"].([]any), any(bAddr)) })
+	viaPEX := func(l *lines, peer string) bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, ev := range l.evs {
+			if ev["event"] == "connected" && ev["peer"] == peer && ev["source"] == "pex" {
 				return true
 			}
 		}
 		return false
-	})
-	c.wait(t, "discovered", func(ev map[string]any) bool { return ev["peer"] == bAddr && ev["source"] == "pex" })
-	c.wait(t, "connected", func(ev map[string]any) bool { return ev["peer"] == bAddr && ev["source"] == "pex" })
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !viaPEX(c, bAddr) && !viaPEX(b, cAddr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("b and c did not meet through pex: b %v c %v", b.evs, c.evs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	a.wait(t, "pex-sent", func(ev map[string]any) bool { return ev["added"].(float64) >= 1 && ev["net"] == "ut_pex" })
 }
 
