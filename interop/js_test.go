@@ -437,12 +437,7 @@ func TestJSRelaysForGo(t *testing.T) {
 func TestJSRequesterGoAnswerer(t *testing.T) {
 	for _, relay := range []string{"go", "js"} {
 		t.Run(relay+" relay", func(t *testing.T) {
-			var addr string
-			if relay == "go" {
-				addr = newGoNodeCfg(t, true, false).addr()
-			} else {
-				addr = "127.0.0.1:" + strconv.Itoa(startJS(t, "A", "--listen", "0").port())
-			}
+			addr := startRelay(t, relay)
 			// The answerer advertises a TCP address: JS requesters ignore it.
 			gc := newGoNode(t, true)
 			gc.dial(addr)
@@ -641,12 +636,7 @@ func readUntil(t *testing.T, c net.Conn, want string) string {
 func TestGoRequesterJSAnswerer(t *testing.T) {
 	for _, relay := range []string{"go", "js"} {
 		t.Run(relay+" relay", func(t *testing.T) {
-			var addr string
-			if relay == "go" {
-				addr = newGoNodeCfg(t, true, false).addr()
-			} else {
-				addr = "127.0.0.1:" + strconv.Itoa(startJS(t, "A", "--listen", "0").port())
-			}
+			addr := startRelay(t, relay)
 			jc := startJS(t, "C", "--connect", addr, "--hello", "I am C", "--echo")
 			jc.wait("connect", nil)
 			gb := newGoNode(t, false)
@@ -670,4 +660,13 @@ func TestGoRequesterJSAnswerer(t *testing.T) {
 			jc.wait("data", lineIs("I am B"))
 		})
 	}
+}
+
+// startRelay starts a hub that relays introductions: a Go node without
+// WebRTC of its own, or a JS node; it returns the hub's TCP address.
+func startRelay(t *testing.T, kind string) string {
+	if kind == "go" {
+		return newGoNodeCfg(t, true, false).addr()
+	}
+	return "127.0.0.1:" + strconv.Itoa(startJS(t, "A", "--listen", "0").port())
 }
