@@ -17,13 +17,14 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/bencode"
+	"github.com/seed0021ed4d/pex/bt/dht"
 	"github.com/seed0021ed4d/pex/bt/swarm"
 	"github.com/seed0021ed4d/pex/bt/tracker"
 )
 
 func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "swarm" {
-		fmt.Fprintln(stderr, "usage: pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]... [--tracker URL]... [--no-pex] [--max-peers N] [--duration D] [--json]")
+		fmt.Fprintln(stderr, "usage: pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]... [--tracker URL]... [--dht-bootstrap HOST:PORT]... [--no-dht] [--no-pex] [--max-peers N] [--duration D] [--json]")
 		return errUsage
 	}
 	fs := flag.NewFlagSet("pex bt swarm", flag.ContinueOnError)
@@ -35,6 +36,10 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var peers, trackers listFlag
 	fs.Var(&peers, "peer", "connect to the peer at `HOST:PORT` (repeatable)")
 	fs.Var(&trackers, "tracker", "announce to the tracker at `URL` (http, https or udp; repeatable)")
+	var dhtBoot listFlag
+	fs.Var(&dhtBoot, "dht-bootstrap", "bootstrap the Mainline DHT from the node at `HOST:PORT` (repeatable; pex never uses the public routers)")
+	noDHT := fs.Bool("no-dht", false, "do not use the DHT even when bootstrap nodes are given")
+	dhtListen := fs.String("dht-listen", "", "UDP `HOST:PORT` for the DHT node (default: the --listen host, any port)")
 	noPEX := fs.Bool("no-pex", false, "turn ut_pex off for this swarm")
 	maxPeers := fs.Int("max-peers", 50, "connections at most")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
@@ -83,6 +88,29 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, u := range trackers {
 		go announceLoop(ctx, s, pr, u, ih, cfg)
+	}
+	if !*noDHT && len(dhtBoot) > 0 {
+		addr := *dhtListen
+		if addr == "" {
+			host := "0.0.0.0"
+			if ln != nil {
+				host = ln.Addr().(*net.TCPAddr).IP.String()
+			}
+			addr = net.JoinHostPort(host, "0")
+		}
+		node, err := dht.Start(dht.Config{Listen: addr, Bootstrap: dhtBoot})
+		if err != nil {
+			s.Close()
+			return err
+		}
+		defer node.Close()
+		pr.event("dht", "addr", node.Addr().String())
+		dhtDone := make(chan struct{})
+		defer func() { <-dhtDone }()
+		go func() {
+			defer close(dhtDone)
+			dhtLoop(ctx, node, s, pr, ih, cfg.ListenPort)
+		}()
 	}
 	if *duration > 0 {
 		var cancel context.CancelFunc
@@ -155,6 +183,40 @@ func announceLoop(ctx context.Context, s *swarm.Swarm, pr *printer, u string, ih
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
+		}
+	}
+}
+
+// dhtLoop bootstraps the DHT node and then looks the swarm up (announcing
+// our listen port when we listen) soon and often at first, then every five
+// minutes.
+func dhtLoop(ctx context.Context, node *dht.Node, s *swarm.Swarm, pr *printer, ih [20]byte, port int) {
+	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	node.Bootstrap(bctx)
+	cancel()
+	waits := []time.Duration{0, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second}
+	for i := 0; ; i++ {
+		wait := 5 * time.Minute
+		if i < len(waits) {
+			wait = waits[i]
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		lctx, cancel := context.WithTimeout(ctx, time.Minute)
+		n := 0
+		err := node.GetPeers(lctx, ih, port, func(p netip.AddrPort) {
+			n++
+			s.AddPeer(p, swarm.SourceDHT)
+		})
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			pr.event("error", "error", err.Error(), "dht", node.Addr().String())
+		}
+		if ctx.Err() == nil {
+			pr.event("dht-lookup", "peers", n)
 		}
 	}
 }

@@ -22,7 +22,7 @@ const usage = `usage:
   pex demo [--nodes N] [--want K] [--timeout D] [--json]
   pex bench getnewpeer [--n N] [--js DIR] [--no-js] [--json]
   pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]...
-               [--tracker URL]... [--no-pex] [--max-peers N] [--duration D] [--json]
+               [--tracker URL]... [--dht-bootstrap HOST:PORT]... [--no-dht] [--no-pex] [--max-peers N] [--duration D] [--json]
 Run "pex COMMAND -h" for a command's flags.
 `
 

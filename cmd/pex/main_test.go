@@ -24,6 +24,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seed0021ed4d/pex/bencode"
+	"github.com/seed0021ed4d/pex/bt/dht"
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/transport/ws"
 )
@@ -378,4 +379,46 @@ func TestBTSwarmTracker(t *testing.T) {
 	defer func() { cancel2(); <-done2 }()
 	out2.wait(t, "announced", func(ev map[string]any) bool { return ev["peers"].(float64) == 1 })
 	out2.wait(t, "connected", func(ev map[string]any) bool { return ev["peer"] == addr.String() && ev["source"] == "tracker" })
+}
+
+// --dht-bootstrap: two swarms bootstrap from a DHT node on loopback; one
+// finds the other through get_peers and connects.
+func TestBTSwarmDHT(t *testing.T) {
+	root, err := dht.Start(dht.Config{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	ih := "0123456789abcdef0123456789abcdef01234567"
+	start := func() *lines {
+		out := newLines()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, []string{"bt", "swarm", "--infohash", ih, "--json", "--listen", "127.0.0.1:0", "--dht-bootstrap", root.Addr().String()}, out, io.Discard)
+		}()
+		t.Cleanup(func() { cancel(); <-done })
+		return out
+	}
+	a := start()
+	aAddr := a.wait(t, "listening", nil)["addr"].(string)
+	b := start()
+	bAddr := b.wait(t, "listening", nil)["addr"].(string)
+	viaDHT := func(l *lines, peer string) bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, ev := range l.evs {
+			if ev["event"] == "connected" && ev["peer"] == peer && ev["source"] == "dht" {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !viaDHT(a, bAddr) && !viaDHT(b, aAddr) {
+		if time.Now().After(deadline) {
+			t.Fatal("the swarms did not find each other through the DHT")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
