@@ -132,15 +132,9 @@ func (r *Reader) ReadFrame() (Frame, error) {
 		}
 		return Frame{}, err
 	}
-	f := Frame{Channel: header >> 3, Type: uint8(header & 7)}
-	if f.Type > TypeErrInit {
-		return Frame{}, &FrameError{Reason: fmt.Sprintf("unknown frame type %d", f.Type)}
-	}
-	if f.Channel > MaxChannelID {
-		return Frame{}, &FrameError{Reason: fmt.Sprintf("channel id %d out of range", f.Channel)}
-	}
-	if length > uint64(r.max) {
-		return Frame{}, &FrameError{Reason: fmt.Sprintf("%v: %d bytes, limit %d", ErrFrameTooLarge, length, r.max)}
+	f, err := checkHeader(header, length, r.max)
+	if err != nil {
+		return Frame{}, err
 	}
 	n := int(length)
 	if cap(r.buf) < n {
@@ -152,6 +146,20 @@ func (r *Reader) ReadFrame() (Frame, error) {
 			err = io.ErrUnexpectedEOF
 		}
 		return Frame{}, err
+	}
+	return f, nil
+}
+
+// checkHeader validates a decoded header and length.
+func checkHeader(header, length uint64, maxPayload int) (Frame, error) {
+	f := Frame{Channel: header >> 3, Type: uint8(header & 7)}
+	switch {
+	case f.Type > TypeErrInit:
+		return Frame{}, &FrameError{Reason: fmt.Sprintf("unknown frame type %d", f.Type)}
+	case f.Channel > MaxChannelID:
+		return Frame{}, &FrameError{Reason: fmt.Sprintf("channel id %d out of range", f.Channel)}
+	case length > uint64(maxPayload):
+		return Frame{}, &FrameError{Reason: fmt.Sprintf("%v: %d bytes, limit %d", ErrFrameTooLarge, length, maxPayload)}
 	}
 	return f, nil
 }
@@ -202,15 +210,9 @@ func ParseFrame(b []byte, maxPayload int) (Frame, int, error) {
 	if n2 < 0 {
 		return Frame{}, 0, &FrameError{Reason: "length varint overflows 64 bits"}
 	}
-	f := Frame{Channel: header >> 3, Type: uint8(header & 7)}
-	if f.Type > TypeErrInit {
-		return Frame{}, 0, &FrameError{Reason: fmt.Sprintf("unknown frame type %d", f.Type)}
-	}
-	if f.Channel > MaxChannelID {
-		return Frame{}, 0, &FrameError{Reason: fmt.Sprintf("channel id %d out of range", f.Channel)}
-	}
-	if length > uint64(maxPayload) {
-		return Frame{}, 0, &FrameError{Reason: fmt.Sprintf("%v: %d bytes, limit %d", ErrFrameTooLarge, length, maxPayload)}
+	f, err := checkHeader(header, length, maxPayload)
+	if err != nil {
+		return Frame{}, 0, err
 	}
 	start := n1 + n2
 	end := start + int(length)

@@ -216,7 +216,7 @@ func (s *Session) Stream(name string) (*Stream, error) {
 		if rc, ok := s.remote[p.ch]; ok && rc.pend == p {
 			rc.pend = nil
 			rc.st = st
-			st.bound = true
+			st.bound, st.remoteCh = true, p.ch
 		}
 	}
 	return st, nil
@@ -331,7 +331,7 @@ func (s *Session) open(ch uint64, payload []byte) {
 			s.cfg.Logger.Debug("mux: ignoring second channel for a bound name", "name", name)
 			return
 		}
-		st.bound = true
+		st.bound, st.remoteCh = true, ch
 		s.remote[ch] = &remoteChan{name: name, st: st}
 		return
 	}
@@ -428,7 +428,8 @@ type Stream struct {
 	opened        bool
 	wEnded        bool
 	wErr          error
-	bound         bool
+	bound         bool   // a peer channel carries this name
+	remoteCh      uint64 // that channel, once bound
 	buf           []byte
 	rEOF          bool
 	rErr          error
@@ -558,12 +559,9 @@ func (st *Stream) Close() error {
 	if st.hasID {
 		delete(s.local, st.id)
 	}
-	for ch, rc := range s.remote {
-		if rc.st == st {
-			// Keep the entry so that late frames are recognised and dropped.
-			rc.st = nil
-			delete(s.remote, ch)
-		}
+	if rc := s.remote[st.remoteCh]; st.bound && rc != nil && rc.st == st {
+		// Later frames on that channel find no entry and are dropped.
+		delete(s.remote, st.remoteCh)
 	}
 	s.cond.Broadcast()
 	if errors.Is(err, ErrSessionClosed) {

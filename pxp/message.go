@@ -35,14 +35,6 @@ type Message struct {
 	Args    json.RawMessage
 }
 
-func isKnownCommand(c string) bool {
-	switch c {
-	case CmdHello, CmdGetPeers, CmdRelay, CmdIncoming, CmdUpgrade, CmdConnect, CmdRes:
-		return true
-	}
-	return false
-}
-
 // ParseMessage decodes one line (without its newline). It accepts any
 // command string; callers decide what to do with unknown ones.
 func ParseMessage(line []byte) (Message, error) {

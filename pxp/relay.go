@@ -381,19 +381,23 @@ func (e *Exchange) introduceVia(ctx context.Context, via *Peer) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	usable := cands[:0]
+	type usableCandidate struct {
+		Candidate
+		ci connectInfo
+	}
+	var usable []usableCandidate
 	for _, c := range cands {
 		ci := parseConnectInfo(c.ConnectInfo)
 		if !ci.accepting || c.Network != e.network || e.knows(ci.id) || len(c.ID) > maxIDLen {
 			continue // B3: null connectInfo is skipped, not fatal
 		}
-		usable = append(usable, c)
+		usable = append(usable, usableCandidate{c, ci})
 	}
 	if len(usable) == 0 {
 		return nil, fmt.Errorf("%w from %s", ErrNoCandidates, via)
 	}
-	c := usable[randIntn(len(usable))]
-	ci := parseConnectInfo(c.ConnectInfo)
+	pick := usable[randIntn(len(usable))]
+	c, ci := pick.Candidate, pick.ci
 	if ci.tcp != "" && e.cfg.Dialer != nil {
 		conn, err := e.dialDirect(ctx, ci.tcp)
 		if err == nil {

@@ -245,7 +245,9 @@ func (c *conn) sendLoop(done <-chan struct{}) {
 		id, listen := c.theirPex, c.listen
 		s.mu.Unlock()
 		now := time.Now()
-		if id != 0 && sender.Next(now, s.listenAddrs(), listen, &m) {
+		// listenAddrs walks every connection under the swarm lock: only
+		// when this peer may be sent a message at all.
+		if id != 0 && !now.Before(sender.Due()) && sender.Next(now, s.listenAddrs(), listen, &m) {
 			payload, err := pex.Append(buf[:0], &m)
 			if err != nil {
 				continue

@@ -214,7 +214,7 @@ func (n *node) acceptLoop(ctx context.Context, ln net.Listener) {
 				n.pr.event("error", "error", err.Error(), "remote", c.RemoteAddr().String())
 				return
 			}
-			n.serve(ctx, dc, "")
+			n.serve(ctx, dc)
 		}()
 	}
 }
@@ -249,7 +249,7 @@ func (n *node) acceptWS(ctx context.Context) func(*ws.Conn) {
 				n.pr.event("error", "error", err.Error(), "transport", "ws")
 				return
 			}
-			n.serve(ctx, dc, "")
+			n.serve(ctx, dc)
 		}()
 	}
 }
@@ -266,7 +266,7 @@ func (n *node) dial(ctx context.Context, addr string) {
 		n.pr.event("error", "error", err.Error(), "remote", addr)
 		return
 	}
-	n.serve(ctx, dc, "")
+	n.serve(ctx, dc)
 }
 
 func (n *node) incomingLoop(ctx context.Context) {
@@ -275,7 +275,7 @@ func (n *node) incomingLoop(ctx context.Context) {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			n.serve(ctx, c, "")
+			n.serve(ctx, c)
 		}()
 	}
 }
@@ -332,7 +332,7 @@ func (n *node) wantLoop(ctx context.Context) {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			n.serve(ctx, c, "")
+			n.serve(ctx, c)
 		}()
 	}
 }
@@ -351,7 +351,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // serve reports a data stream, greets, and reads its lines.
-func (n *node) serve(ctx context.Context, c *pxp.Conn, _ string) {
+func (n *node) serve(ctx context.Context, c *pxp.Conn) {
 	p := c.Peer()
 	remote := c.RemoteAddr().String()
 	if p != nil {
