@@ -154,6 +154,7 @@ func TestLibtorrentPEX(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for more than two minutes")
 	}
+	t.Parallel()
 	dir := t.TempDir()
 	torrent, ih := makeTorrent(t, dir)
 	os.MkdirAll(filepath.Join(dir, "leech"), 0o755)

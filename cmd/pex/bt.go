@@ -117,10 +117,11 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
+	table := newSwarmTable()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		printSwarmEvents(s, pr)
+		printSwarmEvents(s, pr, table)
 	}()
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
@@ -131,25 +132,19 @@ loop:
 			break loop
 		case <-tick.C:
 			if !pr.json {
-				pr.text("peers: %d", len(s.Peers()))
+				pr.text("%s", table.progress(len(s.Peers())))
 			}
 		}
 	}
-	final := s.Peers()
 	if ln != nil {
 		ln.Close()
 	}
 	s.Close()
 	<-done
 	if !pr.json {
-		pr.text("\n%-24s %-24s %-10s %s", "peer", "listen", "learned", "client")
-		for _, p := range final {
-			listen := "-"
-			if p.Listen.IsValid() {
-				listen = p.Listen.String()
-			}
-			pr.text("%-24s %-24s %-10s %s", p.Addr, listen, p.Source, p.Client)
-		}
+		var sb strings.Builder
+		table.write(&sb)
+		pr.text("\n%s", strings.TrimRight(sb.String(), "\n"))
 	}
 	return nil
 }
@@ -221,7 +216,7 @@ func dhtLoop(ctx context.Context, node *dht.Node, s *swarm.Swarm, pr *printer, i
 	}
 }
 
-func printSwarmEvents(s *swarm.Swarm, pr *printer) {
+func printSwarmEvents(s *swarm.Swarm, pr *printer, table *swarmTable) {
 	strs := func(as []netip.AddrPort) []string {
 		out := make([]string, len(as))
 		for i, a := range as {
@@ -230,6 +225,7 @@ func printSwarmEvents(s *swarm.Swarm, pr *printer) {
 		return out
 	}
 	for ev := range s.Events() {
+		table.add(ev)
 		switch ev.Name {
 		case "connected":
 			pr.event("connected", "peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source)
