@@ -84,6 +84,12 @@ type ltNode struct {
 
 func startLibtorrent(t *testing.T, torrent, save, ip string, seed bool, duration time.Duration, rate int, peers ...string) *ltNode {
 	t.Helper()
+	return startLibtorrentArgs(t, torrent, save, ip, seed, duration, rate, nil, peers...)
+}
+
+// startLibtorrentArgs is startLibtorrent with extra lt_node.py arguments.
+func startLibtorrentArgs(t *testing.T, torrent, save, ip string, seed bool, duration time.Duration, rate int, extra []string, peers ...string) *ltNode {
+	t.Helper()
 	n := &ltNode{listenIP: ip, port: freePort(t, ip), done: make(chan struct{})}
 	args := []string{filepath.Join(repoRoot(), "testdata", "bt", "lt_node.py"), "--torrent", torrent, "--save", save,
 		"--listen", fmt.Sprintf("%s:%d", ip, n.port), "--duration", fmt.Sprint(duration.Seconds())}
@@ -96,6 +102,7 @@ func startLibtorrent(t *testing.T, torrent, save, ip string, seed bool, duration
 	for _, p := range peers {
 		args = append(args, "--peer", p)
 	}
+	args = append(args, extra...)
 	n.cmd = exec.Command("/usr/bin/python3", args...)
 	out, _ := n.cmd.StdoutPipe()
 	n.cmd.Stderr = os.Stderr
@@ -253,12 +260,20 @@ func requireProgram(t *testing.T, prog, pkg string) string {
 // startSwarm runs a pex swarm listening on ip, dialing from ip too.
 func startSwarm(t *testing.T, ih [20]byte, ip string) (*swarm.Swarm, netip.AddrPort, func() []swarm.Event) {
 	t.Helper()
+	return startSwarmConfig(t, swarm.Config{InfoHash: ih}, ip)
+}
+
+// startSwarmConfig is startSwarm with a configuration (its listen port and
+// dialer are set here).
+func startSwarmConfig(t *testing.T, cfg swarm.Config, ip string) (*swarm.Swarm, netip.AddrPort, func() []swarm.Event) {
+	t.Helper()
 	ln, err := net.Listen("tcp", ip+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-	s, err := swarm.New(swarm.Config{InfoHash: ih, ListenPort: ln.Addr().(*net.TCPAddr).Port, Dialer: d.DialContext})
+	cfg.ListenPort, cfg.Dialer = ln.Addr().(*net.TCPAddr).Port, d.DialContext
+	s, err := swarm.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,9 +43,13 @@ type Config struct {
 	ListenPort int
 	// MaxPeers bounds connections. Default 50.
 	MaxPeers int
-	// NoPEX turns ut_pex off for this swarm; Private (BEP 27) does too.
+	// NoPEX turns peer exchange (ut_pex and AZ_PEER_EXCHANGE) off for this
+	// swarm; Private (BEP 27) does too.
 	NoPEX   bool
 	Private bool
+	// NoAZMP stops pex offering Vuze's messaging protocol in its
+	// handshake; every connection then uses the extension protocol.
+	NoAZMP bool
 	// Dialer dials peers. Default a net.Dialer with a 10 s timeout.
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 	// PEX tunes the ut_pex limits; nil means BEP 11's.
@@ -71,7 +75,7 @@ type Event struct {
 	From    netip.AddrPort // discovered: who told us
 	Added   []netip.AddrPort
 	Dropped []netip.AddrPort
-	Net     string // pex-*: "ut_pex"
+	Net     string // pex-*, discovered: NetUTPex or NetAZMP; connected: the link's PEX network, "" if none
 	Reason  string // disconnected
 	Time    time.Time
 }
@@ -83,7 +87,8 @@ type PeerInfo struct {
 	Client   string
 	Source   string
 	Outgoing bool
-	PEX      bool // it speaks ut_pex
+	PEX      bool   // peer exchange runs with it
+	Net      string // NetUTPex or NetAZMP, "" if no PEX
 }
 
 // Swarm runs peer exchange for one infohash.
@@ -100,6 +105,8 @@ type Swarm struct {
 	known  map[netip.AddrPort]string // addresses dialed or connected -> source
 	self   map[netip.AddrPort]bool   // our own listen addresses as peers see them
 	closed bool
+
+	azIdentity [20]byte // AZ_HANDSHAKE's identity, random per swarm
 }
 
 // New makes a swarm; it does nothing until peers are added or accepted.
@@ -134,6 +141,7 @@ func New(cfg Config) (*Swarm, error) {
 	if cfg.PEX != nil {
 		s.pexCfg = *cfg.PEX
 	}
+	rand.Read(s.azIdentity[:])
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -158,6 +166,8 @@ func (s *Swarm) emit(ev Event) {
 }
 
 func (s *Swarm) pexOn() bool { return !s.cfg.NoPEX && !s.cfg.Private }
+
+func (s *Swarm) azOn() bool { return !s.cfg.NoAZMP }
 
 // AddPeer dials addr unless it is known already or the swarm is full.
 func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {

@@ -18,12 +18,18 @@ type node struct {
 
 func newNode(t *testing.T, ih [20]byte, noPEX bool) *node {
 	t.Helper()
+	return newNodeConfig(t, Config{InfoHash: ih, NoPEX: noPEX})
+}
+
+func newNodeConfig(t *testing.T, cfg Config) *node {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	s, err := New(Config{InfoHash: ih, ListenPort: port, NoPEX: noPEX})
+	cfg.ListenPort = port
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +63,19 @@ func waitEvent(t *testing.T, s *Swarm, name string, match func(Event) bool) Even
 	}
 }
 
-// A knows B and C; B learns C from A's ut_pex and dials it.
+// A knows B and C; B learns C from A's PEX and dials it, over ut_pex when
+// AZMP is off and over AZ_PEER_EXCHANGE (which pex nodes choose between
+// themselves) when it is on.
 func TestPeerLearnedThroughPEXIsDialed(t *testing.T) {
+	for _, net := range []string{NetUTPex, NetAZMP} {
+		t.Run(net, func(t *testing.T) { testPeerLearnedThroughPEX(t, net) })
+	}
+}
+
+func testPeerLearnedThroughPEX(t *testing.T, net string) {
 	ih := [20]byte{1, 2, 3}
-	a, b, c := newNode(t, ih, false), newNode(t, ih, false), newNode(t, ih, false)
+	cfg := Config{InfoHash: ih, NoAZMP: net == NetUTPex}
+	a, b, c := newNodeConfig(t, cfg), newNodeConfig(t, cfg), newNodeConfig(t, cfg)
 	a.s.AddPeer(b.addr(), SourceManual)
 	a.s.AddPeer(c.addr(), SourceManual)
 	// B and C both learn of each other from A; whichever hears first dials.
@@ -84,8 +99,57 @@ func TestPeerLearnedThroughPEXIsDialed(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	sent := waitEvent(t, a.s, "pex-sent", nil)
-	if len(sent.Added) != 1 || sent.Net != "ut_pex" {
-		t.Fatalf("pex-sent %+v", sent)
+	if len(sent.Added) != 1 || sent.Net != net {
+		t.Fatalf("pex-sent %+v, want one added over %s", sent, net)
+	}
+	for _, p := range a.s.Peers() {
+		if p.Net != net {
+			t.Fatalf("a's link to %v runs %q, want %q", p.Addr, p.Net, net)
+		}
+	}
+}
+
+// One peer set across both networks: A speaks AZMP with B and ut_pex with
+// C (which does not offer AZMP); B learns C from A's AZ_PEER_EXCHANGE and C
+// learns B from A's ut_pex.
+func TestOnePeerSetAcrossNetworks(t *testing.T) {
+	ih := [20]byte{9, 9}
+	a := newNodeConfig(t, Config{InfoHash: ih})
+	b := newNodeConfig(t, Config{InfoHash: ih})
+	c := newNodeConfig(t, Config{InfoHash: ih, NoAZMP: true})
+	a.s.AddPeer(b.addr(), SourceManual)
+	a.s.AddPeer(c.addr(), SourceManual)
+	nets := map[string]bool{}
+	deadline := time.After(10 * time.Second)
+	for !nets[NetAZMP] || !nets[NetUTPex] {
+		select {
+		case ev := <-a.s.Events():
+			if ev.Name == "pex-sent" && len(ev.Added) == 1 {
+				want := c.addr()
+				if ev.Net == NetUTPex {
+					want = b.addr()
+				}
+				if ev.Added[0] != want {
+					t.Fatalf("%s message to %v named %v, want %v", ev.Net, ev.Peer, ev.Added, want)
+				}
+				nets[ev.Net] = true
+			}
+		case <-deadline:
+			t.Fatalf("a sent PEX over %v only; peers %+v", nets, a.s.Peers())
+		}
+	}
+	// b and c meet, whichever dials first.
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		met := false
+		for _, p := range b.s.Peers() {
+			met = met || p.Listen == c.addr()
+		}
+		if met {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("b and c did not meet: b %+v c %+v", b.s.Peers(), c.s.Peers())
+		}
 	}
 }
 

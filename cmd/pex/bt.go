@@ -24,7 +24,7 @@ import (
 
 func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "swarm" {
-		fmt.Fprintln(stderr, "usage: pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]... [--tracker URL]... [--dht-bootstrap HOST:PORT]... [--no-dht] [--no-pex] [--max-peers N] [--duration D] [--json]")
+		fmt.Fprintln(stderr, "usage: pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]... [--tracker URL]... [--dht-bootstrap HOST:PORT]... [--no-dht] [--no-pex] [--no-azmp] [--max-peers N] [--duration D] [--json]")
 		return errUsage
 	}
 	fs := flag.NewFlagSet("pex bt swarm", flag.ContinueOnError)
@@ -40,7 +40,8 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&dhtBoot, "dht-bootstrap", "bootstrap the Mainline DHT from the node at `HOST:PORT` (repeatable; pex never uses the public routers)")
 	noDHT := fs.Bool("no-dht", false, "do not use the DHT even when bootstrap nodes are given")
 	dhtListen := fs.String("dht-listen", "", "UDP `HOST:PORT` for the DHT node (default: the --listen host, any port)")
-	noPEX := fs.Bool("no-pex", false, "turn ut_pex off for this swarm")
+	noPEX := fs.Bool("no-pex", false, "turn peer exchange (ut_pex and AZMP's) off for this swarm")
+	noAZMP := fs.Bool("no-azmp", false, "do not offer Vuze's messaging protocol (AZMP); use ut_pex with every peer")
 	maxPeers := fs.Int("max-peers", 50, "connections at most")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
@@ -53,7 +54,7 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	pr := &printer{w: stdout, json: *asJSON}
-	cfg := swarm.Config{InfoHash: ih, MaxPeers: *maxPeers, NoPEX: *noPEX, Private: private}
+	cfg := swarm.Config{InfoHash: ih, MaxPeers: *maxPeers, NoPEX: *noPEX, NoAZMP: *noAZMP, Private: private}
 	var ln net.Listener
 	if *listen != "" {
 		if ln, err = net.Listen("tcp", *listen); err != nil {
@@ -228,17 +229,26 @@ func printSwarmEvents(s *swarm.Swarm, pr *printer, table *swarmTable) {
 		table.add(ev)
 		switch ev.Name {
 		case "connected":
-			pr.event("connected", "peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source)
+			pr.event("connected", "peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source, "net", netName(ev.Net))
 		case "disconnected":
 			pr.event("disconnected", "peer", ev.Peer.String(), "reason", ev.Reason)
 		case "discovered":
-			pr.event("discovered", "peer", ev.Peer.String(), "source", ev.Source, "from", ev.From.String())
+			pr.event("discovered", "peer", ev.Peer.String(), "source", ev.Source, "from", ev.From.String(), "net", ev.Net)
 		case "pex-received":
 			pr.event("pex-received", "from", ev.Peer.String(), "added", strs(ev.Added), "dropped", strs(ev.Dropped), "net", ev.Net)
 		case "pex-sent":
 			pr.event("pex-sent", "to", ev.Peer.String(), "added", len(ev.Added), "dropped", len(ev.Dropped), "net", ev.Net)
 		}
 	}
+}
+
+// netName is a connection's PEX network for the connected event: "none"
+// when the peer speaks neither.
+func netName(n string) string {
+	if n == "" {
+		return "none"
+	}
+	return n
 }
 
 func resolvePeer(s string) (netip.AddrPort, error) {

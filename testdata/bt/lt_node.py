@@ -14,6 +14,7 @@ ap.add_argument('--peer', action='append', default=[])
 ap.add_argument('--seed', action='store_true')
 ap.add_argument('--duration', type=float, default=60)
 ap.add_argument('--download-rate', type=int, default=0)  # bytes/s, 0 = unlimited
+ap.add_argument('--block', action='append', default=[])  # refuse this IP both ways
 a = ap.parse_args()
 
 def out(ev):
@@ -31,6 +32,11 @@ s = lt.session({
     'download_rate_limit': a.download_rate,
     'ignore_limits_on_local_network': False,
 })
+if a.block:
+    f = lt.ip_filter()
+    for ip in a.block:
+        f.add_rule(ip, ip, 1)  # 1 = blocked
+    s.set_ip_filter(f)
 params = {'ti': lt.torrent_info(a.torrent), 'save_path': a.save}
 if a.seed:
     params['flags'] = lt.torrent_flags.seed_mode
