@@ -60,7 +60,7 @@ func startBiglyBT(t *testing.T, dir, torrent string) *biglybt {
 		"update.start": int64(0), "update.periodic": int64(0), "update.opendialog": int64(0), "Send Version Info": int64(0),
 		"Allow Same IP Peers": int64(1), "LAN Speed Enabled": int64(0),
 		"Default save path": filepath.Join(dir, "seed"),
-		"Logger.Enabled": int64(1), "Logging Enable": int64(1), "Logging Dir": logs,
+		"Logger.Enabled":    int64(1), "Logging Enable": int64(1), "Logging Dir": logs,
 	})
 	os.WriteFile(filepath.Join(cfgDir, "biglybt.config"), cfg, 0o644)
 	// BiglyBT starts a torrent without trackers only with its DHT: name
