@@ -20,12 +20,15 @@ import (
 	"github.com/seed0021ed4d/pex/bt/swarm"
 )
 
-// makeTorrent writes a one-file torrent and its data into dir.
+// makeTorrent writes a one-file torrent and its data into dir. The data
+// depends on the test's name, so tests running in parallel are in swarms of
+// their own.
 func makeTorrent(t *testing.T, dir string) (torrentPath string, infohash [20]byte) {
 	t.Helper()
 	data := make([]byte, 2<<20)
+	salt := sha1.Sum([]byte(t.Name()))
 	for i := range data {
-		data[i] = byte(i * 31)
+		data[i] = byte(i*31) ^ salt[i%len(salt)]
 	}
 	const pieceLen = 16 << 10
 	var pieces []byte

@@ -50,7 +50,6 @@ func (e *DecodeError) Error() string { return "azmp: AZ_PEER_EXCHANGE: " + e.Rea
 var ErrEmptyExchange = &DecodeError{Reason: "neither added nor dropped peers"}
 
 type list struct {
-	raw            []byte // the bencoded list, 'l' ... 'e'
 	hst, udp       []byte
 	present        bool
 	hasHST, hasUDP bool
@@ -108,11 +107,18 @@ func DecodePeerExchange(payload []byte, m *PeerExchange) error {
 			if len(b) == 0 || b[0] != 'l' {
 				return &DecodeError{Reason: fmt.Sprintf("%q is not a list", key)}
 			}
-			rest, err := bencode.Skip(b)
-			if err != nil {
-				return &DecodeError{Reason: fmt.Sprintf("bad %q list", key)}
+			if l.present {
+				return &DecodeError{Reason: fmt.Sprintf("%q given twice", key)}
 			}
-			l.raw, l.present, b = b[:len(b)-len(rest)], true, rest
+			dst := &m.Added
+			if l == &dropped {
+				dst = &m.Dropped
+			}
+			var err error
+			if *dst, b, err = readPeers(b[1:], *dst); err != nil {
+				return err
+			}
+			l.present = true
 		default:
 			if b, err = bencode.Skip(b); err != nil {
 				return &DecodeError{Reason: "bad value in dict"}
@@ -123,61 +129,63 @@ func DecodePeerExchange(payload []byte, m *PeerExchange) error {
 		return &DecodeError{Reason: "infohash missing or not 20 bytes"}
 	}
 	m.InfoHash = [20]byte(ih)
-	var err error
-	if m.Added, err = decodeList(&added, m.Added, m); err != nil {
-		return err
-	}
-	if m.Dropped, err = decodeList(&dropped, m.Dropped, m); err != nil {
-		return err
-	}
+	applyHST(&added, m.Added, m)
+	applyHST(&dropped, m.Dropped, m)
 	if len(m.Added) == 0 && len(m.Dropped) == 0 {
 		return ErrEmptyExchange
 	}
 	return nil
 }
 
-func decodeList(l *list, dst []Peer, m *PeerExchange) ([]Peer, error) {
-	if !l.present {
-		return dst, nil
-	}
-	// Count first, so that _HST and _UDP can be checked against it.
-	n := 0
-	for b := l.raw[1:]; b[0] != 'e'; n++ {
+// readPeers appends the entries of a list whose 'l' has been read, and
+// returns what follows its 'e'.
+func readPeers(b []byte, dst []Peer) ([]Peer, []byte, error) {
+	for {
+		if len(b) == 0 {
+			return dst, b, &DecodeError{Reason: "unterminated peer list"}
+		}
+		if b[0] == 'e' {
+			return dst, b[1:], nil
+		}
 		s, rest, err := bencode.ReadString(b)
 		if err != nil {
-			return dst, &DecodeError{Reason: "a peer entry is not a string"}
+			return dst, b, &DecodeError{Reason: "a peer entry is not a string"}
 		}
-		if len(s) != 6 && len(s) != 18 {
-			return dst, &DecodeError{Reason: fmt.Sprintf("a peer entry of %d bytes (want 6 or 18)", len(s))}
-		}
-		b = rest
-	}
-	hst, udp := l.hst, l.udp
-	if l.hasHST && len(hst) != n {
-		m.BadHST, hst = true, nil
-	}
-	if l.hasUDP && len(udp) != 2*n {
-		m.BadUDP, udp = true, nil
-	}
-	i := 0
-	for b := l.raw[1:]; b[0] != 'e'; i++ {
-		s, rest, _ := bencode.ReadString(b)
 		b = rest
 		var p Peer
-		if len(s) == 6 {
+		switch len(s) {
+		case 6:
 			p.Addr = netip.AddrPortFrom(netip.AddrFrom4([4]byte(s[:4])), binary.BigEndian.Uint16(s[4:]))
-		} else {
+		case 18:
 			p.Addr = netip.AddrPortFrom(netip.AddrFrom16([16]byte(s[:16])).Unmap(), binary.BigEndian.Uint16(s[16:]))
-		}
-		if hst != nil {
-			p.Crypto = hst[i] == HandshakeCrypto
-		}
-		if udp != nil {
-			p.UDPPort = binary.BigEndian.Uint16(udp[2*i:])
+		default:
+			return dst, b, &DecodeError{Reason: fmt.Sprintf("a peer entry of %d bytes (want 6 or 18)", len(s))}
 		}
 		dst = append(dst, p)
 	}
-	return dst, nil
+}
+
+// applyHST sets the handshake types and UDP ports of a list's peers from
+// its _HST and _UDP strings, when their lengths match the list.
+func applyHST(l *list, ps []Peer, m *PeerExchange) {
+	if l.hasHST {
+		if len(l.hst) != len(ps) {
+			m.BadHST = true
+		} else {
+			for i := range ps {
+				ps[i].Crypto = l.hst[i] == HandshakeCrypto
+			}
+		}
+	}
+	if l.hasUDP {
+		if len(l.udp) != 2*len(ps) {
+			m.BadUDP = true
+		} else {
+			for i := range ps {
+				ps[i].UDPPort = binary.BigEndian.Uint16(l.udp[2*i:])
+			}
+		}
+	}
 }
 
 // ErrUnsupportedAddr is returned by AppendPeerExchange for an address that

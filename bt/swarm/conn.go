@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,24 +82,39 @@ func (s *Swarm) run(nc net.Conn, addr netip.AddrPort, source string, outgoing bo
 		s.mu.Unlock()
 	}
 	if source == SourceManual && outgoing && !errors.Is(reason, errSelf) {
-		s.redial(addr)
+		s.redial(addr, false)
 	}
 }
 
+// Redial delays for a manually given peer: the first after a dropped
+// connection or a failed dial, doubling on each failed dial up to the cap.
+const (
+	redialFirst = 5 * time.Second
+	redialMax   = 2 * time.Minute
+)
+
 // redial dials a manually given peer again a little later: clients drop
-// idle connections (libtorrent and aria2 after about a minute), and a peer
-// the user named should stay in the swarm.
-func (s *Swarm) redial(addr netip.AddrPort) {
+// idle connections (libtorrent and aria2 after about a minute), a peer may
+// not be listening yet, and a peer the user named should stay in the
+// swarm. failed says the last dial failed, which doubles the wait.
+func (s *Swarm) redial(addr netip.AddrPort, failed bool) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return
 	}
+	d := redialFirst
+	if failed {
+		d = min(max(2*s.backoff[addr], redialFirst), redialMax)
+		s.backoff[addr] = d
+	} else {
+		delete(s.backoff, addr)
+	}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
-		t := time.NewTimer(5 * time.Second)
+		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-t.C:
@@ -237,7 +253,10 @@ const azVersion = 1
 // AZ_PEER_EXCHANGE when both list it.
 func (c *conn) azLoop() error {
 	s := c.s
-	h := azmp.Handshake{Identity: s.azIdentity, Client: "pex", Version: s.cfg.Client, TCPPort: s.cfg.ListenPort}
+	// AZ_HANDSHAKE names client and version apart: "pex/0.1" is sent as
+	// "pex" and "0.1".
+	name, version, _ := strings.Cut(s.cfg.Client, "/")
+	h := azmp.Handshake{Identity: s.azIdentity, Client: name, Version: version, TCPPort: s.cfg.ListenPort}
 	for _, id := range azMessages {
 		h.Messages = append(h.Messages, azmp.MessageInfo{ID: id, Version: azVersion})
 	}

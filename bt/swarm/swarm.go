@@ -100,11 +100,12 @@ type Swarm struct {
 	wg     sync.WaitGroup
 	events chan Event
 
-	mu     sync.Mutex
-	conns  map[*conn]struct{}
-	known  map[netip.AddrPort]string // addresses dialed or connected -> source
-	self   map[netip.AddrPort]bool   // our own listen addresses as peers see them
-	closed bool
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	known   map[netip.AddrPort]string        // addresses dialed or connected -> source
+	self    map[netip.AddrPort]bool          // our own listen addresses as peers see them
+	backoff map[netip.AddrPort]time.Duration // manual peers whose dials failed: the last wait
+	closed  bool
 
 	azIdentity [20]byte // AZ_HANDSHAKE's identity, random per swarm
 }
@@ -137,7 +138,7 @@ func New(cfg Config) (*Swarm, error) {
 	if cfg.EventBuffer <= 0 {
 		cfg.EventBuffer = 1024
 	}
-	s := &Swarm{cfg: cfg, events: make(chan Event, cfg.EventBuffer), conns: map[*conn]struct{}{}, known: map[netip.AddrPort]string{}, self: map[netip.AddrPort]bool{}}
+	s := &Swarm{cfg: cfg, events: make(chan Event, cfg.EventBuffer), conns: map[*conn]struct{}{}, known: map[netip.AddrPort]string{}, self: map[netip.AddrPort]bool{}, backoff: map[netip.AddrPort]time.Duration{}}
 	if cfg.PEX != nil {
 		s.pexCfg = *cfg.PEX
 	}
@@ -194,6 +195,9 @@ func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {
 		if err != nil {
 			s.cfg.Logger.Debug("swarm: dial failed", "peer", addr, "err", err)
 			s.forget(addr)
+			if source == SourceManual {
+				s.redial(addr, true)
+			}
 			return
 		}
 		s.run(c, addr, source, true)

@@ -50,7 +50,12 @@ func (n *node) addr() netip.AddrPort { return netip.MustParseAddrPort(n.ln.Addr(
 
 func waitEvent(t *testing.T, s *Swarm, name string, match func(Event) bool) Event {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	return waitEventWithin(t, s, name, 10*time.Second, match)
+}
+
+func waitEventWithin(t *testing.T, s *Swarm, name string, limit time.Duration, match func(Event) bool) Event {
+	t.Helper()
+	deadline := time.After(limit)
 	for {
 		select {
 		case ev := <-s.Events():
@@ -181,4 +186,38 @@ func TestWrongInfohashRefused(t *testing.T) {
 	if len(a.s.Peers()) != 0 || len(b.s.Peers()) != 0 {
 		t.Fatal("connected across infohashes")
 	}
+}
+
+// A manually given peer that is not listening yet is dialed again until it
+// is.
+func TestManualPeerRedialedUntilUp(t *testing.T) {
+	ih := [20]byte{0xb1}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := netip.MustParseAddrPort(ln.Addr().String())
+	ln.Close() // nothing listens there yet
+	a := newNode(t, ih, false)
+	a.s.AddPeer(later, SourceManual)
+	time.Sleep(500 * time.Millisecond) // the first dial fails
+	ln, err = net.Listen("tcp", later.String())
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	s, err := New(Config{InfoHash: ih, ListenPort: int(later.Port())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.Accept(c)
+		}
+	}()
+	defer func() { ln.Close(); s.Close() }()
+	waitEventWithin(t, a.s, "connected", 20*time.Second, func(ev Event) bool { return ev.Peer == later })
 }

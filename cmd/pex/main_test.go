@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/json"
@@ -328,7 +329,7 @@ func TestBTSwarmCommand(t *testing.T) {
 	aAddr := a.wait(t, "listening", nil)["addr"].(string)
 	b := start("--peer", aAddr)
 	bAddr := b.wait(t, "listening", nil)["addr"].(string)
-	a.wait(t, "connected", func(ev map[string]any) bool { return ev["source"] == "incoming" && ev["client"] == "pex/0.1" })
+	a.wait(t, "connected", func(ev map[string]any) bool { return ev["source"] == "incoming" && strings.HasPrefix(ev["client"].(string), "pex") })
 	c := start("--peer", aAddr)
 	cAddr := c.wait(t, "listening", nil)["addr"].(string)
 	// a tells b and c about each other; whichever hears first dials the
@@ -351,7 +352,66 @@ func TestBTSwarmCommand(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	a.wait(t, "pex-sent", func(ev map[string]any) bool { return ev["added"].(float64) >= 1 && ev["net"] == "ut_pex" })
+	// pex nodes prefer AZMP between themselves.
+	a.wait(t, "pex-sent", func(ev map[string]any) bool { return ev["added"].(float64) >= 1 && ev["net"] == "azmp" })
+	b.wait(t, "connected", func(ev map[string]any) bool { return ev["peer"] == aAddr && ev["net"] == "azmp" })
+}
+
+// Without --json: progress lines, then a table of the swarm. --no-azmp
+// makes the link ut_pex.
+func TestBTSwarmTextTable(t *testing.T) {
+	ih := "1123456789abcdef0123456789abcdef01234567"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aAddr := ln.Addr().String()
+	ln.Close()
+	var out bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(context.Background(), []string{"bt", "swarm", "--infohash", ih, "--listen", aAddr, "--no-azmp", "--duration", "5s"}, &out, io.Discard)
+	}()
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) { // until a listens
+		if c, err := net.Dial("tcp", aAddr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("pex bt swarm --listen did not listen")
+		}
+	}
+	b := newLines()
+	ctx, cancel := context.WithCancel(context.Background())
+	bDone := make(chan int, 1)
+	go func() {
+		bDone <- run(ctx, []string{"bt", "swarm", "--infohash", ih, "--json", "--listen", "127.0.0.1:0", "--peer", aAddr}, b, io.Discard)
+	}()
+	defer func() { cancel(); <-bDone }()
+	b.wait(t, "connected", func(ev map[string]any) bool { return ev["peer"] == aAddr && ev["net"] == "ut_pex" })
+	select {
+	case rc := <-done:
+		if rc != 0 {
+			t.Fatalf("exit %d: %s", rc, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("--duration 5s did not end the run")
+	}
+	text := out.String()
+	for _, want := range []string{"peers: 1 connected", "PEER", "CLIENT", "LEARNED", "IN/OUT"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("output lacks %q:\n%s", want, text)
+		}
+	}
+	row := ""
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, "pex/0.1") {
+			row = l
+		}
+	}
+	if f := strings.Fields(row); len(f) < 6 || f[1] != "connected" || f[3] != "incoming" || f[5] != "ut_pex" {
+		t.Fatalf("no row for b (connected, incoming, ut_pex):\n%s", text)
+	}
 }
 
 // --tracker: a swarm learns a peer from an HTTP tracker and connects to it.
