@@ -329,7 +329,9 @@ func TestBTSwarmCommand(t *testing.T) {
 	aAddr := a.wait(t, "listening", nil)["addr"].(string)
 	b := start("--peer", aAddr)
 	bAddr := b.wait(t, "listening", nil)["addr"].(string)
-	a.wait(t, "connected", func(ev map[string]any) bool { return ev["source"] == "incoming" && strings.HasPrefix(ev["client"].(string), "pex") })
+	a.wait(t, "connected", func(ev map[string]any) bool {
+		return ev["source"] == "incoming" && strings.HasPrefix(ev["client"].(string), "pex")
+	})
 	c := start("--peer", aAddr)
 	cAddr := c.wait(t, "listening", nil)["addr"].(string)
 	// a tells b and c about each other; whichever hears first dials the
