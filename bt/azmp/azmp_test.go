@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/seed0021ed4d/pex/bt/pex"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -266,7 +268,7 @@ func TestReceiverFlood(t *testing.T) {
 			}
 			time.Sleep(10 * time.Second)
 		}
-		if _, _, err := r.Receive(time.Now(), msg, ih, netip.AddrPort{}); !errors.Is(err, ErrFlood) {
+		if _, _, err := r.Receive(time.Now(), msg, ih, netip.AddrPort{}); !errors.Is(err, pex.ErrFlood) {
 			t.Fatalf("8th message within 120 s: %v", err)
 		}
 		r = NewReceiver(nil)

@@ -43,9 +43,9 @@ func (c *ReceiveConfig) withDefaults() ReceiveConfig {
 	return o
 }
 
-// Errors from a Receiver; each ends the connection.
+// Errors from a Receiver; each ends the connection. A flood is reported
+// with an error wrapping package bt/pex's ErrFlood.
 var (
-	ErrFlood         = errors.New("azmp: AZ_PEER_EXCHANGE sent too frequently")
 	ErrTooLarge      = errors.New("azmp: AZ_PEER_EXCHANGE too large")
 	ErrWrongInfoHash = errors.New("azmp: AZ_PEER_EXCHANGE for another infohash")
 )
@@ -53,7 +53,7 @@ var (
 // Receiver holds one peer's AZ_PEER_EXCHANGE messages to the limits.
 type Receiver struct {
 	cfg     ReceiveConfig
-	times   []time.Time // arrival of the last FloodCount messages, oldest first
+	flood   *pex.FloodLimit
 	msg     PeerExchange
 	dropped []netip.AddrPort
 }
@@ -61,7 +61,7 @@ type Receiver struct {
 // NewReceiver returns a Receiver. cfg may be nil.
 func NewReceiver(cfg *ReceiveConfig) *Receiver {
 	c := cfg.withDefaults()
-	return &Receiver{cfg: c, times: make([]time.Time, 0, c.FloodCount)}
+	return &Receiver{cfg: c, flood: pex.NewFloodLimit(c.FloodCount, c.FloodWindow)}
 }
 
 // Receive checks and decodes one message that arrived at now on a
@@ -72,14 +72,9 @@ func (r *Receiver) Receive(now time.Time, payload []byte, infohash [20]byte, sel
 	if len(payload) > r.cfg.MaxMessageSize {
 		return nil, nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), r.cfg.MaxMessageSize)
 	}
-	if len(r.times) == r.cfg.FloodCount {
-		if now.Sub(r.times[0]) < r.cfg.FloodWindow {
-			return nil, nil, fmt.Errorf("%w: %d within %v", ErrFlood, r.cfg.FloodCount+1, r.cfg.FloodWindow)
-		}
-		copy(r.times, r.times[1:])
-		r.times = r.times[:len(r.times)-1]
+	if err := r.flood.Arrive(now); err != nil {
+		return nil, nil, fmt.Errorf("azmp: AZ_PEER_EXCHANGE: %w", err)
 	}
-	r.times = append(r.times, now)
 	if err := DecodePeerExchange(payload, &r.msg); err != nil {
 		return nil, nil, err
 	}

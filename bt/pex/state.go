@@ -122,23 +122,51 @@ func (s *Sender) Next(now time.Time, current []Peer, receiver netip.AddrPort, m 
 	return true
 }
 
-// Errors from a Receiver. Both end the connection.
+// Errors from a Receiver (ErrFlood from a FloodLimit too). Both end the
+// connection.
 var (
-	ErrFlood    = errors.New("ut_pex: messages sent too frequently")
+	ErrFlood    = errors.New("PEX messages sent too frequently")
 	ErrTooLarge = errors.New("ut_pex: message too large")
 )
+
+// FloodLimit tells a flood from a peer's messages: more than Count of them
+// within Window. The zero value is not usable; see NewFloodLimit.
+type FloodLimit struct {
+	count  int
+	window time.Duration
+	times  []time.Time // arrival of the last count messages, oldest first
+}
+
+// NewFloodLimit returns a FloodLimit tolerating count messages a window.
+func NewFloodLimit(count int, window time.Duration) *FloodLimit {
+	return &FloodLimit{count: count, window: window, times: make([]time.Time, 0, count)}
+}
+
+// Arrive records a message that arrived at now. It returns an error
+// wrapping ErrFlood when the message is one too many.
+func (f *FloodLimit) Arrive(now time.Time) error {
+	if len(f.times) == f.count {
+		if now.Sub(f.times[0]) < f.window {
+			return fmt.Errorf("%w: %d within %v", ErrFlood, f.count+1, f.window)
+		}
+		copy(f.times, f.times[1:])
+		f.times = f.times[:len(f.times)-1]
+	}
+	f.times = append(f.times, now)
+	return nil
+}
 
 // Receiver holds one peer to BEP 11's limits.
 type Receiver struct {
 	cfg   Config
-	times []time.Time // arrival of the last FloodCount messages, oldest first
+	flood *FloodLimit
 	msg   Msg
 }
 
 // NewReceiver returns a Receiver. cfg may be nil.
 func NewReceiver(cfg *Config) *Receiver {
 	c := cfg.withDefaults()
-	return &Receiver{cfg: c, times: make([]time.Time, 0, c.FloodCount)}
+	return &Receiver{cfg: c, flood: NewFloodLimit(c.FloodCount, c.FloodWindow)}
 }
 
 // Receive checks and decodes one message that arrived at now. It returns
@@ -149,14 +177,9 @@ func (r *Receiver) Receive(now time.Time, payload []byte, self netip.AddrPort) (
 	if len(payload) > r.cfg.MaxMessageSize {
 		return nil, nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), r.cfg.MaxMessageSize)
 	}
-	if len(r.times) == r.cfg.FloodCount {
-		if now.Sub(r.times[0]) < r.cfg.FloodWindow {
-			return nil, nil, fmt.Errorf("%w: %d within %v", ErrFlood, r.cfg.FloodCount+1, r.cfg.FloodWindow)
-		}
-		copy(r.times, r.times[1:])
-		r.times = r.times[:len(r.times)-1]
+	if err := r.flood.Arrive(now); err != nil {
+		return nil, nil, fmt.Errorf("ut_pex: %w", err)
 	}
-	r.times = append(r.times, now)
 	if err := Decode(payload, &r.msg); err != nil {
 		return nil, nil, err
 	}
