@@ -159,7 +159,8 @@ func (b *biglybt) log() string {
 //
 // L tells P about R over ut_pex; P tells B about R over AZ_PEER_EXCHANGE;
 // B dials R. B tells P about Q over AZ_PEER_EXCHANGE (60-120 s after they
-// connect); P tells L about Q over ut_pex; L dials Q.
+// connect); P tells L about Q over ut_pex; L dials Q. S (127.0.0.9) offers
+// BiglyBT no AZMP and hears its peers over ut_pex instead.
 func TestBiglyBTPEX(t *testing.T) {
 	requireLibtorrent(t)
 	if testing.Short() {
@@ -177,6 +178,9 @@ func TestBiglyBTPEX(t *testing.T) {
 	p, pAddr, pev := startSwarmConfig(t, swarm.Config{InfoHash: ih}, "127.0.0.1")
 	q, qAddr, qev := startSwarmConfig(t, swarm.Config{InfoHash: ih, NoPEX: true}, "127.0.0.5")
 	r, rAddr, rev := startSwarmConfig(t, swarm.Config{InfoHash: ih, NoPEX: true}, "127.0.0.8")
+	// S speaks only LTEP with BiglyBT (no AZMP offered) and takes no other
+	// peer (MaxPeers 1): it only listens to BiglyBT's ut_pex.
+	sw, _, sev := startSwarmConfig(t, swarm.Config{InfoHash: ih, NoAZMP: true, MaxPeers: 1}, "127.0.0.9")
 	time.Sleep(time.Second) // let libtorrent listen
 	r.AddPeer(l.addr(), swarm.SourceManual)
 	waitFor(t, 20*time.Second, "R connected to libtorrent", func() bool { return hasEvent(rev(), "connected", l.addr(), "") })
@@ -186,21 +190,28 @@ func TestBiglyBTPEX(t *testing.T) {
 	})
 	q.AddPeer(b.addr, swarm.SourceManual)
 	p.AddPeer(b.addr, swarm.SourceManual)
+	sw.AddPeer(b.addr, swarm.SourceManual)
 	connected := time.Now()
 	// Q runs no PEX, so its link has no PEX network.
 	waitFor(t, 20*time.Second, "P and Q connected to BiglyBT, P with AZ_PEER_EXCHANGE", func() bool {
 		return hasEventNet(pev(), "connected", b.addr, swarm.NetAZMP) && hasEvent(qev(), "connected", b.addr, "")
 	}, func() string { return fmt.Sprintf("P %+v\nQ %+v\n%s", pev(), qev(), b.log()) })
 
-	var gotFromB, bDialedR, lDialedQ time.Duration
-	var sentToB []netip.AddrPort
-	for end := start.Add(run); time.Now().Before(end) && (gotFromB == 0 || bDialedR == 0 || lDialedQ == 0); time.Sleep(500 * time.Millisecond) {
+	var gotFromB, bDialedR, lDialedQ, utFromB time.Duration
+	var utAdded []netip.AddrPort
+	var toldBR time.Duration = -1 // when pex's AZ_PEER_EXCHANGE first named R to BiglyBT
+	for end := start.Add(run); time.Now().Before(end) && (gotFromB == 0 || bDialedR == 0 || lDialedQ == 0 || utFromB == 0); time.Sleep(500 * time.Millisecond) {
+		for _, ev := range sev() {
+			if ev.Name == "pex-received" && ev.Peer == b.addr && ev.Net == swarm.NetUTPex && len(ev.Added) > 0 && utFromB == 0 {
+				utFromB, utAdded = ev.Time.Sub(connected), ev.Added
+			}
+		}
 		for _, ev := range pev() {
 			if ev.Name == "pex-received" && ev.Peer == b.addr && ev.Net == swarm.NetAZMP && slices.Contains(ev.Added, qAddr) && gotFromB == 0 {
 				gotFromB = ev.Time.Sub(connected)
 			}
-			if ev.Name == "pex-sent" && ev.Peer == b.addr && ev.Net == swarm.NetAZMP {
-				sentToB = append(sentToB[:0], ev.Added...)
+			if ev.Name == "pex-sent" && ev.Peer == b.addr && ev.Net == swarm.NetAZMP && slices.Contains(ev.Added, rAddr) && toldBR < 0 {
+				toldBR = ev.Time.Sub(connected)
 			}
 		}
 		for _, ev := range rev() {
@@ -217,7 +228,7 @@ func TestBiglyBTPEX(t *testing.T) {
 	}
 	dump := func() string {
 		var sb strings.Builder
-		for name, evs := range map[string][]swarm.Event{"P": pev(), "Q": qev(), "R": rev()} {
+		for name, evs := range map[string][]swarm.Event{"P": pev(), "Q": qev(), "R": rev(), "S": sev()} {
 			for _, ev := range evs {
 				fmt.Fprintf(&sb, "%s: %s %v %s %s net=%s added=%v %s\n", name, ev.Name, ev.Peer, ev.Client, ev.Source, ev.Net, ev.Added, ev.Reason)
 			}
@@ -230,13 +241,20 @@ func TestBiglyBTPEX(t *testing.T) {
 		t.Fatalf("no AZ_PEER_EXCHANGE from BiglyBT naming Q (%v)\n%s", qAddr, dump())
 	}
 	if bDialedR == 0 {
-		t.Fatalf("BiglyBT never dialed R (%v), which only pex's AZ_PEER_EXCHANGE named (last sent %v)\n%s", rAddr, sentToB, dump())
+		t.Fatalf("BiglyBT never dialed R (%v), which only pex's AZ_PEER_EXCHANGE named\n%s", rAddr, dump())
+	}
+	if toldBR < 0 || toldBR > bDialedR {
+		t.Fatalf("BiglyBT dialed R at %v, before pex named R to it (%v)\n%s", bDialedR, toldBR, dump())
 	}
 	if lDialedQ == 0 {
 		t.Fatalf("libtorrent never dialed Q (%v), which only pex's ut_pex named\n%s", qAddr, dump())
 	}
-	t.Logf("after P connected to BiglyBT: BiglyBT's AZ_PEER_EXCHANGE naming Q arrived at %v; BiglyBT dialed R (named by pex's AZ_PEER_EXCHANGE %v) at %v; libtorrent dialed Q (named by pex's ut_pex) at %v",
-		gotFromB.Round(time.Second), sentToB, bDialedR.Round(time.Second), lDialedQ.Round(time.Second))
+	if utFromB == 0 {
+		t.Fatalf("no ut_pex from BiglyBT to S, which offered only LTEP\n%s", dump())
+	}
+	t.Logf("BiglyBT's ut_pex to S (LTEP only) named %v at %v", utAdded, utFromB.Round(time.Second))
+	t.Logf("after P connected to BiglyBT: pex's AZ_PEER_EXCHANGE named R at %v, BiglyBT dialed R at %v; BiglyBT's AZ_PEER_EXCHANGE naming Q arrived at %v, libtorrent dialed Q (named by pex's ut_pex) at %v",
+		toldBR.Round(time.Second), bDialedR.Round(time.Second), gotFromB.Round(time.Second), lDialedQ.Round(time.Second))
 	_ = pAddr
 }
 
