@@ -1,9 +1,14 @@
 // Package swarm is pex's BitTorrent engine for peer exchange: it dials the
-// peers it learns, accepts incoming ones, speaks the handshake and the
-// extension protocol, and runs ut_pex (BEP 11) on every connection: it tells
-// each peer about the other connected peers whose listen addresses it knows,
-// within BEP 11's limits, and holds each peer to them. It transfers no
-// pieces: it is a peer-exchange participant, not a downloader.
+// peers it learns, accepts incoming ones, and runs peer exchange on every
+// connection over the network the peer speaks: Vuze's AZ_PEER_EXCHANGE
+// (package bt/azmp) with peers that prefer AZMP in the handshake, as BiglyBT
+// does, and ut_pex (BEP 11, over the extension protocol of BEP 10) with the
+// others. Both share one peer set: it tells each peer about the other
+// connected peers whose listen addresses it knows, whichever network it
+// learned them from, within BEP 11's limits (50 added and 50 dropped a
+// message, a message a minute), and holds each peer to the limits of its
+// network. It transfers no pieces: it is a peer-exchange participant, not a
+// downloader.
 package swarm
 
 import (

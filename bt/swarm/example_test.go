@@ -1,0 +1,42 @@
+package swarm_test
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/seed0021ed4d/pex/bt/swarm"
+)
+
+// Two swarms for one infohash on loopback: b dials a. pex nodes prefer
+// AZMP between themselves, so their link runs AZ_PEER_EXCHANGE.
+func Example() {
+	ih := [20]byte{0xe1}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	a, _ := swarm.New(swarm.Config{InfoHash: ih, ListenPort: ln.Addr().(*net.TCPAddr).Port})
+	defer a.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			a.Accept(c)
+		}
+	}()
+
+	b, _ := swarm.New(swarm.Config{InfoHash: ih})
+	defer b.Close()
+	b.AddPeer(netip.MustParseAddrPort(ln.Addr().String()), swarm.SourceManual)
+	for ev := range b.Events() {
+		if ev.Name == "connected" {
+			fmt.Println(ev.Name, ev.Source, ev.Net, ev.Client)
+			break
+		}
+	}
+	// Output: connected manual azmp pex 0.1
+}
