@@ -1,0 +1,156 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/seed0021ed4d/pex/internal/memnet"
+)
+
+// BEP 11's sending limits over ten virtual minutes, on both networks: a hub
+// connected to 70 peers tells each about the other 69 in two messages (50,
+// then 19, a minute apart), says nothing while nothing changes, and reports
+// 5 peers that left in one message of drops.
+func TestPEXLimitsOnVirtualTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.NewNetwork()
+		dial := func(ctx context.Context, network, addr string) (net.Conn, error) { return nw.Dial(addr) }
+		ih := [20]byte{0xc1}
+		const n = 70
+		type spoke struct {
+			s    *Swarm
+			ln   *memnet.Listener
+			addr netip.AddrPort
+		}
+		var spokes []spoke
+		for i := range n {
+			addr := netip.MustParseAddrPort(fmt.Sprintf("10.0.0.%d:6881", i+1))
+			ln, err := nw.Listen(addr.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A spoke takes no peer but the hub (MaxPeers 1); odd ones
+			// offer no AZMP, so the hub speaks ut_pex with them.
+			s, err := New(Config{InfoHash: ih, ListenPort: 6881, MaxPeers: 1, NoAZMP: i%2 == 1, Dialer: dial})
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					s.Accept(c)
+				}
+			}()
+			go func() {
+				for range s.Events() {
+				}
+			}()
+			spokes = append(spokes, spoke{s, ln, addr})
+		}
+		hub, err := New(Config{InfoHash: ih, MaxPeers: 100, Dialer: dial})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		sent := map[netip.AddrPort][]Event{}
+		nets := map[netip.AddrPort]string{}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for ev := range hub.Events() {
+				mu.Lock()
+				switch ev.Name {
+				case "pex-sent":
+					sent[ev.Peer] = append(sent[ev.Peer], ev)
+				case "connected":
+					nets[ev.Peer] = ev.Net
+				}
+				mu.Unlock()
+			}
+		}()
+		start := time.Now()
+		for _, sp := range spokes {
+			hub.AddPeer(sp.addr, SourceTracker)
+		}
+		// Between two of the hub's one-second ticks, so that all five
+		// leave before it looks again.
+		time.Sleep(5*time.Minute + 500*time.Millisecond)
+		gone := spokes[:5]
+		for _, sp := range gone {
+			sp.ln.Close()
+			sp.s.Close()
+		}
+		leftAt := time.Now()
+		time.Sleep(5 * time.Minute)
+		hub.Close()
+		<-done
+		for _, sp := range spokes[5:] {
+			sp.ln.Close()
+			sp.s.Close()
+		}
+
+		for i, sp := range spokes {
+			msgs := sent[sp.addr]
+			wantNet := NetAZMP
+			if i%2 == 1 {
+				wantNet = NetUTPex
+			}
+			if nets[sp.addr] != wantNet {
+				t.Fatalf("spoke %d: link runs %q, want %q", i, nets[sp.addr], wantNet)
+			}
+			var told []netip.AddrPort
+			for j, m := range msgs {
+				if len(m.Added) > 50 || len(m.Dropped) > 50 {
+					t.Fatalf("spoke %d message %d: %d added, %d dropped", i, j, len(m.Added), len(m.Dropped))
+				}
+				if m.Net != wantNet {
+					t.Fatalf("spoke %d message %d over %q, want %q", i, j, m.Net, wantNet)
+				}
+				if j > 0 && m.Time.Sub(msgs[j-1].Time) < time.Minute {
+					t.Fatalf("spoke %d: messages %d and %d %v apart", i, j-1, j, m.Time.Sub(msgs[j-1].Time))
+				}
+				if m.Time.Before(leftAt) {
+					told = append(told, m.Added...)
+				}
+			}
+			if i < len(gone) {
+				continue
+			}
+			// Before the five left: 50, then 19, and nothing more.
+			before := 0
+			for _, m := range msgs {
+				if m.Time.Before(leftAt) {
+					before++
+				}
+			}
+			if before != 2 || len(msgs[0].Added) != 50 || len(msgs[1].Added) != n-1-50 || len(told) != n-1 || slices.Contains(told, sp.addr) {
+				t.Fatalf("spoke %d: %d messages before %v, added %d then %d (%d peers told)", i, before, leftAt.Sub(start), len(msgs[0].Added), len(msgs[1].Added), len(told))
+			}
+			if len(msgs) != 3 {
+				for _, m := range msgs {
+					t.Logf("+%v added %v dropped %v", m.Time.Sub(start), m.Added, m.Dropped)
+				}
+				t.Fatalf("spoke %d: %d messages, want 3", i, len(msgs))
+			}
+			last := msgs[2]
+			if len(last.Added) != 0 || len(last.Dropped) != len(gone) || last.Time.Sub(leftAt) > 5*time.Second {
+				t.Fatalf("spoke %d: after the five left: %+v at +%v", i, last, last.Time.Sub(leftAt))
+			}
+			for _, g := range gone {
+				if !slices.Contains(last.Dropped, g.addr) {
+					t.Fatalf("spoke %d: %v not dropped: %v", i, g.addr, last.Dropped)
+				}
+			}
+		}
+	})
+}
