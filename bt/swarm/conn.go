@@ -179,7 +179,7 @@ func (c *conn) ltepLoop(ltep bool) error {
 	announced := false
 	if !ltep {
 		// No extension protocol: no client name to wait for.
-		s.emit(Event{Name: "connected", Peer: c.addr, Source: c.source})
+		s.emit(Event{Name: "connected", Peer: c.addr, Listen: c.listen, Source: c.source})
 		announced = true
 	}
 	done := make(chan struct{})
@@ -217,10 +217,10 @@ func (c *conn) ltepLoop(ltep bool) error {
 			if !c.outgoing && h.Port > 0 {
 				c.listen = netip.AddrPortFrom(c.addr.Addr(), uint16(h.Port))
 			}
-			net := c.pexNet
+			net, listen := c.pexNet, c.listen
 			s.mu.Unlock()
 			if !announced {
-				s.emit(Event{Name: "connected", Peer: c.addr, Client: h.Version, Source: c.source, Net: net})
+				s.emit(Event{Name: "connected", Peer: c.addr, Listen: listen, Client: h.Version, Source: c.source, Net: net})
 				announced = true
 			}
 		case utPexID:
@@ -310,9 +310,9 @@ func (c *conn) azLoop() error {
 		}
 	}
 	_, c.azKeep = theirs.Supports(azmp.IDKeepAlive)
-	net := c.pexNet
+	net, listen := c.pexNet, c.listen
 	s.mu.Unlock()
-	s.emit(Event{Name: "connected", Peer: c.addr, Client: client, Source: c.source, Net: net})
+	s.emit(Event{Name: "connected", Peer: c.addr, Listen: listen, Client: client, Source: c.source, Net: net})
 
 	done := make(chan struct{})
 	defer close(done)

@@ -75,6 +75,7 @@ type Config struct {
 type Event struct {
 	Name    string
 	Peer    netip.AddrPort // the peer concerned (for pex-*: the sender or receiver)
+	Listen  netip.AddrPort // connected: the peer's listen address, if known
 	Client  string         // connected: the peer's "v"
 	Source  string         // connected, discovered
 	From    netip.AddrPort // discovered: who told us

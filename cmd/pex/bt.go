@@ -229,7 +229,11 @@ func printSwarmEvents(s *swarm.Swarm, pr *printer, table *swarmTable) {
 		table.add(ev)
 		switch ev.Name {
 		case "connected":
-			pr.event("connected", "peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source, "net", netName(ev.Net))
+			fields := []any{"peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source, "net", netName(ev.Net)}
+			if ev.Listen.IsValid() {
+				fields = append(fields, "listen", ev.Listen.String())
+			}
+			pr.event("connected", fields...)
 		case "disconnected":
 			pr.event("disconnected", "peer", ev.Peer.String(), "reason", ev.Reason)
 		case "discovered":

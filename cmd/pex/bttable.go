@@ -26,6 +26,7 @@ type swarmTable struct {
 
 type peerRow struct {
 	addr      netip.AddrPort
+	listen    netip.AddrPort // its listen address, when it differs from addr
 	client    string
 	source    string
 	from      netip.AddrPort // who told us, for source pex
@@ -57,6 +58,9 @@ func (t *swarmTable) add(ev swarm.Event) {
 	case "connected":
 		r := t.row(ev.Peer)
 		r.connected, r.everConn, r.client, r.reason = true, true, ev.Client, ""
+		if ev.Listen.IsValid() && ev.Listen != ev.Peer {
+			r.listen = ev.Listen
+		}
 		if r.source == "" || ev.Source != swarm.SourceIncoming {
 			r.source = ev.Source
 		}
@@ -118,7 +122,7 @@ func (t *swarmTable) write(w io.Writer) {
 		return rows[i].addr.String() < rows[j].addr.String()
 	})
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tSTATE\tCLIENT\tLEARNED\tFROM\tPEX\tIN/OUT\tTOLD US")
+	fmt.Fprintln(tw, "PEER\tLISTENS ON\tSTATE\tCLIENT\tLEARNED\tFROM\tPEX\tIN/OUT\tTOLD US")
 	for _, r := range rows {
 		state := "known"
 		switch {
@@ -131,7 +135,11 @@ func (t *swarmTable) write(w io.Writer) {
 		if r.from.IsValid() {
 			from = r.from.String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\n", r.addr, state, dash(r.client), dash(r.source), from, dash(r.net), r.pexIn, r.pexOut, r.told)
+		listen := "-"
+		if r.listen.IsValid() {
+			listen = r.listen.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\n", r.addr, listen, state, dash(r.client), dash(r.source), from, dash(r.net), r.pexIn, r.pexOut, r.told)
 	}
 	tw.Flush()
 	var gone []string

@@ -400,7 +400,7 @@ func TestBTSwarmTextTable(t *testing.T) {
 		t.Fatal("--duration 5s did not end the run")
 	}
 	text := out.String()
-	for _, want := range []string{"peers: 1 connected", "PEER", "CLIENT", "LEARNED", "IN/OUT"} {
+	for _, want := range []string{"peers: 1 connected", "PEER", "LISTENS ON", "CLIENT", "LEARNED", "IN/OUT"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("output lacks %q:\n%s", want, text)
 		}
@@ -411,8 +411,9 @@ func TestBTSwarmTextTable(t *testing.T) {
 			row = l
 		}
 	}
-	if f := strings.Fields(row); len(f) < 6 || f[1] != "connected" || f[3] != "incoming" || f[5] != "ut_pex" {
-		t.Fatalf("no row for b (connected, incoming, ut_pex):\n%s", text)
+	bAddr := b.wait(t, "listening", nil)["addr"].(string)
+	if f := strings.Fields(row); len(f) < 7 || f[1] != bAddr || f[2] != "connected" || f[4] != "incoming" || f[6] != "ut_pex" {
+		t.Fatalf("no row for b (listening on %s, connected, incoming, ut_pex):\n%s", bAddr, text)
 	}
 }
 
