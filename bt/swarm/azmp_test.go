@@ -2,11 +2,13 @@ package swarm
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,5 +183,81 @@ func TestAZNotPreferredGetsLTEP(t *testing.T) {
 	}
 	if !bytes.Contains(msg.Payload, []byte("6:ut_pex")) {
 		t.Fatalf("extended handshake %q offers no ut_pex", msg.Payload)
+	}
+}
+
+// A peer re-sending extended handshakes with ever new "yourip" claims does
+// not grow the swarm's memory without bound.
+func TestYourIPClaimsBounded(t *testing.T) {
+	ih := [20]byte{0xa4}
+	n := newNodeConfig(t, Config{InfoHash: ih, NoAZMP: true})
+	c, err := net.DialTimeout("tcp", n.addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	hs := wire.Handshake{InfoHash: ih}
+	hs.Reserved[wire.ReservedByteLTEP] = wire.ReservedBitLTEP
+	copy(hs.PeerID[:], "-XX0001-yourip000000")
+	c.Write(hs.Append(nil))
+	if _, err := wire.ReadHandshake(c); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []byte
+	for i := range 300 {
+		ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 1}, YourIP: netip.AddrFrom4([4]byte{10, 7, byte(i >> 8), byte(i)})}
+		msgs = wire.AppendExtended(msgs, 0, ext.Bytes())
+	}
+	if _, err := c.Write(msgs); err != nil {
+		t.Fatal(err)
+	}
+	// The link stays up (re-sent handshakes are allowed) and the claims
+	// stop counting at the cap.
+	waitEvent(t, n.s, "connected", nil)
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		n.s.mu.Lock()
+		k := len(n.s.self)
+		n.s.mu.Unlock()
+		if k > maxSelf {
+			t.Fatalf("%d self addresses, cap %d", k, maxSelf)
+		}
+		if k == maxSelf {
+			return
+		}
+	}
+	t.Fatal("the claims never reached the cap: were they read?")
+}
+
+// A PEX message full of new addresses starts no more dials than MaxPeers
+// leaves room for.
+func TestDialsBoundedByMaxPeers(t *testing.T) {
+	ih := [20]byte{0xa5}
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		<-ctx.Done() // never answers
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return nil, ctx.Err()
+	}
+	n := newNodeConfig(t, Config{InfoHash: ih, MaxPeers: 5, Dialer: dial, HandshakeTimeout: time.Second})
+	p := dialAZ(t, n.addr(), ih)
+	var added []netip.AddrPort
+	for i := range 50 {
+		added = append(added, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 8, 0, byte(i + 1)}), 6881))
+	}
+	p.send(azmp.IDPeerExchange, p.exchange(ih, added...))
+	waitEvent(t, n.s, "pex-received", nil)
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if most == 0 || most > 4 {
+		t.Fatalf("%d dials in flight at most, want 1 to 4 (MaxPeers 5, one link)", most)
 	}
 }

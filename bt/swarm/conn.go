@@ -59,6 +59,9 @@ func (s *Swarm) run(nc net.Conn, addr netip.AddrPort, source string, outgoing bo
 		c.listen = addr
 	}
 	s.mu.Lock()
+	if outgoing {
+		s.dialing-- // the dial that made nc is over
+	}
 	if s.closed {
 		s.mu.Unlock()
 		nc.Close()
@@ -125,6 +128,9 @@ func (s *Swarm) redial(addr netip.AddrPort, failed bool) {
 }
 
 var errSelf = errors.New("connected to ourselves")
+
+// maxSelf bounds the addresses remembered as our own.
+const maxSelf = 64
 
 // idleTimeout ends a connection that sent nothing, not even a keep-alive.
 const idleTimeout = 3 * time.Minute
@@ -203,8 +209,9 @@ func (c *conn) ltepLoop(ltep bool) error {
 				return err
 			}
 			s.mu.Lock()
-			if h.YourIP.IsValid() && s.cfg.ListenPort > 0 {
+			if h.YourIP.IsValid() && s.cfg.ListenPort > 0 && len(s.self) < maxSelf {
 				// How this peer sees us: our listen address, never to dial.
+				// Peers may claim anything here, hence the cap.
 				s.self[netip.AddrPortFrom(h.YourIP.Unmap(), uint16(s.cfg.ListenPort))] = true
 			}
 			c.client = h.Version

@@ -111,6 +111,7 @@ type Swarm struct {
 	known   map[netip.AddrPort]string        // addresses dialed or connected -> source
 	self    map[netip.AddrPort]bool          // our own listen addresses as peers see them
 	backoff map[netip.AddrPort]time.Duration // manual peers whose dials failed: the last wait
+	dialing int                              // dials in flight
 	closed  bool
 
 	azIdentity [20]byte // AZ_HANDSHAKE's identity, random per swarm
@@ -182,7 +183,9 @@ func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {
 		return
 	}
 	s.mu.Lock()
-	if s.closed || len(s.conns) >= s.cfg.MaxPeers {
+	// Dials in flight count against MaxPeers too: a stream of PEX messages
+	// full of new addresses cannot start more dials than that.
+	if s.closed || len(s.conns)+s.dialing >= s.cfg.MaxPeers {
 		s.mu.Unlock()
 		return
 	}
@@ -191,6 +194,7 @@ func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {
 		return
 	}
 	s.known[addr] = source
+	s.dialing++
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
@@ -200,6 +204,9 @@ func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {
 		cancel()
 		if err != nil {
 			s.cfg.Logger.Debug("swarm: dial failed", "peer", addr, "err", err)
+			s.mu.Lock()
+			s.dialing--
+			s.mu.Unlock()
 			s.forget(addr)
 			if source == SourceManual {
 				s.redial(addr, true)
