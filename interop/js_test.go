@@ -2,11 +2,11 @@ package interop
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -91,7 +91,7 @@ type jsNode struct {
 	mu     sync.Mutex
 	events []event
 	cond   *sync.Cond
-	stderr bytes.Buffer
+	stderr bytesBuffer // written by os/exec while tests may read it
 	done   chan struct{}
 }
 
@@ -230,6 +230,9 @@ func newGoNode(t *testing.T, listen bool) *goNode {
 func newGoNodeCfg(t *testing.T, listen, withWebRTC bool) *goNode {
 	t.Helper()
 	cfg := &pxp.Config{}
+	if os.Getenv("PEX_DEBUG") != "" { // the Go nodes' debug log on stderr
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if withWebRTC {
 		up, err := webrtc.New(&webrtc.Config{Loopback: true})
 		if err != nil {

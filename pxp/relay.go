@@ -161,13 +161,16 @@ func (p *Peer) relayTo(nonce string, src *mux.Stream, dest *Peer) bool {
 		p.refuse(CmdRelay, nonce, "relay destination did not accept: %v", err)
 		return false
 	}
+	// Answer the asker before a byte of the destination's nested session
+	// can reach it: the reference drops data on a stream it is not yet
+	// waiting for (B2), and the destination starts its session at once.
+	p.respond(nonce, nil)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		defer e.relayDone(p)
 		e.splice(src, dst, p, dest)
 	}()
-	p.respond(nonce, nil)
 	return true
 }
 
