@@ -1,0 +1,59 @@
+package interop
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/swarm"
+)
+
+// aria2 as the dialer: it dials a peer it learned only from pex's ut_pex.
+// aria2 starts with an encrypted handshake (MSE), which pex does not speak,
+// and then retries in the clear (about 12 s here). R connects to P, P to an
+// aria2 leecher; P's ut_pex names R to aria2; aria2 dials R.
+func TestAria2DialsPEXPeer(t *testing.T) {
+	aria2 := requireProgram(t, "aria2c", "aria2")
+	dir := t.TempDir()
+	torrent, ih := makeTorrent(t, dir)
+	port := freePort(t, "127.0.0.4")
+	cmd := exec.Command(aria2, "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+		"--enable-peer-exchange=true", fmt.Sprintf("--listen-port=%d", port), "--interface=127.0.0.4",
+		"--disable-ipv6=true", "--seed-ratio=0.0", "-d", filepath.Join(dir, "leech"), "--summary-interval=0",
+		"--console-log-level=warn", "--file-allocation=none", "--bt-tracker-connect-timeout=1", torrent)
+	var out bytesBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	aAddr := netip.MustParseAddrPort(fmt.Sprintf("127.0.0.4:%d", port))
+	waitFor(t, 10*time.Second, "aria2 listens", func() bool {
+		c, err := net.Dial("tcp", aAddr.String())
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	p, pAddr, pev := startSwarm(t, ih, "127.0.0.1")
+	r, rAddr, rev := startSwarmConfig(t, swarm.Config{InfoHash: ih, NoPEX: true}, "127.0.0.8")
+	// R dials P first, so that P's first message to aria2 names R.
+	r.AddPeer(pAddr, swarm.SourceManual)
+	waitFor(t, 10*time.Second, "R connected to P", func() bool { return hasEvent(rev(), "connected", pAddr, "") })
+	p.AddPeer(aAddr, swarm.SourceManual)
+	start := time.Now()
+	waitFor(t, 60*time.Second, "aria2 dialed R, which only pex's ut_pex named", func() bool {
+		for _, ev := range rev() {
+			if ev.Name == "connected" && ev.Source == swarm.SourceIncoming && strings.HasPrefix(ev.Client, "aria2") {
+				return true
+			}
+		}
+		return false
+	}, func() string { return fmt.Sprintf("P %+v\nR %+v\naria2: %s", pev(), rev(), out.String()) })
+	t.Logf("aria2 dialed R %v after P connected to it (R at %v)", time.Since(start).Round(100*time.Millisecond), rAddr)
+}
