@@ -13,10 +13,9 @@ import (
 	"github.com/seed0021ed4d/pex/bt/swarm"
 )
 
-// aria2 as the dialer: it dials a peer it learned only from pex's ut_pex.
-// aria2 starts with an encrypted handshake (MSE), which pex does not speak,
-// and then retries in the clear (about 12 s here). R connects to P, P to an
-// aria2 leecher; P's ut_pex names R to aria2; aria2 dials R.
+// aria2 as the dialer: it dials a peer it learned only from pex's ut_pex,
+// opening with an encrypted handshake (MSE), which pex answers. R connects
+// to P, P to an aria2 leecher; P's ut_pex names R to aria2; aria2 dials R.
 func TestAria2DialsPEXPeer(t *testing.T) {
 	aria2 := requireProgram(t, "aria2c", "aria2")
 	dir := t.TempDir()
@@ -56,4 +55,14 @@ func TestAria2DialsPEXPeer(t *testing.T) {
 		return false
 	}, func() string { return fmt.Sprintf("P %+v\nR %+v\naria2: %s", pev(), rev(), out.String()) })
 	t.Logf("aria2 dialed R %v after P connected to it (R at %v)", time.Since(start).Round(100*time.Millisecond), rAddr)
+	for _, pi := range r.Peers() {
+		if strings.HasPrefix(pi.Client, "aria2") {
+			if !pi.Encrypted {
+				t.Fatalf("aria2's link to R did not use MSE: %+v", pi)
+			}
+			t.Logf("aria2's link to R began with MSE")
+			return
+		}
+	}
+	t.Fatalf("aria2 is not among R's peers: %+v", r.Peers())
 }

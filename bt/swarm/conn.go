@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/azmp"
+	"github.com/seed0021ed4d/pex/bt/mse"
 	"github.com/seed0021ed4d/pex/bt/pex"
 	"github.com/seed0021ed4d/pex/bt/wire"
 )
@@ -29,6 +31,7 @@ type conn struct {
 	source     string
 	outgoing   bool
 	az         bool // the connection runs AZMP: every message is AZ-framed
+	mse        bool // the peer opened the connection with MSE
 	wmu        sync.Mutex
 	ready      bool           // guarded by s.mu
 	listen     netip.AddrPort // guarded by s.mu
@@ -41,7 +44,7 @@ type conn struct {
 }
 
 func (c *conn) info() PeerInfo {
-	return PeerInfo{Addr: c.addr, Listen: c.listen, Client: c.client, Source: c.source, Outgoing: c.outgoing, PEX: c.pexNet != "", Net: c.pexNet}
+	return PeerInfo{Addr: c.addr, Listen: c.listen, Client: c.client, Source: c.source, Outgoing: c.outgoing, PEX: c.pexNet != "", Net: c.pexNet, Encrypted: c.mse}
 }
 
 func (c *conn) write(b []byte) error {
@@ -54,7 +57,21 @@ func (c *conn) write(b []byte) error {
 
 // run drives one connection until it ends.
 func (s *Swarm) run(nc net.Conn, addr netip.AddrPort, source string, outgoing bool) {
-	c := &conn{s: s, nc: nc, addr: addr, source: source, outgoing: outgoing}
+	encrypted := false
+	if !outgoing {
+		// An incoming peer may open with MSE (aria2, rtorrent and others
+		// try it first; some insist on it).
+		stop := context.AfterFunc(s.ctx, func() { nc.Close() }) // Close need not wait for it
+		mc, enc, err := mse.Accept(nc, s.cfg.InfoHash, time.Now().Add(s.cfg.HandshakeTimeout))
+		stop()
+		if err != nil {
+			s.cfg.Logger.Debug("swarm: incoming handshake failed", "peer", addr, "err", err)
+			nc.Close()
+			return
+		}
+		nc, encrypted = mc, enc
+	}
+	c := &conn{s: s, nc: nc, addr: addr, source: source, outgoing: outgoing, mse: encrypted, encryption: encrypted}
 	if outgoing {
 		c.listen = addr
 	}
@@ -215,7 +232,7 @@ func (c *conn) ltepLoop(ltep bool) error {
 				s.self[netip.AddrPortFrom(h.YourIP.Unmap(), uint16(s.cfg.ListenPort))] = true
 			}
 			c.client = h.Version
-			c.encryption = h.Encryption
+			c.encryption = c.encryption || h.Encryption
 			c.theirPex = h.M["ut_pex"]
 			c.pexNet = ""
 			if c.theirPex != 0 && s.pexOn() {
@@ -306,7 +323,7 @@ func (c *conn) azLoop() error {
 	s.mu.Lock()
 	c.ready = true
 	c.client = client
-	c.encryption = theirs.HandshakeType == azmp.HandshakeCrypto
+	c.encryption = c.encryption || theirs.HandshakeType == azmp.HandshakeCrypto
 	if !c.outgoing && theirs.TCPPort > 0 {
 		c.listen = netip.AddrPortFrom(c.addr.Addr(), uint16(theirs.TCPPort))
 	}

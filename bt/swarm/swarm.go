@@ -95,6 +95,9 @@ type PeerInfo struct {
 	Outgoing bool
 	PEX      bool   // peer exchange runs with it
 	Net      string // NetUTPex or NetAZMP, "" if no PEX
+	// Encrypted: the peer opened the link with MSE (pex picks RC4 for the
+	// payload when offered).
+	Encrypted bool
 }
 
 // Swarm runs peer exchange for one infohash.
