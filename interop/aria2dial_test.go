@@ -15,7 +15,8 @@ import (
 
 // aria2 as the dialer: it dials a peer it learned only from pex's ut_pex,
 // opening with an encrypted handshake (MSE), which pex answers. R connects
-// to P, P to an aria2 leecher; P's ut_pex names R to aria2; aria2 dials R.
+// to P, P to an aria2 leecher (with MSE too); P's ut_pex names R to aria2;
+// aria2 dials R.
 func TestAria2DialsPEXPeer(t *testing.T) {
 	aria2 := requireProgram(t, "aria2c", "aria2")
 	dir := t.TempDir()
@@ -39,7 +40,8 @@ func TestAria2DialsPEXPeer(t *testing.T) {
 		}
 		return err == nil
 	})
-	p, pAddr, pev := startSwarm(t, ih, "127.0.0.1")
+	// P also opens its own link to aria2 with MSE (EncryptOutgoing).
+	p, pAddr, pev := startSwarmConfig(t, swarm.Config{InfoHash: ih, EncryptOutgoing: true}, "127.0.0.1")
 	r, rAddr, rev := startSwarmConfig(t, swarm.Config{InfoHash: ih, NoPEX: true}, "127.0.0.8")
 	// R dials P first, so that P's first message to aria2 names R.
 	r.AddPeer(pAddr, swarm.SourceManual)
@@ -55,14 +57,18 @@ func TestAria2DialsPEXPeer(t *testing.T) {
 		return false
 	}, func() string { return fmt.Sprintf("P %+v\nR %+v\naria2: %s", pev(), rev(), out.String()) })
 	t.Logf("aria2 dialed R %v after P connected to it (R at %v)", time.Since(start).Round(100*time.Millisecond), rAddr)
-	for _, pi := range r.Peers() {
-		if strings.HasPrefix(pi.Client, "aria2") {
-			if !pi.Encrypted {
-				t.Fatalf("aria2's link to R did not use MSE: %+v", pi)
+	encrypted := func(s *swarm.Swarm, who string) {
+		for _, pi := range s.Peers() {
+			if strings.HasPrefix(pi.Client, "aria2") {
+				if !pi.Encrypted {
+					t.Fatalf("%s's link with aria2 did not use MSE: %+v", who, pi)
+				}
+				return
 			}
-			t.Logf("aria2's link to R began with MSE")
-			return
 		}
+		t.Fatalf("aria2 is not among %s's peers: %+v", who, s.Peers())
 	}
-	t.Fatalf("aria2 is not among R's peers: %+v", r.Peers())
+	encrypted(r, "R") // aria2 dialed with MSE, R answered
+	encrypted(p, "P") // P dialed with MSE, aria2 answered
+	t.Logf("both links with aria2 began with MSE")
 }

@@ -1,12 +1,10 @@
-// Package mse is the receiving side of BitTorrent's Message Stream
-// Encryption (MSE, also called PE): the obfuscated handshake that aria2,
-// rtorrent, libtorrent and others may open a connection with, and that some
-// clients require. [Accept] tells a plain BitTorrent handshake from an MSE
-// one and, for MSE, runs the key exchange for one infohash and returns a
-// connection that carries the payload stream (RC4-encrypted or plain, as
-// negotiated). pex dials in the clear; clients that try MSE first fall back
-// to a plain handshake, but answering MSE makes those connections work at
-// once and lets peers that insist on encryption in.
+// Package mse is BitTorrent's Message Stream Encryption (MSE, also called
+// PE): the obfuscated handshake that aria2, rtorrent, libtorrent and others
+// may open a connection with, and that some clients require. [Accept] tells
+// a plain BitTorrent handshake from an MSE one and, for MSE, runs the
+// receiver's side of the key exchange for one infohash; [Initiate] runs the
+// initiator's. Both return a connection that carries the payload stream,
+// RC4-encrypted or plain as negotiated.
 //
 // # Handshake, as the receiver B sees it
 //
@@ -126,12 +124,7 @@ func receive(c net.Conn, head []byte, infohash [20]byte) (net.Conn, error) {
 		return nil, errors.New("mse: degenerate public key")
 	}
 	s := padded(new(big.Int).Exp(yaInt, xb, prime))
-	out := padded(yb)
-	var nb [2]byte
-	rand.Read(nb[:])
-	pad := make([]byte, int(binary.BigEndian.Uint16(nb[:]))%(maxPad+1))
-	rand.Read(pad)
-	if _, err := c.Write(append(out, pad...)); err != nil {
+	if _, err := c.Write(append(padded(yb), randomPad()...)); err != nil {
 		return nil, err
 	}
 

@@ -239,3 +239,59 @@ func TestMSEDeadline(t *testing.T) {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
 }
+
+// Initiate against Accept: the initial payload and the stream both ways,
+// for each method the initiator may offer.
+func TestInitiateAccept(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		provide uint32
+		want    uint32
+	}{
+		{"rc4 or plain", CryptoRC4 | CryptoPlain, CryptoRC4},
+		{"rc4", CryptoRC4, CryptoRC4},
+		{"plain", CryptoPlain, CryptoPlain},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, b := pipe(t)
+			type result struct {
+				c   net.Conn
+				sel uint32
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				ac, sel, err := Initiate(a, ih, c.provide, []byte("handshake"), time.Now().Add(5*time.Second))
+				done <- result{ac, sel, err}
+			}()
+			bc, encrypted, err := Accept(b, ih, time.Now().Add(5*time.Second))
+			if err != nil || !encrypted {
+				t.Fatalf("Accept: %v %v", encrypted, err)
+			}
+			r := <-done
+			if r.err != nil || r.sel != c.want {
+				t.Fatalf("Initiate: %#x %v", r.sel, r.err)
+			}
+			got := make([]byte, 9)
+			if _, err := io.ReadFull(bc, got); err != nil || string(got) != "handshake" {
+				t.Fatalf("IA %q %v", got, err)
+			}
+			r.c.Write([]byte("ping"))
+			io.ReadFull(bc, got[:4])
+			bc.Write([]byte("pong"))
+			back := make([]byte, 4)
+			io.ReadFull(r.c, back)
+			if string(got[:4]) != "ping" || string(back) != "pong" {
+				t.Fatalf("stream: %q %q", got[:4], back)
+			}
+		})
+	}
+	// A receiver for another infohash refuses.
+	a, b := pipe(t)
+	go Initiate(a, ih, CryptoRC4, nil, time.Now().Add(5*time.Second))
+	other := ih
+	other[3]++
+	if _, _, err := Accept(b, other, time.Now().Add(5*time.Second)); !errors.Is(err, ErrUnknownHash) {
+		t.Fatalf("err = %v", err)
+	}
+}

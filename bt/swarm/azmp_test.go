@@ -261,3 +261,65 @@ func TestDialsBoundedByMaxPeers(t *testing.T) {
 		t.Fatalf("%d dials in flight at most, want 1 to 4 (MaxPeers 5, one link)", most)
 	}
 }
+
+// EncryptOutgoing: a pex node opens its link with MSE and the other side
+// answers it; against a peer that cannot (a plain-only raw peer), it falls
+// back to a plain handshake.
+func TestEncryptOutgoing(t *testing.T) {
+	ih := [20]byte{0xa6}
+	a := newNodeConfig(t, Config{InfoHash: ih, EncryptOutgoing: true})
+	b := newNodeConfig(t, Config{InfoHash: ih})
+	a.s.AddPeer(b.addr(), SourceManual)
+	waitEvent(t, a.s, "connected", nil)
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ap, bp := a.s.Peers(), b.s.Peers()
+		if len(ap) == 1 && len(bp) == 1 && ap[0].Encrypted && bp[0].Encrypted {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("links not encrypted: a %+v b %+v", ap, bp)
+		}
+	}
+	// A listener that answers only plain handshakes: the first attempt
+	// (MSE) fails there, the second is plain.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	attempts := make(chan bool, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				h, err := wire.ReadHandshake(c)
+				attempts <- err == nil
+				if err != nil {
+					return
+				}
+				h.PeerID[0]++
+				c.Write(h.Append(nil))
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	a.s.AddPeer(netip.MustParseAddrPort(ln.Addr().String()), SourceManual)
+	next := func() bool {
+		select {
+		case ok := <-attempts:
+			return ok
+		case <-time.After(15 * time.Second):
+			t.Fatal("no connection attempt")
+			return false
+		}
+	}
+	first, second := next(), next()
+	if first || !second {
+		t.Fatalf("attempts: MSE accepted %v, plain accepted %v", first, second)
+	}
+}

@@ -57,7 +57,12 @@ func (c *conn) write(b []byte) error {
 
 // run drives one connection until it ends.
 func (s *Swarm) run(nc net.Conn, addr netip.AddrPort, source string, outgoing bool) {
-	encrypted := false
+	s.runConn(nc, addr, source, outgoing, false)
+}
+
+// runConn is run for a connection whose MSE handshake, if any, is done
+// (encrypted) or, for an incoming one, still to be told apart.
+func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoing, encrypted bool) {
 	if !outgoing {
 		// An incoming peer may open with MSE (aria2, rtorrent and others
 		// try it first; some insist on it).

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seed0021ed4d/pex/bt/mse"
 	"github.com/seed0021ed4d/pex/bt/pex"
 )
 
@@ -55,6 +56,11 @@ type Config struct {
 	// NoAZMP stops pex offering Vuze's messaging protocol in its
 	// handshake; every connection then uses the extension protocol.
 	NoAZMP bool
+	// EncryptOutgoing opens outgoing connections with Message Stream
+	// Encryption (RC4 preferred, plain offered), falling back to a plain
+	// handshake when the peer does not answer it. Incoming MSE is always
+	// answered.
+	EncryptOutgoing bool
 	// Dialer dials peers. Default a net.Dialer with a 10 s timeout.
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 	// PEX tunes the ut_pex limits; nil means BEP 11's.
@@ -202,9 +208,7 @@ func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
-		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
-		c, err := s.cfg.Dialer(ctx, "tcp", addr.String())
-		cancel()
+		c, encrypted, err := s.dial(addr)
 		if err != nil {
 			s.cfg.Logger.Debug("swarm: dial failed", "peer", addr, "err", err)
 			s.mu.Lock()
@@ -216,8 +220,31 @@ func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {
 			}
 			return
 		}
-		s.run(c, addr, source, true)
+		s.runConn(c, addr, source, true, encrypted)
 	}()
+}
+
+// dial connects to addr: with EncryptOutgoing, first with MSE (RC4
+// preferred) and, when that fails, once more in the clear.
+func (s *Swarm) dial(addr netip.AddrPort) (net.Conn, bool, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	c, err := s.cfg.Dialer(ctx, "tcp", addr.String())
+	if err != nil || !s.cfg.EncryptOutgoing {
+		return c, false, err
+	}
+	stop := context.AfterFunc(s.ctx, func() { c.Close() })
+	mc, _, err := mse.Initiate(c, s.cfg.InfoHash, mse.CryptoRC4|mse.CryptoPlain, nil, time.Now().Add(s.cfg.HandshakeTimeout))
+	stop()
+	if err == nil {
+		return mc, true, nil
+	}
+	c.Close()
+	s.cfg.Logger.Debug("swarm: MSE failed, dialing in the clear", "peer", addr, "err", err)
+	ctx2, cancel2 := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
+	defer cancel2()
+	c, err = s.cfg.Dialer(ctx2, "tcp", addr.String())
+	return c, false, err
 }
 
 func (s *Swarm) forget(addr netip.AddrPort) {

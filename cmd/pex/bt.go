@@ -24,7 +24,7 @@ import (
 
 func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "swarm" {
-		fmt.Fprintln(stderr, "usage: pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]... [--tracker URL]... [--dht-bootstrap HOST:PORT]... [--no-dht] [--no-pex] [--no-azmp] [--max-peers N] [--duration D] [--json]")
+		fmt.Fprintln(stderr, "usage: pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]... [--tracker URL]... [--dht-bootstrap HOST:PORT]... [--no-dht] [--no-pex] [--no-azmp] [--encrypt] [--max-peers N] [--duration D] [--json]")
 		return errUsage
 	}
 	fs := flag.NewFlagSet("pex bt swarm", flag.ContinueOnError)
@@ -42,6 +42,7 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dhtListen := fs.String("dht-listen", "", "UDP `HOST:PORT` for the DHT node (default: the --listen host, any port)")
 	noPEX := fs.Bool("no-pex", false, "turn peer exchange (ut_pex and AZMP's) off for this swarm")
 	noAZMP := fs.Bool("no-azmp", false, "do not offer Vuze's messaging protocol (AZMP); use ut_pex with every peer")
+	encrypt := fs.Bool("encrypt", false, "open outgoing connections with Message Stream Encryption (falls back to plain); incoming MSE is always answered")
 	maxPeers := fs.Int("max-peers", 50, "connections at most")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
@@ -54,7 +55,7 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	pr := &printer{w: stdout, json: *asJSON}
-	cfg := swarm.Config{InfoHash: ih, MaxPeers: *maxPeers, NoPEX: *noPEX, NoAZMP: *noAZMP, Private: private}
+	cfg := swarm.Config{InfoHash: ih, MaxPeers: *maxPeers, NoPEX: *noPEX, NoAZMP: *noAZMP, EncryptOutgoing: *encrypt, Private: private}
 	var ln net.Listener
 	if *listen != "" {
 		if ln, err = net.Listen("tcp", *listen); err != nil {
