@@ -423,11 +423,27 @@ func TestTransmissionPEX(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	s1, _, ev1 := startSwarm(t, ih, "127.0.0.1")
+	// s1 opens its link with MSE, which Transmission ("encryption": 1,
+	// preferred) answers.
+	s1, _, ev1 := startSwarmConfig(t, swarm.Config{InfoHash: ih, EncryptOutgoing: true}, "127.0.0.1")
 	s2, _, ev2 := startSwarm(t, ih, "127.0.0.5")
 	s1.AddPeer(tAddr, swarm.SourceManual)
 	time.Sleep(500 * time.Millisecond)
 	s2.AddPeer(tAddr, swarm.SourceManual)
+	defer func() {
+		if t.Failed() {
+			return
+		}
+		for _, pi := range s1.Peers() {
+			if pi.Addr == tAddr {
+				if !pi.Encrypted {
+					t.Errorf("s1's link to Transmission did not begin with MSE: %+v", pi)
+				}
+				return
+			}
+		}
+		t.Errorf("s1 is not connected to Transmission: %+v", s1.Peers())
+	}()
 	deadline := time.Now().Add(45 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, x := range []struct {
