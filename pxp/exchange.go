@@ -2,74 +2,16 @@ package pxp
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/seed0021ed4d/pex/mux"
 )
-
-// EventType says what an Event reports.
-type EventType int
-
-// Event types.
-const (
-	// EventPeer: a link passed its handshake and joined the peer list.
-	EventPeer EventType = iota + 1
-	// EventConnect: a data stream opened (Conn is set).
-	EventConnect
-	// EventDisconnect: a peer left the peer list (Err says why, nil for a
-	// clean close).
-	EventDisconnect
-	// EventError: something went wrong that did not end the Exchange: a
-	// handshake that failed, a refused request, a link closed for bad input.
-	EventError
-)
-
-func (t EventType) String() string {
-	switch t {
-	case EventPeer:
-		return "peer"
-	case EventConnect:
-		return "connect"
-	case EventDisconnect:
-		return "disconnect"
-	case EventError:
-		return "error"
-	}
-	return fmt.Sprintf("EventType(%d)", int(t))
-}
-
-// Event is something that happened in an Exchange. Events are delivered on
-// a buffered channel and dropped when it is full; they never block the
-// protocol.
-type Event struct {
-	Type EventType
-	Peer *Peer // may be nil for errors before a link exists
-	Conn *Conn // EventConnect only
-	Err  error
-	Time time.Time
-}
-
-// Stats are counters of an Exchange.
-type Stats struct {
-	Peers            int    // connected peers
-	Relays           int    // relayed pairs being carried now
-	MessagesSent     uint64 // control messages sent, on every link
-	MessagesReceived uint64 // control messages received, on every link
-	BytesSent        uint64 // bytes written to transports given to Connect and Accept
-	BytesReceived    uint64 // bytes read from them
-	RelayedBytes     uint64 // bytes carried for relayed pairs
-	EventsDropped    uint64 // events that found the Events channel full
-}
 
 // Exchange is a PXP node for one network id: it holds links to peers,
 // answers their requests, relays introductions, and finds new peers.
@@ -242,23 +184,6 @@ func (e *Exchange) Close() error {
 	return nil
 }
 
-func (e *Exchange) emit(ev Event) {
-	ev.Time = time.Now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed && ev.Type != EventDisconnect {
-		return
-	}
-	if e.chansClosed {
-		return
-	}
-	select {
-	case e.events <- ev:
-	default:
-		e.dropped.Add(1)
-	}
-}
-
 // deliverIncoming hands an introduced connection to the application, or
 // refuses it when the Incoming channel is full.
 func (e *Exchange) deliverIncoming(c *Conn) bool {
@@ -283,12 +208,12 @@ func (e *Exchange) register(p *Peer) error {
 	if e.closed {
 		return ErrClosed
 	}
-	if id := p.remoteID; id != "" {
+	if id := p.remote.id; id != "" {
 		if id == e.id {
 			return ErrSelf
 		}
 		for q := range e.peers {
-			if q.remoteID == id {
+			if q.remote.id == id {
 				return fmt.Errorf("%w: id %s", ErrDuplicatePeer, id)
 			}
 		}
@@ -311,7 +236,7 @@ func (e *Exchange) knows(id string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for q := range e.peers {
-		if q.remoteID == id {
+		if q.remote.id == id {
 			return true
 		}
 	}
@@ -337,7 +262,7 @@ func (e *Exchange) candidatesFor(asker *Peer) []*Peer {
 	e.mu.Lock()
 	all := make([]*Peer, 0, len(e.peers))
 	for q := range e.peers {
-		if q == asker || !q.acceptsIncoming() || (q.remoteID != "" && q.remoteID == asker.remoteID) {
+		if q == asker || !q.acceptsIncoming() || (q.remote.id != "" && q.remote.id == asker.remote.id) {
 			continue
 		}
 		all = append(all, q)
@@ -348,24 +273,6 @@ func (e *Exchange) candidatesFor(asker *Peer) []*Peer {
 		all = all[:e.cfg.MaxCandidates]
 	}
 	return all
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func randIntn(n int) int {
-	v, _ := rand.Int(rand.Reader, big.NewInt(int64(n)))
-	return int(v.Int64())
-}
-
-func shuffle[T any](s []T) {
-	for i := len(s) - 1; i > 0; i-- {
-		j := randIntn(i + 1)
-		s[i], s[j] = s[j], s[i]
-	}
 }
 
 // transportName labels a connection given by the application.

@@ -1,13 +1,11 @@
 package pxp
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,38 +24,29 @@ type Peer struct {
 	conn     net.Conn
 	sess     *mux.Session
 	ctl      *mux.Stream
-	started  time.Time
 
 	helloDone chan struct{}
-	dataCh    chan *Conn
+	dataCh    chan *Conn // the data stream, once; closed when none will come
 	done      chan struct{}
 	getpeers  *rate.Limiter
 	sigMu     sync.Mutex // orders remote signals into the upgrade
 
-	mu             sync.Mutex
-	nonce          uint64
-	pending        map[string]chan json.RawMessage
-	ready          bool // hello received and valid
-	joined         bool // in the peer list
-	delivered      bool // a data stream went to dataCh
-	upgrade        Upgrade
-	upgradeStart   bool              // an outgoing upgrade is starting
-	earlySignals   []json.RawMessage // signals that came meanwhile
-	upgradeDone    bool              // the upgrade produced its transport
-	remoteInfo     json.RawMessage
-	remoteID       string
-	accepting      bool
-	webrtc         bool
-	tcpAddr        string
-	remoteNetworks []string
-	candidates     map[string]candidate
-	data           *mux.Stream
-	dataMine       bool
-	relays         int // relays this peer asked for, pending or spliced
-	closed         bool
-	err            error
+	mu        sync.Mutex
+	nonce     uint64
+	pending   map[string]chan json.RawMessage
+	ready     bool // hello received and valid
+	joined    bool // in the peer list
+	delivered bool // dataCh was written or closed
+	remote    remoteHello
+	up        upgradeState
+	served    servedState
+	data      *mux.Stream
+	dataMine  bool
+	closed    bool
+	err       error
 }
 
+// candidate is a peer offered to the link's peer under a candidate id.
 type candidate struct {
 	peer    *Peer
 	expires time.Time
@@ -77,14 +66,14 @@ func (p *Peer) Via() *Peer { return p.via }
 func (p *Peer) ID() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.remoteID
+	return p.remote.id
 }
 
 // ConnectInfo returns the connectInfo of the peer's hello as JSON.
 func (p *Peer) ConnectInfo() json.RawMessage {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append(json.RawMessage(nil), p.remoteInfo...)
+	return append(json.RawMessage(nil), p.remote.raw...)
 }
 
 // RemoteAddr returns the transport's remote address.
@@ -117,24 +106,23 @@ func (p *Peer) String() string {
 func (p *Peer) acceptsIncoming() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.joined && !p.closed && p.accepting
+	return p.joined && !p.closed && p.remote.accepting
 }
 
 // startLink writes the magic and our hello and starts reading.
 func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Peer) (*Peer, error) {
 	p := &Peer{
-		ex:         e,
-		kind:       kind,
-		outgoing:   outgoing,
-		via:        via,
-		started:    time.Now(),
-		helloDone:  make(chan struct{}),
-		dataCh:     make(chan *Conn, 1),
-		done:       make(chan struct{}),
-		getpeers:   rate.NewLimiter(rate.Limit(e.cfg.GetPeersRate), e.cfg.GetPeersBurst),
-		nonce:      1, // hello uses "0"
-		pending:    make(map[string]chan json.RawMessage),
-		candidates: make(map[string]candidate),
+		ex:        e,
+		kind:      kind,
+		outgoing:  outgoing,
+		via:       via,
+		helloDone: make(chan struct{}),
+		dataCh:    make(chan *Conn, 1),
+		done:      make(chan struct{}),
+		getpeers:  rate.NewLimiter(rate.Limit(e.cfg.GetPeersRate), e.cfg.GetPeersBurst),
+		nonce:     1, // hello uses "0"
+		pending:   make(map[string]chan json.RawMessage),
+		served:    servedState{candidates: make(map[string]candidate)},
 	}
 	p.conn = &magicConn{Conn: conn, ex: e, direct: via == nil}
 	e.mu.Lock()
@@ -186,419 +174,6 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 	return p, nil
 }
 
-// waitHello waits until the peer's hello was accepted.
-func (p *Peer) waitHello(ctx context.Context) error {
-	select {
-	case <-p.helloDone:
-		return nil
-	case <-p.done:
-		return p.Err()
-	case <-ctx.Done():
-		return ctxErr(ctx)
-	}
-}
-
-// establish waits for the hello and opens the data stream: as the outgoing
-// side by sending connect; as the incoming side by waiting for the peer's
-// connect, or, on a relayed session, for the upgraded link's data stream.
-func (p *Peer) establish(ctx context.Context) (*Conn, error) {
-	if err := p.waitHello(ctx); err != nil {
-		return nil, err
-	}
-	if p.outgoing {
-		return p.connectData(ctx)
-	}
-	select {
-	case c := <-p.dataCh:
-		return c, nil
-	case <-p.done:
-		select {
-		case c := <-p.dataCh:
-			return c, nil
-		default:
-		}
-		return nil, p.Err()
-	case <-ctx.Done():
-		return nil, ctxErr(ctx)
-	}
-}
-
-func ctxErr(ctx context.Context) error {
-	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) && !errors.Is(c, context.DeadlineExceeded) {
-		return c
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return ErrHandshakeTimeout
-	}
-	return ctx.Err()
-}
-
-// connectData sends connect and returns the data stream once answered.
-func (p *Peer) connectData(ctx context.Context) (*Conn, error) {
-	net := p.ex.network
-	p.mu.Lock()
-	if p.data != nil {
-		p.mu.Unlock()
-		return nil, fmt.Errorf("pxp: already connected for network %q", net)
-	}
-	st, err := p.sess.Stream("data:" + net)
-	if err != nil {
-		p.mu.Unlock()
-		return nil, err
-	}
-	p.data, p.dataMine = st, true
-	joined := p.joined
-	p.mu.Unlock()
-	if !joined {
-		if err := p.join(); err != nil {
-			return nil, err
-		}
-	}
-	arg, _ := json.Marshal(net)
-	res, err := p.request(ctx, CmdConnect, arg)
-	if err != nil {
-		return nil, err
-	}
-	if err := responseError(CmdConnect, res); err != nil {
-		return nil, err
-	}
-	c := &Conn{Conn: st, peer: p}
-	p.ex.emit(Event{Type: EventConnect, Peer: p, Conn: c})
-	return c, nil
-}
-
-// responseError turns a non-null response into a RemoteError.
-func responseError(cmd string, res json.RawMessage) error {
-	if isNull(res) {
-		return nil
-	}
-	var s string
-	if json.Unmarshal(res, &s) == nil {
-		return &RemoteError{Command: cmd, Message: s}
-	}
-	return &RemoteError{Command: cmd, Message: string(truncate(res, 200))}
-}
-
-func isNull(b json.RawMessage) bool {
-	s := strings.TrimSpace(string(b))
-	return s == "" || s == "null"
-}
-
-func truncate(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
-}
-
-// request sends cmd and waits for its res, bounded by ctx and RequestTimeout.
-func (p *Peer) request(ctx context.Context, cmd string, args json.RawMessage) (json.RawMessage, error) {
-	ch := make(chan json.RawMessage, 1)
-	p.mu.Lock()
-	if p.closed {
-		err := p.err
-		p.mu.Unlock()
-		return nil, fmt.Errorf("pxp: %s: link closed: %w", cmd, err)
-	}
-	nonce := nonceString(p.nonce)
-	p.nonce++
-	p.pending[nonce] = ch
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		delete(p.pending, nonce)
-		p.mu.Unlock()
-	}()
-	if err := p.send(cmd, nonce, args); err != nil {
-		p.closeWith(err)
-		return nil, err
-	}
-	t := time.NewTimer(p.ex.cfg.RequestTimeout)
-	defer t.Stop()
-	select {
-	case res := <-ch:
-		return res, nil
-	case <-t.C:
-		return nil, fmt.Errorf("%w: %s to %s", ErrRequestTimeout, cmd, p)
-	case <-ctx.Done():
-		return nil, fmt.Errorf("pxp: %s: %w", cmd, ctxErr(ctx))
-	case <-p.done:
-		return nil, fmt.Errorf("pxp: %s: link closed: %w", cmd, p.Err())
-	}
-}
-
-// send writes one control message as one stream write.
-func (p *Peer) send(cmd, nonce string, args json.RawMessage) error {
-	line := AppendMessage(make([]byte, 0, 64+len(args)), cmd, nonce, args)
-	if _, err := p.ctl.Write(line); err != nil {
-		return fmt.Errorf("pxp: sending %s: %w", cmd, err)
-	}
-	p.ex.msgsOut.Add(1)
-	return nil
-}
-
-func (p *Peer) respond(nonce string, args any) {
-	b, err := json.Marshal(args)
-	if err != nil {
-		b = []byte("null")
-	}
-	if err := p.send(CmdRes, nonce, b); err != nil {
-		p.closeWith(err)
-	}
-}
-
-// refuse answers a request with an error string and reports it.
-func (p *Peer) refuse(cmd, nonce string, msg string, args ...any) {
-	if len(args) > 0 {
-		msg = fmt.Sprintf(msg, args...)
-	}
-	if cmd == CmdGetPeers {
-		p.respond(nonce, []string{msg})
-	} else {
-		p.respond(nonce, msg)
-	}
-	p.ex.emit(Event{Type: EventError, Peer: p, Err: fmt.Errorf("pxp: refused %s from %s: %s", cmd, p, msg)})
-}
-
-func (p *Peer) readLoop() {
-	defer p.ex.wg.Done()
-	lr := newLineReader(p.ctl, p.ex.cfg.MaxMessageSize)
-	for {
-		line, err := lr.next()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				err = ErrClosed
-			}
-			if se := p.sess.Err(); se != nil && !errors.Is(se, mux.ErrSessionClosed) && !errors.Is(err, ErrLineTooLong) {
-				err = se
-			}
-			p.closeWith(err)
-			return
-		}
-		p.ex.msgsIn.Add(1)
-		m, err := ParseMessage(line)
-		if err != nil {
-			p.closeWith(err)
-			return
-		}
-		if err := p.dispatch(m); err != nil {
-			p.closeWith(err)
-			return
-		}
-	}
-}
-
-func (p *Peer) dispatch(m Message) error {
-	if m.Command == CmdRes {
-		p.mu.Lock()
-		ch := p.pending[m.Nonce]
-		delete(p.pending, m.Nonce)
-		p.mu.Unlock()
-		if ch != nil {
-			ch <- append(json.RawMessage(nil), m.Args...)
-		}
-		return nil
-	}
-	if m.Command == CmdHello {
-		return p.onHello(m.Args)
-	}
-	p.mu.Lock()
-	ready := p.ready
-	p.mu.Unlock()
-	if !ready {
-		return nil // as the reference: ignored before hello
-	}
-	switch m.Command {
-	case CmdGetPeers:
-		return p.onGetPeers(m)
-	case CmdRelay:
-		return p.onRelay(m)
-	case CmdIncoming:
-		return p.onIncoming(m)
-	case CmdConnect:
-		return p.onConnect(m)
-	case CmdUpgrade:
-		return p.onUpgrade(m)
-	}
-	p.ex.emit(Event{Type: EventError, Peer: p, Err: fmt.Errorf("pxp: ignored unknown message %q from %s", truncate([]byte(m.Command), 64), p)})
-	return nil
-}
-
-func (p *Peer) onHello(args json.RawMessage) error {
-	select {
-	case <-p.helloDone:
-		return nil // a second hello is ignored, as by the reference
-	default:
-	}
-	var parts []json.RawMessage
-	if json.Unmarshal(args, &parts) != nil || len(parts) < 3 {
-		return &ProtocolError{Reason: "hello arguments are not [version, connectInfo, networks]"}
-	}
-	// The reference compares with ===: only the JSON number 1 will do.
-	var version float64
-	if json.Unmarshal(parts[0], &version) != nil || version != ProtocolVersion {
-		return fmt.Errorf("%w: theirs=%s, ours=%d", ErrVersionMismatch, truncate(parts[0], 32), ProtocolVersion)
-	}
-	var networks []string
-	if json.Unmarshal(parts[2], &networks) != nil {
-		return &ProtocolError{Reason: "hello networks are not an array of strings"}
-	}
-	common := false
-	for _, n := range networks {
-		if n == p.ex.network {
-			common = true
-		}
-	}
-	if !common {
-		return fmt.Errorf("%w (theirs %q, ours %q)", ErrNetworkMismatch, truncateList(networks), p.ex.network)
-	}
-	info := parseConnectInfo(parts[1])
-	p.mu.Lock()
-	p.remoteInfo = append(json.RawMessage(nil), parts[1]...)
-	p.remoteID = info.id
-	p.accepting = info.accepting
-	p.webrtc = info.webrtc
-	p.tcpAddr = info.tcp
-	p.remoteNetworks = networks
-	p.mu.Unlock()
-	// A relayed session joins the peer list only once it carries data: it
-	// may instead only signal an upgrade to a direct transport.
-	if p.via == nil {
-		if err := p.join(); err != nil {
-			return err
-		}
-	}
-	p.mu.Lock()
-	p.ready = true
-	p.mu.Unlock()
-	close(p.helloDone)
-	return nil
-}
-
-// join adds the link to the peer list.
-func (p *Peer) join() error {
-	if err := p.ex.register(p); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.joined = true
-	p.mu.Unlock()
-	p.ex.emit(Event{Type: EventPeer, Peer: p})
-	return nil
-}
-
-// deliver hands the link's data stream (or the upgraded link's) to whoever
-// waits in establish, once.
-func (p *Peer) deliver(c *Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.delivered || p.closed {
-		return false
-	}
-	p.delivered = true
-	p.dataCh <- c // capacity 1, written once
-	return true
-}
-
-func truncateList(s []string) []string {
-	if len(s) > 4 {
-		return s[:4]
-	}
-	return s
-}
-
-type connectInfo struct {
-	accepting bool   // an object whose pxp is truthy
-	webrtc    bool   // it takes WebRTC upgrades
-	id        string // Go nodes' id
-	tcp       string // Go nodes' advertised TCP address, for direct dials
-}
-
-func parseConnectInfo(raw json.RawMessage) connectInfo {
-	var m map[string]any
-	if json.Unmarshal(raw, &m) != nil || m == nil {
-		return connectInfo{}
-	}
-	var ci connectInfo
-	ci.accepting = truthy(m["pxp"])
-	ci.webrtc = truthy(m["webrtc"])
-	if a, ok := m["tcp"].(string); ok && len(a) <= 256 {
-		ci.tcp = a
-	}
-	if id, ok := m["id"].(string); ok && len(id) <= 64 {
-		ci.id = id
-	}
-	return ci
-}
-
-// truthy follows JavaScript's truthiness for JSON values.
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return x
-	case float64:
-		return x != 0
-	case string:
-		return x != ""
-	}
-	return true
-}
-
-// onConnect handles the peer's connect: open our data stream and answer.
-func (p *Peer) onConnect(m Message) error {
-	var network string
-	if json.Unmarshal(m.Args, &network) != nil {
-		return &ProtocolError{Reason: "connect argument is not a string"}
-	}
-	if network != p.ex.network {
-		p.refuse(CmdConnect, m.Nonce, "Peer tried to connect for unsupported network %q", network)
-		return nil
-	}
-	p.mu.Lock()
-	if p.data != nil {
-		mine := p.dataMine
-		p.mu.Unlock()
-		if mine {
-			// Both sides sent connect: one data stream serves both.
-			p.respond(m.Nonce, nil)
-			return nil
-		}
-		p.refuse(CmdConnect, m.Nonce, "Peer tried to connect to network %q twice", network)
-		return fmt.Errorf("pxp: %s connected to network %q twice", p, network)
-	}
-	if p.upgradeDone {
-		p.mu.Unlock()
-		p.refuse(CmdConnect, m.Nonce, "connection already upgraded")
-		return nil
-	}
-	us, joined := p.upgrade, p.joined
-	p.upgrade = nil
-	p.mu.Unlock()
-	if us != nil {
-		// The requester gave up on the upgrade and uses the relay.
-		us.Close()
-	}
-	if !joined {
-		if err := p.join(); err != nil {
-			p.refuse(CmdConnect, m.Nonce, "%v", err)
-			return err
-		}
-	}
-	p.mu.Lock()
-	st, err := p.sess.Stream("data:" + network)
-	if err != nil {
-		p.mu.Unlock()
-		return err
-	}
-	p.data = st
-	p.mu.Unlock()
-	p.respond(m.Nonce, nil)
-	p.deliver(&Conn{Conn: st, peer: p})
-	return nil
-}
-
 // closeWith ends the link with err; the first error wins.
 func (p *Peer) closeWith(err error) {
 	p.mu.Lock()
@@ -611,9 +186,9 @@ func (p *Peer) closeWith(err error) {
 		err = ErrClosed
 	}
 	p.err = err
-	p.candidates = nil
-	us := p.upgrade
-	p.upgrade = nil
+	p.served.candidates = nil
+	us := p.up.cur
+	p.up.cur = nil
 	sess := p.sess
 	p.mu.Unlock()
 	if us != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -19,6 +18,14 @@ type Candidate struct {
 	ID          string          `json:"id"`
 	Network     string          `json:"network"`
 	ConnectInfo json.RawMessage `json:"connectInfo"`
+}
+
+// servedState is what this node, as a relay, has handed one link's peer:
+// the live candidate ids and the relays it asked for, pending or spliced.
+// It is guarded by Peer.mu.
+type servedState struct {
+	candidates map[string]candidate
+	relays     int
 }
 
 // maxIDLen bounds candidate and relay ids taken from the wire; the
@@ -43,19 +50,19 @@ func (p *Peer) onGetPeers(m Message) error {
 	now := time.Now()
 	out := make([]Candidate, 0, len(peers))
 	p.mu.Lock()
-	for id, c := range p.candidates {
+	for id, c := range p.served.candidates {
 		if now.After(c.expires) {
-			delete(p.candidates, id)
+			delete(p.served.candidates, id)
 		}
 	}
-	if len(p.candidates)+len(peers) > p.ex.cfg.MaxCandidateIDs {
+	if len(p.served.candidates)+len(peers) > p.ex.cfg.MaxCandidateIDs {
 		p.mu.Unlock()
 		p.refuse(CmdGetPeers, m.Nonce, "too many outstanding candidates")
 		return nil
 	}
 	for _, q := range peers {
 		id := randomHex(4)
-		p.candidates[id] = candidate{peer: q, expires: now.Add(p.ex.cfg.CandidateTTL)}
+		p.served.candidates[id] = candidate{peer: q, expires: now.Add(p.ex.cfg.CandidateTTL)}
 		out = append(out, Candidate{ID: id, Network: network, ConnectInfo: q.ConnectInfo()})
 	}
 	p.mu.Unlock()
@@ -78,16 +85,16 @@ func (p *Peer) onRelay(m Message) error {
 		return err
 	}
 	p.mu.Lock()
-	c, ok := p.candidates[id]
+	c, ok := p.served.candidates[id]
 	if ok {
-		delete(p.candidates, id)
+		delete(p.served.candidates, id)
 	}
 	if ok && time.Now().After(c.expires) {
 		ok = false
 	}
-	busy := p.relays >= p.ex.cfg.MaxRelaysPerPeer
+	busy := p.served.relays >= p.ex.cfg.MaxRelaysPerPeer
 	if ok && !busy {
-		p.relays++
+		p.served.relays++
 	}
 	p.mu.Unlock()
 	if !ok {
@@ -107,7 +114,7 @@ func (p *Peer) onRelay(m Message) error {
 	e.mu.Unlock()
 	if full {
 		p.mu.Lock()
-		p.relays--
+		p.served.relays--
 		p.mu.Unlock()
 		p.refuse(CmdRelay, m.Nonce, "relay limit reached")
 		return nil
@@ -134,7 +141,7 @@ func (e *Exchange) relayDone(asker *Peer) {
 	e.relays--
 	e.mu.Unlock()
 	asker.mu.Lock()
-	asker.relays--
+	asker.served.relays--
 	asker.mu.Unlock()
 }
 
@@ -303,151 +310,4 @@ func (e *Exchange) incomingDone() {
 	e.mu.Lock()
 	e.pendingIncoming--
 	e.mu.Unlock()
-}
-
-// GetPeers asks peer for candidates (the getpeers request).
-func (p *Peer) GetPeers(ctx context.Context) ([]Candidate, error) {
-	arg, _ := json.Marshal(p.ex.network)
-	res, err := p.request(ctx, CmdGetPeers, arg)
-	if err != nil {
-		return nil, err
-	}
-	var parts []json.RawMessage
-	if json.Unmarshal(res, &parts) != nil || len(parts) == 0 {
-		return nil, &ProtocolError{Reason: "getpeers response is not an array"}
-	}
-	if !isNull(parts[0]) && string(parts[0]) != "false" {
-		var msg string
-		if json.Unmarshal(parts[0], &msg) != nil {
-			msg = string(truncate(parts[0], 200))
-		}
-		return nil, &RemoteError{Command: CmdGetPeers, Message: msg}
-	}
-	var cands []Candidate
-	if len(parts) < 2 || json.Unmarshal(parts[1], &cands) != nil {
-		return nil, &ProtocolError{Reason: "peer sent invalid response to getpeers"}
-	}
-	for _, c := range cands {
-		if c.ID == "" || c.Network == "" {
-			return nil, &ProtocolError{Reason: "peer sent invalid candidate peer"}
-		}
-	}
-	return cands, nil
-}
-
-// GetNewPeer asks connected peers for candidates and connects to one this
-// node is not connected to yet, through the peer that offered it. It tries
-// up to four peers in random order. Until WebRTC is available the result is
-// the relayed session itself (Transport "relay").
-func (e *Exchange) GetNewPeer(ctx context.Context) (*Conn, error) {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, ErrClosed
-	}
-	peers := make([]*Peer, 0, len(e.peers))
-	for q := range e.peers {
-		peers = append(peers, q)
-	}
-	e.mu.Unlock()
-	if len(peers) == 0 {
-		return nil, ErrNoPeers
-	}
-	shuffle(peers)
-	if len(peers) > 4 {
-		peers = peers[:4]
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(e.ctx, cancel)
-	defer stop()
-	var lastErr error = ErrNoCandidates
-	for _, via := range peers {
-		if ctx.Err() != nil {
-			break
-		}
-		c, err := e.introduceVia(ctx, via)
-		if err == nil {
-			return c, nil
-		}
-		lastErr = err
-		e.cfg.Logger.Debug("pxp: getNewPeer attempt failed", "via", via.String(), "err", err)
-	}
-	if ctx.Err() != nil && e.ctx.Err() != nil {
-		return nil, ErrClosed
-	}
-	return nil, lastErr
-}
-
-func (e *Exchange) introduceVia(ctx context.Context, via *Peer) (*Conn, error) {
-	cands, err := via.GetPeers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	type usableCandidate struct {
-		Candidate
-		ci connectInfo
-	}
-	var usable []usableCandidate
-	for _, c := range cands {
-		ci := parseConnectInfo(c.ConnectInfo)
-		if !ci.accepting || c.Network != e.network || e.knows(ci.id) || len(c.ID) > maxIDLen {
-			continue // B3: null connectInfo is skipped, not fatal
-		}
-		usable = append(usable, usableCandidate{c, ci})
-	}
-	if len(usable) == 0 {
-		return nil, fmt.Errorf("%w from %s", ErrNoCandidates, via)
-	}
-	pick := usable[randIntn(len(usable))]
-	c, ci := pick.Candidate, pick.ci
-	if ci.tcp != "" && e.cfg.Dialer != nil {
-		conn, err := e.dialDirect(ctx, ci.tcp)
-		if err == nil {
-			return conn, nil
-		}
-		e.cfg.Logger.Debug("pxp: direct dial failed, introducing through the relay", "addr", ci.tcp, "err", err)
-	}
-	st, err := via.sess.Stream("relay:" + c.ID)
-	if err != nil {
-		return nil, err
-	}
-	arg, _ := json.Marshal([]string{c.ID})
-	res, err := via.request(ctx, CmdRelay, arg)
-	if err == nil {
-		err = responseError(CmdRelay, res)
-	}
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	hctx, hcancel := e.handshakeContext(ctx)
-	defer hcancel()
-	p, err := e.startLink(st, "relay", true, via)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.waitHello(hctx); err != nil {
-		p.closeWith(err)
-		return nil, err
-	}
-	if up := e.cfg.Upgrader; up != nil && ci.webrtc {
-		conn, err := p.upgradeOut(hctx, up)
-		if err == nil {
-			p.closeWith(ErrClosed) // END only (B1)
-			return conn, nil
-		}
-		if hctx.Err() != nil || p.Err() != nil {
-			p.closeWith(err)
-			return nil, err
-		}
-		e.cfg.Logger.Debug("pxp: upgrade failed, keeping the relayed session", "err", err)
-		e.emit(Event{Type: EventError, Peer: p, Err: err})
-	}
-	conn, err := p.connectData(hctx)
-	if err != nil {
-		p.closeWith(err)
-		return nil, err
-	}
-	return conn, nil
 }

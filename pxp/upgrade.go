@@ -35,6 +35,20 @@ type Upgrade interface {
 	Close() error
 }
 
+// upgradeState is a link's part in moving an introduction onto a direct
+// transport. It is guarded by Peer.mu; Peer.sigMu orders the peer's
+// signals into it.
+type upgradeState struct {
+	cur      Upgrade           // the upgrade in progress
+	starting bool              // an outgoing upgrade is starting
+	early    []json.RawMessage // signals that came meanwhile
+	done     bool              // the upgrade produced its transport
+}
+
+// testHookUpgraded, when set by a test, runs on the answering side between
+// opening the upgraded link and handing it over.
+var testHookUpgraded func(relayed *Peer)
+
 // maxEarlySignals bounds signals kept while an upgrade is starting.
 const maxEarlySignals = 64
 
@@ -63,16 +77,16 @@ func (p *Peer) sendSignal(transport string) func(json.RawMessage) error {
 func (p *Peer) upgradeOut(ctx context.Context, up Upgrader) (*Conn, error) {
 	// The answer can arrive before Start returns: keep signals until then.
 	p.mu.Lock()
-	p.upgradeStart = true
+	p.up.starting = true
 	p.mu.Unlock()
 	us, err := up.Start(ctx, true, p.sendSignal(up.Transport()))
 	p.sigMu.Lock()
 	p.mu.Lock()
-	early := p.earlySignals
-	p.earlySignals, p.upgradeStart = nil, false
+	early := p.up.early
+	p.up.early, p.up.starting = nil, false
 	closed := p.closed
 	if err == nil && !closed {
-		p.upgrade = us
+		p.up.cur = us
 	}
 	p.mu.Unlock()
 	if err == nil && !closed {
@@ -95,9 +109,9 @@ func (p *Peer) upgradeOut(ctx context.Context, up Upgrader) (*Conn, error) {
 	conn, err := us.Conn(ctx)
 	p.mu.Lock()
 	if err == nil {
-		p.upgradeDone = true
+		p.up.done = true
 	}
-	p.upgrade = nil
+	p.up.cur = nil
 	p.mu.Unlock()
 	if err != nil {
 		us.Close()
@@ -120,13 +134,13 @@ func (p *Peer) onUpgrade(m Message) error {
 	p.sigMu.Lock()
 	defer p.sigMu.Unlock()
 	p.mu.Lock()
-	us, done, data := p.upgrade, p.upgradeDone, p.data != nil
-	if us == nil && p.upgradeStart {
-		if len(p.earlySignals) >= maxEarlySignals {
+	us, done, data := p.up.cur, p.up.done, p.data != nil
+	if us == nil && p.up.starting {
+		if len(p.up.early) >= maxEarlySignals {
 			p.mu.Unlock()
 			return errors.New("pxp: too many signals before the upgrade started")
 		}
-		p.earlySignals = append(p.earlySignals, append(json.RawMessage(nil), req.Signal...))
+		p.up.early = append(p.up.early, append(json.RawMessage(nil), req.Signal...))
 		p.mu.Unlock()
 		return nil
 	}
@@ -156,7 +170,7 @@ func (p *Peer) onUpgrade(m Message) error {
 		us.Close()
 		return nil
 	}
-	p.upgrade = us
+	p.up.cur = us
 	p.mu.Unlock()
 	if err := us.Signal(req.Signal); err != nil {
 		cancel()
@@ -168,10 +182,10 @@ func (p *Peer) onUpgrade(m Message) error {
 		defer cancel()
 		conn, err := us.Conn(ctx)
 		p.mu.Lock()
-		current := p.upgrade == us
+		current := p.up.cur == us
 		if err == nil && current {
-			p.upgradeDone = true
-			p.upgrade = nil
+			p.up.done = true
+			p.up.cur = nil
 		}
 		p.mu.Unlock()
 		if err != nil || !current {
@@ -186,29 +200,15 @@ func (p *Peer) onUpgrade(m Message) error {
 		c, err := p.ex.open(ctx, conn, up.Transport(), false, nil)
 		if err != nil {
 			p.closeWith(err)
+			p.noData()
 			return
+		}
+		if testHookUpgraded != nil {
+			testHookUpgraded(p)
 		}
 		if !p.deliver(c) {
 			c.Peer().closeWith(ErrClosed)
 		}
 	}()
 	return nil
-}
-
-// dialDirect connects to a candidate's advertised TCP address.
-func (e *Exchange) dialDirect(ctx context.Context, addr string) (*Conn, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port == "0" || host == "" {
-		return nil, fmt.Errorf("pxp: unusable advertised address %q", addr)
-	}
-	if ip := net.ParseIP(host); ip != nil && (ip.IsUnspecified() || ip.IsMulticast()) {
-		return nil, fmt.Errorf("pxp: unusable advertised address %q", addr)
-	}
-	hctx, cancel := e.handshakeContext(ctx)
-	defer cancel()
-	c, err := e.cfg.Dialer(hctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return e.open(hctx, c, transportName(c), true, nil)
 }

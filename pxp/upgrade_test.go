@@ -140,3 +140,45 @@ func TestUpgradeConnClosesMidHandshake(t *testing.T) {
 		t.Fatalf("peers b=%d c=%d hub=%d", len(b.Peers()), len(c.Peers()), len(hub.Peers()))
 	}
 }
+
+// A requester ends the relayed session as soon as its upgraded link is up
+// (JS nodes and Go nodes alike). The answerer may not have handed its side
+// of that link over yet; the link must survive the relayed session's end.
+// (It did not: under load a JS requester saw its data channel close right
+// after getNewPeer returned.)
+func TestUpgradedLinkSurvivesEarlyRelayClose(t *testing.T) {
+	testHookUpgraded = func(relayed *Peer) {
+		select {
+		case <-relayed.Done(): // the requester's END arrived first
+		case <-time.After(5 * time.Second):
+			t.Error("the requester did not end the relayed session")
+		}
+	}
+	// Registered first, so it runs after the exchanges have closed.
+	t.Cleanup(func() { testHookUpgraded = nil })
+	up := newFakeUpgrader()
+	hub := newExchange(t, nil)
+	b := newExchange(t, &Config{Upgrader: up})
+	c := newExchange(t, &Config{Upgrader: up})
+	link(t, b, hub)
+	link(t, c, hub)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	bc, err := b.GetNewPeer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cc *Conn
+	select {
+	case cc = <-c.Incoming():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the answerer never handed over the upgraded link")
+	}
+	if cc.Transport() != "webrtc" {
+		t.Fatalf("answerer got %s", cc.Transport())
+	}
+	writeLine(t, bc, "still here")
+	if got := readLine(t, cc); got != "still here" {
+		t.Fatalf("got %q", got)
+	}
+}

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	pionwebrtc "github.com/pion/webrtc/v4"
-
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/pxp/webrtc"
 	"github.com/seed0021ed4d/pex/transport/ws"
@@ -63,10 +61,7 @@ func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if !o.noWebRTC {
-		wc := &webrtc.Config{Loopback: o.iceLoopback, Logger: cfg.Logger}
-		for _, u := range o.iceServers {
-			wc.ICEServers = append(wc.ICEServers, pionwebrtc.ICEServer{URLs: []string{u}})
-		}
+		wc := &webrtc.Config{Loopback: o.iceLoopback, Logger: cfg.Logger, ICEServers: o.iceServers}
 		up, err := webrtc.New(wc)
 		if err != nil {
 			return nil, err

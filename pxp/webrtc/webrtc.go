@@ -33,6 +33,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
+	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/seed0021ed4d/pex/pxp"
@@ -40,8 +41,13 @@ import (
 
 // Config tunes the upgrader. The zero value means the defaults per field.
 type Config struct {
-	// ICEServers are STUN/TURN servers. Default none.
-	ICEServers []webrtc.ICEServer
+	// ICEServers are STUN and TURN server URLs (RFC 7064 and 7065:
+	// "stun:host[:port]", "turn:host[:port][?transport=udp|tcp]", and the
+	// "stuns:" and "turns:" forms). New rejects any other. Default none.
+	ICEServers []string
+	// ICEUsername and ICECredential authenticate to the TURN servers
+	// among ICEServers.
+	ICEUsername, ICECredential string
 	// Loopback restricts ICE to loopback addresses, both the candidates
 	// gathered here and the remote ones tried (wrtc lists the machine's
 	// other addresses too). For tests and demos on one machine; `pex node
@@ -59,8 +65,9 @@ type Config struct {
 
 // Upgrader is a pxp.Upgrader for WebRTC.
 type Upgrader struct {
-	api *webrtc.API
-	cfg Config
+	api     *webrtc.API
+	cfg     Config
+	servers []webrtc.ICEServer
 }
 
 var _ pxp.Upgrader = (*Upgrader)(nil)
@@ -83,6 +90,18 @@ func New(cfg *Config) (*Upgrader, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	var servers []webrtc.ICEServer
+	for _, u := range c.ICEServers {
+		uri, err := stun.ParseURI(u)
+		if err != nil {
+			return nil, fmt.Errorf("webrtc: ICE server %q: %w", u, err)
+		}
+		s := webrtc.ICEServer{URLs: []string{u}}
+		if uri.Scheme == stun.SchemeTypeTURN || uri.Scheme == stun.SchemeTypeTURNS {
+			s.Username, s.Credential = c.ICEUsername, c.ICECredential
+		}
+		servers = append(servers, s)
+	}
 	var se webrtc.SettingEngine
 	se.DetachDataChannels()
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -94,7 +113,7 @@ func New(cfg *Config) (*Upgrader, error) {
 		se.SetIPFilter(loop)
 		se.SetRemoteIPFilter(loop)
 	}
-	return &Upgrader{api: webrtc.NewAPI(webrtc.WithSettingEngine(se)), cfg: c}, nil
+	return &Upgrader{api: webrtc.NewAPI(webrtc.WithSettingEngine(se)), cfg: c, servers: servers}, nil
 }
 
 // Transport returns "webrtc".
@@ -129,7 +148,7 @@ type session struct {
 
 // Start begins an upgrade. See pxp.Upgrader.
 func (u *Upgrader) Start(ctx context.Context, initiator bool, send func(json.RawMessage) error) (pxp.Upgrade, error) {
-	pc, err := u.api.NewPeerConnection(webrtc.Configuration{ICEServers: u.cfg.ICEServers})
+	pc, err := u.api.NewPeerConnection(webrtc.Configuration{ICEServers: u.servers})
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: %w", err)
 	}

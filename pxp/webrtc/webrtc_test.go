@@ -157,3 +157,16 @@ func TestRelayVanishesMidSignaling(t *testing.T) {
 		t.Fatal("GetNewPeer did not return after the relay vanished")
 	}
 }
+
+func TestNewRejectsBadICEServers(t *testing.T) {
+	for _, u := range []string{"notaurl", "http://198.51.100.1", "stun:", "turn:[::1"} {
+		if _, err := New(&Config{ICEServers: []string{u}}); err == nil {
+			t.Errorf("New took ICE server %q", u)
+		}
+	}
+	for _, u := range []string{"stun:198.51.100.1:3478", "turn:203.0.113.5?transport=tcp", "stuns:example.org"} {
+		if _, err := New(&Config{ICEServers: []string{u}, ICEUsername: "u", ICECredential: "p"}); err != nil {
+			t.Errorf("New refused ICE server %q: %v", u, err)
+		}
+	}
+}

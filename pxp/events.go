@@ -1,0 +1,77 @@
+package pxp
+
+import (
+	"fmt"
+	"time"
+)
+
+// EventType says what an Event reports.
+type EventType int
+
+// Event types.
+const (
+	// EventPeer: a link passed its handshake and joined the peer list.
+	EventPeer EventType = iota + 1
+	// EventConnect: a data stream opened (Conn is set).
+	EventConnect
+	// EventDisconnect: a peer left the peer list (Err says why, nil for a
+	// clean close).
+	EventDisconnect
+	// EventError: something went wrong that did not end the Exchange: a
+	// handshake that failed, a refused request, a link closed for bad input.
+	EventError
+)
+
+func (t EventType) String() string {
+	switch t {
+	case EventPeer:
+		return "peer"
+	case EventConnect:
+		return "connect"
+	case EventDisconnect:
+		return "disconnect"
+	case EventError:
+		return "error"
+	}
+	return fmt.Sprintf("EventType(%d)", int(t))
+}
+
+// Event is something that happened in an Exchange. Events are delivered on
+// a buffered channel and dropped when it is full; they never block the
+// protocol.
+type Event struct {
+	Type EventType
+	Peer *Peer // may be nil for errors before a link exists
+	Conn *Conn // EventConnect only
+	Err  error
+	Time time.Time
+}
+
+// Stats are counters of an Exchange.
+type Stats struct {
+	Peers            int    // connected peers
+	Relays           int    // relayed pairs being carried now
+	MessagesSent     uint64 // control messages sent, on every link
+	MessagesReceived uint64 // control messages received, on every link
+	BytesSent        uint64 // bytes written to transports given to Connect and Accept
+	BytesReceived    uint64 // bytes read from them
+	RelayedBytes     uint64 // bytes carried for relayed pairs
+	EventsDropped    uint64 // events that found the Events channel full
+}
+
+func (e *Exchange) emit(ev Event) {
+	ev.Time = time.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed && ev.Type != EventDisconnect {
+		return
+	}
+	if e.chansClosed {
+		return
+	}
+	select {
+	case e.events <- ev:
+	default:
+		e.dropped.Add(1)
+	}
+}

@@ -1,0 +1,175 @@
+package pxp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+)
+
+// GetPeers asks peer for candidates (the getpeers request).
+func (p *Peer) GetPeers(ctx context.Context) ([]Candidate, error) {
+	arg, _ := json.Marshal(p.ex.network)
+	res, err := p.request(ctx, CmdGetPeers, arg)
+	if err != nil {
+		return nil, err
+	}
+	var parts []json.RawMessage
+	if json.Unmarshal(res, &parts) != nil || len(parts) == 0 {
+		return nil, &ProtocolError{Reason: "getpeers response is not an array"}
+	}
+	if !isNull(parts[0]) && string(parts[0]) != "false" {
+		var msg string
+		if json.Unmarshal(parts[0], &msg) != nil {
+			msg = string(truncate(parts[0], 200))
+		}
+		return nil, &RemoteError{Command: CmdGetPeers, Message: msg}
+	}
+	var cands []Candidate
+	if len(parts) < 2 || json.Unmarshal(parts[1], &cands) != nil {
+		return nil, &ProtocolError{Reason: "peer sent invalid response to getpeers"}
+	}
+	for _, c := range cands {
+		if c.ID == "" || c.Network == "" {
+			return nil, &ProtocolError{Reason: "peer sent invalid candidate peer"}
+		}
+	}
+	return cands, nil
+}
+
+// GetNewPeer asks connected peers for candidates and connects to one this
+// node is not connected to yet, through the peer that offered it. It tries
+// up to four peers in random order. The result is a direct TCP link when the
+// candidate advertises an address and Config.Dialer is set, an upgraded link
+// when Config.Upgrader is set and the candidate takes it, and otherwise the
+// relayed session itself (Transport "relay").
+func (e *Exchange) GetNewPeer(ctx context.Context) (*Conn, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, ErrClosed
+	}
+	peers := make([]*Peer, 0, len(e.peers))
+	for q := range e.peers {
+		peers = append(peers, q)
+	}
+	e.mu.Unlock()
+	if len(peers) == 0 {
+		return nil, ErrNoPeers
+	}
+	shuffle(peers)
+	if len(peers) > 4 {
+		peers = peers[:4]
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(e.ctx, cancel)
+	defer stop()
+	var lastErr error = ErrNoCandidates
+	for _, via := range peers {
+		if ctx.Err() != nil {
+			break
+		}
+		c, err := e.introduceVia(ctx, via)
+		if err == nil {
+			return c, nil
+		}
+		lastErr = err
+		e.cfg.Logger.Debug("pxp: getNewPeer attempt failed", "via", via.String(), "err", err)
+	}
+	if ctx.Err() != nil && e.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	return nil, lastErr
+}
+
+func (e *Exchange) introduceVia(ctx context.Context, via *Peer) (*Conn, error) {
+	cands, err := via.GetPeers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	type usableCandidate struct {
+		Candidate
+		ci connectInfo
+	}
+	var usable []usableCandidate
+	for _, c := range cands {
+		ci := parseConnectInfo(c.ConnectInfo)
+		if !ci.accepting || c.Network != e.network || e.knows(ci.id) || len(c.ID) > maxIDLen {
+			continue // B3: null connectInfo is skipped, not fatal
+		}
+		usable = append(usable, usableCandidate{c, ci})
+	}
+	if len(usable) == 0 {
+		return nil, fmt.Errorf("%w from %s", ErrNoCandidates, via)
+	}
+	pick := usable[randIntn(len(usable))]
+	c, ci := pick.Candidate, pick.ci
+	if ci.tcp != "" && e.cfg.Dialer != nil {
+		conn, err := e.dialDirect(ctx, ci.tcp)
+		if err == nil {
+			return conn, nil
+		}
+		e.cfg.Logger.Debug("pxp: direct dial failed, introducing through the relay", "addr", ci.tcp, "err", err)
+	}
+	st, err := via.sess.Stream("relay:" + c.ID)
+	if err != nil {
+		return nil, err
+	}
+	arg, _ := json.Marshal([]string{c.ID})
+	res, err := via.request(ctx, CmdRelay, arg)
+	if err == nil {
+		err = responseError(CmdRelay, res)
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	hctx, hcancel := e.handshakeContext(ctx)
+	defer hcancel()
+	p, err := e.startLink(st, "relay", true, via)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.waitHello(hctx); err != nil {
+		p.closeWith(err)
+		return nil, err
+	}
+	if up := e.cfg.Upgrader; up != nil && ci.webrtc {
+		conn, err := p.upgradeOut(hctx, up)
+		if err == nil {
+			p.closeWith(ErrClosed) // END only (B1)
+			return conn, nil
+		}
+		if hctx.Err() != nil || p.Err() != nil {
+			p.closeWith(err)
+			return nil, err
+		}
+		e.cfg.Logger.Debug("pxp: upgrade failed, keeping the relayed session", "err", err)
+		e.emit(Event{Type: EventError, Peer: p, Err: err})
+	}
+	conn, err := p.connectData(hctx)
+	if err != nil {
+		p.closeWith(err)
+		return nil, err
+	}
+	return conn, nil
+}
+
+// dialDirect connects to a candidate's advertised TCP address.
+func (e *Exchange) dialDirect(ctx context.Context, addr string) (*Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "0" || host == "" {
+		return nil, fmt.Errorf("pxp: unusable advertised address %q", addr)
+	}
+	if ip := net.ParseIP(host); ip != nil && (ip.IsUnspecified() || ip.IsMulticast()) {
+		return nil, fmt.Errorf("pxp: unusable advertised address %q", addr)
+	}
+	hctx, cancel := e.handshakeContext(ctx)
+	defer cancel()
+	c, err := e.cfg.Dialer(hctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return e.open(hctx, c, transportName(c), true, nil)
+}

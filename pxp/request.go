@@ -1,0 +1,180 @@
+package pxp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/seed0021ed4d/pex/mux"
+)
+
+func ctxErr(ctx context.Context) error {
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) && !errors.Is(c, context.DeadlineExceeded) {
+		return c
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ErrHandshakeTimeout
+	}
+	return ctx.Err()
+}
+
+// responseError turns a non-null response into a RemoteError.
+func responseError(cmd string, res json.RawMessage) error {
+	if isNull(res) {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(res, &s) == nil {
+		return &RemoteError{Command: cmd, Message: s}
+	}
+	return &RemoteError{Command: cmd, Message: string(truncate(res, 200))}
+}
+
+func isNull(b json.RawMessage) bool {
+	s := strings.TrimSpace(string(b))
+	return s == "" || s == "null"
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+// request sends cmd and waits for its res, bounded by ctx and RequestTimeout.
+func (p *Peer) request(ctx context.Context, cmd string, args json.RawMessage) (json.RawMessage, error) {
+	ch := make(chan json.RawMessage, 1)
+	p.mu.Lock()
+	if p.closed {
+		err := p.err
+		p.mu.Unlock()
+		return nil, fmt.Errorf("pxp: %s: link closed: %w", cmd, err)
+	}
+	nonce := nonceString(p.nonce)
+	p.nonce++
+	p.pending[nonce] = ch
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.pending, nonce)
+		p.mu.Unlock()
+	}()
+	if err := p.send(cmd, nonce, args); err != nil {
+		p.closeWith(err)
+		return nil, err
+	}
+	t := time.NewTimer(p.ex.cfg.RequestTimeout)
+	defer t.Stop()
+	select {
+	case res := <-ch:
+		return res, nil
+	case <-t.C:
+		return nil, fmt.Errorf("%w: %s to %s", ErrRequestTimeout, cmd, p)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("pxp: %s: %w", cmd, ctxErr(ctx))
+	case <-p.done:
+		return nil, fmt.Errorf("pxp: %s: link closed: %w", cmd, p.Err())
+	}
+}
+
+// send writes one control message as one stream write.
+func (p *Peer) send(cmd, nonce string, args json.RawMessage) error {
+	line := AppendMessage(make([]byte, 0, 64+len(args)), cmd, nonce, args)
+	if _, err := p.ctl.Write(line); err != nil {
+		return fmt.Errorf("pxp: sending %s: %w", cmd, err)
+	}
+	p.ex.msgsOut.Add(1)
+	return nil
+}
+
+func (p *Peer) respond(nonce string, args any) {
+	b, err := json.Marshal(args)
+	if err != nil {
+		b = []byte("null")
+	}
+	if err := p.send(CmdRes, nonce, b); err != nil {
+		p.closeWith(err)
+	}
+}
+
+// refuse answers a request with an error string and reports it.
+func (p *Peer) refuse(cmd, nonce string, msg string, args ...any) {
+	if len(args) > 0 {
+		msg = fmt.Sprintf(msg, args...)
+	}
+	if cmd == CmdGetPeers {
+		p.respond(nonce, []string{msg})
+	} else {
+		p.respond(nonce, msg)
+	}
+	p.ex.emit(Event{Type: EventError, Peer: p, Err: fmt.Errorf("pxp: refused %s from %s: %s", cmd, p, msg)})
+}
+
+func (p *Peer) readLoop() {
+	defer p.ex.wg.Done()
+	lr := newLineReader(p.ctl, p.ex.cfg.MaxMessageSize)
+	for {
+		line, err := lr.next()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				err = ErrClosed
+			}
+			if se := p.sess.Err(); se != nil && !errors.Is(se, mux.ErrSessionClosed) && !errors.Is(err, ErrLineTooLong) {
+				err = se
+			}
+			p.closeWith(err)
+			return
+		}
+		p.ex.msgsIn.Add(1)
+		m, err := ParseMessage(line)
+		if err != nil {
+			p.closeWith(err)
+			return
+		}
+		if err := p.dispatch(m); err != nil {
+			p.closeWith(err)
+			return
+		}
+	}
+}
+
+func (p *Peer) dispatch(m Message) error {
+	if m.Command == CmdRes {
+		p.mu.Lock()
+		ch := p.pending[m.Nonce]
+		delete(p.pending, m.Nonce)
+		p.mu.Unlock()
+		if ch != nil {
+			ch <- append(json.RawMessage(nil), m.Args...)
+		}
+		return nil
+	}
+	if m.Command == CmdHello {
+		return p.onHello(m.Args)
+	}
+	p.mu.Lock()
+	ready := p.ready
+	p.mu.Unlock()
+	if !ready {
+		return nil // as the reference: ignored before hello
+	}
+	switch m.Command {
+	case CmdGetPeers:
+		return p.onGetPeers(m)
+	case CmdRelay:
+		return p.onRelay(m)
+	case CmdIncoming:
+		return p.onIncoming(m)
+	case CmdConnect:
+		return p.onConnect(m)
+	case CmdUpgrade:
+		return p.onUpgrade(m)
+	}
+	p.ex.emit(Event{Type: EventError, Peer: p, Err: fmt.Errorf("pxp: ignored unknown message %q from %s", truncate([]byte(m.Command), 64), p)})
+	return nil
+}
