@@ -1,100 +1,14 @@
 package mux
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 )
-
-// Config tunes a Session. The zero value means the defaults given per field.
-type Config struct {
-	// MaxFrameSize is the largest frame payload accepted from the peer. A
-	// larger frame is a protocol error that ends the session. Default 1 MiB.
-	MaxFrameSize int
-	// MaxWriteChunk is the largest payload sent in one DATA frame; longer
-	// writes are split. Default 64 KiB.
-	MaxWriteChunk int
-	// StreamBuffer is how many received bytes a stream holds before the
-	// session stops reading from the transport until the application reads
-	// (back-pressure). Default 256 KiB.
-	StreamBuffer int
-	// MaxPendingStreams bounds the peer channels kept while nobody has asked
-	// for their name yet. Further ones are ignored. Default 8.
-	MaxPendingStreams int
-	// PendingBuffer bounds the bytes kept for one such channel; a channel
-	// that sends more is discarded. Default 64 KiB.
-	PendingBuffer int
-	// PendingTimeout is how long such a channel is kept. Default 15 s.
-	PendingTimeout time.Duration
-	// WriteTimeout bounds one write to the transport when it is a net.Conn.
-	// A write that does not finish in time ends the session. Default 30 s.
-	WriteTimeout time.Duration
-	// Logger receives debug logs; nil means silent.
-	Logger *slog.Logger
-}
-
-func (c *Config) withDefaults() Config {
-	var o Config
-	if c != nil {
-		o = *c
-	}
-	if o.MaxFrameSize <= 0 {
-		o.MaxFrameSize = DefaultMaxFrameSize
-	}
-	if o.MaxWriteChunk <= 0 {
-		o.MaxWriteChunk = 64 << 10
-	}
-	if o.StreamBuffer <= 0 {
-		o.StreamBuffer = 256 << 10
-	}
-	if o.MaxPendingStreams <= 0 {
-		o.MaxPendingStreams = 8
-	}
-	if o.PendingBuffer <= 0 {
-		o.PendingBuffer = 64 << 10
-	}
-	if o.PendingTimeout <= 0 {
-		o.PendingTimeout = 15 * time.Second
-	}
-	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 30 * time.Second
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	return o
-}
-
-// Errors returned by sessions and streams.
-var (
-	// ErrSessionClosed is returned for operations on a closed session.
-	ErrSessionClosed = errors.New("mux: session closed")
-	// ErrStreamExists is returned by Session.Stream for a name already open.
-	ErrStreamExists = errors.New("mux: stream name already open")
-	// ErrWriteClosed is returned by Write after CloseWrite.
-	ErrWriteClosed = errors.New("mux: write after end of stream")
-)
-
-// StreamError is a peer's ERROR frame on one channel. It ends that stream only.
-type StreamError struct {
-	Name    string
-	Message string
-}
-
-func (e *StreamError) Error() string {
-	msg := e.Message
-	if msg == "" {
-		msg = "Channel destroyed"
-	}
-	return fmt.Sprintf("mux: stream %q destroyed by peer: %s", e.Name, msg)
-}
 
 // Session multiplexes named streams over one transport. Create it with
 // NewSession; it reads the transport in its own goroutine until Close or a
@@ -116,10 +30,9 @@ type Session struct {
 	closed  bool
 	err     error
 
-	done      chan struct{}
-	bytesIn   atomic.Uint64
-	bytesOut  atomic.Uint64
-	framesOut atomic.Uint64
+	done     chan struct{}
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
 }
 
 type remoteChan struct {
@@ -353,8 +266,8 @@ func (s *Session) open(ch uint64, payload []byte) {
 	s.remote[ch] = &remoteChan{name: name, pend: p}
 }
 
-// writeFrames sends frames for st under the write lock. NEW is added first
-// when st's channel is not open yet.
+// send writes one frame for st; the caller holds the write lock. NEW goes
+// first when st's channel is not open yet.
 func (s *Session) send(st *Stream, typ uint8, payload []byte) error {
 	s.mu.Lock()
 	if s.closed {
@@ -392,7 +305,6 @@ func (s *Session) send(st *Stream, typ uint8, payload []byte) error {
 	}
 	n, err := s.conn.Write(buf)
 	s.bytesOut.Add(uint64(n))
-	s.framesOut.Add(1)
 	if cap(s.wbuf) > 4*s.cfg.MaxWriteChunk {
 		s.wbuf = nil
 	}
@@ -416,232 +328,4 @@ func (c countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Stream is one shared named stream. It is a net.Conn; Close sends END (never
-// ERROR) and releases the name.
-type Stream struct {
-	s    *Session
-	name string
-
-	// guarded by s.mu
-	id            uint64
-	hasID         bool
-	opened        bool
-	wEnded        bool
-	wErr          error
-	bound         bool   // a peer channel carries this name
-	remoteCh      uint64 // that channel, once bound
-	buf           []byte
-	rEOF          bool
-	rErr          error
-	closed        bool
-	readDL        time.Time
-	rdTimer       *time.Timer
-	writeDeadline time.Time
-}
-
 var _ net.Conn = (*Stream)(nil)
-
-// Name returns the stream's name.
-func (st *Stream) Name() string { return st.name }
-
-// Session returns the session carrying the stream.
-func (st *Stream) Session() *Session { return st.s }
-
-// Read reads data the peer sent on its channel of this name.
-func (st *Stream) Read(p []byte) (int, error) {
-	s := st.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for {
-		if len(st.buf) > 0 {
-			n := copy(p, st.buf)
-			st.buf = st.buf[n:]
-			if len(st.buf) == 0 {
-				st.buf = nil
-			}
-			s.cond.Broadcast()
-			return n, nil
-		}
-		switch {
-		case st.closed:
-			return 0, net.ErrClosed
-		case st.rErr != nil:
-			return 0, st.rErr
-		case st.rEOF:
-			return 0, io.EOF
-		case s.closed:
-			if s.err == nil || s.err == ErrSessionClosed || s.err == io.EOF {
-				return 0, io.EOF
-			}
-			return 0, s.err
-		case !st.readDL.IsZero() && !time.Now().Before(st.readDL):
-			return 0, os.ErrDeadlineExceeded
-		}
-		if len(p) == 0 {
-			return 0, nil
-		}
-		s.cond.Wait()
-	}
-}
-
-// Write sends p on our channel, split into frames of at most MaxWriteChunk.
-func (st *Stream) Write(p []byte) (int, error) {
-	s := st.s
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	written := 0
-	for {
-		s.mu.Lock()
-		err := st.writableLocked()
-		s.mu.Unlock()
-		if err != nil {
-			return written, err
-		}
-		chunk := p[written:]
-		if len(chunk) > s.cfg.MaxWriteChunk {
-			chunk = chunk[:s.cfg.MaxWriteChunk]
-		}
-		if err := s.send(st, TypeDataInit, chunk); err != nil {
-			return written, err
-		}
-		written += len(chunk)
-		if written >= len(p) {
-			return written, nil
-		}
-	}
-}
-
-func (st *Stream) writableLocked() error {
-	switch {
-	case st.closed:
-		return net.ErrClosed
-	case st.wEnded:
-		return ErrWriteClosed
-	case st.wErr != nil:
-		return st.wErr
-	case !st.writeDeadline.IsZero() && !time.Now().Before(st.writeDeadline):
-		return os.ErrDeadlineExceeded
-	}
-	return nil
-}
-
-// CloseWrite sends END on our channel: the peer reads EOF; we can still read.
-func (st *Stream) CloseWrite() error {
-	s := st.s
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	s.mu.Lock()
-	if st.wEnded || st.wErr != nil {
-		s.mu.Unlock()
-		return nil
-	}
-	st.wEnded = true
-	s.mu.Unlock()
-	return s.send(st, TypeEndInit, nil)
-}
-
-// Close ends our channel with END (never ERROR, which JS peers treat as fatal
-// for the whole connection), stops reading, and releases the name.
-func (st *Stream) Close() error {
-	err := st.CloseWrite()
-	s := st.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st.closed {
-		return nil
-	}
-	st.closed = true
-	st.buf = nil
-	st.stopTimerLocked()
-	if s.names[st.name] == st {
-		delete(s.names, st.name)
-	}
-	if st.hasID {
-		delete(s.local, st.id)
-	}
-	if rc := s.remote[st.remoteCh]; st.bound && rc != nil && rc.st == st {
-		// Later frames on that channel find no entry and are dropped.
-		delete(s.remote, st.remoteCh)
-	}
-	s.cond.Broadcast()
-	if errors.Is(err, ErrSessionClosed) {
-		err = nil
-	}
-	return err
-}
-
-func (st *Stream) stopTimerLocked() {
-	if st.rdTimer != nil {
-		st.rdTimer.Stop()
-		st.rdTimer = nil
-	}
-}
-
-// Addr is the address of a Stream: the stream name on top of the transport's.
-type Addr struct {
-	Name      string
-	Transport net.Addr
-}
-
-// Network returns "mux".
-func (a Addr) Network() string { return "mux" }
-
-func (a Addr) String() string {
-	if a.Transport == nil {
-		return a.Name
-	}
-	return a.Transport.String() + "/" + a.Name
-}
-
-// LocalAddr returns the stream name over the transport's local address.
-func (st *Stream) LocalAddr() net.Addr {
-	a := Addr{Name: st.name}
-	if nc, ok := st.s.conn.(net.Conn); ok {
-		a.Transport = nc.LocalAddr()
-	}
-	return a
-}
-
-// RemoteAddr returns the stream name over the transport's remote address.
-func (st *Stream) RemoteAddr() net.Addr {
-	a := Addr{Name: st.name}
-	if nc, ok := st.s.conn.(net.Conn); ok {
-		a.Transport = nc.RemoteAddr()
-	}
-	return a
-}
-
-// SetDeadline sets both deadlines.
-func (st *Stream) SetDeadline(t time.Time) error {
-	_ = st.SetReadDeadline(t)
-	return st.SetWriteDeadline(t)
-}
-
-// SetReadDeadline makes a blocked or future Read fail with
-// os.ErrDeadlineExceeded once t has passed. Zero means no deadline.
-func (st *Stream) SetReadDeadline(t time.Time) error {
-	s := st.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st.readDL = t
-	st.stopTimerLocked()
-	if !t.IsZero() && !st.closed {
-		st.rdTimer = time.AfterFunc(time.Until(t), func() {
-			s.mu.Lock()
-			s.cond.Broadcast()
-			s.mu.Unlock()
-		})
-	}
-	s.cond.Broadcast()
-	return nil
-}
-
-// SetWriteDeadline bounds future writes. Zero means only the session's
-// WriteTimeout applies.
-func (st *Stream) SetWriteDeadline(t time.Time) error {
-	s := st.s
-	s.mu.Lock()
-	st.writeDeadline = t
-	s.mu.Unlock()
-	return nil
-}

@@ -1,0 +1,69 @@
+package mux
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config tunes a Session. The zero value means the defaults given per field.
+type Config struct {
+	// MaxFrameSize is the largest frame payload accepted from the peer. A
+	// larger frame is a protocol error that ends the session. Default 1 MiB.
+	MaxFrameSize int
+	// MaxWriteChunk is the largest payload sent in one DATA frame; longer
+	// writes are split. Default 64 KiB.
+	MaxWriteChunk int
+	// StreamBuffer is how many received bytes a stream holds before the
+	// session stops reading from the transport until the application reads
+	// (back-pressure). Default 256 KiB.
+	StreamBuffer int
+	// MaxPendingStreams bounds the peer channels kept while nobody has asked
+	// for their name yet. Further ones are ignored. Default 8.
+	MaxPendingStreams int
+	// PendingBuffer bounds the bytes kept for one such channel; a channel
+	// that sends more is discarded. Default 64 KiB.
+	PendingBuffer int
+	// PendingTimeout is how long such a channel is kept. Default 15 s.
+	PendingTimeout time.Duration
+	// WriteTimeout bounds one write to the transport when it is a net.Conn.
+	// A write that does not finish in time ends the session. Default 30 s.
+	WriteTimeout time.Duration
+	// Logger receives debug logs; nil means silent.
+	Logger *slog.Logger
+}
+
+// Defaults of Config's fields.
+const (
+	DefaultMaxWriteChunk     = 64 << 10
+	DefaultStreamBuffer      = 256 << 10
+	DefaultMaxPendingStreams = 8
+	DefaultPendingBuffer     = 64 << 10
+	DefaultPendingTimeout    = 15 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+)
+
+// orDefault returns d when v is zero or negative.
+func orDefault[T int | time.Duration](v, d T) T {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
+func (c *Config) withDefaults() Config {
+	var o Config
+	if c != nil {
+		o = *c
+	}
+	o.MaxFrameSize = orDefault(o.MaxFrameSize, DefaultMaxFrameSize)
+	o.MaxWriteChunk = orDefault(o.MaxWriteChunk, DefaultMaxWriteChunk)
+	o.StreamBuffer = orDefault(o.StreamBuffer, DefaultStreamBuffer)
+	o.MaxPendingStreams = orDefault(o.MaxPendingStreams, DefaultMaxPendingStreams)
+	o.PendingBuffer = orDefault(o.PendingBuffer, DefaultPendingBuffer)
+	o.PendingTimeout = orDefault(o.PendingTimeout, DefaultPendingTimeout)
+	o.WriteTimeout = orDefault(o.WriteTimeout, DefaultWriteTimeout)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}

@@ -1,0 +1,237 @@
+package mux
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"time"
+)
+
+// Stream is one shared named stream. It is a net.Conn; Close sends END (never
+// ERROR) and releases the name.
+type Stream struct {
+	s    *Session
+	name string
+
+	// guarded by s.mu
+	id            uint64
+	hasID         bool
+	opened        bool
+	wEnded        bool
+	wErr          error
+	bound         bool   // a peer channel carries this name
+	remoteCh      uint64 // that channel, once bound
+	buf           []byte
+	rEOF          bool
+	rErr          error
+	closed        bool
+	readDL        time.Time
+	rdTimer       *time.Timer
+	writeDeadline time.Time
+}
+
+// Name returns the stream's name.
+func (st *Stream) Name() string { return st.name }
+
+// Session returns the session carrying the stream.
+func (st *Stream) Session() *Session { return st.s }
+
+// Read reads data the peer sent on its channel of this name.
+func (st *Stream) Read(p []byte) (int, error) {
+	s := st.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if len(st.buf) > 0 {
+			n := copy(p, st.buf)
+			st.buf = st.buf[n:]
+			if len(st.buf) == 0 {
+				st.buf = nil
+			}
+			s.cond.Broadcast()
+			return n, nil
+		}
+		switch {
+		case st.closed:
+			return 0, net.ErrClosed
+		case st.rErr != nil:
+			return 0, st.rErr
+		case st.rEOF:
+			return 0, io.EOF
+		case s.closed:
+			if s.err == nil || s.err == ErrSessionClosed || s.err == io.EOF {
+				return 0, io.EOF
+			}
+			return 0, s.err
+		case !st.readDL.IsZero() && !time.Now().Before(st.readDL):
+			return 0, os.ErrDeadlineExceeded
+		}
+		if len(p) == 0 {
+			return 0, nil
+		}
+		s.cond.Wait()
+	}
+}
+
+// Write sends p on our channel, split into frames of at most MaxWriteChunk.
+func (st *Stream) Write(p []byte) (int, error) {
+	s := st.s
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	written := 0
+	for {
+		s.mu.Lock()
+		err := st.writableLocked()
+		s.mu.Unlock()
+		if err != nil {
+			return written, err
+		}
+		chunk := p[written:]
+		if len(chunk) > s.cfg.MaxWriteChunk {
+			chunk = chunk[:s.cfg.MaxWriteChunk]
+		}
+		if err := s.send(st, TypeDataInit, chunk); err != nil {
+			return written, err
+		}
+		written += len(chunk)
+		if written >= len(p) {
+			return written, nil
+		}
+	}
+}
+
+func (st *Stream) writableLocked() error {
+	switch {
+	case st.closed:
+		return net.ErrClosed
+	case st.wEnded:
+		return ErrWriteClosed
+	case st.wErr != nil:
+		return st.wErr
+	case !st.writeDeadline.IsZero() && !time.Now().Before(st.writeDeadline):
+		return os.ErrDeadlineExceeded
+	}
+	return nil
+}
+
+// CloseWrite sends END on our channel: the peer reads EOF; we can still read.
+func (st *Stream) CloseWrite() error {
+	s := st.s
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	if st.wEnded || st.wErr != nil {
+		s.mu.Unlock()
+		return nil
+	}
+	st.wEnded = true
+	s.mu.Unlock()
+	return s.send(st, TypeEndInit, nil)
+}
+
+// Close ends our channel with END (never ERROR, which JS peers treat as fatal
+// for the whole connection), stops reading, and releases the name.
+func (st *Stream) Close() error {
+	err := st.CloseWrite()
+	s := st.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st.closed {
+		return nil
+	}
+	st.closed = true
+	st.buf = nil
+	st.stopTimerLocked()
+	if s.names[st.name] == st {
+		delete(s.names, st.name)
+	}
+	if st.hasID {
+		delete(s.local, st.id)
+	}
+	if rc := s.remote[st.remoteCh]; st.bound && rc != nil && rc.st == st {
+		// Later frames on that channel find no entry and are dropped.
+		delete(s.remote, st.remoteCh)
+	}
+	s.cond.Broadcast()
+	if errors.Is(err, ErrSessionClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (st *Stream) stopTimerLocked() {
+	if st.rdTimer != nil {
+		st.rdTimer.Stop()
+		st.rdTimer = nil
+	}
+}
+
+// Addr is the address of a Stream: the stream name on top of the transport's.
+type Addr struct {
+	Name      string
+	Transport net.Addr
+}
+
+// Network returns "mux".
+func (a Addr) Network() string { return "mux" }
+
+func (a Addr) String() string {
+	if a.Transport == nil {
+		return a.Name
+	}
+	return a.Transport.String() + "/" + a.Name
+}
+
+// LocalAddr returns the stream name over the transport's local address.
+func (st *Stream) LocalAddr() net.Addr {
+	a := Addr{Name: st.name}
+	if nc, ok := st.s.conn.(net.Conn); ok {
+		a.Transport = nc.LocalAddr()
+	}
+	return a
+}
+
+// RemoteAddr returns the stream name over the transport's remote address.
+func (st *Stream) RemoteAddr() net.Addr {
+	a := Addr{Name: st.name}
+	if nc, ok := st.s.conn.(net.Conn); ok {
+		a.Transport = nc.RemoteAddr()
+	}
+	return a
+}
+
+// SetDeadline sets both deadlines.
+func (st *Stream) SetDeadline(t time.Time) error {
+	_ = st.SetReadDeadline(t)
+	return st.SetWriteDeadline(t)
+}
+
+// SetReadDeadline makes a blocked or future Read fail with
+// os.ErrDeadlineExceeded once t has passed. Zero means no deadline.
+func (st *Stream) SetReadDeadline(t time.Time) error {
+	s := st.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.readDL = t
+	st.stopTimerLocked()
+	if !t.IsZero() && !st.closed {
+		st.rdTimer = time.AfterFunc(time.Until(t), func() {
+			s.mu.Lock()
+			s.cond.Broadcast()
+			s.mu.Unlock()
+		})
+	}
+	s.cond.Broadcast()
+	return nil
+}
+
+// SetWriteDeadline bounds future writes. Zero means only the session's
+// WriteTimeout applies.
+func (st *Stream) SetWriteDeadline(t time.Time) error {
+	s := st.s
+	s.mu.Lock()
+	st.writeDeadline = t
+	s.mu.Unlock()
+	return nil
+}
