@@ -41,8 +41,8 @@ func TestAria2DialsPEXPeer(t *testing.T) {
 		return err == nil
 	})
 	// P also opens its own link to aria2 with MSE (EncryptOutgoing).
-	p, pAddr, pev := startSwarmConfig(t, swarm.Config{InfoHash: ih, EncryptOutgoing: true}, "127.0.0.1")
-	r, rAddr, rev := startSwarmConfig(t, swarm.Config{InfoHash: ih, NoPEX: true}, "127.0.0.8")
+	p, pAddr, pev := startSwarmConfig(t, ih, swarm.Config{EncryptOutgoing: true}, "127.0.0.1")
+	r, rAddr, rev := startSwarmConfig(t, ih, swarm.Config{NoPEX: true}, "127.0.0.8")
 	// R dials P first, so that P's first message to aria2 names R.
 	r.AddPeer(pAddr, swarm.SourceManual)
 	waitFor(t, 10*time.Second, "R connected to P", func() bool { return hasEvent(rev(), "connected", pAddr, "") })
@@ -50,7 +50,7 @@ func TestAria2DialsPEXPeer(t *testing.T) {
 	start := time.Now()
 	waitFor(t, 60*time.Second, "aria2 dialed R, which only pex's ut_pex named", func() bool {
 		for _, ev := range rev() {
-			if ev.Name == "connected" && ev.Source == swarm.SourceIncoming && strings.HasPrefix(ev.Client, "aria2") {
+			if ev.Type == swarm.EventConnected && ev.Source == swarm.SourceIncoming && strings.HasPrefix(ev.Client, "aria2") {
 				return true
 			}
 		}

@@ -175,12 +175,12 @@ func TestBiglyBTPEX(t *testing.T) {
 	t.Logf("BiglyBT seeding on %v after %v", b.addr, time.Since(start).Round(100*time.Millisecond))
 	const run = 240 * time.Second
 	l := startLibtorrentArgs(t, torrent, filepath.Join(dir, "leech"), "127.0.0.2", false, run+30*time.Second, 0, []string{"--block", biglybtIP})
-	p, pAddr, pev := startSwarmConfig(t, swarm.Config{InfoHash: ih}, "127.0.0.1")
-	q, qAddr, qev := startSwarmConfig(t, swarm.Config{InfoHash: ih, NoPEX: true}, "127.0.0.5")
-	r, rAddr, rev := startSwarmConfig(t, swarm.Config{InfoHash: ih, NoPEX: true}, "127.0.0.8")
+	p, pAddr, pev := startSwarmConfig(t, ih, swarm.Config{}, "127.0.0.1")
+	q, qAddr, qev := startSwarmConfig(t, ih, swarm.Config{NoPEX: true}, "127.0.0.5")
+	r, rAddr, rev := startSwarmConfig(t, ih, swarm.Config{NoPEX: true}, "127.0.0.8")
 	// S speaks only LTEP with BiglyBT (no AZMP offered) and takes no other
 	// peer (MaxPeers 1): it only listens to BiglyBT's ut_pex.
-	sw, _, sev := startSwarmConfig(t, swarm.Config{InfoHash: ih, NoAZMP: true, MaxPeers: 1}, "127.0.0.9")
+	sw, _, sev := startSwarmConfig(t, ih, swarm.Config{NoAZMP: true, MaxPeers: 1}, "127.0.0.9")
 	time.Sleep(time.Second) // let libtorrent listen
 	r.AddPeer(l.addr(), swarm.SourceManual)
 	waitFor(t, 20*time.Second, "R connected to libtorrent", func() bool { return hasEvent(rev(), "connected", l.addr(), "") })
@@ -202,26 +202,26 @@ func TestBiglyBTPEX(t *testing.T) {
 	var toldBR time.Duration = -1 // when pex's AZ_PEER_EXCHANGE first named R to BiglyBT
 	for end := start.Add(run); time.Now().Before(end) && (gotFromB == 0 || bDialedR == 0 || lDialedQ == 0 || utFromB == 0); time.Sleep(500 * time.Millisecond) {
 		for _, ev := range sev() {
-			if ev.Name == "pex-received" && ev.Peer == b.addr && ev.Net == swarm.NetUTPex && len(ev.Added) > 0 && utFromB == 0 {
+			if ev.Type == swarm.EventPEXReceived && ev.Peer == b.addr && ev.Net == swarm.NetUTPex && len(ev.Added) > 0 && utFromB == 0 {
 				utFromB, utAdded = ev.Time.Sub(connected), ev.Added
 			}
 		}
 		for _, ev := range pev() {
-			if ev.Name == "pex-received" && ev.Peer == b.addr && ev.Net == swarm.NetAZMP && slices.Contains(ev.Added, qAddr) && gotFromB == 0 {
+			if ev.Type == swarm.EventPEXReceived && ev.Peer == b.addr && ev.Net == swarm.NetAZMP && slices.Contains(ev.Added, qAddr) && gotFromB == 0 {
 				gotFromB = ev.Time.Sub(connected)
 			}
-			if ev.Name == "pex-sent" && ev.Peer == b.addr && ev.Net == swarm.NetAZMP && slices.Contains(ev.Added, rAddr) && toldBR < 0 {
+			if ev.Type == swarm.EventPEXSent && ev.Peer == b.addr && ev.Net == swarm.NetAZMP && slices.Contains(ev.Added, rAddr) && toldBR < 0 {
 				toldBR = ev.Time.Sub(connected)
 			}
 		}
 		for _, ev := range rev() {
-			if ev.Name == "connected" && ev.Source == swarm.SourceIncoming && strings.HasPrefix(ev.Client, "BiglyBT") && bDialedR == 0 {
+			if ev.Type == swarm.EventConnected && ev.Source == swarm.SourceIncoming && strings.HasPrefix(ev.Client, "BiglyBT") && bDialedR == 0 {
 				bDialedR = ev.Time.Sub(connected)
 			}
 		}
 		for _, ev := range qev() {
 			// libtorrent dials from 127.0.0.1: it is known by its "v".
-			if ev.Name == "connected" && ev.Source == swarm.SourceIncoming && ev.Client == "libtorrent-test" && lDialedQ == 0 {
+			if ev.Type == swarm.EventConnected && ev.Source == swarm.SourceIncoming && ev.Client == "libtorrent-test" && lDialedQ == 0 {
 				lDialedQ = ev.Time.Sub(connected)
 			}
 		}
@@ -230,7 +230,7 @@ func TestBiglyBTPEX(t *testing.T) {
 		var sb strings.Builder
 		for name, evs := range map[string][]swarm.Event{"P": pev(), "Q": qev(), "R": rev(), "S": sev()} {
 			for _, ev := range evs {
-				fmt.Fprintf(&sb, "%s: %s %v %s %s net=%s added=%v %s\n", name, ev.Name, ev.Peer, ev.Client, ev.Source, ev.Net, ev.Added, ev.Reason)
+				fmt.Fprintf(&sb, "%s: %s %v %s %s net=%s added=%v %v\n", name, ev.Type.String(), ev.Peer, ev.Client, ev.Source, ev.Net, ev.Added, ev.Err)
 			}
 		}
 		ps, drops := l.snapshot()
@@ -273,7 +273,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool, det
 
 func hasEvent(evs []swarm.Event, name string, peer netip.AddrPort, source string) bool {
 	for _, ev := range evs {
-		if ev.Name == name && ev.Peer == peer && (source == "" || ev.Source == source) {
+		if ev.Type.String() == name && ev.Peer == peer && (source == "" || ev.Source == source) {
 			return true
 		}
 	}
@@ -282,7 +282,7 @@ func hasEvent(evs []swarm.Event, name string, peer netip.AddrPort, source string
 
 func hasEventNet(evs []swarm.Event, name string, peer netip.AddrPort, net string) bool {
 	for _, ev := range evs {
-		if ev.Name == name && ev.Peer == peer && ev.Net == net {
+		if ev.Type.String() == name && ev.Peer == peer && ev.Net == net {
 			return true
 		}
 	}

@@ -207,7 +207,7 @@ func TestLibtorrentPEX(t *testing.T) {
 			}
 		}
 		for _, ev := range snapshot() {
-			if ev.Name == "pex-received" {
+			if ev.Type == swarm.EventPEXReceived {
 				for _, a := range ev.Added {
 					if a == l1.addr() || a == l2.addr() {
 						learnedFromLT = true
@@ -232,17 +232,17 @@ func TestLibtorrentPEX(t *testing.T) {
 	}
 	if !learnedFromLT {
 		for _, ev := range snapshot() {
-			t.Logf("pex event: %s %v added %v dropped %v %s", ev.Name, ev.Peer, ev.Added, ev.Dropped, ev.Reason)
+			t.Logf("pex event: %s %v added %v dropped %v %v", ev.Type.String(), ev.Peer, ev.Added, ev.Dropped, ev.Err)
 		}
 		t.Fatal("pex received no ut_pex from libtorrent naming the other libtorrent node")
 	}
 	sent := 0
 	for _, ev := range snapshot() {
-		if ev.Name == "pex-sent" {
+		if ev.Type == swarm.EventPEXSent {
 			sent++
 		}
-		if ev.Name != "pex-sent" {
-			t.Logf("pex event: %s %v added %v dropped %v %s", ev.Name, ev.Peer, ev.Added, ev.Dropped, ev.Reason)
+		if ev.Type != swarm.EventPEXSent {
+			t.Logf("pex event: %s %v added %v dropped %v %v", ev.Type.String(), ev.Peer, ev.Added, ev.Dropped, ev.Err)
 		}
 	}
 	t.Logf("over %v: pex sent %d ut_pex messages; libtorrent never dropped it for flooding", run, sent)
@@ -263,12 +263,12 @@ func requireProgram(t *testing.T, prog, pkg string) string {
 // startSwarm runs a pex swarm listening on ip, dialing from ip too.
 func startSwarm(t *testing.T, ih [20]byte, ip string) (*swarm.Swarm, netip.AddrPort, func() []swarm.Event) {
 	t.Helper()
-	return startSwarmConfig(t, swarm.Config{InfoHash: ih}, ip)
+	return startSwarmConfig(t, ih, swarm.Config{}, ip)
 }
 
 // startSwarmConfig is startSwarm with a configuration (its listen port and
 // dialer are set here).
-func startSwarmConfig(t *testing.T, cfg swarm.Config, ip string) (*swarm.Swarm, netip.AddrPort, func() []swarm.Event) {
+func startSwarmConfig(t *testing.T, ih [20]byte, cfg swarm.Config, ip string) (*swarm.Swarm, netip.AddrPort, func() []swarm.Event) {
 	t.Helper()
 	ln, err := net.Listen("tcp", ip+":0")
 	if err != nil {
@@ -276,7 +276,7 @@ func startSwarmConfig(t *testing.T, cfg swarm.Config, ip string) (*swarm.Swarm, 
 	}
 	d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 	cfg.ListenPort, cfg.Dialer = ln.Addr().(*net.TCPAddr).Port, d.DialContext
-	s, err := swarm.New(cfg)
+	s, err := swarm.New(ih, &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,14 +349,14 @@ func TestAria2PEX(t *testing.T) {
 			other netip.AddrPort
 		}{{ev1(), s2Addr}, {ev2(), s1Addr}} {
 			for _, ev := range x.evs {
-				if ev.Name == "pex-received" && ev.Peer == aAddr && slices.Contains(ev.Added, x.other) {
+				if ev.Type == swarm.EventPEXReceived && ev.Peer == aAddr && slices.Contains(ev.Added, x.other) {
 					named = true
 				}
 			}
 		}
 		sentToAria2 := false
 		for _, e := range append(ev1(), ev2()...) {
-			if e.Name == "pex-sent" && e.Peer == aAddr {
+			if e.Type == swarm.EventPEXSent && e.Peer == aAddr {
 				sentToAria2 = true // under the id aria2 chose in its handshake (8)
 			}
 		}
@@ -425,7 +425,7 @@ func TestTransmissionPEX(t *testing.T) {
 	}
 	// s1 opens its link with MSE, which Transmission ("encryption": 1,
 	// preferred) answers.
-	s1, _, ev1 := startSwarmConfig(t, swarm.Config{InfoHash: ih, EncryptOutgoing: true}, "127.0.0.1")
+	s1, _, ev1 := startSwarmConfig(t, ih, swarm.Config{EncryptOutgoing: true}, "127.0.0.1")
 	s2, _, ev2 := startSwarm(t, ih, "127.0.0.5")
 	s1.AddPeer(tAddr, swarm.SourceManual)
 	time.Sleep(500 * time.Millisecond)
@@ -451,7 +451,7 @@ func TestTransmissionPEX(t *testing.T) {
 			other string
 		}{{ev1(), "127.0.0.5"}, {ev2(), "127.0.0.1"}} {
 			for _, ev := range x.evs {
-				if ev.Name != "pex-received" || ev.Peer != tAddr {
+				if ev.Type != swarm.EventPEXReceived || ev.Peer != tAddr {
 					continue
 				}
 				for _, a := range ev.Added {

@@ -88,7 +88,7 @@ schedule2 = watch, 1, 1, "load.start=%[1]s/watch/*.torrent"
 			other netip.AddrPort
 		}{{ev1(), s2Addr}, {ev2(), s1Addr}} {
 			for _, ev := range x.evs {
-				if ev.Name != "pex-received" || ev.Peer != rAddr {
+				if ev.Type != swarm.EventPEXReceived || ev.Peer != rAddr {
 					continue
 				}
 				for _, a := range ev.Added {

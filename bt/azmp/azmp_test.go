@@ -5,12 +5,8 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
-	"testing/synctest"
-	"time"
 
 	"go.uber.org/goleak"
-
-	"github.com/seed0021ed4d/pex/bt/pex"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -230,53 +226,4 @@ func exchange(t *testing.T, added ...string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func TestReceiverFilters(t *testing.T) {
-	self := netip.MustParseAddrPort("127.0.0.1:7000")
-	r := NewReceiver(&ReceiveConfig{MaxTaken: 2})
-	added, _, err := r.Receive(time.Now(), exchange(t, "127.0.0.1:7000", "0.0.0.0:1", "127.0.0.2:0", "224.0.0.1:5",
-		"127.0.0.3:1", "127.0.0.3:1", "127.0.0.4:1", "127.0.0.5:1"), ih, self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(added) != 2 || added[0].Addr.String() != "127.0.0.3:1" || added[1].Addr.String() != "127.0.0.4:1" {
-		t.Fatalf("added %+v", added)
-	}
-	other := ih
-	other[0]++
-	m := PeerExchange{InfoHash: other, Added: []Peer{{Addr: netip.MustParseAddrPort("127.0.0.9:1")}}}
-	b, _ := AppendPeerExchange(nil, &m)
-	if _, _, err := r.Receive(time.Now(), b, ih, self); !errors.Is(err, ErrWrongInfoHash) {
-		t.Fatalf("wrong infohash: %v", err)
-	}
-	big := make([]byte, 70<<10)
-	if _, _, err := NewReceiver(nil).Receive(time.Now(), big, ih, self); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("oversized: %v", err)
-	}
-}
-
-// BiglyBT's flood rule on virtual time: 7 messages in 120 s are fine, the
-// 8th is a flood; spaced at BEP 11's minute, messages never are.
-func TestReceiverFlood(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		msg := exchange(t, "127.0.0.3:1")
-		r := NewReceiver(nil)
-		for i := range 7 {
-			if _, _, err := r.Receive(time.Now(), msg, ih, netip.AddrPort{}); err != nil {
-				t.Fatalf("message %d: %v", i+1, err)
-			}
-			time.Sleep(10 * time.Second)
-		}
-		if _, _, err := r.Receive(time.Now(), msg, ih, netip.AddrPort{}); !errors.Is(err, pex.ErrFlood) {
-			t.Fatalf("8th message within 120 s: %v", err)
-		}
-		r = NewReceiver(nil)
-		for i := range 30 {
-			if _, _, err := r.Receive(time.Now(), msg, ih, netip.AddrPort{}); err != nil {
-				t.Fatalf("message %d a minute apart: %v", i+1, err)
-			}
-			time.Sleep(time.Minute)
-		}
-	})
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/seed0021ed4d/pex/bencode"
+	"github.com/seed0021ed4d/pex/bt/compact"
 )
 
 // MaxPeers is the most peers a message carries in each list
@@ -152,16 +153,11 @@ func readPeers(b []byte, dst []Peer) ([]Peer, []byte, error) {
 			return dst, b, &DecodeError{Reason: "a peer entry is not a string"}
 		}
 		b = rest
-		var p Peer
-		switch len(s) {
-		case 6:
-			p.Addr = netip.AddrPortFrom(netip.AddrFrom4([4]byte(s[:4])), binary.BigEndian.Uint16(s[4:]))
-		case 18:
-			p.Addr = netip.AddrPortFrom(netip.AddrFrom16([16]byte(s[:16])).Unmap(), binary.BigEndian.Uint16(s[16:]))
-		default:
+		a, ok := compact.Decode(s)
+		if !ok {
 			return dst, b, &DecodeError{Reason: fmt.Sprintf("a peer entry of %d bytes (want 6 or 18)", len(s))}
 		}
-		dst = append(dst, p)
+		dst = append(dst, Peer{Addr: a})
 	}
 }
 
@@ -222,17 +218,12 @@ func appendPeers(dst []byte, key string, ps []Peer) []byte {
 	dst = bencode.AppendString(dst, key)
 	dst = append(dst, 'l')
 	for _, p := range ps {
-		ip := p.Addr.Addr().Unmap()
-		if ip.Is4() {
-			a := ip.As4()
+		if compact.Is4(p.Addr) {
 			dst = append(dst, "6:"...)
-			dst = append(dst, a[:]...)
 		} else {
-			a := ip.As16()
 			dst = append(dst, "18:"...)
-			dst = append(dst, a[:]...)
 		}
-		dst = binary.BigEndian.AppendUint16(dst, p.Addr.Port())
+		dst = compact.Append(dst, p.Addr)
 	}
 	dst = append(dst, 'e')
 	dst = appendKey(dst, key, "_HST")

@@ -25,13 +25,13 @@
 package pex
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 
 	"github.com/seed0021ed4d/pex/bencode"
+	"github.com/seed0021ed4d/pex/bt/compact"
 )
 
 // Flags describe an added peer (BEP 11).
@@ -135,33 +135,21 @@ func Decode(payload []byte, m *Msg) error {
 	m.Added = slices.Grow(m.Added[:0], n4+n6)[:n4+n6]
 	for i := 0; i < n4; i++ {
 		e := added[6*i : 6*i+6]
-		m.Added[i] = Peer{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte(e[:4])), uint16(e[4])<<8|uint16(e[5]))}
+		m.Added[i] = Peer{Addr: compact.Decode4(e)}
 		if addedF != nil {
 			m.Added[i].Flags = Flags(addedF[i])
 		}
 	}
 	for i := 0; i < n6; i++ {
 		e := added6[18*i : 18*i+18]
-		m.Added[n4+i] = Peer{Addr: netip.AddrPortFrom(netip.AddrFrom16([16]byte(e[:16])), uint16(e[16])<<8|uint16(e[17]))}
+		m.Added[n4+i] = Peer{Addr: compact.Decode6(e)}
 		if added6F != nil {
 			m.Added[n4+i].Flags = Flags(added6F[i])
 		}
 	}
-	for i := 0; i+6 <= len(dropped); i += 6 {
-		m.Dropped = append(m.Dropped, addr4(dropped[i:]))
-	}
-	for i := 0; i+18 <= len(dropped6); i += 18 {
-		m.Dropped = append(m.Dropped, addr6(dropped6[i:]))
-	}
+	m.Dropped = compact.AppendList(m.Dropped, dropped, compact.Size4)
+	m.Dropped = compact.AppendList(m.Dropped, dropped6, compact.Size6)
 	return nil
-}
-
-func addr4(b []byte) netip.AddrPort {
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[:4])), binary.BigEndian.Uint16(b[4:6]))
-}
-
-func addr6(b []byte) netip.AddrPort {
-	return netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[:16])), binary.BigEndian.Uint16(b[16:18]))
 }
 
 // ErrUnsupportedAddr is returned by Append for an address that is neither
@@ -175,59 +163,59 @@ func Append(dst []byte, m *Msg) ([]byte, error) {
 	var n4, n6, d4, d6 int
 	for _, p := range m.Added {
 		switch {
-		case p.Addr.Addr().Unmap().Is4():
-			n4++
-		case p.Addr.Addr().Is6():
-			n6++
-		default:
+		case !compact.Valid(p.Addr):
 			return dst, ErrUnsupportedAddr
+		case compact.Is4(p.Addr):
+			n4++
+		default:
+			n6++
 		}
 	}
 	for _, a := range m.Dropped {
 		switch {
-		case a.Addr().Unmap().Is4():
-			d4++
-		case a.Addr().Is6():
-			d6++
-		default:
+		case !compact.Valid(a):
 			return dst, ErrUnsupportedAddr
+		case compact.Is4(a):
+			d4++
+		default:
+			d6++
 		}
 	}
 	dst = append(dst, 'd')
 	dst = appendKeyLen(dst, "added", 6*n4)
 	for _, p := range m.Added {
-		if a := p.Addr.Addr().Unmap(); a.Is4() {
-			dst = putAddr(dst, a, p.Addr.Port())
+		if compact.Is4(p.Addr) {
+			dst = compact.Append(dst, p.Addr)
 		}
 	}
 	dst = appendKeyLen(dst, "added.f", n4)
 	for _, p := range m.Added {
-		if p.Addr.Addr().Unmap().Is4() {
+		if compact.Is4(p.Addr) {
 			dst = append(dst, byte(p.Flags))
 		}
 	}
 	dst = appendKeyLen(dst, "added6", 18*n6)
 	for _, p := range m.Added {
-		if a := p.Addr.Addr(); !a.Unmap().Is4() {
-			dst = putAddr(dst, a, p.Addr.Port())
+		if !compact.Is4(p.Addr) {
+			dst = compact.Append(dst, p.Addr)
 		}
 	}
 	dst = appendKeyLen(dst, "added6.f", n6)
 	for _, p := range m.Added {
-		if !p.Addr.Addr().Unmap().Is4() {
+		if !compact.Is4(p.Addr) {
 			dst = append(dst, byte(p.Flags))
 		}
 	}
 	dst = appendKeyLen(dst, "dropped", 6*d4)
 	for _, a := range m.Dropped {
-		if ip := a.Addr().Unmap(); ip.Is4() {
-			dst = putAddr(dst, ip, a.Port())
+		if compact.Is4(a) {
+			dst = compact.Append(dst, a)
 		}
 	}
 	dst = appendKeyLen(dst, "dropped6", 18*d6)
 	for _, a := range m.Dropped {
-		if ip := a.Addr(); !ip.Unmap().Is4() {
-			dst = putAddr(dst, ip, a.Port())
+		if !compact.Is4(a) {
+			dst = compact.Append(dst, a)
 		}
 	}
 	return append(dst, 'e'), nil
@@ -252,15 +240,4 @@ func appendUint(dst []byte, n int) []byte {
 		}
 	}
 	return append(dst, buf[i:]...)
-}
-
-func putAddr(dst []byte, a netip.Addr, port uint16) []byte {
-	if a.Is4() {
-		b := a.As4()
-		dst = append(dst, b[:]...)
-	} else {
-		b := a.As16()
-		dst = append(dst, b[:]...)
-	}
-	return binary.BigEndian.AppendUint16(dst, port)
 }

@@ -85,7 +85,7 @@ func (p *azPeer) closed() bool {
 
 func TestAZHandshakeOffersPEX(t *testing.T) {
 	ih := [20]byte{0xa1}
-	n := newNodeConfig(t, Config{InfoHash: ih})
+	n := newNodeConfig(t, ih, Config{})
 	p := dialAZ(t, n.addr(), ih)
 	if v, ok := p.hs.Supports(azmp.IDPeerExchange); !ok || v != 1 {
 		t.Fatalf("AZ_HANDSHAKE lists AZ_PEER_EXCHANGE %d %v", v, ok)
@@ -113,8 +113,8 @@ func TestAZHandshakeOffersPEX(t *testing.T) {
 // and an unknown message id is ignored.
 func TestAZBadInput(t *testing.T) {
 	ih := [20]byte{0xa2}
-	victim := newNodeConfig(t, Config{InfoHash: ih})
-	bystander := newNodeConfig(t, Config{InfoHash: ih})
+	victim := newNodeConfig(t, ih, Config{})
+	bystander := newNodeConfig(t, ih, Config{})
 	victim.s.AddPeer(bystander.addr(), SourceManual)
 	waitEvent(t, victim.s, "connected", nil)
 	other := ih
@@ -164,7 +164,7 @@ func TestAZBadInput(t *testing.T) {
 // BiglyBT decides it too.
 func TestAZNotPreferredGetsLTEP(t *testing.T) {
 	ih := [20]byte{0xa3}
-	n := newNodeConfig(t, Config{InfoHash: ih})
+	n := newNodeConfig(t, ih, Config{})
 	c, err := net.DialTimeout("tcp", n.addr().String(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestAZNotPreferredGetsLTEP(t *testing.T) {
 // not grow the swarm's memory without bound.
 func TestYourIPClaimsBounded(t *testing.T) {
 	ih := [20]byte{0xa4}
-	n := newNodeConfig(t, Config{InfoHash: ih, NoAZMP: true})
+	n := newNodeConfig(t, ih, Config{NoAZMP: true})
 	c, err := net.DialTimeout("tcp", n.addr().String(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -219,10 +219,10 @@ func TestYourIPClaimsBounded(t *testing.T) {
 		n.s.mu.Lock()
 		k := len(n.s.self)
 		n.s.mu.Unlock()
-		if k > maxSelf {
-			t.Fatalf("%d self addresses, cap %d", k, maxSelf)
+		if k > MaxSelf {
+			t.Fatalf("%d self addresses, cap %d", k, MaxSelf)
 		}
-		if k == maxSelf {
+		if k == MaxSelf {
 			return
 		}
 	}
@@ -246,7 +246,7 @@ func TestDialsBoundedByMaxPeers(t *testing.T) {
 		mu.Unlock()
 		return nil, ctx.Err()
 	}
-	n := newNodeConfig(t, Config{InfoHash: ih, MaxPeers: 5, Dialer: dial, HandshakeTimeout: time.Second})
+	n := newNodeConfig(t, ih, Config{MaxPeers: 5, Dialer: dial, HandshakeTimeout: time.Second})
 	p := dialAZ(t, n.addr(), ih)
 	var added []netip.AddrPort
 	for i := range 50 {
@@ -267,8 +267,8 @@ func TestDialsBoundedByMaxPeers(t *testing.T) {
 // back to a plain handshake.
 func TestEncryptOutgoing(t *testing.T) {
 	ih := [20]byte{0xa6}
-	a := newNodeConfig(t, Config{InfoHash: ih, EncryptOutgoing: true})
-	b := newNodeConfig(t, Config{InfoHash: ih})
+	a := newNodeConfig(t, ih, Config{EncryptOutgoing: true})
+	b := newNodeConfig(t, ih, Config{})
 	a.s.AddPeer(b.addr(), SourceManual)
 	waitEvent(t, a.s, "connected", nil)
 	for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {

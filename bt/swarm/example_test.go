@@ -17,7 +17,7 @@ func Example() {
 		panic(err)
 	}
 	defer ln.Close()
-	a, _ := swarm.New(swarm.Config{InfoHash: ih, ListenPort: ln.Addr().(*net.TCPAddr).Port})
+	a, _ := swarm.New(ih, &swarm.Config{ListenPort: ln.Addr().(*net.TCPAddr).Port})
 	defer a.Close()
 	go func() {
 		for {
@@ -29,12 +29,12 @@ func Example() {
 		}
 	}()
 
-	b, _ := swarm.New(swarm.Config{InfoHash: ih})
+	b, _ := swarm.New(ih, &swarm.Config{})
 	defer b.Close()
 	b.AddPeer(netip.MustParseAddrPort(ln.Addr().String()), swarm.SourceManual)
 	for ev := range b.Events() {
-		if ev.Name == "connected" {
-			fmt.Println(ev.Name, ev.Source, ev.Net, ev.Client)
+		if ev.Type == swarm.EventConnected {
+			fmt.Println(ev.Type.String(), ev.Source, ev.Net, ev.Client)
 			break
 		}
 	}

@@ -18,10 +18,10 @@ type node struct {
 
 func newNode(t *testing.T, ih [20]byte, noPEX bool) *node {
 	t.Helper()
-	return newNodeConfig(t, Config{InfoHash: ih, NoPEX: noPEX})
+	return newNodeConfig(t, ih, Config{NoPEX: noPEX})
 }
 
-func newNodeConfig(t *testing.T, cfg Config) *node {
+func newNodeConfig(t *testing.T, ih [20]byte, cfg Config) *node {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -29,7 +29,7 @@ func newNodeConfig(t *testing.T, cfg Config) *node {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	cfg.ListenPort = port
-	s, err := New(cfg)
+	s, err := New(ih, &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func waitEventWithin(t *testing.T, s *Swarm, name string, limit time.Duration, m
 	for {
 		select {
 		case ev := <-s.Events():
-			if ev.Name == name && (match == nil || match(ev)) {
+			if ev.Type.String() == name && (match == nil || match(ev)) {
 				return ev
 			}
 		case <-deadline:
@@ -79,8 +79,8 @@ func TestPeerLearnedThroughPEXIsDialed(t *testing.T) {
 
 func testPeerLearnedThroughPEX(t *testing.T, net string) {
 	ih := [20]byte{1, 2, 3}
-	cfg := Config{InfoHash: ih, NoAZMP: net == NetUTPex}
-	a, b, c := newNodeConfig(t, cfg), newNodeConfig(t, cfg), newNodeConfig(t, cfg)
+	cfg := Config{NoAZMP: net == NetUTPex}
+	a, b, c := newNodeConfig(t, ih, cfg), newNodeConfig(t, ih, cfg), newNodeConfig(t, ih, cfg)
 	a.s.AddPeer(b.addr(), SourceManual)
 	a.s.AddPeer(c.addr(), SourceManual)
 	// B and C both learn of each other from A; whichever hears first dials.
@@ -119,9 +119,9 @@ func testPeerLearnedThroughPEX(t *testing.T, net string) {
 // learns B from A's ut_pex.
 func TestOnePeerSetAcrossNetworks(t *testing.T) {
 	ih := [20]byte{9, 9}
-	a := newNodeConfig(t, Config{InfoHash: ih})
-	b := newNodeConfig(t, Config{InfoHash: ih})
-	c := newNodeConfig(t, Config{InfoHash: ih, NoAZMP: true})
+	a := newNodeConfig(t, ih, Config{})
+	b := newNodeConfig(t, ih, Config{})
+	c := newNodeConfig(t, ih, Config{NoAZMP: true})
 	a.s.AddPeer(b.addr(), SourceManual)
 	a.s.AddPeer(c.addr(), SourceManual)
 	nets := map[string]bool{}
@@ -129,7 +129,7 @@ func TestOnePeerSetAcrossNetworks(t *testing.T) {
 	for !nets[NetAZMP] || !nets[NetUTPex] {
 		select {
 		case ev := <-a.s.Events():
-			if ev.Name == "pex-sent" && len(ev.Added) == 1 {
+			if ev.Type == EventPEXSent && len(ev.Added) == 1 {
 				want := c.addr()
 				if ev.Net == NetUTPex {
 					want = b.addr()
@@ -205,7 +205,7 @@ func TestManualPeerRedialedUntilUp(t *testing.T) {
 	if err != nil {
 		t.Skipf("the port was taken meanwhile: %v", err)
 	}
-	s, err := New(Config{InfoHash: ih, ListenPort: int(later.Port())})
+	s, err := New(ih, &Config{ListenPort: int(later.Port())})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func TestPEXLimitsOnVirtualTime(t *testing.T) {
 			}
 			// A spoke takes no peer but the hub (MaxPeers 1); odd ones
 			// offer no AZMP, so the hub speaks ut_pex with them.
-			s, err := New(Config{InfoHash: ih, ListenPort: 6881, MaxPeers: 1, NoAZMP: i%2 == 1, Dialer: dial})
+			s, err := New(ih, &Config{ListenPort: 6881, MaxPeers: 1, NoAZMP: i%2 == 1, Dialer: dial})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +57,7 @@ func TestPEXLimitsOnVirtualTime(t *testing.T) {
 			}()
 			spokes = append(spokes, spoke{s, ln, addr})
 		}
-		hub, err := New(Config{InfoHash: ih, MaxPeers: 100, Dialer: dial})
+		hub, err := New(ih, &Config{MaxPeers: 100, Dialer: dial})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func TestPEXLimitsOnVirtualTime(t *testing.T) {
 			defer close(done)
 			for ev := range hub.Events() {
 				mu.Lock()
-				switch ev.Name {
+				switch ev.Type.String() {
 				case "pex-sent":
 					sent[ev.Peer] = append(sent[ev.Peer], ev)
 				case "connected":
@@ -82,8 +82,8 @@ func TestPEXLimitsOnVirtualTime(t *testing.T) {
 		for _, sp := range spokes {
 			hub.AddPeer(sp.addr, SourceTracker)
 		}
-		// Between two of the hub's one-second ticks, so that all five
-		// leave before it looks again.
+		// All five leave within the hub's settle delay after the first
+		// goes, so their drops go out in one message.
 		time.Sleep(5*time.Minute + 500*time.Millisecond)
 		gone := spokes[:5]
 		for _, sp := range gone {

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/bencode"
+	"github.com/seed0021ed4d/pex/bt/compact"
 )
 
 // Announce is what we tell the tracker.
@@ -149,7 +150,7 @@ func ParseHTTPResponse(body []byte) (Response, error) {
 	}
 	switch p := d["peers"].(type) {
 	case string:
-		r.Peers = append(r.Peers, compact([]byte(p), 6)...)
+		r.Peers = append(r.Peers, compact.AppendList(nil, []byte(p), compact.Size4)...)
 	case []any:
 		for _, e := range p {
 			pd, ok := e.(map[string]any)
@@ -164,18 +165,9 @@ func ParseHTTPResponse(body []byte) (Response, error) {
 		}
 	}
 	if p6, ok := d["peers6"].(string); ok {
-		r.Peers = append(r.Peers, compact([]byte(p6), 18)...)
+		r.Peers = append(r.Peers, compact.AppendList(nil, []byte(p6), compact.Size6)...)
 	}
 	return r, nil
-}
-
-func compact(b []byte, size int) []netip.AddrPort {
-	var out []netip.AddrPort
-	for i := 0; i+size <= len(b); i += size {
-		a, _ := netip.AddrFromSlice(b[i : i+size-2])
-		out = append(out, netip.AddrPortFrom(a, binary.BigEndian.Uint16(b[i+size-2:])))
-	}
-	return out
 }
 
 const udpProtocolID = 0x41727101980
@@ -268,10 +260,10 @@ func (c *Client) announceUDP(ctx context.Context, u *url.URL, a Announce) (Respo
 		return Response{}, err
 	}
 	r := Response{Interval: time.Duration(binary.BigEndian.Uint32(p[8:12])) * time.Second}
-	size := 6
+	size := compact.Size4
 	if ipv6 {
-		size = 18
+		size = compact.Size6
 	}
-	r.Peers = compact(p[20:], size)
+	r.Peers = compact.AppendList(nil, p[20:], size)
 	return r, nil
 }

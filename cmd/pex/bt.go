@@ -2,22 +2,18 @@ package main
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/base32"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/seed0021ed4d/pex/bencode"
 	"github.com/seed0021ed4d/pex/bt/dht"
+	"github.com/seed0021ed4d/pex/bt/metainfo"
 	"github.com/seed0021ed4d/pex/bt/swarm"
 	"github.com/seed0021ed4d/pex/bt/tracker"
 )
@@ -30,8 +26,8 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pex bt swarm", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ihHex := fs.String("infohash", "", "the swarm's infohash, 40 hex digits")
-	magnet := fs.String("magnet", "", "a magnet `URI` naming the swarm (xt=urn:btih:...)")
-	torrent := fs.String("torrent", "", "a .torrent `FILE` naming the swarm")
+	magnet := fs.String("magnet", "", "a magnet `URI` naming the swarm (xt=urn:btih:...; its tr and x.pe are used too)")
+	torrent := fs.String("torrent", "", "a .torrent `FILE` naming the swarm (its trackers are used too)")
 	listen := fs.String("listen", "", "accept peers on `HOST:PORT` (port 0 picks one)")
 	var peers, trackers listFlag
 	fs.Var(&peers, "peer", "connect to the peer at `HOST:PORT` (repeatable)")
@@ -43,19 +39,20 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	noPEX := fs.Bool("no-pex", false, "turn peer exchange (ut_pex and AZMP's) off for this swarm")
 	noAZMP := fs.Bool("no-azmp", false, "do not offer Vuze's messaging protocol (AZMP); use ut_pex with every peer")
 	encrypt := fs.Bool("encrypt", false, "open outgoing connections with Message Stream Encryption (falls back to plain); incoming MSE is always answered")
-	maxPeers := fs.Int("max-peers", 50, "connections at most")
+	maxPeers := fs.Int("max-peers", 0, fmt.Sprintf("connections at most (0: the library's default, %d)", swarm.DefaultMaxPeers))
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
-	ih, private, err := swarmTarget(*ihHex, *magnet, *torrent)
+	target, err := swarmTarget(*ihHex, *magnet, *torrent)
 	if err != nil {
 		fmt.Fprintln(stderr, "pex bt swarm:", err)
 		return errUsage
 	}
+	ih := target.InfoHash
 	pr := &printer{w: stdout, json: *asJSON}
-	cfg := swarm.Config{InfoHash: ih, MaxPeers: *maxPeers, NoPEX: *noPEX, NoAZMP: *noAZMP, EncryptOutgoing: *encrypt, Private: private}
+	cfg := &swarm.Config{MaxPeers: *maxPeers, NoPEX: *noPEX, NoAZMP: *noAZMP, EncryptOutgoing: *encrypt, Private: target.Private}
 	var ln net.Listener
 	if *listen != "" {
 		if ln, err = net.Listen("tcp", *listen); err != nil {
@@ -64,23 +61,15 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer ln.Close()
 		cfg.ListenPort = ln.Addr().(*net.TCPAddr).Port
 	}
-	s, err := swarm.New(cfg)
+	s, err := swarm.New(ih, cfg)
 	if err != nil {
 		return err
 	}
 	if ln != nil {
 		pr.event("listening", "addr", ln.Addr().String())
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				s.Accept(c)
-			}
-		}()
+		go s.Serve(ln)
 	}
-	for _, p := range peers {
+	for _, p := range append(peers, target.Peers...) {
 		ap, err := resolvePeer(p)
 		if err != nil {
 			pr.event("error", "error", err.Error())
@@ -88,10 +77,21 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		s.AddPeer(ap, swarm.SourceManual)
 	}
-	for _, u := range trackers {
-		go announceLoop(ctx, s, pr, u, ih, cfg)
+	for _, u := range append(trackers, target.Trackers...) {
+		s.AddSource(&tracker.Source{
+			URL:      u,
+			Announce: tracker.Announce{InfoHash: ih, PeerID: s.PeerID(), Port: cfg.ListenPort, Left: 1},
+			Report: func(res tracker.Response, err error) {
+				if err != nil {
+					pr.event("error", "error", err.Error(), "tracker", u)
+					return
+				}
+				pr.event("announced", "tracker", u, "peers", len(res.Peers))
+			},
+		})
 	}
-	if !*noDHT && len(dhtBoot) > 0 {
+	// BEP 27: a private torrent's peers come from its trackers only.
+	if !*noDHT && !target.Private && len(dhtBoot) > 0 {
 		addr := *dhtListen
 		if addr == "" {
 			host := "0.0.0.0"
@@ -105,14 +105,18 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			s.Close()
 			return err
 		}
+		// Closed after the swarm, which stops its lookups first.
 		defer node.Close()
 		pr.event("dht", "addr", node.Addr().String())
-		dhtDone := make(chan struct{})
-		defer func() { <-dhtDone }()
-		go func() {
-			defer close(dhtDone)
-			dhtLoop(ctx, node, s, pr, ih, cfg.ListenPort)
-		}()
+		s.AddSource(&dht.Source{
+			Node: node, InfoHash: ih, Port: cfg.ListenPort,
+			Report: func(n int, err error) {
+				if err != nil {
+					pr.event("error", "error", err.Error(), "dht", node.Addr().String())
+				}
+				pr.event("dht-lookup", "peers", n)
+			},
+		})
 	}
 	if *duration > 0 {
 		var cancel context.CancelFunc
@@ -138,9 +142,6 @@ loop:
 			}
 		}
 	}
-	if ln != nil {
-		ln.Close()
-	}
 	s.Close()
 	<-done
 	if !pr.json {
@@ -149,73 +150,6 @@ loop:
 		pr.text("\n%s", strings.TrimRight(sb.String(), "\n"))
 	}
 	return nil
-}
-
-// announceLoop announces to one tracker at start and then at the interval
-// it asks for (at least a minute), adding the peers it returns.
-func announceLoop(ctx context.Context, s *swarm.Swarm, pr *printer, u string, ih [20]byte, cfg swarm.Config) {
-	var c tracker.Client
-	a := tracker.Announce{InfoHash: ih, PeerID: s.PeerID(), Port: cfg.ListenPort, Left: 1, Event: "started"}
-	for {
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		res, err := c.Announce(actx, u, a)
-		cancel()
-		wait := time.Minute
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			pr.event("error", "error", err.Error(), "tracker", u)
-		} else {
-			pr.event("announced", "tracker", u, "peers", len(res.Peers))
-			for _, p := range res.Peers {
-				s.AddPeer(p, swarm.SourceTracker)
-			}
-			if res.Interval > wait {
-				wait = res.Interval
-			}
-		}
-		a.Event = ""
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
-}
-
-// dhtLoop bootstraps the DHT node and then looks the swarm up (announcing
-// our listen port when we listen) soon and often at first, then every five
-// minutes.
-func dhtLoop(ctx context.Context, node *dht.Node, s *swarm.Swarm, pr *printer, ih [20]byte, port int) {
-	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	node.Bootstrap(bctx)
-	cancel()
-	waits := []time.Duration{0, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second}
-	for i := 0; ; i++ {
-		wait := 5 * time.Minute
-		if i < len(waits) {
-			wait = waits[i]
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		lctx, cancel := context.WithTimeout(ctx, time.Minute)
-		n := 0
-		err := node.GetPeers(lctx, ih, port, func(p netip.AddrPort) {
-			n++
-			s.AddPeer(p, swarm.SourceDHT)
-		})
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			pr.event("error", "error", err.Error(), "dht", node.Addr().String())
-		}
-		if ctx.Err() == nil {
-			pr.event("dht-lookup", "peers", n)
-		}
-	}
 }
 
 func printSwarmEvents(s *swarm.Swarm, pr *printer, table *swarmTable) {
@@ -228,20 +162,20 @@ func printSwarmEvents(s *swarm.Swarm, pr *printer, table *swarmTable) {
 	}
 	for ev := range s.Events() {
 		table.add(ev)
-		switch ev.Name {
-		case "connected":
+		switch ev.Type {
+		case swarm.EventConnected:
 			fields := []any{"peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source, "net", netName(ev.Net)}
 			if ev.Listen.IsValid() {
 				fields = append(fields, "listen", ev.Listen.String())
 			}
 			pr.event("connected", fields...)
-		case "disconnected":
-			pr.event("disconnected", "peer", ev.Peer.String(), "reason", ev.Reason)
-		case "discovered":
+		case swarm.EventDisconnected:
+			pr.event("disconnected", "peer", ev.Peer.String(), "reason", errString(ev.Err))
+		case swarm.EventDiscovered:
 			pr.event("discovered", "peer", ev.Peer.String(), "source", ev.Source, "from", ev.From.String(), "net", ev.Net)
-		case "pex-received":
+		case swarm.EventPEXReceived:
 			pr.event("pex-received", "from", ev.Peer.String(), "added", strs(ev.Added), "dropped", strs(ev.Dropped), "net", ev.Net)
-		case "pex-sent":
+		case swarm.EventPEXSent:
 			pr.event("pex-sent", "to", ev.Peer.String(), "added", len(ev.Added), "dropped", len(ev.Dropped), "net", ev.Net)
 		}
 	}
@@ -267,85 +201,34 @@ func resolvePeer(s string) (netip.AddrPort, error) {
 	return ta.AddrPort(), nil
 }
 
-// swarmTarget finds the infohash from exactly one of the three flags, and
-// whether the torrent is private (BEP 27).
-func swarmTarget(ihHex, magnet, torrent string) (ih [20]byte, private bool, err error) {
+// errString is err's text, or "" for nil.
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// swarmTarget reads the swarm from exactly one of the three flags.
+func swarmTarget(ihHex, magnet, torrent string) (metainfo.Swarm, error) {
 	n := 0
 	for _, s := range []string{ihHex, magnet, torrent} {
 		if s != "" {
 			n++
 		}
 	}
-	if n != 1 {
-		return ih, false, errors.New("give exactly one of --infohash, --magnet, --torrent")
-	}
 	switch {
+	case n != 1:
+		return metainfo.Swarm{}, errors.New("give exactly one of --infohash, --magnet, --torrent")
 	case ihHex != "":
-		return parseInfohash(ihHex)
+		ih, err := metainfo.ParseInfoHash(ihHex)
+		return metainfo.Swarm{InfoHash: ih}, err
 	case magnet != "":
-		u, err := url.Parse(magnet)
-		if err != nil || u.Scheme != "magnet" {
-			return ih, false, fmt.Errorf("not a magnet URI: %q", magnet)
-		}
-		for _, xt := range u.Query()["xt"] {
-			if h, ok := strings.CutPrefix(xt, "urn:btih:"); ok {
-				return parseInfohash(h)
-			}
-		}
-		return ih, false, errors.New("magnet URI has no xt=urn:btih:")
+		return metainfo.ParseMagnet(magnet)
 	}
 	b, err := os.ReadFile(torrent)
 	if err != nil {
-		return ih, false, err
+		return metainfo.Swarm{}, err
 	}
-	return torrentInfohash(b)
-}
-
-func parseInfohash(s string) (ih [20]byte, private bool, err error) {
-	switch len(s) {
-	case 40:
-		b, err := hex.DecodeString(s)
-		if err != nil {
-			return ih, false, fmt.Errorf("infohash: %w", err)
-		}
-		copy(ih[:], b)
-	case 32:
-		b, err := base32.StdEncoding.DecodeString(strings.ToUpper(s))
-		if err != nil {
-			return ih, false, fmt.Errorf("infohash: %w", err)
-		}
-		copy(ih[:], b)
-	default:
-		return ih, false, fmt.Errorf("infohash must be 40 hex or 32 base32 characters, got %d", len(s))
-	}
-	return ih, false, nil
-}
-
-// torrentInfohash hashes the raw bytes of a torrent's info dict.
-func torrentInfohash(b []byte) (ih [20]byte, private bool, err error) {
-	if len(b) == 0 || b[0] != 'd' {
-		return ih, false, errors.New("torrent: not a bencoded dict")
-	}
-	rest := b[1:]
-	for len(rest) > 0 && rest[0] != 'e' {
-		key, r, err := bencode.ReadString(rest)
-		if err != nil {
-			return ih, false, fmt.Errorf("torrent: %w", err)
-		}
-		after, err := bencode.Skip(r)
-		if err != nil {
-			return ih, false, fmt.Errorf("torrent: %w", err)
-		}
-		if string(key) == "info" {
-			raw := r[:len(r)-len(after)]
-			if v, err := bencode.Decode(raw); err == nil {
-				if d, ok := v.(map[string]any); ok && d["private"] == int64(1) {
-					private = true
-				}
-			}
-			return sha1.Sum(raw), private, nil
-		}
-		rest = after
-	}
-	return ih, false, errors.New("torrent: no info dict")
+	return metainfo.ParseTorrent(b)
 }

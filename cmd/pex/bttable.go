@@ -54,8 +54,8 @@ func (t *swarmTable) row(a netip.AddrPort) *peerRow {
 func (t *swarmTable) add(ev swarm.Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	switch ev.Name {
-	case "connected":
+	switch ev.Type {
+	case swarm.EventConnected:
 		r := t.row(ev.Peer)
 		r.connected, r.everConn, r.client, r.reason = true, true, ev.Client, ""
 		if ev.Listen.IsValid() && ev.Listen != ev.Peer {
@@ -67,10 +67,10 @@ func (t *swarmTable) add(ev swarm.Event) {
 		if ev.Net != "" {
 			r.net = ev.Net
 		}
-	case "disconnected":
+	case swarm.EventDisconnected:
 		r := t.row(ev.Peer)
-		r.connected, r.reason = false, ev.Reason
-	case "discovered":
+		r.connected, r.reason = false, errString(ev.Err)
+	case swarm.EventDiscovered:
 		r := t.row(ev.Peer)
 		if r.source == "" {
 			r.source, r.from = ev.Source, ev.From
@@ -78,13 +78,13 @@ func (t *swarmTable) add(ev swarm.Event) {
 		if ev.Source == swarm.SourcePEX {
 			t.learned++
 		}
-	case "pex-received":
+	case swarm.EventPEXReceived:
 		r := t.row(ev.Peer)
 		r.pexIn++
 		r.told += len(ev.Added)
 		r.net = ev.Net
 		t.pexIn++
-	case "pex-sent":
+	case swarm.EventPEXSent:
 		r := t.row(ev.Peer)
 		r.pexOut++
 		r.net = ev.Net

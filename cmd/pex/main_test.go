@@ -288,16 +288,16 @@ func TestBenchRuns(t *testing.T) {
 
 func TestSwarmTarget(t *testing.T) {
 	hexIH := "0123456789abcdef0123456789abcdef01234567"
-	ih, _, err := swarmTarget(hexIH, "", "")
-	if err != nil || fmt.Sprintf("%x", ih) != hexIH {
-		t.Fatal(ih, err)
+	sw, err := swarmTarget(hexIH, "", "")
+	if err != nil || fmt.Sprintf("%x", sw.InfoHash) != hexIH {
+		t.Fatal(sw, err)
 	}
-	ih2, _, err := swarmTarget("", "magnet:?xt=urn:btih:"+hexIH+"&dn=x", "")
-	if err != nil || ih2 != ih {
-		t.Fatal(ih2, err)
+	sw2, err := swarmTarget("", "magnet:?xt=urn:btih:"+hexIH+"&dn=x", "")
+	if err != nil || sw2.InfoHash != sw.InfoHash {
+		t.Fatal(sw2, err)
 	}
 	for _, bad := range [][3]string{{"", "", ""}, {"zz", "", ""}, {hexIH, "magnet:?xt=urn:btih:" + hexIH, ""}, {"", "http://x", ""}} {
-		if _, _, err := swarmTarget(bad[0], bad[1], bad[2]); err == nil {
+		if _, err := swarmTarget(bad[0], bad[1], bad[2]); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
 	}
@@ -305,9 +305,9 @@ func TestSwarmTarget(t *testing.T) {
 	dir := t.TempDir()
 	info := "d6:lengthi1e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaa7:privatei1ee"
 	os.WriteFile(filepath.Join(dir, "t.torrent"), []byte("d8:announce3:x:y4:info"+info+"e"), 0o644)
-	ih3, private, err := swarmTarget("", "", filepath.Join(dir, "t.torrent"))
-	if err != nil || ih3 != sha1.Sum([]byte(info)) || !private {
-		t.Fatalf("%x %v %v", ih3, private, err)
+	sw3, err := swarmTarget("", "", filepath.Join(dir, "t.torrent"))
+	if err != nil || sw3.InfoHash != sha1.Sum([]byte(info)) || !sw3.Private {
+		t.Fatalf("%+v %v", sw3, err)
 	}
 }
 

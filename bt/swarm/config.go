@@ -1,0 +1,148 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/pex"
+)
+
+// Defaults of Config's fields.
+const (
+	DefaultMaxPeers         = 50
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultDialTimeout      = 10 * time.Second
+	DefaultClient           = "pex/0.1"
+	DefaultEventBuffer      = 1024
+)
+
+// Timers and sizes of every connection, fixed by the protocol or by what
+// the clients pex talks to expect.
+const (
+	// WriteTimeout bounds one write to a peer; a peer that does not take
+	// our bytes within it is dropped.
+	WriteTimeout = 30 * time.Second
+	// KeepAliveInterval: a keep-alive goes out after this long without any
+	// write. BEP 3 clients drop a connection silent for two minutes.
+	KeepAliveInterval = 90 * time.Second
+	// IdleTimeout ends a connection that sent nothing, not even a
+	// keep-alive, for this long.
+	IdleTimeout = 3 * time.Minute
+	// MaxMessageSize bounds one BitTorrent message read from a peer; a
+	// larger length prefix ends the connection. AZMP frames have their own
+	// cap (package bt/azmp).
+	MaxMessageSize = 1 << 20
+	// RedialFirst and RedialMax: a manually added peer is dialed again
+	// RedialFirst after it dropped or could not be reached, the wait
+	// doubling with each failed dial up to RedialMax.
+	RedialFirst = 5 * time.Second
+	RedialMax   = 2 * time.Minute
+	// PEXSettleDelay: the first PEX message to a peer waits this long after
+	// the handshakes, and a due message this long after the change of
+	// peers that gives it something to tell, so that peers connecting or
+	// leaving together are told in one message rather than one each.
+	PEXSettleDelay = time.Second
+	// MaxSelf bounds the addresses remembered as this swarm's own (learned
+	// from peers' yourip and from dialing ourselves).
+	MaxSelf = 64
+)
+
+// Config tunes a Swarm. A nil *Config, or the zero value of a field, means
+// the default given per field; DefaultConfig returns them filled in.
+type Config struct {
+	// PeerID defaults to "-PX0001-" and 12 random bytes.
+	PeerID [20]byte
+	// ListenPort is told to peers (the extended handshake's "p", AZ_HANDSHAKE's
+	// TCP port) so that they can list us; 0 when not listening.
+	ListenPort int
+	// MaxPeers bounds connections, dials in flight included. Default 50.
+	MaxPeers int
+	// NoPEX turns peer exchange (ut_pex and AZ_PEER_EXCHANGE) off for this
+	// swarm; Private (BEP 27) does too.
+	NoPEX   bool
+	Private bool
+	// NoAZMP stops pex offering Vuze's messaging protocol in its
+	// handshake; every connection then uses the extension protocol.
+	NoAZMP bool
+	// EncryptOutgoing opens outgoing connections with Message Stream
+	// Encryption (RC4 preferred, plain offered), falling back to a plain
+	// handshake when the peer does not answer it. Incoming MSE is always
+	// answered.
+	EncryptOutgoing bool
+	// Dialer dials peers. Default a net.Dialer with DefaultDialTimeout.
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	// PEX tunes what pex sends, over either network; nil means BEP 11's
+	// limits (50 added and 50 dropped a message, a message a minute).
+	PEX *pex.Config
+	// UTPexRule holds peers' ut_pex messages to limits; nil means
+	// pex.LibtorrentRule (the 7th message within 60 s disconnects).
+	UTPexRule *pex.Rule
+	// AZMPRule holds peers' AZ_PEER_EXCHANGE messages to limits; nil means
+	// pex.BiglyBTRule (the 8th message within 120 s disconnects).
+	AZMPRule *pex.Rule
+	// HandshakeTimeout bounds the BitTorrent handshake, MSE, and the AZMP
+	// handshake. Default 10 s.
+	HandshakeTimeout time.Duration
+	// Client is our "v" in the extended handshake, and "name/version" in
+	// AZ_HANDSHAKE. Default "pex/0.1".
+	Client string
+	// Logger receives debug logs; nil is silent.
+	Logger *slog.Logger
+	// EventBuffer is the Events channel's capacity; events that find it
+	// full are dropped and counted (Stats.EventsDropped). Default 1024.
+	EventBuffer int
+}
+
+// DefaultConfig returns the configuration a nil *Config stands for (with a
+// fresh random PeerID).
+func DefaultConfig() *Config {
+	c := (*Config)(nil).withDefaults()
+	return &c
+}
+
+func (c *Config) withDefaults() Config {
+	var o Config
+	if c != nil {
+		o = *c
+	}
+	if o.PeerID == ([20]byte{}) {
+		o.PeerID = newPeerID()
+	}
+	if o.MaxPeers == 0 {
+		o.MaxPeers = DefaultMaxPeers
+	}
+	if o.Dialer == nil {
+		d := &net.Dialer{Timeout: DefaultDialTimeout}
+		o.Dialer = d.DialContext
+	}
+	if o.HandshakeTimeout == 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.Client == "" {
+		o.Client = DefaultClient
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.EventBuffer == 0 {
+		o.EventBuffer = DefaultEventBuffer
+	}
+	return o
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.MaxPeers < 0:
+		return errors.New("swarm: MaxPeers must not be negative")
+	case c.ListenPort < 0 || c.ListenPort > 65535:
+		return errors.New("swarm: ListenPort must be 0 to 65535")
+	case c.HandshakeTimeout < 0:
+		return errors.New("swarm: HandshakeTimeout must not be negative")
+	case c.EventBuffer < 0:
+		return errors.New("swarm: EventBuffer must not be negative")
+	}
+	return nil
+}

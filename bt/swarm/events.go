@@ -1,0 +1,86 @@
+package swarm
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// EventType says what an Event reports.
+type EventType int
+
+// Event types. Their String forms are the event names of `pex bt swarm
+// --json`.
+const (
+	// EventConnected: a peer passed the handshakes (Listen, Client, Source
+	// and Net are set).
+	EventConnected EventType = iota + 1
+	// EventDisconnected: a connected peer left (Err says why).
+	EventDisconnected
+	// EventDiscovered: a peer named in a PEX message was new and taken into
+	// the peer set to be dialed (Source, From and Net are set).
+	EventDiscovered
+	// EventPEXReceived: a PEX message arrived (Added, Dropped, Net).
+	EventPEXReceived
+	// EventPEXSent: a PEX message was sent (Added, Dropped, Net).
+	EventPEXSent
+)
+
+func (t EventType) String() string {
+	switch t {
+	case EventConnected:
+		return "connected"
+	case EventDisconnected:
+		return "disconnected"
+	case EventDiscovered:
+		return "discovered"
+	case EventPEXReceived:
+		return "pex-received"
+	case EventPEXSent:
+		return "pex-sent"
+	}
+	return fmt.Sprintf("EventType(%d)", int(t))
+}
+
+// Event is something that happened in the swarm. Events are delivered on a
+// buffered channel and dropped (and counted) when it is full; they never
+// block the swarm.
+type Event struct {
+	Type    EventType
+	Peer    netip.AddrPort // the peer concerned (for pex-*: the sender or receiver)
+	Listen  netip.AddrPort // connected: the peer's listen address, if known
+	Client  string         // connected: the peer's client name
+	Source  string         // connected, discovered: how the peer was learned
+	From    netip.AddrPort // discovered: who named it
+	Added   []netip.AddrPort
+	Dropped []netip.AddrPort
+	Net     string // pex-*, discovered: NetUTPex or NetAZMP; connected: the link's PEX network, "" if none
+	Err     error  // disconnected: why
+	Time    time.Time
+}
+
+// Stats are counters of a Swarm.
+type Stats struct {
+	Peers         int    // connected peers
+	Dialing       int    // dials in flight
+	EventsDropped uint64 // events that found the Events channel full
+}
+
+// emitLocked delivers ev unless the swarm is closed; s.mu is held.
+func (s *Swarm) emitLocked(ev Event) {
+	if s.closed {
+		return
+	}
+	ev.Time = time.Now()
+	select {
+	case s.events <- ev:
+	default:
+		s.dropped.Add(1)
+	}
+}
+
+func (s *Swarm) emit(ev Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.emitLocked(ev)
+}

@@ -1,0 +1,111 @@
+package swarm
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/compact"
+	"github.com/seed0021ed4d/pex/bt/pex"
+	"github.com/seed0021ed4d/pex/bt/wire"
+)
+
+// utPexID is the extended id pex receives ut_pex under (most clients use 1).
+const utPexID = 1
+
+// ltepLink runs a connection over the plain wire protocol, with ut_pex when
+// both sides speak the extension protocol (BEP 10).
+type ltepLink struct {
+	c        *conn
+	ltep     bool // the peer's handshake offered the extension protocol
+	r        *wire.Reader
+	recv     *pex.Receiver
+	theirPex atomic.Uint32 // the extended id the peer receives ut_pex under; 0 for none
+}
+
+var _ network = (*ltepLink)(nil)
+
+func (l *ltepLink) open() error {
+	c, s := l.c, l.c.s
+	m := map[string]int{}
+	if s.pexOn() {
+		m["ut_pex"] = utPexID
+	}
+	ext := wire.ExtHandshake{M: m, Port: s.cfg.ListenPort, Version: s.cfg.Client, YourIP: c.addr.Addr(), ReqQ: 250}
+	msgs := wire.AppendExtended(nil, 0, ext.Bytes())
+	msgs = wire.AppendMessage(msgs, wire.MsgInterested, nil) // stay interesting to seeds
+	if err := c.write(msgs); err != nil {
+		return err
+	}
+	l.r = wire.NewReader(c.nc, MaxMessageSize)
+	l.recv = pex.NewReceiver(s.cfg.UTPexRule)
+	if !l.ltep {
+		// No extension protocol: no client name to wait for.
+		c.update(linkState{}, true)
+	}
+	return nil
+}
+
+func (l *ltepLink) readOne() error {
+	c, s := l.c, l.c.s
+	msg, err := l.r.ReadMessage()
+	if err != nil {
+		return readErr(err)
+	}
+	if msg.KeepAlive || msg.ID != wire.MsgExtended || len(msg.Payload) == 0 {
+		return nil
+	}
+	switch msg.Payload[0] {
+	case 0:
+		h, err := wire.ParseExtHandshake(msg.Payload[1:])
+		if err != nil {
+			return err
+		}
+		if h.YourIP.IsValid() && s.cfg.ListenPort > 0 {
+			// How this peer sees us: our listen address, never to dial.
+			s.mu.Lock()
+			s.addSelfLocked(netip.AddrPortFrom(h.YourIP.Unmap(), uint16(s.cfg.ListenPort)))
+			s.mu.Unlock()
+		}
+		st := linkState{client: h.Version, encryption: h.Encryption}
+		id := h.M["ut_pex"]
+		if id <= 0 || id > 255 || !s.pexOn() {
+			id = 0
+		} else {
+			st.pexNet = NetUTPex
+		}
+		l.theirPex.Store(uint32(id))
+		if h.Port > 0 && h.Port < 65536 {
+			st.listen = netip.AddrPortFrom(c.addr.Addr(), uint16(h.Port))
+		}
+		c.update(st, true)
+	case utPexID:
+		if !s.pexOn() {
+			return nil // we did not offer it
+		}
+		added, dropped, err := l.recv.Receive(time.Now(), msg.Payload[1:], netip.AddrPort{})
+		if err != nil {
+			return err
+		}
+		as := make([]netip.AddrPort, len(added))
+		for i, p := range added {
+			as[i] = compact.Unmap(p.Addr)
+		}
+		c.received(NetUTPex, as, append([]netip.AddrPort(nil), dropped...))
+	}
+	return nil
+}
+
+func (l *ltepLink) pexFrame(dst []byte, m *pex.Msg) ([]byte, bool, error) {
+	id := l.theirPex.Load()
+	if id == 0 {
+		return nil, false, nil
+	}
+	payload, err := pex.Append(dst, m)
+	if err != nil {
+		return nil, false, err
+	}
+	return wire.AppendExtended(nil, byte(id), payload), true, nil
+}
+
+func (l *ltepLink) keepAlive() []byte { return wire.AppendKeepAlive(nil) }

@@ -1,0 +1,236 @@
+package swarm
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/compact"
+	"github.com/seed0021ed4d/pex/bt/mse"
+	"github.com/seed0021ed4d/pex/bt/pex"
+)
+
+// peerSet is what the swarm knows of its peers. It is embedded in Swarm
+// and guarded by Swarm.mu.
+type peerSet struct {
+	conns     map[*conn]struct{}
+	known     map[netip.AddrPort]string        // dials in flight and outgoing connections -> source
+	listening map[netip.AddrPort]*conn         // connections by listen address, where known
+	self      map[netip.AddrPort]bool          // our own listen addresses as peers see them
+	backoff   map[netip.AddrPort]time.Duration // manual peers whose dials failed: the last wait
+	dialing   int                              // dials in flight
+	changed   chan struct{}                    // closed when the listen addresses told by PEX change
+}
+
+func (ps *peerSet) init() {
+	ps.conns = map[*conn]struct{}{}
+	ps.known = map[netip.AddrPort]string{}
+	ps.listening = map[netip.AddrPort]*conn{}
+	ps.self = map[netip.AddrPort]bool{}
+	ps.backoff = map[netip.AddrPort]time.Duration{}
+	ps.changed = make(chan struct{})
+}
+
+// peersChanged returns a channel closed at the next change of the peers
+// PEX tells about.
+func (s *Swarm) peersChanged() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// notifyLocked wakes the senders waiting for a change.
+func (s *Swarm) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// AddPeer dials addr unless it is unusable, known already (connected,
+// being dialed, or our own), or the swarm is full.
+func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.takeLocked(compact.Unmap(addr), source)
+}
+
+// learn takes the peers that from named in a PEX message over net: each
+// that is new is recorded, reported as discovered and dialed, all under
+// one lock, so that no peer is reported that is then refused.
+func (s *Swarm) learn(added []netip.AddrPort, from netip.AddrPort, net string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range added {
+		if s.takeLocked(a, SourcePEX) {
+			s.emitLocked(Event{Type: EventDiscovered, Peer: a, Source: SourcePEX, From: from, Net: net})
+		}
+	}
+}
+
+// takeLocked decides whether to dial a, records it and starts the dial.
+// Dials in flight count against MaxPeers: a stream of PEX messages full of
+// new addresses cannot start more dials than that.
+func (s *Swarm) takeLocked(a netip.AddrPort, source string) bool {
+	if s.closed || !pex.Usable(a) || len(s.conns)+s.dialing >= s.cfg.MaxPeers {
+		return false
+	}
+	if _, ok := s.known[a]; ok || s.listening[a] != nil || s.self[a] {
+		return false
+	}
+	s.known[a] = source
+	s.dialing++
+	s.wg.Add(1)
+	go s.dialAndRun(a, source)
+	return true
+}
+
+// dialAndRun dials a peer taken into the set and runs the connection.
+func (s *Swarm) dialAndRun(addr netip.AddrPort, source string) {
+	defer s.wg.Done()
+	c, encrypted, err := s.dial(addr)
+	if err != nil {
+		s.cfg.Logger.Debug("swarm: dial failed", "peer", addr, "err", err)
+		s.mu.Lock()
+		s.dialing--
+		delete(s.known, addr)
+		s.mu.Unlock()
+		if source == SourceManual {
+			s.redial(addr, true)
+		}
+		return
+	}
+	s.runConn(c, addr, source, true, encrypted)
+}
+
+// dial connects to addr: with EncryptOutgoing, first with MSE (RC4
+// preferred) and, when that fails, once more in the clear.
+func (s *Swarm) dial(addr netip.AddrPort) (net.Conn, bool, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	c, err := s.cfg.Dialer(ctx, "tcp", addr.String())
+	if err != nil || !s.cfg.EncryptOutgoing {
+		return c, false, err
+	}
+	stop := context.AfterFunc(s.ctx, func() { c.Close() })
+	mc, _, err := mse.Initiate(c, s.ih, mse.CryptoRC4|mse.CryptoPlain, nil, time.Now().Add(s.cfg.HandshakeTimeout))
+	stop()
+	if err == nil {
+		return mc, true, nil
+	}
+	c.Close()
+	s.cfg.Logger.Debug("swarm: MSE failed, dialing in the clear", "peer", addr, "err", err)
+	ctx2, cancel2 := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
+	defer cancel2()
+	c, err = s.cfg.Dialer(ctx2, "tcp", addr.String())
+	return c, false, err
+}
+
+// redial dials a manually given peer again a little later: clients drop
+// idle connections (libtorrent and aria2 after about a minute), a peer may
+// not be listening yet, and a peer the user named should stay in the
+// swarm. failed says the last dial failed, which doubles the wait.
+func (s *Swarm) redial(addr netip.AddrPort, failed bool) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	d := RedialFirst
+	if failed {
+		d = min(max(2*s.backoff[addr], RedialFirst), RedialMax)
+		s.backoff[addr] = d
+	} else {
+		delete(s.backoff, addr)
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			s.AddPeer(addr, SourceManual)
+		case <-s.ctx.Done():
+		}
+	}()
+}
+
+// register adds a connection whose dial, if any, is over. It reports false
+// when the swarm has closed meanwhile.
+func (s *Swarm) register(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.outgoing {
+		s.dialing--
+	}
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	if c.outgoing && s.listening[c.addr] == nil {
+		s.listening[c.addr] = c
+	}
+	return true
+}
+
+// unregister removes a connection that ended and reports whether it had
+// been announced as connected.
+func (s *Swarm) unregister(c *conn) (wasReady bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	if c.outgoing {
+		delete(s.known, c.addr)
+	}
+	if s.listening[c.listen] == c {
+		delete(s.listening, c.listen)
+	}
+	if c.ready {
+		s.notifyLocked()
+	}
+	return c.ready
+}
+
+// setListenLocked records the listen address an incoming peer told.
+func (s *Swarm) setListenLocked(c *conn, listen netip.AddrPort) {
+	if c.outgoing || !listen.IsValid() || c.listen == listen {
+		return
+	}
+	if s.listening[c.listen] == c {
+		delete(s.listening, c.listen)
+	}
+	c.listen = listen
+	if s.listening[listen] == nil {
+		s.listening[listen] = c
+	}
+}
+
+// addSelfLocked remembers a as one of our own listen addresses, never to
+// be dialed; at most MaxSelf are kept, since peers may claim anything.
+func (s *Swarm) addSelfLocked(a netip.AddrPort) {
+	if len(s.self) < MaxSelf {
+		s.self[a] = true
+	}
+}
+
+// listenAddrs are the connected peers' listen addresses, for PEX.
+func (s *Swarm) listenAddrs() []pex.Peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]pex.Peer, 0, len(s.listening))
+	for a, c := range s.listening {
+		if !c.ready {
+			continue
+		}
+		var f pex.Flags
+		if c.outgoing {
+			f |= pex.FlagReachable
+		}
+		if c.encryption {
+			f |= pex.FlagEncryption
+		}
+		out = append(out, pex.Peer{Addr: a, Flags: f})
+	}
+	return out
+}
