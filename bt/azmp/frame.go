@@ -1,9 +1,10 @@
 // Package azmp is the Vuze (Azureus) messaging protocol, AZMP, as far as
 // peer exchange needs it: choosing it in the BitTorrent handshake, its
 // framing of every message once chosen, AZ_HANDSHAKE, and the
-// AZ_PEER_EXCHANGE codec with the per-connection limits BiglyBT keeps.
-// It depends on the standard library and packages bencode, bt/wire and
-// bt/pex only.
+// AZ_PEER_EXCHANGE codec: byte layouts only. The limits BiglyBT holds a
+// peer's AZ_PEER_EXCHANGE messages to are package bt/pex's BiglyBTRule.
+// It depends on the standard library and packages bencode, bt/compact and
+// bt/wire only.
 //
 // # Choosing AZMP
 //

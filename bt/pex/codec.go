@@ -1,7 +1,9 @@
 // Package pex implements BitTorrent peer exchange, ut_pex (BEP 11): the
 // message codec, which neither allocates nor panics, and the per-connection
-// state that keeps BEP 11's limits when sending and enforces them when
-// receiving.
+// state of both PEX networks pex speaks: a Sender that keeps BEP 11's
+// limits when telling a peer, and a Receiver that holds a peer's ut_pex or
+// AZ_PEER_EXCHANGE messages (package bt/azmp's layout) to a Rule, with
+// presets for libtorrent's rule and BiglyBT's.
 //
 // # Wire format
 //

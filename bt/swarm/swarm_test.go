@@ -1,111 +1,56 @@
 package swarm
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/seed0021ed4d/pex/internal/memnet"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-type node struct {
-	s  *Swarm
-	ln net.Listener
-}
-
-func newNode(t *testing.T, ih [20]byte, noPEX bool) *node {
-	t.Helper()
-	return newNodeConfig(t, ih, Config{NoPEX: noPEX})
-}
-
-func newNodeConfig(t *testing.T, ih [20]byte, cfg Config) *node {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	cfg.ListenPort = port
-	s, err := New(ih, &cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.Accept(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); s.Close() })
-	return &node{s: s, ln: ln}
-}
-
-func (n *node) addr() netip.AddrPort { return netip.MustParseAddrPort(n.ln.Addr().String()) }
-
-func waitEvent(t *testing.T, s *Swarm, name string, match func(Event) bool) Event {
-	t.Helper()
-	return waitEventWithin(t, s, name, 10*time.Second, match)
-}
-
-func waitEventWithin(t *testing.T, s *Swarm, name string, limit time.Duration, match func(Event) bool) Event {
-	t.Helper()
-	deadline := time.After(limit)
-	for {
-		select {
-		case ev := <-s.Events():
-			if ev.Type.String() == name && (match == nil || match(ev)) {
-				return ev
-			}
-		case <-deadline:
-			t.Fatalf("no %s event", name)
-		}
-	}
-}
 
 // A knows B and C; B learns C from A's PEX and dials it, over ut_pex when
 // AZMP is off and over AZ_PEER_EXCHANGE (which pex nodes choose between
 // themselves) when it is on.
 func TestPeerLearnedThroughPEXIsDialed(t *testing.T) {
 	for _, net := range []string{NetUTPex, NetAZMP} {
-		t.Run(net, func(t *testing.T) { testPeerLearnedThroughPEX(t, net) })
+		t.Run(net, func(t *testing.T) { synctest.Test(t, func(t *testing.T) { testPeerLearnedThroughPEX(t, net) }) })
 	}
 }
 
 func testPeerLearnedThroughPEX(t *testing.T, net string) {
+	l := newLab(t)
 	ih := [20]byte{1, 2, 3}
 	cfg := Config{NoAZMP: net == NetUTPex}
-	a, b, c := newNodeConfig(t, ih, cfg), newNodeConfig(t, ih, cfg), newNodeConfig(t, ih, cfg)
+	a, b, c := l.node("10.0.0.1", ih, cfg), l.node("10.0.0.2", ih, cfg), l.node("10.0.0.3", ih, cfg)
 	a.s.AddPeer(b.addr(), SourceManual)
 	a.s.AddPeer(c.addr(), SourceManual)
-	// B and C both learn of each other from A; whichever hears first dials.
-	deadline := time.Now().Add(10 * time.Second)
-	linked := func() bool {
-		for _, p := range b.s.Peers() {
-			if p.Listen == c.addr() && (p.Source == SourcePEX || p.Source == SourceIncoming) {
-				for _, q := range c.s.Peers() {
-					if q.Listen == b.addr() && (q.Source == SourcePEX) != (p.Source == SourcePEX) {
-						return true
-					}
+	sent := waitEvent(t, a.s, EventPEXSent, nil)
+	if len(sent.Added) != 1 || sent.Net != net {
+		t.Fatalf("pex-sent %+v, want one added over %s", sent, net)
+	}
+	time.Sleep(5 * time.Second)
+	synctest.Wait()
+	// B and C both learn of each other from A; whichever hears first
+	// dials, and the other sees it come in.
+	linked := false
+	for _, p := range b.s.Peers() {
+		if p.Listen == c.addr() && (p.Source == SourcePEX || p.Source == SourceIncoming) {
+			for _, q := range c.s.Peers() {
+				if q.Listen == b.addr() && (q.Source == SourcePEX) != (p.Source == SourcePEX) {
+					linked = true
 				}
 			}
 		}
-		return false
 	}
-	for !linked() {
-		if time.Now().After(deadline) {
-			t.Fatalf("B and C did not meet through PEX: b %+v c %+v", b.s.Peers(), c.s.Peers())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	sent := waitEvent(t, a.s, "pex-sent", nil)
-	if len(sent.Added) != 1 || sent.Net != net {
-		t.Fatalf("pex-sent %+v, want one added over %s", sent, net)
+	if !linked {
+		t.Fatalf("B and C did not meet through PEX: b %+v c %+v", b.s.Peers(), c.s.Peers())
 	}
 	for _, p := range a.s.Peers() {
 		if p.Net != net {
@@ -118,106 +63,162 @@ func testPeerLearnedThroughPEX(t *testing.T, net string) {
 // C (which does not offer AZMP); B learns C from A's AZ_PEER_EXCHANGE and C
 // learns B from A's ut_pex.
 func TestOnePeerSetAcrossNetworks(t *testing.T) {
-	ih := [20]byte{9, 9}
-	a := newNodeConfig(t, ih, Config{})
-	b := newNodeConfig(t, ih, Config{})
-	c := newNodeConfig(t, ih, Config{NoAZMP: true})
-	a.s.AddPeer(b.addr(), SourceManual)
-	a.s.AddPeer(c.addr(), SourceManual)
-	nets := map[string]bool{}
-	deadline := time.After(10 * time.Second)
-	for !nets[NetAZMP] || !nets[NetUTPex] {
-		select {
-		case ev := <-a.s.Events():
-			if ev.Type == EventPEXSent && len(ev.Added) == 1 {
-				want := c.addr()
-				if ev.Net == NetUTPex {
-					want = b.addr()
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{9, 9}
+		a := l.node("10.0.0.1", ih, Config{})
+		b := l.node("10.0.0.2", ih, Config{})
+		c := l.node("10.0.0.3", ih, Config{NoAZMP: true})
+		a.s.AddPeer(b.addr(), SourceManual)
+		a.s.AddPeer(c.addr(), SourceManual)
+		nets := map[string]bool{}
+		deadline := time.After(10 * time.Second)
+		for !nets[NetAZMP] || !nets[NetUTPex] {
+			select {
+			case ev := <-a.s.Events():
+				if ev.Type == EventPEXSent && len(ev.Added) == 1 {
+					want := c.addr()
+					if ev.Net == NetUTPex {
+						want = b.addr()
+					}
+					if ev.Added[0] != want {
+						t.Fatalf("%s message to %v named %v, want %v", ev.Net, ev.Peer, ev.Added, want)
+					}
+					nets[ev.Net] = true
 				}
-				if ev.Added[0] != want {
-					t.Fatalf("%s message to %v named %v, want %v", ev.Net, ev.Peer, ev.Added, want)
-				}
-				nets[ev.Net] = true
+			case <-deadline:
+				t.Fatalf("a sent PEX over %v only; peers %+v", nets, a.s.Peers())
 			}
-		case <-deadline:
-			t.Fatalf("a sent PEX over %v only; peers %+v", nets, a.s.Peers())
 		}
-	}
-	// b and c meet, whichever dials first.
-	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
 		met := false
 		for _, p := range b.s.Peers() {
 			met = met || p.Listen == c.addr()
 		}
-		if met {
-			break
-		}
-		if time.Now().After(end) {
+		if !met {
 			t.Fatalf("b and c did not meet: b %+v c %+v", b.s.Peers(), c.s.Peers())
 		}
-	}
+	})
 }
 
+// With PEX off, a tells nobody about anybody, over two virtual minutes.
 func TestNoPEXSwarm(t *testing.T) {
-	ih := [20]byte{4}
-	a, b := newNode(t, ih, true), newNode(t, ih, false)
-	c := newNode(t, ih, false)
-	a.s.AddPeer(b.addr(), SourceManual)
-	a.s.AddPeer(c.addr(), SourceManual)
-	waitEvent(t, a.s, "connected", nil)
-	waitEvent(t, a.s, "connected", nil)
-	time.Sleep(2 * time.Second)
-	for _, p := range b.s.Peers() {
-		if p.Addr == c.addr() {
-			t.Fatal("b learned c although a has PEX off")
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{4}
+		a := l.node("10.0.0.1", ih, Config{NoPEX: true})
+		b, c := l.node("10.0.0.2", ih, Config{}), l.node("10.0.0.3", ih, Config{})
+		a.s.AddPeer(b.addr(), SourceManual)
+		a.s.AddPeer(c.addr(), SourceManual)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if len(a.s.Peers()) != 2 {
+			t.Fatalf("a has %d peers, want 2", len(a.s.Peers()))
 		}
-	}
-	for _, p := range a.s.Peers() {
-		if p.PEX && a.s.pexOn() {
-			t.Fatal("pex on")
+		for _, p := range b.s.Peers() {
+			if p.Listen == c.addr() {
+				t.Fatal("b learned c although a has PEX off")
+			}
 		}
-	}
+		for _, p := range a.s.Peers() {
+			if p.PEX {
+				t.Fatalf("PEX runs with %v", p.Addr)
+			}
+		}
+	})
 }
 
 func TestWrongInfohashRefused(t *testing.T) {
-	a, b := newNode(t, [20]byte{7}, false), newNode(t, [20]byte{8}, false)
-	a.s.AddPeer(b.addr(), SourceManual)
-	time.Sleep(500 * time.Millisecond)
-	if len(a.s.Peers()) != 0 || len(b.s.Peers()) != 0 {
-		t.Fatal("connected across infohashes")
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		a, b := l.node("10.0.0.1", [20]byte{7}, Config{}), l.node("10.0.0.2", [20]byte{8}, Config{})
+		a.s.AddPeer(b.addr(), SourceManual)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if len(a.s.Peers()) != 0 || len(b.s.Peers()) != 0 {
+			t.Fatal("connected across infohashes")
+		}
+	})
+}
+
+// A manually given peer that is not listening yet is dialed again, with
+// backoff, until it is: at 0 s, 5 s, 15 s and 35 s.
+func TestManualPeerRedialedUntilUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{0xb1}
+		later := netip.MustParseAddrPort("10.0.0.2:6881")
+		start := time.Now()
+		var dials []time.Duration
+		var cfg Config
+		base := l.dialer("10.0.0.1")
+		cfg.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials = append(dials, time.Since(start))
+			return base(ctx, network, addr)
+		}
+		a := l.node("10.0.0.1", ih, cfg)
+		a.s.AddPeer(later, SourceManual)
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		if len(a.s.Peers()) != 0 {
+			t.Fatal("connected to nobody")
+		}
+		l.node("10.0.0.2", ih, Config{})
+		ev := waitEventWithin(t, a.s, EventConnected, time.Minute, func(ev Event) bool { return ev.Peer == later })
+		want := []time.Duration{0, 5 * time.Second, 15 * time.Second, 35 * time.Second}
+		if len(dials) != len(want) || ev.Time.Sub(start) != 35*time.Second {
+			t.Fatalf("dials at %v, connected at %v; want dials at %v", dials, ev.Time.Sub(start), want)
+		}
+		for i := range want {
+			if dials[i] != want[i] {
+				t.Fatalf("dials at %v, want %v", dials, want)
+			}
+		}
+	})
+}
+
+func TestConfigValidated(t *testing.T) {
+	if _, err := New([20]byte{}, nil); err == nil {
+		t.Fatal("New took a zero infohash")
+	}
+	for _, c := range []Config{{MaxPeers: -1}, {ListenPort: 70000}, {HandshakeTimeout: -time.Second}, {EventBuffer: -1}} {
+		if _, err := New([20]byte{1}, &c); err == nil {
+			t.Errorf("New took %+v", c)
+		}
+	}
+	d := DefaultConfig()
+	if d.MaxPeers != DefaultMaxPeers || d.HandshakeTimeout != DefaultHandshakeTimeout || d.Client != DefaultClient || d.Dialer == nil {
+		t.Fatalf("DefaultConfig %+v", d)
 	}
 }
 
-// A manually given peer that is not listening yet is dialed again until it
-// is.
-func TestManualPeerRedialedUntilUp(t *testing.T) {
-	ih := [20]byte{0xb1}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	later := netip.MustParseAddrPort(ln.Addr().String())
-	ln.Close() // nothing listens there yet
-	a := newNode(t, ih, false)
-	a.s.AddPeer(later, SourceManual)
-	time.Sleep(500 * time.Millisecond) // the first dial fails
-	ln, err = net.Listen("tcp", later.String())
-	if err != nil {
-		t.Skipf("the port was taken meanwhile: %v", err)
-	}
-	s, err := New(ih, &Config{ListenPort: int(later.Port())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.Accept(c)
+// Serve hands connections to the swarm until Close, which ends it with nil
+// and closes the listener.
+func TestServeEndsWithClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.NewNetwork()
+		ln, _ := nw.Listen("10.0.0.1:6881")
+		s, err := New([20]byte{1}, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	defer func() { ln.Close(); s.Close() }()
-	waitEventWithin(t, a.s, "connected", 20*time.Second, func(ev Event) bool { return ev.Peer == later })
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(ln) }()
+		synctest.Wait()
+		s.Close()
+		if err := <-served; err != nil {
+			t.Fatalf("Serve after Close: %v", err)
+		}
+		if _, err := nw.Dial("10.0.0.1:6881"); err == nil {
+			t.Fatal("the listener is still open")
+		}
+		ln2, _ := nw.Listen("10.0.0.2:6881")
+		if err := s.Serve(ln2); err != nil {
+			t.Fatalf("Serve on a closed swarm: %v", err)
+		}
+		if _, err := nw.Dial("10.0.0.2:6881"); err == nil {
+			t.Fatal("Serve on a closed swarm left its listener open")
+		}
+	})
 }

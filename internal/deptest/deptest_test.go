@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -12,6 +13,7 @@ type pkg struct {
 	ImportPath string
 	Doc        string
 	Deps       []string
+	Imports    []string
 	Name       string
 }
 
@@ -55,15 +57,95 @@ func TestHeavyDepsStayOut(t *testing.T) {
 	}
 }
 
-// Wire codecs depend on the standard library only.
-func TestCodecsUseOnlyTheStandardLibrary(t *testing.T) {
-	for _, p := range list(t) {
-		if !strings.HasSuffix(p.ImportPath, "/mux") && !strings.HasSuffix(p.ImportPath, "/bencode") {
+const mod = "github.com/seed0021ed4d/pex/"
+
+// layers: each package of the module and the module packages it may
+// import. Codecs sit at the bottom and import only the standard library
+// and the codecs below them; engines import codecs; the command sits on
+// top. A package missing here fails the test, so a new one must be placed.
+var layers = map[string][]string{
+	// codecs
+	"bencode":     nil,
+	"mux":         nil,
+	"bt/compact":  nil,
+	"bt/mse":      nil,
+	"bt/wire":     {"bencode"},
+	"bt/metainfo": {"bencode"},
+	"bt/azmp":     {"bencode", "bt/compact", "bt/wire"},
+	"bt/pex":      {"bencode", "bt/compact", "bt/azmp"},
+	// engines, sources and transports
+	"bt/tracker":      {"bencode", "bt/compact"},
+	"bt/dht":          nil,
+	"bt/swarm":        {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire"},
+	"pxp":             {"mux"},
+	"pxp/webrtc":      {"pxp"},
+	"transport/ws":    nil,
+	"web":             nil,
+	"internal/memnet": nil,
+	// tests only
+	"internal/deptest": nil,
+	"interop":          nil,
+	// the command
+	"cmd/pex": {"bt/dht", "bt/metainfo", "bt/swarm", "bt/tracker", "pxp", "pxp/webrtc", "transport/ws", "web"},
+}
+
+// codecs import nothing outside the standard library and the module.
+var codecs = []string{"bencode", "mux", "bt/compact", "bt/mse", "bt/wire", "bt/metainfo", "bt/azmp", "bt/pex"}
+
+type imports struct {
+	ImportPath string
+	Imports    []string
+}
+
+// Every package imports only the module packages its layer allows: codecs
+// only the codecs below them, pxp nothing of bt, and so on.
+func TestLayers(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", mod+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p imports
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		allowed, ok := layers[rel]
+		if !ok {
+			t.Errorf("package %s has no layer in deptest's table", rel)
 			continue
 		}
-		for _, d := range p.Deps {
-			if strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {
-				t.Errorf("%s depends on %s", p.ImportPath, d)
+		seen++
+		codec := slices.Contains(codecs, rel)
+		for _, imp := range p.Imports {
+			if dep, inModule := strings.CutPrefix(imp, mod); inModule {
+				if !slices.Contains(allowed, dep) {
+					t.Errorf("%s imports %s, which its layer does not allow", rel, dep)
+				}
+			} else if codec && strings.Contains(strings.SplitN(imp, "/", 2)[0], ".") {
+				t.Errorf("codec %s imports %s, outside the standard library", rel, imp)
+			}
+		}
+	}
+	if seen < len(codecs) {
+		t.Fatalf("go list found only %d packages", seen)
+	}
+}
+
+// Only pxp/webrtc imports pion, the heaviest dependency: not even the
+// command does.
+func TestOnlyWebRTCImportsPion(t *testing.T) {
+	for _, p := range list(t) {
+		if strings.HasSuffix(p.ImportPath, "/pxp/webrtc") {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, "github.com/pion/") {
+				t.Errorf("%s imports %s", p.ImportPath, imp)
 			}
 		}
 	}

@@ -1,0 +1,89 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seed0021ed4d/pex/internal/memnet"
+)
+
+// lab is an in-process network of hosts with IPv4 addresses, for swarm
+// tests inside a testing/synctest bubble: no real I/O, virtual time.
+type lab struct {
+	t  *testing.T
+	nw *memnet.Network
+
+	mu    sync.Mutex
+	ports int // ephemeral ports handed out
+}
+
+func newLab(t *testing.T) *lab { return &lab{t: t, nw: memnet.NewNetwork()} }
+
+// dial connects from host ip, on a fresh port, to addr.
+func (l *lab) dial(ip, addr string) (net.Conn, error) {
+	l.mu.Lock()
+	l.ports++
+	local := fmt.Sprintf("%s:%d", ip, 40000+l.ports)
+	l.mu.Unlock()
+	return l.nw.DialFrom(local, addr)
+}
+
+// dialer is a swarm Dialer for host ip.
+func (l *lab) dialer(ip string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) { return l.dial(ip, addr) }
+}
+
+type node struct {
+	s  *Swarm
+	ln *memnet.Listener
+	ap netip.AddrPort
+}
+
+// node starts a swarm on host ip listening on port 6881; cfg's ListenPort
+// and, unless set, Dialer are filled in. It is closed when the test ends.
+func (l *lab) node(ip string, ih [20]byte, cfg Config) *node {
+	l.t.Helper()
+	ap := netip.AddrPortFrom(netip.MustParseAddr(ip), 6881)
+	ln, err := l.nw.Listen(ap.String())
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	cfg.ListenPort = 6881
+	if cfg.Dialer == nil {
+		cfg.Dialer = l.dialer(ip)
+	}
+	s, err := New(ih, &cfg)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	go s.Serve(ln)
+	l.t.Cleanup(func() { s.Close() })
+	return &node{s: s, ln: ln, ap: ap}
+}
+
+func (n *node) addr() netip.AddrPort { return n.ap }
+
+func waitEvent(t *testing.T, s *Swarm, typ EventType, match func(Event) bool) Event {
+	t.Helper()
+	return waitEventWithin(t, s, typ, 10*time.Second, match)
+}
+
+func waitEventWithin(t *testing.T, s *Swarm, typ EventType, limit time.Duration, match func(Event) bool) Event {
+	t.Helper()
+	deadline := time.After(limit)
+	for {
+		select {
+		case ev := <-s.Events():
+			if ev.Type == typ && (match == nil || match(ev)) {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("no %s event within %v", typ, limit)
+		}
+	}
+}

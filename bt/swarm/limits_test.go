@@ -1,0 +1,210 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/azmp"
+	"github.com/seed0021ed4d/pex/bt/wire"
+)
+
+// BEP 11's sending limits over ten virtual minutes, on both networks: a hub
+// connected to 70 peers tells each about the other 69 in two messages (50,
+// then 19, a minute apart), says nothing while nothing changes, and reports
+// 5 peers that left in one message of drops.
+func TestPEXLimitsOnVirtualTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{0xc1}
+		const n = 70
+		var spokes []*node
+		for i := range n {
+			// A spoke takes no peer but the hub (MaxPeers 1); odd ones
+			// offer no AZMP, so the hub speaks ut_pex with them.
+			spokes = append(spokes, l.node(fmt.Sprintf("10.0.0.%d", i+1), ih, Config{MaxPeers: 1, NoAZMP: i%2 == 1}))
+		}
+		hub, err := New(ih, &Config{MaxPeers: 100, Dialer: l.dialer("10.0.1.1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		sent := map[netip.AddrPort][]Event{}
+		nets := map[netip.AddrPort]string{}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for ev := range hub.Events() {
+				mu.Lock()
+				switch ev.Type.String() {
+				case "pex-sent":
+					sent[ev.Peer] = append(sent[ev.Peer], ev)
+				case "connected":
+					nets[ev.Peer] = ev.Net
+				}
+				mu.Unlock()
+			}
+		}()
+		start := time.Now()
+		for _, sp := range spokes {
+			hub.AddPeer(sp.addr(), SourceTracker)
+		}
+		// All five leave within the hub's settle delay after the first
+		// goes, so their drops go out in one message.
+		time.Sleep(5*time.Minute + 500*time.Millisecond)
+		gone := spokes[:5]
+		for _, sp := range gone {
+			sp.ln.Close()
+			sp.s.Close()
+		}
+		leftAt := time.Now()
+		time.Sleep(5 * time.Minute)
+		hub.Close()
+		<-done
+		for _, sp := range spokes[5:] {
+			sp.ln.Close()
+			sp.s.Close()
+		}
+
+		for i, sp := range spokes {
+			msgs := sent[sp.addr()]
+			wantNet := NetAZMP
+			if i%2 == 1 {
+				wantNet = NetUTPex
+			}
+			if nets[sp.addr()] != wantNet {
+				t.Fatalf("spoke %d: link runs %q, want %q", i, nets[sp.addr()], wantNet)
+			}
+			var told []netip.AddrPort
+			for j, m := range msgs {
+				if len(m.Added) > 50 || len(m.Dropped) > 50 {
+					t.Fatalf("spoke %d message %d: %d added, %d dropped", i, j, len(m.Added), len(m.Dropped))
+				}
+				if m.Net != wantNet {
+					t.Fatalf("spoke %d message %d over %q, want %q", i, j, m.Net, wantNet)
+				}
+				if j > 0 && m.Time.Sub(msgs[j-1].Time) < time.Minute {
+					t.Fatalf("spoke %d: messages %d and %d %v apart", i, j-1, j, m.Time.Sub(msgs[j-1].Time))
+				}
+				if m.Time.Before(leftAt) {
+					told = append(told, m.Added...)
+				}
+			}
+			if i < len(gone) {
+				continue
+			}
+			// Before the five left: 50, then 19, and nothing more.
+			before := 0
+			for _, m := range msgs {
+				if m.Time.Before(leftAt) {
+					before++
+				}
+			}
+			if before != 2 || len(msgs[0].Added) != 50 || len(msgs[1].Added) != n-1-50 || len(told) != n-1 || slices.Contains(told, sp.addr()) {
+				t.Fatalf("spoke %d: %d messages before %v, added %d then %d (%d peers told)", i, before, leftAt.Sub(start), len(msgs[0].Added), len(msgs[1].Added), len(told))
+			}
+			if len(msgs) != 3 {
+				for _, m := range msgs {
+					t.Logf("+%v added %v dropped %v", m.Time.Sub(start), m.Added, m.Dropped)
+				}
+				t.Fatalf("spoke %d: %d messages, want 3", i, len(msgs))
+			}
+			last := msgs[2]
+			if len(last.Added) != 0 || len(last.Dropped) != len(gone) || last.Time.Sub(leftAt) > 5*time.Second {
+				t.Fatalf("spoke %d: after the five left: %+v at +%v", i, last, last.Time.Sub(leftAt))
+			}
+			for _, g := range gone {
+				if !slices.Contains(last.Dropped, g.addr()) {
+					t.Fatalf("spoke %d: %v not dropped: %v", i, g.addr(), last.Dropped)
+				}
+			}
+		}
+	})
+}
+
+// A peer re-sending extended handshakes with ever new "yourip" claims does
+// not grow the swarm's memory without bound.
+func TestYourIPClaimsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{0xa4}
+		n := l.node("10.0.0.1", ih, Config{NoAZMP: true})
+		c, err := l.dial("10.9.0.1", n.addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		hs := wire.Handshake{InfoHash: ih}
+		hs.Reserved[wire.ReservedByteLTEP] = wire.ReservedBitLTEP
+		copy(hs.PeerID[:], "-XX0001-yourip000000")
+		c.Write(hs.Append(nil))
+		if _, err := wire.ReadHandshake(c); err != nil {
+			t.Fatal(err)
+		}
+		var msgs []byte
+		for i := range 300 {
+			ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 1}, YourIP: netip.AddrFrom4([4]byte{10, 7, byte(i >> 8), byte(i)})}
+			msgs = wire.AppendExtended(msgs, 0, ext.Bytes())
+		}
+		if _, err := c.Write(msgs); err != nil {
+			t.Fatal(err)
+		}
+		// The link stays up (re-sent handshakes are allowed) and the claims
+		// stop counting at the cap.
+		waitEvent(t, n.s, EventConnected, nil)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		n.s.mu.Lock()
+		k := len(n.s.self)
+		n.s.mu.Unlock()
+		if k != MaxSelf {
+			t.Fatalf("%d self addresses after 300 claims, want the cap %d", k, MaxSelf)
+		}
+		if len(n.s.Peers()) != 1 {
+			t.Fatal("the link did not stay up")
+		}
+	})
+}
+
+// A PEX message full of new addresses starts no more dials than MaxPeers
+// leaves room for.
+func TestDialsBoundedByMaxPeers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{0xa5}
+		var mu sync.Mutex
+		inFlight, most := 0, 0
+		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+			mu.Lock()
+			inFlight++
+			most = max(most, inFlight)
+			mu.Unlock()
+			<-ctx.Done() // never answers
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+			return nil, ctx.Err()
+		}
+		n := l.node("10.0.0.1", ih, Config{MaxPeers: 5, Dialer: dial, HandshakeTimeout: time.Second})
+		p := dialAZ(t, l, n.addr(), ih)
+		var added []netip.AddrPort
+		for i := range 50 {
+			added = append(added, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 8, 0, byte(i + 1)}), 6881))
+		}
+		p.send(azmp.IDPeerExchange, p.exchange(ih, added...))
+		waitEvent(t, n.s, EventPEXReceived, nil)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if most == 0 || most > 4 {
+			t.Fatalf("%d dials in flight at most, want 1 to 4 (MaxPeers 5, one link)", most)
+		}
+	})
+}
