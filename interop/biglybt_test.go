@@ -257,34 +257,3 @@ func TestBiglyBTPEX(t *testing.T) {
 		toldBR.Round(time.Second), bDialedR.Round(time.Second), gotFromB.Round(time.Second), lDialedQ.Round(time.Second))
 	_ = pAddr
 }
-
-func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool, detail ...func() string) {
-	t.Helper()
-	for end := time.Now().Add(limit); !ok(); time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(end) {
-			var more []string
-			for _, d := range detail {
-				more = append(more, d())
-			}
-			t.Fatalf("timed out after %v: %s\n%s", limit, what, strings.Join(more, "\n"))
-		}
-	}
-}
-
-func hasEvent(evs []swarm.Event, name string, peer netip.AddrPort, source string) bool {
-	for _, ev := range evs {
-		if ev.Type.String() == name && ev.Peer == peer && (source == "" || ev.Source == source) {
-			return true
-		}
-	}
-	return false
-}
-
-func hasEventNet(evs []swarm.Event, name string, peer netip.AddrPort, net string) bool {
-	for _, ev := range evs {
-		if ev.Type.String() == name && ev.Peer == peer && ev.Net == net {
-			return true
-		}
-	}
-	return false
-}

@@ -65,16 +65,8 @@ func ExampleExchange_GetNewPeer() {
 	defer c.Close()
 
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go hub.Accept(context.Background(), conn)
-		}
-	}()
+	go hub.Serve(ln, nil) // hub.Close closes ln
+
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, ex := range []*pxp.Exchange{b, c} {

@@ -27,8 +27,9 @@ type Exchange struct {
 	wg     sync.WaitGroup
 
 	mu              sync.Mutex
-	links           map[*Peer]struct{} // every live link, handshaking or not
-	peers           map[*Peer]struct{} // links past a valid hello
+	links           map[*Peer]struct{}        // every live link, handshaking or not
+	listeners       map[net.Listener]struct{} // given to Serve
+	peers           map[*Peer]struct{}        // links past a valid hello
 	closed          bool
 	chansClosed     bool
 	relays          int
@@ -53,13 +54,14 @@ func New(networkID string, cfg *Config) (*Exchange, error) {
 		return nil, err
 	}
 	e := &Exchange{
-		network:  networkID,
-		cfg:      c,
-		id:       randomHex(8),
-		links:    make(map[*Peer]struct{}),
-		peers:    make(map[*Peer]struct{}),
-		events:   make(chan Event, c.EventBuffer),
-		incoming: make(chan *Conn, c.IncomingBuffer),
+		network:   networkID,
+		cfg:       c,
+		id:        randomHex(8),
+		links:     make(map[*Peer]struct{}),
+		listeners: make(map[net.Listener]struct{}),
+		peers:     make(map[*Peer]struct{}),
+		events:    make(chan Event, c.EventBuffer),
+		incoming:  make(chan *Conn, c.IncomingBuffer),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if c.RefuseIncoming {
@@ -154,7 +156,7 @@ func (e *Exchange) Stats() Stats {
 	}
 }
 
-// Close closes every link, waits for the exchange's goroutines, and closes
+// Close closes every link and every listener given to Serve, waits for the exchange's goroutines, and closes
 // the Events and Incoming channels.
 func (e *Exchange) Close() error {
 	e.mu.Lock()
@@ -163,6 +165,9 @@ func (e *Exchange) Close() error {
 		return nil
 	}
 	e.closed = true
+	for ln := range e.listeners {
+		ln.Close()
+	}
 	links := make([]*Peer, 0, len(e.links))
 	for p := range e.links {
 		links = append(links, p)

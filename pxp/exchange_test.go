@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/seed0021ed4d/pex/internal/memnet"
 )
 
 func TestConnectAcceptData(t *testing.T) {
@@ -189,5 +191,50 @@ func TestCloseEndsEverything(t *testing.T) {
 		t.Fatalf("GetNewPeer after Close: %v", err)
 	}
 	for range hub.Events() {
+	}
+}
+
+// Serve runs the incoming side for every connection a listener accepts and
+// hands over the data streams; Close ends it with nil and closes the
+// listener.
+func TestServe(t *testing.T) {
+	nw := memnet.NewNetwork()
+	ln, err := nw.Listen("relay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newExchange(t, nil)
+	got := make(chan *Conn, 2)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln, func(c *Conn) { got <- c }) }()
+	for range 2 {
+		cl := newExchange(t, nil)
+		c, err := nw.Dial("relay")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := cl.Connect(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeLine(t, conn, "hi")
+		select {
+		case sc := <-got:
+			if line := readLine(t, sc); line != "hi" {
+				t.Fatalf("got %q", line)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Serve handed over no data stream")
+		}
+	}
+	// A bad client is reported and does not stop Serve.
+	bad, _ := nw.Dial("relay")
+	bad.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+	srv.Close()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after Close: %v", err)
+	}
+	if _, err := nw.Dial("relay"); err == nil {
+		t.Fatal("the listener is still open")
 	}
 }

@@ -19,15 +19,7 @@ func Example() {
 	defer ln.Close()
 	a, _ := swarm.New(ih, &swarm.Config{ListenPort: ln.Addr().(*net.TCPAddr).Port})
 	defer a.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			a.Accept(c)
-		}
-	}()
+	go a.Serve(ln) // a.Close closes ln
 
 	b, _ := swarm.New(ih, &swarm.Config{})
 	defer b.Close()

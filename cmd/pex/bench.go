@@ -125,7 +125,7 @@ func benchGo(ctx context.Context, mode string, n int) ([]float64, error) {
 			return nil, nil, err
 		}
 		if ln != nil {
-			go acceptAll(ctx, ln, ex)
+			go ex.Serve(ln, func(*pxp.Conn) {}) // the bench does not read the data streams
 		}
 		return ex, ln, nil
 	}
@@ -194,7 +194,7 @@ func goNodeRSS(ctx context.Context, self string) (int, error) {
 		return 0, err
 	}
 	defer hl.Close()
-	go acceptAll(ctx, hl, hub)
+	go hub.Serve(hl, func(*pxp.Conn) {})
 	cmd := exec.CommandContext(ctx, self, "node", "--network", "bench", "--connect", hl.Addr().String(), "--ice-loopback", "--json")
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -325,18 +325,6 @@ func benchJS(ctx context.Context, dir string, n int) ([]float64, int, error) {
 		}
 	}
 	return ms, rss, nil
-}
-
-// acceptAll runs PXP as the incoming side on every connection ln accepts,
-// until ln is closed; the bench does not read the data streams.
-func acceptAll(ctx context.Context, ln net.Listener, ex *pxp.Exchange) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go ex.Accept(ctx, c)
-	}
 }
 
 // jsonLines decodes JSON lines from r onto a channel.

@@ -157,24 +157,12 @@ func (d *demo) newNode(ctx context.Context, listen bool) (*pxp.Exchange, error) 
 }
 
 // acceptLoop runs PXP as the incoming side on every connection ln accepts,
-// until ln is closed.
+// until ln or the node is closed.
 func (d *demo) acceptLoop(ctx context.Context, ln net.Listener, ex *pxp.Exchange) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			d.wg.Add(1)
-			go func() {
-				defer d.wg.Done()
-				if dc, err := ex.Accept(ctx, c); err == nil {
-					d.drain(ctx, dc)
-				}
-			}()
-		}
+		ex.Serve(ln, func(dc *pxp.Conn) { d.drain(ctx, dc) })
 	}()
 }
 

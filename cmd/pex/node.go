@@ -193,24 +193,8 @@ func (n *node) run(ctx context.Context) error {
 
 func (n *node) acceptLoop(ctx context.Context, ln net.Listener) {
 	defer n.wg.Done()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				n.pr.event("error", "error", err.Error())
-			}
-			return
-		}
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			dc, err := n.ex.Accept(ctx, c)
-			if err != nil {
-				n.pr.event("error", "error", err.Error(), "remote", c.RemoteAddr().String())
-				return
-			}
-			n.serve(ctx, dc)
-		}()
+	if err := n.ex.Serve(ln, func(dc *pxp.Conn) { n.serve(ctx, dc) }); err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+		n.pr.event("error", "error", err.Error())
 	}
 }
 

@@ -6,12 +6,73 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/swarm"
 )
+
+// aria2 names ut_pex 8 in its handshake: pex sends under 8 and reads what
+// aria2 sends. Two pex swarms on different addresses connect to an aria2
+// seed; aria2 tells each about the other.
+func TestAria2PEX(t *testing.T) {
+	aria2 := requireProgram(t, "aria2c", "aria2")
+	dir := t.TempDir()
+	torrent, ih := makeTorrent(t, dir)
+	port := freePort(t, "127.0.0.4")
+	cmd := exec.Command(aria2, "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+		"--enable-peer-exchange=true", fmt.Sprintf("--listen-port=%d", port), "--interface=127.0.0.4",
+		"--disable-ipv6=true", "--seed-ratio=0.0", "--bt-seed-unverified=true", "--check-integrity=false",
+		"-d", filepath.Join(dir, "seed"), "--summary-interval=0", "--console-log-level=warn",
+		"--file-allocation=none", "--bt-tracker-connect-timeout=1", torrent)
+	var stderr bytesBuffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	aAddr := netip.MustParseAddrPort(fmt.Sprintf("127.0.0.4:%d", port))
+	for i := 0; i < 50; i++ { // wait for aria2 to listen
+		if c, err := net.Dial("tcp", aAddr.String()); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s1, s1Addr, ev1 := startSwarm(t, ih, "127.0.0.1")
+	s2, s2Addr, ev2 := startSwarm(t, ih, "127.0.0.5")
+	s1.AddPeer(aAddr, swarm.SourceManual)
+	s2.AddPeer(aAddr, swarm.SourceManual)
+	// aria2's first message to the swarm that connected second names the
+	// first (its next ones come a minute apart).
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		named := false
+		for _, x := range []struct {
+			evs   []swarm.Event
+			other netip.AddrPort
+		}{{ev1(), s2Addr}, {ev2(), s1Addr}} {
+			for _, ev := range x.evs {
+				if ev.Type == swarm.EventPEXReceived && ev.Peer == aAddr && slices.Contains(ev.Added, x.other) {
+					named = true
+				}
+			}
+		}
+		sentToAria2 := false
+		for _, e := range append(ev1(), ev2()...) {
+			if e.Type == swarm.EventPEXSent && e.Peer == aAddr {
+				sentToAria2 = true // under the id aria2 chose in its handshake (8)
+			}
+		}
+		if named && sentToAria2 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no ut_pex from aria2 naming the other swarm; s1 events %+v; s2 events %+v; aria2: %s", ev1(), ev2(), stderr.String())
+}
 
 // aria2 as the dialer: it dials a peer it learned only from pex's ut_pex,
 // opening with an encrypted handshake (MSE), which pex answers. R connects

@@ -1,0 +1,208 @@
+package interop
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/swarm"
+)
+
+func requireLibtorrent(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import libtorrent").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3-libtorrent is not installed")
+		}
+		t.Skip("python3-libtorrent is not installed")
+	}
+}
+
+type ltPeer struct {
+	IP     string `json:"ip"`
+	Port   int    `json:"port"`
+	Source int    `json:"source"`
+	Client string `json:"client"`
+}
+
+type ltNode struct {
+	mu       sync.Mutex
+	state    string
+	peers    []ltPeer
+	dropped  []string
+	cmd      *exec.Cmd
+	done     chan struct{}
+	listenIP string
+	port     int
+}
+
+func startLibtorrent(t *testing.T, torrent, save, ip string, seed bool, duration time.Duration, rate int, peers ...string) *ltNode {
+	t.Helper()
+	return startLibtorrentArgs(t, torrent, save, ip, seed, duration, rate, nil, peers...)
+}
+
+// startLibtorrentArgs is startLibtorrent with extra lt_node.py arguments.
+func startLibtorrentArgs(t *testing.T, torrent, save, ip string, seed bool, duration time.Duration, rate int, extra []string, peers ...string) *ltNode {
+	t.Helper()
+	n := &ltNode{listenIP: ip, port: freePort(t, ip), done: make(chan struct{})}
+	args := []string{filepath.Join(repoRoot(), "testdata", "bt", "lt_node.py"), "--torrent", torrent, "--save", save,
+		"--listen", fmt.Sprintf("%s:%d", ip, n.port), "--duration", fmt.Sprint(duration.Seconds())}
+	if seed {
+		args = append(args, "--seed")
+	}
+	if rate > 0 {
+		args = append(args, "--download-rate", fmt.Sprint(rate))
+	}
+	for _, p := range peers {
+		args = append(args, "--peer", p)
+	}
+	args = append(args, extra...)
+	n.cmd = exec.Command("/usr/bin/python3", args...)
+	out, _ := n.cmd.StdoutPipe()
+	n.cmd.Stderr = os.Stderr
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(n.done)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			var ev struct {
+				Event  string   `json:"event"`
+				Peers  []ltPeer `json:"peers"`
+				State  string   `json:"state"`
+				Peer   string   `json:"peer"`
+				Reason string   `json:"reason"`
+			}
+			if json.Unmarshal(sc.Bytes(), &ev) != nil {
+				continue
+			}
+			n.mu.Lock()
+			switch ev.Event {
+			case "peers":
+				n.peers, n.state = ev.Peers, ev.State
+			case "disconnected":
+				n.dropped = append(n.dropped, ev.Peer+" "+ev.Reason)
+			}
+			n.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		n.cmd.Process.Kill()
+		n.cmd.Wait()
+		<-n.done
+	})
+	return n
+}
+
+func (n *ltNode) addr() netip.AddrPort {
+	return netip.MustParseAddrPort(fmt.Sprintf("%s:%d", n.listenIP, n.port))
+}
+
+func (n *ltNode) snapshot() ([]ltPeer, []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]ltPeer(nil), n.peers...), append([]string(nil), n.dropped...)
+}
+
+// pex joins two libtorrent nodes that do not know each other: it learns
+// peers from libtorrent's ut_pex, a libtorrent node dials a peer it learned
+// only from pex's ut_pex, and in a run of more than two minutes pex never
+// trips libtorrent's flood disconnect.
+func TestLibtorrentPEX(t *testing.T) {
+	requireLibtorrent(t)
+	if testing.Short() {
+		t.Skip("runs for more than two minutes")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	torrent, ih := makeTorrent(t, dir)
+	os.MkdirAll(filepath.Join(dir, "leech"), 0o755)
+	const run = 130 * time.Second
+	// l2 downloads slowly from l1 (2 MiB at 32 KiB/s), so that their
+	// link lasts long enough for both to tell pex about it.
+	l1 := startLibtorrent(t, torrent, filepath.Join(dir, "seed"), "127.0.0.2", true, run+30*time.Second, 0)
+	l2 := startLibtorrent(t, torrent, filepath.Join(dir, "leech"), "127.0.0.3", false, run+30*time.Second, 32<<10)
+
+	s, _, snapshot := startSwarm(t, ih, "127.0.0.1")
+	time.Sleep(time.Second) // let libtorrent listen
+	s.AddPeer(l1.addr(), swarm.SourceManual)
+	s.AddPeer(l2.addr(), swarm.SourceManual)
+
+	start := time.Now()
+	dialedFromPEX, learnedFromLT := false, false
+	for time.Since(start) < run {
+		time.Sleep(time.Second)
+		// l2 was given only pex's address, and pex has no data: if it
+		// downloads, it dialed l1, which it learned only from pex's ut_pex.
+		l2.mu.Lock()
+		if l2.state == "seeding" || l2.state == "finished" {
+			dialedFromPEX = true
+		}
+		for _, p := range l2.peers {
+			if p.Source&4 != 0 {
+				dialedFromPEX = true
+			}
+		}
+		l2.mu.Unlock()
+		for _, pair := range []struct {
+			n     *ltNode
+			other string
+		}{{l1, "127.0.0.3"}, {l2, "127.0.0.2"}} {
+			ps, _ := pair.n.snapshot()
+			for _, p := range ps {
+				if p.IP == pair.other && p.Source&4 != 0 {
+					dialedFromPEX = true
+				}
+			}
+		}
+		for _, ev := range snapshot() {
+			if ev.Type == swarm.EventPEXReceived {
+				for _, a := range ev.Added {
+					if a == l1.addr() || a == l2.addr() {
+						learnedFromLT = true
+					}
+				}
+			}
+		}
+	}
+	for _, n := range []*ltNode{l1, l2} {
+		_, reasons := n.snapshot()
+		for _, r := range reasons {
+			if strings.Contains(r, "127.0.0.1:") && strings.Contains(r, "too frequent") {
+				t.Fatalf("libtorrent %s dropped pex for flooding: %s", n.listenIP, r)
+			}
+		}
+		t.Logf("libtorrent %s disconnects: %q", n.listenIP, reasons)
+	}
+	if !dialedFromPEX {
+		p1, _ := l1.snapshot()
+		p2, _ := l2.snapshot()
+		t.Fatalf("no libtorrent node connected to a peer learned from pex: l1 %+v l2 %+v", p1, p2)
+	}
+	if !learnedFromLT {
+		for _, ev := range snapshot() {
+			t.Logf("pex event: %s %v added %v dropped %v %v", ev.Type.String(), ev.Peer, ev.Added, ev.Dropped, ev.Err)
+		}
+		t.Fatal("pex received no ut_pex from libtorrent naming the other libtorrent node")
+	}
+	sent := 0
+	for _, ev := range snapshot() {
+		if ev.Type == swarm.EventPEXSent {
+			sent++
+		}
+		if ev.Type != swarm.EventPEXSent {
+			t.Logf("pex event: %s %v added %v dropped %v %v", ev.Type.String(), ev.Peer, ev.Added, ev.Dropped, ev.Err)
+		}
+	}
+	t.Logf("over %v: pex sent %d ut_pex messages; libtorrent never dropped it for flooding", run, sent)
+}
