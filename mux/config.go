@@ -50,6 +50,12 @@ func orDefault[T int | time.Duration](v, d T) T {
 	return v
 }
 
+// DefaultConfig returns the configuration a nil *Config stands for.
+func DefaultConfig() *Config {
+	c := (*Config)(nil).withDefaults()
+	return &c
+}
+
 func (c *Config) withDefaults() Config {
 	var o Config
 	if c != nil {

@@ -134,3 +134,19 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// One rule for IPv4-mapped IPv6 (package bt/compact): a peer sent in
+// added6 as ::ffff:a.b.c.d is the IPv4 peer a.b.c.d, as AZMP and trackers
+// decode it, so that one peer cannot enter a peer set twice.
+func TestMappedIPv6DecodesAsIPv4(t *testing.T) {
+	ip := netip.MustParseAddr("::ffff:192.0.2.7").As16()
+	entry := append(ip[:], 0x1a, 0xe1)
+	payload := []byte("d6:added618:" + string(entry) + "e")
+	var m Msg
+	if err := Decode(payload, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Added) != 1 || m.Added[0].Addr != netip.MustParseAddrPort("192.0.2.7:6881") {
+		t.Fatalf("added %v", m.Added)
+	}
+}

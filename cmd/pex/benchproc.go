@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seed0021ed4d/pex/pxp"
+)
+
+// goNodeRSS starts `pex node` as an answerer, introduces one WebRTC peer to
+// it, and returns its peak RSS in KiB.
+func goNodeRSS(ctx context.Context, self string) (int, error) {
+	hub, err := pxp.New("bench", nil)
+	if err != nil {
+		return 0, err
+	}
+	defer hub.Close()
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer hl.Close()
+	go hub.Serve(hl, func(*pxp.Conn) {})
+	cmd := exec.CommandContext(ctx, self, "node", "--network", "bench", "--connect", hl.Addr().String(), "--ice-loopback", "--json")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	events := jsonLines(out)
+	if _, err := waitFor(events, "connect", 10*time.Second); err != nil {
+		return 0, err
+	}
+	opts := nodeOpts{iceLoopback: true, noDirect: true}
+	cfg, _ := opts.exchangeConfig(nil)
+	b, err := pxp.New("bench", cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	conn, err := net.Dial("tcp", hl.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	if _, err := b.Connect(ctx, conn); err != nil {
+		return 0, err
+	}
+	gctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if c, err := b.GetNewPeer(gctx); err != nil || c.Transport() != "webrtc" {
+		return 0, fmt.Errorf("introduction: %v", err)
+	}
+	if _, err := waitFor(events, "connect", 10*time.Second); err != nil {
+		return 0, err
+	}
+	time.Sleep(500 * time.Millisecond)
+	return peakRSS(cmd.Process.Pid)
+}
+
+// benchJS times n getNewPeer calls between JS nodes and measures the peak
+// RSS of the JS answerer once it holds a WebRTC link.
+func benchJS(ctx context.Context, dir string, n int) ([]float64, int, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	script := filepath.Join(dir, "node.js")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "peer-exchange")); err != nil {
+		return nil, 0, fmt.Errorf("the JS reference is not installed in %s (npm ci there): %w", dir, err)
+	}
+	start := func(args ...string) (*exec.Cmd, io.WriteCloser, <-chan map[string]any, error) {
+		cmd := exec.CommandContext(ctx, "node", append([]string{script, "--network", "bench"}, args...)...)
+		cmd.Dir = dir
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			return nil, nil, nil, err
+		}
+		return cmd, in, jsonLines(out), nil
+	}
+	var cmds []*exec.Cmd
+	var ins []io.WriteCloser
+	defer func() {
+		for i, c := range cmds {
+			ins[i].Close()
+			c.Process.Kill()
+			c.Wait()
+		}
+	}()
+	hub, hin, hev, err := start("--listen", "0")
+	if err != nil {
+		return nil, 0, err
+	}
+	cmds, ins = append(cmds, hub), append(ins, hin)
+	ev, err := waitFor(hev, "listening", 10*time.Second)
+	if err != nil {
+		return nil, 0, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(int(ev["port"].(float64)))
+	// The reference's relay drops its link to the answerer after each
+	// introduction (defect B1), so every round uses a fresh answerer and
+	// requester with the same hub.
+	var ms []float64
+	rss := 0
+	for i := 0; i < n; i++ {
+		c, cin, cev, err := start("--connect", addr)
+		if err != nil {
+			return nil, 0, err
+		}
+		if _, err := waitFor(cev, "connect", 10*time.Second); err != nil {
+			return nil, 0, err
+		}
+		b, bin, bev, err := start("--connect", addr)
+		if err != nil {
+			return nil, 0, err
+		}
+		if _, err := waitFor(bev, "connect", 10*time.Second); err != nil {
+			return nil, 0, err
+		}
+		io.WriteString(bin, "getnewpeer\n")
+		ev, err := waitFor(bev, "getnewpeer", 30*time.Second)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ev["ok"] != true {
+			return nil, 0, fmt.Errorf("getNewPeer: %v", ev["error"])
+		}
+		ms = append(ms, ev["ms"].(float64))
+		if i == 0 {
+			if _, err := waitFor(cev, "connect", 10*time.Second); err != nil {
+				return nil, 0, err
+			}
+			time.Sleep(500 * time.Millisecond)
+			if rss, err = peakRSS(c.Process.Pid); err != nil {
+				return nil, 0, err
+			}
+		}
+		for _, p := range []struct {
+			cmd *exec.Cmd
+			in  io.WriteCloser
+		}{{b, bin}, {c, cin}} {
+			p.in.Close()
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+		// Let the hub see both links go.
+		for k := 0; k < 2; k++ {
+			if _, err := waitFor(hev, "disconnect", 10*time.Second); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	return ms, rss, nil
+}
+
+// jsonLines decodes JSON lines from r onto a channel.
+func jsonLines(r io.Reader) <-chan map[string]any {
+	ch := make(chan map[string]any, 64)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				ch <- m
+			}
+		}
+	}()
+	return ch
+}
+
+func waitFor(ch <-chan map[string]any, name string, d time.Duration) (map[string]any, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				return nil, fmt.Errorf("process ended before %q", name)
+			}
+			if m["event"] == name {
+				return m, nil
+			}
+		case <-t.C:
+			return nil, fmt.Errorf("no %q event in %v", name, d)
+		}
+	}
+}
+
+// peakRSS reads VmHWM of a process, in KiB.
+func peakRSS(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				return strconv.Atoi(f[1])
+			}
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}

@@ -1,0 +1,59 @@
+package webrtc
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config tunes the upgrader. The zero value means the defaults per field.
+type Config struct {
+	// ICEServers are STUN and TURN server URLs (RFC 7064 and 7065:
+	// "stun:host[:port]", "turn:host[:port][?transport=udp|tcp]", and the
+	// "stuns:" and "turns:" forms). New rejects any other. Default none.
+	ICEServers []string
+	// ICEUsername and ICECredential authenticate to the TURN servers
+	// among ICEServers.
+	ICEUsername, ICECredential string
+	// Loopback restricts ICE to loopback addresses, both the candidates
+	// gathered here and the remote ones tried (wrtc lists the machine's
+	// other addresses too). For tests and demos on one machine; `pex node
+	// --ice-loopback` sets it.
+	Loopback bool
+	// Timeout bounds ICE, DTLS and the data channel's opening, on top of the
+	// caller's context. Default 10 s.
+	Timeout time.Duration
+	// MaxPendingCandidates bounds remote candidates kept before the remote
+	// description. Default 64.
+	MaxPendingCandidates int
+	// Logger receives debug logs; nil means silent.
+	Logger *slog.Logger
+}
+
+// Defaults of Config's fields.
+const (
+	DefaultTimeout              = 10 * time.Second
+	DefaultMaxPendingCandidates = 64
+)
+
+// DefaultConfig returns the configuration a nil *Config stands for.
+func DefaultConfig() *Config {
+	c := (*Config)(nil).withDefaults()
+	return &c
+}
+
+func (c *Config) withDefaults() Config {
+	var o Config
+	if c != nil {
+		o = *c
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxPendingCandidates == 0 {
+		o.MaxPendingCandidates = DefaultMaxPendingCandidates
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}

@@ -1,0 +1,213 @@
+package webrtc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// signal is simple-peer's signal object.
+type signal struct {
+	Type      string                   `json:"type,omitempty"`
+	SDP       string                   `json:"sdp,omitempty"`
+	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+}
+
+// session is one upgrade.
+type session struct {
+	u         *Upgrader
+	initiator bool
+	send      func(json.RawMessage) error
+	pc        *webrtc.PeerConnection
+
+	mu          sync.Mutex
+	haveRemote  bool
+	descSent    bool
+	localCands  []webrtc.ICECandidateInit
+	remoteCands []webrtc.ICECandidateInit
+	handedOver  bool
+	closed      bool
+
+	open   chan *dcConn // the data channel, once open
+	failed chan error
+	once   sync.Once
+}
+
+func (s *session) fail(err error) {
+	select {
+	case s.failed <- err:
+	default:
+	}
+}
+
+// watch hands the data channel over once it opens.
+func (s *session) watch(dc *webrtc.DataChannel) {
+	dc.OnOpen(func() {
+		raw, err := dc.DetachWithDeadline()
+		if err != nil {
+			s.fail(fmt.Errorf("webrtc: detach: %w", err))
+			return
+		}
+		c := newDCConn(s.pc, dc, raw)
+		s.once.Do(func() { s.open <- c })
+	})
+	dc.OnClose(func() { s.fail(errors.New("webrtc: data channel closed before the upgrade finished")) })
+}
+
+func (s *session) sendDescription(d webrtc.SessionDescription) error {
+	b, _ := json.Marshal(signal{Type: d.Type.String(), SDP: d.SDP})
+	err := s.send(b)
+	s.u.cfg.Logger.Debug("webrtc: sent description", "initiator", s.initiator, "type", d.Type.String(), "err", err)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.descSent = true
+	pending := s.localCands
+	s.localCands = nil
+	s.mu.Unlock()
+	for _, c := range pending {
+		s.sendCandidate(c)
+	}
+	return nil
+}
+
+func (s *session) onLocalCandidate(c *webrtc.ICECandidate) {
+	if c == nil {
+		return // never forward end-of-candidates to simple-peer
+	}
+	init := c.ToJSON()
+	s.mu.Lock()
+	if !s.descSent {
+		s.localCands = append(s.localCands, init)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.sendCandidate(init)
+}
+
+func (s *session) sendCandidate(c webrtc.ICECandidateInit) {
+	b, _ := json.Marshal(signal{Candidate: &c})
+	if err := s.send(b); err != nil {
+		s.fail(err)
+	}
+}
+
+// Signal feeds one remote signal.
+func (s *session) Signal(raw json.RawMessage) error {
+	s.u.cfg.Logger.Debug("webrtc: remote signal", "initiator", s.initiator, "signal", string(truncateSig(raw)))
+	var sig signal
+	if err := json.Unmarshal(raw, &sig); err != nil {
+		return fmt.Errorf("webrtc: signal is not an object: %w", err)
+	}
+	switch {
+	case sig.Candidate != nil:
+		if sig.Candidate.Candidate == "" {
+			return nil // end of candidates
+		}
+		s.mu.Lock()
+		if !s.haveRemote {
+			if len(s.remoteCands) >= s.u.cfg.MaxPendingCandidates {
+				s.mu.Unlock()
+				return errors.New("webrtc: too many candidates before the description")
+			}
+			s.remoteCands = append(s.remoteCands, *sig.Candidate)
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+		if err := s.pc.AddICECandidate(*sig.Candidate); err != nil {
+			return fmt.Errorf("webrtc: candidate: %w", err)
+		}
+		return nil
+	case sig.Type == "offer" && !s.initiator, sig.Type == "answer" && s.initiator:
+		desc := webrtc.SessionDescription{SDP: sig.SDP}
+		if sig.Type == "offer" {
+			desc.Type = webrtc.SDPTypeOffer
+		} else {
+			desc.Type = webrtc.SDPTypeAnswer
+		}
+		if err := s.pc.SetRemoteDescription(desc); err != nil {
+			return fmt.Errorf("webrtc: remote %s: %w", sig.Type, err)
+		}
+		s.mu.Lock()
+		s.haveRemote = true
+		pending := s.remoteCands
+		s.remoteCands = nil
+		s.mu.Unlock()
+		for _, c := range pending {
+			if err := s.pc.AddICECandidate(c); err != nil {
+				return fmt.Errorf("webrtc: candidate: %w", err)
+			}
+		}
+		if sig.Type == "offer" {
+			answer, err := s.pc.CreateAnswer(nil)
+			if err == nil {
+				err = s.pc.SetLocalDescription(answer)
+			}
+			if err != nil {
+				return fmt.Errorf("webrtc: answer: %w", err)
+			}
+			return s.sendDescription(answer)
+		}
+		return nil
+	case sig.Type == "offer" || sig.Type == "answer":
+		return fmt.Errorf("webrtc: unexpected %s", sig.Type)
+	case sig.Type != "":
+		return nil // renegotiate and transceiver requests: not for data channels
+	}
+	return errors.New("webrtc: signal has neither a description nor a candidate")
+}
+
+// Conn waits for the data channel.
+func (s *session) Conn(ctx context.Context) (net.Conn, error) {
+	t := time.NewTimer(s.u.cfg.Timeout)
+	defer t.Stop()
+	select {
+	case c := <-s.open:
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return nil, errors.New("webrtc: upgrade abandoned")
+		}
+		s.handedOver = true
+		s.mu.Unlock()
+		return c, nil
+	case err := <-s.failed:
+		s.Close()
+		return nil, err
+	case <-t.C:
+		s.Close()
+		return nil, fmt.Errorf("webrtc: data channel not open after %v", s.u.cfg.Timeout)
+	case <-ctx.Done():
+		s.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// Close abandons the upgrade unless its connection was handed over.
+func (s *session) Close() error {
+	s.mu.Lock()
+	if s.handedOver || s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	return s.pc.Close()
+}
+
+func truncateSig(b []byte) []byte {
+	if len(b) > 120 {
+		return b[:120]
+	}
+	return b
+}
