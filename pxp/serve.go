@@ -1,9 +1,9 @@
 package pxp
 
 import (
-	"errors"
 	"net"
-	"time"
+
+	"github.com/seed0021ed4d/pex/internal/acceptloop"
 )
 
 // Serve accepts connections on ln and runs PXP as the incoming side over
@@ -27,32 +27,12 @@ func (e *Exchange) Serve(ln net.Listener, handle func(*Conn)) error {
 		delete(e.listeners, ln)
 		e.mu.Unlock()
 	}()
-	var wait time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if e.ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Out of file descriptors and the like: wait, as net/http does.
-				wait = min(max(2*wait, 5*time.Millisecond), time.Second)
-				select {
-				case <-time.After(wait):
-					continue
-				case <-e.ctx.Done():
-					return nil
-				}
-			}
-			return err
-		}
-		wait = 0
+	return acceptloop.Run(e.ctx, ln, func(c net.Conn) bool {
 		e.mu.Lock()
 		if e.closed {
 			e.mu.Unlock()
 			c.Close()
-			return nil
+			return false
 		}
 		e.wg.Add(1)
 		e.mu.Unlock()
@@ -68,5 +48,6 @@ func (e *Exchange) Serve(ln net.Listener, handle func(*Conn)) error {
 			}
 			handle(dc)
 		}()
-	}
+		return true
+	})
 }

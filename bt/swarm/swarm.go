@@ -10,7 +10,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/seed0021ed4d/pex/internal/acceptloop"
 )
 
 // Sources of a peer, as in Event.Source and PeerInfo.Source.
@@ -144,29 +145,10 @@ func (s *Swarm) Serve(ln net.Listener) error {
 		delete(s.listeners, ln)
 		s.mu.Unlock()
 	}()
-	var wait time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if s.ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Out of file descriptors and the like: wait, as net/http does.
-				wait = min(max(2*wait, 5*time.Millisecond), time.Second)
-				select {
-				case <-time.After(wait):
-					continue
-				case <-s.ctx.Done():
-					return nil
-				}
-			}
-			return err
-		}
-		wait = 0
+	return acceptloop.Run(s.ctx, ln, func(c net.Conn) bool {
 		s.Accept(c)
-	}
+		return true
+	})
 }
 
 // AddSource runs src until the swarm is closed, adding the peers it finds
