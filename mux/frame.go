@@ -46,6 +46,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/seed0021ed4d/pex/internal/grow"
 )
 
 // Frame types, as numbered by multiplex 6.x.
@@ -97,6 +99,10 @@ func (e *FrameError) Error() string { return "mux: " + e.Reason }
 // ErrFrameTooLarge is wrapped by the FrameError for a frame over the limit.
 var ErrFrameTooLarge = errors.New("frame too large")
 
+// readBuffer is the Reader's read-ahead: frame headers and small frames
+// come from it; larger payloads are read past it.
+const readBuffer = 4 << 10
+
 // Reader decodes frames from a byte stream.
 type Reader struct {
 	br  *bufio.Reader
@@ -112,7 +118,7 @@ func NewReader(r io.Reader, maxPayload int) *Reader {
 	}
 	br, ok := r.(*bufio.Reader)
 	if !ok {
-		br = bufio.NewReaderSize(r, 32<<10)
+		br = bufio.NewReaderSize(r, readBuffer)
 	}
 	return &Reader{br: br, max: maxPayload}
 }
@@ -136,12 +142,11 @@ func (r *Reader) ReadFrame() (Frame, error) {
 	if err != nil {
 		return Frame{}, err
 	}
-	n := int(length)
-	if cap(r.buf) < n {
-		r.buf = make([]byte, n, max(n, 512))
-	}
-	f.Payload = r.buf[:n]
-	if _, err := io.ReadFull(r.br, f.Payload); err != nil {
+	// The buffer grows with the bytes that arrive, not with the length
+	// the peer announced.
+	f.Payload, err = grow.Read(r.br, grow.Release(r.buf), int(length))
+	r.buf = f.Payload
+	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}

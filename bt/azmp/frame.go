@@ -49,6 +49,7 @@ import (
 	"io"
 
 	"github.com/seed0021ed4d/pex/bt/wire"
+	"github.com/seed0021ed4d/pex/internal/grow"
 )
 
 // Reserved-byte values.
@@ -191,11 +192,10 @@ func (r *Reader) ReadFrame() (Frame, error) {
 	if n < MinFrame {
 		return Frame{}, fmt.Errorf("%w: length %d", ErrBadFrame, n)
 	}
-	if cap(r.buf) < int(n) {
-		r.buf = make([]byte, n)
-	}
-	b := r.buf[:n]
-	if _, err := io.ReadFull(r.r, b); err != nil {
+	// The buffer grows with the bytes that arrive, not with n.
+	b, err := grow.Read(r.r, grow.Release(r.buf), int(n))
+	r.buf = b
+	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}

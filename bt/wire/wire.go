@@ -31,6 +31,7 @@ import (
 	"net/netip"
 
 	"github.com/seed0021ed4d/pex/bencode"
+	"github.com/seed0021ed4d/pex/internal/grow"
 )
 
 // Protocol is the handshake's protocol string.
@@ -148,11 +149,10 @@ func (r *Reader) ReadMessage() (Message, error) {
 	if n > uint32(r.max) {
 		return Message{}, fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, n, r.max)
 	}
-	if cap(r.buf) < int(n) {
-		r.buf = make([]byte, n)
-	}
-	b := r.buf[:n]
-	if _, err := io.ReadFull(r.r, b); err != nil {
+	// The buffer grows with the bytes that arrive, not with n.
+	b, err := grow.Read(r.r, grow.Release(r.buf), int(n))
+	r.buf = b
+	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}

@@ -65,14 +65,15 @@ const mod = "github.com/seed0021ed4d/pex/"
 // top. A package missing here fails the test, so a new one must be placed.
 var layers = map[string][]string{
 	// codecs
-	"bencode":     nil,
-	"mux":         nil,
-	"bt/compact":  nil,
-	"bt/mse":      nil,
-	"bt/wire":     {"bencode"},
-	"bt/metainfo": {"bencode"},
-	"bt/azmp":     {"bencode", "bt/compact", "bt/wire"},
-	"bt/pex":      {"bencode", "bt/compact", "bt/azmp"},
+	"internal/grow": nil,
+	"bencode":       nil,
+	"mux":           {"internal/grow"},
+	"bt/compact":    nil,
+	"bt/mse":        nil,
+	"bt/wire":       {"bencode", "internal/grow"},
+	"bt/metainfo":   {"bencode"},
+	"bt/azmp":       {"bencode", "bt/compact", "bt/wire", "internal/grow"},
+	"bt/pex":        {"bencode", "bt/compact", "bt/azmp"},
 	// engines, sources and transports
 	"bt/tracker":          {"bencode", "bt/compact"},
 	"bt/dht":              nil,
@@ -91,7 +92,7 @@ var layers = map[string][]string{
 }
 
 // codecs import nothing outside the standard library and the module.
-var codecs = []string{"bencode", "mux", "bt/compact", "bt/mse", "bt/wire", "bt/metainfo", "bt/azmp", "bt/pex"}
+var codecs = []string{"internal/grow", "bencode", "mux", "bt/compact", "bt/mse", "bt/wire", "bt/metainfo", "bt/azmp", "bt/pex"}
 
 type imports struct {
 	ImportPath string
