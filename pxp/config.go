@@ -53,6 +53,15 @@ type Config struct {
 	// MaxRelaysPerPeer bounds the relays one peer may have asked this node
 	// for, in progress or spliced. Default 8.
 	MaxRelaysPerPeer int
+	// MaxHandshakes bounds the connections given to Accept (or Serve) that
+	// are still in their handshake, and MaxHandshakesPerIP those from one
+	// remote IP. A newcomer is never refused: at the per-IP cap the oldest
+	// handshake from its IP is ended, and with the budget full the oldest
+	// of the IP holding the most, so stalled connections cost a bounded
+	// amount of memory and cannot keep honest peers out. Defaults 256 and
+	// 64.
+	MaxHandshakes      int
+	MaxHandshakesPerIP int
 	// MaxPendingIncoming bounds introductions to this node that have not
 	// finished their handshake yet, over all peers. Default 16.
 	MaxPendingIncoming int
@@ -124,6 +133,8 @@ func (c *Config) withDefaults() Config {
 	def(&o.MaxRelays, 64)
 	def(&o.MaxRelaysPerPeer, 8)
 	def(&o.MaxPendingIncoming, 16)
+	def(&o.MaxHandshakes, 256)
+	def(&o.MaxHandshakesPerIP, 64)
 	def(&o.MaxMessageSize, 64<<10)
 	def(&o.MaxFrameSize, mux.DefaultMaxFrameSize)
 	def(&o.EventBuffer, 256)
@@ -138,7 +149,7 @@ func (c *Config) validate() error {
 	switch {
 	case c.MaxPeers < 0, c.MaxCandidates < 0, c.MaxCandidateIDs < 0, c.GetPeersBurst < 0,
 		c.MaxRelays < 0, c.MaxRelaysPerPeer < 0, c.MaxPendingIncoming < 0, c.EventBuffer < 0,
-		c.IncomingBuffer < 0:
+		c.IncomingBuffer < 0, c.MaxHandshakes < 0, c.MaxHandshakesPerIP < 0:
 		return errors.New("pxp: config limits must not be negative")
 	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0:
 		return errors.New("pxp: config durations must not be negative")

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/seed0021ed4d/pex/internal/gate"
 	"github.com/seed0021ed4d/pex/mux"
 )
 
@@ -35,6 +36,8 @@ type Exchange struct {
 	relays          int
 	pendingIncoming int
 
+	handshakes *gate.Gate // incoming connections in their handshake
+
 	events   chan Event
 	incoming chan *Conn
 
@@ -54,14 +57,15 @@ func New(networkID string, cfg *Config) (*Exchange, error) {
 		return nil, err
 	}
 	e := &Exchange{
-		network:   networkID,
-		cfg:       c,
-		id:        randomHex(8),
-		links:     make(map[*Peer]struct{}),
-		listeners: make(map[net.Listener]struct{}),
-		peers:     make(map[*Peer]struct{}),
-		events:    make(chan Event, c.EventBuffer),
-		incoming:  make(chan *Conn, c.IncomingBuffer),
+		network:    networkID,
+		cfg:        c,
+		id:         randomHex(8),
+		links:      make(map[*Peer]struct{}),
+		listeners:  make(map[net.Listener]struct{}),
+		peers:      make(map[*Peer]struct{}),
+		events:     make(chan Event, c.EventBuffer),
+		handshakes: gate.New(c.MaxHandshakes, c.MaxHandshakesPerIP),
+		incoming:   make(chan *Conn, c.IncomingBuffer),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if c.RefuseIncoming {
@@ -102,7 +106,12 @@ func (e *Exchange) Connect(ctx context.Context, conn net.Conn) (*Conn, error) {
 
 // Accept runs PXP as the incoming side over conn and returns the data stream
 // once the peer has sent connect. conn is closed on failure.
+// Until the handshake is over the connection holds a place in the
+// handshake budget (Config.MaxHandshakes): it may be closed to make room
+// for a newer one.
 func (e *Exchange) Accept(ctx context.Context, conn net.Conn) (*Conn, error) {
+	t := e.handshakes.Enter(gate.IP(conn), func() { conn.Close() })
+	defer t.Leave()
 	return e.open(ctx, conn, transportName(conn), false, nil)
 }
 

@@ -89,8 +89,7 @@ func (a *azLink) open() error {
 		}
 	}
 	_, a.keep = theirs.Supports(azmp.IDKeepAlive)
-	c.update(st, true)
-	return nil
+	return c.update(st, true)
 }
 
 func (a *azLink) readOne() error {

@@ -17,6 +17,8 @@ const (
 	DefaultDialTimeout      = 10 * time.Second
 	DefaultClient           = "pex/0.1"
 	DefaultEventBuffer      = 1024
+	DefaultMaxHandshakes    = 128
+	DefaultHandshakesPerIP  = 32
 )
 
 // Timers and sizes of every connection, fixed by the protocol or by what
@@ -83,9 +85,16 @@ type Config struct {
 	// AZMPRule holds peers' AZ_PEER_EXCHANGE messages to limits; nil means
 	// pex.BiglyBTRule (the 8th message within 120 s disconnects).
 	AZMPRule *pex.Rule
-	// HandshakeTimeout bounds the BitTorrent handshake, MSE, and the AZMP
-	// handshake. Default 10 s.
+	// HandshakeTimeout bounds each phase of an opening: MSE, the
+	// BitTorrent handshake, and the extended or AZMP handshake that must
+	// follow it. Default 10 s.
 	HandshakeTimeout time.Duration
+	// MaxHandshakes bounds the incoming connections still in their
+	// handshakes (MSE included), and MaxHandshakesPerIP those from one IP.
+	// A newcomer is never refused: the oldest handshake of its IP, or of
+	// the IP holding the most, is ended to make room. Defaults 128 and 32.
+	MaxHandshakes      int
+	MaxHandshakesPerIP int
 	// Client is our "v" in the extended handshake, and "name/version" in
 	// AZ_HANDSHAKE. Default "pex/0.1".
 	Client string
@@ -130,6 +139,12 @@ func (c *Config) withDefaults() Config {
 	if o.EventBuffer == 0 {
 		o.EventBuffer = DefaultEventBuffer
 	}
+	if o.MaxHandshakes == 0 {
+		o.MaxHandshakes = DefaultMaxHandshakes
+	}
+	if o.MaxHandshakesPerIP == 0 {
+		o.MaxHandshakesPerIP = DefaultHandshakesPerIP
+	}
 	return o
 }
 
@@ -143,6 +158,8 @@ func (c *Config) validate() error {
 		return errors.New("swarm: HandshakeTimeout must not be negative")
 	case c.EventBuffer < 0:
 		return errors.New("swarm: EventBuffer must not be negative")
+	case c.MaxHandshakes < 0 || c.MaxHandshakesPerIP < 0:
+		return errors.New("swarm: MaxHandshakes and MaxHandshakesPerIP must not be negative")
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/seed0021ed4d/pex/bt/mse"
 	"github.com/seed0021ed4d/pex/bt/pex"
 	"github.com/seed0021ed4d/pex/bt/wire"
+	"github.com/seed0021ed4d/pex/internal/gate"
 )
 
 // PEX networks, as in Event.Net and PeerInfo.Net.
@@ -50,9 +51,14 @@ type conn struct {
 	mse      bool          // the link runs over MSE
 	net      network       // set once the BitTorrent handshake chose it
 	wake     chan struct{} // pokes the sender when the link's PEX state changed
+	ticket   *gate.Ticket  // an incoming link's place in the handshake budget
 	wmu      sync.Mutex
 
 	// guarded by s.mu
+	slot       bool      // holds one of MaxPeers' slots
+	useful     bool      // sent a PEX message we took
+	evicted    bool      // closed to make room for a newcomer
+	readyAt    time.Time // when its handshakes were done
 	ready      bool
 	listen     netip.AddrPort
 	client     string
@@ -82,8 +88,8 @@ func (c *conn) poke() {
 
 // runConn drives one connection until it ends: nc is an outgoing one whose
 // MSE handshake, if any, is done (encrypted), or an incoming one that may
-// still open with MSE.
-func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoing, encrypted bool) {
+// still open with MSE and holds ticket until its handshakes are done.
+func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoing, encrypted bool, ticket *gate.Ticket) {
 	if !outgoing {
 		// An incoming peer may open with MSE (aria2, rtorrent and others
 		// try it first; some insist on it).
@@ -97,7 +103,7 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 		}
 		nc, encrypted = mc, enc
 	}
-	c := &conn{s: s, nc: nc, addr: addr, source: source, outgoing: outgoing, mse: encrypted, encryption: encrypted, wake: make(chan struct{}, 1)}
+	c := &conn{s: s, nc: nc, addr: addr, source: source, outgoing: outgoing, mse: encrypted, encryption: encrypted, wake: make(chan struct{}, 1), ticket: ticket}
 	if outgoing {
 		c.listen = addr
 	}
@@ -108,6 +114,9 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 	reason := c.run()
 	nc.Close()
 	if c.unregister() {
+		if c.evicted {
+			reason = errEvicted
+		}
 		s.emit(Event{Type: EventDisconnected, Peer: addr, Err: reason})
 	}
 	if errors.Is(reason, errSelf) && outgoing {
@@ -122,7 +131,10 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 
 func (c *conn) unregister() bool { return c.s.unregister(c) }
 
-var errSelf = errors.New("connected to ourselves")
+var (
+	errSelf    = errors.New("connected to ourselves")
+	errEvicted = errors.New("evicted: the swarm was full and this peer had sent nothing useful")
+)
 
 // run exchanges BitTorrent handshakes, picks the network both sides
 // prefer, runs its handshake, and then reads until the link ends while a
@@ -188,30 +200,45 @@ type linkState struct {
 	encryption bool           // the peer prefers encryption
 }
 
+// errFull ends an incoming link that finished its handshakes when every
+// slot is taken by peers that cannot be evicted.
+var errFull = errors.New("swarm full")
+
 // update records what the peer told; the first call announces the link as
 // connected (announce false delays that, for a peer whose extended
-// handshake is still to come).
-func (c *conn) update(st linkState, announce bool) {
+// handshake is still to come). An incoming link takes one of MaxPeers'
+// slots then; it fails with errFull when there is none.
+func (c *conn) update(st linkState, announce bool) error {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	first := !c.ready && announce
+	if first && !c.slot && !s.slotLocked(c) {
+		return errFull
+	}
 	c.client, c.pexNet = st.client, st.pexNet
 	c.encryption = c.encryption || st.encryption
 	s.setListenLocked(c, st.listen)
 	if first {
-		c.ready = true
+		if c.ticket != nil {
+			c.ticket.Leave() // the handshakes are done
+		}
+		c.ready, c.readyAt = true, time.Now()
 		s.emitLocked(Event{Type: EventConnected, Peer: c.addr, Listen: c.listen, Client: st.client, Source: c.source, Net: st.pexNet})
 	}
 	if c.ready {
 		s.notifyLocked()
 	}
 	c.poke()
+	return nil
 }
 
 // received reports a PEX message and hands the peers it named to the peer
 // set. added and dropped belong to the caller's event.
 func (c *conn) received(net string, added, dropped []netip.AddrPort) {
+	c.s.mu.Lock()
+	c.useful = true
+	c.s.mu.Unlock()
 	c.s.emit(Event{Type: EventPEXReceived, Peer: c.addr, Net: net, Added: added, Dropped: dropped})
 	c.s.learn(added, c.addr, net)
 }

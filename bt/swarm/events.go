@@ -61,8 +61,9 @@ type Event struct {
 
 // Stats are counters of a Swarm.
 type Stats struct {
-	Peers         int    // connected peers
+	Peers         int    // connected peers (past their handshakes)
 	Dialing       int    // dials in flight
+	Handshaking   int    // incoming connections in their handshakes
 	EventsDropped uint64 // events that found the Events channel full
 }
 

@@ -3,6 +3,7 @@ package swarm
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"slices"
@@ -205,6 +206,128 @@ func TestDialsBoundedByMaxPeers(t *testing.T) {
 		defer mu.Unlock()
 		if most == 0 || most > 4 {
 			t.Fatalf("%d dials in flight at most, want 1 to 4 (MaxPeers 5, one link)", most)
+		}
+	})
+}
+
+// A peer that offers the extension protocol but never sends its extended
+// handshake is gone after HandshakeTimeout; one that completes it stays.
+func TestExtendedHandshakeDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{0xa7}
+		n := l.node("10.0.0.1", ih, Config{NoAZMP: true, HandshakeTimeout: 5 * time.Second})
+		c, err := l.dial("10.9.0.1", n.addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		hs := wire.Handshake{InfoHash: ih}
+		hs.Reserved[wire.ReservedByteLTEP] = wire.ReservedBitLTEP
+		copy(hs.PeerID[:], "-XX0001-silent000000")
+		c.Write(hs.Append(nil))
+		if _, err := wire.ReadHandshake(c); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = io.Copy(io.Discard, c) // until the swarm closes it
+		if took := time.Since(start); err != nil || took != 5*time.Second {
+			t.Fatalf("closed after %v (%v), want 5s", took, err)
+		}
+		if n.s.handshakes.Len() != 0 {
+			t.Fatalf("%d handshakes still counted", n.s.handshakes.Len())
+		}
+	})
+}
+
+// Stalled openings (nothing sent, or the 68-byte handshake and then
+// silence) hold at most MaxHandshakesPerIP places from one IP; honest peers,
+// from that IP and from another, connect meanwhile.
+func TestStalledHandshakesBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{0xa8}
+		n := l.node("10.0.0.1", ih, Config{MaxHandshakes: 16, MaxHandshakesPerIP: 8, MaxPeers: 4})
+		var stalled []net.Conn
+		for i := range 200 {
+			c, err := l.dial("10.6.6.6", n.addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 1 {
+				hs := wire.Handshake{InfoHash: ih}
+				hs.Reserved[wire.ReservedByteLTEP] = wire.ReservedBitLTEP
+				copy(hs.PeerID[:], "-XX0001-stall0000000")
+				c.Write(hs.Append(nil))
+			}
+			stalled = append(stalled, c)
+		}
+		defer func() {
+			for _, c := range stalled {
+				c.Close()
+			}
+		}()
+		synctest.Wait()
+		if h := n.s.handshakes.Len(); h > 8 {
+			t.Fatalf("%d handshakes held from one IP, cap 8", h)
+		}
+		for _, ip := range []string{"10.0.0.2", "10.6.6.6"} {
+			honest := l.node(ip, ih, Config{})
+			honest.s.AddPeer(n.addr(), SourceManual)
+			waitEventWithin(t, honest.s, EventConnected, time.Second, nil)
+		}
+	})
+}
+
+// idlePeer completes the handshakes (LTEP with ut_pex) from ip and then
+// says nothing.
+func idlePeer(t *testing.T, l *lab, ip string, to netip.AddrPort, ih [20]byte) net.Conn {
+	c, err := l.dial(ip, to.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := wire.Handshake{InfoHash: ih}
+	hs.Reserved[wire.ReservedByteLTEP] = wire.ReservedBitLTEP
+	copy(hs.PeerID[:], "-XX0001-")
+	copy(hs.PeerID[8:], ip)
+	c.Write(hs.Append(nil))
+	ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 1}, Port: 6881}
+	c.Write(wire.AppendExtended(nil, 0, ext.Bytes()))
+	go io.Copy(io.Discard, c)
+	return c
+}
+
+// Peers that finish their handshakes and then sit idle fill a swarm's
+// slots; a newcomer takes the slot of the one idle longest, and a peer
+// that has told us something keeps its own.
+func TestIdleIncomingEvictedForNewcomer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{0xa9}
+		n := l.node("10.0.0.1", ih, Config{MaxPeers: 2})
+		first := idlePeer(t, l, "10.6.0.1", n.addr(), ih)
+		defer first.Close()
+		time.Sleep(time.Second)
+		x := l.node("10.0.0.4", ih, Config{})
+		useful := l.node("10.0.0.3", ih, Config{})
+		useful.s.AddPeer(x.addr(), SourceManual)
+		waitEvent(t, useful.s, EventConnected, nil)
+		useful.s.AddPeer(n.addr(), SourceManual)
+		waitEvent(t, n.s, EventPEXReceived, nil) // it tells n about x
+		synctest.Wait()
+		if got := n.s.Stats().Peers; got != 2 {
+			t.Fatalf("%d peers, want 2", got)
+		}
+		newcomer := l.node("10.0.0.2", ih, Config{})
+		newcomer.s.AddPeer(n.addr(), SourceManual)
+		waitEventWithin(t, newcomer.s, EventConnected, time.Second, nil)
+		synctest.Wait()
+		var have []netip.Addr
+		for _, p := range n.s.Peers() {
+			have = append(have, p.Addr.Addr())
+		}
+		if len(have) != 2 || !slices.Contains(have, netip.MustParseAddr("10.0.0.2")) || !slices.Contains(have, netip.MustParseAddr("10.0.0.3")) {
+			t.Fatalf("peers %v, want the newcomer and the useful one", have)
 		}
 	})
 }

@@ -1,7 +1,10 @@
 package swarm
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +24,7 @@ type ltepLink struct {
 	r        *wire.Reader
 	recv     *pex.Receiver
 	theirPex atomic.Uint32 // the extended id the peer receives ut_pex under; 0 for none
+	extBy    time.Time     // the peer's extended handshake is due by then; zero once it came
 }
 
 var _ network = (*ltepLink)(nil)
@@ -41,15 +45,25 @@ func (l *ltepLink) open() error {
 	l.recv = pex.NewReceiver(s.cfg.UTPexRule)
 	if !l.ltep {
 		// No extension protocol: no client name to wait for.
-		c.update(linkState{}, true)
+		if err := c.update(linkState{}, true); err != nil {
+			return err
+		}
+	} else {
+		l.extBy = time.Now().Add(s.cfg.HandshakeTimeout)
 	}
 	return nil
 }
 
 func (l *ltepLink) readOne() error {
 	c, s := l.c, l.c.s
+	if !l.extBy.IsZero() {
+		c.nc.SetReadDeadline(l.extBy)
+	}
 	msg, err := l.r.ReadMessage()
 	if err != nil {
+		if !l.extBy.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("no extended handshake within %v", s.cfg.HandshakeTimeout)
+		}
 		return readErr(err)
 	}
 	if msg.KeepAlive || msg.ID != wire.MsgExtended || len(msg.Payload) == 0 {
@@ -67,6 +81,7 @@ func (l *ltepLink) readOne() error {
 			s.addSelfLocked(netip.AddrPortFrom(h.YourIP.Unmap(), uint16(s.cfg.ListenPort)))
 			s.mu.Unlock()
 		}
+		l.extBy = time.Time{}
 		st := linkState{client: h.Version, encryption: h.Encryption}
 		id := h.M["ut_pex"]
 		if id <= 0 || id > 255 || !s.pexOn() {
@@ -78,7 +93,9 @@ func (l *ltepLink) readOne() error {
 		if h.Port > 0 && h.Port < 65536 {
 			st.listen = netip.AddrPortFrom(c.addr.Addr(), uint16(h.Port))
 		}
-		c.update(st, true)
+		if err := c.update(st, true); err != nil {
+			return err
+		}
 	case utPexID:
 		if !s.pexOn() {
 			return nil // we did not offer it

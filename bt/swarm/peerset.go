@@ -20,6 +20,7 @@ type peerSet struct {
 	self      map[netip.AddrPort]bool          // our own listen addresses as peers see them
 	backoff   map[netip.AddrPort]time.Duration // manual peers whose dials failed: the last wait
 	dialing   int                              // dials in flight
+	slots     int                              // of MaxPeers: dials in flight, outgoing links, incoming links past their handshakes
 	changed   chan struct{}                    // closed when the listen addresses told by PEX change
 }
 
@@ -68,10 +69,10 @@ func (s *Swarm) learn(added []netip.AddrPort, from netip.AddrPort, net string) {
 }
 
 // takeLocked decides whether to dial a, records it and starts the dial.
-// Dials in flight count against MaxPeers: a stream of PEX messages full of
-// new addresses cannot start more dials than that.
+// A dial takes one of MaxPeers' slots at once: a stream of PEX messages
+// full of new addresses cannot start more dials than there is room for.
 func (s *Swarm) takeLocked(a netip.AddrPort, source string) bool {
-	if s.closed || !pex.Usable(a) || len(s.conns)+s.dialing >= s.cfg.MaxPeers {
+	if s.closed || !pex.Usable(a) || s.slots >= s.cfg.MaxPeers {
 		return false
 	}
 	if _, ok := s.known[a]; ok || s.listening[a] != nil || s.self[a] {
@@ -79,6 +80,7 @@ func (s *Swarm) takeLocked(a netip.AddrPort, source string) bool {
 	}
 	s.known[a] = source
 	s.dialing++
+	s.slots++
 	s.wg.Add(1)
 	go s.dialAndRun(a, source)
 	return true
@@ -92,6 +94,7 @@ func (s *Swarm) dialAndRun(addr netip.AddrPort, source string) {
 		s.cfg.Logger.Debug("swarm: dial failed", "peer", addr, "err", err)
 		s.mu.Lock()
 		s.dialing--
+		s.slots--
 		delete(s.known, addr)
 		s.mu.Unlock()
 		if source == SourceManual {
@@ -99,7 +102,7 @@ func (s *Swarm) dialAndRun(addr netip.AddrPort, source string) {
 		}
 		return
 	}
-	s.runConn(c, addr, source, true, encrypted)
+	s.runConn(c, addr, source, true, encrypted, nil)
 }
 
 // dial connects to addr: with EncryptOutgoing, first with MSE (RC4
@@ -163,8 +166,12 @@ func (s *Swarm) register(c *conn) bool {
 	defer s.mu.Unlock()
 	if c.outgoing {
 		s.dialing--
+		c.slot = true // taken when the dial began
 	}
 	if s.closed {
+		if c.slot {
+			s.slots--
+		}
 		return false
 	}
 	s.conns[c] = struct{}{}
@@ -186,10 +193,43 @@ func (s *Swarm) unregister(c *conn) (wasReady bool) {
 	if s.listening[c.listen] == c {
 		delete(s.listening, c.listen)
 	}
+	if c.slot {
+		s.slots--
+	}
 	if c.ready {
 		s.notifyLocked()
 	}
 	return c.ready
+}
+
+// slotLocked finds an incoming link that finished its handshakes one of
+// MaxPeers' slots: a free one, or that of the incoming peer that has been
+// connected longest without telling us anything (no PEX message yet),
+// which is closed. Peers we dialed and peers that have been useful are
+// never evicted for a newcomer. It reports false when the swarm is full.
+func (s *Swarm) slotLocked(c *conn) bool {
+	if s.slots < s.cfg.MaxPeers {
+		s.slots++
+		c.slot = true
+		return true
+	}
+	var victim *conn
+	for o := range s.conns {
+		if o == c || !o.slot || o.outgoing || o.useful || !o.ready {
+			continue
+		}
+		if victim == nil || o.readyAt.Before(victim.readyAt) {
+			victim = o
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	victim.slot = false // handed over: its end frees nothing
+	victim.evicted = true
+	victim.nc.Close()
+	c.slot = true
+	return true
 }
 
 // setListenLocked records the listen address an incoming peer told.

@@ -11,7 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/seed0021ed4d/pex/bt/compact"
 	"github.com/seed0021ed4d/pex/internal/acceptloop"
+	"github.com/seed0021ed4d/pex/internal/gate"
 )
 
 // Sources of a peer, as in Event.Source and PeerInfo.Source.
@@ -57,7 +59,8 @@ type Swarm struct {
 	wg     sync.WaitGroup
 	events chan Event
 
-	dropped atomic.Uint64
+	dropped    atomic.Uint64
+	handshakes *gate.Gate // incoming connections in their handshakes
 
 	mu        sync.Mutex
 	closed    bool
@@ -77,7 +80,8 @@ func New(infohash [20]byte, cfg *Config) (*Swarm, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	s := &Swarm{ih: infohash, cfg: c, events: make(chan Event, c.EventBuffer), listeners: map[net.Listener]struct{}{}}
+	s := &Swarm{ih: infohash, cfg: c, events: make(chan Event, c.EventBuffer), listeners: map[net.Listener]struct{}{},
+		handshakes: gate.New(c.MaxHandshakes, c.MaxHandshakesPerIP)}
 	s.peerSet.init()
 	rand.Read(s.azIdentity[:])
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -103,18 +107,27 @@ func (s *Swarm) Events() <-chan Event { return s.events }
 func (s *Swarm) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Peers: len(s.conns), Dialing: s.dialing, EventsDropped: s.dropped.Load()}
+	st := Stats{Dialing: s.dialing, Handshaking: s.handshakes.Len(), EventsDropped: s.dropped.Load()}
+	for c := range s.conns {
+		if c.ready {
+			st.Peers++
+		}
+	}
+	return st
 }
 
 func (s *Swarm) pexOn() bool { return !s.cfg.NoPEX && !s.cfg.Private }
 
 func (s *Swarm) azOn() bool { return !s.cfg.NoAZMP }
 
-// Accept takes an incoming connection; it is closed at once when the swarm
-// is full or closed.
+// Accept takes an incoming connection (it is closed at once when the swarm
+// is closed). Until its handshakes are done it holds a place in the
+// handshake budget (Config.MaxHandshakes), and may be closed to make room
+// for a newer one; then it needs one of MaxPeers' slots, which it may take
+// from an incoming peer that has told us nothing.
 func (s *Swarm) Accept(c net.Conn) {
 	s.mu.Lock()
-	if s.closed || len(s.conns) >= s.cfg.MaxPeers {
+	if s.closed {
 		s.mu.Unlock()
 		c.Close()
 		return
@@ -124,7 +137,9 @@ func (s *Swarm) Accept(c net.Conn) {
 	go func() {
 		defer s.wg.Done()
 		addr, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-		s.runConn(c, netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()), SourceIncoming, false, false)
+		t := s.handshakes.Enter(gate.IP(c), func() { c.Close() })
+		defer t.Leave()
+		s.runConn(c, compact.Unmap(addr), SourceIncoming, false, false, t)
 	}()
 }
 

@@ -77,13 +77,14 @@ var layers = map[string][]string{
 	// engines, sources and transports
 	"bt/tracker":          {"bencode", "bt/compact"},
 	"bt/dht":              nil,
-	"bt/swarm":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/acceptloop"},
-	"pxp":                 {"mux", "internal/acceptloop"},
+	"bt/swarm":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/acceptloop", "internal/gate"},
+	"pxp":                 {"mux", "internal/acceptloop", "internal/gate"},
 	"pxp/webrtc":          {"pxp"},
 	"transport/ws":        nil,
 	"web":                 nil,
 	"internal/memnet":     nil,
 	"internal/acceptloop": nil,
+	"internal/gate":       nil,
 	// tests only
 	"internal/deptest": nil,
 	"interop":          nil,
