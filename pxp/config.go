@@ -19,9 +19,21 @@ type Config struct {
 	// `incoming` requests are answered with an error.
 	RefuseIncoming bool
 
-	// MaxPeers bounds connected peers; a further link is closed after its
-	// hello with ErrTooManyPeers. Default 64.
+	// MaxPeers bounds connected peers. Default 64.
 	MaxPeers int
+	// ReservedOutbound of MaxPeers' slots are kept for links this node
+	// opens (Connect, GetNewPeer): incoming links take at most
+	// MaxPeers-ReservedOutbound, so peers that dial in cannot crowd out the
+	// ones this node chose. Default 8; negative means none.
+	ReservedOutbound int
+	// PrefixBits4 and PrefixBits6 group peers into network prefixes (/24
+	// of IPv4 and /48 of IPv6 by default): candidates for getpeers and the
+	// relays GetNewPeer asks are spread across prefixes, and when incoming
+	// slots are full a newcomer from a prefix with fewer incoming links
+	// than the most crowded one takes the slot of that prefix's most idle
+	// link (its two longest-connected links are spared). Otherwise the
+	// newcomer's connect is answered "peer is full" (ErrPeerFull).
+	PrefixBits4, PrefixBits6 int
 	// HandshakeTimeout bounds magic, hello and the connect exchange when the
 	// caller's context has no earlier deadline. Default 10 s.
 	HandshakeTimeout time.Duration
@@ -120,6 +132,9 @@ func (c *Config) withDefaults() Config {
 		}
 	}
 	def(&o.MaxPeers, 64)
+	def(&o.ReservedOutbound, o.MaxPeers/8)
+	def(&o.PrefixBits4, 24)
+	def(&o.PrefixBits6, 48)
 	defd(&o.HandshakeTimeout, 10*time.Second)
 	defd(&o.RequestTimeout, 10*time.Second)
 	def(&o.MaxCandidates, 16)
@@ -157,6 +172,8 @@ func (c *Config) validate() error {
 		return errors.New("pxp: GetPeersRate must not be negative")
 	case c.RelayRateLimit < 1024:
 		return errors.New("pxp: RelayRateLimit must be at least 1024 B/s")
+	case c.PrefixBits4 < 0 || c.PrefixBits4 > 32 || c.PrefixBits6 < 0 || c.PrefixBits6 > 128:
+		return errors.New("pxp: PrefixBits4 must be 0 to 32 and PrefixBits6 0 to 128")
 	case c.MaxMessageSize < 1024:
 		return errors.New("pxp: MaxMessageSize must be at least 1024")
 	case c.MaxFrameSize < c.MaxMessageSize:

@@ -27,8 +27,16 @@ var (
 	ErrDuplicatePeer = errors.New("pxp: peer already connected")
 	// ErrSelf: the link leads back to this node.
 	ErrSelf = errors.New("pxp: connected to self")
-	// ErrTooManyPeers: Config.MaxPeers is reached.
+	// ErrTooManyPeers: Config.MaxPeers is reached (for a link this node
+	// opened).
 	ErrTooManyPeers = errors.New("pxp: too many peers")
+	// ErrPeerFull: the node has no slot for an incoming link; it answers
+	// the link's connect with "peer is full" before closing it, and a
+	// RemoteError carrying that message matches ErrPeerFull.
+	ErrPeerFull = errors.New("pxp: peer is full")
+	// ErrEvicted: the link was closed to make room for a newcomer from a
+	// less represented network prefix (Config.ReservedOutbound).
+	ErrEvicted = errors.New("pxp: evicted for a newcomer from a less crowded prefix")
 	// ErrUnsupportedUpgrade: the peer asked for a transport upgrade this
 	// node cannot do.
 	ErrUnsupportedUpgrade = errors.New("pxp: unsupported transport upgrade")
@@ -51,4 +59,13 @@ type RemoteError struct {
 
 func (e *RemoteError) Error() string {
 	return fmt.Sprintf("pxp: peer refused %s: %s", e.Command, e.Message)
+}
+
+// peerFullMessage is the refusal a full node sends; JS peers see it as the
+// error of their connect.
+const peerFullMessage = "peer is full"
+
+// Is makes a "peer is full" refusal match ErrPeerFull.
+func (e *RemoteError) Is(target error) bool {
+	return target == ErrPeerFull && e.Message == peerFullMessage
 }

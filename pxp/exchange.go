@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
+	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -31,6 +34,8 @@ type Exchange struct {
 	links           map[*Peer]struct{}        // every live link, handshaking or not
 	listeners       map[net.Listener]struct{} // given to Serve
 	peers           map[*Peer]struct{}        // links past a valid hello
+	index           peerIndex                 // the same peers by prefix and id
+	rng             *mrand.Rand               // for samples
 	closed          bool
 	chansClosed     bool
 	relays          int
@@ -67,6 +72,8 @@ func New(networkID string, cfg *Config) (*Exchange, error) {
 		handshakes: gate.New(c.MaxHandshakes, c.MaxHandshakesPerIP),
 		incoming:   make(chan *Conn, c.IncomingBuffer),
 	}
+	e.index.init()
+	e.rng = newRand()
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if c.RefuseIncoming {
 		e.connectInfo = json.RawMessage("null")
@@ -214,29 +221,84 @@ func (e *Exchange) deliverIncoming(c *Conn) bool {
 	}
 }
 
-// register adds p to the peer list after a valid hello, enforcing MaxPeers,
-// self links and duplicates.
+// register adds p to the peer list after a valid hello, enforcing self
+// links, duplicates and the slots of MaxPeers. An incoming link may take
+// the slot of an idle incoming link from a more crowded prefix; that link
+// is closed.
 func (e *Exchange) register(p *Peer) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		return ErrClosed
 	}
 	if id := p.remote.id; id != "" {
 		if id == e.id {
+			e.mu.Unlock()
 			return ErrSelf
 		}
-		for q := range e.peers {
-			if q.remote.id == id {
-				return fmt.Errorf("%w: id %s", ErrDuplicatePeer, id)
-			}
+		if e.index.byID[id] != nil {
+			e.mu.Unlock()
+			return fmt.Errorf("%w: id %s", ErrDuplicatePeer, id)
 		}
 	}
-	if len(e.peers) >= e.cfg.MaxPeers {
+	prefix := prefixOf(gate.IP(p.conn), e.cfg.PrefixBits4, e.cfg.PrefixBits6)
+	var victim *Peer
+	switch {
+	case p.outgoing && len(e.peers) >= e.cfg.MaxPeers:
+		e.mu.Unlock()
 		return ErrTooManyPeers
+	case !p.outgoing && (len(e.peers) >= e.cfg.MaxPeers || e.index.inbound >= e.inboundSlots()):
+		if victim = e.victimLocked(prefix); victim == nil {
+			e.mu.Unlock()
+			return ErrPeerFull
+		}
+		delete(e.peers, victim)
+		e.index.remove(victim)
 	}
 	e.peers[p] = struct{}{}
+	e.index.add(p, prefix)
+	e.mu.Unlock()
+	if victim != nil {
+		victim.closeWith(ErrEvicted)
+	}
 	return nil
+}
+
+// inboundSlots is how many incoming links may be joined at once.
+func (e *Exchange) inboundSlots() int {
+	return max(e.cfg.MaxPeers-max(e.cfg.ReservedOutbound, 0), 0)
+}
+
+// victimLocked picks the incoming link a newcomer from prefix may replace:
+// the most idle one of the prefix with the most incoming links, sparing
+// its two longest-connected, when that prefix holds at least two more
+// incoming links than the newcomer's. Nil when there is none.
+func (e *Exchange) victimLocked(prefix netip.Prefix) *Peer {
+	b := e.index.crowdedInbound()
+	mine := 0
+	if nb := e.index.buckets[prefix]; nb != nil {
+		mine = nb.inbound
+	}
+	if b == nil || b.inbound < mine+2 {
+		return nil
+	}
+	var in []*Peer
+	for _, q := range b.peers {
+		if !q.outgoing {
+			in = append(in, q)
+		}
+	}
+	slices.SortFunc(in, func(x, y *Peer) int { return x.slot.joinedAt.Compare(y.slot.joinedAt) })
+	if len(in) > 2 {
+		in = in[2:] // the two longest-connected are spared
+	}
+	var victim *Peer
+	for _, q := range in {
+		if victim == nil || q.lastActive.Load() < victim.lastActive.Load() {
+			victim = q
+		}
+	}
+	return victim
 }
 
 // knows reports whether id is this node or one of its peers.
@@ -249,20 +311,21 @@ func (e *Exchange) knows(id string) bool {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for q := range e.peers {
-		if q.remote.id == id {
-			return true
-		}
-	}
-	return false
+	return e.index.byID[id] != nil
 }
 
 func (e *Exchange) unlink(p *Peer, err error) {
 	e.mu.Lock()
 	delete(e.links, p)
 	_, was := e.peers[p]
-	delete(e.peers, p)
+	if was {
+		delete(e.peers, p)
+		e.index.remove(p)
+	}
 	e.mu.Unlock()
+	if errors.Is(err, ErrEvicted) {
+		was = true // removed by register already; still a disconnect
+	}
 	if was {
 		if isBenign(err) {
 			err = nil
@@ -271,22 +334,15 @@ func (e *Exchange) unlink(p *Peer, err error) {
 	}
 }
 
-// candidatesFor picks up to MaxCandidates random peers to offer to asker.
+// candidatesFor picks up to MaxCandidates peers to offer to asker, at
+// random and spread across prefixes, leaving out peers that failed the
+// last introduction relayed to them.
 func (e *Exchange) candidatesFor(asker *Peer) []*Peer {
 	e.mu.Lock()
-	all := make([]*Peer, 0, len(e.peers))
-	for q := range e.peers {
-		if q == asker || !q.acceptsIncoming() || (q.remote.id != "" && q.remote.id == asker.remote.id) {
-			continue
-		}
-		all = append(all, q)
-	}
-	e.mu.Unlock()
-	shuffle(all)
-	if len(all) > e.cfg.MaxCandidates {
-		all = all[:e.cfg.MaxCandidates]
-	}
-	return all
+	defer e.mu.Unlock()
+	return e.index.sample(e.rng, e.cfg.MaxCandidates, func(q *Peer) bool {
+		return q != asker && !q.unresponsive.Load() && q.acceptsIncoming() && (q.remote.id == "" || q.remote.id != asker.remote.id)
+	})
 }
 
 // transportName labels a connection given by the application.

@@ -167,8 +167,8 @@ func TestMaxPeers(t *testing.T) {
 	link(t, newExchange(t, nil), hub)
 	ca, cb := pipe()
 	go hub.Accept(context.Background(), cb)
-	if _, err := newExchange(t, nil).Connect(context.Background(), ca); err == nil {
-		t.Fatal("second peer accepted beyond MaxPeers")
+	if _, err := newExchange(t, nil).Connect(context.Background(), ca); !errors.Is(err, ErrPeerFull) {
+		t.Fatalf("second peer beyond MaxPeers: %v, want ErrPeerFull", err)
 	}
 	if len(hub.Peers()) != 1 {
 		t.Fatalf("hub has %d peers", len(hub.Peers()))

@@ -3,7 +3,9 @@ package pxp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 )
 
 // waitHello waits until the peer's hello was accepted.
@@ -136,7 +138,16 @@ func (p *Peer) onHello(args json.RawMessage) error {
 	// may instead only signal an upgrade to a direct transport.
 	if p.via == nil {
 		if err := p.join(); err != nil {
-			return err
+			if !errors.Is(err, ErrPeerFull) {
+				return err
+			}
+			// No slot: say so. The peer's next request (its connect) is
+			// answered "peer is full" and the link closes then, or after
+			// refuseLinger.
+			p.mu.Lock()
+			p.refusing = err
+			p.refuseTimer = time.AfterFunc(refuseLinger, func() { p.closeWith(err) })
+			p.mu.Unlock()
 		}
 	}
 	p.mu.Lock()
@@ -145,6 +156,10 @@ func (p *Peer) onHello(args json.RawMessage) error {
 	close(p.helloDone)
 	return nil
 }
+
+// refuseLinger is how long a link refused for want of a slot is kept for
+// its peer's connect, so that the refusal can be told.
+const refuseLinger = 2 * time.Second
 
 // join adds the link to the peer list.
 func (p *Peer) join() error {

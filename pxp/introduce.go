@@ -39,7 +39,8 @@ func (p *Peer) GetPeers(ctx context.Context) ([]Candidate, error) {
 
 // GetNewPeer asks connected peers for candidates and connects to one this
 // node is not connected to yet, through the peer that offered it. It tries
-// up to four peers in random order. The result is a direct TCP link when the
+// up to four peers in random order, spread across network prefixes, and up
+// to three of the candidates each offers. The result is a direct TCP link when the
 // candidate advertises an address and Config.Dialer is set, an upgraded link
 // when Config.Upgrader is set and the candidate takes it, and otherwise the
 // relayed session itself (Transport "relay").
@@ -49,17 +50,12 @@ func (e *Exchange) GetNewPeer(ctx context.Context) (*Conn, error) {
 		e.mu.Unlock()
 		return nil, ErrClosed
 	}
-	peers := make([]*Peer, 0, len(e.peers))
-	for q := range e.peers {
-		peers = append(peers, q)
-	}
+	// Up to four relays, at random and from different prefixes first: a
+	// crowd of links from one /24 cannot be every relay asked.
+	peers := e.index.sample(e.rng, maxRelaysAsked, func(*Peer) bool { return true })
 	e.mu.Unlock()
 	if len(peers) == 0 {
 		return nil, ErrNoPeers
-	}
-	shuffle(peers)
-	if len(peers) > 4 {
-		peers = peers[:4]
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -103,8 +99,46 @@ func (e *Exchange) introduceVia(ctx context.Context, via *Peer) (*Conn, error) {
 	if len(usable) == 0 {
 		return nil, fmt.Errorf("%w from %s", ErrNoCandidates, via)
 	}
-	pick := usable[randIntn(len(usable))]
-	c, ci := pick.Candidate, pick.ci
+	// A Go relay (it names itself with an id) orders its candidates one
+	// per prefix first: try them in that order. A JS relay lists all its
+	// peers in the same order every time: try them at random.
+	order := make([]int, len(usable))
+	for i := range order {
+		order[i] = i
+	}
+	if via.ID() == "" {
+		e.mu.Lock()
+		order = e.rng.Perm(len(usable))
+		e.mu.Unlock()
+	}
+	for i, j := range order {
+		if i == maxCandidatesTried {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, ctxErr(ctx)
+		}
+		var conn *Conn
+		if conn, err = e.introduceTo(ctx, via, usable[j].Candidate, usable[j].ci); err == nil {
+			return conn, nil
+		}
+		if via.Err() != nil {
+			break // the relay is gone
+		}
+		e.cfg.Logger.Debug("pxp: candidate failed", "via", via.String(), "err", err)
+	}
+	return nil, err
+}
+
+// Bounds of one GetNewPeer.
+const (
+	maxRelaysAsked     = 4 // peers asked for candidates
+	maxCandidatesTried = 3 // candidates tried from one peer's answer
+)
+
+// introduceTo connects to candidate c offered by via: directly when it
+// advertises a TCP address, else through via, upgraded when both can.
+func (e *Exchange) introduceTo(ctx context.Context, via *Peer, c Candidate, ci connectInfo) (*Conn, error) {
 	if ci.tcp != "" && e.cfg.Dialer != nil {
 		conn, err := e.dialDirect(ctx, ci.tcp)
 		if err == nil {

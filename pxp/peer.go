@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -25,25 +26,30 @@ type Peer struct {
 	sess     *mux.Session
 	ctl      *mux.Stream
 
-	helloDone chan struct{}
-	dataCh    chan *Conn // the data stream, once; closed when none will come
-	done      chan struct{}
-	getpeers  *rate.Limiter
-	sigMu     sync.Mutex // orders remote signals into the upgrade
+	helloDone    chan struct{}
+	dataCh       chan *Conn // the data stream, once; closed when none will come
+	done         chan struct{}
+	getpeers     *rate.Limiter
+	sigMu        sync.Mutex   // orders remote signals into the upgrade
+	slot         slotInfo     // guarded by ex.mu
+	lastActive   atomic.Int64 // unix nanoseconds of the last bytes read from the peer
+	unresponsive atomic.Bool  // it failed the last introduction relayed to it
 
-	mu        sync.Mutex
-	nonce     uint64
-	pending   map[string]chan json.RawMessage
-	ready     bool // hello received and valid
-	joined    bool // in the peer list
-	delivered bool // dataCh was written or closed
-	remote    remoteHello
-	up        upgradeState
-	served    servedState
-	data      *mux.Stream
-	dataMine  bool
-	closed    bool
-	err       error
+	mu          sync.Mutex
+	nonce       uint64
+	pending     map[string]chan json.RawMessage
+	ready       bool        // hello received and valid
+	refusing    error       // the link had no slot: requests get this refusal, then the link closes
+	refuseTimer *time.Timer // closes a refused link its peer left silent
+	joined      bool        // in the peer list
+	delivered   bool        // dataCh was written or closed
+	remote      remoteHello
+	up          upgradeState
+	served      servedState
+	data        *mux.Stream
+	dataMine    bool
+	closed      bool
+	err         error
 }
 
 // candidate is a peer offered to the link's peer under a candidate id.
@@ -124,7 +130,7 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 		pending:   make(map[string]chan json.RawMessage),
 		served:    servedState{candidates: make(map[string]candidate)},
 	}
-	p.conn = &magicConn{Conn: conn, ex: e, direct: via == nil}
+	p.conn = &magicConn{Conn: conn, ex: e, p: p, direct: via == nil}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -185,6 +191,9 @@ func (p *Peer) closeWith(err error) {
 	if err == nil {
 		err = ErrClosed
 	}
+	if p.refuseTimer != nil {
+		p.refuseTimer.Stop()
+	}
 	p.err = err
 	p.served.candidates = nil
 	us := p.up.cur
@@ -231,6 +240,7 @@ func (c *Conn) Transport() string {
 type magicConn struct {
 	net.Conn
 	ex      *Exchange
+	p       *Peer
 	direct  bool
 	checked bool
 }
@@ -253,6 +263,9 @@ func (m *magicConn) Read(b []byte) (int, error) {
 		m.checked = true
 	}
 	n, err := m.Conn.Read(b)
+	if n > 0 {
+		m.p.lastActive.Store(time.Now().UnixNano())
+	}
 	if m.direct {
 		m.ex.bytesIn.Add(uint64(n))
 	}

@@ -3,7 +3,7 @@ package pxp
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"math/big"
+	mrand "math/rand/v2"
 )
 
 func randomHex(n int) string {
@@ -12,14 +12,11 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func randIntn(n int) int {
-	v, _ := rand.Int(rand.Reader, big.NewInt(int64(n)))
-	return int(v.Int64())
-}
-
-func shuffle[T any](s []T) {
-	for i := len(s) - 1; i > 0; i-- {
-		j := randIntn(i + 1)
-		s[i], s[j] = s[j], s[i]
-	}
+// newRand returns a fast generator seeded from the system's secret
+// randomness: peers cannot predict the samples it draws, and drawing costs
+// no system call.
+func newRand() *mrand.Rand {
+	var seed [32]byte
+	_, _ = rand.Read(seed[:])
+	return mrand.New(mrand.NewChaCha8(seed))
 }

@@ -163,11 +163,16 @@ func (p *Peer) relayTo(nonce string, src *mux.Stream, dest *Peer) bool {
 		err = responseError(CmdIncoming, res)
 	}
 	if err != nil {
+		// Offered no more until it answers an introduction again: a peer
+		// that never takes one (a sybil sitting idle) stops costing askers
+		// a request timeout each.
+		dest.unresponsive.Store(true)
 		src.Close()
 		dst.Close()
 		p.refuse(CmdRelay, nonce, "relay destination did not accept: %v", err)
 		return false
 	}
+	dest.unresponsive.Store(false)
 	// Answer the asker before a byte of the destination's nested session
 	// can reach it: the reference drops data on a stream it is not yet
 	// waiting for (B2), and the destination starts its session at once.

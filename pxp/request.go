@@ -158,10 +158,14 @@ func (p *Peer) dispatch(m Message) error {
 		return p.onHello(m.Args)
 	}
 	p.mu.Lock()
-	ready := p.ready
+	ready, refusing := p.ready, p.refusing
 	p.mu.Unlock()
 	if !ready {
 		return nil // as the reference: ignored before hello
+	}
+	if refusing != nil {
+		p.refuse(m.Command, m.Nonce, peerFullMessage)
+		return refusing
 	}
 	switch m.Command {
 	case CmdGetPeers:

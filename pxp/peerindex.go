@@ -1,0 +1,178 @@
+package pxp
+
+import (
+	mrand "math/rand/v2"
+	"net/netip"
+	"time"
+)
+
+// peerIndex holds the joined peers grouped by network prefix (a /24 of
+// IPv4, a /48 of IPv6 by default), so that samples can be spread across
+// prefixes and the most crowded prefix found, without walking every peer.
+// It is guarded by Exchange.mu.
+type peerIndex struct {
+	buckets map[netip.Prefix]*bucket
+	list    []*bucket // the same buckets, for drawing at random
+	byID    map[string]*Peer
+	inbound int
+}
+
+type bucket struct {
+	key     netip.Prefix
+	pos     int // in peerIndex.list
+	peers   []*Peer
+	inbound int
+}
+
+// slotInfo is what the index keeps on each peer; guarded by Exchange.mu.
+type slotInfo struct {
+	prefix   netip.Prefix
+	pos      int // in its bucket's peers
+	joinedAt time.Time
+}
+
+func (ix *peerIndex) init() {
+	ix.buckets = make(map[netip.Prefix]*bucket)
+	ix.byID = make(map[string]*Peer)
+}
+
+func (ix *peerIndex) add(p *Peer, prefix netip.Prefix) {
+	b := ix.buckets[prefix]
+	if b == nil {
+		b = &bucket{key: prefix, pos: len(ix.list)}
+		ix.buckets[prefix] = b
+		ix.list = append(ix.list, b)
+	}
+	p.slot = slotInfo{prefix: prefix, pos: len(b.peers), joinedAt: time.Now()}
+	b.peers = append(b.peers, p)
+	if !p.outgoing {
+		b.inbound++
+		ix.inbound++
+	}
+	if id := p.remote.id; id != "" {
+		ix.byID[id] = p
+	}
+}
+
+func (ix *peerIndex) remove(p *Peer) {
+	b := ix.buckets[p.slot.prefix]
+	if b == nil || p.slot.pos >= len(b.peers) || b.peers[p.slot.pos] != p {
+		return
+	}
+	last := b.peers[len(b.peers)-1]
+	b.peers[p.slot.pos] = last
+	last.slot.pos = p.slot.pos
+	b.peers[len(b.peers)-1] = nil
+	b.peers = b.peers[:len(b.peers)-1]
+	if !p.outgoing {
+		b.inbound--
+		ix.inbound--
+	}
+	if id := p.remote.id; id != "" && ix.byID[id] == p {
+		delete(ix.byID, id)
+	}
+	if len(b.peers) == 0 {
+		lb := ix.list[len(ix.list)-1]
+		ix.list[b.pos] = lb
+		lb.pos = b.pos
+		ix.list = ix.list[:len(ix.list)-1]
+		delete(ix.buckets, b.key)
+	}
+}
+
+// sample draws up to k distinct peers that ok accepts, spread across
+// prefixes: one from each of up to k prefixes chosen at random, then
+// another round, and so on. With peers from few prefixes and many from
+// one, at least one from every prefix comes first, so a crowd in one /24
+// cannot push everyone else out of a sample. It costs O(k) draws when ok
+// accepts most peers.
+func (ix *peerIndex) sample(rng *mrand.Rand, k int, ok func(*Peer) bool) []*Peer {
+	if k <= 0 || len(ix.list) == 0 {
+		return nil
+	}
+	order := ix.buckets4(rng, k)
+	out := make([]*Peer, 0, k)
+	taken := make(map[*Peer]bool, k)
+	for len(out) < k {
+		progress := false
+		for _, b := range order {
+			if len(out) == k {
+				break
+			}
+			if p := b.pick(rng, ok, taken); p != nil {
+				out = append(out, p)
+				taken[p] = true
+				progress = true
+			}
+		}
+		if !progress {
+			break
+		}
+	}
+	return out
+}
+
+// buckets4 returns up to k buckets in random order: all of them when there
+// are few, else k distinct ones drawn at random.
+func (ix *peerIndex) buckets4(rng *mrand.Rand, k int) []*bucket {
+	n := len(ix.list)
+	if n <= 2*k {
+		order := append([]*bucket(nil), ix.list...)
+		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+		return order
+	}
+	order := make([]*bucket, 0, k)
+	seen := make(map[int]bool, k)
+	for len(order) < k {
+		i := rng.IntN(n)
+		if !seen[i] {
+			seen[i] = true
+			order = append(order, ix.list[i])
+		}
+	}
+	return order
+}
+
+// pick draws a peer of b that ok accepts and is not taken: a few random
+// tries, then a walk from a random start.
+func (b *bucket) pick(rng *mrand.Rand, ok func(*Peer) bool, taken map[*Peer]bool) *Peer {
+	n := len(b.peers)
+	for range min(n, 4) {
+		if p := b.peers[rng.IntN(n)]; !taken[p] && ok(p) {
+			return p
+		}
+	}
+	start := rng.IntN(n)
+	for i := range n {
+		if p := b.peers[(start+i)%n]; !taken[p] && ok(p) {
+			return p
+		}
+	}
+	return nil
+}
+
+// crowdedInbound returns the bucket with the most inbound peers.
+func (ix *peerIndex) crowdedInbound() *bucket {
+	var best *bucket
+	for _, b := range ix.list {
+		if best == nil || b.inbound > best.inbound {
+			best = b
+		}
+	}
+	return best
+}
+
+// prefixOf is the prefix a peer at ip is grouped under: ip masked to bits4
+// or bits6; the zero Prefix for transports without an IP.
+func prefixOf(ip netip.Addr, bits4, bits6 int) netip.Prefix {
+	switch {
+	case !ip.IsValid():
+		return netip.Prefix{}
+	case ip.Is4():
+		p, _ := ip.Prefix(bits4)
+		return p
+	default:
+		p, _ := ip.Prefix(bits6)
+		return p
+	}
+}
