@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -80,6 +81,29 @@ func (c *dcConn) Read(p []byte) (int, error) {
 	n := copy(p, c.rest)
 	c.rest = c.rest[n:]
 	return n, nil
+}
+
+// awaitFirst reads the peer's first message ahead, keeping it for Read, by
+// deadline or until ctx ends.
+func (c *dcConn) awaitFirst(ctx context.Context, deadline time.Time) error {
+	c.raw.SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { c.raw.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	defer c.raw.SetReadDeadline(time.Time{})
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.buf == nil {
+		c.buf = make([]byte, maxMessage)
+	}
+	n, err := c.raw.Read(c.buf)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	c.rest = c.buf[:n]
+	return nil
 }
 
 func (c *dcConn) Write(p []byte) (int, error) {

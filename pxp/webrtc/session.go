@@ -180,6 +180,16 @@ func (s *session) Conn(ctx context.Context) (net.Conn, error) {
 		}
 		s.handedOver = true
 		s.mu.Unlock()
+		if s.initiator {
+			// A wrtc answerer (the JS reference on Node) loses a message
+			// that arrives before its JavaScript has taken the new data
+			// channel, and it writes its own first message only once it
+			// has. So the initiator writes only after that message.
+			if err := c.awaitFirst(ctx, time.Now().Add(s.u.cfg.Timeout)); err != nil {
+				c.Close()
+				return nil, fmt.Errorf("webrtc: the answerer sent nothing on the data channel: %w", err)
+			}
+		}
 		return c, nil
 	case err := <-s.failed:
 		s.Close()

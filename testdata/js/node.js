@@ -1,6 +1,6 @@
 // A JS reference node (peer-exchange 2.2.0) driven by pex's interop tests.
 // Flags: --network ID  --listen PORT  --connect HOST:PORT (repeatable)
-//        --hello TEXT  --echo
+//        --hello TEXT  --echo  --hold-first-write
 // Commands on stdin, one a line: getnewpeer | peers | send TEXT | quit
 // Every event is one JSON object a line on stdout.
 'use strict'
@@ -18,11 +18,37 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--connect') opt.connect.push(args[++i])
   else if (a === '--hello') opt.hello = args[++i]
   else if (a === '--echo') opt.echo = true
+  else if (a === '--hold-first-write') opt.holdFirstWrite = true
   else { console.error('unknown flag ' + a); process.exit(2) }
 }
 
 function out (ev) { process.stdout.write(JSON.stringify(ev) + '\n') }
 process.on('uncaughtException', (err) => out({ event: 'uncaught', error: String(err && err.message) }))
+
+// wrtc loses a data channel message that reaches the answering side before
+// its JavaScript has taken the new channel, and peer-exchange's initiator
+// writes the moment its channel opens: between two JS nodes, under load, the
+// answerer then misses the magic and drops the link ("Invalid magic value").
+// pex's own WebRTC initiator waits for the answerer's first message before
+// writing; --hold-first-write makes this node's initiators do the same, for
+// tests whose two WebRTC ends are both this reference.
+if (opt.holdFirstWrite) {
+  const Peer = require('simple-peer')
+  const write = Peer.prototype._write
+  Peer.prototype._write = function (chunk, enc, cb) {
+    if (!this.initiator || this._heardFirst) return write.call(this, chunk, enc, cb)
+    this._held = [chunk, enc, cb] // a Writable calls _write once at a time
+  }
+  const onMessage = Peer.prototype._onChannelMessage
+  Peer.prototype._onChannelMessage = function (event) {
+    onMessage.call(this, event)
+    if (this._heardFirst) return
+    this._heardFirst = true
+    const held = this._held
+    this._held = null
+    if (held) write.apply(this, held)
+  }
+}
 
 const ex = new Exchange(opt.network || 'pxp-mesh', { wrtc, rtcConfig: { iceServers: [] } })
 const streams = new Set()
