@@ -13,17 +13,23 @@ type Config struct {
 	// MaxWriteChunk is the largest payload sent in one DATA frame; longer
 	// writes are split. Default 64 KiB.
 	MaxWriteChunk int
-	// StreamBuffer is how many received bytes a stream holds before the
-	// session stops reading from the transport until the application reads
-	// (back-pressure). Default 256 KiB.
+	// StreamBuffer is how many received bytes a stream holds for its
+	// reader. When it is full the session stops reading the transport
+	// while the reader makes progress (the only back-pressure a multiplex
+	// peer gets); a reader that takes nothing for StallTimeout ends its
+	// stream alone, with ErrStreamStalled, and the session reads on, so a
+	// stream nobody drains cannot stall the control stream or the other
+	// relays of its link. Defaults 256 KiB and 2 s.
 	StreamBuffer int
+	StallTimeout time.Duration
 	// MaxPendingStreams bounds the peer channels kept while nobody has asked
 	// for their name yet. Further ones are ignored. Default 8.
 	MaxPendingStreams int
 	// PendingBuffer bounds the bytes kept for one such channel; a channel
 	// that sends more is discarded. Default 64 KiB.
 	PendingBuffer int
-	// PendingTimeout is how long such a channel is kept. Default 15 s.
+	// PendingTimeout is how long such a channel is kept, on a timer of its
+	// own. Default 15 s.
 	PendingTimeout time.Duration
 	// WriteTimeout bounds one write to the transport when it is a net.Conn.
 	// A write that does not finish in time ends the session. Default 30 s.
@@ -39,6 +45,7 @@ const (
 	DefaultMaxPendingStreams = 8
 	DefaultPendingBuffer     = 64 << 10
 	DefaultPendingTimeout    = 15 * time.Second
+	DefaultStallTimeout      = 2 * time.Second
 	DefaultWriteTimeout      = 30 * time.Second
 )
 
@@ -67,6 +74,7 @@ func (c *Config) withDefaults() Config {
 	o.MaxPendingStreams = orDefault(o.MaxPendingStreams, DefaultMaxPendingStreams)
 	o.PendingBuffer = orDefault(o.PendingBuffer, DefaultPendingBuffer)
 	o.PendingTimeout = orDefault(o.PendingTimeout, DefaultPendingTimeout)
+	o.StallTimeout = orDefault(o.StallTimeout, DefaultStallTimeout)
 	o.WriteTimeout = orDefault(o.WriteTimeout, DefaultWriteTimeout)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

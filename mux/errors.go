@@ -11,6 +11,10 @@ var (
 	ErrSessionClosed = errors.New("mux: session closed")
 	// ErrStreamExists is returned by Session.Stream for a name already open.
 	ErrStreamExists = errors.New("mux: stream name already open")
+	// ErrStreamStalled ends a stream whose buffer was full and whose
+	// reader took nothing for Config.StallTimeout; the session and its
+	// other streams go on.
+	ErrStreamStalled = errors.New("mux: stream stalled (its reader stopped reading)")
 	// ErrWriteClosed is returned by Write after CloseWrite.
 	ErrWriteClosed = errors.New("mux: write after end of stream")
 )

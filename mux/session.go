@@ -42,11 +42,11 @@ type remoteChan struct {
 }
 
 type pendingChan struct {
-	ch      uint64
-	data    []byte
-	eof     bool
-	err     error
-	created time.Time
+	ch     uint64
+	data   []byte
+	eof    bool
+	err    error
+	expiry *time.Timer // drops it after PendingTimeout
 }
 
 // NewSession starts a session over conn. conn is closed when the session ends.
@@ -102,6 +102,9 @@ func (s *Session) fail(err error) {
 	for _, st := range s.names {
 		st.stopTimerLocked()
 	}
+	for name, p := range s.pending {
+		s.dropPendingLocked(name, p, true)
+	}
 	s.cond.Broadcast()
 	s.mu.Unlock()
 	_ = s.conn.Close()
@@ -122,7 +125,7 @@ func (s *Session) Stream(name string) (*Stream, error) {
 	st := &Stream{s: s, name: name}
 	s.names[name] = st
 	if p, ok := s.pending[name]; ok {
-		delete(s.pending, name)
+		s.dropPendingLocked(name, p, false)
 		st.buf = p.data
 		st.rEOF = p.eof
 		st.rErr = p.err
@@ -183,16 +186,26 @@ func (s *Session) handle(f Frame) {
 			p := rc.pend
 			if len(p.data)+len(f.Payload) > s.cfg.PendingBuffer {
 				s.cfg.Logger.Debug("mux: discarding unclaimed stream over its buffer", "name", rc.name)
-				delete(s.pending, rc.name)
-				delete(s.remote, f.Channel)
+				s.dropPendingLocked(rc.name, p, true)
 				return
 			}
 			p.data = append(p.data, f.Payload...)
 			return
 		}
 		st := rc.st
-		for len(st.buf) > 0 && len(st.buf)+len(f.Payload) > s.cfg.StreamBuffer && !st.closed && !s.closed {
-			s.cond.Wait()
+		if !s.waitRoomLocked(st, len(f.Payload)) {
+			// Its reader stalled: waiting longer would stall every stream
+			// of the session, the control stream first. This stream alone
+			// ends, its buffer freed, and later frames on its channel are
+			// dropped. The peer hears nothing of it (an ERROR frame would
+			// end the whole connection of a JS peer); whoever reads the
+			// stream gets ErrStreamStalled and closes it, which sends END.
+			s.cfg.Logger.Debug("mux: stream stalled", "name", st.name, "buffered", len(st.buf))
+			st.buf = nil
+			st.rErr = fmt.Errorf("%w: %q, %d bytes unread for %v", ErrStreamStalled, st.name, s.cfg.StreamBuffer, s.cfg.StallTimeout)
+			delete(s.remote, f.Channel)
+			s.cond.Broadcast()
+			return
 		}
 		if st.closed || s.closed || s.remote[f.Channel] != rc {
 			return
@@ -224,6 +237,35 @@ func (s *Session) handle(f Frame) {
 	}
 }
 
+// waitRoomLocked waits until st's buffer has room for n more bytes: the
+// session reads no further meanwhile, which is the only back-pressure a
+// multiplex peer gets. It reports false when the stream's reader has not
+// read for StallTimeout while the buffer was full; true also when the
+// stream or session closed meanwhile.
+func (s *Session) waitRoomLocked(st *Stream, n int) bool {
+	if len(st.buf) == 0 || len(st.buf)+n <= s.cfg.StreamBuffer {
+		return true
+	}
+	deadline := time.Now().Add(s.cfg.StallTimeout)
+	for len(st.buf) > 0 && len(st.buf)+n > s.cfg.StreamBuffer && !st.closed && !s.closed {
+		if last := st.lastRead.Add(s.cfg.StallTimeout); last.After(deadline) {
+			deadline = last // the reader made progress
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return false
+		}
+		t := time.AfterFunc(wait, func() {
+			s.mu.Lock()
+			s.cond.Broadcast()
+			s.mu.Unlock()
+		})
+		s.cond.Wait()
+		t.Stop()
+	}
+	return true
+}
+
 // open handles a peer's NEW frame. Called with s.mu held.
 func (s *Session) open(ch uint64, payload []byte) {
 	name := string(payload)
@@ -248,22 +290,36 @@ func (s *Session) open(ch uint64, payload []byte) {
 		s.remote[ch] = &remoteChan{name: name, st: st}
 		return
 	}
-	now := time.Now()
-	for n, p := range s.pending {
-		if now.Sub(p.created) > s.cfg.PendingTimeout {
-			delete(s.pending, n)
-			if rc := s.remote[p.ch]; rc != nil && rc.pend == p {
-				delete(s.remote, p.ch)
-			}
-		}
-	}
 	if _, dup := s.pending[name]; dup || len(s.pending) >= s.cfg.MaxPendingStreams {
 		s.cfg.Logger.Debug("mux: ignoring unrequested stream", "name", name)
 		return
 	}
-	p := &pendingChan{ch: ch, created: now}
+	p := &pendingChan{ch: ch}
+	// Expiry runs on its own timer: an unclaimed stream's bytes are freed
+	// after PendingTimeout whether or not anything else arrives.
+	p.expiry = time.AfterFunc(s.cfg.PendingTimeout, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.pending[name] == p {
+			s.cfg.Logger.Debug("mux: unclaimed stream expired", "name", name)
+			s.dropPendingLocked(name, p, true)
+		}
+	})
 	s.pending[name] = p
 	s.remote[ch] = &remoteChan{name: name, pend: p}
+}
+
+// dropPendingLocked forgets an unclaimed stream: claimed by Stream, or, with
+// discard, dropped with its channel (later frames on it are ignored).
+func (s *Session) dropPendingLocked(name string, p *pendingChan, discard bool) {
+	delete(s.pending, name)
+	p.expiry.Stop()
+	if discard {
+		p.data = nil
+		if rc := s.remote[p.ch]; rc != nil && rc.pend == p {
+			delete(s.remote, p.ch)
+		}
+	}
 }
 
 // send writes one frame for st; the caller holds the write lock. NEW goes

@@ -210,37 +210,70 @@ func TestNeverSendsErrorFrames(t *testing.T) {
 	}
 }
 
-func TestReadDeadlineAndBackPressure(t *testing.T) {
+func TestReadDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		sa, sb := pair(t, &Config{StreamBuffer: 1024})
-		a, b := mustStream(t, sa, "s"), mustStream(t, sb, "s")
+		_, sb := pair(t, nil)
+		b := mustStream(t, sb, "s")
 		b.SetReadDeadline(time.Now().Add(3 * time.Second))
 		start := time.Now()
 		if _, err := b.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) != 3*time.Second {
 			t.Fatalf("deadline: %v after %v", err, time.Since(start))
 		}
-		b.SetReadDeadline(time.Time{})
-		// Fill b's buffer and the pipe: the writer blocks until b reads.
+	})
+}
+
+// No head-of-line blocking: a stream nobody reads fills its buffer and then
+// ends alone with ErrStreamStalled; the session keeps reading, so another
+// stream of it (the control stream, say) goes on.
+func TestStalledStreamEndsAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sa, sb := pair(t, &Config{StreamBuffer: 4096})
+		stalledA, stalledB := mustStream(t, sa, "data"), mustStream(t, sb, "data")
+		ctlA, ctlB := mustStream(t, sa, "pxp"), mustStream(t, sb, "pxp")
 		payload := bytes.Repeat([]byte("p"), 1024)
-		done := make(chan struct{})
 		go func() {
-			for i := 0; i < 600; i++ {
-				if _, err := a.Write(payload); err != nil {
-					break
+			for range 64 { // 64 KiB at a reader that never reads
+				if _, err := stalledA.Write(payload); err != nil {
+					return
 				}
 			}
-			close(done)
 		}()
 		synctest.Wait()
-		select {
-		case <-done:
-			t.Fatal("600 KiB went into a 1 KiB stream buffer without a reader")
-		default:
+		go ctlA.Write([]byte("getpeers\n"))
+		line := make([]byte, 9)
+		if _, err := io.ReadFull(ctlB, line); err != nil || string(line) != "getpeers\n" {
+			t.Fatalf("control stream behind a stalled one: %q, %v", line, err)
 		}
-		if n, _ := io.Copy(io.Discard, io.LimitReader(b, 600*1024)); n != 600*1024 {
-			t.Fatalf("read %d", n)
+		if _, err := stalledB.Read(make([]byte, 1)); !errors.Is(err, ErrStreamStalled) {
+			t.Fatalf("the stalled stream: %v, want ErrStreamStalled", err)
 		}
-		<-done
+		if err := sb.Err(); err != nil {
+			t.Fatalf("the session ended: %v", err)
+		}
+	})
+}
+
+// An unclaimed stream's bytes are freed after PendingTimeout, on virtual
+// time, even when nothing else arrives.
+func TestUnclaimedStreamExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sa, sb := pair(t, &Config{PendingTimeout: 15 * time.Second})
+		mustStream(t, sa, "nobody-asks").Write([]byte("kept a while"))
+		synctest.Wait()
+		sb.mu.Lock()
+		held := len(sb.pending)
+		sb.mu.Unlock()
+		if held != 1 {
+			t.Fatalf("%d unclaimed streams held, want 1", held)
+		}
+		time.Sleep(16 * time.Second)
+		synctest.Wait()
+		sb.mu.Lock()
+		held = len(sb.pending)
+		sb.mu.Unlock()
+		if held != 0 {
+			t.Fatalf("%d unclaimed streams held after PendingTimeout", held)
+		}
 	})
 }
 
@@ -277,5 +310,35 @@ func FuzzSession(f *testing.F) {
 		io.Copy(io.Discard, st)
 		<-s.Done()
 		a.Close()
+	})
+}
+
+// A slow reader that keeps reading is waited for (back-pressure), never
+// cut off: 64 KiB through a 4 KiB buffer, read a KiB every half second.
+func TestSlowReaderKeepsItsStream(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sa, sb := pair(t, &Config{StreamBuffer: 4096, StallTimeout: 2 * time.Second})
+		a, b := mustStream(t, sa, "data"), mustStream(t, sb, "data")
+		want := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+		go func() {
+			a.Write(want)
+			a.CloseWrite()
+		}()
+		var got []byte
+		buf := make([]byte, 1024)
+		for {
+			time.Sleep(500 * time.Millisecond)
+			n, err := b.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("after %d bytes: %v", len(got), err)
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("got %d bytes, want %d", len(got), len(want))
+		}
 	})
 }

@@ -23,6 +23,7 @@ type Stream struct {
 	bound         bool   // a peer channel carries this name
 	remoteCh      uint64 // that channel, once bound
 	buf           []byte
+	lastRead      time.Time // the reader last took bytes
 	rEOF          bool
 	rErr          error
 	closed        bool
@@ -45,6 +46,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 	for {
 		if len(st.buf) > 0 {
 			n := copy(p, st.buf)
+			st.lastRead = time.Now()
 			st.buf = st.buf[n:]
 			if len(st.buf) == 0 {
 				st.buf = nil

@@ -83,6 +83,13 @@ type Config struct {
 	// MaxFrameSize bounds one multiplex frame payload; a larger frame
 	// closes the link. Default 1 MiB.
 	MaxFrameSize int
+	// StreamBuffer bounds the bytes one stream of a link (the control
+	// stream, the data stream, a relay) holds for its reader, and
+	// StallTimeout ends a stream whose buffer is full and whose reader took
+	// nothing for that long, alone: a stream nobody reads never stalls its
+	// link (package mux). Defaults 256 KiB and 2 s.
+	StreamBuffer int
+	StallTimeout time.Duration
 
 	// EventBuffer is the capacity of the Events channel; events that find
 	// it full are dropped (and counted), never blocking the protocol.

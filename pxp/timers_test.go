@@ -171,3 +171,112 @@ func TestSynctestRelayRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// A peer floods a data stream this node's application never reads: that
+// stream alone ends after StallTimeout, and the link goes on serving
+// getpeers.
+func TestSynctestUnreadDataStreamDoesNotStallLink(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		node := newExchange(t, &Config{StreamBuffer: 64 << 10})
+		rp, errc := dialRaw(t, node)
+		rp.readMagic()
+		rp.start(goodHello)
+		rp.request(CmdConnect, `"pxp-mesh"`)
+		if err := <-errc; err != nil { // Accept returned the data stream; nobody reads it
+			t.Fatal(err)
+		}
+		rp.expect(CmdRes)
+		chunk := strings.Repeat("x", 16<<10)
+		if err := rp.frame(1, 0, "data:pxp-mesh"); err != nil { // NEW on channel 1
+			t.Fatal(err)
+		}
+		start := time.Now()
+		nonce := make(chan string, 1)
+		go func() { // one writer: 1 MiB of data, then getpeers behind it
+			for range 64 {
+				if rp.frame(1, 2, chunk) != nil {
+					return
+				}
+			}
+			nonce <- rp.request(CmdGetPeers, `"pxp-mesh"`)
+		}()
+		m := rp.expect(CmdRes)
+		if n := <-nonce; m.Nonce != n {
+			t.Fatalf("answer to %s, want %s", m.Nonce, n)
+		}
+		if waited := time.Since(start); waited > 2*time.Second {
+			t.Fatalf("getpeers behind the unread data answered after %v, want within StallTimeout", waited)
+		}
+		if len(node.Peers()) != 1 {
+			t.Fatal("the link was closed")
+		}
+	})
+}
+
+// Through a relay, a destination that stops reading ends that relay, not
+// the requester's link: the requester's relay stream stalls behind it and
+// is ended alone, its control stream is served on, and the relay is gone
+// once the write to the destination times out.
+func TestSynctestStalledDestinationEndsOnlyTheRelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := newExchange(t, &Config{StreamBuffer: 64 << 10, RelayRateLimit: 10 << 20})
+		dst, derr := dialRaw(t, hub)
+		dst.readMagic()
+		dst.start(goodHello)
+		dst.request(CmdConnect, `"pxp-mesh"`)
+		if err := <-derr; err != nil {
+			t.Fatal(err)
+		}
+		req, rerr := dialRaw(t, hub)
+		req.readMagic()
+		req.start(goodHello)
+		req.request(CmdConnect, `"pxp-mesh"`)
+		if err := <-rerr; err != nil {
+			t.Fatal(err)
+		}
+		req.expect(CmdRes)
+		req.request(CmdGetPeers, `"pxp-mesh"`)
+		var cands []json.RawMessage
+		json.Unmarshal(req.expect(CmdRes).Args, &cands)
+		var list []Candidate
+		if len(cands) != 2 || json.Unmarshal(cands[1], &list) != nil || len(list) != 1 {
+			t.Fatalf("getpeers answer %s", cands)
+		}
+		id := list[0].ID
+		// The destination takes the introduction, then reads nothing more.
+		go func() {
+			m := dst.expect(CmdIncoming)
+			dst.line(`["res","` + m.Nonce + `",null]`)
+		}()
+		req.frame(1, 0, "relay:"+id) // NEW: the relay stream
+		req.request(CmdRelay, `["`+id+`"]`)
+		req.expect(CmdRes)
+		start := time.Now()
+		nonce := make(chan string, 1)
+		go func() {
+			chunk := strings.Repeat("r", 16<<10)
+			for range 64 { // 1 MiB into the relay
+				if req.frame(1, 2, chunk) != nil {
+					return
+				}
+			}
+			nonce <- req.request(CmdGetPeers, `"pxp-mesh"`)
+		}()
+		m := req.expect(CmdRes)
+		if n := <-nonce; m.Nonce != n {
+			t.Fatalf("answer to %s, want %s", m.Nonce, n)
+		}
+		if waited := time.Since(start); waited > 5*time.Second {
+			t.Fatalf("the requester's getpeers waited %v behind a stalled destination", waited)
+		}
+		time.Sleep(35 * time.Second) // past the write timeout to the destination
+		synctest.Wait()
+		if st := hub.Stats(); st.Relays != 0 {
+			t.Fatalf("%d relays still carried", st.Relays)
+		}
+		peers := hub.Peers()
+		if len(peers) != 1 {
+			t.Fatalf("hub has %d peers, want the requester alone", len(peers))
+		}
+	})
+}
