@@ -95,7 +95,7 @@ func TestAZHandshakeOffersPEX(t *testing.T) {
 			t.Fatalf("handshake %+v", p.hs)
 		}
 		// A valid exchange is taken; its peer is discovered over azmp.
-		other := netip.MustParseAddrPort("127.0.0.1:9")
+		other := netip.MustParseAddrPort("10.1.2.3:9")
 		p.send(azmp.IDPeerExchange, p.exchange(ih, other))
 		ev := waitEvent(t, n.s, EventDiscovered, func(ev Event) bool { return ev.Peer == other })
 		if ev.Net != NetAZMP || ev.Source != SourcePEX {

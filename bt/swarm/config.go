@@ -89,6 +89,21 @@ type Config struct {
 	// BitTorrent handshake, and the extended or AZMP handshake that must
 	// follow it. Default 10 s.
 	HandshakeTimeout time.Duration
+	// DialBackoff is the least time between two dials of one address
+	// learned from PEX, trackers or the DHT, however many peers name it and
+	// however often; it doubles after each dial that ends in no handshake,
+	// up to MaxDialBackoff. MaxDialsPerIP dials to one IP (on any ports)
+	// start within a DialBackoff window at most; its other addresses are
+	// parked until the window ends (negative: no limit). MaxDialsPerSource
+	// bounds the dials in flight for addresses one peer named (default
+	// MaxPeers/4, at least 2). And a peer's PEX is taken only for addresses
+	// no more local than its own (a public peer cannot name private,
+	// link-local or loopback ones), never for this swarm's own address.
+	// Defaults 1 min, 30 min, 4.
+	DialBackoff       time.Duration
+	MaxDialBackoff    time.Duration
+	MaxDialsPerIP     int
+	MaxDialsPerSource int
 	// MaxHandshakes bounds the incoming connections still in their
 	// handshakes (MSE included), and MaxHandshakesPerIP those from one IP.
 	// A newcomer is never refused: the oldest handshake of its IP, or of
@@ -139,6 +154,17 @@ func (c *Config) withDefaults() Config {
 	if o.EventBuffer == 0 {
 		o.EventBuffer = DefaultEventBuffer
 	}
+	if o.DialBackoff == 0 {
+		o.DialBackoff = DefaultDialBackoff
+	}
+	if o.MaxDialBackoff == 0 {
+		o.MaxDialBackoff = DefaultMaxDialBackoff
+	}
+	if o.MaxDialsPerIP == 0 {
+		o.MaxDialsPerIP = DefaultMaxDialsPerIP
+	} else if o.MaxDialsPerIP < 0 {
+		o.MaxDialsPerIP = int(^uint(0) >> 1)
+	}
 	if o.MaxHandshakes == 0 {
 		o.MaxHandshakes = DefaultMaxHandshakes
 	}
@@ -158,6 +184,8 @@ func (c *Config) validate() error {
 		return errors.New("swarm: HandshakeTimeout must not be negative")
 	case c.EventBuffer < 0:
 		return errors.New("swarm: EventBuffer must not be negative")
+	case c.DialBackoff < 0 || c.MaxDialBackoff < 0 || c.MaxDialsPerSource < 0:
+		return errors.New("swarm: DialBackoff, MaxDialBackoff and MaxDialsPerSource must not be negative")
 	case c.MaxHandshakes < 0 || c.MaxHandshakesPerIP < 0:
 		return errors.New("swarm: MaxHandshakes and MaxHandshakesPerIP must not be negative")
 	}

@@ -47,6 +47,7 @@ type conn struct {
 	nc       net.Conn
 	addr     netip.AddrPort
 	source   string
+	from     netip.AddrPort // the peer that named it, for a dial learned by PEX
 	outgoing bool
 	mse      bool          // the link runs over MSE
 	net      network       // set once the BitTorrent handshake chose it
@@ -89,7 +90,7 @@ func (c *conn) poke() {
 // runConn drives one connection until it ends: nc is an outgoing one whose
 // MSE handshake, if any, is done (encrypted), or an incoming one that may
 // still open with MSE and holds ticket until its handshakes are done.
-func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoing, encrypted bool, ticket *gate.Ticket) {
+func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoing, encrypted bool, ticket *gate.Ticket, from netip.AddrPort) {
 	if !outgoing {
 		// An incoming peer may open with MSE (aria2, rtorrent and others
 		// try it first; some insist on it).
@@ -103,7 +104,7 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 		}
 		nc, encrypted = mc, enc
 	}
-	c := &conn{s: s, nc: nc, addr: addr, source: source, outgoing: outgoing, mse: encrypted, encryption: encrypted, wake: make(chan struct{}, 1), ticket: ticket}
+	c := &conn{s: s, nc: nc, addr: addr, source: source, from: from, outgoing: outgoing, mse: encrypted, encryption: encrypted, wake: make(chan struct{}, 1), ticket: ticket}
 	if outgoing {
 		c.listen = addr
 	}

@@ -20,6 +20,7 @@ type peerSet struct {
 	self      map[netip.AddrPort]bool          // our own listen addresses as peers see them
 	backoff   map[netip.AddrPort]time.Duration // manual peers whose dials failed: the last wait
 	dialing   int                              // dials in flight
+	dials     dialPolicy                       // what may be dialed, and when
 	slots     int                              // of MaxPeers: dials in flight, outgoing links, incoming links past their handshakes
 	changed   chan struct{}                    // closed when the listen addresses told by PEX change
 }
@@ -31,6 +32,7 @@ func (ps *peerSet) init() {
 	ps.self = map[netip.AddrPort]bool{}
 	ps.backoff = map[netip.AddrPort]time.Duration{}
 	ps.changed = make(chan struct{})
+	ps.dials.init()
 }
 
 // peersChanged returns a channel closed at the next change of the peers
@@ -52,7 +54,7 @@ func (s *Swarm) notifyLocked() {
 func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.takeLocked(compact.Unmap(addr), source)
+	s.takeLocked(compact.Unmap(addr), source, netip.AddrPort{})
 }
 
 // learn takes the peers that from named in a PEX message over net: each
@@ -62,32 +64,39 @@ func (s *Swarm) learn(added []netip.AddrPort, from netip.AddrPort, net string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, a := range added {
-		if s.takeLocked(a, SourcePEX) {
+		if s.takeLocked(a, SourcePEX, from) {
 			s.emitLocked(Event{Type: EventDiscovered, Peer: a, Source: SourcePEX, From: from, Net: net})
 		}
 	}
 }
 
-// takeLocked decides whether to dial a, records it and starts the dial.
-// A dial takes one of MaxPeers' slots at once: a stream of PEX messages
-// full of new addresses cannot start more dials than there is room for.
-func (s *Swarm) takeLocked(a netip.AddrPort, source string) bool {
+// takeLocked decides whether to dial a, offered by source (and, for PEX,
+// by the peer from), records it and starts the dial. A dial takes one of
+// MaxPeers' slots at once, so a stream of PEX messages full of new
+// addresses cannot start more dials than there is room for, and the dial
+// policy (dialpolicy.go) keeps pex from being aimed at anyone.
+func (s *Swarm) takeLocked(a netip.AddrPort, source string, from netip.AddrPort) bool {
 	if s.closed || !pex.Usable(a) || s.slots >= s.cfg.MaxPeers {
 		return false
 	}
-	if _, ok := s.known[a]; ok || s.listening[a] != nil || s.self[a] {
+	if _, ok := s.known[a]; ok || s.listening[a] != nil {
 		return false
 	}
+	now := time.Now()
+	if !s.mayDialLocked(a, source, from, now) {
+		return false
+	}
+	s.dialingLocked(a, source, from, now)
 	s.known[a] = source
 	s.dialing++
 	s.slots++
 	s.wg.Add(1)
-	go s.dialAndRun(a, source)
+	go s.dialAndRun(a, source, from)
 	return true
 }
 
 // dialAndRun dials a peer taken into the set and runs the connection.
-func (s *Swarm) dialAndRun(addr netip.AddrPort, source string) {
+func (s *Swarm) dialAndRun(addr netip.AddrPort, source string, from netip.AddrPort) {
 	defer s.wg.Done()
 	c, encrypted, err := s.dial(addr)
 	if err != nil {
@@ -96,13 +105,14 @@ func (s *Swarm) dialAndRun(addr netip.AddrPort, source string) {
 		s.dialing--
 		s.slots--
 		delete(s.known, addr)
+		s.dialEndedLocked(addr, source, from, false, time.Now())
 		s.mu.Unlock()
 		if source == SourceManual {
 			s.redial(addr, true)
 		}
 		return
 	}
-	s.runConn(c, addr, source, true, encrypted, nil)
+	s.runConn(c, addr, source, true, encrypted, nil, from)
 }
 
 // dial connects to addr: with EncryptOutgoing, first with MSE (RC4
@@ -189,6 +199,7 @@ func (s *Swarm) unregister(c *conn) (wasReady bool) {
 	delete(s.conns, c)
 	if c.outgoing {
 		delete(s.known, c.addr)
+		s.dialEndedLocked(c.addr, c.source, c.from, c.ready, time.Now())
 	}
 	if s.listening[c.listen] == c {
 		delete(s.listening, c.listen)

@@ -139,7 +139,7 @@ func (s *Swarm) Accept(c net.Conn) {
 		addr, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 		t := s.handshakes.Enter(gate.IP(c), func() { c.Close() })
 		defer t.Leave()
-		s.runConn(c, compact.Unmap(addr), SourceIncoming, false, false, t)
+		s.runConn(c, compact.Unmap(addr), SourceIncoming, false, false, t, netip.AddrPort{})
 	}()
 }
 
