@@ -1,6 +1,7 @@
 package pxp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -259,4 +260,69 @@ func TestRelayFloodBounded(t *testing.T) {
 		t.Fatalf("third relay answered %s", m.Args)
 	}
 	healthy(t, node)
+}
+
+// A peer flooding requests gets errors, then is disconnected; a bystander
+// keeps its link and is served.
+func TestRequestFloodAnsweredThenDisconnected(t *testing.T) {
+	node := newExchange(t, &Config{GetPeersRate: 1, GetPeersBurst: 2, RefusalBurst: 5})
+	bystander := newExchange(t, nil)
+	link(t, bystander, node)
+	rp, errc := dialRaw(t, node)
+	rp.readMagic()
+	rp.start(goodHello)
+	rp.request(CmdConnect, `"pxp-mesh"`)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for range 20 {
+		rp.request(CmdGetPeers, `"pxp-mesh"`)
+	}
+	for {
+		m, err := rp.next()
+		if err != nil {
+			break // closed
+		}
+		if m.Command == CmdRes && strings.Contains(string(m.Args), "too many getpeers") {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no request over the rate was answered with an error")
+	}
+	waitEvent(t, node, EventError, func(ev Event) bool { return errors.Is(ev.Err, ErrFlood) })
+	if _, err := bystander.Peers()[0].GetPeers(context.Background()); err != nil {
+		t.Fatalf("the bystander was not served: %v", err)
+	}
+}
+
+// Relays are not chained: a relayed session may not ask for a relay.
+func TestNoRelayChains(t *testing.T) {
+	_, l := star(t, 2, nil)
+	b := l[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	bc, err := b.GetNewPeer(ctx) // a relayed session b-c through hub
+	if err != nil {
+		t.Fatal(err)
+	}
+	via := bc.Peer()
+	if via.Via() == nil {
+		t.Fatal("not a relayed session")
+	}
+	cands, err := via.GetPeers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cd := range cands {
+		arg, _ := json.Marshal([]string{cd.ID})
+		res, err := via.request(ctx, CmdRelay, arg)
+		if err == nil {
+			err = responseError(CmdRelay, res)
+		}
+		if err == nil || !strings.Contains(err.Error(), "relayed session") {
+			t.Fatalf("relay over a relayed session: %v", err)
+		}
+	}
 }

@@ -55,6 +55,15 @@ type Config struct {
 	// Defaults 5 and 20.
 	GetPeersRate  float64
 	GetPeersBurst int
+	// RequestRate and RequestBurst limit, per peer and per kind, every
+	// other message a peer may send (relay, incoming, upgrade, connect,
+	// and unknown ones). A request over its rate is answered with an error
+	// and other messages are dropped; a peer that keeps at it, more than
+	// RefusalBurst over-rate messages faster than one a second, is
+	// disconnected with ErrFlood. Defaults 10, 40 and 20.
+	RequestRate  float64
+	RequestBurst int
+	RefusalBurst int
 
 	// RelayRateLimit is the byte rate of each direction of a relayed pair.
 	// Default 50 000 B/s, as the reference.
@@ -151,6 +160,11 @@ func (c *Config) withDefaults() Config {
 		o.GetPeersRate = 5
 	}
 	def(&o.GetPeersBurst, 20)
+	if o.RequestRate == 0 {
+		o.RequestRate = 10
+	}
+	def(&o.RequestBurst, 40)
+	def(&o.RefusalBurst, 20)
 	def(&o.RelayRateLimit, 50_000)
 	def(&o.MaxRelays, 64)
 	def(&o.MaxRelaysPerPeer, 8)
@@ -175,8 +189,8 @@ func (c *Config) validate() error {
 		return errors.New("pxp: config limits must not be negative")
 	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0:
 		return errors.New("pxp: config durations must not be negative")
-	case c.GetPeersRate < 0:
-		return errors.New("pxp: GetPeersRate must not be negative")
+	case c.GetPeersRate < 0, c.RequestRate < 0, c.RequestBurst < 0, c.RefusalBurst < 0:
+		return errors.New("pxp: request rates and bursts must not be negative")
 	case c.RelayRateLimit < 1024:
 		return errors.New("pxp: RelayRateLimit must be at least 1024 B/s")
 	case c.PrefixBits4 < 0 || c.PrefixBits4 > 32 || c.PrefixBits6 < 0 || c.PrefixBits6 > 128:

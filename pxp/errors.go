@@ -37,6 +37,9 @@ var (
 	// ErrEvicted: the link was closed to make room for a newcomer from a
 	// less represented network prefix (Config.ReservedOutbound).
 	ErrEvicted = errors.New("pxp: evicted for a newcomer from a less crowded prefix")
+	// ErrFlood: the peer kept sending messages over its rate
+	// (Config.RequestRate, GetPeersRate) and was disconnected.
+	ErrFlood = errors.New("pxp: peer sent too many messages")
 	// ErrUnsupportedUpgrade: the peer asked for a transport upgrade this
 	// node cannot do.
 	ErrUnsupportedUpgrade = errors.New("pxp: unsupported transport upgrade")

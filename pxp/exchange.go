@@ -335,13 +335,14 @@ func (e *Exchange) unlink(p *Peer, err error) {
 }
 
 // candidatesFor picks up to MaxCandidates peers to offer to asker, at
-// random and spread across prefixes, leaving out peers that failed the
-// last introduction relayed to them.
+// random and spread across prefixes, leaving out relayed sessions (no
+// chains of relays) and peers that failed the last introduction relayed to
+// them.
 func (e *Exchange) candidatesFor(asker *Peer) []*Peer {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.index.sample(e.rng, e.cfg.MaxCandidates, func(q *Peer) bool {
-		return q != asker && !q.unresponsive.Load() && q.acceptsIncoming() && (q.remote.id == "" || q.remote.id != asker.remote.id)
+		return q != asker && q.via == nil && !q.unresponsive.Load() && q.acceptsIncoming() && (q.remote.id == "" || q.remote.id != asker.remote.id)
 	})
 }
 

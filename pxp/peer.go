@@ -30,10 +30,12 @@ type Peer struct {
 	dataCh       chan *Conn // the data stream, once; closed when none will come
 	done         chan struct{}
 	getpeers     *rate.Limiter
-	sigMu        sync.Mutex   // orders remote signals into the upgrade
-	slot         slotInfo     // guarded by ex.mu
-	lastActive   atomic.Int64 // unix nanoseconds of the last bytes read from the peer
-	unresponsive atomic.Bool  // it failed the last introduction relayed to it
+	limits       map[string]*rate.Limiter // per message kind, made on first use; read loop only
+	refusals     *rate.Limiter            // over-rate messages tolerated
+	sigMu        sync.Mutex               // orders remote signals into the upgrade
+	slot         slotInfo                 // guarded by ex.mu
+	lastActive   atomic.Int64             // unix nanoseconds of the last bytes read from the peer
+	unresponsive atomic.Bool              // it failed the last introduction relayed to it
 
 	mu          sync.Mutex
 	nonce       uint64
@@ -126,6 +128,7 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 		dataCh:    make(chan *Conn, 1),
 		done:      make(chan struct{}),
 		getpeers:  rate.NewLimiter(rate.Limit(e.cfg.GetPeersRate), e.cfg.GetPeersBurst),
+		refusals:  rate.NewLimiter(1, e.cfg.RefusalBurst),
 		nonce:     1, // hello uses "0"
 		pending:   make(map[string]chan json.RawMessage),
 		served:    servedState{candidates: make(map[string]candidate)},

@@ -42,10 +42,6 @@ func (p *Peer) onGetPeers(m Message) error {
 		p.refuse(CmdGetPeers, m.Nonce, "Peer requested an unknown network:%q", network)
 		return nil
 	}
-	if !p.getpeers.Allow() {
-		p.refuse(CmdGetPeers, m.Nonce, "too many getpeers requests")
-		return nil
-	}
 	peers := p.ex.candidatesFor(p)
 	now := time.Now()
 	out := make([]Candidate, 0, len(peers))
@@ -84,6 +80,12 @@ func (p *Peer) onRelay(m Message) error {
 	if err != nil {
 		return err
 	}
+	if p.via != nil {
+		// A relayed session asking to relay again would chain relays
+		// (and could loop them).
+		p.refuse(CmdRelay, m.Nonce, "no relaying over a relayed session")
+		return nil
+	}
 	p.mu.Lock()
 	c, ok := p.served.candidates[id]
 	if ok {
@@ -91,6 +93,9 @@ func (p *Peer) onRelay(m Message) error {
 	}
 	if ok && time.Now().After(c.expires) {
 		ok = false
+	}
+	if ok && (c.peer == p || c.peer.via != nil || (p.remote.id != "" && c.peer.ID() == p.remote.id)) {
+		ok = false // to the asker itself, or into a chain of relays
 	}
 	busy := p.served.relays >= p.ex.cfg.MaxRelaysPerPeer
 	if ok && !busy {
@@ -262,6 +267,10 @@ func (p *Peer) onIncoming(m Message) error {
 	e := p.ex
 	if e.cfg.RefuseIncoming {
 		p.refuse(CmdIncoming, m.Nonce, "this node does not accept incoming connections")
+		return nil
+	}
+	if p.via != nil {
+		p.refuse(CmdIncoming, m.Nonce, "no introductions over a relayed session")
 		return nil
 	}
 	e.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/mux"
+	"golang.org/x/time/rate"
 )
 
 func ctxErr(ctx context.Context) error {
@@ -143,6 +144,41 @@ func (p *Peer) readLoop() {
 	}
 }
 
+// allow takes a token of the peer's bucket for messages of kind cmd.
+func (p *Peer) allow(cmd string) bool {
+	if len(cmd) > 16 {
+		cmd = "?" // unknown kinds share one bucket
+	}
+	l := p.limits[cmd]
+	if l == nil {
+		if p.limits == nil {
+			p.limits = make(map[string]*rate.Limiter)
+		}
+		if len(p.limits) >= 16 {
+			cmd = "?"
+			l = p.limits[cmd]
+		}
+		if l == nil {
+			l = rate.NewLimiter(rate.Limit(p.ex.cfg.RequestRate), p.ex.cfg.RequestBurst)
+			p.limits[cmd] = l
+		}
+	}
+	return l.Allow()
+}
+
+// overRate answers a request over its rate with an error (other messages
+// are dropped) and disconnects a peer that keeps at it.
+func (p *Peer) overRate(m Message) error {
+	if !p.refusals.Allow() {
+		return fmt.Errorf("%w: %q over its rate", ErrFlood, truncate([]byte(m.Command), 16))
+	}
+	switch m.Command {
+	case CmdRelay, CmdIncoming, CmdConnect, CmdGetPeers:
+		p.refuse(m.Command, m.Nonce, "too many %s requests", m.Command)
+	}
+	return nil
+}
+
 func (p *Peer) dispatch(m Message) error {
 	if m.Command == CmdRes {
 		p.mu.Lock()
@@ -167,8 +203,14 @@ func (p *Peer) dispatch(m Message) error {
 		p.refuse(m.Command, m.Nonce, peerFullMessage)
 		return refusing
 	}
+	if m.Command != CmdGetPeers && !p.allow(m.Command) {
+		return p.overRate(m)
+	}
 	switch m.Command {
 	case CmdGetPeers:
+		if !p.getpeers.Allow() {
+			return p.overRate(m)
+		}
 		return p.onGetPeers(m)
 	case CmdRelay:
 		return p.onRelay(m)
