@@ -17,6 +17,8 @@ const (
 	DefaultDialTimeout      = 10 * time.Second
 	DefaultClient           = "pex/0.1"
 	DefaultEventBuffer      = 1024
+	DefaultMessageRate      = 1000
+	DefaultMessageBurst     = 10000
 	DefaultMaxHandshakes    = 128
 	DefaultHandshakesPerIP  = 32
 )
@@ -104,6 +106,13 @@ type Config struct {
 	MaxDialBackoff    time.Duration
 	MaxDialsPerIP     int
 	MaxDialsPerSource int
+	// MessageRate and MessageBurst bound the BitTorrent messages of any
+	// kind a peer may send (a second, and at once); a peer over them is
+	// disconnected. Extended handshakes, which may be sent again to update
+	// what they say, are held to one every ten seconds after the first five.
+	// Defaults 1000 and 10000.
+	MessageRate  float64
+	MessageBurst int
 	// MaxHandshakes bounds the incoming connections still in their
 	// handshakes (MSE included), and MaxHandshakesPerIP those from one IP.
 	// A newcomer is never refused: the oldest handshake of its IP, or of
@@ -154,6 +163,12 @@ func (c *Config) withDefaults() Config {
 	if o.EventBuffer == 0 {
 		o.EventBuffer = DefaultEventBuffer
 	}
+	if o.MessageRate == 0 {
+		o.MessageRate = DefaultMessageRate
+	}
+	if o.MessageBurst == 0 {
+		o.MessageBurst = DefaultMessageBurst
+	}
 	if o.DialBackoff == 0 {
 		o.DialBackoff = DefaultDialBackoff
 	}
@@ -184,6 +199,8 @@ func (c *Config) validate() error {
 		return errors.New("swarm: HandshakeTimeout must not be negative")
 	case c.EventBuffer < 0:
 		return errors.New("swarm: EventBuffer must not be negative")
+	case c.MessageRate < 0 || c.MessageBurst < 0:
+		return errors.New("swarm: MessageRate and MessageBurst must not be negative")
 	case c.DialBackoff < 0 || c.MaxDialBackoff < 0 || c.MaxDialsPerSource < 0:
 		return errors.New("swarm: DialBackoff, MaxDialBackoff and MaxDialsPerSource must not be negative")
 	case c.MaxHandshakes < 0 || c.MaxHandshakesPerIP < 0:

@@ -16,6 +16,7 @@ import (
 	"github.com/seed0021ed4d/pex/bt/pex"
 	"github.com/seed0021ed4d/pex/bt/wire"
 	"github.com/seed0021ed4d/pex/internal/gate"
+	"golang.org/x/time/rate"
 )
 
 // PEX networks, as in Event.Net and PeerInfo.Net.
@@ -133,8 +134,9 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 func (c *conn) unregister() bool { return c.s.unregister(c) }
 
 var (
-	errSelf    = errors.New("connected to ourselves")
-	errEvicted = errors.New("evicted: the swarm was full and this peer had sent nothing useful")
+	errMessageFlood = errors.New("messages sent too frequently")
+	errSelf         = errors.New("connected to ourselves")
+	errEvicted      = errors.New("evicted: the swarm was full and this peer had sent nothing useful")
 )
 
 // run exchanges BitTorrent handshakes, picks the network both sides
@@ -178,10 +180,14 @@ func (c *conn) run() error {
 		defer s.wg.Done()
 		c.sendLoop(done)
 	}()
+	msgs := rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst)
 	for {
 		c.nc.SetReadDeadline(time.Now().Add(IdleTimeout))
 		if err := c.net.readOne(); err != nil {
 			return err
+		}
+		if !msgs.Allow() {
+			return errMessageFlood
 		}
 	}
 }

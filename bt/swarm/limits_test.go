@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -130,7 +131,7 @@ func TestPEXLimitsOnVirtualTime(t *testing.T) {
 }
 
 // A peer re-sending extended handshakes with ever new "yourip" claims does
-// not grow the swarm's memory without bound.
+// not grow the swarm's memory without bound: it is disconnected after five.
 func TestYourIPClaimsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLab(t)
@@ -157,19 +158,18 @@ func TestYourIPClaimsBounded(t *testing.T) {
 		if _, err := c.Write(msgs); err != nil {
 			t.Fatal(err)
 		}
-		// The link stays up (re-sent handshakes are allowed) and the claims
-		// stop counting at the cap.
+		// Re-sent handshakes are allowed, five at once: the sixth ends the
+		// link, and the claims stop there.
 		waitEvent(t, n.s, EventConnected, nil)
-		time.Sleep(time.Second)
-		synctest.Wait()
+		ev := waitEvent(t, n.s, EventDisconnected, nil)
+		if ev.Err == nil || !strings.Contains(ev.Err.Error(), "extended handshakes sent too frequently") {
+			t.Fatalf("disconnected: %v", ev.Err)
+		}
 		n.s.mu.Lock()
 		k := len(n.s.self)
 		n.s.mu.Unlock()
-		if k != MaxSelf {
-			t.Fatalf("%d self addresses after 300 claims, want the cap %d", k, MaxSelf)
-		}
-		if len(n.s.Peers()) != 1 {
-			t.Fatal("the link did not stay up")
+		if k > 5 || k > MaxSelf {
+			t.Fatalf("%d self addresses after 300 claims", k)
 		}
 	})
 }
@@ -328,6 +328,32 @@ func TestIdleIncomingEvictedForNewcomer(t *testing.T) {
 		}
 		if len(have) != 2 || !slices.Contains(have, netip.MustParseAddr("10.0.0.2")) || !slices.Contains(have, netip.MustParseAddr("10.0.0.3")) {
 			t.Fatalf("peers %v, want the newcomer and the useful one", have)
+		}
+	})
+}
+
+// A peer sending messages faster than MessageRate (beyond MessageBurst) is
+// disconnected; its neighbour keeps its link.
+func TestMessageFloodDisconnects(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{0xac}
+		n := l.node("10.0.0.1", ih, Config{MessageRate: 100, MessageBurst: 1000})
+		good := l.node("10.0.0.2", ih, Config{})
+		good.s.AddPeer(n.addr(), SourceManual)
+		waitEvent(t, n.s, EventConnected, nil)
+		c := idlePeer(t, l, "10.6.0.1", n.addr(), ih)
+		defer c.Close()
+		waitEvent(t, n.s, EventConnected, func(ev Event) bool { return ev.Peer.Addr() == netip.MustParseAddr("10.6.0.1") })
+		flood := make([]byte, 4*5000) // 5000 keep-alives at once
+		go c.Write(flood)
+		ev := waitEvent(t, n.s, EventDisconnected, nil)
+		if ev.Peer.Addr() != netip.MustParseAddr("10.6.0.1") || ev.Err == nil || !strings.Contains(ev.Err.Error(), "too frequently") {
+			t.Fatalf("disconnected %v: %v", ev.Peer, ev.Err)
+		}
+		synctest.Wait()
+		if len(n.s.Peers()) != 1 {
+			t.Fatalf("peers %+v, want the good one", n.s.Peers())
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/seed0021ed4d/pex/bt/compact"
 	"github.com/seed0021ed4d/pex/bt/pex"
 	"github.com/seed0021ed4d/pex/bt/wire"
+	"golang.org/x/time/rate"
 )
 
 // utPexID is the extended id pex receives ut_pex under (most clients use 1).
@@ -25,6 +26,7 @@ type ltepLink struct {
 	recv     *pex.Receiver
 	theirPex atomic.Uint32 // the extended id the peer receives ut_pex under; 0 for none
 	extBy    time.Time     // the peer's extended handshake is due by then; zero once it came
+	exts     *rate.Limiter // extended handshakes the peer may send
 }
 
 var _ network = (*ltepLink)(nil)
@@ -42,6 +44,7 @@ func (l *ltepLink) open() error {
 		return err
 	}
 	l.r = wire.NewReader(c.nc, MaxMessageSize)
+	l.exts = rate.NewLimiter(0.1, 5)
 	l.recv = pex.NewReceiver(s.cfg.UTPexRule)
 	if !l.ltep {
 		// No extension protocol: no client name to wait for.
@@ -71,6 +74,9 @@ func (l *ltepLink) readOne() error {
 	}
 	switch msg.Payload[0] {
 	case 0:
+		if !l.exts.Allow() {
+			return errors.New("extended handshakes sent too frequently")
+		}
 		h, err := wire.ParseExtHandshake(msg.Payload[1:])
 		if err != nil {
 			return err
