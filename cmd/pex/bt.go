@@ -42,6 +42,7 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxPeers := fs.Int("max-peers", 0, fmt.Sprintf("connections at most (0: the library's default, %d)", swarm.DefaultMaxPeers))
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
+	metrics := fs.String("metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
@@ -64,6 +65,14 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	s, err := swarm.New(ih, cfg)
 	if err != nil {
 		return err
+	}
+	if *metrics != "" {
+		stop, err := serveMetrics(ctx, *metrics, pr)
+		if err != nil {
+			s.Close()
+			return err
+		}
+		defer stop()
 	}
 	if ln != nil {
 		pr.event("listening", "addr", ln.Addr().String())

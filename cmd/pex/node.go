@@ -52,8 +52,8 @@ func (n *node) run(ctx context.Context) error {
 		go n.acceptLoop(ctx, ln)
 	}
 	stopHTTP := func() {}
-	if n.opts.ws != "" {
-		stop, err := n.serveHTTP(ctx, n.opts.ws, "ws", &ws.Handler{Serve: n.acceptWS(ctx)})
+	if n.opts.metrics != "" {
+		stop, err := serveMetrics(ctx, n.opts.metrics, n.pr)
 		if err != nil {
 			n.ex.Close()
 			if ln != nil {
@@ -62,6 +62,19 @@ func (n *node) run(ctx context.Context) error {
 			return err
 		}
 		stopHTTP = stop
+	}
+	if n.opts.ws != "" {
+		stop, err := n.serveHTTP(ctx, n.opts.ws, "ws", &ws.Handler{Serve: n.acceptWS(ctx)})
+		if err != nil {
+			stopHTTP()
+			n.ex.Close()
+			if ln != nil {
+				ln.Close()
+			}
+			return err
+		}
+		prev := stopHTTP
+		stopHTTP = func() { stop(); prev() }
 	}
 	if n.opts.http != "" {
 		stop, err := n.serveHTTP(ctx, n.opts.http, "http", web.Handler(&ws.Handler{Serve: n.acceptWS(ctx)}))

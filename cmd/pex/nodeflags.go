@@ -36,6 +36,8 @@ type nodeOpts struct {
 	noDirect    bool
 	ws          string
 	http        string
+	metrics     string
+	maxPeers    int
 }
 
 // addWebRTCFlags registers the transport flags of node-like commands.
@@ -50,7 +52,7 @@ func (o *nodeOpts) addWebRTCFlags(fs *flag.FlagSet) {
 // exchangeConfig builds the pxp configuration the flags ask for. listenAddr
 // is the TCP address actually listened on, if any.
 func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
-	cfg := &pxp.Config{}
+	cfg := &pxp.Config{MaxPeers: o.maxPeers}
 	if os.Getenv("PEX_DEBUG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -88,6 +90,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.hello, "hello", "", "write `TEXT` and a newline on every new data stream")
 	fs.BoolVar(&o.echo, "echo", false, "write each received line back prefixed with echo:")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	fs.IntVar(&o.maxPeers, "max-peers", 0, "links at most (0: the library's default, 64)")
+	fs.StringVar(&o.metrics, "metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
 	o.addWebRTCFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
