@@ -88,6 +88,7 @@ var layers = map[string][]string{
 	// tests only
 	"internal/deptest": nil,
 	"interop":          nil,
+	"attack":           nil,
 	// the command
 	"cmd/pex": {"bt/dht", "bt/metainfo", "bt/swarm", "bt/tracker", "pxp", "pxp/webrtc", "transport/ws", "web"},
 }
