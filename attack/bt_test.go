@@ -239,10 +239,10 @@ func TestBTMessageFlood(t *testing.T) {
 		t.Fatal("the flooding peer was not disconnected")
 	}
 	honestSwarm(t, "127.89.0.1", addr)
-	if n := p.count("disconnected", func(ev map[string]any) bool {
+	if !p.waitCount("disconnected", func(ev map[string]any) bool {
 		r, _ := ev["reason"].(string)
 		return strings.Contains(r, "too frequently")
-	}); n == 0 {
+	}) {
 		t.Fatal("no disconnect for flooding reported")
 	}
 }

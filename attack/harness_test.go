@@ -152,6 +152,16 @@ func (p *proc) count(name string, match func(map[string]any) bool) int {
 	return n
 }
 
+// waitCount waits up to 10 s for an event named name that matches.
+func (p *proc) waitCount(name string, match func(map[string]any) bool) bool {
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if p.count(name, match) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // usage is what the process holds.
 type usage struct {
 	rssKiB     int
