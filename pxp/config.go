@@ -34,6 +34,13 @@ type Config struct {
 	// link (its two longest-connected links are spared). Otherwise the
 	// newcomer's connect is answered "peer is full" (ErrPeerFull).
 	PrefixBits4, PrefixBits6 int
+	// MaxInboundPerIP and MaxInboundPerPrefix, when set, cap the incoming
+	// links from one IP and from one prefix outright: a newcomer past
+	// either is told "peer is full" even when slots are free. Zero means
+	// no cap: the eviction rule above keeps prefixes fair when slots run
+	// out, without turning away the many honest peers that can share one
+	// address (behind a NAT, or on one machine).
+	MaxInboundPerIP, MaxInboundPerPrefix int
 	// HandshakeTimeout bounds magic, hello and the connect exchange when the
 	// caller's context has no earlier deadline. Default 10 s.
 	HandshakeTimeout time.Duration
@@ -185,7 +192,8 @@ func (c *Config) validate() error {
 	switch {
 	case c.MaxPeers < 0, c.MaxCandidates < 0, c.MaxCandidateIDs < 0, c.GetPeersBurst < 0,
 		c.MaxRelays < 0, c.MaxRelaysPerPeer < 0, c.MaxPendingIncoming < 0, c.EventBuffer < 0,
-		c.IncomingBuffer < 0, c.MaxHandshakes < 0, c.MaxHandshakesPerIP < 0:
+		c.IncomingBuffer < 0, c.MaxHandshakes < 0, c.MaxHandshakesPerIP < 0,
+		c.MaxInboundPerIP < 0, c.MaxInboundPerPrefix < 0:
 		return errors.New("pxp: config limits must not be negative")
 	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0:
 		return errors.New("pxp: config durations must not be negative")

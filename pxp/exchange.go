@@ -241,9 +241,13 @@ func (e *Exchange) register(p *Peer) error {
 			return fmt.Errorf("%w: id %s", ErrDuplicatePeer, id)
 		}
 	}
-	prefix := prefixOf(gate.IP(p.conn), e.cfg.PrefixBits4, e.cfg.PrefixBits6)
+	ip := gate.IP(p.conn)
+	prefix := prefixOf(ip, e.cfg.PrefixBits4, e.cfg.PrefixBits6)
 	var victim *Peer
 	switch {
+	case !p.outgoing && e.overInboundCapsLocked(ip, prefix):
+		e.mu.Unlock()
+		return ErrPeerFull
 	case p.outgoing && len(e.peers) >= e.cfg.MaxPeers:
 		e.mu.Unlock()
 		return ErrTooManyPeers
@@ -256,12 +260,26 @@ func (e *Exchange) register(p *Peer) error {
 		e.index.remove(victim)
 	}
 	e.peers[p] = struct{}{}
-	e.index.add(p, prefix)
+	e.index.add(p, ip, prefix)
 	e.mu.Unlock()
 	if victim != nil {
 		victim.closeWith(ErrEvicted)
 	}
 	return nil
+}
+
+// overInboundCapsLocked reports whether a newcomer from ip in prefix would
+// pass MaxInboundPerIP or MaxInboundPerPrefix.
+func (e *Exchange) overInboundCapsLocked(ip netip.Addr, prefix netip.Prefix) bool {
+	if c := e.cfg.MaxInboundPerIP; c > 0 && e.index.ipIn[ip] >= c {
+		return true
+	}
+	if c := e.cfg.MaxInboundPerPrefix; c > 0 {
+		if b := e.index.buckets[prefix]; b != nil && b.inbound >= c {
+			return true
+		}
+	}
+	return false
 }
 
 // inboundSlots is how many incoming links may be joined at once.

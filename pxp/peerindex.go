@@ -15,6 +15,7 @@ type peerIndex struct {
 	list    []*bucket // the same buckets, for drawing at random
 	byID    map[string]*Peer
 	inbound int
+	ipIn    map[netip.Addr]int // incoming links by remote IP
 }
 
 type bucket struct {
@@ -26,6 +27,7 @@ type bucket struct {
 
 // slotInfo is what the index keeps on each peer; guarded by Exchange.mu.
 type slotInfo struct {
+	ip       netip.Addr
 	prefix   netip.Prefix
 	pos      int // in its bucket's peers
 	joinedAt time.Time
@@ -34,20 +36,22 @@ type slotInfo struct {
 func (ix *peerIndex) init() {
 	ix.buckets = make(map[netip.Prefix]*bucket)
 	ix.byID = make(map[string]*Peer)
+	ix.ipIn = make(map[netip.Addr]int)
 }
 
-func (ix *peerIndex) add(p *Peer, prefix netip.Prefix) {
+func (ix *peerIndex) add(p *Peer, ip netip.Addr, prefix netip.Prefix) {
 	b := ix.buckets[prefix]
 	if b == nil {
 		b = &bucket{key: prefix, pos: len(ix.list)}
 		ix.buckets[prefix] = b
 		ix.list = append(ix.list, b)
 	}
-	p.slot = slotInfo{prefix: prefix, pos: len(b.peers), joinedAt: time.Now()}
+	p.slot = slotInfo{ip: ip, prefix: prefix, pos: len(b.peers), joinedAt: time.Now()}
 	b.peers = append(b.peers, p)
 	if !p.outgoing {
 		b.inbound++
 		ix.inbound++
+		ix.ipIn[ip]++
 	}
 	if id := p.remote.id; id != "" {
 		ix.byID[id] = p
@@ -67,6 +71,9 @@ func (ix *peerIndex) remove(p *Peer) {
 	if !p.outgoing {
 		b.inbound--
 		ix.inbound--
+		if ix.ipIn[p.slot.ip]--; ix.ipIn[p.slot.ip] <= 0 {
+			delete(ix.ipIn, p.slot.ip)
+		}
 	}
 	if id := p.remote.id; id != "" && ix.byID[id] == p {
 		delete(ix.byID, id)

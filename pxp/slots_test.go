@@ -147,3 +147,22 @@ func TestGetPeersSpreadAcrossPrefixes(t *testing.T) {
 		t.Fatalf("%d of %d candidates honest, want at least half", good, total)
 	}
 }
+
+// The optional hard caps turn away a newcomer from a crowded IP or prefix
+// even with slots free.
+func TestInboundCaps(t *testing.T) {
+	nw := memnet.NewNetwork()
+	ln, _ := nw.Listen("node")
+	node := newExchange(t, &Config{MaxInboundPerIP: 2, MaxInboundPerPrefix: 3})
+	go node.Serve(ln, nil)
+	for i, from := range []string{"10.0.0.1:1", "10.0.0.1:2", "10.0.0.1:3", "10.0.0.2:1", "10.0.0.3:1", "10.1.0.1:1"} {
+		_, err := honest(t, nw, from)
+		want := i != 2 && i != 4 // the third from 10.0.0.1; the fourth from 10.0.0.0/24
+		if (err == nil) != want {
+			t.Fatalf("newcomer %d from %s: %v", i, from, err)
+		}
+		if err != nil && !errors.Is(err, ErrPeerFull) {
+			t.Fatalf("newcomer %d refused with %v, want ErrPeerFull", i, err)
+		}
+	}
+}
