@@ -357,3 +357,44 @@ func TestMessageFloodDisconnects(t *testing.T) {
 		}
 	})
 }
+
+// One peer's yourip claim does not make an address ours; the same claim
+// from a second address does.
+func TestYourIPNeedsTwoPeers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{0xad}
+		n := l.node("10.0.0.1", ih, Config{NoAZMP: true})
+		claimed := netip.MustParseAddr("10.0.0.77")
+		claim := func(from string) {
+			c, err := l.dial(from, n.addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			hs := wire.Handshake{InfoHash: ih}
+			hs.Reserved[wire.ReservedByteLTEP] = wire.ReservedBitLTEP
+			copy(hs.PeerID[:], "-XX0001-")
+			copy(hs.PeerID[8:], from)
+			ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 1}, YourIP: claimed}
+			c.Write(wire.AppendExtended(hs.Append(nil), 0, ext.Bytes()))
+			go io.Copy(io.Discard, c)
+		}
+		self := func() bool {
+			n.s.mu.Lock()
+			defer n.s.mu.Unlock()
+			return n.s.self[netip.AddrPortFrom(claimed, 6881)]
+		}
+		claim("10.5.0.1")
+		claim("10.5.0.1")
+		synctest.Wait()
+		if self() {
+			t.Fatal("one peer's claims made the address ours")
+		}
+		claim("10.5.0.2")
+		synctest.Wait()
+		if !self() {
+			t.Fatal("two peers agreeing did not make the address ours")
+		}
+	})
+}

@@ -82,9 +82,10 @@ func (l *ltepLink) readOne() error {
 			return err
 		}
 		if h.YourIP.IsValid() && s.cfg.ListenPort > 0 {
-			// How this peer sees us: our listen address, never to dial.
+			// How this peer sees us: our listen address, never to dial,
+			// once peers from two addresses agree on it.
 			s.mu.Lock()
-			s.addSelfLocked(netip.AddrPortFrom(h.YourIP.Unmap(), uint16(s.cfg.ListenPort)))
+			s.claimSelfLocked(h.YourIP.Unmap(), c.addr.Addr())
 			s.mu.Unlock()
 		}
 		l.extBy = time.Time{}

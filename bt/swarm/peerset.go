@@ -15,14 +15,15 @@ import (
 // and guarded by Swarm.mu.
 type peerSet struct {
 	conns     map[*conn]struct{}
-	known     map[netip.AddrPort]string        // dials in flight and outgoing connections -> source
-	listening map[netip.AddrPort]*conn         // connections by listen address, where known
-	self      map[netip.AddrPort]bool          // our own listen addresses as peers see them
-	backoff   map[netip.AddrPort]time.Duration // manual peers whose dials failed: the last wait
-	dialing   int                              // dials in flight
-	dials     dialPolicy                       // what may be dialed, and when
-	slots     int                              // of MaxPeers: dials in flight, outgoing links, incoming links past their handshakes
-	changed   chan struct{}                    // closed when the listen addresses told by PEX change
+	known     map[netip.AddrPort]string          // dials in flight and outgoing connections -> source
+	listening map[netip.AddrPort]*conn           // connections by listen address, where known
+	self      map[netip.AddrPort]bool            // our own listen addresses as peers see them
+	claims    map[netip.Addr]map[netip.Addr]bool // yourip claims not yet agreed: address -> claimants
+	backoff   map[netip.AddrPort]time.Duration   // manual peers whose dials failed: the last wait
+	dialing   int                                // dials in flight
+	dials     dialPolicy                         // what may be dialed, and when
+	slots     int                                // of MaxPeers: dials in flight, outgoing links, incoming links past their handshakes
+	changed   chan struct{}                      // closed when the listen addresses told by PEX change
 }
 
 func (ps *peerSet) init() {
@@ -30,6 +31,7 @@ func (ps *peerSet) init() {
 	ps.known = map[netip.AddrPort]string{}
 	ps.listening = map[netip.AddrPort]*conn{}
 	ps.self = map[netip.AddrPort]bool{}
+	ps.claims = map[netip.Addr]map[netip.Addr]bool{}
 	ps.backoff = map[netip.AddrPort]time.Duration{}
 	ps.changed = make(chan struct{})
 	ps.dials.init()
@@ -258,10 +260,37 @@ func (s *Swarm) setListenLocked(c *conn, listen netip.AddrPort) {
 }
 
 // addSelfLocked remembers a as one of our own listen addresses, never to
-// be dialed; at most MaxSelf are kept, since peers may claim anything.
+// be dialed; at most MaxSelf are kept.
 func (s *Swarm) addSelfLocked(a netip.AddrPort) {
 	if len(s.self) < MaxSelf {
 		s.self[a] = true
+	}
+}
+
+// claimSelfLocked records that the peer at by says it sees us at ip
+// (BEP 10's yourip). One peer's word is not enough, or any peer could
+// make pex shun addresses of its choice: ip:ListenPort becomes ours once
+// peers from two different addresses say so. Claims are bounded like the
+// self set.
+func (s *Swarm) claimSelfLocked(ip, by netip.Addr) {
+	a := netip.AddrPortFrom(ip, uint16(s.cfg.ListenPort))
+	if s.self[a] {
+		return
+	}
+	who := s.claims[ip]
+	if who == nil {
+		if len(s.claims) >= MaxSelf {
+			return
+		}
+		who = map[netip.Addr]bool{}
+		s.claims[ip] = who
+	}
+	if len(who) < 8 {
+		who[by] = true
+	}
+	if len(who) >= 2 {
+		s.addSelfLocked(a)
+		delete(s.claims, ip)
 	}
 }
 

@@ -226,10 +226,19 @@ func (h *ExtHandshake) Bytes() []byte {
 	return b
 }
 
-// ParseExtHandshake decodes an extended handshake payload. Bytes after the
-// dict are ignored (BEP 10 allows extra data).
+// MaxExtHandshake bounds an extended handshake's payload. libtorrent's,
+// Transmission's and BiglyBT's are a few hundred bytes; decoding a large
+// one costs CPU an attacker would spend nothing on.
+const MaxExtHandshake = 16 << 10
+
+// ParseExtHandshake decodes an extended handshake payload of at most
+// MaxExtHandshake bytes. Bytes after the dict are ignored (BEP 10 allows
+// extra data).
 func ParseExtHandshake(b []byte) (ExtHandshake, error) {
 	var h ExtHandshake
+	if len(b) > MaxExtHandshake {
+		return h, fmt.Errorf("wire: extended handshake of %d bytes, limit %d", len(b), MaxExtHandshake)
+	}
 	v, _, err := bencode.DecodePrefix(b)
 	if err != nil {
 		return h, fmt.Errorf("wire: extended handshake: %w", err)

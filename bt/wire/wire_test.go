@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"testing"
@@ -117,4 +118,13 @@ func FuzzParseExtHandshake(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestExtHandshakeSizeCapped(t *testing.T) {
+	big := append([]byte("d1:v"), []byte(fmt.Sprintf("%d:", MaxExtHandshake))...)
+	big = append(big, make([]byte, MaxExtHandshake)...)
+	big = append(big, 'e')
+	if _, err := ParseExtHandshake(big); err == nil {
+		t.Fatal("an extended handshake over the cap was decoded")
+	}
 }
