@@ -19,6 +19,8 @@ const (
 	DefaultEventBuffer      = 1024
 	DefaultMessageRate      = 1000
 	DefaultMessageBurst     = 10000
+	DefaultOpeningRate      = 10
+	DefaultOpeningBurst     = 20
 	DefaultMaxHandshakes    = 128
 	DefaultHandshakesPerIP  = 32
 )
@@ -113,6 +115,12 @@ type Config struct {
 	// Defaults 1000 and 10000.
 	MessageRate  float64
 	MessageBurst int
+	// OpeningRate and OpeningBurst bound the incoming connections one IP
+	// may open (a second, and at once); more are closed before any work is
+	// done on them, Message Stream Encryption's Diffie-Hellman above all.
+	// Defaults 10 and 20.
+	OpeningRate  float64
+	OpeningBurst int
 	// MaxHandshakes bounds the incoming connections still in their
 	// handshakes (MSE included), and MaxHandshakesPerIP those from one IP.
 	// A newcomer is never refused: the oldest handshake of its IP, or of
@@ -169,6 +177,12 @@ func (c *Config) withDefaults() Config {
 	if o.MessageBurst == 0 {
 		o.MessageBurst = DefaultMessageBurst
 	}
+	if o.OpeningRate == 0 {
+		o.OpeningRate = DefaultOpeningRate
+	}
+	if o.OpeningBurst == 0 {
+		o.OpeningBurst = DefaultOpeningBurst
+	}
 	if o.DialBackoff == 0 {
 		o.DialBackoff = DefaultDialBackoff
 	}
@@ -199,6 +213,8 @@ func (c *Config) validate() error {
 		return errors.New("swarm: HandshakeTimeout must not be negative")
 	case c.EventBuffer < 0:
 		return errors.New("swarm: EventBuffer must not be negative")
+	case c.OpeningRate < 0 || c.OpeningBurst < 0:
+		return errors.New("swarm: OpeningRate and OpeningBurst must not be negative")
 	case c.MessageRate < 0 || c.MessageBurst < 0:
 		return errors.New("swarm: MessageRate and MessageBurst must not be negative")
 	case c.DialBackoff < 0 || c.MaxDialBackoff < 0 || c.MaxDialsPerSource < 0:

@@ -14,6 +14,7 @@ import (
 	"github.com/seed0021ed4d/pex/bt/compact"
 	"github.com/seed0021ed4d/pex/internal/acceptloop"
 	"github.com/seed0021ed4d/pex/internal/gate"
+	"golang.org/x/time/rate"
 )
 
 // Sources of a peer, as in Event.Source and PeerInfo.Source.
@@ -65,7 +66,8 @@ type Swarm struct {
 	mu        sync.Mutex
 	closed    bool
 	listeners map[net.Listener]struct{}
-	peerSet   // guarded by mu
+	openings  map[netip.Addr]*rate.Limiter // incoming connections per IP
+	peerSet                                // guarded by mu
 
 	azIdentity [20]byte // AZ_HANDSHAKE's identity, random per swarm
 }
@@ -81,7 +83,7 @@ func New(infohash [20]byte, cfg *Config) (*Swarm, error) {
 		return nil, err
 	}
 	s := &Swarm{ih: infohash, cfg: c, events: make(chan Event, c.EventBuffer), listeners: map[net.Listener]struct{}{},
-		handshakes: gate.New(c.MaxHandshakes, c.MaxHandshakesPerIP)}
+		openings: map[netip.Addr]*rate.Limiter{}, handshakes: gate.New(c.MaxHandshakes, c.MaxHandshakesPerIP)}
 	s.peerSet.init()
 	rand.Read(s.azIdentity[:])
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -127,7 +129,7 @@ func (s *Swarm) azOn() bool { return !s.cfg.NoAZMP }
 // from an incoming peer that has told us nothing.
 func (s *Swarm) Accept(c net.Conn) {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || !s.openingLocked(gate.IP(c)) {
 		s.mu.Unlock()
 		c.Close()
 		return
@@ -141,6 +143,29 @@ func (s *Swarm) Accept(c net.Conn) {
 		defer t.Leave()
 		s.runConn(c, compact.Unmap(addr), SourceIncoming, false, false, t, netip.AddrPort{})
 	}()
+}
+
+// maxOpeningLimiters bounds the IPs whose opening rate is tracked.
+const maxOpeningLimiters = 4096
+
+// openingLocked takes a token of ip's opening bucket.
+func (s *Swarm) openingLocked(ip netip.Addr) bool {
+	l := s.openings[ip]
+	if l == nil {
+		if len(s.openings) >= maxOpeningLimiters {
+			for a, o := range s.openings { // forget IPs whose buckets are full again
+				if o.Tokens() >= float64(s.cfg.OpeningBurst) {
+					delete(s.openings, a)
+				}
+			}
+			if len(s.openings) >= maxOpeningLimiters {
+				return false
+			}
+		}
+		l = rate.NewLimiter(rate.Limit(s.cfg.OpeningRate), s.cfg.OpeningBurst)
+		s.openings[ip] = l
+	}
+	return l.Allow()
 }
 
 // Serve accepts connections on ln and hands them to Accept until ln fails
