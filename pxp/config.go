@@ -79,8 +79,14 @@ type Config struct {
 	// Default 64.
 	MaxRelays int
 	// MaxRelaysPerPeer bounds the relays one peer may have asked this node
-	// for, in progress or spliced. Default 8.
-	MaxRelaysPerPeer int
+	// for, in progress or spliced, and MaxRelaysPerPrefix those the peers
+	// of one network prefix may (PrefixBits4/6), so that one client cannot
+	// take every slot. Defaults 8 and MaxRelays/4.
+	MaxRelaysPerPeer   int
+	MaxRelaysPerPrefix int
+	// RelayIdleTimeout ends a relay that carried no byte either way for
+	// that long, giving its slot back. Default 2 min.
+	RelayIdleTimeout time.Duration
 	// MaxHandshakes bounds the connections given to Accept (or Serve) that
 	// are still in their handshake, and MaxHandshakesPerIP those from one
 	// remote IP. A newcomer is never refused: at the per-IP cap the oldest
@@ -175,6 +181,7 @@ func (c *Config) withDefaults() Config {
 	def(&o.RelayRateLimit, 50_000)
 	def(&o.MaxRelays, 64)
 	def(&o.MaxRelaysPerPeer, 8)
+	defd(&o.RelayIdleTimeout, 2*time.Minute)
 	def(&o.MaxPendingIncoming, 16)
 	def(&o.MaxHandshakes, 256)
 	def(&o.MaxHandshakesPerIP, 64)
@@ -193,9 +200,9 @@ func (c *Config) validate() error {
 	case c.MaxPeers < 0, c.MaxCandidates < 0, c.MaxCandidateIDs < 0, c.GetPeersBurst < 0,
 		c.MaxRelays < 0, c.MaxRelaysPerPeer < 0, c.MaxPendingIncoming < 0, c.EventBuffer < 0,
 		c.IncomingBuffer < 0, c.MaxHandshakes < 0, c.MaxHandshakesPerIP < 0,
-		c.MaxInboundPerIP < 0, c.MaxInboundPerPrefix < 0:
+		c.MaxInboundPerIP < 0, c.MaxInboundPerPrefix < 0, c.MaxRelaysPerPrefix < 0:
 		return errors.New("pxp: config limits must not be negative")
-	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0:
+	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0, c.RelayIdleTimeout < 0:
 		return errors.New("pxp: config durations must not be negative")
 	case c.GetPeersRate < 0, c.RequestRate < 0, c.RequestBurst < 0, c.RefusalBurst < 0:
 		return errors.New("pxp: request rates and bursts must not be negative")

@@ -39,6 +39,7 @@ type Exchange struct {
 	closed          bool
 	chansClosed     bool
 	relays          int
+	relaysByPrefix  map[netip.Prefix]int // relays held by askers of each prefix
 	pendingIncoming int
 
 	handshakes *gate.Gate // incoming connections in their handshake
@@ -73,6 +74,7 @@ func New(networkID string, cfg *Config) (*Exchange, error) {
 		incoming:   make(chan *Conn, c.IncomingBuffer),
 	}
 	e.index.init()
+	e.relaysByPrefix = make(map[netip.Prefix]int)
 	e.rng = newRand()
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if c.RefuseIncoming {

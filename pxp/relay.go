@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -112,16 +113,23 @@ func (p *Peer) onRelay(m Message) error {
 	}
 	e := p.ex
 	e.mu.Lock()
+	prefix := p.slot.prefix
 	full := e.relays >= e.cfg.MaxRelays
-	if !full {
+	crowded := e.relaysByPrefix[prefix] >= e.maxRelaysPerPrefix()
+	if !full && !crowded {
 		e.relays++
+		e.relaysByPrefix[prefix]++
 	}
 	e.mu.Unlock()
-	if full {
+	if full || crowded {
 		p.mu.Lock()
 		p.served.relays--
 		p.mu.Unlock()
-		p.refuse(CmdRelay, m.Nonce, "relay limit reached")
+		if crowded {
+			p.refuse(CmdRelay, m.Nonce, "relay limit for your network reached")
+		} else {
+			p.refuse(CmdRelay, m.Nonce, "relay limit reached")
+		}
 		return nil
 	}
 	src, err := p.sess.Stream("relay:" + id)
@@ -140,10 +148,22 @@ func (p *Peer) onRelay(m Message) error {
 	return nil
 }
 
+// maxRelaysPerPrefix is the share of MaxRelays the links of one prefix
+// may hold.
+func (e *Exchange) maxRelaysPerPrefix() int {
+	if e.cfg.MaxRelaysPerPrefix > 0 {
+		return e.cfg.MaxRelaysPerPrefix
+	}
+	return max(1, e.cfg.MaxRelays/4)
+}
+
 // relayDone releases the relay slots one relay for asker held.
 func (e *Exchange) relayDone(asker *Peer) {
 	e.mu.Lock()
 	e.relays--
+	if e.relaysByPrefix[asker.slot.prefix]--; e.relaysByPrefix[asker.slot.prefix] <= 0 {
+		delete(e.relaysByPrefix, asker.slot.prefix)
+	}
 	e.mu.Unlock()
 	asker.mu.Lock()
 	asker.served.relays--
@@ -205,6 +225,21 @@ func (e *Exchange) splice(a, b *mux.Stream, pa, pb *Peer) {
 		}
 		cancel()
 	}()
+	// A relay that carries nothing for RelayIdleTimeout gives its slot
+	// back: a peer cannot hold slots by asking for relays it never uses.
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	var idle *time.Timer
+	idle = time.AfterFunc(e.cfg.RelayIdleTimeout, func() {
+		since := time.Since(time.Unix(0, last.Load()))
+		if since >= e.cfg.RelayIdleTimeout {
+			e.cfg.Logger.Debug("pxp: relay idle, ended", "idle", since)
+			cancel()
+			return
+		}
+		idle.Reset(e.cfg.RelayIdleTimeout - since)
+	})
+	defer idle.Stop()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	pipe := func(dst, src *mux.Stream) {
@@ -218,6 +253,7 @@ func (e *Exchange) splice(a, b *mux.Stream, pa, pb *Peer) {
 		for {
 			n, err := src.Read(buf)
 			if n > 0 {
+				last.Store(time.Now().UnixNano())
 				if werr := lim.WaitN(ctx, n); werr != nil {
 					why = werr
 					break

@@ -280,3 +280,38 @@ func TestSynctestStalledDestinationEndsOnlyTheRelay(t *testing.T) {
 		}
 	})
 }
+
+// Relay slots are shared fairly: the links of one prefix hold at most
+// MaxRelaysPerPrefix, and a relay that carries nothing is ended after
+// RelayIdleTimeout, giving its slot back.
+func TestSynctestRelaySlotsFairAndReclaimed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := newExchange(t, &Config{MaxRelays: 8, MaxRelaysPerPrefix: 2, MaxRelaysPerPeer: 8})
+		var leaves []*Exchange
+		for range 4 {
+			l := newExchange(t, nil)
+			link(t, l, hub)
+			leaves = append(leaves, l)
+		}
+		// leaves[0] asks for relays to the others: two are carried (its
+		// prefix's share: memnet links share one), the third is refused.
+		ctx := context.Background()
+		var errs []error
+		for range 3 {
+			_, err := leaves[0].GetNewPeer(ctx)
+			errs = append(errs, err)
+		}
+		if errs[0] != nil || errs[1] != nil || errs[2] == nil || !strings.Contains(errs[2].Error(), "relay limit for your network") {
+			t.Fatalf("relay results %v", errs)
+		}
+		if st := hub.Stats(); st.Relays != 2 {
+			t.Fatalf("%d relays carried, want 2", st.Relays)
+		}
+		// Nobody uses them: after the idle timeout both are gone.
+		time.Sleep(121 * time.Second)
+		synctest.Wait()
+		if st := hub.Stats(); st.Relays != 0 {
+			t.Fatalf("%d idle relays still carried after two minutes", st.Relays)
+		}
+	})
+}
