@@ -52,7 +52,8 @@ func (e *Exchange) GetNewPeer(ctx context.Context) (*Conn, error) {
 	}
 	// Up to four relays, at random and from different prefixes first: a
 	// crowd of links from one /24 cannot be every relay asked.
-	peers := e.index.sample(e.rng, maxRelaysAsked, func(*Peer) bool { return true })
+	// Relayed sessions cannot relay (no chains).
+	peers := e.index.sample(e.rng, maxRelaysAsked, func(q *Peer) bool { return q.via == nil })
 	e.mu.Unlock()
 	if len(peers) == 0 {
 		return nil, ErrNoPeers
