@@ -3,6 +3,7 @@ package webrtc
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -118,5 +119,42 @@ func TestICENeverCompletes(t *testing.T) {
 	defer cancel()
 	if _, err := s.Conn(ctx); err == nil || !strings.Contains(err.Error(), "not open") {
 		t.Fatalf("got %v, want the data channel deadline", err)
+	}
+}
+
+// A remote peer's candidates are capped per upgrade, and addresses no check
+// may go to are dropped: a peer cannot aim this node's connectivity checks
+// at a list of victims.
+func TestRemoteCandidatesBounded(t *testing.T) {
+	u, err := New(&Config{MaxRemoteCandidates: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &session{u: u}
+	var sdp strings.Builder
+	sdp.WriteString("v=0\r\n")
+	for i := range 10 {
+		fmt.Fprintf(&sdp, "a=candidate:%d 1 udp 2130706431 192.0.2.%d 4000 typ host\r\n", i, i+1)
+	}
+	got := s.trimCandidates(sdp.String())
+	if n := strings.Count(got, "a=candidate:"); n != 3 {
+		t.Fatalf("%d candidates kept of 10 in the description, want 3", n)
+	}
+	if s.takeCandidate("candidate:9 1 udp 1 192.0.2.99 4000 typ host") {
+		t.Fatal("a trickled candidate past the budget was taken")
+	}
+	for _, bad := range []string{
+		"candidate:1 1 udp 1 0.0.0.0 4000 typ host",
+		"candidate:1 1 udp 1 224.0.0.1 4000 typ host",
+		"candidate:1 1 udp 1 255.255.255.255 4000 typ host",
+		"candidate:1 1 udp 1 192.0.2.1 0 typ host",
+		"candidate:1 1",
+	} {
+		if usableCandidate(bad) {
+			t.Errorf("took %q", bad)
+		}
+	}
+	if !usableCandidate("candidate:1 1 udp 1 abcd.local 4000 typ host") {
+		t.Error("an mDNS host candidate was dropped")
 	}
 }

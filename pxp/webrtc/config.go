@@ -25,6 +25,11 @@ type Config struct {
 	// MaxPendingCandidates bounds remote candidates kept before the remote
 	// description. Default 64.
 	MaxPendingCandidates int
+	// MaxRemoteCandidates bounds the remote candidates one upgrade checks,
+	// in its description and trickled; more are dropped, so a peer cannot
+	// make this node send connectivity checks to a long list of addresses.
+	// Default 8.
+	MaxRemoteCandidates int
 	// Logger receives debug logs; nil means silent.
 	Logger *slog.Logger
 }
@@ -33,6 +38,7 @@ type Config struct {
 const (
 	DefaultTimeout              = 10 * time.Second
 	DefaultMaxPendingCandidates = 64
+	DefaultMaxRemoteCandidates  = 8
 )
 
 // DefaultConfig returns the configuration a nil *Config stands for.
@@ -48,6 +54,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.MaxRemoteCandidates == 0 {
+		o.MaxRemoteCandidates = DefaultMaxRemoteCandidates
 	}
 	if o.MaxPendingCandidates == 0 {
 		o.MaxPendingCandidates = DefaultMaxPendingCandidates

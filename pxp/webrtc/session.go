@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +30,7 @@ type session struct {
 
 	mu          sync.Mutex
 	haveRemote  bool
+	remoteTaken int // remote candidates taken
 	descSent    bool
 	localCands  []webrtc.ICECandidateInit
 	remoteCands []webrtc.ICECandidateInit
@@ -101,6 +104,59 @@ func (s *session) sendCandidate(c webrtc.ICECandidateInit) {
 }
 
 // Signal feeds one remote signal.
+// takeCandidate reports whether a remote candidate is checked: at most
+// MaxRemoteCandidates of a session are, and none to an address no
+// connectivity check may go to (unspecified, multicast, broadcast, port 0).
+// A peer cannot make this node send STUN checks at a list of victims.
+func (s *session) takeCandidate(line string) bool {
+	if !usableCandidate(line) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.remoteTaken >= s.u.cfg.MaxRemoteCandidates {
+		return false
+	}
+	s.remoteTaken++
+	return true
+}
+
+// trimCandidates applies takeCandidate to the candidates written in a
+// session description, dropping the lines it refuses.
+func (s *session) trimCandidates(sdp string) string {
+	if !strings.Contains(sdp, "a=candidate:") {
+		return sdp
+	}
+	lines := strings.SplitAfter(sdp, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if c, ok := strings.CutPrefix(l, "a="); ok && strings.HasPrefix(c, "candidate:") && !s.takeCandidate(strings.TrimRight(c, "\r\n")) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "")
+}
+
+// usableCandidate reads the address of an ICE candidate line
+// ("candidate:foundation component transport priority address port typ ...")
+// and reports whether a check may be sent to it. Host names (mDNS) pass.
+func usableCandidate(line string) bool {
+	f := strings.Fields(line)
+	if len(f) < 6 {
+		return false
+	}
+	if f[5] == "0" {
+		return false
+	}
+	ip, err := netip.ParseAddr(f[4])
+	if err != nil {
+		return true // a host name: resolved, if at all, by the ICE agent
+	}
+	ip = ip.Unmap()
+	return !ip.IsUnspecified() && !ip.IsMulticast() && ip != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
 func (s *session) Signal(raw json.RawMessage) error {
 	s.u.cfg.Logger.Debug("webrtc: remote signal", "initiator", s.initiator, "signal", string(truncateSig(raw)))
 	var sig signal
@@ -111,6 +167,12 @@ func (s *session) Signal(raw json.RawMessage) error {
 	case sig.Candidate != nil:
 		if sig.Candidate.Candidate == "" {
 			return nil // end of candidates
+		}
+		if len(strings.Fields(sig.Candidate.Candidate)) < 6 {
+			return fmt.Errorf("webrtc: malformed candidate %q", truncateSig([]byte(sig.Candidate.Candidate)))
+		}
+		if !s.takeCandidate(sig.Candidate.Candidate) {
+			return nil // over the budget, or an address never checked: dropped
 		}
 		s.mu.Lock()
 		if !s.haveRemote {
@@ -128,7 +190,7 @@ func (s *session) Signal(raw json.RawMessage) error {
 		}
 		return nil
 	case sig.Type == "offer" && !s.initiator, sig.Type == "answer" && s.initiator:
-		desc := webrtc.SessionDescription{SDP: sig.SDP}
+		desc := webrtc.SessionDescription{SDP: s.trimCandidates(sig.SDP)}
 		if sig.Type == "offer" {
 			desc.Type = webrtc.SDPTypeOffer
 		} else {
