@@ -485,3 +485,22 @@ func TestBTSwarmDHT(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A source repeating one failure is printed a few times, then summed up in
+// one suppressed event: a hello flood cannot fill the log.
+func TestRepeatedErrorsSummarised(t *testing.T) {
+	var out strings.Builder
+	pr := &printer{w: &out, json: true}
+	for i := range 1000 {
+		pr.limited("10.0.0.1 "+errorKind(fmt.Errorf("pxp: refused getpeers %d", i)), "error", "error", fmt.Sprint("refused getpeers ", i), "remote", "10.0.0.1:1")
+	}
+	pr.limited("10.0.0.2 x", "error", "error", "other source")
+	pr.flush(true)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != repeatMax+2 {
+		t.Fatalf("%d lines for 1000 repeats and one other, want %d:\n%s", len(lines), repeatMax+2, out.String())
+	}
+	if !strings.Contains(out.String(), `"event":"suppressed"`) || !strings.Contains(out.String(), `"count":995`) {
+		t.Fatalf("no summary of 995 left out:\n%s", out.String())
+	}
+}

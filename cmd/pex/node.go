@@ -103,6 +103,20 @@ func (n *node) run(ctx context.Context) error {
 		n.wg.Add(1)
 		go n.wantLoop(ctx)
 	}
+	n.wg.Add(1)
+	go func() { // sums up repeated events when their window ends
+		defer n.wg.Done()
+		t := time.NewTicker(repeatWindow)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				n.pr.flush(false)
+			}
+		}
+	}()
 	<-ctx.Done()
 	if ln != nil {
 		ln.Close()
@@ -110,6 +124,7 @@ func (n *node) run(ctx context.Context) error {
 	stopHTTP()
 	n.ex.Close() // closes Events and Incoming, ending their loops
 	n.wg.Wait()
+	n.pr.flush(true)
 	return nil
 }
 
@@ -193,10 +208,13 @@ func (n *node) eventLoop() {
 			n.pr.event("disconnect", f...)
 		case pxp.EventError:
 			f := []any{"error", ev.Err.Error()}
+			source := ""
 			if ev.Peer != nil {
 				f = append(f, "remote", ev.Peer.RemoteAddr().String())
+				source = hostOf(ev.Peer.RemoteAddr().String())
 			}
-			n.pr.event("error", f...)
+			// A source repeating one failure is summed up, not echoed.
+			n.pr.limited(source+" "+errorKind(ev.Err), "error", f...)
 		}
 	}
 }
