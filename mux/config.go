@@ -2,6 +2,7 @@ package mux
 
 import (
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +29,11 @@ type Config struct {
 	// PendingBuffer bounds the bytes kept for one such channel; a channel
 	// that sends more is discarded. Default 64 KiB.
 	PendingBuffer int
+	// PendingBudget, when set, bounds the bytes of unclaimed channels over
+	// every session sharing it (a node's links, say); a channel whose bytes
+	// do not fit is discarded. Nil means no bound but PendingBuffer a
+	// channel.
+	PendingBudget *Budget
 	// PendingTimeout is how long such a channel is kept, on a timer of its
 	// own. Default 15 s.
 	PendingTimeout time.Duration
@@ -80,4 +86,39 @@ func (c *Config) withDefaults() Config {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
+}
+
+// Budget is a byte allowance shared by sessions: see Config.PendingBudget.
+// Its methods are safe for concurrent use; a nil *Budget allows anything.
+type Budget struct {
+	max  int64
+	used atomic.Int64
+}
+
+// NewBudget returns a Budget of max bytes.
+func NewBudget(max int64) *Budget { return &Budget{max: max} }
+
+// Used reports the bytes taken now.
+func (b *Budget) Used() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.used.Load()
+}
+
+func (b *Budget) take(n int) bool {
+	if b == nil {
+		return true
+	}
+	if b.used.Add(int64(n)) > b.max {
+		b.used.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+func (b *Budget) give(n int) {
+	if b != nil && n > 0 {
+		b.used.Add(-int64(n))
+	}
 }

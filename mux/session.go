@@ -184,7 +184,7 @@ func (s *Session) handle(f Frame) {
 		}
 		if rc.pend != nil {
 			p := rc.pend
-			if len(p.data)+len(f.Payload) > s.cfg.PendingBuffer {
+			if len(p.data)+len(f.Payload) > s.cfg.PendingBuffer || !s.cfg.PendingBudget.take(len(f.Payload)) {
 				s.cfg.Logger.Debug("mux: discarding unclaimed stream over its buffer", "name", rc.name)
 				s.dropPendingLocked(rc.name, p, true)
 				return
@@ -314,6 +314,7 @@ func (s *Session) open(ch uint64, payload []byte) {
 func (s *Session) dropPendingLocked(name string, p *pendingChan, discard bool) {
 	delete(s.pending, name)
 	p.expiry.Stop()
+	s.cfg.PendingBudget.give(len(p.data))
 	if discard {
 		p.data = nil
 		if rc := s.remote[p.ch]; rc != nil && rc.pend == p {

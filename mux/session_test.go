@@ -342,3 +342,31 @@ func TestSlowReaderKeepsItsStream(t *testing.T) {
 		}
 	})
 }
+
+// A budget shared by sessions bounds their unclaimed bytes together, and
+// is given back when the streams are claimed or dropped.
+func TestPendingBudgetShared(t *testing.T) {
+	budget := NewBudget(100 << 10)
+	var servers []*Session
+	for range 4 {
+		sa, sb := pair(t, &Config{PendingBudget: budget})
+		servers = append(servers, sb)
+		st := mustStream(t, sa, "unasked")
+		st.Write(bytes.Repeat([]byte("u"), 60<<10))
+	}
+	waitFor(t, func() bool {
+		n := 0
+		for _, s := range servers {
+			s.mu.Lock()
+			n += len(s.pending)
+			s.mu.Unlock()
+		}
+		return n == 1 && budget.Used() == 60<<10 // one fits, three were discarded
+	})
+	for _, s := range servers {
+		s.Close()
+	}
+	if budget.Used() != 0 {
+		t.Fatalf("%d bytes still counted after the sessions closed", budget.Used())
+	}
+}

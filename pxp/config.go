@@ -112,6 +112,11 @@ type Config struct {
 	// link (package mux). Defaults 256 KiB and 2 s.
 	StreamBuffer int
 	StallTimeout time.Duration
+	// MaxUnclaimedBytes bounds, over all links, the bytes held for streams
+	// a peer opened that nobody here has asked for (8 of 64 KiB at most a
+	// link, each for 15 s); past it such streams are discarded. Default
+	// 16 MiB.
+	MaxUnclaimedBytes int
 
 	// EventBuffer is the capacity of the Events channel; events that find
 	// it full are dropped (and counted), never blocking the protocol.
@@ -189,6 +194,7 @@ func (c *Config) withDefaults() Config {
 	def(&o.MaxFrameSize, mux.DefaultMaxFrameSize)
 	def(&o.EventBuffer, 256)
 	def(&o.IncomingBuffer, 16)
+	def(&o.MaxUnclaimedBytes, 16<<20)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -200,7 +206,7 @@ func (c *Config) validate() error {
 	case c.MaxPeers < 0, c.MaxCandidates < 0, c.MaxCandidateIDs < 0, c.GetPeersBurst < 0,
 		c.MaxRelays < 0, c.MaxRelaysPerPeer < 0, c.MaxPendingIncoming < 0, c.EventBuffer < 0,
 		c.IncomingBuffer < 0, c.MaxHandshakes < 0, c.MaxHandshakesPerIP < 0,
-		c.MaxInboundPerIP < 0, c.MaxInboundPerPrefix < 0, c.MaxRelaysPerPrefix < 0:
+		c.MaxInboundPerIP < 0, c.MaxInboundPerPrefix < 0, c.MaxRelaysPerPrefix < 0, c.MaxUnclaimedBytes < 0:
 		return errors.New("pxp: config limits must not be negative")
 	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0, c.RelayIdleTimeout < 0:
 		return errors.New("pxp: config durations must not be negative")

@@ -42,7 +42,8 @@ type Exchange struct {
 	relaysByPrefix  map[netip.Prefix]int // relays held by askers of each prefix
 	pendingIncoming int
 
-	handshakes *gate.Gate // incoming connections in their handshake
+	handshakes *gate.Gate  // incoming connections in their handshake
+	unclaimed  *mux.Budget // bytes of streams nobody asked for, over all links
 
 	events   chan Event
 	incoming chan *Conn
@@ -71,6 +72,7 @@ func New(networkID string, cfg *Config) (*Exchange, error) {
 		peers:      make(map[*Peer]struct{}),
 		events:     make(chan Event, c.EventBuffer),
 		handshakes: gate.New(c.MaxHandshakes, c.MaxHandshakesPerIP),
+		unclaimed:  mux.NewBudget(int64(c.MaxUnclaimedBytes)),
 		incoming:   make(chan *Conn, c.IncomingBuffer),
 	}
 	e.index.init()

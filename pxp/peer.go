@@ -153,10 +153,11 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 	}
 	_ = conn.SetWriteDeadline(time.Time{})
 	sess := mux.NewSession(p.conn, &mux.Config{
-		StreamBuffer: e.cfg.StreamBuffer,
-		StallTimeout: e.cfg.StallTimeout,
-		MaxFrameSize: e.cfg.MaxFrameSize,
-		Logger:       e.cfg.Logger,
+		StreamBuffer:  e.cfg.StreamBuffer,
+		PendingBudget: e.unclaimed,
+		StallTimeout:  e.cfg.StallTimeout,
+		MaxFrameSize:  e.cfg.MaxFrameSize,
+		Logger:        e.cfg.Logger,
 	})
 	p.mu.Lock()
 	p.sess = sess
