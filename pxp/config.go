@@ -97,8 +97,11 @@ type Config struct {
 	MaxHandshakes      int
 	MaxHandshakesPerIP int
 	// MaxPendingIncoming bounds introductions to this node that have not
-	// finished their handshake yet, over all peers. Default 16.
-	MaxPendingIncoming int
+	// finished their handshake (and upgrade) yet, over all peers, and
+	// MaxPendingIncomingPerPeer those one relay brings: a peer cannot keep
+	// many WebRTC upgrades going at once. Defaults 16 and 4.
+	MaxPendingIncoming        int
+	MaxPendingIncomingPerPeer int
 
 	// MaxMessageSize bounds one control message line. Default 64 KiB.
 	MaxMessageSize int
@@ -188,6 +191,7 @@ func (c *Config) withDefaults() Config {
 	def(&o.MaxRelaysPerPeer, 8)
 	defd(&o.RelayIdleTimeout, 2*time.Minute)
 	def(&o.MaxPendingIncoming, 16)
+	def(&o.MaxPendingIncomingPerPeer, 4)
 	def(&o.MaxHandshakes, 256)
 	def(&o.MaxHandshakesPerIP, 64)
 	def(&o.MaxMessageSize, 64<<10)
@@ -204,7 +208,7 @@ func (c *Config) withDefaults() Config {
 func (c *Config) validate() error {
 	switch {
 	case c.MaxPeers < 0, c.MaxCandidates < 0, c.MaxCandidateIDs < 0, c.GetPeersBurst < 0,
-		c.MaxRelays < 0, c.MaxRelaysPerPeer < 0, c.MaxPendingIncoming < 0, c.EventBuffer < 0,
+		c.MaxRelays < 0, c.MaxRelaysPerPeer < 0, c.MaxPendingIncoming < 0, c.MaxPendingIncomingPerPeer < 0, c.EventBuffer < 0,
 		c.IncomingBuffer < 0, c.MaxHandshakes < 0, c.MaxHandshakesPerIP < 0,
 		c.MaxInboundPerIP < 0, c.MaxInboundPerPrefix < 0, c.MaxRelaysPerPrefix < 0, c.MaxUnclaimedBytes < 0:
 		return errors.New("pxp: config limits must not be negative")

@@ -27,6 +27,7 @@ type Candidate struct {
 type servedState struct {
 	candidates map[string]candidate
 	relays     int
+	incoming   int // introductions it brought that are still handshaking or upgrading
 }
 
 // maxIDLen bounds candidate and relay ids taken from the wire; the
@@ -311,17 +312,21 @@ func (p *Peer) onIncoming(m Message) error {
 	}
 	e.mu.Lock()
 	full := e.pendingIncoming >= e.cfg.MaxPendingIncoming
-	if !full {
+	p.mu.Lock()
+	busy := p.served.incoming >= e.cfg.MaxPendingIncomingPerPeer
+	if !full && !busy {
 		e.pendingIncoming++
+		p.served.incoming++
 	}
+	p.mu.Unlock()
 	e.mu.Unlock()
-	if full {
+	if full || busy {
 		p.refuse(CmdIncoming, m.Nonce, "too many introductions in progress")
 		return nil
 	}
 	st, err := p.sess.Stream("relay:" + id)
 	if err != nil {
-		e.incomingDone()
+		e.incomingDone(p)
 		p.refuse(CmdIncoming, m.Nonce, "relay %s already open", id)
 		return nil
 	}
@@ -329,7 +334,7 @@ func (p *Peer) onIncoming(m Message) error {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		defer e.incomingDone()
+		defer e.incomingDone(p)
 		np, err := e.startLink(st, "relay", false, p)
 		if err != nil {
 			return
@@ -356,8 +361,11 @@ func (p *Peer) onIncoming(m Message) error {
 	return nil
 }
 
-func (e *Exchange) incomingDone() {
+func (e *Exchange) incomingDone(via *Peer) {
 	e.mu.Lock()
 	e.pendingIncoming--
 	e.mu.Unlock()
+	via.mu.Lock()
+	via.served.incoming--
+	via.mu.Unlock()
 }
