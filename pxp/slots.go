@@ -1,0 +1,132 @@
+package pxp
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/seed0021ed4d/pex/internal/gate"
+)
+
+// register adds p to the peer list after a valid hello, enforcing self
+// links, duplicates and the slots of MaxPeers. An incoming link may take
+// the slot of an idle incoming link from a more crowded prefix; that link
+// is closed.
+func (e *Exchange) register(p *Peer) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	if id := p.remote.id; id != "" {
+		if id == e.id {
+			e.mu.Unlock()
+			return ErrSelf
+		}
+		if e.index.byID[id] != nil {
+			e.mu.Unlock()
+			return fmt.Errorf("%w: id %s", ErrDuplicatePeer, id)
+		}
+	}
+	ip := gate.IP(p.conn)
+	prefix := prefixOf(ip, e.cfg.PrefixBits4, e.cfg.PrefixBits6)
+	var victim *Peer
+	switch {
+	case !p.outgoing && e.overInboundCapsLocked(ip, prefix):
+		e.mu.Unlock()
+		return ErrPeerFull
+	case p.outgoing && len(e.peers) >= e.cfg.MaxPeers:
+		e.mu.Unlock()
+		return ErrTooManyPeers
+	case !p.outgoing && (len(e.peers) >= e.cfg.MaxPeers || e.index.inbound >= e.inboundSlots()):
+		if victim = e.victimLocked(prefix); victim == nil {
+			e.mu.Unlock()
+			return ErrPeerFull
+		}
+		delete(e.peers, victim)
+		e.index.remove(victim)
+	}
+	e.peers[p] = struct{}{}
+	e.index.add(p, ip, prefix)
+	e.mu.Unlock()
+	if victim != nil {
+		victim.closeWith(ErrEvicted)
+	}
+	return nil
+}
+
+// overInboundCapsLocked reports whether a newcomer from ip in prefix would
+// pass MaxInboundPerIP or MaxInboundPerPrefix.
+func (e *Exchange) overInboundCapsLocked(ip netip.Addr, prefix netip.Prefix) bool {
+	if c := e.cfg.MaxInboundPerIP; c > 0 && e.index.ipIn[ip] >= c {
+		return true
+	}
+	if c := e.cfg.MaxInboundPerPrefix; c > 0 {
+		if b := e.index.buckets[prefix]; b != nil && b.inbound >= c {
+			return true
+		}
+	}
+	return false
+}
+
+// inboundSlots is how many incoming links may be joined at once.
+func (e *Exchange) inboundSlots() int {
+	return max(e.cfg.MaxPeers-max(e.cfg.ReservedOutbound, 0), 0)
+}
+
+// victimLocked picks the incoming link a newcomer from prefix may replace:
+// the most idle one of the prefix with the most incoming links, sparing
+// its two longest-connected, when that prefix holds at least two more
+// incoming links than the newcomer's. Nil when there is none.
+func (e *Exchange) victimLocked(prefix netip.Prefix) *Peer {
+	b := e.index.crowdedInbound()
+	mine := 0
+	if nb := e.index.buckets[prefix]; nb != nil {
+		mine = nb.inbound
+	}
+	if b == nil || b.inbound < mine+2 {
+		return nil
+	}
+	var in []*Peer
+	for _, q := range b.peers {
+		if !q.outgoing {
+			in = append(in, q)
+		}
+	}
+	slices.SortFunc(in, func(x, y *Peer) int { return x.slot.joinedAt.Compare(y.slot.joinedAt) })
+	if len(in) > 2 {
+		in = in[2:] // the two longest-connected are spared
+	}
+	var victim *Peer
+	for _, q := range in {
+		if victim == nil || q.lastActive.Load() < victim.lastActive.Load() {
+			victim = q
+		}
+	}
+	return victim
+}
+
+// knows reports whether id is this node or one of its peers.
+func (e *Exchange) knows(id string) bool {
+	if id == "" {
+		return false
+	}
+	if id == e.id {
+		return true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.index.byID[id] != nil
+}
+
+// candidatesFor picks up to MaxCandidates peers to offer to asker, at
+// random and spread across prefixes, leaving out relayed sessions (no
+// chains of relays) and peers that failed the last introduction relayed to
+// them.
+func (e *Exchange) candidatesFor(asker *Peer) []*Peer {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.index.sample(e.rng, e.cfg.MaxCandidates, func(q *Peer) bool {
+		return q != asker && q.via == nil && !q.unresponsive.Load() && q.acceptsIncoming() && (q.remote.id == "" || q.remote.id != asker.remote.id)
+	})
+}
