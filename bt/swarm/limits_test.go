@@ -234,6 +234,7 @@ func TestExtendedHandshakeDeadline(t *testing.T) {
 		if took := time.Since(start); err != nil || took != 5*time.Second {
 			t.Fatalf("closed after %v (%v), want 5s", took, err)
 		}
+		synctest.Wait() // the connection's goroutine leaves the budget
 		if n.s.handshakes.Len() != 0 {
 			t.Fatalf("%d handshakes still counted", n.s.handshakes.Len())
 		}
