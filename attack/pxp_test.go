@@ -22,10 +22,14 @@ func frame(ch uint64, typ uint8, payload string) []byte {
 	return mux.AppendFrame(nil, ch, typ, []byte(payload))
 }
 
-func helloFrames(connectInfo string) []byte {
+func helloFrames(connectInfo string) []byte { return helloFor(1, connectInfo, network) }
+
+// helloFor is the magic, the control stream and a hello of version for
+// networkID.
+func helloFor(version int, connectInfo, networkID string) []byte {
 	b := []byte(pxp.Magic)
 	b = append(b, frame(0, mux.TypeNew, "pxp")...)
-	b = append(b, frame(0, mux.TypeDataInit, `["hello","0",[1,`+connectInfo+`,["`+network+`"]]]`+"\n")...)
+	b = append(b, frame(0, mux.TypeDataInit, fmt.Sprintf(`["hello","0",[%d,%s,["%s"]]]`, version, connectInfo, networkID)+"\n")...)
 	return b
 }
 
@@ -336,9 +340,9 @@ func TestPXPBadInput(t *testing.T) {
 	for name, in := range map[string][]byte{
 		"bad magic":       []byte("GET / HTTP/1.1\r\n\r\n"),
 		"oversized frame": append(append([]byte(pxp.Magic), byte(mux.TypeDataInit)), appendUvarint(nil, 64<<20)...),
-		"garbage json":    append(helloFrames(`{"pxp":true}`)[:5], frame(0, mux.TypeDataInit, "{{{{\n")...),
-		"wrong version":   []byte(strings.Replace(string(helloFrames(`{}`)), `[1,`, `[2,`, 1)),
-		"wrong network":   []byte(strings.Replace(string(helloFrames(`{}`)), network, "other", 1)),
+		"garbage json":    append(append([]byte(pxp.Magic), frame(0, mux.TypeNew, "pxp")...), frame(0, mux.TypeDataInit, "{{{{\n")...),
+		"wrong version":   helloFor(2, `{}`, network),
+		"wrong network":   helloFor(1, `{}`, "other"),
 		"unknown type":    append([]byte(pxp.Magic), 0x07, 0x00),
 	} {
 		c, err := dialFrom("127.10.0.1", addr)
