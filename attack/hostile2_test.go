@@ -3,13 +3,16 @@ package attack
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/seed0021ed4d/pex/bt/wire"
 	"github.com/seed0021ed4d/pex/pxp"
 )
 
@@ -122,4 +125,89 @@ func TestBTOpeningFloodCPU(t *testing.T) {
 		t.Fatalf("the swarm used %.0f%% of a core under an opening flood", 100*share)
 	}
 	honestSwarm(t, "127.15.0.1", addr)
+}
+
+// A swarm holding many peers that tell it nothing new does next to no
+// work: its idle CPU over twenty seconds, once they are all connected.
+func TestBTIdleCPU(t *testing.T) {
+	n := size(500, 2000)
+	p := startSwarm(t, "--max-peers", fmt.Sprint(n+10))
+	addr := p.addr("tcp")
+	var conns []net.Conn
+	defer func() { closeAll(conns) }()
+	for i := range n {
+		c, err := dialFrom(fmt.Sprintf("127.40.%d.%d", i/200, i%200+1), addr)
+		if err != nil {
+			t.Fatalf("peer %d: %v", i, err)
+		}
+		b := btHandshake(fmt.Sprint("idle", i))
+		ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 1}, Port: 6881}
+		c.Write(wire.AppendExtended(b, 0, ext.Bytes()))
+		go io.Copy(io.Discard, c)
+		conns = append(conns, c)
+	}
+	for end := time.Now().Add(60 * time.Second); p.count("connected", nil) < n; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("%d of %d peers connected", p.count("connected", nil), n)
+		}
+	}
+	time.Sleep(5 * time.Second) // the first PEX messages go out
+	before := p.cpuTicks()
+	const window = 20 * time.Second
+	time.Sleep(window)
+	share := float64(p.cpuTicks()-before) / 100 / window.Seconds()
+	u := p.usage()
+	t.Logf("%d idle peers: %.2f%% of a core over %v; %v (%.1f KiB a peer)", n, 100*share, window, u, float64(u.rssKiB)/float64(n))
+	if share > 0.02 {
+		t.Fatalf("an idle swarm of %d used %.1f%% of a core", n, 100*share)
+	}
+}
+
+// A megabyte extended handshake closes its link at once; an honest peer is
+// served.
+func TestBTHugeExtendedHandshake(t *testing.T) {
+	p := startSwarm(t)
+	addr := p.addr("tcp")
+	c, err := dialFrom("127.41.0.1", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	payload := append([]byte("d1:v1048576:"), make([]byte, 1<<20)...)
+	payload = append(payload, 'e')
+	before := p.cpuTicks()
+	go c.Write(wire.AppendExtended(btHandshake("huge"), 0, payload))
+	c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	_, err = io.Copy(io.Discard, c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the link was not closed")
+	}
+	t.Logf("a 1 MiB extended handshake: link closed, %d ms of CPU", (p.cpuTicks()-before)*10)
+	honestSwarm(t, "127.42.0.1", addr)
+}
+
+// One peer claiming, through yourip, that an address is the swarm's own
+// does not stop the swarm from dialing it when another peer names it.
+func TestBTYourIPCannotPoison(t *testing.T) {
+	p := startSwarm(t)
+	addr := p.addr("tcp")
+	_, port, _ := net.SplitHostPort(addr)
+	victim := "127.43.0.1:" + port
+	v := listenVictims(t, []string{victim})
+	c, err := dialFrom("127.44.0.1", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 1}, YourIP: netip.MustParseAddr("127.43.0.1")}
+	c.Write(wire.AppendExtended(btHandshake("poison"), 0, ext.Bytes()))
+	go io.Copy(io.Discard, c)
+	time.Sleep(500 * time.Millisecond)
+	pexAttack("127.45.0.1", addr, 1, []netip.AddrPort{netip.MustParseAddrPort(victim)})
+	time.Sleep(2 * time.Second)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.dials[victim] == 0 {
+		t.Fatal("one peer's yourip claim kept the swarm from dialing the address")
+	}
 }

@@ -68,6 +68,10 @@ type dialPolicy struct {
 	perIP    map[netip.Addr]*ipWindow
 	bySource map[netip.AddrPort]int // dials in flight by the peer that named them
 	local    map[netip.Addr]bool    // this host's addresses
+	// the IPs the listeners given to Serve are bound to; anyIP when one
+	// listens on every address
+	listenIPs map[netip.Addr]bool
+	anyIP     bool
 }
 
 func (dp *dialPolicy) init() {
@@ -84,8 +88,9 @@ func (dp *dialPolicy) init() {
 	}
 }
 
-// ours reports whether a is this swarm's own listen address: its port on
-// a loopback address or one of the host's interfaces.
+// ours reports whether a is this swarm's own listen address: one Serve
+// listens on, or, for a listener on every address (or one not given to
+// Serve), its port on a loopback address or one of the host's interfaces.
 func (s *Swarm) ours(a netip.AddrPort) bool {
 	if s.self[a] {
 		return true
@@ -94,7 +99,27 @@ func (s *Swarm) ours(a netip.AddrPort) bool {
 		return false
 	}
 	ip := a.Addr().Unmap()
+	if len(s.dials.listenIPs) > 0 && !s.dials.anyIP {
+		return s.dials.listenIPs[ip]
+	}
 	return ip.IsLoopback() || s.dials.local[ip]
+}
+
+// listeningLocked records the address a listener given to Serve is bound
+// to.
+func (s *Swarm) listeningLocked(a net.Addr) {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return
+	}
+	if ap.Addr().IsUnspecified() {
+		s.dials.anyIP = true
+		return
+	}
+	if s.dials.listenIPs == nil {
+		s.dials.listenIPs = map[netip.Addr]bool{}
+	}
+	s.dials.listenIPs[ap.Addr().Unmap()] = true
 }
 
 // mayDialLocked applies the policy to a that source (and, for PEX, the

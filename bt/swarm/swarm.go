@@ -179,6 +179,7 @@ func (s *Swarm) Serve(ln net.Listener) error {
 		return nil
 	}
 	s.listeners[ln] = struct{}{}
+	s.listeningLocked(ln.Addr())
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
