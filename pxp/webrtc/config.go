@@ -30,6 +30,11 @@ type Config struct {
 	// make this node send connectivity checks to a long list of addresses.
 	// Default 8.
 	MaxRemoteCandidates int
+	// MaxBindingRequests bounds the connectivity checks sent to one
+	// candidate pair before it counts as failed: with MaxRemoteCandidates
+	// it bounds the STUN traffic one offer can cause. Default 4 (pion's
+	// own is 7).
+	MaxBindingRequests int
 	// Logger receives debug logs; nil means silent.
 	Logger *slog.Logger
 }
@@ -39,6 +44,7 @@ const (
 	DefaultTimeout              = 10 * time.Second
 	DefaultMaxPendingCandidates = 64
 	DefaultMaxRemoteCandidates  = 8
+	DefaultMaxBindingRequests   = 4
 )
 
 // DefaultConfig returns the configuration a nil *Config stands for.
@@ -54,6 +60,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.MaxBindingRequests == 0 {
+		o.MaxBindingRequests = DefaultMaxBindingRequests
 	}
 	if o.MaxRemoteCandidates == 0 {
 		o.MaxRemoteCandidates = DefaultMaxRemoteCandidates

@@ -51,6 +51,9 @@ func New(cfg *Config) (*Upgrader, error) {
 	if c.Timeout < 0 {
 		return nil, errors.New("webrtc: negative Timeout")
 	}
+	if c.MaxBindingRequests < 0 || c.MaxBindingRequests > 1000 || c.MaxRemoteCandidates < 0 {
+		return nil, errors.New("webrtc: MaxBindingRequests must be 0 to 1000, MaxRemoteCandidates not negative")
+	}
 	if c.MaxPendingCandidates < 0 {
 		return nil, errors.New("webrtc: negative MaxPendingCandidates")
 	}
@@ -69,6 +72,7 @@ func New(cfg *Config) (*Upgrader, error) {
 	var se webrtc.SettingEngine
 	se.DetachDataChannels()
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetICEMaxBindingRequests(uint16(c.MaxBindingRequests))
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.LoggerFactory = quietLogger{}
 	if c.Loopback {
