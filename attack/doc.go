@@ -8,4 +8,8 @@
 // The tests run in CI at reduced sizes; the sizes of SECURITY.md run with
 //
 //	PEX_ATTACK_FULL=1 go test -count=1 -v -timeout 60m ./attack
+//
+// PEX_ATTACK_BIN=PATH runs them against another build of pex instead (an
+// older one, for before-and-after numbers; goroutines are then not
+// counted when it has no --metrics).
 package attack
