@@ -28,7 +28,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
 	self, _ := os.Executable()
 	pexBin := fs.String("pex", self, "the pex `BINARY` to run as the Go answerer whose memory is measured")
-	if err := fs.Parse(args[1:]); err != nil || *n < 1 {
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageErr(err)
+	}
+	if *n < 1 {
+		fmt.Fprintln(stderr, "pex bench getnewpeer: --n must be at least 1")
 		return errUsage
 	}
 	pr := &printer{w: stdout, json: *asJSON}

@@ -44,7 +44,7 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
 	metrics := fs.String("metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
 	if err := fs.Parse(args[1:]); err != nil {
-		return errUsage
+		return usageErr(err)
 	}
 	target, err := swarmTarget(*ihHex, *magnet, *torrent)
 	if err != nil {

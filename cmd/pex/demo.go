@@ -25,7 +25,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	noWebRTC := fs.Bool("no-webrtc", false, "keep introductions as relayed sessions")
 	noDirect := fs.Bool("no-direct", false, "no node listens for direct TCP dials")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return usageErr(err)
 	}
 	if *nodes < 2 || *nodes > 200 || *want < 1 || *want > *nodes {
 		fmt.Fprintln(stderr, "pex demo: need 2 <= --nodes <= 200 and 1 <= --want <= --nodes")

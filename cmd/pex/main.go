@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,7 +24,8 @@ const usage = `usage:
   pex bench getnewpeer [--n N] [--js DIR] [--no-js] [--json]
   pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]...
                [--tracker URL]... [--dht-bootstrap HOST:PORT]... [--no-dht] [--no-pex] [--max-peers N] [--duration D] [--json]
-Run "pex COMMAND -h" for a command's flags.
+  pex version
+Run "pex COMMAND -h" or "pex help COMMAND" for a command's flags.
 `
 
 func main() {
@@ -34,6 +36,14 @@ func main() {
 
 // errUsage marks a command line that could not be parsed.
 var errUsage = errors.New("usage")
+
+// usageErr turns a flag parsing error into errUsage, except for -h.
+func usageErr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return errUsage
+}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -50,7 +60,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "bt":
 		err = runBT(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		printVersion(stdout)
+		return 0
 	case "help", "-h", "--help":
+		if len(args) > 1 { // pex help COMMAND: that command's flags
+			return run(ctx, append(args[1:], "-h"), stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
@@ -58,8 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch {
-	case err == nil:
-		return 0
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0 // -h asked for the flags, and got them
 	case errors.Is(err, errUsage):
 		return 2
 	default:

@@ -504,3 +504,18 @@ func TestRepeatedErrorsSummarised(t *testing.T) {
 		t.Fatalf("no summary of 995 left out:\n%s", out.String())
 	}
 }
+
+func TestVersionAndHelp(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := run(context.Background(), []string{"version"}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "pex "+version) {
+		t.Fatalf("version: %d %q", code, out.String())
+	}
+	for _, args := range [][]string{{"--version"}, {"node", "-h"}, {"help", "node"}, {"bt", "swarm", "-h"}, {"demo", "--help"}} {
+		if code := run(context.Background(), args, io.Discard, io.Discard); code != 0 {
+			t.Errorf("%v exited %d, want 0", args, code)
+		}
+	}
+	if code := run(context.Background(), []string{"bench", "getnewpeer", "--n", "0"}, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), "--n") {
+		t.Fatalf("--n 0: exit %d, %q", code, errOut.String())
+	}
+}

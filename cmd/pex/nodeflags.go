@@ -94,7 +94,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.metrics, "metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
 	o.addWebRTCFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return usageErr(err)
 	}
 	if o.network == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "pex node: --network is required and no positional arguments are taken")

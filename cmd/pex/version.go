@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+)
+
+// version is pex's release.
+const version = "0.2.0-dev"
+
+// versionLine says which pex this is: the release, the VCS revision it
+// was built from (when the build recorded one) and the Go toolchain.
+func versionLine() string {
+	s := "pex " + version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, modified string
+		for _, kv := range bi.Settings {
+			switch kv.Key {
+			case "vcs.revision":
+				rev = kv.Value
+			case "vcs.modified":
+				if kv.Value == "true" {
+					modified = ", modified"
+				}
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" {
+			s += fmt.Sprintf(" (rev %s%s)", rev, modified)
+		}
+		s += ", " + bi.GoVersion
+	}
+	return s
+}
+
+func printVersion(w io.Writer) { fmt.Fprintln(w, versionLine()) }
