@@ -92,7 +92,7 @@ type Config struct {
 	// remote IP. A newcomer is never refused: at the per-IP cap the oldest
 	// handshake from its IP is ended, and with the budget full the oldest
 	// of the IP holding the most, so stalled connections cost a bounded
-	// amount of memory and cannot keep honest peers out. Defaults 256 and
+	// amount of memory and cannot keep honest peers out. Defaults 128 and
 	// 64.
 	MaxHandshakes      int
 	MaxHandshakesPerIP int
@@ -192,7 +192,7 @@ func (c *Config) withDefaults() Config {
 	defd(&o.RelayIdleTimeout, 2*time.Minute)
 	def(&o.MaxPendingIncoming, 16)
 	def(&o.MaxPendingIncomingPerPeer, 4)
-	def(&o.MaxHandshakes, 256)
+	def(&o.MaxHandshakes, 128)
 	def(&o.MaxHandshakesPerIP, 64)
 	def(&o.MaxMessageSize, 64<<10)
 	def(&o.MaxFrameSize, mux.DefaultMaxFrameSize)
