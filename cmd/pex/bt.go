@@ -46,7 +46,29 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageErr(err)
 	}
+	c := checks{cmd: "pex bt swarm"}
+	c.noArgs(fs.Args())
+	c.nonNegative("max-peers", int64(*maxPeers))
+	c.nonNegativeDuration("duration", *duration)
+	c.hostPort("listen", *listen)
+	c.hostPort("dht-listen", *dhtListen)
+	for _, u := range trackers {
+		c.trackerURL("tracker", u)
+	}
+	for _, p := range peers {
+		c.hostPort("peer", p)
+	}
+	for _, b := range dhtBoot {
+		c.hostPort("dht-bootstrap", b)
+	}
+	if err := c.report(stderr); err != nil {
+		return err
+	}
 	target, err := swarmTarget(*ihHex, *magnet, *torrent)
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return err // a torrent file that cannot be read: a runtime error (exit 1)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "pex bt swarm:", err)
 		return errUsage

@@ -27,9 +27,19 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args); err != nil {
 		return usageErr(err)
 	}
-	if *nodes < 2 || *nodes > 200 || *want < 1 || *want > *nodes {
-		fmt.Fprintln(stderr, "pex demo: need 2 <= --nodes <= 200 and 1 <= --want <= --nodes")
-		return errUsage
+	c := checks{cmd: "pex demo"}
+	c.noArgs(fs.Args())
+	if *nodes < 2 || *nodes > 200 {
+		c.fail("nodes", "must be 2 to 200 (got %d)", *nodes)
+	}
+	if *want < 1 || *want > *nodes {
+		c.fail("want", "must be 1 to --nodes (got %d)", *want)
+	}
+	if *timeout <= 0 {
+		c.fail("timeout", "must be positive (got %v)", *timeout)
+	}
+	if err := c.report(stderr); err != nil {
+		return err
 	}
 	pr := &printer{w: stdout, json: *asJSON}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -519,3 +519,34 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Fatalf("--n 0: exit %d, %q", code, errOut.String())
 	}
 }
+
+// Bad values are refused at start, naming their flag, with exit 2; a
+// torrent file that cannot be read is a runtime error (exit 1).
+func TestBadFlagsRefusedAtStart(t *testing.T) {
+	ih := "0123456789abcdef0123456789abcdef01234567"
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"node", "--network", "x", "--want", "-1"}, "--want"},
+		{[]string{"node", "--network", "x", "--max-peers", "-1"}, "--max-peers"},
+		{[]string{"node", "--network", "x", "--advertise", "garbage"}, "--advertise"},
+		{[]string{"node", "--network", "x", "--ice-server", "notaurl"}, "--ice-server"},
+		{[]string{"node", "--network", "x", "stray"}, "stray"},
+		{[]string{"demo", "--timeout", "-1s"}, "--timeout"},
+		{[]string{"demo", "stray", "--nodes", "3"}, "stray"},
+		{[]string{"bt", "swarm", "--infohash", ih, "--tracker", "ftp://x"}, "--tracker"},
+		{[]string{"bt", "swarm", "--infohash", ih, "--peer", "garbage"}, "--peer"},
+		{[]string{"bt", "swarm", "--infohash", ih, "--duration", "-1s"}, "--duration"},
+		{[]string{"bt", "swarm", "--infohash", ih, "--max-peers", "-1"}, "--max-peers"},
+		{[]string{"bt", "swarm", "--infohash", ih, "stray", "--duration", "1s"}, "stray"},
+	} {
+		var errOut strings.Builder
+		if code := run(context.Background(), c.args, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), c.flag) {
+			t.Errorf("%v: exit %d, %q; want 2 naming %s", c.args, code, errOut.String(), c.flag)
+		}
+	}
+	if code := run(context.Background(), []string{"bt", "swarm", "--torrent", filepath.Join(t.TempDir(), "missing.torrent")}, io.Discard, io.Discard); code != 1 {
+		t.Errorf("a missing torrent file: exit %d, want 1", code)
+	}
+}

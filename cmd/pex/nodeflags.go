@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -96,9 +95,24 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args); err != nil {
 		return usageErr(err)
 	}
-	if o.network == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "pex node: --network is required and no positional arguments are taken")
-		return errUsage
+	c := checks{cmd: "pex node"}
+	if o.network == "" {
+		c.fail("network", "is required")
+	}
+	c.noArgs(fs.Args())
+	c.nonNegative("want", int64(o.want))
+	c.nonNegative("max-peers", int64(o.maxPeers))
+	for _, a := range o.connect {
+		c.hostPort("connect", a)
+	}
+	c.hostPort("advertise", o.advertise)
+	for _, u := range o.iceServers {
+		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+			c.fail("ice-server", "want a stun:, stuns:, turn: or turns: URL, got %q", u)
+		}
+	}
+	if err := c.report(stderr); err != nil {
+		return err
 	}
 	pr := &printer{w: stdout, json: o.json}
 	n := &node{opts: o, pr: pr}
