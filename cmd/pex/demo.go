@@ -69,7 +69,7 @@ type demo struct {
 func (d *demo) run(ctx context.Context, n int) error {
 	// The bootstrap node takes every node of the demo: all of them, on one
 	// machine, share one address and prefix.
-	boot, err := pxp.New(demoNetwork, &pxp.Config{MaxPeers: n + 16, MaxHandshakesPerIP: n + 16})
+	boot, err := pxp.New(demoNetwork, &pxp.Config{MaxPeers: n + 16, ReservedOutbound: -1, MaxHandshakesPerIP: n + 16})
 	if err != nil {
 		return err
 	}

@@ -550,3 +550,16 @@ func TestBadFlagsRefusedAtStart(t *testing.T) {
 		t.Errorf("a missing torrent file: exit %d, want 1", code)
 	}
 }
+
+// The demo's largest size: its bootstrap node takes every node (all on one
+// address), and every node reaches its target.
+func TestDemoTwoHundredNodes(t *testing.T) {
+	out := newLines()
+	if code := run(context.Background(), []string{"demo", "--nodes", "200", "--no-webrtc", "--json"}, out, io.Discard); code != 0 {
+		t.Fatalf("demo --nodes 200 exited %d", code)
+	}
+	rows := out.wait(t, "summary", nil)["nodes"].([]any)
+	if len(rows) != 201 || rows[0].(map[string]any)["peers"].(float64) < 200 {
+		t.Fatalf("%d rows; the bootstrap node holds %v peers", len(rows), rows[0].(map[string]any)["peers"])
+	}
+}
