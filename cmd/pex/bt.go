@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -75,6 +76,15 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ih := target.InfoHash
 	pr := &printer{w: stdout, json: *asJSON}
+	// Which swarm, and whether peer exchange runs in it.
+	fields := []any{"infohash", hex.EncodeToString(ih[:]), "private", target.Private, "pex", !*noPEX && !target.Private}
+	if target.Name != "" {
+		fields = append(fields, "name", target.Name)
+	}
+	pr.event("swarm", fields...)
+	if target.Private {
+		pr.text("private torrent (BEP 27): peer exchange and the DHT are off")
+	}
 	cfg := &swarm.Config{MaxPeers: *maxPeers, NoPEX: *noPEX, NoAZMP: *noAZMP, EncryptOutgoing: *encrypt, Private: target.Private}
 	var ln net.Listener
 	if *listen != "" {

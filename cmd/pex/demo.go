@@ -84,7 +84,16 @@ func (d *demo) run(ctx context.Context, n int) error {
 	d.acceptLoop(runCtx, ln, boot)
 	d.wg.Add(1)
 	go d.drainIncoming(runCtx, boot)
-	d.pr.text("odd nodes listen for direct TCP dials, even ones meet over WebRTC (loopback only)")
+	switch {
+	case !d.noDirect && !d.noWebRTC:
+		d.pr.text("odd nodes listen for direct TCP dials, even ones meet over WebRTC (loopback only)")
+	case !d.noDirect:
+		d.pr.text("odd nodes listen for direct TCP dials; the others meet through relayed sessions")
+	case !d.noWebRTC:
+		d.pr.text("nodes meet over WebRTC (loopback only)")
+	default:
+		d.pr.text("nodes meet through relayed sessions")
+	}
 	for i := 1; i <= n; i++ {
 		ex, err := d.newNode(runCtx, i%2 == 1)
 		if err != nil {
