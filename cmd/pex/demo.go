@@ -69,7 +69,10 @@ type demo struct {
 func (d *demo) run(ctx context.Context, n int) error {
 	// The bootstrap node takes every node of the demo: all of them, on one
 	// machine, share one address and prefix.
-	boot, err := pxp.New(demoNetwork, &pxp.Config{MaxPeers: n + 16, ReservedOutbound: -1, MaxHandshakesPerIP: n + 16})
+	// Its relays too: every node is one address and prefix here, which
+	// the per-prefix relay share would hold to a quarter of the slots.
+	boot, err := pxp.New(demoNetwork, &pxp.Config{MaxPeers: n + 16, ReservedOutbound: -1, MaxHandshakes: n + 16, MaxHandshakesPerIP: n + 16,
+		MaxRelays: 4 * n, MaxRelaysPerPrefix: 4 * n})
 	if err != nil {
 		return err
 	}
@@ -161,6 +164,7 @@ func (d *demo) newNode(ctx context.Context, listen bool) (*pxp.Exchange, error) 
 	if err != nil {
 		return nil, err
 	}
+	cfg.MaxRelays, cfg.MaxRelaysPerPrefix = 64, 64 // one machine: one prefix
 	ex, err := pxp.New(demoNetwork, cfg)
 	if err != nil {
 		return nil, err
@@ -191,15 +195,23 @@ func (d *demo) acceptLoop(ctx context.Context, ln net.Listener, ex *pxp.Exchange
 // has the wanted number of peers.
 func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
 	defer d.wg.Done()
-	c, err := net.Dial("tcp", boot)
-	if err != nil {
-		d.pr.event("error", "node", dn.name, "error", err.Error())
-		return
-	}
-	dc, err := dn.ex.Connect(ctx, c)
-	if err != nil {
-		d.pr.event("error", "node", dn.name, "error", err.Error())
-		return
+	// Join through the bootstrap node, again after a failure (it may be
+	// busy with everyone else's handshakes), waiting longer each time.
+	var dc *pxp.Conn
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		c, err := net.Dial("tcp", boot)
+		if err == nil {
+			if dc, err = dn.ex.Connect(ctx, c); err == nil {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		d.pr.event("error", "node", dn.name, "error", err.Error(), "retry_ms", wait.Milliseconds())
+		if !sleepCtx(ctx, wait) {
+			return
+		}
 	}
 	d.goDrain(ctx, dc)
 	for ctx.Err() == nil {
