@@ -2,7 +2,7 @@
 //
 //	pex node --network ID [--listen HOST:PORT] [--connect HOST:PORT]... [--want N]
 //	         [--hello TEXT] [--echo] [--json]
-//	pex demo [--nodes N] [--want K] [--timeout D] [--json]
+//	pex demo [--nodes N] [--want K] [--timeout D] [--no-webrtc] [--no-direct] [--json]
 //
 // With --json every event is one JSON object a line on stdout.
 package main
@@ -20,7 +20,7 @@ import (
 
 const usage = `usage:
   pex node --network ID [--listen HOST:PORT] [--connect HOST:PORT]... [--want N] [--hello TEXT] [--echo] [--json]
-  pex demo [--nodes N] [--want K] [--timeout D] [--json]
+  pex demo [--nodes N] [--want K] [--timeout D] [--no-webrtc] [--no-direct] [--json]
   pex bench getnewpeer [--n N] [--js DIR] [--no-js] [--json]
   pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]...
                [--tracker URL]... [--dht-bootstrap HOST:PORT]... [--no-dht] [--no-pex] [--max-peers N] [--duration D] [--json]
