@@ -11,7 +11,6 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/seed0021ed4d/pex/mux"
-	"github.com/seed0021ed4d/pex/pxp"
 )
 
 // ICE reflection: a peer introduces itself through the node as a relay
@@ -120,5 +119,4 @@ func TestPXPICEReflection(t *testing.T) {
 	if victimBytes > 8*4*160 {
 		t.Fatalf("the victims got %d bytes of checks", victimBytes)
 	}
-	_ = pxp.Magic
 }
