@@ -152,15 +152,9 @@ func (c *Config) withDefaults() Config {
 	if o.PeerID == ([20]byte{}) {
 		o.PeerID = newPeerID()
 	}
-	if o.MaxPeers == 0 {
-		o.MaxPeers = DefaultMaxPeers
-	}
 	if o.Dialer == nil {
 		d := &net.Dialer{Timeout: DefaultDialTimeout}
 		o.Dialer = d.DialContext
-	}
-	if o.HandshakeTimeout == 0 {
-		o.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if o.Client == "" {
 		o.Client = DefaultClient
@@ -168,39 +162,29 @@ func (c *Config) withDefaults() Config {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.EventBuffer == 0 {
-		o.EventBuffer = DefaultEventBuffer
+	orDefault(&o.MaxPeers, DefaultMaxPeers)
+	orDefault(&o.HandshakeTimeout, DefaultHandshakeTimeout)
+	orDefault(&o.EventBuffer, DefaultEventBuffer)
+	orDefault(&o.MessageRate, DefaultMessageRate)
+	orDefault(&o.MessageBurst, DefaultMessageBurst)
+	orDefault(&o.OpeningRate, DefaultOpeningRate)
+	orDefault(&o.OpeningBurst, DefaultOpeningBurst)
+	orDefault(&o.DialBackoff, DefaultDialBackoff)
+	orDefault(&o.MaxDialBackoff, DefaultMaxDialBackoff)
+	orDefault(&o.MaxHandshakes, DefaultMaxHandshakes)
+	orDefault(&o.MaxHandshakesPerIP, DefaultHandshakesPerIP)
+	if o.MaxDialsPerIP < 0 {
+		o.MaxDialsPerIP = int(^uint(0) >> 1) // no limit
 	}
-	if o.MessageRate == 0 {
-		o.MessageRate = DefaultMessageRate
-	}
-	if o.MessageBurst == 0 {
-		o.MessageBurst = DefaultMessageBurst
-	}
-	if o.OpeningRate == 0 {
-		o.OpeningRate = DefaultOpeningRate
-	}
-	if o.OpeningBurst == 0 {
-		o.OpeningBurst = DefaultOpeningBurst
-	}
-	if o.DialBackoff == 0 {
-		o.DialBackoff = DefaultDialBackoff
-	}
-	if o.MaxDialBackoff == 0 {
-		o.MaxDialBackoff = DefaultMaxDialBackoff
-	}
-	if o.MaxDialsPerIP == 0 {
-		o.MaxDialsPerIP = DefaultMaxDialsPerIP
-	} else if o.MaxDialsPerIP < 0 {
-		o.MaxDialsPerIP = int(^uint(0) >> 1)
-	}
-	if o.MaxHandshakes == 0 {
-		o.MaxHandshakes = DefaultMaxHandshakes
-	}
-	if o.MaxHandshakesPerIP == 0 {
-		o.MaxHandshakesPerIP = DefaultHandshakesPerIP
-	}
+	orDefault(&o.MaxDialsPerIP, DefaultMaxDialsPerIP)
 	return o
+}
+
+// orDefault sets a zero field to its default.
+func orDefault[T int | float64 | time.Duration](v *T, d T) {
+	if *v == 0 {
+		*v = d
+	}
 }
 
 func (c *Config) validate() error {
