@@ -183,6 +183,7 @@ func (e *Exchange) Close() error {
 		return nil
 	}
 	e.closed = true
+	e.cancel() // first: a Serve loop whose listener closes sees it and returns nil
 	for ln := range e.listeners {
 		ln.Close()
 	}
@@ -191,7 +192,6 @@ func (e *Exchange) Close() error {
 		links = append(links, p)
 	}
 	e.mu.Unlock()
-	e.cancel()
 	for _, p := range links {
 		p.closeWith(ErrClosed)
 	}

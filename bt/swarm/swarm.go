@@ -230,6 +230,7 @@ func (s *Swarm) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.cancel() // first: a Serve loop whose listener closes sees it and returns nil
 	for c := range s.conns {
 		c.nc.Close()
 	}
@@ -237,7 +238,6 @@ func (s *Swarm) Close() error {
 		ln.Close()
 	}
 	s.mu.Unlock()
-	s.cancel()
 	s.wg.Wait()
 	close(s.events)
 	return nil
