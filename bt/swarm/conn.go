@@ -115,7 +115,7 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 	}
 	reason := c.run()
 	nc.Close()
-	if c.unregister() {
+	if s.unregister(c) {
 		if c.evicted {
 			reason = errEvicted
 		}
@@ -130,8 +130,6 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 		s.redial(addr, false)
 	}
 }
-
-func (c *conn) unregister() bool { return c.s.unregister(c) }
 
 var (
 	errMessageFlood = errors.New("messages sent too frequently")
@@ -243,11 +241,12 @@ func (c *conn) update(st linkState, announce bool) error {
 // received reports a PEX message and hands the peers it named to the peer
 // set. added and dropped belong to the caller's event.
 func (c *conn) received(net string, added, dropped []netip.AddrPort) {
-	c.s.mu.Lock()
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	c.useful = true
-	c.s.mu.Unlock()
-	c.s.emit(Event{Type: EventPEXReceived, Peer: c.addr, Net: net, Added: added, Dropped: dropped})
-	c.s.learn(added, c.addr, net)
+	s.emitLocked(Event{Type: EventPEXReceived, Peer: c.addr, Net: net, Added: added, Dropped: dropped})
+	s.learnLocked(added, c.addr, net)
 }
 
 // sendLoop sends this peer PEX messages when they are due and there is

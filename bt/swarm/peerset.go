@@ -59,12 +59,11 @@ func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {
 	s.takeLocked(compact.Unmap(addr), source, netip.AddrPort{})
 }
 
-// learn takes the peers that from named in a PEX message over net: each
-// that is new is recorded, reported as discovered and dialed, all under
-// one lock, so that no peer is reported that is then refused.
-func (s *Swarm) learn(added []netip.AddrPort, from netip.AddrPort, net string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// learnLocked takes the peers that from named in a PEX message over net:
+// each that is new is recorded, reported as discovered and dialed, all
+// under one hold of s.mu (the caller's), so that no peer is reported that
+// is then refused.
+func (s *Swarm) learnLocked(added []netip.AddrPort, from netip.AddrPort, net string) {
 	for _, a := range added {
 		if s.takeLocked(a, SourcePEX, from) {
 			s.emitLocked(Event{Type: EventDiscovered, Peer: a, Source: SourcePEX, From: from, Net: net})
