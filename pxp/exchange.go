@@ -108,24 +108,35 @@ func (e *Exchange) Incoming() <-chan *Conn { return e.incoming }
 
 // Connect runs PXP as the outgoing side over conn (magic, hello, connect)
 // and returns the data stream. ctx bounds the handshake only; the link lives
-// until Close, Peer.Close, or the peer goes away. conn is closed on failure.
+// until Close, Peer.Close, or the peer goes away. conn is closed on failure;
+// the failure is returned, not also reported as EventError.
 func (e *Exchange) Connect(ctx context.Context, conn net.Conn) (*Conn, error) {
-	return e.open(ctx, conn, transportName(conn), true, nil)
+	return e.open(ctx, conn, transportName(conn), true, nil, false)
 }
 
 // Accept runs PXP as the incoming side over conn and returns the data stream
-// once the peer has sent connect. conn is closed on failure.
+// once the peer has sent connect. conn is closed on failure. A failure is
+// returned, not also reported as EventError.
 // Until the handshake is over the connection holds a place in the
 // handshake budget (Config.MaxHandshakes): it may be closed to make room
 // for a newer one.
 func (e *Exchange) Accept(ctx context.Context, conn net.Conn) (*Conn, error) {
-	t := e.handshakes.Enter(gate.IP(conn), func() { conn.Close() })
-	defer t.Leave()
-	return e.open(ctx, conn, transportName(conn), false, nil)
+	return e.accept(ctx, conn, false)
 }
 
-func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoing bool, via *Peer) (*Conn, error) {
-	p, err := e.startLink(conn, kind, outgoing, via)
+// accept is Accept; report says whether a failed handshake is reported as
+// EventError (for Serve, which has no caller to return it to).
+func (e *Exchange) accept(ctx context.Context, conn net.Conn, report bool) (*Conn, error) {
+	t := e.handshakes.Enter(gate.IP(conn), func() { conn.Close() })
+	defer t.Leave()
+	return e.open(ctx, conn, transportName(conn), false, nil, report)
+}
+
+// open runs a link's handshake. A failure is returned, and reported as
+// EventError only when report is set: each failure is reported once, to
+// the caller that started the link or, failing one, as an event.
+func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoing bool, via *Peer, report bool) (*Conn, error) {
+	p, err := e.startLink(conn, kind, outgoing, via, !report)
 	if err != nil {
 		return nil, err
 	}
@@ -134,9 +145,11 @@ func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoin
 	c, err := p.establish(ctx)
 	if err != nil {
 		p.closeWith(err)
-		e.emit(Event{Type: EventError, Peer: p, Err: err})
 		return nil, err
 	}
+	p.mu.Lock()
+	p.opened = true
+	p.mu.Unlock()
 	return c, nil
 }
 

@@ -238,3 +238,55 @@ func TestServe(t *testing.T) {
 		t.Fatal("the listener is still open")
 	}
 }
+
+// Each failed handshake is reported once: to the caller of Connect or
+// Accept by the returned error (no EventError besides), and by Serve,
+// which has no caller to tell, as one EventError.
+func TestFailedHandshakeReportedOnce(t *testing.T) {
+	errorsOf := func(e *Exchange) (n int) {
+		for {
+			select {
+			case ev := <-e.Events():
+				if ev.Type == EventError {
+					n++
+				}
+			case <-time.After(200 * time.Millisecond):
+				return n
+			}
+		}
+	}
+	nw := memnet.NewNetwork()
+	ln, err := nw.Listen("srv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newExchange(t, nil)
+	other, err := New("another-network", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	go srv.Serve(ln, nil)
+	c, err := nw.Dial("srv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Connect(context.Background(), c); !errors.Is(err, ErrNetworkMismatch) {
+		t.Fatalf("Connect across networks: %v", err)
+	}
+	if n := errorsOf(other); n != 0 {
+		t.Fatalf("the connecting side got %d error events besides the returned error", n)
+	}
+	if n := errorsOf(srv); n != 1 {
+		t.Fatalf("Serve reported the failed handshake %d times, want 1", n)
+	}
+	// Accept called directly returns the failure and reports nothing else.
+	a, b := memnet.Pipe("a", "b")
+	go other.Connect(context.Background(), a)
+	if _, err := srv.Accept(context.Background(), b); !errors.Is(err, ErrNetworkMismatch) {
+		t.Fatalf("Accept across networks: %v", err)
+	}
+	if n := errorsOf(srv); n != 0 {
+		t.Fatalf("Accept's failure was also reported %d times as an event", n)
+	}
+}

@@ -162,7 +162,7 @@ func (e *Exchange) introduceTo(ctx context.Context, via *Peer, c Candidate, ci c
 	}
 	hctx, hcancel := e.handshakeContext(ctx)
 	defer hcancel()
-	p, err := e.startLink(st, "relay", true, via)
+	p, err := e.startLink(st, "relay", true, via, false)
 	if err != nil {
 		return nil, err
 	}
@@ -206,5 +206,5 @@ func (e *Exchange) dialDirect(ctx context.Context, addr string) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.open(hctx, c, transportName(c), true, nil)
+	return e.open(hctx, c, transportName(c), true, nil, false)
 }

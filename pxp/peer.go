@@ -25,6 +25,9 @@ type Peer struct {
 	conn     net.Conn
 	sess     *mux.Session
 	ctl      *mux.Stream
+	// quiet: a failure before opened is returned to the caller that
+	// started the link (Connect, Accept), not reported as EventError.
+	quiet bool
 
 	helloDone    chan struct{}
 	dataCh       chan *Conn // the data stream, once; closed when none will come
@@ -50,6 +53,7 @@ type Peer struct {
 	served      servedState
 	data        *mux.Stream
 	dataMine    bool
+	opened      bool // the handshake is over and returned its stream
 	closed      bool
 	err         error
 }
@@ -118,8 +122,9 @@ func (p *Peer) acceptsIncoming() bool {
 }
 
 // startLink writes the magic and our hello and starts reading.
-func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Peer) (*Peer, error) {
+func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Peer, quiet bool) (*Peer, error) {
 	p := &Peer{
+		quiet:     quiet,
 		ex:        e,
 		kind:      kind,
 		outgoing:  outgoing,
@@ -186,8 +191,11 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 	return p, nil
 }
 
-// closeWith ends the link with err; the first error wins.
+// closeWith ends the link with err; the first error wins. An error that
+// is not benign is reported as EventError, unless the link is quiet and
+// its handshake not over: then the caller of Connect or Accept gets it.
 func (p *Peer) closeWith(err error) {
+	report := true
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -196,6 +204,9 @@ func (p *Peer) closeWith(err error) {
 	p.closed = true
 	if err == nil {
 		err = ErrClosed
+	}
+	if p.quiet && !p.opened {
+		report = false // the caller gets the error
 	}
 	if p.refuseTimer != nil {
 		p.refuseTimer.Stop()
@@ -217,7 +228,9 @@ func (p *Peer) closeWith(err error) {
 	}
 	if !isBenign(err) {
 		p.ex.cfg.Logger.Debug("pxp: link closed", "peer", p.String(), "err", err)
-		p.ex.emit(Event{Type: EventError, Peer: p, Err: err})
+		if report {
+			p.ex.emit(Event{Type: EventError, Peer: p, Err: err})
+		}
 	}
 	p.ex.unlink(p, err)
 }

@@ -38,9 +38,9 @@ func (e *Exchange) Serve(ln net.Listener, handle func(*Conn)) error {
 		e.mu.Unlock()
 		go func() {
 			defer e.wg.Done()
-			dc, err := e.Accept(e.ctx, c)
+			dc, err := e.accept(e.ctx, c, true)
 			if err != nil {
-				return // reported as EventError by Accept
+				return // reported as EventError
 			}
 			if handle == nil {
 				dc.Close()

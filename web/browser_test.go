@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,16 +19,24 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestServesPage(t *testing.T) {
-	srv := httptest.NewServer(Handler(http.NotFoundHandler()))
+	srv := httptest.NewServer(Handler(`my "net"`, http.NotFoundHandler()))
 	defer srv.Close()
-	for _, p := range []string{"/", "/pxp.js"} {
+	for _, p := range []string{"/", "/pxp.js", "/network.js"} {
 		res, err := http.Get(srv.URL + p)
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		if res.StatusCode != 200 {
 			t.Fatalf("%s: %s", p, res.Status)
+		}
+		// The page joins the serving node's network, quoted as a JS string.
+		if want := `window.PEX_NETWORK = "my \"net\""`; p == "/network.js" && !strings.Contains(string(body), want) {
+			t.Fatalf("/network.js = %q, want %s", body, want)
+		}
+		if p == "/" && !strings.Contains(string(body), `src="network.js"`) {
+			t.Fatal("the page does not load network.js")
 		}
 	}
 }
@@ -46,7 +55,9 @@ func need(t *testing.T, prog string) string {
 }
 
 // Two headless Chromium pages join a Go node over WebSocket and meet each
-// other over WebRTC, introduced by it. Everything runs in a private network
+// other over WebRTC, introduced by it. The node's network is not the
+// page's default and the URL does not name it: the page joins the serving
+// node's network by itself. Everything runs in a private network
 // namespace made for the test: Chromium gathers no loopback candidates, so
 // the namespace gets a veth pair with a private address of its own, and no
 // packet leaves it.
@@ -69,7 +80,7 @@ ip addr add 10.77.0.1/24 dev pv0
 ip link set pv0 up
 ip link set pv1 up
 ip route add default dev pv0
-%[1]s node --network pex-browser --http 127.0.0.1:7300 --json > %[2]s/node.log 2>&1 &
+%[1]s node --network browser-test-net --http 127.0.0.1:7300 --json > %[2]s/node.log 2>&1 &
 node=$!
 for i in $(seq 1 50); do grep -q listening %[2]s/node.log && break; sleep 0.1; done
 pids=""

@@ -11,6 +11,8 @@ package web
 
 import (
 	"embed"
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 )
@@ -24,10 +26,19 @@ func Static() fs.FS {
 	return sub
 }
 
-// Handler serves the page, and ws at /ws.
-func Handler(ws http.Handler) http.Handler {
+// Handler serves the page, ws at /ws, and at /network.js the network the
+// page joins unless its URL names another (?network=ID): the serving
+// node's, so that a browser meets the node's peers without being told.
+// An empty network leaves the page's own default, "pex-browser".
+func Handler(network string, ws http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", ws)
+	js, _ := json.Marshal(network)
+	mux.HandleFunc("/network.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprintf(w, "window.PEX_NETWORK = %s\n", js)
+	})
 	mux.Handle("/", http.FileServerFS(Static()))
 	return mux
 }

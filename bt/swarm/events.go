@@ -12,8 +12,8 @@ type EventType int
 // Event types. Their String forms are the event names of `pex bt swarm
 // --json`.
 const (
-	// EventConnected: a peer passed the handshakes (Listen, Client, Source
-	// and Net are set).
+	// EventConnected: a peer passed the handshakes (Listen, Client, Source,
+	// Net and Encrypted are set).
 	EventConnected EventType = iota + 1
 	// EventDisconnected: a connected peer left (Err says why).
 	EventDisconnected
@@ -24,6 +24,10 @@ const (
 	EventPEXReceived
 	// EventPEXSent: a PEX message was sent (Added, Dropped, Net).
 	EventPEXSent
+	// EventDialFailed: a dial ended without a connection (Err says why,
+	// Source how the address was learned, Retry when a manually added
+	// peer is dialed again; 0 for others, which the dial policy paces).
+	EventDialFailed
 )
 
 func (t EventType) String() string {
@@ -38,6 +42,8 @@ func (t EventType) String() string {
 		return "pex-received"
 	case EventPEXSent:
 		return "pex-sent"
+	case EventDialFailed:
+		return "dial-failed"
 	}
 	return fmt.Sprintf("EventType(%d)", int(t))
 }
@@ -55,7 +61,11 @@ type Event struct {
 	Added   []netip.AddrPort
 	Dropped []netip.AddrPort
 	Net     string // pex-*, discovered: NetUTPex or NetAZMP; connected: the link's PEX network, "" if none
-	Err     error  // disconnected: why
+	Err     error  // disconnected, dial-failed: why
+	// Encrypted (connected): the link runs over Message Stream Encryption.
+	Encrypted bool
+	// Retry (dial-failed): the wait before the next dial of a manual peer.
+	Retry time.Duration
 	Time    time.Time
 }
 

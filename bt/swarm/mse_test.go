@@ -20,7 +20,9 @@ func TestEncryptOutgoing(t *testing.T) {
 		a := l.node("10.0.0.1", ih, Config{EncryptOutgoing: true})
 		b := l.node("10.0.0.2", ih, Config{})
 		a.s.AddPeer(b.addr(), SourceManual)
-		waitEvent(t, a.s, EventConnected, nil)
+		if ev := waitEvent(t, a.s, EventConnected, nil); !ev.Encrypted {
+			t.Fatalf("connected event says plain: %+v", ev)
+		}
 		synctest.Wait()
 		ap, bp := a.s.Peers(), b.s.Peers()
 		if len(ap) != 1 || len(bp) != 1 || !ap[0].Encrypted || !bp[0].Encrypted {

@@ -108,9 +108,11 @@ func (s *Swarm) dialAndRun(addr netip.AddrPort, source string, from netip.AddrPo
 		delete(s.known, addr)
 		s.dialEndedLocked(addr, source, from, false, time.Now())
 		s.mu.Unlock()
+		var retry time.Duration
 		if source == SourceManual {
-			s.redial(addr, true)
+			retry = s.redial(addr, true)
 		}
+		s.emit(Event{Type: EventDialFailed, Peer: addr, Source: source, From: from, Err: err, Retry: retry})
 		return
 	}
 	s.runConn(c, addr, source, true, encrypted, nil, from)
@@ -142,12 +144,13 @@ func (s *Swarm) dial(addr netip.AddrPort) (net.Conn, bool, error) {
 // redial dials a manually given peer again a little later: clients drop
 // idle connections (libtorrent and aria2 after about a minute), a peer may
 // not be listening yet, and a peer the user named should stay in the
-// swarm. failed says the last dial failed, which doubles the wait.
-func (s *Swarm) redial(addr netip.AddrPort, failed bool) {
+// swarm. failed says the last dial failed, which doubles the wait. It
+// returns the wait (0 when the swarm has closed).
+func (s *Swarm) redial(addr netip.AddrPort, failed bool) time.Duration {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return
+		return 0
 	}
 	d := RedialFirst
 	if failed {
@@ -168,6 +171,7 @@ func (s *Swarm) redial(addr netip.AddrPort, failed bool) {
 		case <-s.ctx.Done():
 		}
 	}()
+	return d
 }
 
 // register adds a connection whose dial, if any, is over. It reports false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -163,6 +164,18 @@ func TestManualPeerRedialedUntilUp(t *testing.T) {
 		synctest.Wait()
 		if len(a.s.Peers()) != 0 {
 			t.Fatal("connected to nobody")
+		}
+		// Each failed dial was reported, with the wait before the next.
+		var retries []time.Duration
+		for range 3 {
+			ev := waitEvent(t, a.s, EventDialFailed, nil)
+			if ev.Peer != later || ev.Source != SourceManual || ev.Err == nil {
+				t.Fatalf("dial-failed event %+v", ev)
+			}
+			retries = append(retries, ev.Retry)
+		}
+		if want := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second}; !slices.Equal(retries, want) {
+			t.Fatalf("retries %v, want %v", retries, want)
 		}
 		l.node("10.0.0.2", ih, Config{})
 		ev := waitEventWithin(t, a.s, EventConnected, time.Minute, func(ev Event) bool { return ev.Peer == later })

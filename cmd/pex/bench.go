@@ -13,28 +13,70 @@ import (
 	"github.com/seed0021ed4d/pex/pxp"
 )
 
+var benchCmd = &command{
+	name:    "bench getnewpeer",
+	summary: "GetNewPeer and node memory, Go against the JS reference",
+	about: "Measures GetNewPeer on loopback: --n introductions each for Go over WebRTC, " +
+		"over a direct TCP dial and as a relayed session, and for the pinned JS reference " +
+		"(peer-exchange 2.2.0) over WebRTC, printing p50 and p95 in milliseconds; then the " +
+		"peak RSS of a Go node (this binary, or --pex) and of a JS node, each holding one " +
+		"WebRTC link. The JS side needs Node and the packages of --js (npm ci there). " +
+		"BENCHMARKS.md records the results.",
+	examples: []string{
+		"pex bench getnewpeer",
+		"pex bench getnewpeer --n 100 --js testdata/js --json",
+		"pex bench getnewpeer --no-js",
+	},
+	flags: func() *flag.FlagSet { return new(benchOpts).flagSet() },
+}
+
+type benchOpts struct {
+	n      int
+	jsDir  string
+	noJS   bool
+	json   bool
+	pexBin string
+}
+
+func (o *benchOpts) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("pex bench getnewpeer", flag.ContinueOnError)
+	fs.IntVar(&o.n, "n", 20, "`N` introductions to time per setup (at least 1)")
+	fs.StringVar(&o.jsDir, "js", "testdata/js", "`DIR` of the pinned JS reference (package.json, node_modules, node.js)")
+	fs.BoolVar(&o.noJS, "no-js", false, "measure Go only")
+	fs.StringVar(&o.pexBin, "pex", "", "the pex `BINARY` to run as the Go node whose memory is measured (default: this one)")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	return fs
+}
+
 // runBench measures GetNewPeer latency and the memory of a node holding one
 // WebRTC link, Go against the pinned JS reference, on loopback, in one run.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		benchCmd.writeHelp(stdout)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "getnewpeer" {
-		fmt.Fprintln(stderr, "usage: pex bench getnewpeer [--n N] [--js DIR] [--no-js] [--json]")
+		fmt.Fprintln(stderr, "pex bench: the one benchmark is getnewpeer")
+		fmt.Fprintln(stderr, "Run \"pex bench getnewpeer -h\" for its flags and examples.")
 		return errUsage
 	}
-	fs := flag.NewFlagSet("pex bench getnewpeer", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	n := fs.Int("n", 20, "introductions to time per setup")
-	jsDir := fs.String("js", "testdata/js", "`DIR` of the pinned JS reference (package.json, node_modules, node.js)")
-	noJS := fs.Bool("no-js", false, "measure Go only")
-	asJSON := fs.Bool("json", false, "print one JSON object a line")
-	self, _ := os.Executable()
-	pexBin := fs.String("pex", self, "the pex `BINARY` to run as the Go answerer whose memory is measured")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageErr(err)
+	var o benchOpts
+	fs := o.flagSet()
+	if err := benchCmd.parseFlags(fs, args[1:], stdout, stderr); err != nil {
+		return err
 	}
-	if *n < 1 {
-		fmt.Fprintln(stderr, "pex bench getnewpeer: --n must be at least 1")
-		return errUsage
+	c := checks{cmd: "pex bench getnewpeer"}
+	c.noArgs(fs.Args())
+	if o.n < 1 {
+		c.fail("n", "must be at least 1 (got %d)", o.n)
 	}
+	if err := c.report(stderr); err != nil {
+		return err
+	}
+	if o.pexBin == "" {
+		o.pexBin, _ = os.Executable()
+	}
+	n, jsDir, noJS, asJSON, pexBin := &o.n, &o.jsDir, &o.noJS, &o.json, &o.pexBin
 	pr := &printer{w: stdout, json: *asJSON}
 	type result struct {
 		name     string

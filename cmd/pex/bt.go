@@ -10,7 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/dht"
@@ -20,52 +20,24 @@ import (
 )
 
 func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		btSwarmCmd.writeHelp(stdout)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "swarm" {
-		fmt.Fprintln(stderr, "usage: pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]... [--tracker URL]... [--dht-bootstrap HOST:PORT]... [--no-dht] [--no-pex] [--no-azmp] [--encrypt] [--max-peers N] [--duration D] [--json]")
+		fmt.Fprintln(stderr, "pex bt: the one command is swarm")
+		fmt.Fprintln(stderr, "Run \"pex bt swarm -h\" for its flags and examples.")
 		return errUsage
 	}
-	fs := flag.NewFlagSet("pex bt swarm", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ihHex := fs.String("infohash", "", "the swarm's infohash, 40 hex digits")
-	magnet := fs.String("magnet", "", "a magnet `URI` naming the swarm (xt=urn:btih:...; its tr and x.pe are used too)")
-	torrent := fs.String("torrent", "", "a .torrent `FILE` naming the swarm (its trackers are used too)")
-	listen := fs.String("listen", "", "accept peers on `HOST:PORT` (port 0 picks one)")
-	var peers, trackers listFlag
-	fs.Var(&peers, "peer", "connect to the peer at `HOST:PORT` (repeatable)")
-	fs.Var(&trackers, "tracker", "announce to the tracker at `URL` (http, https or udp; repeatable)")
-	var dhtBoot listFlag
-	fs.Var(&dhtBoot, "dht-bootstrap", "bootstrap the Mainline DHT from the node at `HOST:PORT` (repeatable; pex never uses the public routers)")
-	noDHT := fs.Bool("no-dht", false, "do not use the DHT even when bootstrap nodes are given")
-	dhtListen := fs.String("dht-listen", "", "UDP `HOST:PORT` for the DHT node (default: the --listen host, any port)")
-	noPEX := fs.Bool("no-pex", false, "turn peer exchange (ut_pex and AZMP's) off for this swarm")
-	noAZMP := fs.Bool("no-azmp", false, "do not offer Vuze's messaging protocol (AZMP); use ut_pex with every peer")
-	encrypt := fs.Bool("encrypt", false, "open outgoing connections with Message Stream Encryption (falls back to plain); incoming MSE is always answered")
-	maxPeers := fs.Int("max-peers", 0, fmt.Sprintf("connections at most (0: the library's default, %d)", swarm.DefaultMaxPeers))
-	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
-	asJSON := fs.Bool("json", false, "print one JSON object a line")
-	metrics := fs.String("metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageErr(err)
-	}
-	c := checks{cmd: "pex bt swarm"}
-	c.noArgs(fs.Args())
-	c.nonNegative("max-peers", int64(*maxPeers))
-	c.nonNegativeDuration("duration", *duration)
-	c.hostPort("listen", *listen)
-	c.hostPort("dht-listen", *dhtListen)
-	for _, u := range trackers {
-		c.trackerURL("tracker", u)
-	}
-	for _, p := range peers {
-		c.hostPort("peer", p)
-	}
-	for _, b := range dhtBoot {
-		c.hostPort("dht-bootstrap", b)
-	}
-	if err := c.report(stderr); err != nil {
+	var o btOpts
+	fs := o.flagSet()
+	if err := btSwarmCmd.parseFlags(fs, args[1:], stdout, stderr); err != nil {
 		return err
 	}
-	target, err := swarmTarget(*ihHex, *magnet, *torrent)
+	if err := o.check(fs.Args(), stderr); err != nil {
+		return err
+	}
+	target, err := swarmTarget(o.infohash, o.magnet, o.torrent)
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		return err // a torrent file that cannot be read: a runtime error (exit 1)
@@ -74,34 +46,46 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "pex bt swarm:", err)
 		return errUsage
 	}
+	if o.noTrackers {
+		target.Trackers, target.Peers = nil, nil
+	}
+	return o.run(ctx, target, &printer{w: stdout, json: o.json})
+}
+
+// run joins the swarm and reports it until ctx ends or --duration is over.
+func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) error {
 	ih := target.InfoHash
-	pr := &printer{w: stdout, json: *asJSON}
 	// Which swarm, and whether peer exchange runs in it.
-	fields := []any{"infohash", hex.EncodeToString(ih[:]), "private", target.Private, "pex", !*noPEX && !target.Private}
+	fields := []any{"infohash", hex.EncodeToString(ih[:]), "private", target.Private, "pex", !o.noPEX && !target.Private}
 	if target.Name != "" {
 		fields = append(fields, "name", target.Name)
 	}
 	pr.event("swarm", fields...)
 	if target.Private {
-		pr.text("private torrent (BEP 27): peer exchange and the DHT are off")
+		pr.text("private torrent (BEP 27): PEX off, DHT off; peers come from its trackers only")
 	}
-	cfg := &swarm.Config{MaxPeers: *maxPeers, NoPEX: *noPEX, NoAZMP: *noAZMP, EncryptOutgoing: *encrypt, Private: target.Private}
+	cfg := &swarm.Config{MaxPeers: o.maxPeers, NoPEX: o.noPEX, NoAZMP: o.noAZMP, EncryptOutgoing: o.encrypt, Private: target.Private}
 	var ln net.Listener
-	if *listen != "" {
-		if ln, err = net.Listen("tcp", *listen); err != nil {
+	var err error
+	if o.listen != "" {
+		if ln, err = net.Listen("tcp", o.listen); err != nil {
 			return err
 		}
 		defer ln.Close()
 		cfg.ListenPort = ln.Addr().(*net.TCPAddr).Port
 	}
+	// Outgoing connections leave from the address the user bound to.
+	if bind := o.bindHost(ln); bind != nil {
+		cfg.Dialer = boundDialer(bind)
+	}
 	s, err := swarm.New(ih, cfg)
 	if err != nil {
 		return err
 	}
-	if *metrics != "" {
-		stop, err := serveMetrics(ctx, *metrics, pr)
+	defer s.Close()
+	if o.metrics != "" {
+		stop, err := serveMetrics(context.Background(), o.metrics, pr)
 		if err != nil {
-			s.Close()
 			return err
 		}
 		defer stop()
@@ -110,21 +94,23 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		pr.event("listening", "addr", ln.Addr().String())
 		go s.Serve(ln)
 	}
-	for _, p := range append(peers, target.Peers...) {
+	peers := append(slices.Clone(o.peers), target.Peers...)
+	for _, p := range peers {
 		ap, err := resolvePeer(p)
 		if err != nil {
-			pr.event("error", "error", err.Error())
+			pr.event("error", "error", err.Error(), "peer", p)
 			continue
 		}
 		s.AddPeer(ap, swarm.SourceManual)
 	}
-	for _, u := range append(trackers, target.Trackers...) {
+	trackers := append(slices.Clone(o.trackers), target.Trackers...)
+	for _, u := range trackers {
 		s.AddSource(&tracker.Source{
 			URL:      u,
 			Announce: tracker.Announce{InfoHash: ih, PeerID: s.PeerID(), Port: cfg.ListenPort, Left: 1},
 			Report: func(res tracker.Response, err error) {
 				if err != nil {
-					pr.event("error", "error", err.Error(), "tracker", u)
+					pr.limited("tracker "+u, "error", "error", err.Error(), "tracker", u)
 					return
 				}
 				pr.event("announced", "tracker", u, "peers", len(res.Peers))
@@ -132,94 +118,78 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		})
 	}
 	// BEP 27: a private torrent's peers come from its trackers only.
-	if !*noDHT && !target.Private && len(dhtBoot) > 0 {
-		addr := *dhtListen
-		if addr == "" {
-			host := "0.0.0.0"
-			if ln != nil {
-				host = ln.Addr().(*net.TCPAddr).IP.String()
-			}
-			addr = net.JoinHostPort(host, "0")
-		}
-		node, err := dht.Start(dht.Config{Listen: addr, Bootstrap: dhtBoot})
+	useDHT := !o.noDHT && !target.Private && len(o.dhtBoot) > 0
+	if useDHT {
+		node, err := o.startDHT(ln, pr)
 		if err != nil {
-			s.Close()
 			return err
 		}
 		// Closed after the swarm, which stops its lookups first.
 		defer node.Close()
-		pr.event("dht", "addr", node.Addr().String())
 		s.AddSource(&dht.Source{
 			Node: node, InfoHash: ih, Port: cfg.ListenPort,
 			Report: func(n int, err error) {
 				if err != nil {
-					pr.event("error", "error", err.Error(), "dht", node.Addr().String())
+					pr.limited("dht", "error", "error", err.Error(), "dht", node.Addr().String())
 				}
 				pr.event("dht-lookup", "peers", n)
 			},
 		})
 	}
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
+	r := &btRun{s: s, pr: pr, table: newSwarmTable(), start: time.Now(), duration: o.duration,
+		bootstrap: len(peers) > 0 || len(trackers) > 0 || useDHT, bootstrapTimeout: o.bootstrapTimeout}
+	return r.watch(ctx)
+}
+
+// bindHost is the IP outgoing connections leave from: --bind, or the
+// --listen host when it names one address; nil lets the kernel choose.
+func (o *btOpts) bindHost(ln net.Listener) net.IP {
+	if o.bind != "" {
+		return net.ParseIP(o.bind)
 	}
-	table := newSwarmTable()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		printSwarmEvents(s, pr, table)
-	}()
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-tick.C:
-			if !pr.json {
-				pr.text("%s", table.progress(len(s.Peers())))
-			}
+	if ln != nil {
+		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsUnspecified() {
+			return ip
 		}
-	}
-	s.Close()
-	<-done
-	if !pr.json {
-		var sb strings.Builder
-		table.write(&sb)
-		pr.text("\n%s", strings.TrimRight(sb.String(), "\n"))
 	}
 	return nil
 }
 
-func printSwarmEvents(s *swarm.Swarm, pr *printer, table *swarmTable) {
-	strs := func(as []netip.AddrPort) []string {
-		out := make([]string, len(as))
-		for i, a := range as {
-			out[i] = a.String()
+// boundDialer dials from bind, for addresses of its family (an IPv4
+// address cannot be the source of a dial to an IPv6 peer, nor the other
+// way round).
+func boundDialer(bind net.IP) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	from := &net.Dialer{Timeout: swarm.DefaultDialTimeout, LocalAddr: &net.TCPAddr{IP: bind}}
+	other := &net.Dialer{Timeout: swarm.DefaultDialTimeout}
+	v4 := bind.To4() != nil
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if ap, err := netip.ParseAddrPort(addr); err == nil && ap.Addr().Unmap().Is4() != v4 {
+			return other.DialContext(ctx, network, addr)
 		}
-		return out
+		return from.DialContext(ctx, network, addr)
 	}
-	for ev := range s.Events() {
-		table.add(ev)
-		switch ev.Type {
-		case swarm.EventConnected:
-			fields := []any{"peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source, "net", netName(ev.Net)}
-			if ev.Listen.IsValid() {
-				fields = append(fields, "listen", ev.Listen.String())
-			}
-			pr.event("connected", fields...)
-		case swarm.EventDisconnected:
-			pr.event("disconnected", "peer", ev.Peer.String(), "reason", errString(ev.Err))
-		case swarm.EventDiscovered:
-			pr.event("discovered", "peer", ev.Peer.String(), "source", ev.Source, "from", ev.From.String(), "net", ev.Net)
-		case swarm.EventPEXReceived:
-			pr.event("pex-received", "from", ev.Peer.String(), "added", strs(ev.Added), "dropped", strs(ev.Dropped), "net", ev.Net)
-		case swarm.EventPEXSent:
-			pr.event("pex-sent", "to", ev.Peer.String(), "added", len(ev.Added), "dropped", len(ev.Dropped), "net", ev.Net)
+}
+
+// startDHT starts the DHT node on --dht-listen, or on the --listen host,
+// or on loopback only: the DHT is never bound to every interface unless
+// asked to.
+func (o *btOpts) startDHT(ln net.Listener, pr *printer) (*dht.Node, error) {
+	addr, why := o.dhtListen, "--dht-listen"
+	if addr == "" {
+		host := "127.0.0.1"
+		why = "loopback only (give --dht-listen or a --listen host to reach others)"
+		if ln != nil {
+			host = ln.Addr().(*net.TCPAddr).IP.String()
+			why = "the --listen host"
 		}
+		addr = net.JoinHostPort(host, "0")
 	}
+	node, err := dht.Start(dht.Config{Listen: addr, Bootstrap: o.dhtBoot})
+	if err != nil {
+		return nil, err
+	}
+	pr.event("dht", "addr", node.Addr().String(), "bound", why)
+	return node, nil
 }
 
 // netName is a connection's PEX network for the connected event: "none"

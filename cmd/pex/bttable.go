@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/seed0021ed4d/pex/bt/swarm"
 )
@@ -22,20 +23,23 @@ type swarmTable struct {
 	pexOut   int
 	learned  int // peers discovered through PEX
 	maxConns int
+
+	everConnected bool
 }
 
 type peerRow struct {
 	addr      netip.AddrPort
-	listen    netip.AddrPort // its listen address, when it differs from addr
+	listen    netip.AddrPort // its listen address, once it told it (kept after it left)
 	client    string
 	source    string
 	from      netip.AddrPort // who told us, for source pex
 	net       string         // the PEX network spoken with it: ut_pex, azmp or none
 	connected bool
 	everConn  bool
-	pexIn     int // messages received from it
-	pexOut    int // messages sent to it
-	told      int // peers it told us about
+	encrypted bool // the last link ran over MSE
+	pexIn     int  // messages received from it
+	pexOut    int  // messages sent to it
+	told      int  // peers it told us about
 	reason    string
 }
 
@@ -50,15 +54,17 @@ func (t *swarmTable) row(a netip.AddrPort) *peerRow {
 	return r
 }
 
-// add records one swarm event.
-func (t *swarmTable) add(ev swarm.Event) {
+// add records one swarm event; it reports whether the event was a
+// connection.
+func (t *swarmTable) add(ev swarm.Event) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch ev.Type {
 	case swarm.EventConnected:
 		r := t.row(ev.Peer)
-		r.connected, r.everConn, r.client, r.reason = true, true, ev.Client, ""
-		if ev.Listen.IsValid() && ev.Listen != ev.Peer {
+		r.connected, r.everConn, r.client, r.reason, r.encrypted = true, true, ev.Client, "", ev.Encrypted
+		t.everConnected = true
+		if ev.Listen.IsValid() {
 			r.listen = ev.Listen
 		}
 		if r.source == "" || ev.Source != swarm.SourceIncoming {
@@ -97,6 +103,7 @@ func (t *swarmTable) add(ev swarm.Event) {
 		}
 	}
 	t.maxConns = max(t.maxConns, n)
+	return ev.Type == swarm.EventConnected
 }
 
 // progress is the one-line summary printed while the swarm runs.
@@ -107,12 +114,12 @@ func (t *swarmTable) progress(connected int) string {
 		connected, len(t.rows), t.learned, t.pexIn, t.pexOut)
 }
 
-// write prints the end table, connected peers first.
-func (t *swarmTable) write(w io.Writer) {
+// sorted copies the rows, connected peers first, then by address.
+func (t *swarmTable) sorted() []peerRow {
 	t.mu.Lock()
-	rows := make([]*peerRow, 0, len(t.rows))
+	rows := make([]peerRow, 0, len(t.rows))
 	for _, r := range t.rows {
-		rows = append(rows, r)
+		rows = append(rows, *r)
 	}
 	t.mu.Unlock()
 	sort.Slice(rows, func(i, j int) bool {
@@ -121,16 +128,43 @@ func (t *swarmTable) write(w io.Writer) {
 		}
 		return rows[i].addr.String() < rows[j].addr.String()
 	})
+	return rows
+}
+
+// state is a row's STATE: connected, gone (was connected) or known.
+func (r *peerRow) state() string {
+	switch {
+	case r.connected:
+		return "connected"
+	case r.everConn:
+		return "gone"
+	}
+	return "known"
+}
+
+// mse is a row's MSE column: whether its last link was encrypted, "-"
+// when it never connected.
+func (r *peerRow) mse() string {
+	switch {
+	case !r.everConn:
+		return "-"
+	case r.encrypted:
+		return "yes"
+	}
+	return "no"
+}
+
+// tableLegend explains the end table's columns.
+const tableLegend = "LEARNED: manual, incoming, tracker, dht or pex (FROM: who named it); " +
+	"PEX: the network spoken with it (ut_pex, azmp, none); MSE: the link was encrypted; " +
+	"IN/OUT: PEX messages received from it and sent to it; TOLD US: peers it named."
+
+// write prints the end table, connected peers first.
+func (t *swarmTable) write(w io.Writer) {
+	rows := t.sorted()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tLISTENS ON\tSTATE\tCLIENT\tLEARNED\tFROM\tPEX\tIN/OUT\tTOLD US")
+	fmt.Fprintln(tw, "PEER\tLISTENS ON\tSTATE\tCLIENT\tLEARNED\tFROM\tPEX\tMSE\tIN/OUT\tTOLD US")
 	for _, r := range rows {
-		state := "known"
-		switch {
-		case r.connected:
-			state = "connected"
-		case r.everConn:
-			state = "gone"
-		}
 		from := "-"
 		if r.from.IsValid() {
 			from = r.from.String()
@@ -139,9 +173,10 @@ func (t *swarmTable) write(w io.Writer) {
 		if r.listen.IsValid() {
 			listen = r.listen.String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\n", r.addr, listen, state, dash(r.client), dash(r.source), from, dash(r.net), r.pexIn, r.pexOut, r.told)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\n", r.addr, listen, r.state(), dash(r.client), dash(r.source), from, dash(r.net), r.mse(), r.pexIn, r.pexOut, r.told)
 	}
 	tw.Flush()
+	io.WriteString(w, wrap(tableLegend, 78, ""))
 	var gone []string
 	for _, r := range rows {
 		if !r.connected && r.reason != "" {
@@ -151,6 +186,41 @@ func (t *swarmTable) write(w io.Writer) {
 	if len(gone) > 0 {
 		fmt.Fprintf(w, "disconnect reasons:\n%s\n", strings.Join(gone, "\n"))
 	}
+}
+
+// summaryFields are the JSON summary's fields: the table's counts and rows.
+func (t *swarmTable) summaryFields(elapsed time.Duration, failed error) []any {
+	rows := t.sorted()
+	peers := make([]map[string]any, 0, len(rows))
+	connected := 0
+	for _, r := range rows {
+		m := map[string]any{"peer": r.addr.String(), "state": r.state(), "source": r.source,
+			"pex_in": r.pexIn, "pex_out": r.pexOut, "told": r.told}
+		if r.connected {
+			connected++
+		}
+		if r.listen.IsValid() {
+			m["listen"] = r.listen.String()
+		}
+		if r.from.IsValid() {
+			m["from"] = r.from.String()
+		}
+		if r.everConn {
+			m["client"], m["net"], m["encrypted"] = r.client, r.net, r.encrypted
+		}
+		if r.reason != "" {
+			m["reason"] = r.reason
+		}
+		peers = append(peers, m)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := []any{"elapsed_s", elapsed.Seconds(), "connected", connected, "known", len(rows), "most_connected", t.maxConns,
+		"learned_by_pex", t.learned, "pex_received", t.pexIn, "pex_sent", t.pexOut, "peers", peers}
+	if failed != nil {
+		f = append(f, "error", failed.Error())
+	}
+	return f
 }
 
 func dash(s string) string {

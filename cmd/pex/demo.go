@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,37 +16,68 @@ import (
 
 const demoNetwork = "pex-demo"
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+var demoCmd = &command{
+	name:    "demo",
+	summary: "watch a PXP network grow on loopback, in one process",
+	about: "Starts a bootstrap node and --nodes more nodes in this process, on 127.0.0.1 " +
+		"only, with no outside network. Each node connects to the bootstrap node over TCP " +
+		"and grows its peer set to --want peers with GetNewPeer, meeting other nodes " +
+		"through a relay: odd nodes listen and are dialed directly, even ones meet over " +
+		"WebRTC on loopback (--no-direct and --no-webrtc turn either off). It prints " +
+		"progress, then a table: each node's peers and their transports, the time it took " +
+		"to reach --want, its GetNewPeer calls and failures, and the control messages and " +
+		"bytes it sent. It exits 0 as soon as every node reached --want, 1 after --timeout.",
+	examples: []string{
+		"pex demo",
+		"pex demo --nodes 200 --want 8 --timeout 2m",
+		"pex demo --no-webrtc --json",
+	},
+	flags: func() *flag.FlagSet { return new(demoOpts).flagSet() },
+}
+
+type demoOpts struct {
+	nodes, want        int
+	timeout            time.Duration
+	json               bool
+	noWebRTC, noDirect bool
+}
+
+func (o *demoOpts) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("pex demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	nodes := fs.Int("nodes", 8, "nodes besides the bootstrap node")
-	want := fs.Int("want", 4, "peers each node grows to with GetNewPeer")
-	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
-	asJSON := fs.Bool("json", false, "print one JSON object a line")
-	noWebRTC := fs.Bool("no-webrtc", false, "keep introductions as relayed sessions")
-	noDirect := fs.Bool("no-direct", false, "no node listens for direct TCP dials")
-	if err := fs.Parse(args); err != nil {
-		return usageErr(err)
+	fs.IntVar(&o.nodes, "nodes", 8, "`N` nodes besides the bootstrap node (2 to 200)")
+	fs.IntVar(&o.want, "want", 4, "`K` peers each node grows to with GetNewPeer (1 to N)")
+	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up, exit 1, after `D`")
+	fs.BoolVar(&o.noWebRTC, "no-webrtc", false, "no WebRTC: introductions end in a direct dial or stay relayed")
+	fs.BoolVar(&o.noDirect, "no-direct", false, "no node listens for direct TCP dials")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	return fs
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o demoOpts
+	fs := o.flagSet()
+	if err := demoCmd.parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
 	}
 	c := checks{cmd: "pex demo"}
 	c.noArgs(fs.Args())
-	if *nodes < 2 || *nodes > 200 {
-		c.fail("nodes", "must be 2 to 200 (got %d)", *nodes)
+	if o.nodes < 2 || o.nodes > 200 {
+		c.fail("nodes", "must be 2 to 200 (got %d)", o.nodes)
 	}
-	if *want < 1 || *want > *nodes {
-		c.fail("want", "must be 1 to --nodes (got %d)", *want)
+	if o.want < 1 || o.want > o.nodes {
+		c.fail("want", "must be 1 to --nodes (got %d)", o.want)
 	}
-	if *timeout <= 0 {
-		c.fail("timeout", "must be positive (got %v)", *timeout)
+	if o.timeout <= 0 {
+		c.fail("timeout", "must be positive (got %v)", o.timeout)
 	}
 	if err := c.report(stderr); err != nil {
 		return err
 	}
-	pr := &printer{w: stdout, json: *asJSON}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	pr := &printer{w: stdout, json: o.json}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	d := &demo{pr: pr, want: *want, start: time.Now(), noWebRTC: *noWebRTC, noDirect: *noDirect}
-	return d.run(ctx, *nodes)
+	d := &demo{pr: pr, want: o.want, start: time.Now(), noWebRTC: o.noWebRTC, noDirect: o.noDirect}
+	return d.run(ctx, o.nodes)
 }
 
 type demoNode struct {
@@ -64,9 +96,13 @@ type demo struct {
 	start    time.Time
 	wg       sync.WaitGroup
 	mu       sync.Mutex
+	reached  int           // nodes that reached want; guarded by mu
+	allDone  chan struct{} // closed when every node has reached want
+	nodes    int
 }
 
 func (d *demo) run(ctx context.Context, n int) error {
+	d.nodes, d.allDone = n, make(chan struct{})
 	// The bootstrap node takes every node of the demo: all of them, on one
 	// machine, share one address and prefix.
 	// Its relays too: every node is one address and prefix here, which
@@ -110,30 +146,32 @@ func (d *demo) run(ctx context.Context, n int) error {
 		go d.grow(runCtx, dn, ln.Addr().String())
 	}
 
+	// Progress every half second; completion is noticed the moment the
+	// last node reaches its target.
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
-	done := false
-	for !done {
+	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
+		case <-d.allDone:
+			done = true
 		case <-tick.C:
-			reached := 0
 			d.mu.Lock()
-			for _, dn := range all[1:] {
-				if dn.reached > 0 {
-					reached++
-				}
-			}
+			reached := d.reached
 			d.mu.Unlock()
 			d.pr.event("progress", "reached", reached, "nodes", n, "elapsed_ms", ms(time.Since(d.start)))
-			if reached == n {
-				done = true
-			}
 		}
 	}
-	ok := ctx.Err() == nil
+	// What happens while the nodes close (their GetNewPeer calls failing
+	// because the demo ends) is not news: the printer stops here, and the
+	// summary is the last thing printed.
+	d.mu.Lock()
+	reached := d.reached
+	d.mu.Unlock()
+	ok := reached == n
 	d.summary(all)
+	d.pr.close()
 	stopAll()
 	ln.Close()
 	for _, dn := range all {
@@ -141,7 +179,7 @@ func (d *demo) run(ctx context.Context, n int) error {
 	}
 	d.wg.Wait()
 	if !ok {
-		return fmt.Errorf("demo: not every node reached %d peers in time", d.want)
+		return fmt.Errorf("demo: timed out: %d of %d nodes reached %d peers (the others are in the table above)", reached, n, d.want)
 	}
 	return nil
 }
@@ -220,6 +258,9 @@ func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
 			if dn.reached == 0 {
 				dn.reached = time.Since(d.start)
 				d.pr.event("reached", "node", dn.name, "peers", len(dn.ex.Peers()), "ms", ms(dn.reached))
+				if d.reached++; d.reached == d.nodes {
+					close(d.allDone)
+				}
 			}
 			d.mu.Unlock()
 			if !sleepCtx(ctx, 200*time.Millisecond) {
@@ -271,6 +312,11 @@ func (d *demo) drain(ctx context.Context, c *pxp.Conn) {
 	io.WriteString(c, "hello\n")
 	io.Copy(io.Discard, c)
 }
+
+// demoLegend explains the table's columns.
+const demoLegend = "peers: links held at the end; transports: how they are carried; " +
+	"reached: time to reach --want peers; calls, fails: GetNewPeer calls and how many failed; " +
+	"messages, bytes: PXP control messages and bytes the node sent on its direct links."
 
 func (d *demo) summary(all []*demoNode) {
 	type row struct {
@@ -326,4 +372,5 @@ func (d *demo) summary(all []*demoNode) {
 		d.pr.text("%-6s %5d  %-18s %10s %6d %6d %9d %10d", r.Node, r.Peers, r.Transport, reached, r.Calls, r.Fails, r.Messages, r.Bytes)
 	}
 	d.pr.text("\ntotal: %d control messages, %d bytes sent on direct links, %.0f ms", totalMsgs, totalBytes, elapsed)
+	d.pr.text("%s", strings.TrimRight(wrap(demoLegend, 78, ""), "\n"))
 }

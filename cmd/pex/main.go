@@ -1,10 +1,16 @@
-// Command pex runs peer-exchange nodes.
+// Command pex runs peer-exchange nodes: PXP nodes (the protocol of the npm
+// package peer-exchange) and BitTorrent swarms that exchange peers over
+// ut_pex and Vuze's AZMP.
 //
-//	pex node --network ID [--listen HOST:PORT] [--connect HOST:PORT]... [--want N]
-//	         [--hello TEXT] [--echo] [--json]
-//	pex demo [--nodes N] [--want K] [--timeout D] [--no-webrtc] [--no-direct] [--json]
+//	pex node --network ID [flags]     a long-running PXP node
+//	pex demo [flags]                  a PXP network growing on loopback
+//	pex bench getnewpeer [flags]      GetNewPeer, Go against the JS reference
+//	pex bt swarm --infohash HEX ...   peer exchange in one BitTorrent swarm
+//	pex version
 //
-// With --json every event is one JSON object a line on stdout.
+// "pex help COMMAND" prints a command's description, examples and flags.
+// Output is one event a line, logfmt or (--json) JSON. Exit status 0 is
+// done, 1 failed, 2 a bad command line.
 package main
 
 import (
@@ -15,18 +21,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
-
-const usage = `usage:
-  pex node --network ID [--listen HOST:PORT] [--connect HOST:PORT]... [--want N] [--hello TEXT] [--echo] [--json]
-  pex demo [--nodes N] [--want K] [--timeout D] [--no-webrtc] [--no-direct] [--json]
-  pex bench getnewpeer [--n N] [--js DIR] [--no-js] [--json]
-  pex bt swarm (--infohash HEX | --magnet URI | --torrent FILE) [--listen HOST:PORT] [--peer HOST:PORT]...
-               [--tracker URL]... [--dht-bootstrap HOST:PORT]... [--no-dht] [--no-pex] [--max-peers N] [--duration D] [--json]
-  pex version
-Run "pex COMMAND -h" or "pex help COMMAND" for a command's flags.
-`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -37,17 +34,9 @@ func main() {
 // errUsage marks a command line that could not be parsed.
 var errUsage = errors.New("usage")
 
-// usageErr turns a flag parsing error into errUsage, except for -h.
-func usageErr(err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return errUsage
-}
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		writeUsage(stderr)
 		return 2
 	}
 	var err error
@@ -61,16 +50,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "bt":
 		err = runBT(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
+		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
+			versionCmd.writeHelp(stdout)
+			return 0
+		}
 		printVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
-		if len(args) > 1 { // pex help COMMAND: that command's flags
-			return run(ctx, append(args[1:], "-h"), stdout, stderr)
+		if len(args) == 1 {
+			writeUsage(stdout)
+			return 0
 		}
-		fmt.Fprint(stdout, usage)
+		c := findCommand(strings.Join(args[1:], " "))
+		if c == nil {
+			fmt.Fprintf(stderr, "pex help: no command %q; the commands are node, demo, bench getnewpeer, bt swarm and version\n", strings.Join(args[1:], " "))
+			return 2
+		}
+		c.writeHelp(stdout)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "pex: unknown command %q\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "pex: unknown command %q; the commands are node, demo, bench getnewpeer, bt swarm, version and help\nRun \"pex --help\" for usage.\n", args[0])
 		return 2
 	}
 	switch {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -21,11 +22,13 @@ type node struct {
 	opts nodeOpts
 	pr   *printer
 	wg   sync.WaitGroup
+	boot *bootState
 }
 
 func (n *node) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	n.boot = newBootState()
 	var ln net.Listener
 	var laddr net.Addr
 	if n.opts.listen != "" {
@@ -47,7 +50,11 @@ func (n *node) run(ctx context.Context) error {
 		return err
 	}
 	if ln != nil {
-		n.pr.event("listening", "addr", ln.Addr().String(), "transport", "tcp")
+		f := []any{"node", n.ex.ID(), "addr", ln.Addr().String(), "transport", "tcp", "network", n.opts.network}
+		if cfg.AdvertiseAddr != "" {
+			f = append(f, "advertise", cfg.AdvertiseAddr)
+		}
+		n.pr.event("listening", f...)
 		n.wg.Add(1)
 		go n.acceptLoop(ctx, ln)
 	}
@@ -77,7 +84,7 @@ func (n *node) run(ctx context.Context) error {
 		stopHTTP = func() { stop(); prev() }
 	}
 	if n.opts.http != "" {
-		stop, err := n.serveHTTP(ctx, n.opts.http, "http", web.Handler(&ws.Handler{Serve: n.acceptWS(ctx)}))
+		stop, err := n.serveHTTP(ctx, n.opts.http, "http", web.Handler(n.opts.network, &ws.Handler{Serve: n.acceptWS(ctx)}))
 		if err != nil {
 			stopHTTP()
 			n.ex.Close()
@@ -92,11 +99,14 @@ func (n *node) run(ctx context.Context) error {
 	n.wg.Add(2)
 	go n.eventLoop()
 	go n.incomingLoop(ctx)
+	if ln == nil && n.opts.ws == "" && n.opts.http == "" {
+		n.pr.event("started", "node", n.ex.ID(), "network", n.opts.network)
+	}
 	for _, addr := range n.opts.connect {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			n.dial(ctx, addr)
+			n.bootstrap(ctx, addr)
 		}()
 	}
 	if n.opts.want > 0 {
@@ -117,7 +127,8 @@ func (n *node) run(ctx context.Context) error {
 			}
 		}
 	}()
-	<-ctx.Done()
+	failed := n.wait(ctx)
+	cancel()
 	if ln != nil {
 		ln.Close()
 	}
@@ -125,7 +136,40 @@ func (n *node) run(ctx context.Context) error {
 	n.ex.Close() // closes Events and Incoming, ending their loops
 	n.wg.Wait()
 	n.pr.flush(true)
-	return nil
+	return failed
+}
+
+// wait returns when ctx ends (nil), when --duration is over (an error if
+// no --connect peer was ever reached), or when --bootstrap-timeout passes
+// with none reached (an error).
+func (n *node) wait(ctx context.Context) error {
+	var end, bootEnd <-chan time.Time
+	if d := n.opts.duration; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		end = t.C
+	}
+	if d := n.opts.bootstrapTimeout; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		bootEnd = t.C
+	}
+	reached := n.boot.reached
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-reached:
+			reached, bootEnd = nil, nil
+		case <-bootEnd:
+			return fmt.Errorf("no --connect peer reached within --bootstrap-timeout %v (%s)", n.opts.bootstrapTimeout, n.boot.why())
+		case <-end:
+			if len(n.opts.connect) > 0 && !n.boot.wasReached() {
+				return fmt.Errorf("no --connect peer reached within --duration %v (%s)", n.opts.duration, n.boot.why())
+			}
+			return nil
+		}
+	}
 }
 
 func (n *node) acceptLoop(ctx context.Context, ln net.Listener) {
@@ -141,7 +185,7 @@ func (n *node) serveHTTP(ctx context.Context, addr, transport string, h http.Han
 	if err != nil {
 		return nil, err
 	}
-	n.pr.event("listening", "addr", ln.Addr().String(), "transport", transport)
+	n.pr.event("listening", "node", n.ex.ID(), "addr", ln.Addr().String(), "transport", transport, "network", n.opts.network)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
@@ -170,21 +214,6 @@ func (n *node) acceptWS(ctx context.Context) func(*ws.Conn) {
 	}
 }
 
-func (n *node) dial(ctx context.Context, addr string) {
-	d := net.Dialer{Timeout: 10 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		n.pr.event("error", "error", err.Error(), "remote", addr)
-		return
-	}
-	dc, err := n.ex.Connect(ctx, c)
-	if err != nil {
-		n.pr.event("error", "error", err.Error(), "remote", addr)
-		return
-	}
-	n.serve(ctx, dc)
-}
-
 func (n *node) incomingLoop(ctx context.Context) {
 	defer n.wg.Done()
 	for c := range n.ex.Incoming() {
@@ -201,7 +230,7 @@ func (n *node) eventLoop() {
 	for ev := range n.ex.Events() {
 		switch ev.Type {
 		case pxp.EventDisconnect:
-			f := []any{"transport", ev.Peer.Transport(), "remote", ev.Peer.RemoteAddr().String(), "peers", len(n.ex.Peers())}
+			f := []any{"transport", ev.Peer.Transport(), "remote", ev.Peer.RemoteAddr().String(), "peer", ev.Peer.ID(), "peers", len(n.ex.Peers())}
 			if ev.Err != nil {
 				f = append(f, "reason", ev.Err.Error())
 			}
@@ -247,7 +276,11 @@ func (n *node) wantLoop(ctx context.Context) {
 			continue
 		}
 		backoff = 250 * time.Millisecond
-		n.pr.event("getnewpeer", "transport", c.Transport(), "ms", ms(time.Since(start)), "peers", len(n.ex.Peers()))
+		id := ""
+		if c.Peer() != nil {
+			id = c.Peer().ID()
+		}
+		n.pr.event("getnewpeer", "transport", c.Transport(), "peer", id, "ms", ms(time.Since(start)), "peers", len(n.ex.Peers()))
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -272,11 +305,11 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // serve reports a data stream, greets, and reads its lines.
 func (n *node) serve(ctx context.Context, c *pxp.Conn) {
 	p := c.Peer()
-	remote := c.RemoteAddr().String()
+	remote, id := c.RemoteAddr().String(), ""
 	if p != nil {
-		remote = p.RemoteAddr().String()
+		remote, id = p.RemoteAddr().String(), p.ID()
 	}
-	n.pr.event("connect", "transport", c.Transport(), "remote", remote, "peers", len(n.ex.Peers()))
+	n.pr.event("connect", "transport", c.Transport(), "remote", remote, "peer", id, "peers", len(n.ex.Peers()))
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	defer c.Close()
@@ -289,7 +322,7 @@ func (n *node) serve(ctx context.Context, c *pxp.Conn) {
 	sc.Buffer(make([]byte, 4096), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		n.pr.event("data", "line", line, "transport", c.Transport(), "remote", remote)
+		n.pr.event("data", "line", line, "transport", c.Transport(), "remote", remote, "peer", id)
 		if n.opts.echo && !strings.HasPrefix(line, "echo:") {
 			if _, err := io.WriteString(c, "echo:"+line+"\n"); err != nil {
 				return

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/pxp/webrtc"
@@ -37,6 +38,9 @@ type nodeOpts struct {
 	http        string
 	metrics     string
 	maxPeers    int
+
+	bootstrapTimeout time.Duration
+	duration         time.Duration
 }
 
 // addWebRTCFlags registers the transport flags of node-like commands.
@@ -76,24 +80,56 @@ func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
 	return cfg, nil
 }
 
-func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var o nodeOpts
+var nodeCmd = &command{
+	name:     "node",
+	summary:  "run one PXP node: accept, bootstrap, grow its peer set",
+	lead:     "--network ID",
+	required: []string{"network"},
+	about: "A long-running node of the Peer Exchange Protocol network ID. It accepts " +
+		"peers on --listen (TCP), --ws (WebSocket) and --http (a browser page that joins " +
+		"the same network, with its WebSocket at /ws); it bootstraps from each --connect " +
+		"peer, dialing it again with backoff (1 s, doubling to 30 s) while the dial fails " +
+		"and after the link drops; and it calls GetNewPeer until --want peers are " +
+		"connected. An introduced peer comes over WebRTC or over a direct TCP dial to the " +
+		"address it advertises (--no-webrtc and --no-direct turn either off; without both, " +
+		"introductions stay relayed sessions). Every data stream gets --hello, and --echo " +
+		"writes each line back. A node that reaches none of its --connect peers within " +
+		"--bootstrap-timeout or --duration exits 1 and says why; SIGINT, SIGTERM or the " +
+		"end of --duration otherwise close every link cleanly and exit 0. Output is one " +
+		"event a line: logfmt, or JSON with --json.",
+	examples: []string{
+		"pex node --network chat --listen 127.0.0.1:7000 --hello 'hi from A'",
+		"pex node --network chat --connect 127.0.0.1:7000 --want 3 --ice-loopback",
+		"pex node --network chat --listen 127.0.0.1:7000 --http 127.0.0.1:8080",
+		"pex node --network chat --connect 192.0.2.7:7000 --ice-server stun:192.0.2.1:3478 --json",
+	},
+	flags: func() *flag.FlagSet { return new(nodeOpts).flagSet() },
+}
+
+func (o *nodeOpts) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("pex node", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.network, "network", "", "network id (required)")
+	fs.StringVar(&o.network, "network", "", "the network `ID`: only nodes of one network talk (required)")
 	fs.StringVar(&o.listen, "listen", "", "accept TCP peers on `HOST:PORT` (port 0 picks a free one)")
 	fs.StringVar(&o.http, "http", "", "serve the browser page on `HOST:PORT` (WebSocket peers at /ws)")
 	fs.StringVar(&o.ws, "ws", "", "accept WebSocket peers on `HOST:PORT` (binary messages carry the PXP stream)")
-	fs.Var(&o.connect, "connect", "bootstrap from the peer at `HOST:PORT` (repeatable)")
+	fs.Var(&o.connect, "connect", "bootstrap from the peer at `HOST:PORT` (repeatable; retried with backoff)")
 	fs.IntVar(&o.want, "want", 0, "call GetNewPeer until `N` peers are connected")
 	fs.StringVar(&o.hello, "hello", "", "write `TEXT` and a newline on every new data stream")
 	fs.BoolVar(&o.echo, "echo", false, "write each received line back prefixed with echo:")
-	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
-	fs.IntVar(&o.maxPeers, "max-peers", 0, "links at most (0: the library's default, 64)")
+	fs.IntVar(&o.maxPeers, "max-peers", 0, "`N` links at most (0: the library's default, 64)")
+	fs.DurationVar(&o.bootstrapTimeout, "bootstrap-timeout", 0, "exit 1 when no --connect peer was reached within `D` (0: keep trying)")
+	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	o.addWebRTCFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return usageErr(err)
+	return fs
+}
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o nodeOpts
+	fs := o.flagSet()
+	if err := nodeCmd.parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
 	}
 	c := checks{cmd: "pex node"}
 	if o.network == "" {
@@ -102,6 +138,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	c.noArgs(fs.Args())
 	c.nonNegative("want", int64(o.want))
 	c.nonNegative("max-peers", int64(o.maxPeers))
+	c.nonNegativeDuration("bootstrap-timeout", o.bootstrapTimeout)
+	c.nonNegativeDuration("duration", o.duration)
+	if o.bootstrapTimeout > 0 && len(o.connect) == 0 {
+		c.fail("bootstrap-timeout", "needs --connect")
+	}
 	for _, a := range o.connect {
 		c.hostPort("connect", a)
 	}

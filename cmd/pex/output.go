@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // printer writes events, as JSON lines with --json or as plain text.
@@ -18,6 +19,15 @@ type printer struct {
 	json bool
 
 	repeats map[string]*repeat // events of one kind from one source, by key
+	closed  bool               // nothing more is printed
+}
+
+// close stops the printer: later events and lines are dropped, so that
+// what a run prints while it shuts down cannot follow its summary.
+func (p *printer) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 }
 
 // repeat counts the events of one key in the current window.
@@ -96,36 +106,70 @@ func (p *printer) summaryLocked(key string, r *repeat) {
 	p.mu.Lock()
 }
 
-// event prints one event. fields alternate key and value.
+// event prints one event. fields alternate key and value. In text mode
+// the line is logfmt: the event name, then node when there is one, then
+// the fields in the order given; a value is quoted when it is empty or
+// holds a space, a quote, an equals sign or a control character.
 func (p *printer) event(name string, fields ...any) {
-	m := map[string]any{"event": name}
-	for i := 0; i+1 < len(fields); i += 2 {
-		m[fields[i].(string)] = fields[i+1]
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	var line []byte
 	if p.json {
+		m := map[string]any{"event": name}
+		for i := 0; i+1 < len(fields); i += 2 {
+			m[fields[i].(string)] = fields[i+1]
+		}
 		b, err := json.Marshal(m)
 		if err != nil {
 			b, _ = json.Marshal(map[string]any{"event": "error", "error": err.Error()})
 		}
-		p.w.Write(append(b, '\n'))
-		return
+		line = append(b, '\n')
+	} else {
+		line = logfmtLine(name, fields)
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		if k != "event" {
-			keys = append(keys, k)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.w.Write(line)
+	}
+}
+
+// logfmtLine formats one event as a logfmt line.
+func logfmtLine(name string, fields []any) []byte {
+	b := []byte(name)
+	for pass := range 2 { // node first, then the rest
+		for i := 0; i+1 < len(fields); i += 2 {
+			k := fields[i].(string)
+			if (k == "node") != (pass == 0) {
+				continue
+			}
+			b = append(b, ' ')
+			b = append(b, k...)
+			b = append(b, '=')
+			b = appendLogfmtValue(b, fields[i+1])
 		}
 	}
-	sort.Strings(keys)
-	var sb strings.Builder
-	sb.WriteString(name)
-	for _, k := range keys {
-		fmt.Fprintf(&sb, " %s=%v", k, m[k])
+	return append(b, '\n')
+}
+
+func appendLogfmtValue(b []byte, v any) []byte {
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case []string:
+		s = strings.Join(v, ",")
+	case float64:
+		s = strconv.FormatFloat(v, 'f', -1, 64)
+	case error:
+		s = v.Error()
+	default:
+		s = fmt.Sprint(v)
 	}
-	sb.WriteByte('\n')
-	io.WriteString(p.w, sb.String())
+	if s == "" || strings.ContainsFunc(s, func(r rune) bool {
+		return r <= ' ' || r == '"' || r == '=' || r == 0x7f || !unicode.IsPrint(r)
+	}) {
+		return strconv.AppendQuote(b, s)
+	}
+	return append(b, s...)
 }
 
 // text prints a line only in plain mode.
@@ -135,7 +179,9 @@ func (p *printer) text(format string, args ...any) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, format+"\n", args...)
+	if !p.closed {
+		fmt.Fprintf(p.w, format+"\n", args...)
+	}
 }
 
 // errorKind is an error's text without its numbers (nonces, ports, ids,

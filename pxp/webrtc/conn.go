@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/sctp"
+
 	"github.com/pion/datachannel"
 	"github.com/pion/webrtc/v4"
 )
@@ -70,17 +72,31 @@ func (c *dcConn) Read(p []byte) (int, error) {
 			if errors.Is(err, io.ErrShortBuffer) {
 				return 0, errors.New("webrtc: message over 256 KiB")
 			}
-			if st := c.dc.ReadyState(); st == webrtc.DataChannelStateClosing || st == webrtc.DataChannelStateClosed {
-				// The peer closed: SCTP reports it as an abort or reset.
-				return 0, io.EOF
-			}
-			return 0, err
+			return 0, c.readErr(err)
 		}
 		c.rest = c.buf[:n]
 	}
 	n := copy(p, c.rest)
 	c.rest = c.rest[n:]
 	return n, nil
+}
+
+// readErr turns the SCTP stack's report of a closed association into
+// what a stream's reader expects: io.EOF when the peer closed (pion sends
+// a user-initiated ABORT when a PeerConnection closes, and may report a
+// reset stream), and an error without the stack's internals (it prefixes
+// a pointer) when the association failed otherwise.
+func (c *dcConn) readErr(err error) error {
+	switch {
+	case errors.Is(err, sctp.ErrUserInitiatedAbort), errors.Is(err, io.EOF):
+		return io.EOF
+	case errors.Is(err, sctp.ErrChunk):
+		return errors.New("webrtc: the peer aborted the link")
+	}
+	if st := c.dc.ReadyState(); st == webrtc.DataChannelStateClosing || st == webrtc.DataChannelStateClosed {
+		return io.EOF // the channel was reset
+	}
+	return err
 }
 
 // awaitFirst reads the peer's first message ahead, keeping it for Read, by

@@ -170,3 +170,48 @@ func TestNewRejectsBadICEServers(t *testing.T) {
 		}
 	}
 }
+
+// A WebRTC link closed cleanly by one side (its Exchange closes, as on
+// SIGINT) ends at the other as a disconnect without a reason and no error:
+// pion's user-initiated ABORT is the peer closing, not a failure.
+func TestCleanCloseIsNoError(t *testing.T) {
+	hub, b, c := newNode(t, false), newNode(t, true), newNode(t, true)
+	link(t, b, hub)
+	link(t, c, hub)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	bc, err := b.GetNewPeer(ctx)
+	if err != nil || bc.Transport() != "webrtc" {
+		t.Fatalf("GetNewPeer: %v", err)
+	}
+	var cc *pxp.Conn
+	select {
+	case cc = <-c.Incoming():
+	case <-ctx.Done():
+		t.Fatal("no incoming link at c")
+	}
+	// Drain what happened so far.
+	for len(c.Events()) > 0 {
+		<-c.Events()
+	}
+	b.Close()
+	if _, err := io.ReadAll(cc); err != nil {
+		t.Fatalf("c's stream ended with %v, want EOF", err)
+	}
+	for {
+		select {
+		case ev := <-c.Events():
+			switch {
+			case ev.Type == pxp.EventError:
+				t.Fatalf("clean close reported as an error: %v", ev.Err)
+			case ev.Type == pxp.EventDisconnect && ev.Peer.Transport() == "webrtc":
+				if ev.Err != nil {
+					t.Fatalf("clean close has a reason: %v", ev.Err)
+				}
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no disconnect at c")
+		}
+	}
+}

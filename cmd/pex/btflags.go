@@ -1,0 +1,101 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/swarm"
+)
+
+var btSwarmCmd = &command{
+	name:     "bt swarm",
+	summary:  "peer exchange in one BitTorrent swarm: ut_pex and AZMP",
+	lead:     "(--infohash HEX | --magnet URI | --torrent FILE)",
+	required: []string{"infohash", "magnet", "torrent"},
+	about: "Joins the swarm of one infohash for peer exchange only (it moves no pieces). " +
+		"It dials the --peer peers (again, with backoff, while they cannot be reached and " +
+		"after they drop), the peers --tracker trackers return and those a Mainline DHT " +
+		"lookup finds from --dht-bootstrap nodes (pex never uses the public routers), " +
+		"accepts peers on --listen, and runs peer exchange with each over ut_pex (BEP 11) " +
+		"or Vuze's AZMP, whichever the peer speaks: it tells every peer about the others " +
+		"within BEP 11's limits and dials the peers it learns. A magnet's trackers and " +
+		"x.pe peers and a torrent file's trackers are used too, unless --no-trackers. A " +
+		"private torrent (BEP 27) turns PEX and the DHT off. Outgoing connections leave " +
+		"from the --listen host when it is a specific address (--bind picks another), and " +
+		"the DHT binds the --listen host, or loopback. A swarm that had peers to try but " +
+		"connected to none within --bootstrap-timeout or --duration exits 1 and says why. " +
+		"Without --json it prints a progress line every two seconds and a table of every " +
+		"peer at the end; with --json, one event a line and a summary object last.",
+	examples: []string{
+		"pex bt swarm --infohash 0123456789abcdef0123456789abcdef01234567 --peer 127.0.0.1:6881",
+		"pex bt swarm --magnet 'magnet:?xt=urn:btih:...' --listen 0.0.0.0:6881 --duration 10m",
+		"pex bt swarm --torrent f.torrent --dht-bootstrap 192.0.2.1:6881 --encrypt --json",
+	},
+	flags: func() *flag.FlagSet { return new(btOpts).flagSet() },
+}
+
+type btOpts struct {
+	infohash, magnet, torrent string
+	listen, bind              string
+	peers, trackers, dhtBoot  listFlag
+	noTrackers                bool
+	noDHT                     bool
+	dhtListen                 string
+	noPEX, noAZMP, encrypt    bool
+	maxPeers                  int
+	duration                  time.Duration
+	bootstrapTimeout          time.Duration
+	json                      bool
+	metrics                   string
+}
+
+func (o *btOpts) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("pex bt swarm", flag.ContinueOnError)
+	fs.StringVar(&o.infohash, "infohash", "", "the swarm's infohash: `HEX`, 40 hex digits (or 32 base32 characters)")
+	fs.StringVar(&o.magnet, "magnet", "", "a magnet `URI` naming the swarm (xt=urn:btih:...; its tr and x.pe are used too)")
+	fs.StringVar(&o.torrent, "torrent", "", "a .torrent `FILE` naming the swarm (its trackers are used too)")
+	fs.StringVar(&o.listen, "listen", "", "accept peers on `HOST:PORT` (port 0 picks one)")
+	fs.StringVar(&o.bind, "bind", "", "dial peers from `HOST` (default: the --listen host when it is a specific address)")
+	fs.Var(&o.peers, "peer", "connect to the peer at `HOST:PORT` (repeatable; retried with backoff)")
+	fs.Var(&o.trackers, "tracker", "announce to the tracker at `URL` (http, https or udp; repeatable)")
+	fs.BoolVar(&o.noTrackers, "no-trackers", false, "ignore the trackers and peers a --magnet or --torrent carries")
+	fs.Var(&o.dhtBoot, "dht-bootstrap", "bootstrap the Mainline DHT from the node at `HOST:PORT` (repeatable; pex never uses the public routers)")
+	fs.BoolVar(&o.noDHT, "no-dht", false, "do not use the DHT even when bootstrap nodes are given")
+	fs.StringVar(&o.dhtListen, "dht-listen", "", "UDP `HOST:PORT` for the DHT node (default: the --listen host, or 127.0.0.1; any port)")
+	fs.BoolVar(&o.noPEX, "no-pex", false, "turn peer exchange (ut_pex and AZMP's) off for this swarm")
+	fs.BoolVar(&o.noAZMP, "no-azmp", false, "do not offer Vuze's messaging protocol (AZMP); use ut_pex with every peer")
+	fs.BoolVar(&o.encrypt, "encrypt", false, "open outgoing connections with Message Stream Encryption (falls back to plain); incoming MSE is always answered")
+	fs.IntVar(&o.maxPeers, "max-peers", 0, fmt.Sprintf("`N` connections at most (0: the library's default, %d)", swarm.DefaultMaxPeers))
+	fs.DurationVar(&o.bootstrapTimeout, "bootstrap-timeout", 0, "exit 1 when no peer was connected within `D` (0: keep trying)")
+	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
+	fs.StringVar(&o.metrics, "metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	return fs
+}
+
+// check refuses a bad command line at start, naming each bad flag.
+func (o *btOpts) check(args []string, stderr io.Writer) error {
+	c := checks{cmd: "pex bt swarm"}
+	c.noArgs(args)
+	c.nonNegative("max-peers", int64(o.maxPeers))
+	c.nonNegativeDuration("duration", o.duration)
+	c.nonNegativeDuration("bootstrap-timeout", o.bootstrapTimeout)
+	c.hostPort("listen", o.listen)
+	c.hostPort("dht-listen", o.dhtListen)
+	if o.bind != "" && net.ParseIP(o.bind) == nil {
+		c.fail("bind", "want an IP address, got %q", o.bind)
+	}
+	for _, u := range o.trackers {
+		c.trackerURL("tracker", u)
+	}
+	for _, p := range o.peers {
+		c.hostPort("peer", p)
+	}
+	for _, b := range o.dhtBoot {
+		c.hostPort("dht-bootstrap", b)
+	}
+	return c.report(stderr)
+}

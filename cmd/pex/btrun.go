@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/swarm"
+)
+
+// btRun reports a running swarm: its events as they come, progress, and
+// the table or summary at the end.
+type btRun struct {
+	s     *swarm.Swarm
+	pr    *printer
+	table *swarmTable
+	start time.Time
+
+	duration         time.Duration // 0: until ctx ends
+	bootstrap        bool          // there were peers, trackers or the DHT to try
+	bootstrapTimeout time.Duration // 0: only --duration's end checks
+
+	first     chan struct{} // closed at the first connection
+	firstOnce sync.Once
+}
+
+// errNoPeers: the swarm had somewhere to look but never connected.
+var errNoPeers = errors.New("no peer connected")
+
+// watch runs until ctx ends, --duration is over or the bootstrap deadline
+// passes with no connection. It returns why the swarm failed, if it did.
+func (r *btRun) watch(ctx context.Context) error {
+	r.first = make(chan struct{})
+	first := r.first
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.printEvents()
+	}()
+	var end <-chan time.Time
+	if r.duration > 0 {
+		t := time.NewTimer(r.duration)
+		defer t.Stop()
+		end = t.C
+	}
+	var bootEnd <-chan time.Time
+	if r.bootstrap && r.bootstrapTimeout > 0 {
+		t := time.NewTimer(r.bootstrapTimeout)
+		defer t.Stop()
+		bootEnd = t.C
+	}
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	var failed error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-end:
+			if r.bootstrap && !r.everConnected() {
+				failed = fmt.Errorf("%w within --duration %v: every peer, tracker and DHT lookup failed or found nobody", errNoPeers, r.duration)
+			}
+			break loop
+		case <-bootEnd:
+			if !r.everConnected() {
+				failed = fmt.Errorf("%w within --bootstrap-timeout %v: every peer, tracker and DHT lookup failed or found nobody", errNoPeers, r.bootstrapTimeout)
+				break loop
+			}
+		case <-first:
+			first, bootEnd = nil, nil
+		case <-tick.C:
+			r.pr.flush(false)
+			if !r.pr.json {
+				r.pr.text("%s", r.progress())
+			}
+		}
+	}
+	r.s.Close()
+	<-done
+	r.pr.flush(true)
+	r.summary(failed)
+	return failed
+}
+
+func (r *btRun) everConnected() bool {
+	r.table.mu.Lock()
+	defer r.table.mu.Unlock()
+	return r.table.everConnected
+}
+
+// progress is the line printed every two seconds: the time run (and left
+// of --duration) and the table's counts.
+func (r *btRun) progress() string {
+	el := time.Since(r.start).Truncate(time.Second)
+	clock := "elapsed " + el.String()
+	if r.duration > 0 {
+		clock += ", left " + max(r.duration-el, 0).Truncate(time.Second).String()
+	}
+	return clock + "; " + r.table.progress(len(r.s.Peers()))
+}
+
+// summary ends the output: the table in text mode, one summary object with
+// the same rows in JSON mode.
+func (r *btRun) summary(failed error) {
+	if r.pr.json {
+		r.pr.event("summary", r.table.summaryFields(time.Since(r.start), failed)...)
+		return
+	}
+	var sb strings.Builder
+	r.table.write(&sb)
+	r.pr.text("\n%s", strings.TrimRight(sb.String(), "\n"))
+}
+
+func (r *btRun) printEvents() {
+	strs := func(as []netip.AddrPort) []string {
+		out := make([]string, len(as))
+		for i, a := range as {
+			out[i] = a.String()
+		}
+		return out
+	}
+	for ev := range r.s.Events() {
+		if r.table.add(ev) {
+			r.firstOnce.Do(func() { close(r.first) })
+		}
+		pr := r.pr
+		switch ev.Type {
+		case swarm.EventConnected:
+			fields := []any{"peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source, "net", netName(ev.Net), "encrypted", ev.Encrypted}
+			if ev.Listen.IsValid() {
+				fields = append(fields, "listen", ev.Listen.String())
+			}
+			pr.event("connected", fields...)
+		case swarm.EventDisconnected:
+			fields := []any{"peer", ev.Peer.String()}
+			if ev.Err != nil {
+				fields = append(fields, "reason", ev.Err.Error())
+			}
+			pr.event("disconnected", fields...)
+		case swarm.EventDialFailed:
+			fields := []any{"peer", ev.Peer.String(), "source", ev.Source, "reason", errString(ev.Err)}
+			if ev.Retry > 0 {
+				fields = append(fields, "retry_s", ev.Retry.Seconds())
+			}
+			// Learned addresses can be many: one source's failures are
+			// summed up past a few; a manual peer's are its own.
+			key := "dial-failed " + ev.Source
+			if ev.Source == swarm.SourceManual {
+				key += " " + ev.Peer.String()
+			}
+			pr.limited(key, "dial-failed", fields...)
+		case swarm.EventDiscovered:
+			pr.event("discovered", "peer", ev.Peer.String(), "source", ev.Source, "from", ev.From.String(), "net", ev.Net)
+		case swarm.EventPEXReceived:
+			pr.event("pex-received", "from", ev.Peer.String(), "added", strs(ev.Added), "dropped", strs(ev.Dropped), "net", ev.Net)
+		case swarm.EventPEXSent:
+			pr.event("pex-sent", "to", ev.Peer.String(), "added", len(ev.Added), "dropped", len(ev.Dropped), "net", ev.Net)
+		}
+	}
+}
