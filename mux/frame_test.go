@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// Frames captured between JS nodes (shared/specs/pxp-capture.txt).
+// Frames captured between JS nodes (docs/pxp-capture.txt).
 var captured = []struct {
 	hex     string
 	ch      uint64

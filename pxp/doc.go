@@ -48,5 +48,6 @@
 // only that channel. Peers, relays, pending introductions, candidate ids,
 // line length and frame size are all bounded (see Config).
 //
-// The byte-level description with captured traffic is shared/specs/pxp-wire.md.
+// The byte-level description with captured traffic is docs/pxp-wire.md in
+// this repository (docs/pxp-capture.txt holds the frames).
 package pxp

@@ -9,7 +9,7 @@ import (
 	"github.com/seed0021ed4d/pex/mux"
 )
 
-// Lines captured between JS nodes (shared/specs/pxp-capture.txt) and some
+// Lines captured between JS nodes (docs/pxp-capture.txt) and some
 // that break the rules.
 var seedLines = []string{
 	`["hello","0",[1,{"pxp":true,"relay":true,"webrtc":true},["pxp-mesh"]]]`,

@@ -10,7 +10,7 @@ import (
 	"strconv"
 )
 
-// Commands of the "pxp" control stream (spec §4).
+// Commands of the "pxp" control stream (docs/pxp-wire.md §4).
 const (
 	CmdHello    = "hello"
 	CmdGetPeers = "getpeers"
@@ -24,7 +24,7 @@ const (
 // ProtocolVersion is the only hello version PXP defines.
 const ProtocolVersion = 1
 
-// Magic is written by each side before anything else (spec §2).
+// Magic is written by each side before anything else (docs/pxp-wire.md §2).
 const Magic = "#PXP#"
 
 // Message is one control message: the JSON array [command, nonce, args].

@@ -9,7 +9,7 @@ import (
 )
 
 // Upgrader moves an introduction from the relayed session onto a direct
-// transport, signaled with `upgrade` messages over that session (spec §6).
+// transport, signaled with `upgrade` messages over that session (docs/pxp-wire.md §6).
 // Package pxp/webrtc implements it with WebRTC data channels; pxp itself
 // does not depend on any WebRTC stack.
 type Upgrader interface {

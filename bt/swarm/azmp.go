@@ -35,8 +35,8 @@ var _ network = (*azLink)(nil)
 
 func (a *azLink) open() error {
 	c, s := a.c, a.c.s
-	// AZ_HANDSHAKE names client and version apart: "pex/0.1" is sent as
-	// "pex" and "0.1".
+	// AZ_HANDSHAKE names client and version apart: "pex/0.2.0" is sent
+	// as "pex" and "0.2.0".
 	name, version, _ := strings.Cut(s.cfg.Client, "/")
 	h := azmp.Handshake{Identity: s.azIdentity, Client: name, Version: version, TCPPort: s.cfg.ListenPort}
 	for _, id := range azMessages {

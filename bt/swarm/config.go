@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/pex"
+	"github.com/seed0021ed4d/pex/internal/version"
 )
 
 // Defaults of Config's fields.
@@ -15,7 +16,7 @@ const (
 	DefaultMaxPeers         = 50
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultDialTimeout      = 10 * time.Second
-	DefaultClient           = "pex/0.1"
+	DefaultClient           = "pex/" + version.Release
 	DefaultEventBuffer      = 1024
 	DefaultMessageRate      = 1000
 	DefaultMessageBurst     = 10000
@@ -128,7 +129,8 @@ type Config struct {
 	MaxHandshakes      int
 	MaxHandshakesPerIP int
 	// Client is our "v" in the extended handshake, and "name/version" in
-	// AZ_HANDSHAKE. Default "pex/0.1".
+	// AZ_HANDSHAKE. Default DefaultClient, "pex/" and the release of
+	// package internal/version (the one pex version prints).
 	Client string
 	// Logger receives debug logs; nil is silent.
 	Logger *slog.Logger

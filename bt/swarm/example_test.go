@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/seed0021ed4d/pex/bt/swarm"
 )
@@ -26,9 +27,9 @@ func Example() {
 	b.AddPeer(netip.MustParseAddrPort(ln.Addr().String()), swarm.SourceManual)
 	for ev := range b.Events() {
 		if ev.Type == swarm.EventConnected {
-			fmt.Println(ev.Type.String(), ev.Source, ev.Net, ev.Client)
+			fmt.Println(ev.Type.String(), ev.Source, ev.Net, strings.Fields(ev.Client)[0])
 			break
 		}
 	}
-	// Output: connected manual azmp pex 0.1
+	// Output: connected manual azmp pex
 }

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+
+	pkgversion "github.com/seed0021ed4d/pex/internal/version"
 )
 
-// version is pex's release.
-const version = "0.2.0-dev"
+// version is pex's release (also the client version BitTorrent peers see).
+const version = pkgversion.Release
 
 // versionLine says which pex this is: the release, the VCS revision it
 // was built from (when the build recorded one) and the Go toolchain.

@@ -65,19 +65,20 @@ const mod = "github.com/seed0021ed4d/pex/"
 // top. A package missing here fails the test, so a new one must be placed.
 var layers = map[string][]string{
 	// codecs
-	"internal/grow": nil,
-	"bencode":       nil,
-	"mux":           {"internal/grow"},
-	"bt/compact":    nil,
-	"bt/mse":        nil,
-	"bt/wire":       {"bencode", "internal/grow"},
-	"bt/metainfo":   {"bencode"},
-	"bt/azmp":       {"bencode", "bt/compact", "bt/wire", "internal/grow"},
-	"bt/pex":        {"bencode", "bt/compact", "bt/azmp"},
+	"internal/grow":    nil,
+	"internal/version": nil,
+	"bencode":          nil,
+	"mux":              {"internal/grow"},
+	"bt/compact":       nil,
+	"bt/mse":           nil,
+	"bt/wire":          {"bencode", "internal/grow"},
+	"bt/metainfo":      {"bencode"},
+	"bt/azmp":          {"bencode", "bt/compact", "bt/wire", "internal/grow"},
+	"bt/pex":           {"bencode", "bt/compact", "bt/azmp"},
 	// engines, sources and transports
 	"bt/tracker":          {"bencode", "bt/compact"},
 	"bt/dht":              nil,
-	"bt/swarm":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/acceptloop", "internal/gate"},
+	"bt/swarm":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/acceptloop", "internal/gate", "internal/version"},
 	"pxp":                 {"mux", "internal/acceptloop", "internal/gate"},
 	"pxp/webrtc":          {"pxp"},
 	"transport/ws":        nil,
@@ -89,8 +90,12 @@ var layers = map[string][]string{
 	"internal/deptest": nil,
 	"interop":          nil,
 	"attack":           nil,
+	"examples":         nil,
+	// programs shown in README.md
+	"examples/pxp":     {"pxp"},
+	"examples/btswarm": {"bt/metainfo", "bt/swarm"},
 	// the command
-	"cmd/pex": {"bt/dht", "bt/metainfo", "bt/swarm", "bt/tracker", "pxp", "pxp/webrtc", "transport/ws", "web"},
+	"cmd/pex": {"bt/dht", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/version", "pxp", "pxp/webrtc", "transport/ws", "web"},
 }
 
 // codecs import nothing outside the standard library and the module.

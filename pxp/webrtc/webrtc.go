@@ -1,5 +1,5 @@
 // Package webrtc upgrades PXP introductions to WebRTC data channels with
-// pion, the way peer-exchange 2.2.0 does it with simple-peer 6 (spec §6 and
+// pion, the way peer-exchange 2.2.0 does it with simple-peer 6 (docs/pxp-wire.md §6 and
 // §11): the requester creates one reliable, ordered data channel with a
 // random 40-hex label before its offer; signals travel in `upgrade` messages
 // over the relayed session as simple-peer's JSON:

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Four nodes each wanting four peers must each meet every other: the two
+// that do not listen (n2, n4) can only meet over WebRTC, so the demo shows
+// both transports every time (with fewer wanted, whether any pair of
+// non-listening nodes meets is up to chance).
+func TestDemo(t *testing.T) {
+	out := newLines()
+	if code := run(context.Background(), []string{"demo", "--nodes", "4", "--want", "4", "--json"}, out, io.Discard); code != 0 {
+		t.Fatalf("demo exited %d: %v", code, out.evs)
+	}
+	sum := out.wait(t, "summary", nil)
+	rows := sum["nodes"].([]any)
+	if len(rows) != 5 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	webrtcLinks := 0
+	for _, r := range rows[1:] {
+		row := r.(map[string]any)
+		if row["peers"].(float64) < 4 || row["reached_ms"].(float64) <= 0 {
+			t.Fatalf("node did not reach its target: %v", row)
+		}
+		if strings.Contains(row["transports"].(string), "webrtc") {
+			webrtcLinks++
+		}
+	}
+	if webrtcLinks == 0 {
+		t.Fatalf("no node met another over WebRTC: %v", rows)
+	}
+	if sum["messages_sent"].(float64) == 0 || sum["bytes_sent"].(float64) == 0 {
+		t.Fatalf("summary counts nothing: %v", sum)
+	}
+}
+
+// pex bench getnewpeer runs end to end (a few rounds; its numbers are not
+// asserted, only that every setup measured something).
+func TestBenchRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	bin := filepath.Join(t.TempDir(), "pex")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	args := []string{"bench", "getnewpeer", "--n", "2", "--json", "--js", "../../testdata/js", "--pex", bin}
+	if _, err := os.Stat("../../testdata/js/node_modules/peer-exchange"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the JS reference is not installed")
+		}
+		args = append(args, "--no-js")
+	}
+	out := newLines()
+	if code := run(context.Background(), args, out, os.Stderr); code != 0 {
+		t.Fatalf("bench exited %d: %v", code, out.evs)
+	}
+	for _, setup := range []string{"go-webrtc", "go-direct", "go-relay"} {
+		ev := out.wait(t, "latency", func(ev map[string]any) bool { return ev["setup"] == setup })
+		if ev["p50_ms"].(float64) <= 0 {
+			t.Fatalf("%s: %v", setup, ev)
+		}
+	}
+	if rss := out.wait(t, "rss", nil)["peak_kib"].(float64); rss <= 0 {
+		t.Fatalf("rss %v", rss)
+	}
+}
+
+// The demo's largest size: its bootstrap node takes every node (all on one
+// address), and every node reaches its target.
+func TestDemoTwoHundredNodes(t *testing.T) {
+	out := newLines()
+	if code := run(context.Background(), []string{"demo", "--nodes", "200", "--no-webrtc", "--json"}, out, io.Discard); code != 0 {
+		t.Fatalf("demo --nodes 200 exited %d", code)
+	}
+	rows := out.wait(t, "summary", nil)["nodes"].([]any)
+	if len(rows) != 201 || rows[0].(map[string]any)["peers"].(float64) < 200 {
+		t.Fatalf("%d rows; the bootstrap node holds %v peers", len(rows), rows[0].(map[string]any)["peers"])
+	}
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"nope"}, {"node"}, {"node", "--network", "x", "extra"}, {"demo", "--nodes", "1"}} {
+		if code := run(context.Background(), args, io.Discard, io.Discard); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := run(context.Background(), []string{"version"}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "pex "+version) {
+		t.Fatalf("version: %d %q", code, out.String())
+	}
+	for _, args := range [][]string{{"--version"}, {"node", "-h"}, {"help", "node"}, {"bt", "swarm", "-h"}, {"demo", "--help"}} {
+		if code := run(context.Background(), args, io.Discard, io.Discard); code != 0 {
+			t.Errorf("%v exited %d, want 0", args, code)
+		}
+	}
+	if code := run(context.Background(), []string{"bench", "getnewpeer", "--n", "0"}, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), "--n") {
+		t.Fatalf("--n 0: exit %d, %q", code, errOut.String())
+	}
+}
+
+// Bad values are refused at start, naming their flag, with exit 2; a
+// torrent file that cannot be read is a runtime error (exit 1).
+func TestBadFlagsRefusedAtStart(t *testing.T) {
+	ih := "0123456789abcdef0123456789abcdef01234567"
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"node", "--network", "x", "--want", "-1"}, "--want"},
+		{[]string{"node", "--network", "x", "--max-peers", "-1"}, "--max-peers"},
+		{[]string{"node", "--network", "x", "--advertise", "garbage"}, "--advertise"},
+		{[]string{"node", "--network", "x", "--ice-server", "notaurl"}, "--ice-server"},
+		{[]string{"node", "--network", "x", "stray"}, "stray"},
+		{[]string{"demo", "--timeout", "-1s"}, "--timeout"},
+		{[]string{"demo", "stray", "--nodes", "3"}, "stray"},
+		{[]string{"bt", "swarm", "--infohash", ih, "--tracker", "ftp://x"}, "--tracker"},
+		{[]string{"bt", "swarm", "--infohash", ih, "--peer", "garbage"}, "--peer"},
+		{[]string{"bt", "swarm", "--infohash", ih, "--duration", "-1s"}, "--duration"},
+		{[]string{"bt", "swarm", "--infohash", ih, "--max-peers", "-1"}, "--max-peers"},
+		{[]string{"bt", "swarm", "--infohash", ih, "stray", "--duration", "1s"}, "stray"},
+	} {
+		var errOut strings.Builder
+		if code := run(context.Background(), c.args, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), c.flag) {
+			t.Errorf("%v: exit %d, %q; want 2 naming %s", c.args, code, errOut.String(), c.flag)
+		}
+	}
+	if code := run(context.Background(), []string{"bt", "swarm", "--torrent", filepath.Join(t.TempDir(), "missing.torrent")}, io.Discard, io.Discard); code != 1 {
+		t.Errorf("a missing torrent file: exit %d, want 1", code)
+	}
+}
+
+// Every command's -h, and pex help COMMAND, print its description,
+// synopsis, examples and every flag on stdout and exit 0; pex --help names
+// every flag of every command.
+func TestHelpDescribesEveryFlag(t *testing.T) {
+	var top strings.Builder
+	if code := run(context.Background(), []string{"--help"}, &top, io.Discard); code != 0 {
+		t.Fatalf("pex --help exited %d", code)
+	}
+	for _, c := range commands {
+		var h, h2 strings.Builder
+		args := append(strings.Fields(c.name), "-h")
+		if code := run(context.Background(), args, &h, io.Discard); code != 0 {
+			t.Fatalf("%v exited %d", args, code)
+		}
+		if code := run(context.Background(), append([]string{"help"}, strings.Fields(c.name)...), &h2, io.Discard); code != 0 || h2.String() != h.String() {
+			t.Fatalf("pex help %s (exit %d) differs from pex %s -h", c.name, code, c.name)
+		}
+		text := h.String()
+		for _, want := range []string{"usage:\n  pex " + c.name, c.summary, "examples:\n  pex " + c.name} {
+			if !strings.Contains(text, want) {
+				t.Errorf("pex %s -h lacks %q:\n%s", c.name, want, text)
+			}
+		}
+		if !strings.Contains(text, strings.Fields(c.about)[0]) || !strings.Contains(top.String(), c.summary) {
+			t.Errorf("pex %s: description or summary missing", c.name)
+		}
+		c.flags().VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(text, "\n  "+flagForm(f)+"\n") {
+				t.Errorf("pex %s -h does not describe --%s", c.name, f.Name)
+			}
+			if !strings.Contains(top.String(), "--"+f.Name) {
+				t.Errorf("pex --help does not list %s's --%s", c.name, f.Name)
+			}
+		})
+	}
+	// A bad flag: the parser's complaint and a pointer to -h, on stderr.
+	var errOut strings.Builder
+	if code := run(context.Background(), []string{"node", "--nonsense"}, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), "pex node -h") {
+		t.Fatalf("bad flag: exit %d, %q", code, errOut.String())
+	}
+	if code := run(context.Background(), []string{"help", "nonsense"}, io.Discard, io.Discard); code != 2 {
+		t.Fatalf("pex help nonsense exited %d, want 2", code)
+	}
+}
+
+// README.md shows each command's help exactly as the command prints it,
+// after a marker line "<!-- pex help NAME -->". PEX_UPDATE_README=1
+// rewrites those blocks from the commands.
+func TestREADMEMatchesHelp(t *testing.T) {
+	const path = "../../README.md"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	blocks := append([]string{"--help"}, func() (names []string) {
+		for _, c := range commands {
+			names = append(names, c.name)
+		}
+		return
+	}()...)
+	for _, name := range blocks {
+		var h strings.Builder
+		if name == "--help" {
+			writeUsage(&h)
+		} else {
+			findCommand(name).writeHelp(&h)
+		}
+		marker := "<!-- pex help " + name + " -->\n```text\n"
+		i := strings.Index(readme, marker)
+		if i < 0 {
+			t.Errorf("README.md has no %q block", marker)
+			continue
+		}
+		start := i + len(marker)
+		end := strings.Index(readme[start:], "```\n")
+		if end < 0 {
+			t.Fatalf("README.md: the %s block is not closed", name)
+		}
+		if got := readme[start : start+end]; got != h.String() {
+			if os.Getenv("PEX_UPDATE_README") == "1" {
+				readme = readme[:start] + h.String() + readme[start+end:]
+				continue
+			}
+			t.Errorf("README.md's block for pex %s differs from the command's help (PEX_UPDATE_README=1 go test -run TestREADMEMatchesHelp ./cmd/pex rewrites it):\n--- README\n%s\n--- pex\n%s", name, got, h.String())
+		}
+	}
+	if os.Getenv("PEX_UPDATE_README") == "1" {
+		if err := os.WriteFile(path, []byte(readme), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Every event name the command prints is documented in README.md.
+func TestREADMEListsEveryEvent(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("*.go")
+	re := regexp.MustCompile(`\.(?:event\(|limited\([^,]+, )"([a-z-]+)"`)
+	seen := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, _ := os.ReadFile(f)
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			seen[m[1]] = true
+		}
+	}
+	if len(seen) < 10 {
+		t.Fatalf("found only %d event names: %v", len(seen), seen)
+	}
+	for name := range seen {
+		if !strings.Contains(string(readme), "`"+name+"`") {
+			t.Errorf("README.md does not document the event %q", name)
+		}
+	}
+}

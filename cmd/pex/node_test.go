@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seed0021ed4d/pex/pxp"
+	"github.com/seed0021ed4d/pex/transport/ws"
+)
+
+func TestNodeCommand(t *testing.T) {
+	a, stopA := startNode(t, "--network", "cli", "--listen", "127.0.0.1:0", "--hello", "hi from a")
+	addr := a.wait(t, "listening", nil)["addr"].(string)
+	c, _ := startNode(t, "--network", "cli", "--connect", addr, "--hello", "hi from c", "--echo", "--ice-loopback")
+	c.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "tcp" })
+	b, _ := startNode(t, "--network", "cli", "--connect", addr, "--want", "2", "--hello", "hi from b", "--ice-loopback")
+	gnp := b.wait(t, "getnewpeer", nil)
+	if gnp["transport"] != "webrtc" || gnp["ms"].(float64) <= 0 {
+		t.Fatalf("getnewpeer event %v", gnp)
+	}
+	b.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "webrtc" })
+	c.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "webrtc" })
+	b.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "hi from c" })
+	b.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "echo:hi from b" })
+	c.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "hi from b" })
+	b.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "hi from a" })
+	// Stopping a: b and c report the disconnect and keep their link.
+	if code := stopA(); code != 0 {
+		t.Fatalf("node a exited %d", code)
+	}
+	b.wait(t, "disconnect", func(ev map[string]any) bool { return ev["transport"] == "tcp" })
+}
+
+// The built binary closes its links cleanly on SIGTERM and SIGINT.
+func TestSignalsCloseLinks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "pex")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(bin, "node", "--network", "sig", "--listen", "127.0.0.1:0", "--json")
+			stdout, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(stdout)
+			var addr string
+			for sc.Scan() {
+				var ev map[string]any
+				json.Unmarshal(sc.Bytes(), &ev)
+				if ev["event"] == "listening" {
+					addr = ev["addr"].(string)
+					break
+				}
+			}
+			go io.Copy(io.Discard, stdout)
+			ex, _ := pxp.New("sig", nil)
+			defer ex.Close()
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := ex.Connect(context.Background(), nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Process.Signal(sig)
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.Copy(io.Discard, conn); err != nil {
+				t.Fatalf("data stream did not end cleanly: %v", err)
+			}
+			select {
+			case <-conn.Peer().Done():
+			case <-time.After(10 * time.Second):
+				t.Fatal("link not closed")
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("pex exited with %v", err)
+			}
+		})
+	}
+}
+
+// A node that listens on an IP advertises it, and a Go requester dials it
+// directly instead of going through the relay.
+func TestNodeDirectDial(t *testing.T) {
+	a, _ := startNode(t, "--network", "cli", "--listen", "127.0.0.1:0", "--no-webrtc")
+	addr := a.wait(t, "listening", nil)["addr"].(string)
+	c, _ := startNode(t, "--network", "cli", "--listen", "127.0.0.1:0", "--connect", addr, "--hello", "hi from c", "--no-webrtc")
+	c.wait(t, "connect", nil)
+	b, _ := startNode(t, "--network", "cli", "--connect", addr, "--want", "2", "--no-webrtc")
+	gnp := b.wait(t, "getnewpeer", nil)
+	if gnp["transport"] != "tcp" {
+		t.Fatalf("getnewpeer event %v, want a direct tcp link", gnp)
+	}
+	b.wait(t, "data", func(ev map[string]any) bool { return ev["line"] == "hi from c" })
+}
+
+// pex node --ws takes PXP peers over WebSocket.
+func TestNodeWebSocket(t *testing.T) {
+	a, _ := startNode(t, "--network", "cli", "--ws", "127.0.0.1:0", "--hello", "hi over ws")
+	addr := a.wait(t, "listening", func(ev map[string]any) bool { return ev["transport"] == "ws" })["addr"].(string)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := ws.Dial(ctx, "ws://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, _ := pxp.New("cli", nil)
+	defer ex.Close()
+	dc, err := ex.Connect(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(dc).ReadString('\n')
+	if line != "hi over ws\n" {
+		t.Fatalf("got %q", line)
+	}
+	a.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "ws" })
+}
+
+// A source repeating one failure is printed a few times, then summed up in
+// one suppressed event: a hello flood cannot fill the log.
+func TestRepeatedErrorsSummarised(t *testing.T) {
+	var out strings.Builder
+	pr := &printer{w: &out, json: true}
+	for i := range 1000 {
+		pr.limited("10.0.0.1 "+errorKind(fmt.Errorf("pxp: refused getpeers %d", i)), "error", "error", fmt.Sprint("refused getpeers ", i), "remote", "10.0.0.1:1")
+	}
+	pr.limited("10.0.0.2 x", "error", "error", "other source")
+	pr.flush(true)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != repeatMax+2 {
+		t.Fatalf("%d lines for 1000 repeats and one other, want %d:\n%s", len(lines), repeatMax+2, out.String())
+	}
+	if !strings.Contains(out.String(), `"event":"suppressed"`) || !strings.Contains(out.String(), `"count":995`) {
+		t.Fatalf("no summary of 995 left out:\n%s", out.String())
+	}
+}
