@@ -66,7 +66,7 @@ type Event struct {
 	Encrypted bool
 	// Retry (dial-failed): the wait before the next dial of a manual peer.
 	Retry time.Duration
-	Time    time.Time
+	Time  time.Time
 }
 
 // Stats are counters of a Swarm.
