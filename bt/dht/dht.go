@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"time"
 
 	alog "github.com/anacrolix/log"
 
@@ -120,8 +121,18 @@ func (n *Node) GetPeers(ctx context.Context, infohash [20]byte, port int, found 
 	}
 }
 
-// Close stops the node.
+// closeWait bounds how long Close waits for queries in flight: the DHT
+// library waits its resend delay (2 s) for an answer to a query already
+// sent, even once the server is closed.
+const closeWait = 3 * time.Second
+
+// Close stops the node. It waits, at most closeWait, for the queries in
+// flight to end, so that none of the node's goroutines outlives it.
 func (n *Node) Close() error {
 	n.srv.Close()
-	return n.pc.Close()
+	err := n.pc.Close()
+	for end := time.Now().Add(closeWait); n.srv.Stats().OutstandingTransactions > 0 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return err
 }

@@ -135,19 +135,19 @@ func TestBTSwarmTextTable(t *testing.T) {
 		t.Fatal("--duration 5s did not end the run")
 	}
 	text := out.String()
-	for _, want := range []string{"peers: 1 connected", "PEER", "LISTENS ON", "CLIENT", "LEARNED", "IN/OUT"} {
+	for _, want := range []string{"peers: 1 connected", "elapsed ", ", left ", "PEER", "LISTENS ON", "CLIENT", "LEARNED", "MSE", "IN/OUT", "LEARNED: manual, incoming"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("output lacks %q:\n%s", want, text)
 		}
 	}
 	row := ""
 	for _, l := range strings.Split(text, "\n") {
-		if strings.Contains(l, "pex/0.1") {
+		if strings.Contains(l, "pex/"+version) {
 			row = l
 		}
 	}
 	bAddr := b.wait(t, "listening", nil)["addr"].(string)
-	if f := strings.Fields(row); len(f) < 7 || f[1] != bAddr || f[2] != "connected" || f[4] != "incoming" || f[6] != "ut_pex" {
+	if f := strings.Fields(row); len(f) < 8 || f[1] != bAddr || f[2] != "connected" || f[4] != "incoming" || f[6] != "ut_pex" || f[7] != "no" {
 		t.Fatalf("no row for b (listening on %s, connected, incoming, ut_pex):\n%s", bAddr, text)
 	}
 }

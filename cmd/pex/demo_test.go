@@ -20,6 +20,9 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo exited %d: %v", code, out.evs)
 	}
 	sum := out.wait(t, "summary", nil)
+	if last := out.evs[len(out.evs)-1]; last["event"] != "summary" {
+		t.Fatalf("printed after the summary: %v", last)
+	}
 	rows := sum["nodes"].([]any)
 	if len(rows) != 5 {
 		t.Fatalf("%d rows", len(rows))

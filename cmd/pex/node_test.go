@@ -151,3 +151,77 @@ func TestRepeatedErrorsSummarised(t *testing.T) {
 		t.Fatalf("no summary of 995 left out:\n%s", out.String())
 	}
 }
+
+// A --connect peer that is not up yet is dialed again with backoff until
+// it is; the events name both nodes by id.
+func TestNodeBootstrapRetried(t *testing.T) {
+	addr := closedPortAddr(t)
+	b, _ := startNode(t, "--network", "cli", "--connect", addr)
+	df := b.wait(t, "dial-failed", nil)
+	if df["remote"] != addr || df["retry_s"].(float64) != 1 || df["reason"] == "" {
+		t.Fatalf("dial-failed event %v", df)
+	}
+	a, _ := startNode(t, "--network", "cli", "--listen", addr)
+	aID := a.wait(t, "listening", nil)["node"].(string)
+	if len(aID) != 16 {
+		t.Fatalf("listening names no node id: %v", a.evs)
+	}
+	ev := b.wait(t, "connect", func(ev map[string]any) bool { return ev["peer"] == aID })
+	if ev["remote"] != addr {
+		t.Fatalf("connect event %v", ev)
+	}
+	bID := b.wait(t, "started", nil)["node"].(string)
+	a.wait(t, "connect", func(ev map[string]any) bool { return ev["peer"] == bID })
+}
+
+// A node that reaches none of its --connect peers by --bootstrap-timeout
+// or --duration exits 1 with the reason; a failed handshake is one event
+// on each side (dial-failed on the dialing one, error on the other).
+func TestNodeBootstrapDeadline(t *testing.T) {
+	for _, deadline := range [][]string{{"--bootstrap-timeout", "1500ms"}, {"--duration", "1500ms"}} {
+		var errOut strings.Builder
+		code := run(context.Background(), append([]string{"node", "--network", "cli", "--connect", closedPortAddr(t)}, deadline...), io.Discard, &errOut)
+		if code != 1 || !strings.Contains(errOut.String(), "no --connect peer reached within "+deadline[0]) || !strings.Contains(errOut.String(), "connection refused") {
+			t.Fatalf("%v: exit %d, %q", deadline, code, errOut.String())
+		}
+	}
+	a, _ := startNode(t, "--network", "one", "--listen", "127.0.0.1:0")
+	addr := a.wait(t, "listening", nil)["addr"].(string)
+	b := newLines()
+	if code := run(context.Background(), []string{"node", "--json", "--network", "other", "--connect", addr, "--bootstrap-timeout", "2500ms"}, b, io.Discard); code != 1 {
+		t.Fatalf("a node of another network: exit %d", code)
+	}
+	count := func(l *lines, name string) int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		n := 0
+		for _, ev := range l.evs {
+			if ev["event"] == name {
+				n++
+			}
+		}
+		return n
+	}
+	tries := count(b, "dial-failed")
+	// a reports each failure as it sees it: wait (bounded) for the last.
+	wake := time.AfterFunc(10*time.Second, func() { a.mu.Lock(); a.cond.Broadcast(); a.mu.Unlock() })
+	defer wake.Stop()
+	for end := time.Now().Add(10 * time.Second); count(a, "error") < tries && time.Now().Before(end); {
+		a.mu.Lock()
+		a.cond.Wait()
+		a.mu.Unlock()
+	}
+	if tries < 2 || count(a, "error") != tries || count(b, "error") != 0 {
+		t.Fatalf("%d failed dials: %d error events at the listener, %d at the dialer; want one each a failure", tries, count(a, "error"), count(b, "error"))
+	}
+}
+
+func closedPortAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
