@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -51,10 +49,7 @@ func TestBenchRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	bin := filepath.Join(t.TempDir(), "pex")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildPex(t)
 	args := []string{"bench", "getnewpeer", "--n", "2", "--json", "--js", "../../testdata/js", "--pex", bin}
 	if _, err := os.Stat("../../testdata/js/node_modules/peer-exchange"); err != nil {
 		if os.Getenv("CI") == "true" {

@@ -5,10 +5,12 @@ import (
 	"flag"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -185,4 +187,64 @@ func TestREADMEListsEveryEvent(t *testing.T) {
 			t.Errorf("README.md does not document the event %q", name)
 		}
 	}
+}
+
+// The built binary: what a shell sees, exit codes and streams included.
+func TestBinaryExitCodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildPex(t)
+	dir := t.TempDir()
+	private := filepath.Join(dir, "private.torrent")
+	info := "d6:lengthi1e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaa7:privatei1ee"
+	if err := os.WriteFile(private, []byte("d4:info"+info+"e"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{[]string{"--version"}, 0, "pex " + version, ""},
+		{[]string{"version"}, 0, "pex " + version, ""},
+		{[]string{"--help"}, 0, "pex bt swarm (--infohash HEX", ""},
+		{[]string{"node", "-h"}, 0, "examples:\n  pex node", ""},
+		{[]string{"help", "bt", "swarm"}, 0, "--no-trackers", ""},
+		{nil, 2, "", "usage:"},
+		{[]string{"node", "--network", "x", "--want", "-1"}, 2, "", "--want: must not be negative"},
+		{[]string{"node", "--bogus"}, 2, "", `Run "pex node -h"`},
+		{[]string{"bench", "getnewpeer", "--n", "0"}, 2, "", "--n: must be at least 1"},
+		{[]string{"bt", "swarm", "--torrent", filepath.Join(dir, "missing.torrent")}, 1, "", "no such file"},
+		{[]string{"node", "--network", "x", "--connect", closedPortAddr(t), "--bootstrap-timeout", "1s"}, 1, "dial-failed", "no --connect peer reached"},
+		{[]string{"bt", "swarm", "--infohash", testIH, "--peer", closedPortAddr(t), "--duration", "1s"}, 1, "dial-failed", "no peer connected"},
+		{[]string{"bt", "swarm", "--torrent", private, "--duration", "100ms"}, 0, "private=true pex=false", ""},
+		{[]string{"bt", "swarm", "--torrent", private, "--duration", "100ms"}, 0, "PEX off", ""},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, bin, c.args...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		cancel()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if code != c.code || !strings.Contains(stdout.String(), c.stdout) || !strings.Contains(stderr.String(), c.stderr) {
+			t.Errorf("pex %v: exit %d, want %d\nstdout (want %q):\n%s\nstderr (want %q):\n%s", c.args, code, c.code, c.stdout, stdout.String(), c.stderr, stderr.String())
+		}
+	}
+}
+
+// buildPex builds the command into a temporary directory.
+func buildPex(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "pex")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
 }
