@@ -21,6 +21,10 @@ type Config struct {
 	MaxAdded, MaxDropped int
 }
 
+// Defaults returns c with every zero field set to its default (c may be
+// nil).
+func (c *Config) Defaults() Config { return c.withDefaults() }
+
 func (c *Config) withDefaults() Config {
 	var o Config
 	if c != nil {

@@ -66,6 +66,7 @@ type conn struct {
 	client     string
 	encryption bool
 	pexNet     string // NetUTPex or NetAZMP once both sides speak it
+	cursor     logCursor // where in the PEX log its next message starts
 }
 
 func (c *conn) info() PeerInfo {
@@ -230,9 +231,7 @@ func (c *conn) update(st linkState, announce bool) error {
 		}
 		c.ready, c.readyAt = true, time.Now()
 		s.emitLocked(Event{Type: EventConnected, Peer: c.addr, Listen: c.listen, Client: st.client, Source: c.source, Net: st.pexNet, Encrypted: c.mse})
-	}
-	if c.ready {
-		s.notifyLocked()
+		s.syncPEXLocked(c.listen)
 	}
 	c.poke()
 	return nil
@@ -253,17 +252,19 @@ func (c *conn) received(net string, added, dropped []netip.AddrPort) {
 // something to tell, and keep-alives when the link has been quiet. It
 // sleeps until the next of: the PEX message's due time, the keep-alive's,
 // a change of this link's PEX state and, once a message is due with
-// nothing to tell, a change of the swarm's peers (and PEXSettleDelay
-// after it).
+// nothing to tell, the next entry of the swarm's PEX log (and
+// PEXSettleDelay after it). A message costs the log entries it reads from
+// the link's cursor, never a walk of the peer set (pexlog.go).
 func (c *conn) sendLoop(done <-chan struct{}) {
 	s := c.s
-	sender := pex.NewSender(s.cfg.PEX)
+	pc := s.cfg.PEX.Defaults()
 	var m pex.Msg
-	buf := make([]byte, 0, 1024)
+	var buf []byte // grown on the first message, kept for the next
 	lastWrite := time.Now()
 	notBefore := lastWrite.Add(PEXSettleDelay)
-	due := func() time.Time { // the sender's due time, but never before notBefore
-		if d := sender.Due(); d.After(notBefore) {
+	var lastSent time.Time
+	due := func() time.Time { // the next message's due time, never before notBefore
+		if d := lastSent.Add(pc.Interval); !lastSent.IsZero() && d.After(notBefore) {
 			return d
 		}
 		return notBefore
@@ -273,20 +274,27 @@ func (c *conn) sendLoop(done <-chan struct{}) {
 	for {
 		var changed <-chan struct{}
 		now := time.Now()
+		sent := false
 		s.mu.Lock()
-		pexNet, listen := c.pexNet, c.listen
-		s.mu.Unlock()
+		pexNet := c.pexNet
 		if pexNet != "" && !now.Before(due()) {
-			changed = s.peersChanged() // taken before the set is read
-			if sender.Next(now, s.listenAddrs(), listen, &m) {
-				changed = nil
-				if frame, ok, err := c.net.pexFrame(buf[:0], &m); err == nil && ok {
-					if c.write(frame) != nil {
-						return
-					}
-					lastWrite = now
-					s.emit(Event{Type: EventPEXSent, Peer: c.addr, Net: pexNet, Added: addrs(m.Added), Dropped: slices.Clone(m.Dropped)})
+			if s.log.pending(&c.cursor) {
+				s.log.read(&c.cursor, c.listen, pc.MaxAdded, pc.MaxDropped, &m)
+				sent = len(m.Added) > 0 || len(m.Dropped) > 0
+			}
+			if !sent {
+				changed = s.log.changed // nothing to tell: wait for news
+			}
+		}
+		s.mu.Unlock()
+		if sent {
+			if frame, ok, err := c.net.pexFrame(buf[:0], &m); err == nil && ok {
+				buf = frame[:0]
+				if c.write(frame) != nil {
+					return
 				}
+				lastWrite, lastSent = now, now
+				s.emit(Event{Type: EventPEXSent, Peer: c.addr, Net: pexNet, Added: addrs(m.Added), Dropped: slices.Clone(m.Dropped)})
 			}
 		}
 		if !now.Before(lastWrite.Add(KeepAliveInterval)) {

@@ -23,7 +23,7 @@ type peerSet struct {
 	dialing   int                                // dials in flight
 	dials     dialPolicy                         // what may be dialed, and when
 	slots     int                                // of MaxPeers: dials in flight, outgoing links, incoming links past their handshakes
-	changed   chan struct{}                      // closed when the listen addresses told by PEX change
+	log       pexLog                             // the listen addresses PEX tells, in order of change
 }
 
 func (ps *peerSet) init() {
@@ -33,22 +33,43 @@ func (ps *peerSet) init() {
 	ps.self = map[netip.AddrPort]bool{}
 	ps.claims = map[netip.Addr]map[netip.Addr]bool{}
 	ps.backoff = map[netip.AddrPort]time.Duration{}
-	ps.changed = make(chan struct{})
+	ps.log.init()
 	ps.dials.init()
 }
 
-// peersChanged returns a channel closed at the next change of the peers
-// PEX tells about.
-func (s *Swarm) peersChanged() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.changed
+// syncPEXLocked brings the PEX log in line with whether the listen
+// address a is told: it is while a connection past its handshakes is
+// known to listen there.
+func (s *Swarm) syncPEXLocked(a netip.AddrPort) {
+	if !a.IsValid() {
+		return
+	}
+	c := s.listening[a]
+	switch told := s.log.has(a); {
+	case c != nil && c.ready && !told:
+		var f pex.Flags
+		if c.outgoing {
+			f |= pex.FlagReachable
+		}
+		if c.encryption {
+			f |= pex.FlagEncryption
+		}
+		s.log.add(a, f)
+	case (c == nil || !c.ready) && told:
+		s.log.drop(a, s.minCursorLocked)
+	}
 }
 
-// notifyLocked wakes the senders waiting for a change.
-func (s *Swarm) notifyLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
+// minCursorLocked is the least PEX log cursor of the connections that
+// have read the log (those that have not skip every drop anyway).
+func (s *Swarm) minCursorLocked() uint64 {
+	m := s.log.next
+	for c := range s.conns {
+		if c.cursor.reading {
+			m = min(m, c.cursor.next)
+		}
+	}
+	return m
 }
 
 // AddPeer dials addr unless it is unusable, known already (connected,
@@ -208,12 +229,10 @@ func (s *Swarm) unregister(c *conn) (wasReady bool) {
 	}
 	if s.listening[c.listen] == c {
 		delete(s.listening, c.listen)
+		s.syncPEXLocked(c.listen)
 	}
 	if c.slot {
 		s.slots--
-	}
-	if c.ready {
-		s.notifyLocked()
 	}
 	return c.ready
 }
@@ -253,12 +272,15 @@ func (s *Swarm) setListenLocked(c *conn, listen netip.AddrPort) {
 	if c.outgoing || !listen.IsValid() || c.listen == listen {
 		return
 	}
-	if s.listening[c.listen] == c {
-		delete(s.listening, c.listen)
+	old := c.listen
+	if s.listening[old] == c {
+		delete(s.listening, old)
+		s.syncPEXLocked(old)
 	}
 	c.listen = listen
 	if s.listening[listen] == nil {
 		s.listening[listen] = c
+		s.syncPEXLocked(listen)
 	}
 }
 
@@ -295,25 +317,4 @@ func (s *Swarm) claimSelfLocked(ip, by netip.Addr) {
 		s.addSelfLocked(a)
 		delete(s.claims, ip)
 	}
-}
-
-// listenAddrs are the connected peers' listen addresses, for PEX.
-func (s *Swarm) listenAddrs() []pex.Peer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]pex.Peer, 0, len(s.listening))
-	for a, c := range s.listening {
-		if !c.ready {
-			continue
-		}
-		var f pex.Flags
-		if c.outgoing {
-			f |= pex.FlagReachable
-		}
-		if c.encryption {
-			f |= pex.FlagEncryption
-		}
-		out = append(out, pex.Peer{Addr: a, Flags: f})
-	}
-	return out
 }
