@@ -65,7 +65,7 @@ type conn struct {
 	listen     netip.AddrPort
 	client     string
 	encryption bool
-	pexNet     string // NetUTPex or NetAZMP once both sides speak it
+	pexNet     string    // NetUTPex or NetAZMP once both sides speak it
 	cursor     logCursor // where in the PEX log its next message starts
 }
 

@@ -26,13 +26,13 @@ import (
 // connection has yet to pass; dead entries are swept once they are half
 // of it, so its length stays within a small multiple of the set's.
 type pexLog struct {
-	entries []logEntry               // ordered by seq
-	next    uint64                   // seq of the next entry
+	entries []logEntry                // ordered by seq
+	next    uint64                    // seq of the next entry
 	live    map[netip.AddrPort]uint64 // address in the set -> seq of its add
-	dead    int                      // entries a sweep would remove
-	sweepAt int                      // sweep when dead reaches it
-	visits  uint64                   // entries read or swept, ever (the work done)
-	changed chan struct{}            // closed at the next entry
+	dead    int                       // entries a sweep would remove
+	sweepAt int                       // sweep when dead reaches it
+	visits  uint64                    // entries read or swept, ever (the work done)
+	changed chan struct{}             // closed at the next entry
 }
 
 type logEntry struct {
