@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ type session struct {
 	initiator bool
 	send      func(json.RawMessage) error
 	pc        *webrtc.PeerConnection
+	budget    *checkBudget // what may go to candidates that never answered
 
 	mu          sync.Mutex
 	haveRemote  bool
@@ -103,7 +105,6 @@ func (s *session) sendCandidate(c webrtc.ICECandidateInit) {
 	}
 }
 
-// Signal feeds one remote signal.
 // takeCandidate reports whether a remote candidate is checked: at most
 // MaxRemoteCandidates of a session are, and none to an address no
 // connectivity check may go to (unspecified, multicast, broadcast, port 0).
@@ -118,6 +119,12 @@ func (s *session) takeCandidate(line string) bool {
 		return false
 	}
 	s.remoteTaken++
+	f := strings.Fields(line)
+	if ip, err := netip.ParseAddr(f[4]); err == nil {
+		if port, err := strconv.ParseUint(f[5], 10, 16); err == nil {
+			s.budget.expect(netip.AddrPortFrom(ip, uint16(port)))
+		}
+	}
 	return true
 }
 
@@ -157,7 +164,10 @@ func usableCandidate(line string) bool {
 	return !ip.IsUnspecified() && !ip.IsMulticast() && ip != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
+// Signal feeds one remote signal. Its bytes are the session's allowance
+// for checks to candidates that have not answered (budget.go).
 func (s *session) Signal(raw json.RawMessage) error {
+	s.budget.earn(len(raw))
 	s.u.cfg.Logger.Debug("webrtc: remote signal", "initiator", s.initiator, "signal", string(truncateSig(raw)))
 	var sig signal
 	if err := json.Unmarshal(raw, &sig); err != nil {

@@ -38,7 +38,8 @@ import (
 
 // Upgrader is a pxp.Upgrader for WebRTC.
 type Upgrader struct {
-	api     *webrtc.API
+	se      webrtc.SettingEngine // each upgrade's, but for its network
+	nets    sharedNet
 	cfg     Config
 	servers []webrtc.ICEServer
 }
@@ -81,7 +82,7 @@ func New(cfg *Config) (*Upgrader, error) {
 		se.SetIPFilter(loop)
 		se.SetRemoteIPFilter(loop)
 	}
-	return &Upgrader{api: webrtc.NewAPI(webrtc.WithSettingEngine(se)), cfg: c, servers: servers}, nil
+	return &Upgrader{se: se, cfg: c, servers: servers}, nil
 }
 
 // Transport returns "webrtc".
@@ -89,11 +90,20 @@ func (u *Upgrader) Transport() string { return "webrtc" }
 
 // Start begins an upgrade. See pxp.Upgrader.
 func (u *Upgrader) Start(ctx context.Context, initiator bool, send func(json.RawMessage) error) (pxp.Upgrade, error) {
-	pc, err := u.api.NewPeerConnection(webrtc.Configuration{ICEServers: u.servers})
+	// Each upgrade's sockets are held to its own budget (budget.go), over
+	// the interfaces the Upgrader keeps.
+	n, err := u.nets.get()
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: %w", err)
 	}
-	s := &session{u: u, initiator: initiator, send: send, pc: pc, open: make(chan *dcConn, 1), failed: make(chan error, 1)}
+	budget := newCheckBudget()
+	se := u.se
+	se.SetNet(budgetNet{Net: n, b: budget})
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{ICEServers: u.servers})
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: %w", err)
+	}
+	s := &session{u: u, initiator: initiator, send: send, pc: pc, budget: budget, open: make(chan *dcConn, 1), failed: make(chan error, 1)}
 	pc.OnICECandidate(s.onLocalCandidate)
 	log := u.cfg.Logger.With("initiator", initiator)
 	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {

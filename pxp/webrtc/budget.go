@@ -1,0 +1,201 @@
+package webrtc
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
+)
+
+// checkBudget bounds what one upgrade sends to remote candidates that
+// have not answered: no more bytes than the peer sent in its signals.
+// Connectivity checks to an address that never answers are the one
+// traffic a peer can aim at a third party through this node (it names the
+// addresses); bounding them by what the peer sent means an attacker gets
+// less out than it puts in. An address that has sent anything to the
+// session's sockets is answered without limit: it is a real peer. Traffic
+// to STUN and TURN servers (not remote candidates) is not counted.
+type checkBudget struct {
+	mu      sync.Mutex
+	left    int                     // bytes that may still go to silent candidates
+	remote  map[netip.AddrPort]bool // remote candidate addresses -> heard from
+	dropped int                     // packets withheld
+}
+
+func newCheckBudget() *checkBudget {
+	return &checkBudget{remote: map[netip.AddrPort]bool{}}
+}
+
+// earn credits the bytes of one signal the peer sent.
+func (b *checkBudget) earn(n int) {
+	b.mu.Lock()
+	b.left += n
+	b.mu.Unlock()
+}
+
+// expect records a remote candidate's address.
+func (b *checkBudget) expect(a netip.AddrPort) {
+	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+	b.mu.Lock()
+	if _, ok := b.remote[a]; !ok {
+		b.remote[a] = false
+	}
+	b.mu.Unlock()
+}
+
+// heard marks an address that sent the session a packet.
+func (b *checkBudget) heard(addr net.Addr) {
+	a, ok := addrPort(addr)
+	if !ok {
+		return
+	}
+	b.mu.Lock()
+	if heard, known := b.remote[a]; known && !heard {
+		b.remote[a] = true
+	}
+	b.mu.Unlock()
+}
+
+// allow reports whether n bytes may go to addr, and counts them.
+func (b *checkBudget) allow(addr net.Addr, n int) bool {
+	a, ok := addrPort(addr)
+	if !ok {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	heard, known := b.remote[a]
+	switch {
+	case !known || heard:
+		return true
+	case b.left >= n:
+		b.left -= n
+		return true
+	}
+	b.dropped++
+	return false
+}
+
+func addrPort(addr net.Addr) (netip.AddrPort, bool) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	ap := ua.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+}
+
+// budgetNet is the network one upgrade's ICE agent uses: the Upgrader's
+// shared one, with every UDP socket it opens held to the session's budget.
+type budgetNet struct {
+	transport.Net
+	b *checkBudget
+}
+
+func (n budgetNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	return &budgetConn{UDPConn: c, b: n.b}, nil
+}
+
+func (n budgetNet) ListenPacket(network, address string) (net.PacketConn, error) {
+	c, err := n.Net.ListenPacket(network, address)
+	if err != nil {
+		return nil, err
+	}
+	return &budgetPacketConn{PacketConn: c, b: n.b}, nil
+}
+
+// budgetConn is a UDP socket whose writes to silent candidates are
+// counted against the session's budget; a write over it is dropped, as
+// the network might drop it.
+type budgetConn struct {
+	transport.UDPConn
+	b *checkBudget
+}
+
+func (c *budgetConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, addr, err := c.UDPConn.ReadFrom(p)
+	if err == nil {
+		c.b.heard(addr)
+	}
+	return n, addr, err
+}
+
+func (c *budgetConn) ReadFromUDP(p []byte) (int, *net.UDPAddr, error) {
+	n, addr, err := c.UDPConn.ReadFromUDP(p)
+	if err == nil {
+		c.b.heard(addr)
+	}
+	return n, addr, err
+}
+
+func (c *budgetConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if !c.b.allow(addr, len(p)) {
+		return len(p), nil
+	}
+	return c.UDPConn.WriteTo(p, addr)
+}
+
+func (c *budgetConn) WriteToUDP(p []byte, addr *net.UDPAddr) (int, error) {
+	if !c.b.allow(addr, len(p)) {
+		return len(p), nil
+	}
+	return c.UDPConn.WriteToUDP(p, addr)
+}
+
+func (c *budgetConn) WriteMsgUDP(p, oob []byte, addr *net.UDPAddr) (int, int, error) {
+	if !c.b.allow(addr, len(p)) {
+		return len(p), len(oob), nil
+	}
+	return c.UDPConn.WriteMsgUDP(p, oob, addr)
+}
+
+type budgetPacketConn struct {
+	net.PacketConn
+	b *checkBudget
+}
+
+func (c *budgetPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, addr, err := c.PacketConn.ReadFrom(p)
+	if err == nil {
+		c.b.heard(addr)
+	}
+	return n, addr, err
+}
+
+func (c *budgetPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if !c.b.allow(addr, len(p)) {
+		return len(p), nil
+	}
+	return c.PacketConn.WriteTo(p, addr)
+}
+
+// sharedNet is the Upgrader's view of this machine's interfaces: listing
+// them (a netlink dump) once per upgrade costs more than the rest of
+// setting one up, so one is kept and refreshed after netRefresh.
+type sharedNet struct {
+	mu   sync.Mutex
+	net  transport.Net
+	made time.Time
+}
+
+const netRefresh = 30 * time.Second
+
+func (s *sharedNet) get() (transport.Net, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.net == nil || time.Since(s.made) > netRefresh {
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return nil, err
+		}
+		s.net, s.made = n, time.Now()
+	}
+	return s.net, nil
+}
