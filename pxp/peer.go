@@ -88,6 +88,17 @@ func (p *Peer) ConnectInfo() json.RawMessage {
 	return append(json.RawMessage(nil), p.remote.raw...)
 }
 
+// NetConn returns the transport the link runs over: the connection given
+// to Connect or Accept, or the one an upgrade made (for "relay" links, the
+// relayed stream). Applications may look for more on it, such as package
+// webrtc's CandidateType.
+func (p *Peer) NetConn() net.Conn {
+	if mc, ok := p.conn.(*magicConn); ok {
+		return mc.Conn
+	}
+	return p.conn
+}
+
 // RemoteAddr returns the transport's remote address.
 func (p *Peer) RemoteAddr() net.Addr { return p.conn.RemoteAddr() }
 

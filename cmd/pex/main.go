@@ -6,6 +6,7 @@
 //	pex demo [flags]                  a PXP network growing on loopback
 //	pex bench getnewpeer [flags]      GetNewPeer, Go against the JS reference
 //	pex bt swarm --infohash HEX ...   peer exchange in one BitTorrent swarm
+//	pex turn --listen ADDR ...        a STUN and TURN server for relay operators
 //	pex version
 //
 // "pex help COMMAND" prints a command's description, examples and flags.
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "bt":
 		err = runBT(ctx, args[1:], stdout, stderr)
+	case "turn":
+		err = runTurn(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
 			versionCmd.writeHelp(stdout)
@@ -63,13 +66,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		c := findCommand(strings.Join(args[1:], " "))
 		if c == nil {
-			fmt.Fprintf(stderr, "pex help: no command %q; the commands are node, demo, bench getnewpeer, bt swarm and version\n", strings.Join(args[1:], " "))
+			fmt.Fprintf(stderr, "pex help: no command %q; the commands are node, demo, bench getnewpeer, bt swarm, turn and version\n", strings.Join(args[1:], " "))
 			return 2
 		}
 		c.writeHelp(stdout)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "pex: unknown command %q; the commands are node, demo, bench getnewpeer, bt swarm, version and help\nRun \"pex --help\" for usage.\n", args[0])
+		fmt.Fprintf(stderr, "pex: unknown command %q; the commands are node, demo, bench getnewpeer, bt swarm, turn, version and help\nRun \"pex --help\" for usage.\n", args[0])
 		return 2
 	}
 	switch {

@@ -280,13 +280,28 @@ func (n *node) wantLoop(ctx context.Context) {
 		if c.Peer() != nil {
 			id = c.Peer().ID()
 		}
-		n.pr.event("getnewpeer", "transport", c.Transport(), "peer", id, "ms", ms(time.Since(start)), "peers", len(n.ex.Peers()))
+		f := []any{"transport", c.Transport(), "peer", id, "ms", ms(time.Since(start)), "peers", len(n.ex.Peers())}
+		if ct := candidateType(c); ct != "" {
+			f = append(f, "candidate", ct)
+		}
+		n.pr.event("getnewpeer", f...)
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
 			n.serve(ctx, c)
 		}()
 	}
+}
+
+// candidateType is how a WebRTC link's ICE pair connects (host, srflx,
+// prflx or relay), "" for other links.
+func candidateType(c *pxp.Conn) string {
+	if p := c.Peer(); p != nil {
+		if ct, ok := p.NetConn().(interface{ CandidateType() string }); ok {
+			return ct.CandidateType()
+		}
+	}
+	return ""
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -309,7 +324,11 @@ func (n *node) serve(ctx context.Context, c *pxp.Conn) {
 	if p != nil {
 		remote, id = p.RemoteAddr().String(), p.ID()
 	}
-	n.pr.event("connect", "transport", c.Transport(), "remote", remote, "peer", id, "peers", len(n.ex.Peers()))
+	f := []any{"transport", c.Transport(), "remote", remote, "peer", id, "peers", len(n.ex.Peers())}
+	if ct := candidateType(c); ct != "" {
+		f = append(f, "candidate", ct)
+	}
+	n.pr.event("connect", f...)
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	defer c.Close()

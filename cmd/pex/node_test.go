@@ -24,7 +24,7 @@ func TestNodeCommand(t *testing.T) {
 	c.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "tcp" })
 	b, _ := startNode(t, "--network", "cli", "--connect", addr, "--want", "2", "--hello", "hi from b", "--ice-loopback")
 	gnp := b.wait(t, "getnewpeer", nil)
-	if gnp["transport"] != "webrtc" || gnp["ms"].(float64) <= 0 {
+	if gnp["transport"] != "webrtc" || gnp["ms"].(float64) <= 0 || gnp["candidate"] != "host" {
 		t.Fatalf("getnewpeer event %v", gnp)
 	}
 	b.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "webrtc" })

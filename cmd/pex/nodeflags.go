@@ -39,6 +39,8 @@ type nodeOpts struct {
 	metrics     string
 	maxPeers    int
 
+	turnUser, turnPass string
+
 	bootstrapTimeout time.Duration
 	duration         time.Duration
 }
@@ -46,7 +48,9 @@ type nodeOpts struct {
 // addWebRTCFlags registers the transport flags of node-like commands.
 func (o *nodeOpts) addWebRTCFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.iceLoopback, "ice-loopback", false, "WebRTC over loopback addresses only (tests and demos on one machine)")
-	fs.Var(&o.iceServers, "ice-server", "STUN/TURN server `URL` for WebRTC (repeatable)")
+	fs.Var(&o.iceServers, "ice-server", "STUN/TURN server `URL` for WebRTC: stun:HOST:PORT, turn:HOST:PORT (repeatable)")
+	fs.StringVar(&o.turnUser, "turn-user", "", "the user `NAME` for the turn: servers")
+	fs.StringVar(&o.turnPass, "turn-pass", "", "the `PASSWORD` for the turn: servers")
 	fs.BoolVar(&o.noWebRTC, "no-webrtc", false, "keep introductions as relayed sessions")
 	fs.StringVar(&o.advertise, "advertise", "", "TCP `HOST:PORT` told to peers for direct dials (default: the --listen address when it names an IP)")
 	fs.BoolVar(&o.noDirect, "no-direct", false, "neither advertise a TCP address nor dial advertised ones")
@@ -60,7 +64,7 @@ func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if !o.noWebRTC {
-		wc := &webrtc.Config{Loopback: o.iceLoopback, Logger: cfg.Logger, ICEServers: o.iceServers}
+		wc := &webrtc.Config{Loopback: o.iceLoopback, Logger: cfg.Logger, ICEServers: o.iceServers, ICEUsername: o.turnUser, ICECredential: o.turnPass}
 		up, err := webrtc.New(wc)
 		if err != nil {
 			return nil, err

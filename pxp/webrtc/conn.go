@@ -57,6 +57,34 @@ func newDCConn(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, raw datachanne
 	return c
 }
 
+// CandidateType says how the link's ICE candidate pair connects: "host"
+// (both ends' own addresses), "srflx" or "prflx" (an address a NAT gave
+// one end, learned from a STUN server or from the checks), or "relay" (a
+// TURN server carries it), the most indirect of the two ends; "" before
+// a pair is selected.
+func (c *dcConn) CandidateType() string {
+	local, remote := c.CandidatePair()
+	rank := map[string]int{"": 0, "host": 1, "srflx": 2, "prflx": 3, "relay": 4}
+	if rank[local] > rank[remote] {
+		return local
+	}
+	return remote
+}
+
+// CandidatePair returns the types of the selected ICE pair's local and
+// remote candidates.
+func (c *dcConn) CandidatePair() (local, remote string) {
+	sctp := c.pc.SCTP()
+	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
+		return "", ""
+	}
+	pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
+		return "", ""
+	}
+	return pair.Local.Typ.String(), pair.Remote.Typ.String()
+}
+
 // Transport returns "webrtc" (pxp labels links with it).
 func (c *dcConn) Transport() string { return "webrtc" }
 
