@@ -96,7 +96,11 @@ func TestPXPRelaySlotsShared(t *testing.T) {
 }
 
 // Openings from one IP faster than its rate are closed before any work:
-// the swarm's CPU stays low under an MSE opening flood.
+// an opening costs the swarm a small fraction of the Diffie-Hellman it
+// would cost if it were answered (354 us of CPU on this machine), however
+// fast the attacker opens them. The bound is per opening: what a flood
+// costs in all grows with the attacker's speed, which the kernel's accept
+// queue, not the swarm, sets.
 func TestBTOpeningFloodCPU(t *testing.T) {
 	p := startSwarm(t)
 	addr := p.addr("tcp")
@@ -120,9 +124,10 @@ func TestBTOpeningFloodCPU(t *testing.T) {
 	}
 	used := float64(p.cpuTicks()-before) / 100 // ticks are 1/100 s
 	share := used / time.Since(start).Seconds()
-	t.Logf("%d MSE openings from one IP in %v (%.0f/s): the swarm used %.1f%% of a core", n, d, float64(n)/d.Seconds(), 100*share)
-	if share > 0.5 {
-		t.Fatalf("the swarm used %.0f%% of a core under an opening flood", 100*share)
+	perOpening := time.Duration(used / float64(max(n, 1)) * float64(time.Second))
+	t.Logf("%d MSE openings from one IP in %v (%.0f/s): the swarm used %.1f%% of a core, %v of CPU an opening", n, d, float64(n)/d.Seconds(), 100*share, perOpening)
+	if perOpening > 35*time.Microsecond {
+		t.Fatalf("an opening cost the swarm %v of CPU (answering its Diffie-Hellman costs 354us)", perOpening)
 	}
 	honestSwarm(t, "127.15.0.1", addr)
 }
