@@ -86,6 +86,7 @@ var layers = map[string][]string{
 	"internal/memnet":     nil,
 	"internal/acceptloop": nil,
 	"internal/gate":       nil,
+	"internal/natlab":     nil,
 	// tests only
 	"internal/deptest": nil,
 	"interop":          nil,

@@ -1,0 +1,280 @@
+// Package natlab builds a small internet in Linux network namespaces for
+// tests: a public network (a bridge; addresses from the documentation
+// prefix 203.0.113.0/24), public hosts on it, and home networks, each a
+// host behind a router namespace whose nftables rules make it one of the
+// router behaviours of RFC 4787's vocabulary. No packet leaves the lab:
+// the namespaces have no link to the machine's own network.
+//
+// It needs root and the ip and nft commands. Tests call New, which skips
+// the test with a clear message without root outside CI (and fails it
+// under CI=true), and removes every namespace when the test ends.
+package natlab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// Router is how a home network's router treats traffic.
+type Router int
+
+// Router behaviours.
+const (
+	// Public: no router; the host sits on the public network.
+	Public Router = iota
+	// EIM: NAT with endpoint-independent mapping and address-and-port-
+	// dependent filtering (Linux masquerade, which keeps a socket's port
+	// for every destination): the usual home router.
+	EIM
+	// Forward: EIM plus a port forwarded to the host, as a user opens a
+	// port by hand.
+	Forward
+	// Symmetric: NAT that maps each destination to a new random port
+	// (masquerade random-fully), with address-and-port-dependent filtering.
+	Symmetric
+	// Firewall: no NAT (the host has a public address) but unsolicited
+	// inbound traffic is dropped.
+	Firewall
+)
+
+func (r Router) String() string {
+	return [...]string{"public", "eim", "forward", "symmetric", "firewall"}[r]
+}
+
+// Lab is one simulated internet.
+type Lab struct {
+	t      testing.TB
+	prefix string // of every namespace name, unique to the lab
+
+	mu       sync.Mutex
+	n        int      // hosts and routers made, for addresses and names
+	wans     []string // namespaces on the public network
+	routed   []string // "SUBNET via ADDR" routes every public namespace needs
+	names    []string // every namespace, for cleanup
+	hostPort int      // the port Forward opens
+}
+
+var labs atomic.Int32
+
+// New makes an empty lab, or skips the test when the machine cannot.
+func New(t testing.TB) *Lab {
+	t.Helper()
+	if reason := unsupported(); reason != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("natlab: %s", reason)
+		}
+		t.Skipf("natlab: %s", reason)
+	}
+	l := &Lab{t: t, prefix: fmt.Sprintf("nl%d%d", os.Getpid()%10000, labs.Add(1))}
+	t.Cleanup(l.close)
+	l.ns(l.name("pub"))
+	l.run(l.name("pub"), "ip link add br0 type bridge")
+	l.run(l.name("pub"), "ip link set br0 up")
+	return l
+}
+
+func unsupported() string {
+	if os.Geteuid() != 0 {
+		return "needs root for network namespaces"
+	}
+	for _, c := range []string{"ip", "nft"} {
+		if _, err := exec.LookPath(c); err != nil {
+			return c + " is not installed (Debian: iproute2, nftables)"
+		}
+	}
+	return ""
+}
+
+func (l *Lab) name(s string) string { return l.prefix + s }
+
+// ns makes a namespace with loopback up.
+func (l *Lab) ns(name string) {
+	l.mu.Lock()
+	l.names = append(l.names, name)
+	l.mu.Unlock()
+	out, err := exec.Command("ip", "netns", "add", name).CombinedOutput()
+	if err != nil {
+		l.t.Fatalf("natlab: ip netns add %s: %v: %s", name, err, out)
+	}
+	l.run(name, "ip link set lo up")
+}
+
+// run runs a shell command line in namespace ns, failing the test on error.
+func (l *Lab) run(ns, cmdline string) {
+	l.t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, "sh", "-c", cmdline)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		l.t.Fatalf("natlab: in %s: %s: %v: %s", ns, cmdline, err, out)
+	}
+}
+
+// nft loads a ruleset into namespace ns.
+func (l *Lab) nft(ns, rules string) {
+	l.t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		l.t.Fatalf("natlab: nft in %s: %v: %s\n%s", ns, err, out, rules)
+	}
+}
+
+// wire connects namespace ns to the public bridge with address addr/24
+// and the routes public namespaces need.
+func (l *Lab) wire(ns, ifname string, addr netip.Addr) {
+	l.mu.Lock()
+	l.n++
+	peer := fmt.Sprintf("p%s%d", l.prefix[2:], l.n)
+	if len(peer) > 15 {
+		peer = peer[len(peer)-15:]
+	}
+	routes := append([]string(nil), l.routed...)
+	l.wans = append(l.wans, ns)
+	l.mu.Unlock()
+	pub := l.name("pub")
+	l.run(pub, fmt.Sprintf("ip link add %s type veth peer name %s netns %s && ip link set %s master br0 up", peer, ifname, ns, peer))
+	l.run(ns, fmt.Sprintf("ip addr add %s/24 dev %s && ip link set %s up", addr, ifname, ifname))
+	for _, r := range routes {
+		l.run(ns, "ip route add "+r)
+	}
+}
+
+// next is the next host number, for addresses.
+func (l *Lab) next() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n + 1
+}
+
+// Host is a machine of the lab: a namespace with one address.
+type Host struct {
+	lab    *Lab
+	NS     string     // the namespace
+	Addr   netip.Addr // its own address
+	Public netip.Addr // the address the internet sees it at: its own, or its router's
+	Router Router
+}
+
+// PublicHost adds a host on the public network.
+func (l *Lab) PublicHost(name string) *Host {
+	ns := l.name(name)
+	l.ns(ns)
+	addr := netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + l.next())})
+	l.wire(ns, "eth0", addr)
+	return &Host{lab: l, NS: ns, Addr: addr, Public: addr, Router: Public}
+}
+
+// HomeHost adds a host behind a router of kind r (Public is PublicHost).
+// For Forward, port is forwarded (UDP and TCP) from the router to the host.
+func (l *Lab) HomeHost(name string, r Router, port int) *Host {
+	if r == Public {
+		return l.PublicHost(name)
+	}
+	i := l.next()
+	router, home := l.name(name+"r"), l.name(name)
+	l.ns(router)
+	l.ns(home)
+	wan := netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + i)})
+	l.wire(router, "wan", wan)
+	l.run(router, fmt.Sprintf("ip link add lan type veth peer name eth0 netns %s && ip link set lan up", home))
+	var lanNet, routerLAN, hostAddr netip.Addr
+	if r == Firewall {
+		// A public subnet of its own, routed through the router.
+		base := byte(16 * (i % 16))
+		lanNet = netip.AddrFrom4([4]byte{198, 51, 100, base})
+		routerLAN = netip.AddrFrom4([4]byte{198, 51, 100, base + 1})
+		hostAddr = netip.AddrFrom4([4]byte{198, 51, 100, base + 2})
+		l.run(router, fmt.Sprintf("ip addr add %s/28 dev lan", routerLAN))
+		route := fmt.Sprintf("%s/28 via %s", lanNet, wan)
+		l.mu.Lock()
+		l.routed = append(l.routed, route)
+		others := append([]string(nil), l.wans...)
+		l.mu.Unlock()
+		for _, ns := range others {
+			if ns != router {
+				l.run(ns, "ip route add "+route)
+			}
+		}
+	} else {
+		routerLAN = netip.AddrFrom4([4]byte{10, byte(i), 0, 1})
+		hostAddr = netip.AddrFrom4([4]byte{10, byte(i), 0, 2})
+		l.run(router, fmt.Sprintf("ip addr add %s/24 dev lan", routerLAN))
+	}
+	prefixLen := 24
+	if r == Firewall {
+		prefixLen = 28
+	}
+	l.run(home, fmt.Sprintf("ip addr add %s/%d dev eth0 && ip link set eth0 up && ip route add default via %s", hostAddr, prefixLen, routerLAN))
+	l.run(router, "sysctl -qw net.ipv4.ip_forward=1")
+	l.nft(router, rules(r, hostAddr, port))
+	public := wan
+	if r == Firewall {
+		public = hostAddr
+	}
+	return &Host{lab: l, NS: home, Addr: hostAddr, Public: public, Router: r}
+}
+
+// rules is a router's nftables ruleset.
+func rules(r Router, host netip.Addr, port int) string {
+	var b bytes.Buffer
+	b.WriteString(`table inet filter {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    iifname "lan" oifname "wan" accept
+`)
+	if r == Forward {
+		b.WriteString("    ct status dnat accept\n")
+	}
+	b.WriteString("  }\n}\n")
+	switch r {
+	case EIM, Forward:
+		b.WriteString(`table ip nat {
+  chain postrouting {
+    type nat hook postrouting priority 100;
+    oifname "wan" masquerade
+  }
+`)
+		if r == Forward {
+			fmt.Fprintf(&b, `  chain prerouting {
+    type nat hook prerouting priority -100;
+    iifname "wan" udp dport %[1]d dnat to %[2]s:%[1]d
+    iifname "wan" tcp dport %[1]d dnat to %[2]s:%[1]d
+  }
+`, port, host)
+		}
+		b.WriteString("}\n")
+	case Symmetric:
+		b.WriteString(`table ip nat {
+  chain postrouting {
+    type nat hook postrouting priority 100;
+    oifname "wan" masquerade random,fully-random
+  }
+}
+`)
+	}
+	return b.String()
+}
+
+// Command returns a command that runs in the host's namespace.
+func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.NS, name}, args...)...)
+}
+
+// close removes every namespace of the lab; processes still in them are
+// the test's to end (it started them).
+func (l *Lab) close() {
+	l.mu.Lock()
+	names := l.names
+	l.mu.Unlock()
+	for i := len(names) - 1; i >= 0; i-- {
+		exec.Command("ip", "netns", "del", names[i]).Run()
+	}
+}
