@@ -6,10 +6,8 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 
-	"github.com/pion/logging"
-	"github.com/pion/turn/v5"
+	"github.com/seed0021ed4d/pex/pxp/webrtc"
 )
 
 var turnCmd = &command{
@@ -71,14 +69,14 @@ func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if relay == nil {
 		c.fail("relay-ip", "want an IP address, got %q", o.relayIP)
 	}
-	keys := map[string][]byte{}
+	users := map[string]string{}
 	for _, u := range o.users {
 		name, pass, ok := strings.Cut(u, ":")
 		if !ok || name == "" || pass == "" {
 			c.fail("user", "want NAME:PASSWORD, got %q", u)
 			continue
 		}
-		keys[name] = turn.GenerateAuthKey(name, o.realm, pass)
+		users[name] = pass
 	}
 	if o.maxAllocations < 1 || o.maxTotal < 1 {
 		c.fail("max-allocations", "--max-allocations and --max-total must be at least 1")
@@ -91,89 +89,21 @@ func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	pr := &printer{w: stdout, json: o.json}
-	q := &turnQuota{perUser: o.maxAllocations, total: o.maxTotal, held: map[string]int{}}
-	srv, err := turn.NewServer(turn.ServerConfig{
-		Realm:         o.realm,
-		LoggerFactory: quietTurnLogs{},
-		AuthHandler: func(ra *turn.RequestAttributes) (string, []byte, bool) {
-			key, ok := keys[ra.Username]
-			return ra.Username, key, ok
+	srv, err := webrtc.NewTURNServer(webrtc.TURNConfig{
+		PacketConn: pc, RelayIP: relay, Realm: o.realm, Users: users,
+		MaxAllocations: o.maxAllocations, MaxTotal: o.maxTotal, AllowPrivate: o.allowPrivate,
+		OnAllocation: func(user string, client, relay net.Addr) {
+			pr.event("allocation", "user", user, "client", client.String(), "relay", relay.String())
 		},
-		QuotaHandler: q.take,
-		EventHandler: turn.EventHandler{
-			OnAllocationCreated: func(src, _ net.Addr, _, user, _ string, relayAddr net.Addr, _ int) {
-				q.hold(user)
-				pr.event("allocation", "user", user, "client", src.String(), "relay", relayAddr.String())
-			},
-			OnAllocationDeleted: func(src, _ net.Addr, _, user, _ string) {
-				q.release(user)
-				pr.event("allocation-closed", "user", user, "client", src.String())
-			},
+		OnAllocationClosed: func(user string, client net.Addr) {
+			pr.event("allocation-closed", "user", user, "client", client.String())
 		},
-		PacketConnConfigs: []turn.PacketConnConfig{{
-			PacketConn:            pc,
-			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{RelayAddress: relay, Address: hostOf(o.listen)},
-			PermissionHandler: func(_ net.Addr, peer net.IP) bool {
-				return o.allowPrivate || relayable(peer)
-			},
-		}},
 	})
 	if err != nil {
 		pc.Close()
 		return err
 	}
-	pr.event("listening", "addr", pc.LocalAddr().String(), "transport", "stun/turn", "relay_ip", relay.String(), "users", len(keys))
+	pr.event("listening", "addr", pc.LocalAddr().String(), "transport", "stun/turn", "relay_ip", relay.String(), "users", len(users))
 	<-ctx.Done()
 	return srv.Close()
-}
-
-// relayable reports whether a TURN allocation may send to ip: not to this
-// network's own ranges, which a relay on the internet must not open to
-// whoever holds credentials.
-func relayable(ip net.IP) bool {
-	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast())
-}
-
-// turnQuota bounds allocations per user and over all. The server asks it
-// before each allocation, and tells it when one is made and when one ends.
-type turnQuota struct {
-	mu             sync.Mutex
-	perUser, total int
-	held           map[string]int
-	all            int
-}
-
-func (q *turnQuota) take(user, _ string, _ net.Addr) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.held[user] < q.perUser && q.all < q.total
-}
-
-// hold counts an allocation made (the server makes them one at a time, so
-// take and hold cannot interleave).
-func (q *turnQuota) hold(user string) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.held[user]++
-	q.all++
-}
-
-func (q *turnQuota) release(user string) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.held[user] > 0 {
-		q.held[user]--
-		q.all--
-	}
-	if q.held[user] == 0 {
-		delete(q.held, user)
-	}
-}
-
-// quietTurnLogs drops pion/turn's logs.
-type quietTurnLogs struct{}
-
-func (quietTurnLogs) NewLogger(string) logging.LeveledLogger {
-	return logging.NewDefaultLeveledLoggerForScope("", logging.LogLevelDisabled, io.Discard)
 }

@@ -1,0 +1,151 @@
+package webrtc
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/pion/logging"
+	"github.com/pion/turn/v5"
+)
+
+// TURNConfig configures a TURNServer.
+type TURNConfig struct {
+	// PacketConn is the UDP socket STUN and TURN are served on (required).
+	PacketConn net.PacketConn
+	// RelayIP is the public address relayed allocations are given
+	// (required); relays are bound on the socket's host.
+	RelayIP net.IP
+	// Realm defaults to "pex".
+	Realm string
+	// Users are the TURN users and their passwords; none serves STUN only.
+	Users map[string]string
+	// MaxAllocations bounds the relayed allocations one user holds at
+	// once (default 8), MaxTotal those over all users (default 1024).
+	MaxAllocations, MaxTotal int
+	// AllowPrivate lets allocations relay to loopback, link-local,
+	// private and unspecified addresses, which a relay on the internet
+	// must not open to whoever holds credentials (labs only).
+	AllowPrivate bool
+	// OnAllocation and OnAllocationClosed, when set, report allocations.
+	OnAllocation       func(user string, client, relay net.Addr)
+	OnAllocationClosed func(user string, client net.Addr)
+}
+
+// TURNServer is a STUN and TURN server (pion/turn) for the operators of
+// public relays: peers behind NATs that map per destination need one to
+// meet at all.
+type TURNServer struct {
+	srv *turn.Server
+}
+
+// NewTURNServer starts serving on cfg.PacketConn until Close.
+func NewTURNServer(cfg TURNConfig) (*TURNServer, error) {
+	if cfg.PacketConn == nil || cfg.RelayIP == nil {
+		return nil, errors.New("webrtc: TURN needs a PacketConn and a RelayIP")
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = "pex"
+	}
+	if cfg.MaxAllocations <= 0 {
+		cfg.MaxAllocations = 8
+	}
+	if cfg.MaxTotal <= 0 {
+		cfg.MaxTotal = 1024
+	}
+	keys := map[string][]byte{}
+	for name, pass := range cfg.Users {
+		keys[name] = turn.GenerateAuthKey(name, cfg.Realm, pass)
+	}
+	q := &turnQuota{perUser: cfg.MaxAllocations, total: cfg.MaxTotal, held: map[string]int{}}
+	host, _, err := net.SplitHostPort(cfg.PacketConn.LocalAddr().String())
+	if err != nil {
+		return nil, err
+	}
+	srv, err := turn.NewServer(turn.ServerConfig{
+		Realm:         cfg.Realm,
+		LoggerFactory: quietTURN{},
+		AuthHandler: func(ra *turn.RequestAttributes) (string, []byte, bool) {
+			key, ok := keys[ra.Username]
+			return ra.Username, key, ok
+		},
+		QuotaHandler: q.take,
+		EventHandler: turn.EventHandler{
+			OnAllocationCreated: func(src, _ net.Addr, _, user, _ string, relay net.Addr, _ int) {
+				q.hold(user)
+				if cfg.OnAllocation != nil {
+					cfg.OnAllocation(user, src, relay)
+				}
+			},
+			OnAllocationDeleted: func(src, _ net.Addr, _, user, _ string) {
+				q.release(user)
+				if cfg.OnAllocationClosed != nil {
+					cfg.OnAllocationClosed(user, src)
+				}
+			},
+		},
+		PacketConnConfigs: []turn.PacketConnConfig{{
+			PacketConn:            cfg.PacketConn,
+			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{RelayAddress: cfg.RelayIP, Address: host},
+			PermissionHandler: func(_ net.Addr, peer net.IP) bool {
+				return cfg.AllowPrivate || relayable(peer)
+			},
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &TURNServer{srv: srv}, nil
+}
+
+// Close stops the server and closes its socket.
+func (s *TURNServer) Close() error { return s.srv.Close() }
+
+// relayable reports whether an allocation may send to ip.
+func relayable(ip net.IP) bool {
+	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast())
+}
+
+// turnQuota bounds allocations per user and over all. The server asks it
+// before each allocation, and tells it when one is made and when one
+// ends; it makes them one at a time, so take and hold cannot interleave.
+type turnQuota struct {
+	mu             sync.Mutex
+	perUser, total int
+	held           map[string]int
+	all            int
+}
+
+func (q *turnQuota) take(user, _ string, _ net.Addr) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.held[user] < q.perUser && q.all < q.total
+}
+
+func (q *turnQuota) hold(user string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.held[user]++
+	q.all++
+}
+
+func (q *turnQuota) release(user string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.held[user] > 0 {
+		q.held[user]--
+		q.all--
+	}
+	if q.held[user] == 0 {
+		delete(q.held, user)
+	}
+}
+
+// quietTURN drops pion/turn's logs.
+type quietTURN struct{}
+
+func (quietTURN) NewLogger(string) logging.LeveledLogger {
+	return logging.NewDefaultLeveledLoggerForScope("", logging.LogLevelDisabled, io.Discard)
+}
