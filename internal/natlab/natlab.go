@@ -221,10 +221,20 @@ func (l *Lab) HomeHost(name string, r Router, port int) *Host {
 	return &Host{lab: l, NS: home, Addr: hostAddr, Public: public, Router: r}
 }
 
-// rules is a router's nftables ruleset.
+// rules is a router's nftables ruleset. Like a home router, it drops what
+// arrives unsolicited on its WAN side for itself: besides being the usual
+// setting, this matters to hole punching. A packet the router accepted for
+// itself leaves a connection-tracking entry (for 30 s, renewed by each
+// packet) that takes the tuple the host's own mapping needs, so that the
+// host's next packet to that peer leaves from another port; a dropped
+// packet leaves none.
 func rules(r Router, host netip.Addr, port int) string {
 	var b bytes.Buffer
 	b.WriteString(`table inet filter {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    iifname "wan" ct state new drop
+  }
   chain forward {
     type filter hook forward priority 0; policy drop;
     ct state established,related accept

@@ -27,6 +27,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"slices"
+	"strings"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
@@ -148,9 +151,14 @@ func randomLabel() string {
 	return hex.EncodeToString(b)
 }
 
-// quietLogger silences pion's own logging.
+// quietLogger silences pion's own logging, unless PEX_DEBUG_PION names
+// the scopes to log, in full (trace level), on stderr ("ice", "ice,dtls",
+// "all").
 type quietLogger struct{}
 
-func (quietLogger) NewLogger(string) logging.LeveledLogger {
+func (quietLogger) NewLogger(scope string) logging.LeveledLogger {
+	if want := os.Getenv("PEX_DEBUG_PION"); want == "all" || slices.Contains(strings.Split(want, ","), scope) {
+		return logging.NewDefaultLeveledLoggerForScope(scope, logging.LogLevelTrace, os.Stderr)
+	}
 	return logging.NewDefaultLeveledLoggerForScope("", logging.LogLevelDisabled, io.Discard)
 }
