@@ -130,7 +130,7 @@ func TestRemoteCandidatesBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &session{u: u, budget: newCheckBudget()}
+	s := &session{u: u, budget: newCheckBudget(nil)}
 	var sdp strings.Builder
 	sdp.WriteString("v=0\r\n")
 	for i := range 10 {

@@ -3,6 +3,7 @@ package webrtc
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,14 +20,15 @@ import (
 // session's sockets is answered without limit: it is a real peer. Traffic
 // to STUN and TURN servers (not remote candidates) is not counted.
 type checkBudget struct {
+	servers []netip.Addr // the ICE servers' addresses: never counted
 	mu      sync.Mutex
 	left    int                     // bytes that may still go to silent candidates
 	remote  map[netip.AddrPort]bool // remote candidate addresses -> heard from
 	dropped int                     // packets withheld
 }
 
-func newCheckBudget() *checkBudget {
-	return &checkBudget{remote: map[netip.AddrPort]bool{}}
+func newCheckBudget(servers []netip.Addr) *checkBudget {
+	return &checkBudget{servers: servers, remote: map[netip.AddrPort]bool{}}
 }
 
 // earn credits the bytes of one signal the peer sent.
@@ -64,6 +66,9 @@ func (b *checkBudget) allow(addr net.Addr, n int) bool {
 	a, ok := addrPort(addr)
 	if !ok {
 		return true
+	}
+	if slices.Contains(b.servers, a.Addr()) {
+		return true // a STUN or TURN server of ours (a peer's relayed address is on one)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -180,9 +185,10 @@ func (c *budgetPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 // them (a netlink dump) once per upgrade costs more than the rest of
 // setting one up, so one is kept and refreshed after netRefresh.
 type sharedNet struct {
-	mu   sync.Mutex
-	net  transport.Net
-	made time.Time
+	mu       sync.Mutex
+	net      transport.Net
+	prefixes []netip.Prefix // the networks this machine's interfaces are on
+	made     time.Time
 }
 
 const netRefresh = 30 * time.Second
@@ -196,6 +202,30 @@ func (s *sharedNet) get() (transport.Net, error) {
 			return nil, err
 		}
 		s.net, s.made = n, time.Now()
+		s.prefixes = s.prefixes[:0]
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if ipn, ok := a.(*net.IPNet); ok {
+					ones, _ := ipn.Mask.Size()
+					if ip, ok := netip.AddrFromSlice(ipn.IP); ok {
+						s.prefixes = append(s.prefixes, netip.PrefixFrom(ip.Unmap(), ones).Masked())
+					}
+				}
+			}
+		}
 	}
 	return s.net, nil
+}
+
+// onLink reports whether ip is on a network one of this machine's
+// interfaces is on.
+func (s *sharedNet) onLink(ip netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.prefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

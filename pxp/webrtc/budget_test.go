@@ -19,7 +19,7 @@ func TestCheckBudget(t *testing.T) {
 		return c
 	}
 	own, victim, server := listen(), listen(), listen()
-	b := newCheckBudget()
+	b := newCheckBudget(nil)
 	c := &budgetConn{UDPConn: own, b: b}
 	b.expect(victim.LocalAddr().(*net.UDPAddr).AddrPort())
 	b.earn(350)

@@ -106,12 +106,23 @@ func (s *session) sendCandidate(c webrtc.ICECandidateInit) {
 }
 
 // takeCandidate reports whether a remote candidate is checked: at most
-// MaxRemoteCandidates of a session are, and none to an address no
-// connectivity check may go to (unspecified, multicast, broadcast, port 0).
-// A peer cannot make this node send STUN checks at a list of victims.
+// MaxRemoteCandidates of a session are, none to an address no
+// connectivity check may go to (unspecified, multicast, broadcast, port 0),
+// and none to a private, loopback or link-local address that is not on a
+// network of this machine's own (the peer's home network, unreachable from
+// here: checks to it are wasted, and a peer must not make this node probe
+// its own LAN). A peer cannot make this node send STUN checks at a list of
+// victims.
 func (s *session) takeCandidate(line string) bool {
 	if !usableCandidate(line) {
 		return false
+	}
+	f := strings.Fields(line)
+	if ip, err := netip.ParseAddr(f[4]); err == nil {
+		ip = ip.Unmap()
+		if !publicAddr(ip) && !s.u.nets.onLink(ip) {
+			return false
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,7 +130,6 @@ func (s *session) takeCandidate(line string) bool {
 		return false
 	}
 	s.remoteTaken++
-	f := strings.Fields(line)
 	if ip, err := netip.ParseAddr(f[4]); err == nil {
 		if port, err := strconv.ParseUint(f[5], 10, 16); err == nil {
 			s.budget.expect(netip.AddrPortFrom(ip, uint16(port)))
@@ -143,6 +153,12 @@ func (s *session) trimCandidates(sdp string) string {
 		out = append(out, l)
 	}
 	return strings.Join(out, "")
+}
+
+// publicAddr reports whether ip is a global unicast address outside the
+// private ranges.
+func publicAddr(ip netip.Addr) bool {
+	return ip.IsGlobalUnicast() && !ip.IsPrivate()
 }
 
 // usableCandidate reads the address of an ICE candidate line
