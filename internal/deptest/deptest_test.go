@@ -91,6 +91,7 @@ var layers = map[string][]string{
 	"internal/deptest": nil,
 	"interop":          nil,
 	"attack":           nil,
+	"nat":              {"internal/natlab"},
 	"examples":         nil,
 	// programs shown in README.md
 	"examples/pxp":     {"pxp"},
