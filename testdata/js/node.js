@@ -1,6 +1,7 @@
 // A JS reference node (peer-exchange 2.2.0) driven by pex's interop tests.
 // Flags: --network ID  --listen PORT  --connect HOST:PORT (repeatable)
 //        --hello TEXT  --echo  --hold-first-write
+//        --ice-server URL (repeatable)  --turn-user NAME  --turn-pass PASSWORD
 // Commands on stdin, one a line: getnewpeer | peers | send TEXT | quit
 // Every event is one JSON object a line on stdout.
 'use strict'
@@ -10,7 +11,7 @@ const Exchange = require('peer-exchange')
 const wrtc = require('@roamhq/wrtc')
 
 const args = process.argv.slice(2)
-const opt = { connect: [] }
+const opt = { connect: [], iceServers: [] }
 for (let i = 0; i < args.length; i++) {
   const a = args[i]
   if (a === '--network') opt.network = args[++i]
@@ -19,6 +20,9 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--hello') opt.hello = args[++i]
   else if (a === '--echo') opt.echo = true
   else if (a === '--hold-first-write') opt.holdFirstWrite = true
+  else if (a === '--ice-server') opt.iceServers.push(args[++i])
+  else if (a === '--turn-user') opt.turnUser = args[++i]
+  else if (a === '--turn-pass') opt.turnPass = args[++i]
   else { console.error('unknown flag ' + a); process.exit(2) }
 }
 
@@ -50,7 +54,10 @@ if (opt.holdFirstWrite) {
   }
 }
 
-const ex = new Exchange(opt.network || 'pxp-mesh', { wrtc, rtcConfig: { iceServers: [] } })
+const iceServers = opt.iceServers.map((urls) => urls.startsWith('turn')
+  ? { urls, username: opt.turnUser, credential: opt.turnPass }
+  : { urls })
+const ex = new Exchange(opt.network || 'pxp-mesh', { wrtc, rtcConfig: { iceServers } })
 const streams = new Set()
 
 const seen = new WeakSet()
