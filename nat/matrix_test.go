@@ -153,6 +153,19 @@ func (p *proc) wait(name string, limit time.Duration, match func(map[string]any)
 	}
 }
 
+// count returns how many events named name there have been.
+func (p *proc) count(name string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, ev := range p.events {
+		if ev["event"] == name {
+			n++
+		}
+	}
+	return n
+}
+
 // last returns the last event named name, or nil.
 func (p *proc) last(name string) map[string]any {
 	p.mu.Lock()

@@ -19,7 +19,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestServesPage(t *testing.T) {
-	srv := httptest.NewServer(Handler(`my "net"`, http.NotFoundHandler()))
+	srv := httptest.NewServer(Handler(Page{Network: `my "net"`, ICEServers: []ICEServer{{URLs: []string{"stun:192.0.2.1:3478"}}}}, http.NotFoundHandler()))
 	defer srv.Close()
 	for _, p := range []string{"/", "/pxp.js", "/network.js"} {
 		res, err := http.Get(srv.URL + p)
@@ -32,7 +32,7 @@ func TestServesPage(t *testing.T) {
 			t.Fatalf("%s: %s", p, res.Status)
 		}
 		// The page joins the serving node's network, quoted as a JS string.
-		if want := `window.PEX_NETWORK = "my \"net\""`; p == "/network.js" && !strings.Contains(string(body), want) {
+		if want := `window.PEX_NETWORK = "my \"net\""` + "\n" + `window.PEX_ICE_SERVERS = [{"urls":["stun:192.0.2.1:3478"]}]`; p == "/network.js" && !strings.Contains(string(body), want) {
 			t.Fatalf("/network.js = %q, want %s", body, want)
 		}
 		if p == "/" && !strings.Contains(string(body), `src="network.js"`) {

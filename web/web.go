@@ -26,18 +26,39 @@ func Static() fs.FS {
 	return sub
 }
 
-// Handler serves the page, ws at /ws, and at /network.js the network the
-// page joins unless its URL names another (?network=ID): the serving
-// node's, so that a browser meets the node's peers without being told.
-// An empty network leaves the page's own default, "pex-browser".
-func Handler(network string, ws http.Handler) http.Handler {
+// Page is what the serving node tells the page.
+type Page struct {
+	// Network is the network the page joins unless its URL names another
+	// (?network=ID): the serving node's, so that a browser meets the
+	// node's peers without being told. Empty leaves the page's own
+	// default, "pex-browser".
+	Network string
+	// ICEServers are the STUN and TURN servers the page's WebRTC uses,
+	// as RTCPeerConnection takes them. TURN credentials given here are
+	// visible to whoever loads the page.
+	ICEServers []ICEServer
+}
+
+// ICEServer is one entry of RTCConfiguration.iceServers.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Handler serves the page, ws at /ws, and at /network.js what p tells it.
+func Handler(p Page, ws http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", ws)
-	js, _ := json.Marshal(network)
+	network, _ := json.Marshal(p.Network)
+	if p.ICEServers == nil {
+		p.ICEServers = []ICEServer{}
+	}
+	servers, _ := json.Marshal(p.ICEServers)
 	mux.HandleFunc("/network.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		fmt.Fprintf(w, "window.PEX_NETWORK = %s\n", js)
+		fmt.Fprintf(w, "window.PEX_NETWORK = %s\nwindow.PEX_ICE_SERVERS = %s\n", network, servers)
 	})
 	mux.Handle("/", http.FileServerFS(Static()))
 	return mux

@@ -84,7 +84,7 @@ func (n *node) run(ctx context.Context) error {
 		stopHTTP = func() { stop(); prev() }
 	}
 	if n.opts.http != "" {
-		stop, err := n.serveHTTP(ctx, n.opts.http, "http", web.Handler(n.opts.network, &ws.Handler{Serve: n.acceptWS(ctx)}))
+		stop, err := n.serveHTTP(ctx, n.opts.http, "http", web.Handler(n.opts.page(), &ws.Handler{Serve: n.acceptWS(ctx)}))
 		if err != nil {
 			stopHTTP()
 			n.ex.Close()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/pxp/webrtc"
+	"github.com/seed0021ed4d/pex/web"
 )
 
 type listFlag []string
@@ -54,6 +55,21 @@ func (o *nodeOpts) addWebRTCFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.noWebRTC, "no-webrtc", false, "keep introductions as relayed sessions")
 	fs.StringVar(&o.advertise, "advertise", "", "TCP `HOST:PORT` told to peers for direct dials (default: the --listen address when it names an IP)")
 	fs.BoolVar(&o.noDirect, "no-direct", false, "neither advertise a TCP address nor dial advertised ones")
+}
+
+// page is what the browser page served with --http is told: the node's
+// network and ICE servers (with the TURN credentials: whoever loads the
+// page sees them).
+func (o *nodeOpts) page() web.Page {
+	p := web.Page{Network: o.network}
+	for _, u := range o.iceServers {
+		s := web.ICEServer{URLs: []string{u}}
+		if strings.HasPrefix(u, "turn") {
+			s.Username, s.Credential = o.turnUser, o.turnPass
+		}
+		p.ICEServers = append(p.ICEServers, s)
+	}
+	return p
 }
 
 // exchangeConfig builds the pxp configuration the flags ask for. listenAddr

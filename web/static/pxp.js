@@ -295,7 +295,7 @@ class Rtc {
     this.early = []
     this.haveRemote = false
     this.remoteCands = []
-    this.pc = new RTCPeerConnection({ iceServers: [] })
+    this.pc = new RTCPeerConnection({ iceServers: this.node.iceServers })
     this.pc.onicecandidate = (e) => {
       if (!e.candidate || !e.candidate.candidate) return // never send end-of-candidates
       if (this.node.loopbackOnly && !/ (127\.0\.0\.1|::1) /.test(e.candidate.candidate)) return
@@ -366,8 +366,9 @@ class Rtc {
 
 // Node: a browser PXP node.
 class Node {
-  constructor (network, { loopbackOnly, onConnect, onLog, onPeers }) {
+  constructor (network, { loopbackOnly, iceServers, onConnect, onLog, onPeers }) {
     this.network = network
+    this.iceServers = iceServers || []
     this.id = randomHex(8)
     this.connectInfo = { pxp: true, relay: false, webrtc: true, id: this.id }
     this.sessions = new Set()
