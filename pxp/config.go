@@ -140,8 +140,19 @@ type Config struct {
 	// pex never dials on its own: nil means no direct dials.
 	Dialer func(ctx context.Context, network, address string) (net.Conn, error)
 	// AdvertiseAddr is a TCP "host:port" this node accepts PXP on, told to
-	// peers in connectInfo so that Go requesters can dial it directly.
+	// peers in connectInfo so that Go requesters can dial it directly
+	// (Exchange.SetAdvertiseAddr changes it).
 	AdvertiseAddr string
+	// MinObservers is how many peers, at different IP addresses, must say
+	// they see this node at an address before it is believed
+	// (Exchange.Observed; observe.go). Default 2.
+	MinObservers int
+	// DialBackTimeout bounds a dial-back this node makes for a peer (the
+	// TCP connect and the peer's magic), and MaxDialBacks how many it
+	// makes at once; a request over it is refused (dialback.go). Defaults
+	// 5 s and 8.
+	DialBackTimeout time.Duration
+	MaxDialBacks    int
 
 	// Logger receives debug and warning logs; nil means silent.
 	Logger *slog.Logger
@@ -198,6 +209,9 @@ func (c *Config) withDefaults() Config {
 	def(&o.MaxFrameSize, mux.DefaultMaxFrameSize)
 	def(&o.EventBuffer, 256)
 	def(&o.IncomingBuffer, 16)
+	def(&o.MinObservers, 2)
+	defd(&o.DialBackTimeout, 5*time.Second)
+	def(&o.MaxDialBacks, 8)
 	def(&o.MaxUnclaimedBytes, 16<<20)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -210,9 +224,10 @@ func (c *Config) validate() error {
 	case c.MaxPeers < 0, c.MaxCandidates < 0, c.MaxCandidateIDs < 0, c.GetPeersBurst < 0,
 		c.MaxRelays < 0, c.MaxRelaysPerPeer < 0, c.MaxPendingIncoming < 0, c.MaxPendingIncomingPerPeer < 0, c.EventBuffer < 0,
 		c.IncomingBuffer < 0, c.MaxHandshakes < 0, c.MaxHandshakesPerIP < 0,
-		c.MaxInboundPerIP < 0, c.MaxInboundPerPrefix < 0, c.MaxRelaysPerPrefix < 0, c.MaxUnclaimedBytes < 0:
+		c.MaxInboundPerIP < 0, c.MaxInboundPerPrefix < 0, c.MaxRelaysPerPrefix < 0, c.MaxUnclaimedBytes < 0,
+		c.MinObservers < 0, c.MaxDialBacks < 0:
 		return errors.New("pxp: config limits must not be negative")
-	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0, c.RelayIdleTimeout < 0:
+	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0, c.RelayIdleTimeout < 0, c.DialBackTimeout < 0:
 		return errors.New("pxp: config durations must not be negative")
 	case c.GetPeersRate < 0, c.RequestRate < 0, c.RequestBurst < 0, c.RefusalBurst < 0:
 		return errors.New("pxp: request rates and bursts must not be negative")

@@ -20,6 +20,9 @@ const (
 	// EventError: something went wrong that did not end the Exchange: a
 	// handshake that failed, a refused request, a link closed for bad input.
 	EventError
+	// EventObserved: peers agree on a new address they see this node at
+	// (Exchange.Observed).
+	EventObserved
 )
 
 func (t EventType) String() string {
@@ -32,6 +35,8 @@ func (t EventType) String() string {
 		return "disconnect"
 	case EventError:
 		return "error"
+	case EventObserved:
+		return "observed"
 	}
 	return fmt.Sprintf("EventType(%d)", int(t))
 }

@@ -2,7 +2,6 @@ package pxp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	mrand "math/rand/v2"
@@ -19,10 +18,10 @@ import (
 // answers their requests, relays introductions, and finds new peers.
 // Its methods are safe for concurrent use.
 type Exchange struct {
-	network     string
-	cfg         Config
-	id          string
-	connectInfo json.RawMessage
+	network  string
+	cfg      Config
+	id       string
+	ciFields map[string]any // the connectInfo told in hellos; nil for RefuseIncoming (null); guarded by mu after New
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -39,6 +38,8 @@ type Exchange struct {
 	relays          int
 	relaysByPrefix  map[netip.Prefix]int // relays held by askers of each prefix
 	pendingIncoming int
+	obs             observations  // what peers say they see this node at
+	dialBacks       chan struct{} // dial-backs in progress (a semaphore)
 
 	handshakes *gate.Gate  // incoming connections in their handshake
 	unclaimed  *mux.Budget // bytes of streams nobody asked for, over all links
@@ -73,21 +74,19 @@ func New(networkID string, cfg *Config) (*Exchange, error) {
 		unclaimed:  mux.NewBudget(int64(c.MaxUnclaimedBytes)),
 		incoming:   make(chan *Conn, c.IncomingBuffer),
 	}
+	e.dialBacks = make(chan struct{}, max(c.MaxDialBacks, 1))
 	e.index.init()
 	e.relaysByPrefix = make(map[netip.Prefix]int)
 	e.rng = newRand()
 	e.ctx, e.cancel = context.WithCancel(context.Background())
-	if c.RefuseIncoming {
-		e.connectInfo = json.RawMessage("null")
-	} else {
+	if !c.RefuseIncoming {
 		// The reference reads only "pxp" (and JS peers ignore the rest);
-		// "id" lets Go peers avoid connecting twice.
-		ci := map[string]any{"pxp": true, "relay": true, "webrtc": c.Upgrader != nil, "id": e.id}
+		// "id" lets Go peers avoid connecting twice, "dialback" says this
+		// node checks, when asked, that a peer can be dialed (dialback.go).
+		e.ciFields = map[string]any{"pxp": true, "relay": true, "webrtc": c.Upgrader != nil, "id": e.id, "dialback": true}
 		if c.AdvertiseAddr != "" {
-			ci["tcp"] = c.AdvertiseAddr
+			e.ciFields["tcp"] = c.AdvertiseAddr
 		}
-		info, _ := json.Marshal(ci)
-		e.connectInfo = info
 	}
 	return e, nil
 }

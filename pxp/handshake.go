@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -132,8 +133,13 @@ func (p *Peer) onHello(args json.RawMessage) error {
 	}
 	info := parseConnectInfo(parts[1])
 	p.mu.Lock()
-	p.remote = remoteHello{connectInfo: info, raw: append(json.RawMessage(nil), parts[1]...)}
+	p.remote = remoteHello{connectInfo: info, raw: withoutObserved(append(json.RawMessage(nil), parts[1]...))}
 	p.mu.Unlock()
+	if p.via == nil && info.observed.IsValid() {
+		if from, ok := transportAddr(p.conn); ok {
+			p.ex.observe(from.Addr(), info.observed.Addr())
+		}
+	}
 	// A relayed session joins the peer list only once it carries data: it
 	// may instead only signal an upgrade to a direct transport.
 	if p.via == nil {
@@ -211,10 +217,12 @@ type remoteHello struct {
 }
 
 type connectInfo struct {
-	accepting bool   // an object whose pxp is truthy
-	webrtc    bool   // it takes WebRTC upgrades
-	id        string // Go nodes' id
-	tcp       string // Go nodes' advertised TCP address, for direct dials
+	accepting bool           // an object whose pxp is truthy
+	webrtc    bool           // it takes WebRTC upgrades
+	id        string         // Go nodes' id
+	tcp       string         // Go nodes' advertised TCP address, for direct dials
+	observed  netip.AddrPort // where the peer sees this node (Go nodes, direct links)
+	dialback  bool           // it answers dialback requests
 }
 
 func parseConnectInfo(raw json.RawMessage) connectInfo {
@@ -231,6 +239,12 @@ func parseConnectInfo(raw json.RawMessage) connectInfo {
 	if id, ok := m["id"].(string); ok && len(id) <= 64 {
 		ci.id = id
 	}
+	if o, ok := m["observed"].(string); ok && len(o) <= 64 {
+		if ap, err := netip.ParseAddrPort(o); err == nil {
+			ci.observed = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		}
+	}
+	ci.dialback = truthy(m["dialback"])
 	return ci
 }
 

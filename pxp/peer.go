@@ -183,7 +183,7 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 		sess.Close()
 		return nil, p.Err()
 	}
-	hello, _ := json.Marshal([]any{ProtocolVersion, e.connectInfo, []string{e.network}})
+	hello, _ := json.Marshal([]any{ProtocolVersion, e.helloInfo(conn, via == nil), []string{e.network}})
 	var err error
 	// Stream fails only when the session has already ended (bad input can
 	// end it before we get here).

@@ -173,7 +173,7 @@ func (p *Peer) overRate(m Message) error {
 		return fmt.Errorf("%w: %q over its rate", ErrFlood, truncate([]byte(m.Command), 16))
 	}
 	switch m.Command {
-	case CmdRelay, CmdIncoming, CmdConnect, CmdGetPeers:
+	case CmdRelay, CmdIncoming, CmdConnect, CmdGetPeers, CmdDialback:
 		p.refuse(m.Command, m.Nonce, "too many %s requests", m.Command)
 	}
 	return nil
@@ -220,6 +220,10 @@ func (p *Peer) dispatch(m Message) error {
 		return p.onConnect(m)
 	case CmdUpgrade:
 		return p.onUpgrade(m)
+	case CmdDialback:
+		return p.onDialback(m)
+	case CmdInfo:
+		return p.onInfo(m)
 	}
 	p.ex.emit(Event{Type: EventError, Peer: p, Err: fmt.Errorf("pxp: ignored unknown message %q from %s", truncate([]byte(m.Command), 64), p)})
 	return nil

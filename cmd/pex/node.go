@@ -18,7 +18,9 @@ import (
 )
 
 type node struct {
-	ex   *pxp.Exchange
+	ctx    context.Context // the run's
+	listen net.Addr        // the TCP listener's, or nil
+	ex     *pxp.Exchange
 	opts nodeOpts
 	pr   *printer
 	wg   sync.WaitGroup
@@ -29,6 +31,7 @@ func (n *node) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	n.boot = newBootState()
+	n.ctx = ctx
 	var ln net.Listener
 	var laddr net.Addr
 	if n.opts.listen != "" {
@@ -38,6 +41,7 @@ func (n *node) run(ctx context.Context) error {
 			return err
 		}
 		laddr = ln.Addr()
+		n.listen = laddr
 	}
 	cfg, err := n.opts.exchangeConfig(laddr)
 	if err == nil {
@@ -235,6 +239,12 @@ func (n *node) eventLoop() {
 				f = append(f, "reason", ev.Err.Error())
 			}
 			n.pr.event("disconnect", f...)
+		case pxp.EventObserved:
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				n.natCheck(n.ctx, n.listen)
+			}()
 		case pxp.EventError:
 			f := []any{"error", ev.Err.Error()}
 			source := ""

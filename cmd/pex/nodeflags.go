@@ -91,8 +91,13 @@ func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
 		var d net.Dialer
 		cfg.Dialer = d.DialContext
 		cfg.AdvertiseAddr = o.advertise
+		// The listen address is advertised when peers can reach it: a
+		// public one, or loopback (one machine). A private one is not
+		// (behind a NAT nobody outside can dial it): the node advertises
+		// the address peers see it at once a dial-back confirms it
+		// (nat.go).
 		if cfg.AdvertiseAddr == "" && listenAddr != nil {
-			if ta, ok := listenAddr.(*net.TCPAddr); ok && !ta.IP.IsUnspecified() && ta.IP != nil {
+			if ta, ok := listenAddr.(*net.TCPAddr); ok && ta.IP != nil && (ta.IP.IsLoopback() || ta.IP.IsGlobalUnicast() && !ta.IP.IsPrivate()) {
 				cfg.AdvertiseAddr = ta.String()
 			}
 		}
