@@ -27,47 +27,67 @@ const CmdDialback = "dialback"
 // ErrNoDialBack: no connected peer can be asked for a dial-back.
 var ErrNoDialBack = errors.New("pxp: no peer answers dial-backs")
 
-// DialBack asks up to three peers, on direct links, to dial this node at
-// port of the address each sees it at, and reports whether any reached it.
+// DialBack asks up to three peers on direct links, at once, to dial this
+// node at port of the address each sees it at, and reports whether any
+// reached it (as soon as one did).
 func (e *Exchange) DialBack(ctx context.Context, port int) (bool, error) {
 	if port <= 0 || port > 65535 {
 		return false, fmt.Errorf("pxp: dial-back port %d", port)
 	}
-	asked := 0
-	var lastErr error
+	var ask []*Peer
 	for _, p := range e.Peers() {
 		p.mu.Lock()
 		can := p.remote.dialback && p.via == nil
 		p.mu.Unlock()
-		if !can {
-			continue
-		}
-		asked++
-		res, err := p.request(ctx, CmdDialback, json.RawMessage(strconv.Itoa(port)))
-		if err == nil {
-			var out []json.RawMessage
-			if json.Unmarshal(res, &out) == nil && len(out) == 2 && string(out[0]) == "null" && string(out[1]) == "true" {
-				return true, nil
-			}
-			if len(out) >= 1 && string(out[0]) != "null" {
-				err = &RemoteError{Command: CmdDialback, Message: string(truncate(out[0], 128))}
-			}
-		}
-		if err != nil {
-			lastErr = err
-		}
-		if asked == 3 {
-			break
+		if can && len(ask) < 3 {
+			ask = append(ask, p)
 		}
 	}
-	if asked == 0 {
+	if len(ask) == 0 {
 		return false, ErrNoDialBack
 	}
-	if lastErr != nil && ctx.Err() != nil {
-		return false, lastErr
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	answers := make(chan error, len(ask))
+	for _, p := range ask {
+		go func() {
+			res, err := p.request(ctx, CmdDialback, json.RawMessage(strconv.Itoa(port)))
+			if err == nil {
+				var out []json.RawMessage
+				switch {
+				case json.Unmarshal(res, &out) != nil || len(out) == 0:
+					err = &ProtocolError{Reason: "dialback answer is not an array"}
+				case string(out[0]) != "null":
+					err = &RemoteError{Command: CmdDialback, Message: string(truncate(out[0], 128))}
+				case len(out) == 2 && string(out[1]) == "true":
+					err = nil
+				default:
+					err = errNotReached
+				}
+			}
+			answers <- err
+		}()
 	}
-	return false, nil
+	var last error
+	answered := false // a peer tried and could not reach us
+	for range ask {
+		err := <-answers
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, errNotReached):
+			answered = true
+		default:
+			last = err
+		}
+	}
+	if answered {
+		return false, nil
+	}
+	return false, last
 }
+
+var errNotReached = errors.New("pxp: the peer could not dial back")
 
 // onDialback dials the asker back at the port it named, on the IP of its
 // link, and answers whether PXP's magic came back.
