@@ -21,6 +21,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Router is how a home network's router treats traffic.
@@ -43,23 +44,37 @@ const (
 	// Firewall: no NAT (the host has a public address) but unsolicited
 	// inbound traffic is dropped.
 	Firewall
+	// UPnP: EIM with miniupnpd answering UPnP IGD and NAT-PMP on the LAN
+	// side, so that the host can map ports itself. Its public address is
+	// in 2.0.0.0/24: miniupnpd refuses to map ports on an address of the
+	// documentation prefixes. No packet leaves the lab, so the address
+	// is never used for real.
+	UPnP
 )
 
 func (r Router) String() string {
-	return [...]string{"public", "eim", "forward", "symmetric", "firewall"}[r]
+	return [...]string{"public", "eim", "forward", "symmetric", "firewall", "upnp"}[r]
 }
+
+// upnpNet is the public prefix of UPnP routers' WAN side.
+var upnpNet = netip.MustParsePrefix("2.0.0.0/24")
 
 // Lab is one simulated internet.
 type Lab struct {
 	t      testing.TB
 	prefix string // of every namespace name, unique to the lab
 
-	mu       sync.Mutex
-	n        int      // hosts and routers made, for addresses and names
-	wans     []string // namespaces on the public network
-	routed   []string // "SUBNET via ADDR" routes every public namespace needs
-	names    []string // every namespace, for cleanup
-	hostPort int      // the port Forward opens
+	mu      sync.Mutex
+	n       int      // hosts and routers made, for addresses and names
+	wans    []string // namespaces on the public network
+	routed  []string // "SUBNET via ADDR" routes every public namespace needs
+	names   []string // every namespace, for cleanup
+	daemons []daemon // started in the lab's namespaces (miniupnpd)
+}
+
+type daemon struct {
+	cmd *exec.Cmd
+	log string // its output, shown when the test failed
 }
 
 var labs atomic.Int32
@@ -141,6 +156,12 @@ func (l *Lab) wire(ns, ifname string, addr netip.Addr) {
 	pub := l.name("pub")
 	l.run(pub, fmt.Sprintf("ip link add %s type veth peer name %s netns %s && ip link set %s master br0 up", peer, ifname, ns, peer))
 	l.run(ns, fmt.Sprintf("ip addr add %s/24 dev %s && ip link set %s up", addr, ifname, ifname))
+	// Both public prefixes share the bridge: each is on-link for the other.
+	other := "2.0.0.0/24"
+	if upnpNet.Contains(addr) {
+		other = "203.0.113.0/24"
+	}
+	l.run(ns, fmt.Sprintf("ip route add %s dev %s", other, ifname))
 	for _, r := range routes {
 		l.run(ns, "ip route add "+r)
 	}
@@ -182,6 +203,9 @@ func (l *Lab) HomeHost(name string, r Router, port int) *Host {
 	l.ns(router)
 	l.ns(home)
 	wan := netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + i)})
+	if r == UPnP {
+		wan = netip.AddrFrom4([4]byte{2, 0, 0, byte(10 + i)})
+	}
 	l.wire(router, "wan", wan)
 	l.run(router, fmt.Sprintf("ip link add lan type veth peer name eth0 netns %s && ip link set lan up", home))
 	var lanNet, routerLAN, hostAddr netip.Addr
@@ -214,6 +238,9 @@ func (l *Lab) HomeHost(name string, r Router, port int) *Host {
 	l.run(home, fmt.Sprintf("ip addr add %s/%d dev eth0 && ip link set eth0 up && ip route add default via %s", hostAddr, prefixLen, routerLAN))
 	l.run(router, "sysctl -qw net.ipv4.ip_forward=1")
 	l.nft(router, rules(r, hostAddr, port))
+	if r == UPnP {
+		l.miniupnpd(router, routerLAN)
+	}
 	public := wan
 	if r == Firewall {
 		public = hostAddr
@@ -240,11 +267,33 @@ func rules(r Router, host netip.Addr, port int) string {
     ct state established,related accept
     iifname "lan" oifname "wan" accept
 `)
-	if r == Forward {
+	if r == Forward || r == UPnP {
 		b.WriteString("    ct status dnat accept\n")
+	}
+	if r == UPnP {
+		b.WriteString("    jump miniupnpd\n  }\n  chain miniupnpd {\n")
 	}
 	b.WriteString("  }\n}\n")
 	switch r {
+	case UPnP:
+		// miniupnpd adds its rules to these chains (family inet, as its
+		// nftables backend expects).
+		b.WriteString(`table inet nat {
+  chain prerouting {
+    type nat hook prerouting priority -100;
+    jump prerouting_miniupnpd
+  }
+  chain prerouting_miniupnpd {
+  }
+  chain postrouting {
+    type nat hook postrouting priority 100;
+    jump postrouting_miniupnpd
+    oifname "wan" masquerade
+  }
+  chain postrouting_miniupnpd {
+  }
+}
+`)
 	case EIM, Forward:
 		b.WriteString(`table ip nat {
   chain postrouting {
@@ -273,6 +322,58 @@ func rules(r Router, host netip.Addr, port int) string {
 	return b.String()
 }
 
+// miniupnpd runs miniupnpd in router ns, serving the LAN at lan, until
+// the lab closes.
+func (l *Lab) miniupnpd(ns string, lan netip.Addr) {
+	l.t.Helper()
+	if _, err := exec.LookPath("miniupnpd"); err != nil {
+		l.t.Fatalf("natlab: miniupnpd is not installed (Debian: miniupnpd-nftables)")
+	}
+	dir := l.t.TempDir()
+	conf := fmt.Sprintf(`ext_ifname=wan
+listening_ip=lan
+port=5000
+enable_natpmp=yes
+enable_upnp=yes
+secure_mode=yes
+system_uptime=no
+notify_interval=60
+upnp_table_name=filter
+upnp_nat_table_name=nat
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+uuid=3b5f1a4c-1111-2222-3333-%012d
+allow 1024-65535 %s/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+`, len(l.names), lan)
+	path := dir + "/miniupnpd.conf"
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, "miniupnpd", "-d", "-f", path, "-P", dir+"/miniupnpd.pid")
+	log, err := os.Create(dir + "/miniupnpd.log")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		l.t.Fatalf("natlab: miniupnpd: %v", err)
+	}
+	l.mu.Lock()
+	l.daemons = append(l.daemons, daemon{cmd: cmd, log: log.Name()})
+	l.mu.Unlock()
+	// Ready once it says it listens for NAT-PMP (bounded wait).
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(log.Name()); bytes.Contains(b, []byte("Listening for NAT-PMP")) {
+			return
+		}
+	}
+	b, _ := os.ReadFile(log.Name())
+	l.t.Fatalf("natlab: miniupnpd did not start:\n%s", b)
+}
+
 // Command returns a command that runs in the host's namespace.
 func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.NS, name}, args...)...)
@@ -283,7 +384,16 @@ func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.C
 func (l *Lab) close() {
 	l.mu.Lock()
 	names := l.names
+	daemons := l.daemons
 	l.mu.Unlock()
+	for _, d := range daemons { // started by the lab, ended by their ids
+		d.cmd.Process.Kill()
+		d.cmd.Wait()
+		if l.t.Failed() {
+			out, _ := os.ReadFile(d.log)
+			l.t.Logf("natlab: %s said:\n%s", d.cmd.Args[4], out)
+		}
+	}
 	for i := len(names) - 1; i >= 0; i-- {
 		exec.Command("ip", "netns", "del", names[i]).Run()
 	}

@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	case "probe":
 		probe(os.Args[len(os.Args)-2], os.Args[len(os.Args)-1])
 		return
+	case "natpmp":
+		natpmp()
+		return
 	}
 	goleak.VerifyTestMain(m)
 }
@@ -55,6 +58,58 @@ func echo() {
 		}
 		pc.WriteTo([]byte(from.String()), from)
 	}
+}
+
+// natpmp asks the default gateway, over NAT-PMP (RFC 6886), for its
+// public address and a mapping of TCP port 5000, and prints both.
+func natpmp() {
+	gw := defaultGateway()
+	c, err := net.Dial("udp4", gw+":5351")
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	defer c.Close()
+	ask := func(req []byte, n int) []byte {
+		buf := make([]byte, 64)
+		for range 5 {
+			c.Write(req)
+			c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			if k, err := c.Read(buf); err == nil && k >= n {
+				return buf[:k]
+			}
+		}
+		return nil
+	}
+	var r struct {
+		External string
+		Mapped   int
+	}
+	if b := ask([]byte{0, 0}, 12); b != nil && b[3] == 0 && b[1] == 128 {
+		r.External = net.IP(b[8:12]).String()
+	} else {
+		fmt.Fprintf(os.Stderr, "external address answer % x\n", b)
+	}
+	// Map TCP 5000 -> 5000 for an hour.
+	if b := ask([]byte{0, 2, 0, 0, 0x13, 0x88, 0x13, 0x88, 0, 0, 0x0e, 0x10}, 16); b != nil && b[3] == 0 {
+		r.Mapped = int(b[10])<<8 | int(b[11])
+	}
+	out, _ := json.Marshal(r)
+	fmt.Println(string(out))
+}
+
+// defaultGateway reads the IPv4 default route's gateway from /proc.
+func defaultGateway() string {
+	b, _ := os.ReadFile("/proc/net/route")
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[1] == "00000000" {
+			var g uint32
+			fmt.Sscanf(f[2], "%x", &g)
+			return net.IPv4(byte(g), byte(g>>8), byte(g>>16), byte(g>>24)).String()
+		}
+	}
+	return ""
 }
 
 type probeResult struct {
@@ -130,6 +185,7 @@ func TestRouterBehaviours(t *testing.T) {
 		{Forward, true, false, true},
 		{Symmetric, false, false, false},
 		{Firewall, true, true, false},
+		{UPnP, true, false, false},
 	} {
 		t.Run(c.r.String(), func(t *testing.T) {
 			h := l.HomeHost("h"+c.r.String(), c.r, 5000)
@@ -155,5 +211,28 @@ func TestRouterBehaviours(t *testing.T) {
 				t.Errorf("a stranger's packet got in: %v, want %v", r.Unsolicited, c.strangerIn)
 			}
 		})
+	}
+}
+
+// A UPnP router answers NAT-PMP: it tells its public address and maps a
+// port, which a stranger can then reach.
+func TestUPnPRouterMaps(t *testing.T) {
+	l := New(t)
+	h := l.HomeHost("hupnp", UPnP, 5000)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	self, _ := os.Executable()
+	cmd := h.Command(ctx, self, "10.0.0.0") // the gateway is found by the helper
+	cmd.Env = append(os.Environ(), "NATLAB_HELPER=natpmp")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("natpmp helper: %v: %s", err, out)
+	}
+	var r struct {
+		External string
+		Mapped   int
+	}
+	if err := json.Unmarshal(out, &r); err != nil || r.External != h.Public.String() || r.Mapped == 0 {
+		t.Fatalf("NAT-PMP said %s; want external %s and a mapped port", out, h.Public)
 	}
 }
