@@ -8,8 +8,10 @@ import (
 )
 
 // Direct TCP introductions know when they can work: a node learns the
-// address peers see it at (two public relays agree on it), asks them to
-// dial it back there, and advertises it only when they reach it. A
+// address peers see it at (two public relays agree on it), asks its
+// router for a port mapping (NAT-PMP, UPnP: the lab's UPnP router runs
+// miniupnpd), asks the relays to dial it back, and advertises the address
+// only when they reach it. A
 // requester without WebRTC then dials it directly, or, where nobody can
 // reach it, gets the relayed session.
 func TestDirectTCPAcrossNATs(t *testing.T) {
@@ -23,12 +25,14 @@ func TestDirectTCPAcrossNATs(t *testing.T) {
 	for _, c := range []struct {
 		router    natlab.Router
 		reachable bool
+		mapping   string
 	}{
-		{natlab.Public, true},
-		{natlab.Forward, true},
-		{natlab.EIM, false},
-		{natlab.Symmetric, false},
-		{natlab.Firewall, false},
+		{natlab.Public, true, "none"},
+		{natlab.Forward, true, "none"},
+		{natlab.UPnP, true, "natpmp"},
+		{natlab.EIM, false, "none"},
+		{natlab.Symmetric, false, "none"},
+		{natlab.Firewall, false, "none"},
 	} {
 		t.Run(c.router.String(), func(t *testing.T) {
 			b := l.HomeHost("d"+c.router.String(), c.router, 5000)
@@ -44,8 +48,8 @@ func TestDirectTCPAcrossNATs(t *testing.T) {
 				t.Fatal("no nat event")
 			}
 			t.Logf("behind %s: %v", c.router, nat)
-			if nat["observed"] != b.Public.String() || nat["reachable"] != c.reachable || nat["mapping"] != "none" {
-				t.Fatalf("nat event %v; want observed %s, reachable %v", nat, b.Public, c.reachable)
+			if nat["observed"] != b.Public.String() || nat["reachable"] != c.reachable || nat["mapping"] != c.mapping {
+				t.Fatalf("nat event %v; want observed %s, reachable %v, mapping %s", nat, b.Public, c.reachable, c.mapping)
 			}
 			ap, err := startProc(a, "node", "--network", network, "--no-webrtc", "--connect", r1.Addr.String()+":7000", "--want", "2")
 			if err != nil {

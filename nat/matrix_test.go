@@ -25,6 +25,9 @@ import (
 var pexBin string
 
 func TestMain(m *testing.M) {
+	if helper() {
+		return
+	}
 	dir, err := os.MkdirTemp("", "pex-nat")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

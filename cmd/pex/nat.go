@@ -6,26 +6,75 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/seed0021ed4d/pex/portmap"
 )
 
-// natCheck runs when peers agree on the address they see the node at:
-// a listening node asks peers to dial it back there, advertises the
-// address for direct dials when they reach it (unless --advertise or
-// --no-direct says otherwise), and reports what it knows in a nat event.
-// pex maps no ports on the router yet, so mapping is always "none".
-func (n *node) natCheck(ctx context.Context, listen net.Addr) {
-	observed := n.ex.Observed()
-	if !observed.IsValid() {
-		return
+// natState is what a node knows of its NAT; guarded by node.natMu.
+type natState struct {
+	mapping *portmap.Mapping // the router's, or nil
+	mapped  bool             // the attempt to map is over
+}
+
+// wantsPortmap reports whether the node should ask its router for a
+// mapping of its --listen port: it listens on every interface or on a
+// private address (a loopback or public one needs none; and a node never
+// talks to a router it was not asked to), and --no-portmap is not set.
+func (n *node) wantsPortmap() bool {
+	ta, ok := n.listen.(*net.TCPAddr)
+	if !ok || ta == nil || n.opts.noPortmap || n.opts.noDirect {
+		return false
 	}
+	return ta.IP == nil || ta.IP.IsUnspecified() || ta.IP.IsPrivate()
+}
+
+// portmapLoop asks the router for a mapping of the listen port, then
+// checks reachability through it; Close of the mapping on the way out
+// removes it.
+func (n *node) portmapLoop(ctx context.Context) {
+	port := n.listen.(*net.TCPAddr).Port
+	m, err := portmap.Map(ctx, "tcp", port, &portmap.Config{Description: "pex " + n.opts.network, Logger: n.logger})
+	n.natMu.Lock()
+	n.nat.mapping, n.nat.mapped = m, true
+	n.natMu.Unlock()
+	if err != nil {
+		n.pr.limited("portmap", "error", "error", err.Error())
+	} else {
+		n.pr.event("portmap", "method", m.Method, "external", m.External.String(), "internal", m.Internal)
+	}
+	n.natCheck(ctx)
+	if m != nil {
+		<-ctx.Done()
+		m.Close()
+	}
+}
+
+// natCheck runs when peers agree on the address they see the node at, and
+// when a port mapping attempt ends: a listening node asks peers to dial
+// it back there (at the mapped port, when the router gave one),
+// advertises the address for direct dials when they reach it (unless
+// --advertise or --no-direct says otherwise), and reports what it knows
+// in a nat event.
+func (n *node) natCheck(ctx context.Context) {
+	observed := n.ex.Observed()
+	n.natMu.Lock()
+	m, mapped := n.nat.mapping, n.nat.mapped
+	n.natMu.Unlock()
+	if !observed.IsValid() || (n.wantsPortmap() && !mapped) {
+		return // the other half will call again
+	}
+	method := "none"
 	reachable := false
 	advertise := ""
-	if ta, ok := listen.(*net.TCPAddr); ok && ta != nil {
+	if ta, ok := n.listen.(*net.TCPAddr); ok && ta != nil {
 		port := ta.Port
 		if ta.IP != nil && !ta.IP.IsUnspecified() {
 			if ip, ok := netip.AddrFromSlice(ta.IP); ok && ip.Unmap() != observed && !ip.IsPrivate() && !ip.IsLoopback() {
 				port = 0 // bound to an address that is not the observed one: it cannot be reached there
 			}
+		}
+		if m != nil && m.External.Addr() == observed {
+			method, port = m.Method, int(m.External.Port())
 		}
 		if port > 0 {
 			dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -40,7 +89,7 @@ func (n *node) natCheck(ctx context.Context, listen net.Addr) {
 	if advertise != "" && n.opts.advertise == "" && !n.opts.noDirect {
 		n.ex.SetAdvertiseAddr(advertise)
 	}
-	f := []any{"observed", observed.String(), "mapping", "none", "reachable", reachable}
+	f := []any{"observed", observed.String(), "mapping", method, "reachable", reachable}
 	if advertise != "" {
 		f = append(f, "advertise", advertise)
 	}

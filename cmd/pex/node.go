@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -21,10 +22,14 @@ type node struct {
 	ctx    context.Context // the run's
 	listen net.Addr        // the TCP listener's, or nil
 	ex     *pxp.Exchange
-	opts nodeOpts
-	pr   *printer
-	wg   sync.WaitGroup
-	boot *bootState
+	opts   nodeOpts
+	pr     *printer
+	wg     sync.WaitGroup
+	boot   *bootState
+
+	logger *slog.Logger // PEX_DEBUG's, or silent
+	natMu  sync.Mutex
+	nat    natState
 }
 
 func (n *node) run(ctx context.Context) error {
@@ -44,6 +49,10 @@ func (n *node) run(ctx context.Context) error {
 		n.listen = laddr
 	}
 	cfg, err := n.opts.exchangeConfig(laddr)
+	n.logger = slog.New(slog.DiscardHandler)
+	if cfg != nil && cfg.Logger != nil {
+		n.logger = cfg.Logger
+	}
 	if err == nil {
 		n.ex, err = pxp.New(n.opts.network, cfg)
 	}
@@ -99,6 +108,13 @@ func (n *node) run(ctx context.Context) error {
 		}
 		prev := stopHTTP
 		stopHTTP = func() { stop(); prev() }
+	}
+	if n.wantsPortmap() {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.portmapLoop(ctx)
+		}()
 	}
 	n.wg.Add(2)
 	go n.eventLoop()
@@ -243,7 +259,7 @@ func (n *node) eventLoop() {
 			n.wg.Add(1)
 			go func() {
 				defer n.wg.Done()
-				n.natCheck(n.ctx, n.listen)
+				n.natCheck(n.ctx)
 			}()
 		case pxp.EventError:
 			f := []any{"error", ev.Err.Error()}
