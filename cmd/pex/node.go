@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -234,17 +231,6 @@ func (n *node) acceptWS(ctx context.Context) func(*ws.Conn) {
 	}
 }
 
-func (n *node) incomingLoop(ctx context.Context) {
-	defer n.wg.Done()
-	for c := range n.ex.Incoming() {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			n.serve(ctx, c)
-		}()
-	}
-}
-
 func (n *node) eventLoop() {
 	defer n.wg.Done()
 	for ev := range n.ex.Events() {
@@ -270,108 +256,6 @@ func (n *node) eventLoop() {
 			}
 			// A source repeating one failure is summed up, not echoed.
 			n.pr.limited(source+" "+errorKind(ev.Err), "error", f...)
-		}
-	}
-}
-
-// wantLoop calls GetNewPeer while fewer than want peers are connected,
-// backing off after failures.
-func (n *node) wantLoop(ctx context.Context) {
-	defer n.wg.Done()
-	backoff := 250 * time.Millisecond
-	for ctx.Err() == nil {
-		if len(n.ex.Peers()) >= n.opts.want || len(n.ex.Peers()) == 0 {
-			if !sleepCtx(ctx, 250*time.Millisecond) {
-				return
-			}
-			continue
-		}
-		start := time.Now()
-		gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		c, err := n.ex.GetNewPeer(gctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			n.pr.event("error", "error", "getnewpeer: "+err.Error())
-			if !sleepCtx(ctx, backoff) {
-				return
-			}
-			backoff = min(2*backoff, 10*time.Second)
-			continue
-		}
-		backoff = 250 * time.Millisecond
-		id := ""
-		if c.Peer() != nil {
-			id = c.Peer().ID()
-		}
-		f := []any{"transport", c.Transport(), "peer", id, "ms", ms(time.Since(start)), "peers", len(n.ex.Peers())}
-		if ct := candidateType(c); ct != "" {
-			f = append(f, "candidate", ct)
-		}
-		n.pr.event("getnewpeer", f...)
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			n.serve(ctx, c)
-		}()
-	}
-}
-
-// candidateType is how a WebRTC link's ICE pair connects (host, srflx,
-// prflx or relay), "" for other links.
-func candidateType(c *pxp.Conn) string {
-	if p := c.Peer(); p != nil {
-		if ct, ok := p.NetConn().(interface{ CandidateType() string }); ok {
-			return ct.CandidateType()
-		}
-	}
-	return ""
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// serve reports a data stream, greets, and reads its lines.
-func (n *node) serve(ctx context.Context, c *pxp.Conn) {
-	p := c.Peer()
-	remote, id := c.RemoteAddr().String(), ""
-	if p != nil {
-		remote, id = p.RemoteAddr().String(), p.ID()
-	}
-	f := []any{"transport", c.Transport(), "remote", remote, "peer", id, "peers", len(n.ex.Peers())}
-	if ct := candidateType(c); ct != "" {
-		f = append(f, "candidate", ct)
-	}
-	n.pr.event("connect", f...)
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	defer c.Close()
-	if n.opts.hello != "" {
-		if _, err := io.WriteString(c, n.opts.hello+"\n"); err != nil {
-			return
-		}
-	}
-	sc := bufio.NewScanner(c)
-	sc.Buffer(make([]byte, 4096), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		n.pr.event("data", "line", line, "transport", c.Transport(), "remote", remote, "peer", id)
-		if n.opts.echo && !strings.HasPrefix(line, "echo:") {
-			if _, err := io.WriteString(c, "echo:"+line+"\n"); err != nil {
-				return
-			}
 		}
 	}
 }
