@@ -20,6 +20,8 @@ package webrtc
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -31,9 +33,11 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
@@ -46,6 +50,7 @@ type Upgrader struct {
 	se        webrtc.SettingEngine // each upgrade's, but for its network
 	nets      sharedNet
 	serverIPs []netip.Addr // the ICE servers' addresses
+	certs     certStore    // the DTLS certificate of every upgrade
 	cfg       Config
 	servers   []webrtc.ICEServer
 }
@@ -136,7 +141,16 @@ func (u *Upgrader) Start(ctx context.Context, initiator bool, send func(json.Raw
 	budget := newCheckBudget(u.serverIPs)
 	se := u.se
 	se.SetNet(budgetNet{Net: n, b: budget})
-	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{ICEServers: u.servers})
+	cert, err := u.certs.get()
+	if err != nil {
+		return nil, err
+	}
+	// Data channels only: no codecs, and no media interceptors (pion's
+	// defaults tick every 100 ms on every PeerConnection, for RTP that
+	// never flows); one certificate per Upgrader, not one per upgrade.
+	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&webrtc.MediaEngine{}),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: u.servers, Certificates: []webrtc.Certificate{cert}})
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: %w", err)
 	}
@@ -195,4 +209,32 @@ func (quietLogger) NewLogger(scope string) logging.LeveledLogger {
 		return logging.NewDefaultLeveledLoggerForScope(scope, logging.LogLevelTrace, os.Stderr)
 	}
 	return logging.NewDefaultLeveledLoggerForScope("", logging.LogLevelDisabled, io.Discard)
+}
+
+// certStore keeps one DTLS certificate for an Upgrader's upgrades: making
+// one (an ECDSA key) for each upgrade cost as much as a tenth of setting
+// it up. It is renewed after a week (pion's are valid for a month).
+type certStore struct {
+	mu   sync.Mutex
+	cert *webrtc.Certificate
+	made time.Time
+}
+
+const certRenew = 7 * 24 * time.Hour
+
+func (s *certStore) get() (webrtc.Certificate, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cert == nil || time.Since(s.made) > certRenew {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("webrtc: %w", err)
+		}
+		cert, err := webrtc.GenerateCertificate(key)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("webrtc: %w", err)
+		}
+		s.cert, s.made = cert, time.Now()
+	}
+	return *s.cert, nil
 }
