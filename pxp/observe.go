@@ -174,11 +174,20 @@ func withoutObserved(raw json.RawMessage) json.RawMessage {
 const CmdInfo = "info"
 
 // onInfo takes a Go peer's new connectInfo: what it advertises for direct
-// dials, and what a relay passes on of it.
+// dials, and what a relay passes on of it. Only a peer on a direct link
+// may send one, and only for an address on the IP the link comes from: a
+// peer can advertise itself, not aim others' dials at a third party.
 func (p *Peer) onInfo(m Message) error {
 	info := parseConnectInfo(m.Args)
-	if !info.accepting {
+	from, ok := transportAddr(p.conn)
+	if !info.accepting || !ok || p.via != nil {
 		return nil
+	}
+	if info.tcp != "" {
+		ap, err := netip.ParseAddrPort(info.tcp)
+		if err != nil || ap.Addr().Unmap() != from.Addr() {
+			return nil
+		}
 	}
 	p.mu.Lock()
 	p.remote.tcp = info.tcp

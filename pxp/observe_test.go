@@ -111,19 +111,26 @@ func TestDialBack(t *testing.T) {
 }
 
 // An address advertised after the hello reaches Go peers in an info
-// message: a relay then offers the node with it.
+// message: a relay then offers the node with it. An address off the IP of
+// the link is not taken (a peer cannot aim others' dials at a third party).
 func TestAdvertiseUpdateReachesRelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		x, r, y := newExchange(t, nil), newExchange(t, nil), newExchange(t, nil)
-		link(t, x, r)
+		linkAt(t, x, r, "198.51.100.7:5000", "203.0.113.1:7000")
 		link(t, y, r)
-		x.SetAdvertiseAddr("203.0.113.9:5000")
+		x.SetAdvertiseAddr("203.0.113.9:5000") // not on the IP of x's link: ignored
 		synctest.Wait()
 		cands, err := y.Peers()[0].GetPeers(context.Background())
+		if err != nil || len(cands) != 1 || strings.Contains(string(cands[0].ConnectInfo), "203.0.113.9") {
+			t.Fatalf("the relay took an address off the link's IP: %s %v", cands, err)
+		}
+		x.SetAdvertiseAddr("198.51.100.7:6000")
+		synctest.Wait()
+		cands, err = y.Peers()[0].GetPeers(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(cands) != 1 || !strings.Contains(string(cands[0].ConnectInfo), `"tcp":"203.0.113.9:5000"`) {
+		if len(cands) != 1 || !strings.Contains(string(cands[0].ConnectInfo), `"tcp":"198.51.100.7:6000"`) {
 			t.Fatalf("the relay offers %s", cands)
 		}
 	})
