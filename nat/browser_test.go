@@ -165,12 +165,14 @@ func TestBrowserMeetsGoAcrossNATs(t *testing.T) {
 		}
 	}
 	report(t, "Chromium (A) meets Go (B), STUN and TURN; times from Chromium's start", results)
+	// Every pair must connect. Which candidate pair carries the link is
+	// Chromium's choice here (it is the controlling agent, and its
+	// libwebrtc may nominate a relayed pair that succeeded first, as the
+	// JS reference's does); TestGoMeetsBrowserAcrossNATs holds pion, in
+	// the other direction, to the direct share.
 	for _, o := range results {
-		switch {
-		case !o.ok:
+		if !o.ok {
 			t.Errorf("Chromium behind %s, Go behind %s: not connected: %s", o.a, o.b, o.reason)
-		case punchable(o.a, o.b) && o.candidate == "relay":
-			t.Errorf("Chromium behind %s, Go behind %s: relayed, though a direct path exists", o.a, o.b)
 		}
 	}
 }
