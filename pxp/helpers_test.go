@@ -30,7 +30,13 @@ func newExchange(t testing.TB, cfg *Config) *Exchange {
 // link connects a (outgoing) to b (incoming) over an in-memory pipe.
 func link(t testing.TB, a, b *Exchange) (ac, bc *Conn) {
 	t.Helper()
-	ca, cb := memnet.Pipe("a", "b")
+	return linkAt(t, a, b, "a", "b")
+}
+
+// linkAt is link with the pipe's ends at aAddr and bAddr.
+func linkAt(t testing.TB, a, b *Exchange, aAddr, bAddr string) (ac, bc *Conn) {
+	t.Helper()
+	ca, cb := memnet.Pipe(memnet.Addr(aAddr), memnet.Addr(bAddr))
 	errc := make(chan error, 1)
 	go func() {
 		var err error

@@ -2,8 +2,10 @@ package pxp
 
 import (
 	"encoding/json"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 )
 
 // Observed addresses. On a direct link, a Go node tells its peer, in the
@@ -33,16 +35,13 @@ type observations struct {
 // conn: the node's own, with "observed" on a direct link.
 func (e *Exchange) helloInfo(conn net.Conn, direct bool) json.RawMessage {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.ciFields == nil {
+	fields := e.ciFields // never changed once set: SetAdvertiseAddr replaces it
+	e.mu.Unlock()
+	if fields == nil {
 		return json.RawMessage("null")
 	}
-	fields := e.ciFields
 	if ap, ok := transportAddr(conn); ok && direct {
-		fields = make(map[string]any, len(e.ciFields)+1)
-		for k, v := range e.ciFields {
-			fields[k] = v
-		}
+		fields = maps.Clone(fields)
 		fields["observed"] = ap.String()
 	}
 	b, _ := json.Marshal(fields)
@@ -123,32 +122,24 @@ func (e *Exchange) SetAdvertiseAddr(addr string) {
 		e.mu.Unlock()
 		return
 	}
-	defer func() {
-		info, _ := json.Marshal(e.ciFields)
-		var tell []*Peer
-		for p := range e.peers {
-			tell = append(tell, p)
-		}
-		e.mu.Unlock()
-		for _, p := range tell {
-			p.mu.Lock()
-			goPeer := p.remote.dialback
-			p.mu.Unlock()
-			if goPeer {
-				p.send(CmdInfo, "0", info)
-			}
-		}
-	}()
-	fields := make(map[string]any, len(e.ciFields))
-	for k, v := range e.ciFields {
-		fields[k] = v
-	}
+	fields := maps.Clone(e.ciFields) // helloInfo may hold the old map
 	if addr == "" {
 		delete(fields, "tcp")
 	} else {
 		fields["tcp"] = addr
 	}
 	e.ciFields = fields
+	info, _ := json.Marshal(fields)
+	tell := slices.Collect(maps.Keys(e.peers))
+	e.mu.Unlock()
+	for _, p := range tell {
+		p.mu.Lock()
+		goPeer := p.remote.dialback
+		p.mu.Unlock()
+		if goPeer {
+			p.send(CmdInfo, "0", info)
+		}
+	}
 }
 
 // withoutObserved is raw with no "observed" field, for forwarding a

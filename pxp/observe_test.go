@@ -9,26 +9,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/seed0021ed4d/pex/internal/memnet"
 )
-
-// linkAt connects a (outgoing, at aAddr) to b (at bAddr) over a pipe.
-func linkAt(t *testing.T, a, b *Exchange, aAddr, bAddr string) {
-	t.Helper()
-	ca, cb := memnet.Pipe(memnet.Addr(aAddr), memnet.Addr(bAddr))
-	errc := make(chan error, 1)
-	go func() {
-		_, err := b.Accept(context.Background(), cb)
-		errc <- err
-	}()
-	if _, err := a.Connect(context.Background(), ca); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-}
 
 // A node believes the address peers see it at only once peers at two
 // different IPs say so; a peer on a private address does not count, nor

@@ -206,7 +206,6 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 // is not benign is reported as EventError, unless the link is quiet and
 // its handshake not over: then the caller of Connect or Accept gets it.
 func (p *Peer) closeWith(err error) {
-	report := true
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -216,9 +215,7 @@ func (p *Peer) closeWith(err error) {
 	if err == nil {
 		err = ErrClosed
 	}
-	if p.quiet && !p.opened {
-		report = false // the caller gets the error
-	}
+	report := !p.quiet || p.opened // else the caller gets the error
 	if p.refuseTimer != nil {
 		p.refuseTimer.Stop()
 	}

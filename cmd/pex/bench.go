@@ -76,8 +76,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.pexBin == "" {
 		o.pexBin, _ = os.Executable()
 	}
-	n, jsDir, noJS, asJSON, pexBin := &o.n, &o.jsDir, &o.noJS, &o.json, &o.pexBin
-	pr := &printer{w: stdout, json: *asJSON}
+	pr := &printer{w: stdout, json: o.json}
 	type result struct {
 		name     string
 		p50, p95 float64
@@ -89,21 +88,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		pr.event("latency", "setup", name, "n", len(ms), "p50_ms", p50, "p95_ms", p95)
 	}
 	for _, mode := range []string{"webrtc", "direct", "relay"} {
-		ms, err := benchGo(ctx, mode, *n)
+		ms, err := benchGo(ctx, mode, o.n)
 		if err != nil {
 			return fmt.Errorf("go %s: %w", mode, err)
 		}
 		add("go-"+mode, ms)
 	}
-	goRSS, err := goNodeRSS(ctx, *pexBin)
+	goRSS, err := goNodeRSS(ctx, o.pexBin)
 	if err != nil {
 		return fmt.Errorf("go rss: %w", err)
 	}
 	pr.event("rss", "node", "go", "peak_kib", goRSS)
 	var jsP50 float64
 	var jsRSS int
-	if !*noJS {
-		ms, rss, err := benchJS(ctx, *jsDir, *n)
+	if !o.noJS {
+		ms, rss, err := benchJS(ctx, o.jsDir, o.n)
 		if err != nil {
 			return fmt.Errorf("js: %w", err)
 		}
@@ -111,7 +110,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		jsP50, jsRSS = percentile(ms, 50), rss
 		pr.event("rss", "node", "js", "peak_kib", jsRSS)
 	}
-	if *asJSON {
+	if o.json {
 		if jsP50 > 0 {
 			pr.event("ratio", "js_p50_over_go_webrtc_p50", jsP50/results[0].p50, "js_rss_over_go_rss", float64(jsRSS)/float64(goRSS))
 		}

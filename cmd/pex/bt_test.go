@@ -72,22 +72,8 @@ func TestBTSwarmCommand(t *testing.T) {
 	// a tells b and c about each other; whichever hears first dials the
 	// other, which then sees an incoming link.
 	c.wait(t, "pex-received", func(ev map[string]any) bool { return slices.Contains(ev["added"].([]any), any(bAddr)) })
-	viaPEX := func(l *lines, peer string) bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		for _, ev := range l.evs {
-			if ev["event"] == "connected" && ev["peer"] == peer && ev["source"] == "pex" {
-				return true
-			}
-		}
-		return false
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !viaPEX(c, bAddr) && !viaPEX(b, cAddr) {
-		if time.Now().After(deadline) {
-			t.Fatalf("b and c did not meet through pex: b %v c %v", b.evs, c.evs)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !meetVia(c, bAddr, b, cAddr, "pex", 20*time.Second) {
+		t.Fatalf("b and c did not meet through pex: b %v c %v", b.evs, c.evs)
 	}
 	// pex nodes prefer AZMP between themselves.
 	a.wait(t, "pex-sent", func(ev map[string]any) bool { return ev["added"].(float64) >= 1 && ev["net"] == "azmp" })
@@ -202,21 +188,25 @@ func TestBTSwarmDHT(t *testing.T) {
 	aAddr := a.wait(t, "listening", nil)["addr"].(string)
 	b := start()
 	bAddr := b.wait(t, "listening", nil)["addr"].(string)
-	viaDHT := func(l *lines, peer string) bool {
+	if !meetVia(a, bAddr, b, aAddr, "dht", 30*time.Second) {
+		t.Fatal("the swarms did not find each other through the DHT")
+	}
+}
+
+// meetVia waits, at most limit, until x connected to xPeer or y to yPeer,
+// the peer learned from source, and reports whether one did.
+func meetVia(x *lines, xPeer string, y *lines, yPeer, source string, limit time.Duration) bool {
+	via := func(l *lines, peer string) bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		for _, ev := range l.evs {
-			if ev["event"] == "connected" && ev["peer"] == peer && ev["source"] == "dht" {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(l.evs, func(ev map[string]any) bool {
+			return ev["event"] == "connected" && ev["peer"] == peer && ev["source"] == source
+		})
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !viaDHT(a, bAddr) && !viaDHT(b, aAddr) {
-		if time.Now().After(deadline) {
-			t.Fatal("the swarms did not find each other through the DHT")
+	for end := time.Now().Add(limit); !via(x, xPeer) && !via(y, yPeer); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	return true
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/swarm"
@@ -24,8 +23,7 @@ type btRun struct {
 	bootstrap        bool          // there were peers, trackers or the DHT to try
 	bootstrapTimeout time.Duration // 0: only --duration's end checks
 
-	first     chan struct{} // closed at the first connection
-	firstOnce sync.Once
+	connected latch // set at the first connection
 }
 
 // errNoPeers: the swarm had somewhere to look but never connected.
@@ -34,8 +32,7 @@ var errNoPeers = errors.New("no peer connected")
 // watch runs until ctx ends, --duration is over or the bootstrap deadline
 // passes with no connection. It returns why the swarm failed, if it did.
 func (r *btRun) watch(ctx context.Context) error {
-	r.first = make(chan struct{})
-	first := r.first
+	first := r.connected.done()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -87,11 +84,7 @@ loop:
 	return failed
 }
 
-func (r *btRun) everConnected() bool {
-	r.table.mu.Lock()
-	defer r.table.mu.Unlock()
-	return r.table.everConnected
-}
+func (r *btRun) everConnected() bool { return r.connected.isSet() }
 
 // progress is the line printed every two seconds: the time run (and left
 // of --duration) and the table's counts.
@@ -126,7 +119,7 @@ func (r *btRun) printEvents() {
 	}
 	for ev := range r.s.Events() {
 		if r.table.add(ev) {
-			r.firstOnce.Do(func() { close(r.first) })
+			r.connected.set()
 		}
 		pr := r.pr
 		switch ev.Type {

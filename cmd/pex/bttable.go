@@ -23,8 +23,6 @@ type swarmTable struct {
 	pexOut   int
 	learned  int // peers discovered through PEX
 	maxConns int
-
-	everConnected bool
 }
 
 type peerRow struct {
@@ -63,7 +61,6 @@ func (t *swarmTable) add(ev swarm.Event) bool {
 	case swarm.EventConnected:
 		r := t.row(ev.Peer)
 		r.connected, r.everConn, r.client, r.reason, r.encrypted = true, true, ev.Client, "", ev.Encrypted
-		t.everConnected = true
 		if ev.Listen.IsValid() {
 			r.listen = ev.Listen
 		}

@@ -80,7 +80,7 @@ func (c *command) synopsis() string {
 	var sb strings.Builder
 	line := head
 	for _, p := range parts {
-		if len(line)+1+len(p) > 80 && line != strings.TrimRight(indent, " ") {
+		if len(line)+1+len(p) > 80 {
 			sb.WriteString(line + "\n")
 			line = indent + p
 			continue

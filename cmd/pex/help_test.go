@@ -216,8 +216,8 @@ func TestBinaryExitCodes(t *testing.T) {
 		{[]string{"node", "--bogus"}, 2, "", `Run "pex node -h"`},
 		{[]string{"bench", "getnewpeer", "--n", "0"}, 2, "", "--n: must be at least 1"},
 		{[]string{"bt", "swarm", "--torrent", filepath.Join(dir, "missing.torrent")}, 1, "", "no such file"},
-		{[]string{"node", "--network", "x", "--connect", closedPortAddr(t), "--bootstrap-timeout", "1s"}, 1, "dial-failed", "no --connect peer reached"},
-		{[]string{"bt", "swarm", "--infohash", testIH, "--peer", closedPortAddr(t), "--duration", "1s"}, 1, "dial-failed", "no peer connected"},
+		{[]string{"node", "--network", "x", "--connect", closedPort(t), "--bootstrap-timeout", "1s"}, 1, "dial-failed", "no --connect peer reached"},
+		{[]string{"bt", "swarm", "--infohash", testIH, "--peer", closedPort(t), "--duration", "1s"}, 1, "dial-failed", "no peer connected"},
 		{[]string{"bt", "swarm", "--torrent", private, "--duration", "100ms"}, 0, "private=true pex=false", ""},
 		{[]string{"bt", "swarm", "--torrent", private, "--duration", "100ms"}, 0, "PEX off", ""},
 	} {

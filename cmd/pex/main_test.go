@@ -52,22 +52,53 @@ func (l *lines) Write(p []byte) (int, error) {
 
 func (l *lines) wait(t *testing.T, name string, match func(map[string]any) bool) map[string]any {
 	t.Helper()
-	stop := time.AfterFunc(20*time.Second, func() { l.mu.Lock(); l.cond.Broadcast(); l.mu.Unlock() })
-	defer stop.Stop()
-	deadline := time.Now().Add(20 * time.Second)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for {
+	var found map[string]any
+	if !l.waitUntil(20*time.Second, func() bool {
 		for _, ev := range l.evs {
 			if ev["event"] == name && (match == nil || match(ev)) {
-				return ev
+				found = ev
+				return true
 			}
 		}
+		return false
+	}) {
+		t.Fatalf("no %q event; got %v", name, l.evs)
+	}
+	return found
+}
+
+// waitUntil waits, at most limit, for cond (called with l.mu held) to hold,
+// and reports whether it did.
+func (l *lines) waitUntil(limit time.Duration, cond func() bool) bool {
+	stop := time.AfterFunc(limit, func() { l.mu.Lock(); l.cond.Broadcast(); l.mu.Unlock() })
+	defer stop.Stop()
+	deadline := time.Now().Add(limit)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("no %q event; got %v", name, l.evs)
+			return false
 		}
 		l.cond.Wait()
 	}
+	return true
+}
+
+// count returns how many events named name there have been.
+func (l *lines) count(name string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.countLocked(name)
+}
+
+func (l *lines) countLocked(name string) int {
+	n := 0
+	for _, ev := range l.evs {
+		if ev["event"] == name {
+			n++
+		}
+	}
+	return n
 }
 
 func startNode(t *testing.T, args ...string) (*lines, func() int) {

@@ -171,7 +171,7 @@ func (n *node) wait(ctx context.Context) error {
 		defer t.Stop()
 		bootEnd = t.C
 	}
-	reached := n.boot.reached
+	reached := n.boot.reached.done()
 	for {
 		select {
 		case <-ctx.Done():
@@ -181,7 +181,7 @@ func (n *node) wait(ctx context.Context) error {
 		case <-bootEnd:
 			return fmt.Errorf("no --connect peer reached within --bootstrap-timeout %v (%s)", n.opts.bootstrapTimeout, n.boot.why())
 		case <-end:
-			if len(n.opts.connect) > 0 && !n.boot.wasReached() {
+			if len(n.opts.connect) > 0 && !n.boot.reached.isSet() {
 				return fmt.Errorf("no --connect peer reached within --duration %v (%s)", n.opts.duration, n.boot.why())
 			}
 			return nil

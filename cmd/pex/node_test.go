@@ -151,7 +151,7 @@ func TestRepeatedErrorsSummarised(t *testing.T) {
 // A --connect peer that is not up yet is dialed again with backoff until
 // it is; the events name both nodes by id.
 func TestNodeBootstrapRetried(t *testing.T) {
-	addr := closedPortAddr(t)
+	addr := closedPort(t)
 	b, _ := startNode(t, "--network", "cli", "--connect", addr)
 	df := b.wait(t, "dial-failed", nil)
 	if df["remote"] != addr || df["retry_s"].(float64) != 1 || df["reason"] == "" {
@@ -176,7 +176,7 @@ func TestNodeBootstrapRetried(t *testing.T) {
 func TestNodeBootstrapDeadline(t *testing.T) {
 	for _, deadline := range [][]string{{"--bootstrap-timeout", "1500ms"}, {"--duration", "1500ms"}} {
 		var errOut strings.Builder
-		code := run(context.Background(), append([]string{"node", "--network", "cli", "--connect", closedPortAddr(t)}, deadline...), io.Discard, &errOut)
+		code := run(context.Background(), append([]string{"node", "--network", "cli", "--connect", closedPort(t)}, deadline...), io.Discard, &errOut)
 		if code != 1 || !strings.Contains(errOut.String(), "no --connect peer reached within "+deadline[0]) || !strings.Contains(errOut.String(), "connection refused") {
 			t.Fatalf("%v: exit %d, %q", deadline, code, errOut.String())
 		}
@@ -187,37 +187,10 @@ func TestNodeBootstrapDeadline(t *testing.T) {
 	if code := run(context.Background(), []string{"node", "--json", "--network", "other", "--connect", addr, "--bootstrap-timeout", "2500ms"}, b, io.Discard); code != 1 {
 		t.Fatalf("a node of another network: exit %d", code)
 	}
-	count := func(l *lines, name string) int {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		n := 0
-		for _, ev := range l.evs {
-			if ev["event"] == name {
-				n++
-			}
-		}
-		return n
-	}
-	tries := count(b, "dial-failed")
+	tries := b.count("dial-failed")
 	// a reports each failure as it sees it: wait (bounded) for the last.
-	wake := time.AfterFunc(10*time.Second, func() { a.mu.Lock(); a.cond.Broadcast(); a.mu.Unlock() })
-	defer wake.Stop()
-	for end := time.Now().Add(10 * time.Second); count(a, "error") < tries && time.Now().Before(end); {
-		a.mu.Lock()
-		a.cond.Wait()
-		a.mu.Unlock()
+	a.waitUntil(10*time.Second, func() bool { return a.countLocked("error") >= tries })
+	if tries < 2 || a.count("error") != tries || b.count("error") != 0 {
+		t.Fatalf("%d failed dials: %d error events at the listener, %d at the dialer; want one each a failure", tries, a.count("error"), b.count("error"))
 	}
-	if tries < 2 || count(a, "error") != tries || count(b, "error") != 0 {
-		t.Fatalf("%d failed dials: %d error events at the listener, %d at the dialer; want one each a failure", tries, count(a, "error"), count(b, "error"))
-	}
-}
-
-func closedPortAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }

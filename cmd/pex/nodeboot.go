@@ -23,24 +23,12 @@ const (
 // was reached, and the last failure of each.
 type bootState struct {
 	mu      sync.Mutex
-	reached chan struct{} // closed at the first link to a --connect peer
-	once    sync.Once
+	reached latch             // set at the first link to a --connect peer
 	last    map[string]string // address -> last failure
 }
 
 func newBootState() *bootState {
-	return &bootState{reached: make(chan struct{}), last: map[string]string{}}
-}
-
-func (b *bootState) ok() { b.once.Do(func() { close(b.reached) }) }
-
-func (b *bootState) wasReached() bool {
-	select {
-	case <-b.reached:
-		return true
-	default:
-		return false
-	}
+	return &bootState{last: map[string]string{}}
 }
 
 func (b *bootState) failed(addr string, err error) {
@@ -80,7 +68,7 @@ func (n *node) bootstrap(ctx context.Context, addr string) {
 			n.boot.failed(addr, err)
 			n.pr.limited("dial-failed "+addr, "dial-failed", "remote", addr, "reason", err.Error(), "retry_s", wait.Seconds())
 		} else {
-			n.boot.ok()
+			n.boot.reached.set()
 			wait = bootFirst
 			p := dc.Peer()
 			n.serve(ctx, dc)

@@ -61,14 +61,13 @@ func (b *checkBudget) heard(addr net.Addr) {
 	b.mu.Unlock()
 }
 
-// allow reports whether n bytes may go to addr, and counts them.
+// allow reports whether n bytes may go to addr, and counts them. It runs
+// for every packet the session sends: the common case, a peer that has
+// answered, is one map lookup.
 func (b *checkBudget) allow(addr net.Addr, n int) bool {
 	a, ok := addrPort(addr)
 	if !ok {
 		return true
-	}
-	if slices.Contains(b.servers, a.Addr()) {
-		return true // a STUN or TURN server of ours (a peer's relayed address is on one)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -76,6 +75,8 @@ func (b *checkBudget) allow(addr net.Addr, n int) bool {
 	switch {
 	case !known || heard:
 		return true
+	case slices.Contains(b.servers, a.Addr()):
+		return true // a STUN or TURN server of ours (a peer's relayed address is on one)
 	case b.left >= n:
 		b.left -= n
 		return true

@@ -64,22 +64,32 @@ func newDCConn(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, raw datachanne
 // a pair is selected.
 func (c *dcConn) CandidateType() string {
 	local, remote := c.CandidatePair()
-	rank := map[string]int{"": 0, "host": 1, "srflx": 2, "prflx": 3, "relay": 4}
-	if rank[local] > rank[remote] {
+	if indirectness(local) > indirectness(remote) {
 		return local
 	}
 	return remote
 }
 
+// indirectness orders candidate types: host, srflx, prflx, relay.
+func indirectness(typ string) int {
+	switch typ {
+	case "host":
+		return 1
+	case "srflx":
+		return 2
+	case "prflx":
+		return 3
+	case "relay":
+		return 4
+	}
+	return 0
+}
+
 // CandidatePair returns the types of the selected ICE pair's local and
 // remote candidates.
 func (c *dcConn) CandidatePair() (local, remote string) {
-	sctp := c.pc.SCTP()
-	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
-		return "", ""
-	}
-	pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
-	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
+	pair := c.selectedPair()
+	if pair == nil {
 		return "", ""
 	}
 	return pair.Local.Typ.String(), pair.Remote.Typ.String()
@@ -200,14 +210,24 @@ func (c *dcConn) LocalAddr() net.Addr { return c.pairAddr(true) }
 
 func (c *dcConn) RemoteAddr() net.Addr { return c.pairAddr(false) }
 
-// pairAddr reads the selected ICE candidate pair.
-func (c *dcConn) pairAddr(local bool) net.Addr {
+// selectedPair is the ICE candidate pair the link runs over, or nil before
+// one is selected.
+func (c *dcConn) selectedPair() *webrtc.ICECandidatePair {
 	sctp := c.pc.SCTP()
 	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
-		return addr("webrtc")
+		return nil
 	}
 	pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
-	if err != nil || pair == nil {
+	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
+		return nil
+	}
+	return pair
+}
+
+// pairAddr reads the selected ICE candidate pair.
+func (c *dcConn) pairAddr(local bool) net.Addr {
+	pair := c.selectedPair()
+	if pair == nil {
 		return addr("webrtc")
 	}
 	cand := pair.Remote

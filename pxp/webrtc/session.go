@@ -114,15 +114,9 @@ func (s *session) sendCandidate(c webrtc.ICECandidateInit) {
 // its own LAN). A peer cannot make this node send STUN checks at a list of
 // victims.
 func (s *session) takeCandidate(line string) bool {
-	if !usableCandidate(line) {
+	ap, named, ok := candidateAddr(line)
+	if !ok || !named && !publicAddr(ap.Addr()) && !s.u.nets.onLink(ap.Addr()) {
 		return false
-	}
-	f := strings.Fields(line)
-	if ip, err := netip.ParseAddr(f[4]); err == nil {
-		ip = ip.Unmap()
-		if !publicAddr(ip) && !s.u.nets.onLink(ip) {
-			return false
-		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -130,10 +124,8 @@ func (s *session) takeCandidate(line string) bool {
 		return false
 	}
 	s.remoteTaken++
-	if ip, err := netip.ParseAddr(f[4]); err == nil {
-		if port, err := strconv.ParseUint(f[5], 10, 16); err == nil {
-			s.budget.expect(netip.AddrPortFrom(ip, uint16(port)))
-		}
+	if !named {
+		s.budget.expect(ap)
 	}
 	return true
 }
@@ -161,23 +153,34 @@ func publicAddr(ip netip.Addr) bool {
 	return ip.IsGlobalUnicast() && !ip.IsPrivate()
 }
 
-// usableCandidate reads the address of an ICE candidate line
-// ("candidate:foundation component transport priority address port typ ...")
-// and reports whether a check may be sent to it. Host names (mDNS) pass.
+// usableCandidate reports whether a check may be sent to the address of
+// an ICE candidate line (candidateAddr).
 func usableCandidate(line string) bool {
+	_, _, ok := candidateAddr(line)
+	return ok
+}
+
+// candidateAddr reads the address of an ICE candidate line
+// ("candidate:foundation component transport priority address port typ
+// ..."). named says it holds no address to judge (a host name, resolved
+// if at all by the ICE agent, or a port that does not parse, which pion
+// refuses); ap is then zero. ok is false when no check may go to it
+// (unspecified, multicast, broadcast, port 0, or a line too short).
+func candidateAddr(line string) (ap netip.AddrPort, named, ok bool) {
 	f := strings.Fields(line)
-	if len(f) < 6 {
-		return false
-	}
-	if f[5] == "0" {
-		return false
+	if len(f) < 6 || f[5] == "0" {
+		return netip.AddrPort{}, false, false
 	}
 	ip, err := netip.ParseAddr(f[4])
-	if err != nil {
-		return true // a host name: resolved, if at all, by the ICE agent
+	port, perr := strconv.ParseUint(f[5], 10, 16)
+	if err != nil || perr != nil {
+		return netip.AddrPort{}, true, true
 	}
 	ip = ip.Unmap()
-	return !ip.IsUnspecified() && !ip.IsMulticast() && ip != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	if ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return netip.AddrPort{}, false, false
+	}
+	return netip.AddrPortFrom(ip, uint16(port)), false, true
 }
 
 // Signal feeds one remote signal. Its bytes are the session's allowance

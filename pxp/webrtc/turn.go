@@ -2,11 +2,10 @@ package webrtc
 
 import (
 	"errors"
-	"io"
 	"net"
+	"net/netip"
 	"sync"
 
-	"github.com/pion/logging"
 	"github.com/pion/turn/v5"
 )
 
@@ -65,7 +64,7 @@ func NewTURNServer(cfg TURNConfig) (*TURNServer, error) {
 	}
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm:         cfg.Realm,
-		LoggerFactory: quietTURN{},
+		LoggerFactory: quietLogger{},
 		AuthHandler: func(ra *turn.RequestAttributes) (string, []byte, bool) {
 			key, ok := keys[ra.Username]
 			return ra.Username, key, ok
@@ -102,10 +101,11 @@ func NewTURNServer(cfg TURNConfig) (*TURNServer, error) {
 // Close stops the server and closes its socket.
 func (s *TURNServer) Close() error { return s.srv.Close() }
 
-// relayable reports whether an allocation may send to ip.
+// relayable reports whether an allocation may send to ip: a public
+// address (publicAddr), the rule remote candidates are held to too.
 func relayable(ip net.IP) bool {
-	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast())
+	a, ok := netip.AddrFromSlice(ip)
+	return ok && publicAddr(a.Unmap())
 }
 
 // turnQuota bounds allocations per user and over all. The server asks it
@@ -141,11 +141,4 @@ func (q *turnQuota) release(user string) {
 	if q.held[user] == 0 {
 		delete(q.held, user)
 	}
-}
-
-// quietTURN drops pion/turn's logs.
-type quietTURN struct{}
-
-func (quietTURN) NewLogger(string) logging.LeveledLogger {
-	return logging.NewDefaultLeveledLoggerForScope("", logging.LogLevelDisabled, io.Discard)
 }

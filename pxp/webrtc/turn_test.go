@@ -32,7 +32,7 @@ func TestTURNServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { conn.Close() })
-		c, err := turn.NewClient(&turn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr, Username: user, Password: pass, Realm: "pex", Conn: conn, LoggerFactory: quietTURN{}, RTO: 100 * time.Millisecond})
+		c, err := turn.NewClient(&turn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr, Username: user, Password: pass, Realm: "pex", Conn: conn, LoggerFactory: quietLogger{}, RTO: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

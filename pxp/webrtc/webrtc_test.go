@@ -50,24 +50,31 @@ func link(t *testing.T, a, b *pxp.Exchange) {
 	}
 }
 
-func TestGoToGoOverWebRTC(t *testing.T) {
-	hub, b, c := newNode(t, false), newNode(t, true), newNode(t, true)
+// introduce links b and c (both with WebRTC) to a hub without it, and
+// has b ask the hub for a new peer: the links b and c get.
+func introduce(t *testing.T) (hub, b, c *pxp.Exchange, bc, cc *pxp.Conn) {
+	t.Helper()
+	hub, b, c = newNode(t, false), newNode(t, true), newNode(t, true)
 	link(t, b, hub)
 	link(t, c, hub)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	bc, err := b.GetNewPeer(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("GetNewPeer: %v", err)
 	}
-	if bc.Transport() != "webrtc" || bc.Peer().ID() != c.ID() || bc.Peer().Via() != nil {
-		t.Fatalf("got %s to %q", bc.Transport(), bc.Peer().ID())
-	}
-	var cc *pxp.Conn
 	select {
 	case cc = <-c.Incoming():
 	case <-ctx.Done():
 		t.Fatal("no incoming link at c")
+	}
+	return hub, b, c, bc, cc
+}
+
+func TestGoToGoOverWebRTC(t *testing.T) {
+	hub, b, c, bc, cc := introduce(t)
+	if bc.Transport() != "webrtc" || bc.Peer().ID() != c.ID() || bc.Peer().Via() != nil {
+		t.Fatalf("got %s to %q", bc.Transport(), bc.Peer().ID())
 	}
 	if cc.Transport() != "webrtc" {
 		t.Fatalf("c got %s", cc.Transport())
@@ -175,21 +182,12 @@ func TestNewRejectsBadICEServers(t *testing.T) {
 // SIGINT) ends at the other as a disconnect without a reason and no error:
 // pion's user-initiated ABORT is the peer closing, not a failure.
 func TestCleanCloseIsNoError(t *testing.T) {
-	hub, b, c := newNode(t, false), newNode(t, true), newNode(t, true)
-	link(t, b, hub)
-	link(t, c, hub)
+	_, b, c, bc, cc := introduce(t)
+	if bc.Transport() != "webrtc" {
+		t.Fatalf("GetNewPeer: %s", bc.Transport())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	bc, err := b.GetNewPeer(ctx)
-	if err != nil || bc.Transport() != "webrtc" {
-		t.Fatalf("GetNewPeer: %v", err)
-	}
-	var cc *pxp.Conn
-	select {
-	case cc = <-c.Incoming():
-	case <-ctx.Done():
-		t.Fatal("no incoming link at c")
-	}
 	// Drain what happened so far.
 	for len(c.Events()) > 0 {
 		<-c.Events()
