@@ -38,7 +38,7 @@ func (a *azLink) open() error {
 	// AZ_HANDSHAKE names client and version apart: "pex/0.2.0" is sent
 	// as "pex" and "0.2.0".
 	name, version, _ := strings.Cut(s.cfg.Client, "/")
-	h := azmp.Handshake{Identity: s.azIdentity, Client: name, Version: version, TCPPort: s.cfg.ListenPort}
+	h := azmp.Handshake{Identity: s.azIdentity, Client: name, Version: version, TCPPort: s.publicPortNow()}
 	for _, id := range azMessages {
 		h.Messages = append(h.Messages, azmp.MessageInfo{ID: id, Version: azVersion})
 	}

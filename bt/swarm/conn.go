@@ -230,7 +230,7 @@ func (c *conn) update(st linkState, announce bool) error {
 			c.ticket.Leave() // the handshakes are done
 		}
 		c.ready, c.readyAt = true, time.Now()
-		s.emitLocked(Event{Type: EventConnected, Peer: c.addr, Listen: c.listen, Client: st.client, Source: c.source, Net: st.pexNet, Encrypted: c.mse})
+		s.emitLocked(Event{Type: EventConnected, Peer: c.addr, Listen: c.listen, Client: st.client, Source: c.source, Net: st.pexNet, Encrypted: c.mse, Outgoing: c.outgoing})
 		s.syncPEXLocked(c.listen)
 	}
 	c.poke()

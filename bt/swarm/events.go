@@ -13,7 +13,7 @@ type EventType int
 // --json`.
 const (
 	// EventConnected: a peer passed the handshakes (Listen, Client, Source,
-	// Net and Encrypted are set).
+	// Net, Encrypted and Outgoing are set).
 	EventConnected EventType = iota + 1
 	// EventDisconnected: a connected peer left (Err says why).
 	EventDisconnected
@@ -28,6 +28,10 @@ const (
 	// Source how the address was learned, Retry when a manually added
 	// peer is dialed again; 0 for others, which the dial policy paces).
 	EventDialFailed
+	// EventObserved: peers from two addresses agree on the address they
+	// see this swarm at (their yourip); Peer is that address with the port
+	// peers are told to dial. See Swarm.Observed.
+	EventObserved
 )
 
 func (t EventType) String() string {
@@ -44,6 +48,8 @@ func (t EventType) String() string {
 		return "pex-sent"
 	case EventDialFailed:
 		return "dial-failed"
+	case EventObserved:
+		return "observed"
 	}
 	return fmt.Sprintf("EventType(%d)", int(t))
 }
@@ -53,7 +59,7 @@ func (t EventType) String() string {
 // block the swarm.
 type Event struct {
 	Type    EventType
-	Peer    netip.AddrPort // the peer concerned (for pex-*: the sender or receiver)
+	Peer    netip.AddrPort // the peer concerned (for pex-*: the sender or receiver; observed: our own address)
 	Listen  netip.AddrPort // connected: the peer's listen address, if known
 	Client  string         // connected: the peer's client name
 	Source  string         // connected, discovered: how the peer was learned
@@ -64,6 +70,8 @@ type Event struct {
 	Err     error  // disconnected, dial-failed: why
 	// Encrypted (connected): the link runs over Message Stream Encryption.
 	Encrypted bool
+	// Outgoing (connected): this swarm dialed the peer.
+	Outgoing bool
 	// Retry (dial-failed): the wait before the next dial of a manual peer.
 	Retry time.Duration
 	Time  time.Time

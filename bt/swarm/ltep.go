@@ -37,7 +37,7 @@ func (l *ltepLink) open() error {
 	if s.pexOn() {
 		m["ut_pex"] = utPexID
 	}
-	ext := wire.ExtHandshake{M: m, Port: s.cfg.ListenPort, Version: s.cfg.Client, YourIP: c.addr.Addr(), ReqQ: 250}
+	ext := wire.ExtHandshake{M: m, Port: s.publicPortNow(), Version: s.cfg.Client, YourIP: c.addr.Addr(), ReqQ: 250}
 	msgs := wire.AppendExtended(nil, 0, ext.Bytes())
 	msgs = wire.AppendMessage(msgs, wire.MsgInterested, nil) // stay interesting to seeds
 	if err := c.write(msgs); err != nil {
@@ -81,9 +81,9 @@ func (l *ltepLink) readOne() error {
 		if err != nil {
 			return err
 		}
-		if h.YourIP.IsValid() && s.cfg.ListenPort > 0 {
-			// How this peer sees us: our listen address, never to dial,
-			// once peers from two addresses agree on it.
+		if h.YourIP.IsValid() {
+			// How this peer sees us: our public address, and our listen
+			// address never to dial, once peers from two addresses agree.
 			s.mu.Lock()
 			s.claimSelfLocked(h.YourIP.Unmap(), c.addr.Addr())
 			s.mu.Unlock()

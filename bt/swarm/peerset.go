@@ -19,6 +19,7 @@ type peerSet struct {
 	listening map[netip.AddrPort]*conn           // connections by listen address, where known
 	self      map[netip.AddrPort]bool            // our own listen addresses as peers see them
 	claims    map[netip.Addr]map[netip.Addr]bool // yourip claims not yet agreed: address -> claimants
+	observed  netip.Addr                         // the address peers agree they see us at (nat.go)
 	backoff   map[netip.AddrPort]time.Duration   // manual peers whose dials failed: the last wait
 	dialing   int                                // dials in flight
 	dials     dialPolicy                         // what may be dialed, and when
@@ -289,32 +290,5 @@ func (s *Swarm) setListenLocked(c *conn, listen netip.AddrPort) {
 func (s *Swarm) addSelfLocked(a netip.AddrPort) {
 	if len(s.self) < MaxSelf {
 		s.self[a] = true
-	}
-}
-
-// claimSelfLocked records that the peer at by says it sees us at ip
-// (BEP 10's yourip). One peer's word is not enough, or any peer could
-// make pex shun addresses of its choice: ip:ListenPort becomes ours once
-// peers from two different addresses say so. Claims are bounded like the
-// self set.
-func (s *Swarm) claimSelfLocked(ip, by netip.Addr) {
-	a := netip.AddrPortFrom(ip, uint16(s.cfg.ListenPort))
-	if s.self[a] {
-		return
-	}
-	who := s.claims[ip]
-	if who == nil {
-		if len(s.claims) >= MaxSelf {
-			return
-		}
-		who = map[netip.Addr]bool{}
-		s.claims[ip] = who
-	}
-	if len(who) < 8 {
-		who[by] = true
-	}
-	if len(who) >= 2 {
-		s.addSelfLocked(a)
-		delete(s.claims, ip)
 	}
 }

@@ -69,7 +69,8 @@ type Swarm struct {
 	openings  map[netip.Addr]*rate.Limiter // incoming connections per IP
 	peerSet                                // guarded by mu
 
-	azIdentity [20]byte // AZ_HANDSHAKE's identity, random per swarm
+	azIdentity [20]byte     // AZ_HANDSHAKE's identity, random per swarm
+	publicPort atomic.Int32 // the port told to peers, when not ListenPort (nat.go)
 }
 
 // New makes a swarm for infohash; it does nothing until peers are added or

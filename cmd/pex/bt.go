@@ -137,7 +137,15 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 		})
 	}
 	r := &btRun{s: s, pr: pr, table: newSwarmTable(), start: time.Now(), duration: o.duration,
-		bootstrap: len(peers) > 0 || len(trackers) > 0 || useDHT, bootstrapTimeout: o.bootstrapTimeout}
+		bootstrap: len(peers) > 0 || len(trackers) > 0 || useDHT, bootstrapTimeout: o.bootstrapTimeout,
+		nat: newBTNAT(s, pr, ln, o.noPortmap)}
+	nctx, stopNAT := context.WithCancel(ctx)
+	natDone := make(chan struct{})
+	go func() {
+		defer close(natDone)
+		r.nat.run(nctx, cfg.ListenPort)
+	}()
+	defer func() { stopNAT(); <-natDone }() // the mapping is removed before we return
 	return r.watch(ctx)
 }
 

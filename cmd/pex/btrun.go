@@ -24,6 +24,7 @@ type btRun struct {
 	bootstrapTimeout time.Duration // 0: only --duration's end checks
 
 	connected latch // set at the first connection
+	nat       *btNAT
 }
 
 // errNoPeers: the swarm had somewhere to look but never connected.
@@ -121,10 +122,13 @@ func (r *btRun) printEvents() {
 		if r.table.add(ev) {
 			r.connected.set()
 		}
+		if r.nat != nil {
+			r.nat.event(ev)
+		}
 		pr := r.pr
 		switch ev.Type {
 		case swarm.EventConnected:
-			fields := []any{"peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source, "net", netName(ev.Net), "encrypted", ev.Encrypted}
+			fields := []any{"peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source, "net", netName(ev.Net), "encrypted", ev.Encrypted, "outgoing", ev.Outgoing}
 			if ev.Listen.IsValid() {
 				fields = append(fields, "listen", ev.Listen.String())
 			}

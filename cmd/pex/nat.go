@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -17,15 +18,35 @@ type natState struct {
 }
 
 // wantsPortmap reports whether the node should ask its router for a
-// mapping of its --listen port: it listens on every interface or on a
-// private address (a loopback or public one needs none; and a node never
-// talks to a router it was not asked to), and --no-portmap is not set.
+// mapping of its --listen port (mappable), and --no-portmap and
+// --no-direct are not set.
 func (n *node) wantsPortmap() bool {
-	ta, ok := n.listen.(*net.TCPAddr)
-	if !ok || ta == nil || n.opts.noPortmap || n.opts.noDirect {
+	return !n.opts.noPortmap && !n.opts.noDirect && mappable(n.listen)
+}
+
+// mappable reports whether a listener bound to a may want a port mapping:
+// it listens on every interface or on a private address (a loopback or
+// public one needs none; and pex never talks to a router it was not asked
+// to).
+func mappable(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta == nil {
 		return false
 	}
 	return ta.IP == nil || ta.IP.IsUnspecified() || ta.IP.IsPrivate()
+}
+
+// requestMapping asks the router for a mapping of TCP port and reports
+// the outcome in a portmap event (or a limited error); nil when there is
+// none.
+func requestMapping(ctx context.Context, port int, desc string, logger *slog.Logger, pr *printer) *portmap.Mapping {
+	m, err := portmap.Map(ctx, "tcp", port, &portmap.Config{Description: desc, Logger: logger})
+	if err != nil {
+		pr.limited("portmap", "error", "error", err.Error())
+		return nil
+	}
+	pr.event("portmap", "method", m.Method, "external", m.External.String(), "internal", m.Internal)
+	return m
 }
 
 // portmapLoop asks the router for a mapping of the listen port, then
@@ -33,15 +54,10 @@ func (n *node) wantsPortmap() bool {
 // removes it.
 func (n *node) portmapLoop(ctx context.Context) {
 	port := n.listen.(*net.TCPAddr).Port
-	m, err := portmap.Map(ctx, "tcp", port, &portmap.Config{Description: "pex " + n.opts.network, Logger: n.logger})
+	m := requestMapping(ctx, port, "pex "+n.opts.network, n.logger, n.pr)
 	n.natMu.Lock()
 	n.nat.mapping, n.nat.mapped = m, true
 	n.natMu.Unlock()
-	if err != nil {
-		n.pr.limited("portmap", "error", "error", err.Error())
-	} else {
-		n.pr.event("portmap", "method", m.Method, "external", m.External.String(), "internal", m.Internal)
-	}
 	n.natCheck(ctx)
 	if m != nil {
 		<-ctx.Done()
