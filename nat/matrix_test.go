@@ -148,7 +148,7 @@ func report(t *testing.T, name string, results []outcome) {
 			if o.candidate != "relay" {
 				direct++
 			}
-			fmt.Fprintf(&sb, "  %-9s x %-9s  %s/%s  %.0f ms\n", o.a, o.b, o.transport, o.candidate, o.ms)
+			fmt.Fprintf(&sb, "  %-9s x %-9s  %s/%s  %.0f ms  %s\n", o.a, o.b, o.transport, o.candidate, o.ms, o.remote)
 		} else {
 			fmt.Fprintf(&sb, "  %-9s x %-9s  not connected: %s\n", o.a, o.b, o.reason)
 		}

@@ -21,10 +21,15 @@ type world struct {
 	stunURL, turnURL string
 }
 
-// newWorld starts the public servers; with servePage the relay also
-// serves the browser page (and tells it the ICE servers).
+// newWorld starts the public servers of an IPv4 lab; with servePage the
+// relay also serves the browser page (and tells it the ICE servers).
 func newWorld(t *testing.T, servePage bool) *world {
-	l := natlab.New(t)
+	return newWorldWith(t, servePage, natlab.Options{})
+}
+
+// newWorldWith is newWorld in a lab shaped by opts.
+func newWorldWith(t *testing.T, servePage bool, opts natlab.Options) *world {
+	l := natlab.NewWith(t, opts)
 	stun, relay := l.PublicHost("stun"), l.PublicHost("relay")
 	w := &world{Lab: l, relay: relay,
 		stunURL: "stun:" + stun.Addr.String() + ":3478", turnURL: "turn:" + stun.Addr.String() + ":3478"}
@@ -111,6 +116,7 @@ type outcome struct {
 	transport string
 	candidate string
 	ms        float64
+	remote    string // the WebRTC link's remote address (A's connect event), when known
 	reason    string
 }
 
@@ -127,6 +133,9 @@ func (o *outcome) connected(ev map[string]any) {
 func (o *outcome) getNewPeer(p *proc, limit time.Duration) {
 	if ev := p.wait("getnewpeer", limit, nil); ev != nil {
 		o.connected(ev)
+		if c := p.wait("connect", time.Second, func(c map[string]any) bool { return c["peer"] == ev["peer"] }); c != nil {
+			o.remote, _ = c["remote"].(string)
+		}
 		return
 	}
 	o.reason = fmt.Sprintf("no introduction within %v", limit)

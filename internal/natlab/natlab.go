@@ -5,6 +5,12 @@
 // router behaviours of RFC 4787's vocabulary. No packet leaves the lab:
 // the namespaces have no link to the machine's own network.
 //
+// With Options.IPv6 every host is dual-stack: the public network is also
+// 2001:db8::/64, and each home a routed /64 of 2001:db8:1::/48 behind its
+// router, without NAT (as IPv6 homes are) but behind the router's
+// stateful firewall: what a host sent out opens the way back, nothing
+// else comes in (a Forward router opens its port).
+//
 // It needs root and the ip and nft commands. Tests call New, which skips
 // the test with a clear message without root outside CI (and fails it
 // under CI=true), and removes every namespace when the test ends.
@@ -47,10 +53,17 @@ const (
 	UPnP
 )
 
+// Options shape a lab; the zero value is IPv4 only.
+type Options struct {
+	// IPv6 gives every host an IPv6 address too (see the package doc).
+	IPv6 bool
+}
+
 // Lab is one simulated internet.
 type Lab struct {
 	t      testing.TB
 	prefix string // of every namespace name, unique to the lab
+	opts   Options
 
 	mu      sync.Mutex
 	n       int      // hosts and routers made, for addresses and names
@@ -62,8 +75,15 @@ type Lab struct {
 
 var labs atomic.Int32
 
-// New makes an empty lab, or skips the test when the machine cannot.
+// New makes an empty IPv4 lab, or skips the test when the machine cannot.
 func New(t testing.TB) *Lab {
+	t.Helper()
+	return NewWith(t, Options{})
+}
+
+// NewWith makes an empty lab shaped by opts, or skips the test when the
+// machine cannot.
+func NewWith(t testing.TB, opts Options) *Lab {
 	t.Helper()
 	if reason := unsupported(); reason != "" {
 		if os.Getenv("CI") == "true" {
@@ -71,10 +91,10 @@ func New(t testing.TB) *Lab {
 		}
 		t.Skipf("natlab: %s", reason)
 	}
-	l := &Lab{t: t, prefix: fmt.Sprintf("nl%d%d", os.Getpid()%10000, labs.Add(1))}
+	l := &Lab{t: t, opts: opts, prefix: fmt.Sprintf("nl%d%d", os.Getpid()%10000, labs.Add(1))}
 	t.Cleanup(l.close)
 	l.ns(l.name("pub"))
-	l.run(l.name("pub"), "ip link add br0 type bridge")
+	l.run(l.name("pub"), "ip link add br0 type bridge mcast_snooping 0") // neighbour discovery floods: no wait for MLD reports
 	l.run(l.name("pub"), "ip link set br0 up")
 	return l
 }
@@ -102,7 +122,10 @@ func (l *Lab) ns(name string) {
 	if err != nil {
 		l.t.Fatalf("natlab: ip netns add %s: %v: %s", name, err, out)
 	}
-	l.run(name, "ip link set lo up")
+	// No duplicate address detection: the lab hands out unique
+	// addresses, and a tentative address is one nobody can use for a
+	// second or two.
+	l.run(name, "ip link set lo up && sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0")
 }
 
 // run runs a shell command line in namespace ns, failing the test on error.
@@ -125,7 +148,8 @@ func (l *Lab) nft(ns, rules string) {
 }
 
 // wire connects namespace ns to the public bridge with address addr/24
-// and the routes public namespaces need.
+// (and its IPv6 twin, public6(addr)/64) and the routes public namespaces
+// need.
 func (l *Lab) wire(ns, ifname string, addr netip.Addr) {
 	l.mu.Lock()
 	l.n++
@@ -145,8 +169,39 @@ func (l *Lab) wire(ns, ifname string, addr netip.Addr) {
 		other = "203.0.113.0/24"
 	}
 	l.run(ns, fmt.Sprintf("ip route add %s dev %s", other, ifname))
+	if l.opts.IPv6 {
+		l.run(ns, fmt.Sprintf("ip -6 addr add %s/64 dev %s nodad", public6(addr), ifname))
+	}
 	for _, r := range routes {
 		l.run(ns, "ip route add "+r)
+	}
+}
+
+// public6 is the IPv6 address on the public network of the host at
+// IPv4 address a there: a's four bytes in 2001:db8::/64.
+func public6(a netip.Addr) netip.Addr {
+	b := a.As4()
+	return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 10: 0, 11: 0, 12: b[0], 13: b[1], 14: b[2], 15: b[3]})
+}
+
+// home6 is address n of home i's IPv6 network, 2001:db8:1:i::/64.
+func home6(i, n int) netip.Addr {
+	return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, byte(i >> 8), byte(i), 15: byte(n)})
+}
+
+// route makes every public namespace but router reach subnet through
+// via, the router's public address, and remembers it for those wired
+// later.
+func (l *Lab) route(router, subnet string, via netip.Addr) {
+	route := fmt.Sprintf("%s via %s", subnet, via)
+	l.mu.Lock()
+	l.routed = append(l.routed, route)
+	others := append([]string(nil), l.wans...)
+	l.mu.Unlock()
+	for _, ns := range others {
+		if ns != router {
+			l.run(ns, "ip route add "+route)
+		}
 	}
 }
 
@@ -163,6 +218,7 @@ type Host struct {
 	NS     string     // the namespace
 	Addr   netip.Addr // its own address
 	Public netip.Addr // the address the internet sees it at: its own, or its router's
+	Addr6  netip.Addr // its IPv6 address, the same inside and out (zero without Options.IPv6)
 	Router Router
 }
 
@@ -172,7 +228,11 @@ func (l *Lab) PublicHost(name string) *Host {
 	l.ns(ns)
 	addr := netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + l.next())})
 	l.wire(ns, "eth0", addr)
-	return &Host{lab: l, NS: ns, Addr: addr, Public: addr, Router: Public}
+	h := &Host{lab: l, NS: ns, Addr: addr, Public: addr, Router: Public}
+	if l.opts.IPv6 {
+		h.Addr6 = public6(addr)
+	}
+	return h
 }
 
 // HomeHost adds a host behind a router of kind r (Public is PublicHost).
@@ -199,16 +259,7 @@ func (l *Lab) HomeHost(name string, r Router, port int) *Host {
 		routerLAN = netip.AddrFrom4([4]byte{198, 51, 100, base + 1})
 		hostAddr = netip.AddrFrom4([4]byte{198, 51, 100, base + 2})
 		l.run(router, fmt.Sprintf("ip addr add %s/28 dev lan", routerLAN))
-		route := fmt.Sprintf("%s/28 via %s", lanNet, wan)
-		l.mu.Lock()
-		l.routed = append(l.routed, route)
-		others := append([]string(nil), l.wans...)
-		l.mu.Unlock()
-		for _, ns := range others {
-			if ns != router {
-				l.run(ns, "ip route add "+route)
-			}
-		}
+		l.route(router, fmt.Sprintf("%s/28", lanNet), wan)
 	} else {
 		routerLAN = netip.AddrFrom4([4]byte{10, byte(i), 0, 1})
 		hostAddr = netip.AddrFrom4([4]byte{10, byte(i), 0, 2})
@@ -220,7 +271,14 @@ func (l *Lab) HomeHost(name string, r Router, port int) *Host {
 	}
 	l.run(home, fmt.Sprintf("ip addr add %s/%d dev eth0 && ip link set eth0 up && ip route add default via %s", hostAddr, prefixLen, routerLAN))
 	l.run(router, "sysctl -qw net.ipv4.ip_forward=1")
-	l.nft(router, rules(r, hostAddr, port))
+	var host6 netip.Addr
+	if l.opts.IPv6 {
+		host6 = home6(i, 2)
+		l.run(router, fmt.Sprintf("sysctl -qw net.ipv6.conf.all.forwarding=1 && ip -6 addr add %s/64 dev lan nodad", home6(i, 1)))
+		l.run(home, fmt.Sprintf("ip -6 addr add %s/64 dev eth0 nodad && ip -6 route add default via %s", host6, home6(i, 1)))
+		l.route(router, fmt.Sprintf("%s/64", home6(i, 0)), public6(wan))
+	}
+	l.nft(router, rules(r, hostAddr, host6, port))
 	if r == UPnP {
 		l.miniupnpd(router, routerLAN)
 	}
@@ -228,7 +286,7 @@ func (l *Lab) HomeHost(name string, r Router, port int) *Host {
 	if r == Firewall {
 		public = hostAddr
 	}
-	return &Host{lab: l, NS: home, Addr: hostAddr, Public: public, Router: r}
+	return &Host{lab: l, NS: home, Addr: hostAddr, Public: public, Addr6: host6, Router: r}
 }
 
 // Command returns a command that runs in the host's namespace.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -32,10 +33,18 @@ func TestMain(m *testing.M) {
 
 const echoPort = 7000
 
+// udp is the helpers' network: udp4, or udp6 when NATLAB_NET says so.
+func udp() string {
+	if os.Getenv("NATLAB_NET") == "udp6" {
+		return "udp6"
+	}
+	return "udp4"
+}
+
 // echo answers every UDP packet with the address it came from; a packet
 // "poke ADDR" is answered from a new socket, to ADDR: a stranger's packet.
 func echo() {
-	pc, err := net.ListenPacket("udp4", fmt.Sprintf(":%d", echoPort))
+	pc, err := net.ListenPacket(udp(), fmt.Sprintf(":%d", echoPort))
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)
@@ -48,8 +57,8 @@ func echo() {
 		}
 		msg := string(buf[:n])
 		if to, ok := strings.CutPrefix(msg, "poke "); ok {
-			if ua, err := net.ResolveUDPAddr("udp4", to); err == nil {
-				if other, err := net.ListenPacket("udp4", ":0"); err == nil {
+			if ua, err := net.ResolveUDPAddr(udp(), to); err == nil {
+				if other, err := net.ListenPacket(udp(), ":0"); err == nil {
 					other.WriteTo([]byte("unsolicited"), ua)
 					other.Close()
 				}
@@ -120,13 +129,13 @@ type probeResult struct {
 // probe sends from one socket to two echo servers, then asks the second
 // to have a stranger write to the mapping the first saw.
 func probe(echo1, echo2 string) {
-	pc, err := net.ListenPacket("udp4", ":5000")
+	pc, err := net.ListenPacket(udp(), ":5000")
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)
 	}
 	ask := func(to string) string {
-		ua, _ := net.ResolveUDPAddr("udp4", to)
+		ua, _ := net.ResolveUDPAddr(udp(), to)
 		buf := make([]byte, 100)
 		for range 5 {
 			pc.WriteTo([]byte("hi"), ua)
@@ -139,7 +148,7 @@ func probe(echo1, echo2 string) {
 	}
 	var r probeResult
 	r.Seen1, r.Seen2 = ask(echo1), ask(echo2)
-	ua, _ := net.ResolveUDPAddr("udp4", echo2)
+	ua, _ := net.ResolveUDPAddr(udp(), echo2)
 	pc.WriteTo([]byte("poke "+r.Seen1), ua)
 	pc.SetReadDeadline(time.Now().Add(time.Second))
 	buf := make([]byte, 100)
@@ -157,40 +166,71 @@ func probe(echo1, echo2 string) {
 	fmt.Println(string(b))
 }
 
+// routerCase is what a probe behind a router should find.
+type routerCase struct {
+	r           Router
+	sameMapping bool // both servers see one port
+	seenAsOwn   bool // they see the host's own address
+	strangerIn  bool // a stranger's packet to what they saw gets in
+}
+
 // Each router behaves as named: what two servers see of one socket behind
 // it (one mapping, or one a destination), and whether a stranger's packet
 // to that mapping gets in.
 func TestRouterBehaviours(t *testing.T) {
-	l := New(t)
-	s1, s2 := l.PublicHost("s1"), l.PublicHost("s2")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	self, _ := os.Executable()
-	for _, s := range []*Host{s1, s2} {
-		cmd := s.Command(ctx, self)
-		cmd.Env = append(os.Environ(), "NATLAB_HELPER=echo")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	}
-	for _, c := range []struct {
-		r           Router
-		sameMapping bool
-		seenAsOwn   bool
-		strangerIn  bool
-	}{
+	probeRouters(t, New(t), false, []routerCase{
 		{Public, true, true, true},
 		{EIM, true, false, false},
 		{Forward, true, false, true},
 		{Symmetric, false, false, false},
 		{Firewall, true, true, false},
 		{UPnP, true, false, false},
-	} {
+	})
+}
+
+// Over IPv6 there is no NAT: every host is seen at its own address, one
+// port for every destination, and every router is a stateful firewall:
+// a stranger gets in only to a public host or a Forward router's port.
+func TestRouterBehavioursIPv6(t *testing.T) {
+	probeRouters(t, NewWith(t, Options{IPv6: true}), true, []routerCase{
+		{Public, true, true, true},
+		{EIM, true, true, false},
+		{Forward, true, true, true},
+		{Symmetric, true, true, false},
+		{Firewall, true, true, false},
+		{UPnP, true, true, false},
+	})
+}
+
+// probeRouters runs the probe behind a router of each case's kind against
+// two public echo servers, over IPv6 when v6.
+func probeRouters(t *testing.T, l *Lab, v6 bool, cases []routerCase) {
+	s1, s2 := l.PublicHost("s1"), l.PublicHost("s2")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	self, _ := os.Executable()
+	env := append(os.Environ(), "NATLAB_NET=udp4")
+	addr := func(h *Host) netip.Addr { return h.Addr }
+	public := func(h *Host) netip.Addr { return h.Public }
+	if v6 {
+		env = append(os.Environ(), "NATLAB_NET=udp6")
+		addr = func(h *Host) netip.Addr { return h.Addr6 }
+		public = addr
+	}
+	for _, s := range []*Host{s1, s2} {
+		cmd := s.Command(ctx, self)
+		cmd.Env = append(env, "NATLAB_HELPER=echo")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	}
+	for _, c := range cases {
 		t.Run(c.r.String(), func(t *testing.T) {
 			h := l.HomeHost("h"+c.r.String(), c.r, 5000)
-			cmd := h.Command(ctx, self, fmt.Sprintf("%s:%d", s1.Addr, echoPort), fmt.Sprintf("%s:%d", s2.Addr, echoPort))
-			cmd.Env = append(os.Environ(), "NATLAB_HELPER=probe")
+			echo := func(s *Host) string { return netip.AddrPortFrom(addr(s), echoPort).String() }
+			cmd := h.Command(ctx, self, echo(s1), echo(s2))
+			cmd.Env = append(env, "NATLAB_HELPER=probe")
 			out, err := cmd.Output()
 			if err != nil {
 				t.Fatalf("probe: %v: %s", err, out)
@@ -199,13 +239,13 @@ func TestRouterBehaviours(t *testing.T) {
 			if err := json.Unmarshal(out, &r); err != nil || r.Seen1 == "" || r.Seen2 == "" {
 				t.Fatalf("probe said %q", out)
 			}
-			host1, port1, _ := net.SplitHostPort(r.Seen1)
-			_, port2, _ := net.SplitHostPort(r.Seen2)
-			if (port1 == port2) != c.sameMapping {
-				t.Errorf("seen as %s and %s: one mapping %v, want %v", r.Seen1, r.Seen2, port1 == port2, c.sameMapping)
+			seen1, _ := netip.ParseAddrPort(r.Seen1)
+			seen2, _ := netip.ParseAddrPort(r.Seen2)
+			if (seen1.Port() == seen2.Port()) != c.sameMapping {
+				t.Errorf("seen as %s and %s: one mapping %v, want %v", r.Seen1, r.Seen2, seen1.Port() == seen2.Port(), c.sameMapping)
 			}
-			if (host1 == h.Addr.String()) != c.seenAsOwn || host1 != h.Public.String() {
-				t.Errorf("seen from %s; the host is %s, public %s", host1, h.Addr, h.Public)
+			if host := seen1.Addr().Unmap(); (host == addr(h)) != c.seenAsOwn || host != public(h) {
+				t.Errorf("seen from %s; the host is %s, public %s", host, addr(h), public(h))
 			}
 			if r.Unsolicited != c.strangerIn {
 				t.Errorf("a stranger's packet got in: %v, want %v", r.Unsolicited, c.strangerIn)

@@ -33,18 +33,27 @@ type daemon struct {
 // packet) that takes the tuple the host's own mapping needs, so that the
 // host's next packet to that peer leaves from another port; a dropped
 // packet leaves none.
-func rules(r Router, host netip.Addr, port int) string {
+//
+// The filter table is inet: for IPv6 (host6 valid), which has no NAT, it
+// is the stateful firewall of an IPv6 home router, with neighbour
+// discovery let through and a Forward router's port opened.
+func rules(r Router, host, host6 netip.Addr, port int) string {
 	var b bytes.Buffer
 	b.WriteString(`table inet filter {
   chain input {
     type filter hook input priority 0; policy accept;
+    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept
     iifname "wan" ct state new drop
   }
   chain forward {
     type filter hook forward priority 0; policy drop;
     ct state established,related accept
+    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
     iifname "lan" oifname "wan" accept
 `)
+	if r == Forward && host6.IsValid() {
+		fmt.Fprintf(&b, "    iifname \"wan\" ip6 daddr %s meta l4proto { tcp, udp } th dport %d accept\n", host6, port)
+	}
 	if r == Forward || r == UPnP {
 		b.WriteString("    ct status dnat accept\n")
 	}
@@ -66,7 +75,7 @@ func rules(r Router, host netip.Addr, port int) string {
   chain postrouting {
     type nat hook postrouting priority 100;
     jump postrouting_miniupnpd
-    oifname "wan" masquerade
+    meta nfproto ipv4 oifname "wan" masquerade
   }
   chain postrouting_miniupnpd {
   }
