@@ -9,7 +9,7 @@ import (
 
 // Direct TCP introductions know when they can work: a node learns the
 // address peers see it at (two public relays agree on it), asks its
-// router for a port mapping (NAT-PMP, UPnP: the lab's UPnP router runs
+// router for a port mapping (NAT-PMP, PCP, UPnP: the lab's UPnP router runs
 // miniupnpd), asks the relays to dial it back, and advertises the address
 // only when they reach it. A
 // requester without WebRTC then dials it directly, or, where nobody can

@@ -62,7 +62,7 @@ func portmapHelper() {
 	fmt.Println("removed")
 }
 
-// Both ways of mapping work against miniupnpd: the mapped port is
+// Every way of mapping works against miniupnpd: the mapped port is
 // reachable from the internet while the mapping lives, and not after
 // Close removed it.
 func TestPortmapAgainstMiniupnpd(t *testing.T) {
@@ -78,7 +78,7 @@ func TestPortmapAgainstMiniupnpd(t *testing.T) {
 		out, _ := cmd.Output()
 		return string(out) == "true\n"
 	}
-	for _, method := range []string{portmap.MethodNATPMP, portmap.MethodUPnP} {
+	for _, method := range []string{portmap.MethodNATPMP, portmap.MethodPCP, portmap.MethodUPnP} {
 		t.Run(method, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

@@ -1,8 +1,9 @@
 // Package portmap asks the home router a node sits behind for a port
 // mapping, so that peers on the internet can dial it: NAT-PMP (RFC 6886,
 // github.com/jackpal/go-nat-pmp) first, which answers in one round trip,
-// then UPnP IGD (github.com/huin/goupnp), which needs a multicast discovery
-// and a few HTTP requests. A Mapping renews itself before its lease ends
+// then PCP (RFC 6887, its successor, spoken here), then UPnP IGD
+// (github.com/huin/goupnp), which needs a multicast discovery and a few
+// HTTP requests. A Mapping renews itself before its lease ends
 // and is removed from the router by Close.
 //
 // It is tested against miniupnpd in a router of the NAT lab
@@ -28,6 +29,7 @@ import (
 // Methods a Mapping was obtained with.
 const (
 	MethodNATPMP = "natpmp"
+	MethodPCP    = "pcp"
 	MethodUPnP   = "upnp"
 )
 
@@ -43,7 +45,7 @@ const (
 )
 
 // ErrNoGateway: no router answered NAT-PMP or UPnP.
-var ErrNoGateway = errors.New("portmap: no router answered NAT-PMP or UPnP")
+var ErrNoGateway = errors.New("portmap: no router answered NAT-PMP, PCP or UPnP")
 
 // Config tunes Map; nil means the defaults.
 type Config struct {
@@ -52,7 +54,8 @@ type Config struct {
 	// Description names the mapping in the router's UPnP table.
 	// Default "pex".
 	Description string
-	// Methods are the ways tried, in order. Default NAT-PMP, then UPnP.
+	// Methods are the ways tried, in order. Default NAT-PMP, then PCP
+	// (for a router that speaks only NAT-PMP's successor), then UPnP.
 	Methods []string
 	// Logger receives debug logs; nil is silent.
 	Logger *slog.Logger
@@ -60,7 +63,7 @@ type Config struct {
 
 // Mapping is a port mapped on the router.
 type Mapping struct {
-	Method   string         // MethodNATPMP or MethodUPnP
+	Method   string         // MethodNATPMP, MethodPCP or MethodUPnP
 	Protocol string         // "tcp" or "udp"
 	Internal int            // the local port
 	External netip.AddrPort // the router's public address and the mapped port
@@ -95,7 +98,7 @@ func Map(ctx context.Context, proto string, port int, cfg *Config) (*Mapping, er
 	if port <= 0 || port > 65535 {
 		return nil, fmt.Errorf("portmap: port %d", port)
 	}
-	c := Config{Lifetime: DefaultLifetime, Description: "pex", Methods: []string{MethodNATPMP, MethodUPnP}}
+	c := Config{Lifetime: DefaultLifetime, Description: "pex", Methods: []string{MethodNATPMP, MethodPCP, MethodUPnP}}
 	if cfg != nil {
 		if len(cfg.Methods) > 0 {
 			c.Methods = cfg.Methods
@@ -123,6 +126,7 @@ func Map(ctx context.Context, proto string, port int, cfg *Config) (*Mapping, er
 		{MethodNATPMP, func() (protocol, error) {
 			return &pmp{c: natpmp.NewClientWithTimeout(gw.AsSlice(), natpmpTimeout), proto: proto}, nil
 		}},
+		{MethodPCP, func() (protocol, error) { return newPCP(gw, proto), nil }},
 		{MethodUPnP, func() (protocol, error) { return discoverUPnP(ctx, gw, proto, c.Description) }},
 	} {
 		if !slices.Contains(c.Methods, try.method) {

@@ -64,7 +64,7 @@ func (o *btOpts) flagSet() *flag.FlagSet {
 	fs.Var(&o.trackers, "tracker", "announce to the tracker at `URL` (http, https or udp; repeatable)")
 	fs.BoolVar(&o.noTrackers, "no-trackers", false, "ignore the trackers and peers a --magnet or --torrent carries")
 	fs.Var(&o.dhtBoot, "dht-bootstrap", "bootstrap the Mainline DHT from the node at `HOST:PORT` (repeatable; pex never uses the public routers)")
-	fs.BoolVar(&o.noPortmap, "no-portmap", false, "do not ask the router (NAT-PMP, UPnP) to map the --listen port")
+	fs.BoolVar(&o.noPortmap, "no-portmap", false, "do not ask the router (NAT-PMP, PCP, UPnP) to map the --listen port")
 	fs.BoolVar(&o.noDHT, "no-dht", false, "do not use the DHT even when bootstrap nodes are given")
 	fs.StringVar(&o.dhtListen, "dht-listen", "", "UDP `HOST:PORT` for the DHT node (default: the --listen host, or 127.0.0.1; any port)")
 	fs.BoolVar(&o.noPEX, "no-pex", false, "turn peer exchange (ut_pex and AZMP's) off for this swarm")

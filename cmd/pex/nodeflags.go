@@ -146,7 +146,7 @@ func (o *nodeOpts) flagSet() *flag.FlagSet {
 	fs.DurationVar(&o.bootstrapTimeout, "bootstrap-timeout", 0, "exit 1 when no --connect peer was reached within `D` (0: keep trying)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
-	fs.BoolVar(&o.noPortmap, "no-portmap", false, "do not ask the router (NAT-PMP, UPnP) to map the --listen port")
+	fs.BoolVar(&o.noPortmap, "no-portmap", false, "do not ask the router (NAT-PMP, PCP, UPnP) to map the --listen port")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	o.addWebRTCFlags(fs)
 	return fs
