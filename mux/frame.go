@@ -41,13 +41,12 @@
 package mux
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 
-	"github.com/seed0021ed4d/pex/internal/grow"
+	"github.com/seed0021ed4d/pex/internal/rbuf"
 )
 
 // Frame types, as numbered by multiplex 6.x.
@@ -99,15 +98,12 @@ func (e *FrameError) Error() string { return "mux: " + e.Reason }
 // ErrFrameTooLarge is wrapped by the FrameError for a frame over the limit.
 var ErrFrameTooLarge = errors.New("frame too large")
 
-// readBuffer is the Reader's read-ahead: frame headers and small frames
-// come from it; larger payloads are read past it.
-const readBuffer = 4 << 10
-
-// Reader decodes frames from a byte stream.
+// Reader decodes frames from a byte stream. It reads through an
+// internal/rbuf buffer: while the stream is idle it holds no read buffer
+// but a small array.
 type Reader struct {
-	br  *bufio.Reader
+	br  *rbuf.Reader
 	max int
-	buf []byte
 }
 
 // NewReader returns a Reader that refuses frames with a payload over maxPayload
@@ -116,16 +112,13 @@ func NewReader(r io.Reader, maxPayload int) *Reader {
 	if maxPayload <= 0 {
 		maxPayload = DefaultMaxFrameSize
 	}
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		br = bufio.NewReaderSize(r, readBuffer)
-	}
-	return &Reader{br: br, max: maxPayload}
+	return &Reader{br: rbuf.New(r), max: maxPayload}
 }
 
-// ReadFrame reads the next frame. It returns io.EOF at a clean end of stream
-// (between frames), io.ErrUnexpectedEOF inside a frame, and a *FrameError for a
-// malformed one.
+// ReadFrame reads the next frame; its Payload is valid until the next
+// call. It returns io.EOF at a clean end of stream (between frames),
+// io.ErrUnexpectedEOF inside a frame, and a *FrameError for a malformed
+// one.
 func (r *Reader) ReadFrame() (Frame, error) {
 	header, err := readUvarint(r.br, "header")
 	if err != nil {
@@ -144,8 +137,7 @@ func (r *Reader) ReadFrame() (Frame, error) {
 	}
 	// The buffer grows with the bytes that arrive, not with the length
 	// the peer announced.
-	f.Payload, err = grow.Read(r.br, grow.Release(r.buf), int(length))
-	r.buf = f.Payload
+	f.Payload, err = r.br.Next(int(length))
 	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF

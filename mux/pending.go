@@ -25,7 +25,7 @@ func (s *Session) open(ch uint64, payload []byte) {
 		delete(s.remote, ch)
 		if old.st != nil {
 			old.st.rEOF = true
-			s.cond.Broadcast()
+			s.wakeLocked()
 		}
 	}
 	if st := s.names[name]; st != nil {

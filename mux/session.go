@@ -16,8 +16,7 @@ type Session struct {
 	conn io.ReadWriteCloser
 	cfg  Config
 
-	wmu  sync.Mutex // serialises transport writes; taken before mu
-	wbuf []byte
+	wmu sync.Mutex // serialises transport writes; taken before mu
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -96,7 +95,7 @@ func (s *Session) fail(err error) {
 	for name, p := range s.pending {
 		s.dropPendingLocked(name, p, true)
 	}
-	s.cond.Broadcast()
+	s.wakeLocked()
 	s.mu.Unlock()
 	_ = s.conn.Close()
 }
@@ -143,10 +142,22 @@ func (s *Session) readLoop() {
 	}
 }
 
+// wakeLocked wakes whatever waits on the session (blocked Reads and
+// Writes, a full stream's sender) and calls the read notifications of the
+// streams that now have something to read.
+func (s *Session) wakeLocked() {
+	s.cond.Broadcast()
+	for _, st := range s.names {
+		if st.notify != nil && st.readableLocked() {
+			st.notify()
+		}
+	}
+}
+
 // endAll wakes every stream after the session has failed.
 func (s *Session) endAll() {
 	s.mu.Lock()
-	s.cond.Broadcast()
+	s.wakeLocked()
 	s.mu.Unlock()
 }
 
@@ -195,14 +206,14 @@ func (s *Session) handle(f Frame) {
 			st.buf = nil
 			st.rErr = fmt.Errorf("%w: %q, %d bytes unread for %v", ErrStreamStalled, st.name, s.cfg.StreamBuffer, s.cfg.StallTimeout)
 			delete(s.remote, f.Channel)
-			s.cond.Broadcast()
+			s.wakeLocked()
 			return
 		}
 		if st.closed || s.closed || s.remote[f.Channel] != rc {
 			return
 		}
 		st.buf = append(st.buf, f.Payload...)
-		s.cond.Broadcast()
+		s.wakeLocked()
 	case TypeEndInit, TypeErrInit:
 		rc := s.remote[f.Channel]
 		if rc == nil {
@@ -223,7 +234,7 @@ func (s *Session) handle(f Frame) {
 			if rc.st.rErr == nil {
 				rc.st.rErr = err
 			}
-			s.cond.Broadcast()
+			s.wakeLocked()
 		}
 	}
 }
@@ -281,12 +292,14 @@ func (s *Session) send(st *Stream, typ uint8, payload []byte) error {
 	deadline := st.writeDeadline
 	s.mu.Unlock()
 
-	buf := s.wbuf[:0]
+	// The frame is built in a pooled buffer, given back after the write:
+	// an idle session holds none.
+	wb := writeBufs.Get().(*[]byte)
+	buf := (*wb)[:0]
 	if needNew {
 		buf = AppendFrame(buf, id, TypeNew, []byte(st.name))
 	}
 	buf = AppendFrame(buf, id, typ, payload)
-	s.wbuf = buf
 	if nc, ok := s.conn.(net.Conn); ok {
 		d := time.Now().Add(s.cfg.WriteTimeout)
 		if !deadline.IsZero() && deadline.Before(d) {
@@ -296,8 +309,9 @@ func (s *Session) send(st *Stream, typ uint8, payload []byte) error {
 	}
 	n, err := s.conn.Write(buf)
 	s.bytesOut.Add(uint64(n))
-	if cap(s.wbuf) > 4*s.cfg.MaxWriteChunk {
-		s.wbuf = nil
+	if cap(buf) <= maxPooledWrite {
+		*wb = buf
+		writeBufs.Put(wb)
 	}
 	if err != nil {
 		// A partial frame leaves the transport unusable.
@@ -307,6 +321,12 @@ func (s *Session) send(st *Stream, typ uint8, payload []byte) error {
 	}
 	return nil
 }
+
+// writeBufs are the buffers frames are built in; one larger than
+// maxPooledWrite (a frame of a large write) goes to the garbage collector.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+const maxPooledWrite = 64<<10 + 2*FrameOverhead
 
 type countingReader struct {
 	r io.Reader

@@ -30,6 +30,7 @@ type Stream struct {
 	readDL        time.Time
 	rdTimer       *time.Timer
 	writeDeadline time.Time
+	notify        func() // SetReadNotify's
 }
 
 // Name returns the stream's name.
@@ -43,37 +44,83 @@ func (st *Stream) Read(p []byte) (int, error) {
 	s := st.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for {
-		if len(st.buf) > 0 {
-			n := copy(p, st.buf)
-			st.lastRead = time.Now()
-			st.buf = st.buf[n:]
-			if len(st.buf) == 0 {
-				st.buf = nil
-			}
-			s.cond.Broadcast()
-			return n, nil
-		}
-		switch {
-		case st.closed:
-			return 0, net.ErrClosed
-		case st.rErr != nil:
-			return 0, st.rErr
-		case st.rEOF:
-			return 0, io.EOF
-		case s.closed:
-			if s.err == nil || s.err == ErrSessionClosed || s.err == io.EOF {
-				return 0, io.EOF
-			}
-			return 0, s.err
-		case !st.readDL.IsZero() && !time.Now().Before(st.readDL):
-			return 0, os.ErrDeadlineExceeded
-		}
-		if len(p) == 0 {
-			return 0, nil
-		}
+	for len(st.buf) == 0 && !st.endedLocked() && len(p) > 0 {
 		s.cond.Wait()
 	}
+	return st.readLocked(p)
+}
+
+// readLocked takes buffered bytes, or says why there are none.
+func (st *Stream) readLocked(p []byte) (int, error) {
+	s := st.s
+	if len(st.buf) > 0 {
+		n := copy(p, st.buf)
+		st.lastRead = time.Now()
+		st.buf = st.buf[n:]
+		if len(st.buf) == 0 {
+			st.buf = nil
+		}
+		s.cond.Broadcast()
+		return n, nil
+	}
+	switch {
+	case st.closed:
+		return 0, net.ErrClosed
+	case st.rErr != nil:
+		return 0, st.rErr
+	case st.rEOF:
+		return 0, io.EOF
+	case s.closed:
+		if s.err == nil || s.err == ErrSessionClosed || s.err == io.EOF {
+			return 0, io.EOF
+		}
+		return 0, s.err
+	case !st.readDL.IsZero() && !time.Now().Before(st.readDL):
+		return 0, os.ErrDeadlineExceeded
+	}
+	return 0, nil
+}
+
+// ReadAvailable is Read without the wait: it returns what is buffered, or
+// 0 and nil when nothing is and the stream has not ended. With
+// SetReadNotify it lets a reader take a stream's bytes without a
+// goroutine parked on it while the stream is idle.
+func (st *Stream) ReadAvailable(p []byte) (int, error) {
+	s := st.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(st.buf) == 0 && !st.endedLocked() {
+		return 0, nil
+	}
+	return st.readLocked(p)
+}
+
+// SetReadNotify has f called whenever bytes arrive for the stream, and
+// when it ends (EOF, an error, the session's end, Close), and at once if it has
+// something to read already; nil stops it. f runs with the session's lock
+// held, from the goroutine reading the transport: it must not block nor
+// call into the session, only note that there is reading to do (and, say,
+// start a goroutine that calls ReadAvailable until it returns 0).
+func (st *Stream) SetReadNotify(f func()) {
+	s := st.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.notify = f
+	if f != nil && st.readableLocked() {
+		f()
+	}
+}
+
+// readableLocked reports whether a Read would return without waiting.
+func (st *Stream) readableLocked() bool {
+	return len(st.buf) > 0 || st.endedLocked()
+}
+
+// endedLocked reports whether reading the stream is over once its buffer
+// is drained.
+func (st *Stream) endedLocked() bool {
+	return st.closed || st.rErr != nil || st.rEOF || st.s.closed ||
+		(!st.readDL.IsZero() && !time.Now().Before(st.readDL))
 }
 
 // Write sends p on our channel, split into frames of at most MaxWriteChunk.
@@ -145,6 +192,9 @@ func (st *Stream) Close() error {
 	st.closed = true
 	st.buf = nil
 	st.stopTimerLocked()
+	if st.notify != nil {
+		st.notify() // its reader learns that reading is over
+	}
 	if s.names[st.name] == st {
 		delete(s.names, st.name)
 	}

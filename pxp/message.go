@@ -1,12 +1,9 @@
 package pxp
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 )
 
@@ -82,54 +79,3 @@ func appendJSONString(dst []byte, s string) []byte {
 
 // nonceString gives a request counter in base 36, as the JS reference does.
 func nonceString(n uint64) string { return strconv.FormatUint(n, 36) }
-
-// lineReader splits the control stream into lines of at most max bytes,
-// accepting "\n" and "\r\n" and skipping empty lines, like ndjson.
-type lineReader struct {
-	br   *bufio.Reader
-	max  int
-	line []byte
-}
-
-func newLineReader(r io.Reader, max int) *lineReader {
-	// A buffer no larger than max+1 makes ReadSlice return (full) before a
-	// peer can hold back an over-long line without its newline.
-	return &lineReader{br: bufio.NewReaderSize(r, min(4096, max+1)), max: max}
-}
-
-// ErrLineTooLong is wrapped by the error for a control line over the limit.
-var ErrLineTooLong = errors.New("pxp: control message too long")
-
-func (l *lineReader) next() ([]byte, error) {
-	for {
-		l.line = l.line[:0]
-		for {
-			frag, err := l.br.ReadSlice('\n')
-			if len(l.line)+len(frag) > l.max+2 {
-				return nil, fmt.Errorf("%w: over %d bytes", ErrLineTooLong, l.max)
-			}
-			l.line = append(l.line, frag...)
-			if err == nil {
-				break
-			}
-			if err == bufio.ErrBufferFull {
-				if len(l.line) > l.max {
-					return nil, fmt.Errorf("%w: over %d bytes", ErrLineTooLong, l.max)
-				}
-				continue
-			}
-			if err == io.EOF && len(l.line) > 0 {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-		line := bytes.TrimSuffix(bytes.TrimSuffix(l.line, []byte{'\n'}), []byte{'\r'})
-		if len(line) > l.max {
-			return nil, fmt.Errorf("%w: over %d bytes", ErrLineTooLong, l.max)
-		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		return line, nil
-	}
-}

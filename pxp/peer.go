@@ -39,6 +39,7 @@ type Peer struct {
 	slot         slotInfo                 // guarded by ex.mu
 	lastActive   atomic.Int64             // unix nanoseconds of the last bytes read from the peer
 	unresponsive atomic.Bool              // it failed the last introduction relayed to it
+	rd           *lineFeed                // the control stream's reader (linefeed.go)
 
 	mu          sync.Mutex
 	nonce       uint64
@@ -197,8 +198,7 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 		p.closeWith(err)
 		return nil, err
 	}
-	e.wg.Add(1)
-	go p.readLoop()
+	p.startControlFeed()
 	return p, nil
 }
 

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
-	"github.com/seed0021ed4d/pex/mux"
 	"golang.org/x/time/rate"
 )
 
@@ -114,34 +112,6 @@ func (p *Peer) refuse(cmd, nonce string, msg string, args ...any) {
 		p.respond(nonce, msg)
 	}
 	p.ex.emit(Event{Type: EventError, Peer: p, Err: fmt.Errorf("pxp: refused %s from %s: %s", cmd, p, msg)})
-}
-
-func (p *Peer) readLoop() {
-	defer p.ex.wg.Done()
-	lr := newLineReader(p.ctl, p.ex.cfg.MaxMessageSize)
-	for {
-		line, err := lr.next()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				err = ErrClosed
-			}
-			if se := p.sess.Err(); se != nil && !errors.Is(se, mux.ErrSessionClosed) && !errors.Is(err, ErrLineTooLong) {
-				err = se
-			}
-			p.closeWith(err)
-			return
-		}
-		p.ex.msgsIn.Add(1)
-		m, err := ParseMessage(line)
-		if err != nil {
-			p.closeWith(err)
-			return
-		}
-		if err := p.dispatch(m); err != nil {
-			p.closeWith(err)
-			return
-		}
-	}
 }
 
 // allow takes a token of the peer's bucket for messages of kind cmd.

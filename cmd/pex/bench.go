@@ -55,9 +55,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		benchCmd.writeHelp(stdout)
 		return flag.ErrHelp
 	}
+	if len(args) > 0 && args[0] == "relay" {
+		return runBenchRelay(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "getnewpeer" {
-		fmt.Fprintln(stderr, "pex bench: the one benchmark is getnewpeer")
-		fmt.Fprintln(stderr, "Run \"pex bench getnewpeer -h\" for its flags and examples.")
+		fmt.Fprintln(stderr, "pex bench: the benchmarks are getnewpeer and relay")
+		fmt.Fprintln(stderr, "Run \"pex bench getnewpeer -h\" or \"pex bench relay -h\" for their flags and examples.")
 		return errUsage
 	}
 	var o benchOpts

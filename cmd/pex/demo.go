@@ -251,11 +251,11 @@ func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
 	}
 	d.goDrain(ctx, dc)
 	for ctx.Err() == nil {
-		if len(dn.ex.Peers()) >= d.want {
+		if dn.ex.Stats().Peers >= d.want {
 			d.mu.Lock()
 			if dn.reached == 0 {
 				dn.reached = time.Since(d.start)
-				d.pr.event("reached", "node", dn.name, "peers", len(dn.ex.Peers()), "ms", ms(dn.reached))
+				d.pr.event("reached", "node", dn.name, "peers", dn.ex.Stats().Peers, "ms", ms(dn.reached))
 				if d.reached++; d.reached == d.nodes {
 					close(d.allDone)
 				}
@@ -282,7 +282,7 @@ func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
 			}
 			continue
 		}
-		d.pr.event("getnewpeer", "node", dn.name, "transport", nc.Transport(), "ms", ms(time.Since(start)), "peers", len(dn.ex.Peers()))
+		d.pr.event("getnewpeer", "node", dn.name, "transport", nc.Transport(), "ms", ms(time.Since(start)), "peers", dn.ex.Stats().Peers)
 		d.goDrain(ctx, nc)
 	}
 }

@@ -84,3 +84,36 @@ func TestDemoTwoHundredNodes(t *testing.T) {
 		t.Fatalf("%d rows; the bootstrap node holds %v peers", len(rows), rows[0].(map[string]any)["peers"])
 	}
 }
+
+// pex bench relay runs end to end at a small size, Go and JS relays: every
+// introduction succeeds, the memory figures are there (not asserted: the
+// numbers are BENCHMARKS.md's, measured at 1,000 and 10,000 links).
+func TestBenchRelayRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	bin := buildPex(t)
+	args := []string{"bench", "relay", "--links", "60", "--clients", "8", "--rounds", "2", "--idle", "200ms",
+		"--json", "--js", "../../testdata/js", "--pex", bin}
+	if _, err := os.Stat("../../testdata/js/node_modules/peer-exchange"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the JS reference is not installed")
+		}
+		args = append(args, "--no-js")
+	}
+	out := newLines()
+	if code := run(context.Background(), args, out, os.Stderr); code != 0 {
+		t.Fatalf("bench relay exited %d: %v", code, out.evs)
+	}
+	mem := out.wait(t, "relay-memory", func(ev map[string]any) bool { return ev["relay"] == "go" })
+	if mem["links"].(float64) != 60 || mem["rss_kib"].(float64) <= 0 {
+		t.Fatalf("relay-memory %v", mem)
+	}
+	thr := out.wait(t, "relay-throughput", nil)
+	if thr["errors"].(float64) != 0 || thr["introductions"].(float64) != 16 {
+		t.Fatalf("relay-throughput %v: want 16 introductions, no errors", thr)
+	}
+	if lat := out.wait(t, "relay-latency", nil); lat["p50_ms_n_links"].(float64) <= 0 {
+		t.Fatalf("relay-latency %v", lat)
+	}
+}

@@ -5,6 +5,7 @@
 //	pex node --network ID [flags]     a long-running PXP node
 //	pex demo [flags]                  a PXP network growing on loopback
 //	pex bench getnewpeer [flags]      GetNewPeer, Go against the JS reference
+//	pex bench relay [flags]           a relay holding many idle links
 //	pex bt swarm --infohash HEX ...   peer exchange in one BitTorrent swarm
 //	pex turn --listen ADDR ...        a STUN and TURN server for relay operators
 //	pex version
@@ -66,13 +67,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		c := findCommand(strings.Join(args[1:], " "))
 		if c == nil {
-			fmt.Fprintf(stderr, "pex help: no command %q; the commands are node, demo, bench getnewpeer, bt swarm, turn and version\n", strings.Join(args[1:], " "))
+			fmt.Fprintf(stderr, "pex help: no command %q; the commands are node, demo, bench getnewpeer, bench relay, bt swarm, turn and version\n", strings.Join(args[1:], " "))
 			return 2
 		}
 		c.writeHelp(stdout)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "pex: unknown command %q; the commands are node, demo, bench getnewpeer, bt swarm, turn, version and help\nRun \"pex --help\" for usage.\n", args[0])
+		fmt.Fprintf(stderr, "pex: unknown command %q; the commands are node, demo, bench getnewpeer, bench relay, bt swarm, turn, version and help\nRun \"pex --help\" for usage.\n", args[0])
 		return 2
 	}
 	switch {

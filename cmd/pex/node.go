@@ -236,7 +236,7 @@ func (n *node) eventLoop() {
 	for ev := range n.ex.Events() {
 		switch ev.Type {
 		case pxp.EventDisconnect:
-			f := []any{"transport", ev.Peer.Transport(), "remote", ev.Peer.RemoteAddr().String(), "peer", ev.Peer.ID(), "peers", len(n.ex.Peers())}
+			f := []any{"transport", ev.Peer.Transport(), "remote", ev.Peer.RemoteAddr().String(), "peer", ev.Peer.ID(), "peers", n.ex.Stats().Peers}
 			if ev.Err != nil {
 				f = append(f, "reason", ev.Err.Error())
 			}

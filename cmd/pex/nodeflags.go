@@ -39,6 +39,7 @@ type nodeOpts struct {
 	http        string
 	metrics     string
 	maxPeers    int
+	maxRelays   int
 
 	turnUser, turnPass string
 	noPortmap          bool
@@ -76,7 +77,7 @@ func (o *nodeOpts) page() web.Page {
 // exchangeConfig builds the pxp configuration the flags ask for. listenAddr
 // is the TCP address actually listened on, if any.
 func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
-	cfg := &pxp.Config{MaxPeers: o.maxPeers}
+	cfg := &pxp.Config{MaxPeers: o.maxPeers, MaxRelays: o.maxRelays}
 	if os.Getenv("PEX_DEBUG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -143,6 +144,7 @@ func (o *nodeOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.hello, "hello", "", "write `TEXT` and a newline on every new data stream")
 	fs.BoolVar(&o.echo, "echo", false, "write each received line back prefixed with echo:")
 	fs.IntVar(&o.maxPeers, "max-peers", 0, "`N` links at most (0: the library's default, 64)")
+	fs.IntVar(&o.maxRelays, "max-relays", 0, "`N` relayed pairs carried at once (0: the library's default, 64)")
 	fs.DurationVar(&o.bootstrapTimeout, "bootstrap-timeout", 0, "exit 1 when no --connect peer was reached within `D` (0: keep trying)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
@@ -165,6 +167,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	c.noArgs(fs.Args())
 	c.nonNegative("want", int64(o.want))
 	c.nonNegative("max-peers", int64(o.maxPeers))
+	c.nonNegative("max-relays", int64(o.maxRelays))
 	c.nonNegativeDuration("bootstrap-timeout", o.bootstrapTimeout)
 	c.nonNegativeDuration("duration", o.duration)
 	if o.bootstrapTimeout > 0 && len(o.connect) == 0 {

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"strings"
@@ -29,7 +28,7 @@ func (n *node) wantLoop(ctx context.Context) {
 	defer n.wg.Done()
 	backoff := 250 * time.Millisecond
 	for ctx.Err() == nil {
-		if len(n.ex.Peers()) >= n.opts.want || len(n.ex.Peers()) == 0 {
+		if n.ex.Stats().Peers >= n.opts.want || n.ex.Stats().Peers == 0 {
 			if !sleepCtx(ctx, 250*time.Millisecond) {
 				return
 			}
@@ -55,7 +54,7 @@ func (n *node) wantLoop(ctx context.Context) {
 		if c.Peer() != nil {
 			id = c.Peer().ID()
 		}
-		f := []any{"transport", c.Transport(), "peer", id, "ms", ms(time.Since(start)), "peers", len(n.ex.Peers())}
+		f := []any{"transport", c.Transport(), "peer", id, "ms", ms(time.Since(start)), "peers", n.ex.Stats().Peers}
 		if ct := candidateType(c); ct != "" {
 			f = append(f, "candidate", ct)
 		}
@@ -99,28 +98,33 @@ func (n *node) serve(ctx context.Context, c *pxp.Conn) {
 	if p != nil {
 		remote, id = p.RemoteAddr().String(), p.ID()
 	}
-	f := []any{"transport", c.Transport(), "remote", remote, "peer", id, "peers", len(n.ex.Peers())}
+	f := []any{"transport", c.Transport(), "remote", remote, "peer", id, "peers", n.ex.Stats().Peers}
 	if ct := candidateType(c); ct != "" {
 		f = append(f, "candidate", ct)
 	}
 	n.pr.event("connect", f...)
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	defer c.Close()
 	if n.opts.hello != "" {
 		if _, err := io.WriteString(c, n.opts.hello+"\n"); err != nil {
+			c.Close()
 			return
 		}
 	}
-	sc := bufio.NewScanner(c)
-	sc.Buffer(make([]byte, 4096), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	// The lines are read as they come, with no goroutine waiting on an
+	// idle stream: a relay holds thousands.
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	n.wg.Add(1)
+	c.ReadLines(1<<20, func(b []byte) error {
+		line := string(b)
 		n.pr.event("data", "line", line, "transport", c.Transport(), "remote", remote, "peer", id)
 		if n.opts.echo && !strings.HasPrefix(line, "echo:") {
 			if _, err := io.WriteString(c, "echo:"+line+"\n"); err != nil {
-				return
+				return err
 			}
 		}
-	}
+		return nil
+	}, func(error) {
+		stop()
+		c.Close()
+		n.wg.Done()
+	})
 }

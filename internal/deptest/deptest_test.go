@@ -66,9 +66,10 @@ const mod = "github.com/seed0021ed4d/pex/"
 var layers = map[string][]string{
 	// codecs
 	"internal/grow":    nil,
+	"internal/rbuf":    nil,
 	"internal/version": nil,
 	"bencode":          nil,
-	"mux":              {"internal/grow"},
+	"mux":              {"internal/rbuf"},
 	"bt/compact":       nil,
 	"bt/mse":           nil,
 	"bt/wire":          {"bencode", "internal/grow"},
@@ -102,7 +103,7 @@ var layers = map[string][]string{
 }
 
 // codecs import nothing outside the standard library and the module.
-var codecs = []string{"internal/grow", "bencode", "mux", "bt/compact", "bt/mse", "bt/wire", "bt/metainfo", "bt/azmp", "bt/pex"}
+var codecs = []string{"internal/grow", "internal/rbuf", "bencode", "mux", "bt/compact", "bt/mse", "bt/wire", "bt/metainfo", "bt/azmp", "bt/pex"}
 
 type imports struct {
 	ImportPath string

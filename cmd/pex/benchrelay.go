@@ -1,0 +1,422 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seed0021ed4d/pex/pxp"
+)
+
+var benchRelayCmd = &command{
+	name:    "bench relay",
+	summary: "a relay holding many idle links: memory, idle CPU, introductions",
+	about: "Starts a relay (`pex node --no-webrtc`, this binary or --pex) and opens --links idle " +
+		"PXP links to it from this process, then reports the relay's RSS per link (its RSS " +
+		"with the links less its RSS before them, over --links) and its CPU while the links " +
+		"sit idle. It times GetNewPeer through the relay when it holds 10 links and again at " +
+		"--links, and then has --clients clients call GetNewPeer at once, --rounds times each: " +
+		"introductions per second, p50 and p99, errors. Unless --no-js, the pinned JS " +
+		"reference's relay (--js) is measured the same way for memory and idle CPU in the " +
+		"same run. BENCHMARKS.md records the results.",
+	examples: []string{
+		"pex bench relay --links 1000 --no-js",
+		"pex bench relay --links 10000 --clients 200 --json",
+	},
+	flags: func() *flag.FlagSet { return new(benchRelayOpts).flagSet() },
+}
+
+type benchRelayOpts struct {
+	links, clients, rounds int
+	idle                   time.Duration
+	jsDir, pexBin          string
+	noJS, json             bool
+}
+
+func (o *benchRelayOpts) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("pex bench relay", flag.ContinueOnError)
+	fs.IntVar(&o.links, "links", 1000, "`N` idle links the relay holds (at least 10)")
+	fs.IntVar(&o.clients, "clients", 200, "`C` clients calling GetNewPeer at once through the relay (0: none)")
+	fs.IntVar(&o.rounds, "rounds", 5, "GetNewPeer calls of each client, `R`")
+	fs.DurationVar(&o.idle, "idle", 10*time.Second, "how long the idle CPU is measured, `D`")
+	fs.StringVar(&o.jsDir, "js", "testdata/js", "`DIR` of the pinned JS reference (package.json, node_modules, node.js)")
+	fs.BoolVar(&o.noJS, "no-js", false, "measure the Go relay only")
+	fs.StringVar(&o.pexBin, "pex", "", "the pex `BINARY` to run as the relay (default: this one)")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	return fs
+}
+
+func runBenchRelay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o benchRelayOpts
+	fs := o.flagSet()
+	if err := benchRelayCmd.parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	c := checks{cmd: "pex bench relay"}
+	c.noArgs(fs.Args())
+	if o.links < 10 {
+		c.fail("links", "must be at least 10 (got %d)", o.links)
+	}
+	c.nonNegative("clients", int64(o.clients))
+	if o.rounds < 1 {
+		c.fail("rounds", "must be at least 1 (got %d)", o.rounds)
+	}
+	if err := c.report(stderr); err != nil {
+		return err
+	}
+	if o.pexBin == "" {
+		o.pexBin, _ = os.Executable()
+	}
+	pr := &printer{w: stdout, json: o.json}
+	goRelay := exec.CommandContext(ctx, o.pexBin, "node", "--network", "bench", "--listen", "127.0.0.1:0", "--no-webrtc", "--no-direct",
+		"--no-portmap", "--max-peers", strconv.Itoa(2*(o.links+o.clients)+16), "--max-relays", strconv.Itoa(2*o.clients+16), "--json")
+	goRes, err := o.measure(ctx, "go", goRelay, pr, true)
+	if err != nil {
+		return fmt.Errorf("go relay: %w", err)
+	}
+	if o.noJS {
+		return nil
+	}
+	dir, err := filepath.Abs(o.jsDir)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "peer-exchange")); err != nil {
+		return fmt.Errorf("the JS reference is not installed in %s (npm ci there): %w", dir, err)
+	}
+	jsRelay := exec.CommandContext(ctx, "node", filepath.Join(dir, "node.js"), "--network", "bench", "--listen", "0")
+	jsRelay.Dir = dir
+	jsRes, err := o.measure(ctx, "js", jsRelay, pr, false)
+	if err != nil {
+		return fmt.Errorf("js relay: %w", err)
+	}
+	pr.event("ratio", "js_kib_per_link_over_go", jsRes.perLink/goRes.perLink)
+	return nil
+}
+
+// relayResult is what measure found of one relay.
+type relayResult struct {
+	perLink float64 // KiB of RSS per idle link
+}
+
+// measure runs one relay (cmd prints a listening event), fills it with
+// idle links and reports its memory and idle CPU; with intros, it times
+// introductions through it too.
+func (o *benchRelayOpts) measure(ctx context.Context, name string, cmd *exec.Cmd, pr *printer, intros bool) (relayResult, error) {
+	out, _ := cmd.StdoutPipe()
+	cmd.Stdin = nil
+	var stdin io.WriteCloser
+	if name == "js" {
+		stdin, _ = cmd.StdinPipe() // the JS driver quits when its stdin closes
+	}
+	if err := cmd.Start(); err != nil {
+		return relayResult{}, err
+	}
+	defer func() {
+		if stdin != nil {
+			stdin.Close()
+		}
+		cmd.Process.Signal(os.Interrupt) // the relay we started, by its id
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	events := jsonLines(out)
+	ev, err := waitFor(events, "listening", 10*time.Second)
+	if err != nil {
+		return relayResult{}, err
+	}
+	go func() {
+		for range events { // keep the relay's stdout flowing
+		}
+	}()
+	addr, _ := ev["addr"].(string)
+	if addr == "" {
+		addr = "127.0.0.1:" + strconv.Itoa(int(ev["port"].(float64)))
+	}
+	pid := cmd.Process.Pid
+	time.Sleep(time.Second)
+	base, err := procRSS(pid)
+	if err != nil {
+		return relayResult{}, err
+	}
+	pool := &linkPool{addr: addr}
+	defer pool.close()
+	if err := pool.open(ctx, 10); err != nil {
+		return relayResult{}, err
+	}
+	var small []float64
+	if intros {
+		if small, err = pool.sequential(ctx, 50); err != nil {
+			return relayResult{}, fmt.Errorf("introductions at 10 links: %w", err)
+		}
+	}
+	start := time.Now()
+	if err := pool.open(ctx, o.links-10); err != nil {
+		return relayResult{}, err
+	}
+	pr.event("links", "relay", name, "links", o.links, "open_s", time.Since(start).Seconds())
+	time.Sleep(3 * time.Second)
+	rss, err := procRSS(pid)
+	if err != nil {
+		return relayResult{}, err
+	}
+	cpu, err := idleCPU(pid, o.idle)
+	if err != nil {
+		return relayResult{}, err
+	}
+	res := relayResult{perLink: float64(rss-base) / float64(o.links)}
+	pr.event("relay-memory", "relay", name, "links", o.links, "base_kib", base, "rss_kib", rss,
+		"kib_per_link", res.perLink, "idle_cpu_pct", cpu)
+	if !intros {
+		return res, nil
+	}
+	large, err := pool.sequential(ctx, 50)
+	if err != nil {
+		return res, fmt.Errorf("introductions at %d links: %w", o.links, err)
+	}
+	p10, pN := percentile(small, 50), percentile(large, 50)
+	pr.event("relay-latency", "relay", name, "p50_ms_10_links", p10, "p50_ms_n_links", pN, "links", o.links, "ratio", pN/p10)
+	if o.clients > 0 {
+		n, ms, errs, first, took, err := pool.concurrent(ctx, o.clients, o.rounds)
+		if err != nil {
+			return res, err
+		}
+		f := []any{"relay", name, "links", o.links, "clients", o.clients, "introductions", n,
+			"per_s", float64(n) / took.Seconds(), "p50_ms", percentile(ms, 50), "p99_ms", percentile(ms, 99), "errors", errs}
+		if first != nil {
+			f = append(f, "first_error", first.Error())
+		}
+		pr.event("relay-throughput", f...)
+	}
+	return res, nil
+}
+
+// linkPool is the bench's side of the links: one exchange each, answering
+// introductions by holding the stream open until the other side closes.
+type linkPool struct {
+	addr string
+	mu   sync.Mutex
+	exs  []*pxp.Exchange
+	n    int // links and clients made, for their source addresses
+}
+
+// dial connects to the relay from a loopback address of its own: links
+// 200 to a /24, each client a /24 of its own, as peers from many
+// networks would (a relay caps what one network may ask of it).
+func (p *linkPool) dial(client bool) (net.Conn, error) {
+	p.mu.Lock()
+	p.n++
+	k := p.n
+	p.mu.Unlock()
+	src := netip.AddrFrom4([4]byte{127, 1, byte(k / 200), byte(k%200 + 1)})
+	if client {
+		src = netip.AddrFrom4([4]byte{127, byte(2 + k>>8), byte(k), 1})
+	}
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), Timeout: 10 * time.Second}
+	return d.Dial("tcp", p.addr)
+}
+
+func benchExchange() (*pxp.Exchange, error) {
+	return pxp.New("bench", &pxp.Config{MaxPeers: 8, GetPeersRate: 1000, GetPeersBurst: 1000, RequestRate: 1000, RequestBurst: 1000})
+}
+
+// open adds n links, 64 handshakes at a time.
+func (p *linkPool) open(ctx context.Context, n int) error {
+	sem := make(chan struct{}, 64)
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := p.openOne(ctx); err != nil {
+				failed.Store(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (p *linkPool) openOne(ctx context.Context) error {
+	ex, err := benchExchange()
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.exs = append(p.exs, ex)
+	p.mu.Unlock()
+	go func() {
+		for c := range ex.Incoming() {
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	conn, err := p.dial(false)
+	if err != nil {
+		return err
+	}
+	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = ex.Connect(hctx, conn)
+	return err
+}
+
+// sequential times n GetNewPeer calls, one after another, ten by each
+// client (within the relay's getpeers burst for one peer).
+func (p *linkPool) sequential(ctx context.Context, n int) ([]float64, error) {
+	var all []float64
+	for done := 0; done < n; done += 10 {
+		ms, errs, first, err := p.run(ctx, 1, min(10, n-done))
+		if err == nil && errs > 0 {
+			err = fmt.Errorf("%d of %d introductions failed, the first: %w", errs, min(10, n-done), first)
+		}
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ms...)
+	}
+	return all, nil
+}
+
+// concurrent has clients clients call GetNewPeer rounds times each, at
+// once, and reports the introductions made, their times, the failures,
+// the first of them and the wall time.
+func (p *linkPool) concurrent(ctx context.Context, clients, rounds int) (int, []float64, int, error, time.Duration, error) {
+	start := time.Now()
+	ms, errs, first, err := p.run(ctx, clients, rounds)
+	return len(ms), ms, errs, first, time.Since(start), err
+}
+
+// run has clients clients call GetNewPeer rounds times each, at once, and
+// returns the times of those that succeeded, the failures and the first
+// failure; err is set when nothing could run.
+func (p *linkPool) run(ctx context.Context, clients, rounds int) (ms []float64, errs int, firstErr, err error) {
+	var cs []*pxp.Exchange
+	defer func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}()
+	for range clients {
+		ex, err := benchExchange()
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		cs = append(cs, ex)
+		conn, err := p.dial(true)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		if _, err := ex.Connect(ctx, conn); err != nil {
+			return nil, 0, nil, err
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, ex := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				t := time.Now()
+				c, err := ex.GetNewPeer(gctx)
+				d := float64(time.Since(t).Microseconds()) / 1000
+				cancel()
+				mu.Lock()
+				if err != nil {
+					errs++
+					if firstErr == nil {
+						firstErr = err
+					}
+				} else {
+					ms = append(ms, d)
+				}
+				mu.Unlock()
+				if c != nil {
+					c.Peer().Close() // the link, not only its data stream: the next round is a new introduction
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return ms, errs, firstErr, nil
+}
+
+func (p *linkPool) close() {
+	p.mu.Lock()
+	exs := p.exs
+	p.exs = nil
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, ex := range exs {
+		wg.Add(1)
+		go func() { defer wg.Done(); ex.Close() }()
+	}
+	wg.Wait()
+}
+
+// procRSS reads VmRSS of a process, in KiB.
+func procRSS(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			return strconv.Atoi(f[1])
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc status")
+}
+
+// idleCPU is the share of one core the process used over d, in percent.
+func idleCPU(pid int, d time.Duration) (float64, error) {
+	ticks := func() (int, error) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, err
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) < 13 {
+			return 0, errors.New("short /proc stat")
+		}
+		u, _ := strconv.Atoi(f[11])
+		k, _ := strconv.Atoi(f[12])
+		return u + k, nil
+	}
+	t0, err := ticks()
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(d)
+	t1, err := ticks()
+	if err != nil {
+		return 0, err
+	}
+	return float64(t1-t0) / 100 / d.Seconds() * 100, nil // USER_HZ is 100 on Linux
+}
