@@ -7,6 +7,7 @@
 //	pex bench getnewpeer [flags]      GetNewPeer, Go against the JS reference
 //	pex bench relay [flags]           a relay holding many idle links
 //	pex bt swarm --infohash HEX ...   peer exchange in one BitTorrent swarm
+//	pex sim [flags]                   thousands of PXP nodes in one process
 //	pex turn --listen ADDR ...        a STUN and TURN server for relay operators
 //	pex version
 //
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "bt":
 		err = runBT(ctx, args[1:], stdout, stderr)
+	case "sim":
+		err = runSim(ctx, args[1:], stdout, stderr)
 	case "turn":
 		err = runTurn(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
@@ -67,13 +70,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		c := findCommand(strings.Join(args[1:], " "))
 		if c == nil {
-			fmt.Fprintf(stderr, "pex help: no command %q; the commands are node, demo, bench getnewpeer, bench relay, bt swarm, turn and version\n", strings.Join(args[1:], " "))
+			fmt.Fprintf(stderr, "pex help: no command %q; the commands are node, demo, bench getnewpeer, bench relay, bt swarm, sim, turn and version\n", strings.Join(args[1:], " "))
 			return 2
 		}
 		c.writeHelp(stdout)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "pex: unknown command %q; the commands are node, demo, bench getnewpeer, bench relay, bt swarm, turn, version and help\nRun \"pex --help\" for usage.\n", args[0])
+		fmt.Fprintf(stderr, "pex: unknown command %q; the commands are node, demo, bench getnewpeer, bench relay, bt swarm, sim, turn, version and help\nRun \"pex --help\" for usage.\n", args[0])
 		return 2
 	}
 	switch {

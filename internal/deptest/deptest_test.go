@@ -88,6 +88,7 @@ var layers = map[string][]string{
 	"internal/acceptloop": nil,
 	"internal/gate":       nil,
 	"internal/natlab":     nil,
+	"internal/sim":        {"internal/memnet", "pxp", "bt/swarm", "bt/pex"},
 	"portmap":             nil,
 	// tests only
 	"internal/deptest": nil,
@@ -99,7 +100,7 @@ var layers = map[string][]string{
 	"examples/pxp":     {"pxp"},
 	"examples/btswarm": {"bt/metainfo", "bt/swarm"},
 	// the command
-	"cmd/pex": {"bt/dht", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/version", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
+	"cmd/pex": {"bt/dht", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/sim", "internal/version", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
 }
 
 // codecs import nothing outside the standard library and the module.

@@ -1,0 +1,46 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// A reduced run: 500 nodes through one seed, each growing to 8 peers.
+// Every node gets there, the overlay is one component, and it is no
+// hub-and-spoke: no node takes more than the engine's MaxPeers, and paths
+// are short.
+func TestPXPRun(t *testing.T) {
+	res, err := RunPXP(t.Context(), PXPConfig{Nodes: 500, Want: 8, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := res.Overlay
+	t.Logf("join p50 %.0f ms, p99 %.0f ms; %+v", Percentile(res.JoinMS, 50), Percentile(res.JoinMS, 99), o)
+	if res.Failed != 0 || len(res.JoinMS) != 500 || res.AtTarget != 500 {
+		t.Fatalf("%d failed, %d at target", res.Failed, res.AtTarget)
+	}
+	if o.Nodes != 500 || o.Largest != 500 {
+		t.Fatalf("largest component %d of %d", o.Largest, o.Nodes)
+	}
+	if o.MeanDegree < 8 || len(res.InDegree) > 65 || o.PathLength > 2*o.RandPathLength+1 {
+		t.Fatalf("overlay %+v, in-degrees up to %d", o, len(res.InDegree)-1)
+	}
+}
+
+// A mass failure of half the nodes: the survivors heal into one
+// component at their target.
+func TestPXPMassFailure(t *testing.T) {
+	res, err := RunPXP(t.Context(), PXPConfig{Nodes: 300, Want: 6, Seed: 2, Kill: 0.5, HealFor: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := res.Kill
+	t.Logf("killed %d: largest %.2f, at target %.2f right after; healed in %v", k.Killed, k.LargestAfter, k.AtTargetAfter, k.Healed)
+	if k.Killed != 150 || k.Healed == 0 || res.AtTarget != res.Alive || res.Alive != 150 || k.Final.Largest != 150 {
+		t.Fatalf("kill %+v, %d of %d at target", k, res.AtTarget, res.Alive)
+	}
+}

@@ -1,0 +1,388 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/seed0021ed4d/pex/internal/memnet"
+)
+
+// PXPResult is what a PXP run measured.
+type PXPResult struct {
+	Config                    PXPConfig
+	Wall                      time.Duration  // the whole run
+	JoinWall                  time.Duration  // from the first join to the last node at Want
+	JoinMS                    []float64      // each node's time to Want, sorted
+	Failed                    int            // nodes that never reached Want
+	Overlay                   Stats          // after the joins
+	InDegree                  []int          // histogram: InDegree[d] nodes have d incoming links
+	MsgsPerNode, BytesPerNode float64        // sent, mean over the nodes, joins included
+	AfterChurn                *Stats         // after the churn phase, when there was one
+	ChurnJoins                []float64      // times to Want of the nodes that joined during churn, sorted
+	Kill                      *KillResult    // the mass failure, when there was one
+	AtTarget                  int            // surviving nodes at Want when the run ended
+	Below                     map[string]int // nodes below Want at the end, by their last GetNewPeer failure
+	Alive                     int            // surviving nodes
+}
+
+// KillResult is a mass failure and the healing after it.
+type KillResult struct {
+	Killed        int
+	LargestAfter  float64       // the share of survivors in the largest component right after
+	AtTargetAfter float64       // the share of survivors still at Want right after
+	Healed        time.Duration // until every survivor was in one component at Want; 0 if not within HealFor
+	Series        []HealPoint
+	Below         map[string]int // when not healed: the nodes below Want, by their last failure
+	Final         Stats
+}
+
+// HealPoint is the state of the survivors at one moment after the kill.
+type HealPoint struct {
+	T        time.Duration
+	Largest  float64 // share of survivors in the largest component
+	AtTarget float64 // share of survivors at Want
+}
+
+// RunPXP runs the PXP network cfg describes until it is done or ctx ends.
+func RunPXP(ctx context.Context, cfg PXPConfig) (*PXPResult, error) {
+	cfg.defaults()
+	start := time.Now()
+	w := &pxpWorld{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), ctx: ctx, byID: map[string]int{}}
+	w.nw = memnet.NewNetwork()
+	defer w.closeAll()
+	for i := range cfg.Seeds {
+		s, err := w.newNode(i, cfg.Nodes+cfg.Joining+64)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 { // seeds in a chain, so that every seed's joiners can meet
+			c, err := w.nw.DialFrom(nodeAddr(i, 9000).String(), w.node(0).addr)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := s.ex.Connect(ctx, c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	res := &PXPResult{Config: cfg}
+	// Joins, at JoinRate, at most Joining at once.
+	cfg.Progress.say("joining", "nodes", cfg.Nodes)
+	joinStart := time.Now()
+	if err := w.joinMany(ctx, cfg.Seeds, cfg.Nodes); err != nil {
+		return nil, err
+	}
+	stop := w.maintain(ctx)
+	w.settle(ctx, time.Minute)
+	res.JoinWall = time.Since(joinStart)
+	res.JoinMS, res.Failed = w.joinTimes(cfg.Seeds, cfg.Seeds+cfg.Nodes)
+	g, alive := w.graph()
+	res.Overlay = g.stats(alive, 200, w.rng)
+	res.InDegree = histogram(g.InDegree, alive)
+	res.MsgsPerNode, res.BytesPerNode = w.traffic()
+	cfg.Progress.say("joined", "nodes", cfg.Nodes, "seconds", res.JoinWall.Seconds(), "failed", res.Failed)
+	if cfg.Churn > 0 {
+		first := len(w.nodes)
+		w.churn(ctx)
+		w.settle(ctx, time.Minute)
+		g, alive := w.graph()
+		st := g.stats(alive, 200, w.rng)
+		res.AfterChurn = &st
+		res.ChurnJoins, _ = w.joinTimes(first, len(w.nodes))
+		cfg.Progress.say("churned", "joined", len(w.nodes)-first)
+	}
+	if cfg.Kill > 0 {
+		res.Kill = w.massFailure(ctx)
+	}
+	stop()
+	res.AtTarget, res.Alive = w.atTarget()
+	res.Below = w.belowReasons()
+	res.Wall = time.Since(start)
+	return res, nil
+}
+
+// joinMany joins nodes first..first+n-1 at the configured rate.
+func (w *pxpWorld) joinMany(ctx context.Context, first, n int) error {
+	sem := make(chan struct{}, w.cfg.Joining)
+	tick := time.Duration(float64(time.Second) / w.cfg.JoinRate)
+	next := time.Now()
+	var wg sync.WaitGroup
+	var firstErr error
+	var errMu sync.Mutex
+	for i := first; i < first+n; i++ {
+		if ctx.Err() != nil {
+			break
+		}
+		if d := time.Until(next); d > 0 {
+			sleepCtx(ctx, d)
+		}
+		next = next.Add(tick)
+		sem <- struct{}{}
+		node, err := w.newNode(i, w.cfg.MaxPeers)
+		if err != nil {
+			<-sem
+			errMu.Lock()
+			firstErr = err
+			errMu.Unlock()
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			w.join(ctx, node)
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// maintain tops up, every 200 ms, live nodes below Want (joining again
+// through a seed those left with no peer), a bounded number at once,
+// until stop.
+func (w *pxpWorld) maintain(ctx context.Context) (stop func()) {
+	mctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sem := make(chan struct{}, w.cfg.Joining)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-mctx.Done():
+				return
+			case <-t.C:
+			}
+			for _, n := range w.live() {
+				if w.overlayPeers(n) >= w.cfg.Want {
+					continue
+				}
+				n.mu.Lock()
+				busy := n.topping
+				n.topping = true
+				n.mu.Unlock()
+				if busy {
+					continue
+				}
+				select {
+				case sem <- struct{}{}:
+				case <-mctx.Done():
+					return
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem }()
+					if len(n.ex.Peers()) == 0 {
+						w.join(mctx, n)
+					} else {
+						gctx, cancel := context.WithTimeout(mctx, 30*time.Second)
+						w.grow(gctx, n)
+						cancel()
+					}
+					n.mu.Lock()
+					n.topping = false
+					n.mu.Unlock()
+				}()
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// settle waits, at most limit, until every live node is at Want.
+func (w *pxpWorld) settle(ctx context.Context, limit time.Duration) {
+	end := time.Now().Add(limit)
+	for time.Now().Before(end) && ctx.Err() == nil {
+		if at, alive := w.atTarget(); at == alive {
+			return
+		}
+		sleepCtx(ctx, 100*time.Millisecond)
+	}
+}
+
+// live returns the live nodes, seeds aside.
+func (w *pxpWorld) live() []*pxpNode {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*pxpNode
+	for i, n := range w.nodes {
+		if i >= w.cfg.Seeds && n != nil && !n.isDead() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// atTarget counts live nodes at Want, and live nodes.
+func (w *pxpWorld) atTarget() (at, alive int) {
+	for _, n := range w.live() {
+		alive++
+		if w.overlayPeers(n) >= w.cfg.Want {
+			at++
+		}
+	}
+	return at, alive
+}
+
+// joinTimes returns the sorted times to Want of nodes [from, to), in ms,
+// and how many never got there.
+func (w *pxpWorld) joinTimes(from, to int) ([]float64, int) {
+	var ms []float64
+	failed := 0
+	for i := from; i < to; i++ {
+		n := w.node(i)
+		n.mu.Lock()
+		r := n.reached
+		n.mu.Unlock()
+		if r == 0 {
+			failed++
+			continue
+		}
+		ms = append(ms, float64(r.Microseconds())/1000)
+	}
+	slices.Sort(ms)
+	return ms, failed
+}
+
+// traffic is the mean of messages and bytes sent per live node.
+func (w *pxpWorld) traffic() (msgs, bytes float64) {
+	live := w.live()
+	for _, n := range live {
+		st := n.ex.Stats()
+		msgs += float64(st.MessagesSent)
+		bytes += float64(st.BytesSent)
+	}
+	if len(live) > 0 {
+		msgs /= float64(len(live))
+		bytes /= float64(len(live))
+	}
+	return msgs, bytes
+}
+
+// churn replaces Churn of the live nodes a second, for ChurnFor: killed
+// at random, new ones joining.
+func (w *pxpWorld) churn(ctx context.Context) {
+	end := time.Now().Add(w.cfg.ChurnFor)
+	step := 100 * time.Millisecond
+	var wg sync.WaitGroup
+	debt := 0.0
+	for time.Now().Before(end) && ctx.Err() == nil {
+		live := w.live()
+		debt += w.cfg.Churn * float64(len(live)) * step.Seconds()
+		for ; debt >= 1 && len(live) > 0; debt-- {
+			k := w.intn(len(live))
+			live[k].kill()
+			live = slices.Delete(live, k, k+1)
+			w.mu.Lock()
+			i := len(w.nodes)
+			w.mu.Unlock()
+			node, err := w.newNode(i, w.cfg.MaxPeers)
+			if err != nil {
+				continue
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); w.join(ctx, node) }()
+		}
+		sleepCtx(ctx, step)
+	}
+	wg.Wait()
+}
+
+// massFailure kills Kill of the live nodes at once and follows the
+// survivors as they heal.
+func (w *pxpWorld) massFailure(ctx context.Context) *KillResult {
+	live := w.live()
+	w.rngMu.Lock()
+	w.rng.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+	w.rngMu.Unlock()
+	k := int(w.cfg.Kill * float64(len(live)))
+	var wg sync.WaitGroup
+	for _, n := range live[:k] {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.kill() }()
+	}
+	wg.Wait()
+	w.cfg.Progress.say("killed", "nodes", k, "survivors", len(live)-k)
+	r := &KillResult{Killed: k}
+	start := time.Now()
+	for {
+		g, alive := w.graph()
+		_, largest := g.components(alive)
+		at, n := w.atTarget()
+		p := HealPoint{T: time.Since(start), AtTarget: float64(at) / float64(max(n, 1)), Largest: float64(largest.size) / float64(max(n, 1))}
+		r.Series = append(r.Series, p)
+		if len(r.Series) == 1 {
+			r.LargestAfter, r.AtTargetAfter = p.Largest, p.AtTarget
+		}
+		if at == n && largest.size == n {
+			r.Healed = max(p.T, time.Millisecond)
+			r.Final = g.stats(alive, 200, w.rng)
+			break
+		}
+		if p.T > w.cfg.HealFor || ctx.Err() != nil {
+			r.Final = g.stats(alive, 200, w.rng)
+			r.Below = w.belowReasons()
+			break
+		}
+		sleepCtx(ctx, 250*time.Millisecond)
+	}
+	w.cfg.Progress.say("healed", "seconds", r.Healed.Seconds(), "largest_after", r.LargestAfter)
+	return r
+}
+
+func (w *pxpWorld) closeAll() {
+	w.mu.Lock()
+	nodes := slices.Clone(w.nodes)
+	w.mu.Unlock()
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		if n == nil || n.isDead() {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() { defer wg.Done(); n.kill(); <-sem }()
+	}
+	wg.Wait()
+}
+
+// belowReasons counts the live nodes below Want by their last failure.
+func (w *pxpWorld) belowReasons() map[string]int {
+	m := map[string]int{}
+	for _, n := range w.live() {
+		if peers := w.overlayPeers(n); peers < w.cfg.Want {
+			n.mu.Lock()
+			why := n.lastErr
+			n.mu.Unlock()
+			if why == "" {
+				why = "no failure recorded"
+			}
+			m[fmt.Sprintf("%s (%d peers)", why, peers)]++
+		}
+	}
+	return m
+}
+
+// histogram counts the live nodes of each in-degree.
+func histogram(deg []int, alive []bool) []int {
+	var h []int
+	for i, d := range deg {
+		if alive != nil && !alive[i] {
+			continue
+		}
+		for len(h) <= d {
+			h = append(h, 0)
+		}
+		h[d]++
+	}
+	return h
+}
