@@ -181,6 +181,7 @@ func NewReader(r io.Reader, max int) *Reader {
 
 // ReadFrame reads the next frame; it is valid until the next call.
 func (r *Reader) ReadFrame() (Frame, error) {
+	r.buf = grow.Release(r.buf) // the last frame's buffer: none is held while waiting
 	var l [4]byte
 	if _, err := io.ReadFull(r.r, l[:]); err != nil {
 		return Frame{}, err
@@ -193,7 +194,7 @@ func (r *Reader) ReadFrame() (Frame, error) {
 		return Frame{}, fmt.Errorf("%w: length %d", ErrBadFrame, n)
 	}
 	// The buffer grows with the bytes that arrive, not with n.
-	b, err := grow.Read(r.r, grow.Release(r.buf), int(n))
+	b, err := grow.Read(r.r, nil, int(n))
 	r.buf = b
 	if err != nil {
 		if err == io.EOF {

@@ -259,7 +259,7 @@ func (c *conn) sendLoop(done <-chan struct{}) {
 	s := c.s
 	pc := s.cfg.PEX.Defaults()
 	var m pex.Msg
-	var buf []byte // grown on the first message, kept for the next
+	var buf []byte // for one message: a PEX message a minute is not worth a buffer held between them
 	lastWrite := time.Now()
 	notBefore := lastWrite.Add(PEXSettleDelay)
 	var lastSent time.Time
@@ -289,13 +289,13 @@ func (c *conn) sendLoop(done <-chan struct{}) {
 		s.mu.Unlock()
 		if sent {
 			if frame, ok, err := c.net.pexFrame(buf[:0], &m); err == nil && ok {
-				buf = frame[:0]
 				if c.write(frame) != nil {
 					return
 				}
 				lastWrite, lastSent = now, now
 				s.emit(Event{Type: EventPEXSent, Peer: c.addr, Net: pexNet, Added: addrs(m.Added), Dropped: slices.Clone(m.Dropped)})
 			}
+			m = pex.Msg{} // a message a minute: not worth its slices held between them
 		}
 		if !now.Before(lastWrite.Add(KeepAliveInterval)) {
 			if ka := c.net.keepAlive(); ka != nil && c.write(ka) != nil {

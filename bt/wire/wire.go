@@ -138,6 +138,7 @@ type Message struct {
 
 // ReadMessage reads the next message.
 func (r *Reader) ReadMessage() (Message, error) {
+	r.buf = grow.Release(r.buf) // the last payload's buffer: none is held while waiting
 	var l [4]byte
 	if _, err := io.ReadFull(r.r, l[:]); err != nil {
 		return Message{}, err
@@ -150,7 +151,7 @@ func (r *Reader) ReadMessage() (Message, error) {
 		return Message{}, fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, n, r.max)
 	}
 	// The buffer grows with the bytes that arrive, not with n.
-	b, err := grow.Read(r.r, grow.Release(r.buf), int(n))
+	b, err := grow.Read(r.r, nil, int(n))
 	r.buf = b
 	if err != nil {
 		if err == io.EOF {

@@ -26,7 +26,7 @@ var simCmd = &command{
 		"overlay's in-degrees, clustering coefficient and path length against a random graph " +
 		"of the same mean degree, and after the failure the share of survivors in the largest " +
 		"component over time. With --out, it writes plots (SVG) and the tables there. It exits " +
-		"0 when every surviving node ends at --want.",
+		"0 when every surviving node ends at --want. pex sim bt runs a BitTorrent swarm.",
 	examples: []string{
 		"pex sim --nodes 1000",
 		"pex sim --nodes 10000 --want 8 --kill 0.5 --out sim-out",
@@ -36,9 +36,10 @@ var simCmd = &command{
 }
 
 type simOpts struct {
-	cfg  sim.PXPConfig
-	out  string
-	json bool
+	cfg     sim.PXPConfig
+	out     string
+	json    bool
+	metrics string
 }
 
 func (o *simOpts) flagSet() *flag.FlagSet {
@@ -55,11 +56,15 @@ func (o *simOpts) flagSet() *flag.FlagSet {
 	fs.DurationVar(&o.cfg.HealFor, "heal-for", time.Minute, "the longest the survivors are given to heal, `D`")
 	fs.Uint64Var(&o.cfg.Seed, "seed", 1, "`S` seeds the run's own random choices (the engines draw their own)")
 	fs.StringVar(&o.out, "out", "", "write plots and tables under `DIR`")
+	fs.StringVar(&o.metrics, "metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	return fs
 }
 
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "bt" {
+		return runSimBT(ctx, args[1:], stdout, stderr)
+	}
 	var o simOpts
 	fs := o.flagSet()
 	if err := simCmd.parseFlags(fs, args, stdout, stderr); err != nil {
@@ -92,6 +97,13 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	pr := &printer{w: stdout, json: o.json}
+	if o.metrics != "" {
+		stop, err := serveMetrics(context.Background(), o.metrics, pr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	o.cfg.Progress = func(phase string, fields ...any) { pr.event(phase, fields...) }
 	res, err := sim.RunPXP(ctx, o.cfg)
 	if err != nil {

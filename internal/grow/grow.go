@@ -1,26 +1,36 @@
 // Package grow reads a payload whose length a peer announced into a buffer
 // that grows with the bytes that actually arrive, never with the announced
 // length: a peer that announces a megabyte and sends nothing costs nothing.
-// The frame readers of mux, bt/wire and bt/azmp share it. It depends on the
-// standard library only.
+// The frame readers of bt/wire and bt/azmp share it. Buffers of First
+// bytes come from a pool and go back to it with Release, so that a reader
+// waiting for its next message holds none. It depends on the standard
+// library only.
 package grow
 
-import "io"
+import (
+	"io"
+	"sync"
+)
 
 // Sizes.
 const (
 	// First is the first allocation for a payload; each further one
 	// doubles, so a buffer is at most twice the bytes received.
 	First = 4 << 10
-	// Keep is the largest buffer Release keeps for the next payload: a
-	// link that once carried a large message does not hold it while idle.
+	// Keep is kept for its old callers: Release keeps no buffer now.
 	Keep = 16 << 10
 )
+
+// pool holds buffers of First bytes between payloads.
+var pool = sync.Pool{New: func() any { return new([First]byte) }}
 
 // Read reads exactly n bytes from r into buf, reusing its capacity, and
 // returns the filled slice. On error it returns what arrived so far.
 func Read(r io.Reader, buf []byte, n int) ([]byte, error) {
 	buf = buf[:0]
+	if cap(buf) == 0 && n > 0 {
+		buf = pool.Get().(*[First]byte)[:0]
+	}
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			c := min(n, max(2*cap(buf), First))
@@ -40,11 +50,12 @@ func Read(r io.Reader, buf []byte, n int) ([]byte, error) {
 	return buf, nil
 }
 
-// Release returns buf emptied for the next Read, or nil when it grew past
-// Keep.
+// Release gives buf back, to the pool when it is one of First bytes, and
+// returns nil: call it before waiting for the next message, so that an
+// idle reader holds no buffer.
 func Release(buf []byte) []byte {
-	if cap(buf) > Keep {
-		return nil
+	if cap(buf) == First {
+		pool.Put((*[First]byte)(buf[:First]))
 	}
-	return buf[:0]
+	return nil
 }

@@ -78,3 +78,58 @@ func plotLines(file, title, xlabel, ylabel string, series map[string]plotter.XYs
 	}
 	return p.Save(plotW, plotH, file)
 }
+
+// plotKnowledge draws the share of the swarm peers know over protocol
+// minutes, with PEX and from the tracker alone, for the run's span.
+func plotKnowledge(file string, r *BTResult) error {
+	span := r.PEX[len(r.PEX)-1].T
+	series := map[string]plotter.XYs{}
+	add := func(name string, pts []BTPoint, f func(BTPoint) float64) {
+		var xy plotter.XYs
+		for _, p := range pts {
+			if p.T <= span {
+				xy = append(xy, plotter.XY{X: p.T.Minutes(), Y: f(p)})
+			}
+		}
+		series[name] = xy
+	}
+	add("PEX, mean", r.PEX, func(p BTPoint) float64 { return p.Mean })
+	add("PEX, least", r.PEX, func(p BTPoint) float64 { return p.Min })
+	add("tracker only, mean", r.Tracker, func(p BTPoint) float64 { return p.Mean })
+	add("tracker only, least", r.Tracker, func(p BTPoint) float64 { return p.Min })
+	title := fmt.Sprintf("Knowledge of a swarm of %d peers", r.Config.Peers)
+	return plotLines(file, title, "protocol minutes", "share of the swarm known",
+		series, []string{"PEX, mean", "PEX, least", "tracker only, mean", "tracker only, least"})
+}
+
+// plotLoad draws, for each share, the announces per peer a tracker
+// answered until every peer knew it, with PEX and without.
+func plotLoad(file string, r *BTResult) error {
+	p := plot.New()
+	p.Title.Text = "Tracker load until every peer knows a share of the swarm"
+	p.Y.Label.Text = "announces per peer"
+	var with, without plotter.Values
+	var names []string
+	for _, l := range r.Load {
+		names = append(names, fmt.Sprintf("%.0f %%", 100*l.Share))
+		with = append(with, max(0, float64(l.WithPEX))/float64(r.Config.Peers))
+		without = append(without, max(0, float64(l.NoPEX))/float64(r.Config.Peers))
+	}
+	w := vg.Points(20)
+	a, err := plotter.NewBarChart(with, w)
+	if err != nil {
+		return err
+	}
+	b, err := plotter.NewBarChart(without, w)
+	if err != nil {
+		return err
+	}
+	a.Offset, b.Offset = -w/2, w/2
+	a.Color, b.Color = plotutil.Color(0), plotutil.Color(1)
+	p.Add(a, b)
+	p.Legend.Add("with PEX", a)
+	p.Legend.Add("tracker only", b)
+	p.Legend.Top = true
+	p.NominalX(names...)
+	return p.Save(plotW, plotH, file)
+}

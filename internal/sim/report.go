@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // PXPTable is a PXP run's figures as a text table.
@@ -99,4 +100,77 @@ func WritePXP(dir string, r *PXPResult) ([]string, error) {
 		}
 	}
 	return files, nil
+}
+
+// BTTable is a BitTorrent run's figures as a text table.
+func BTTable(r *BTResult) string {
+	var b strings.Builder
+	c := r.Config
+	fmt.Fprintf(&b, "BitTorrent: %d peers of %d connections, tracker answers %d, announce interval %v; protocol time x%g (%.1f s of real time)\n",
+		c.Peers, c.MaxPeers, c.TrackerPeers, c.Interval, c.Scale, r.Wall.Seconds())
+	fmt.Fprintf(&b, "  share of the swarm peers know, mean / least, over protocol time\n")
+	fmt.Fprintf(&b, "    %-8s %-18s %-18s\n", "time", "with PEX", "tracker only")
+	for i, p := range r.PEX {
+		if i > 12 && i != len(r.PEX)-1 {
+			continue
+		}
+		t := trackerAt(r.Tracker, p.T)
+		fmt.Fprintf(&b, "    %-8s %5.1f %% / %5.1f %%   %5.1f %% / %5.1f %%\n", p.T.Round(time.Second), 100*p.Mean, 100*p.Min, 100*t.Mean, 100*t.Min)
+	}
+	fmt.Fprintf(&b, "  tracker load: announces answered until every peer knew the share\n")
+	fmt.Fprintf(&b, "    %-6s %-26s %-26s %s\n", "share", "with PEX", "tracker only", "saved")
+	for _, l := range r.Load {
+		with, without, saved := "not within the run", "not within 2000 intervals", "-"
+		if l.WithPEX >= 0 {
+			with = fmt.Sprintf("%d (%.1f a peer, at %v)", l.WithPEX, float64(l.WithPEX)/float64(c.Peers), l.WithPEXT.Round(time.Minute))
+		}
+		if l.NoPEX >= 0 {
+			without = fmt.Sprintf("%d (%.1f a peer, at %v)", l.NoPEX, float64(l.NoPEX)/float64(c.Peers), l.NoPEXT.Round(time.Minute))
+		}
+		if l.WithPEX > 0 && l.NoPEX > 0 {
+			saved = fmt.Sprintf("%.1fx", float64(l.NoPEX)/float64(l.WithPEX))
+		}
+		fmt.Fprintf(&b, "    %-6s %-26s %-26s %s\n", fmt.Sprintf("%.0f %%", 100*l.Share), with, without, saved)
+	}
+	fmt.Fprintf(&b, "  connections per peer at the end: %.1f\n", r.Conns)
+	return b.String()
+}
+
+// trackerAt is the tracker-only point at protocol time t (the last one
+// not after it).
+func trackerAt(pts []BTPoint, t time.Duration) BTPoint {
+	var last BTPoint
+	for _, p := range pts {
+		if p.T > t {
+			break
+		}
+		last = p
+	}
+	return last
+}
+
+// WriteBT writes a BitTorrent run's plots and tables under dir.
+func WriteBT(dir string, r *BTResult) ([]string, error) {
+	var files []string
+	write := func(name string, err error) error {
+		if err == nil {
+			files = append(files, name)
+		}
+		return err
+	}
+	name := filepath.Join(dir, "bt-summary.txt")
+	if err := write(name, os.WriteFile(name, []byte(BTTable(r)), 0o644)); err != nil {
+		return files, err
+	}
+	name = filepath.Join(dir, "bt-result.json")
+	b, _ := json.MarshalIndent(r, "", "  ")
+	if err := write(name, os.WriteFile(name, b, 0o644)); err != nil {
+		return files, err
+	}
+	name = filepath.Join(dir, "bt-knowledge.svg")
+	if err := write(name, plotKnowledge(name, r)); err != nil {
+		return files, err
+	}
+	name = filepath.Join(dir, "bt-tracker-load.svg")
+	return files, write(name, plotLoad(name, r))
 }

@@ -1,0 +1,235 @@
+package sim
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// BTPoint is the swarm at one protocol time: what peers know of it, and
+// the announces the tracker answered so far.
+type BTPoint struct {
+	T         time.Duration // protocol time since the first join
+	Mean, Min float64       // the share of the swarm peers know: mean, and the least any peer knows
+	Announces int64
+}
+
+// LoadRow is the tracker-load figure for one share: the announces a
+// tracker answered until every peer knew that share of the swarm, with
+// PEX and without (-1: not within the run).
+type LoadRow struct {
+	Share            float64
+	WithPEX, NoPEX   int64
+	WithPEXT, NoPEXT time.Duration // when, in protocol time
+}
+
+// BTResult is what a BitTorrent run measured.
+type BTResult struct {
+	Config  BTConfig
+	Wall    time.Duration
+	PEX     []BTPoint // the swarm of real engines, PEX on
+	Tracker []BTPoint // the same tracker, schedule and connection limit without PEX
+	Load    []LoadRow
+	Conns   float64 // mean connections per peer at the end, PEX on
+}
+
+// Shares the tracker-load figure is given for.
+var loadShares = []float64{0.5, 0.9, 0.99}
+
+// RunBT runs the swarm cfg describes, then the tracker-only baseline.
+func RunBT(ctx context.Context, cfg BTConfig) (*BTResult, error) {
+	cfg.defaults()
+	start := time.Now()
+	w := newBTWorld(cfg)
+	defer w.close()
+	res := &BTResult{Config: cfg}
+	tick := time.Duration(float64(time.Second) / cfg.JoinRate)
+	nextAnnounce := make([]time.Time, cfg.Peers)
+	sampleEvery := cfg.real(time.Minute)
+	nextSample := start
+	sample := func() {
+		res.PEX = append(res.PEX, w.sample(time.Duration(float64(time.Since(start))*cfg.Scale)))
+	}
+	reannounce := func(now time.Time) {
+		for i := range w.peers {
+			if !nextAnnounce[i].IsZero() && now.After(nextAnnounce[i]) {
+				w.learn(w.peers[i], w.announce(i))
+				nextAnnounce[i] = now.Add(cfg.real(cfg.Interval))
+			}
+		}
+	}
+	cfg.Progress.say("joining", "peers", cfg.Peers)
+	for i := range cfg.Peers {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		p, err := w.start(i, false)
+		if err != nil {
+			return nil, err
+		}
+		p.know.add(i)
+		w.learn(p, w.announce(i))
+		now := time.Now()
+		nextAnnounce[i] = now.Add(cfg.real(cfg.Interval))
+		if now.After(nextSample) {
+			sample()
+			nextSample = nextSample.Add(sampleEvery)
+			reannounce(now)
+		}
+		sleepCtx(ctx, time.Until(start.Add(time.Duration(i+1)*tick)))
+	}
+	cfg.Progress.say("joined", "peers", cfg.Peers, "seconds", time.Since(start).Seconds())
+	end := time.Now().Add(cfg.real(cfg.Duration))
+	for time.Now().Before(end) && ctx.Err() == nil {
+		sleepCtx(ctx, time.Until(nextSample))
+		now := time.Now()
+		reannounce(now)
+		sample()
+		nextSample = nextSample.Add(sampleEvery)
+		if last := res.PEX[len(res.PEX)-1]; last.Min >= loadShares[len(loadShares)-1] && len(res.PEX) > 5 {
+			break // every peer knows the last share: the figure is complete
+		}
+	}
+	total := 0
+	for _, p := range w.peers {
+		total += len(p.s.Peers())
+	}
+	res.Conns = float64(total) / float64(len(w.peers))
+	cfg.Progress.say("baseline", "peers", cfg.Peers)
+	res.Tracker = trackerOnly(cfg, res.PEX)
+	res.Load = loadTable(res.PEX, res.Tracker)
+	res.Wall = time.Since(start)
+	return res, nil
+}
+
+// sample reads every joined peer's knowledge.
+func (w *btWorld) sample(t time.Duration) BTPoint {
+	w.mu.Lock()
+	peers := w.peers
+	w.mu.Unlock()
+	pt := BTPoint{T: t, Announces: w.announces.Load(), Min: 1}
+	for _, p := range peers {
+		f := float64(p.know.count()) / float64(w.cfg.Peers)
+		pt.Mean += f
+		pt.Min = min(pt.Min, f)
+	}
+	if len(peers) > 0 {
+		pt.Mean /= float64(len(peers))
+	}
+	return pt
+}
+
+// trackerOnly is the same swarm without PEX, computed rather than run:
+// peers join in the same order and at the same rate, announce at join
+// and every Interval, and dial what the tracker names while both ends
+// have a free connection; a peer knows whom the tracker named and who
+// dialed it. It runs until every peer knows the largest share of
+// loadShares, sampling at the times the PEX run sampled and every minute
+// after.
+func trackerOnly(cfg BTConfig, pexPoints []BTPoint) []BTPoint {
+	n := cfg.Peers
+	rng := rand.New(rand.NewPCG(cfg.Seed+1, cfg.Seed^0xda3e39cb94b95bdb))
+	know := make([]knowledge, n)
+	conns := make([]map[int]bool, n)
+	joinAt := func(i int) time.Duration {
+		return time.Duration(float64(i) / cfg.JoinRate * cfg.Scale * float64(time.Second))
+	}
+	var joined []int
+	var announces int64
+	next := make([]time.Duration, n)
+	announce := func(i int) {
+		announces++
+		var got []int
+		if len(joined) <= cfg.TrackerPeers+1 {
+			got = append(got, joined...)
+		} else {
+			seen := map[int]bool{}
+			for len(got) < cfg.TrackerPeers {
+				j := joined[rng.IntN(len(joined))]
+				if j != i && !seen[j] {
+					seen[j] = true
+					got = append(got, j)
+				}
+			}
+		}
+		for _, j := range got {
+			know[i].add(j)
+			if len(conns[i]) < cfg.MaxPeers && len(conns[j]) < cfg.MaxPeers && !conns[i][j] {
+				conns[i][j], conns[j][i] = true, true
+				know[j].add(i)
+			}
+		}
+	}
+	var out []BTPoint
+	sampleAt := func(t time.Duration) {
+		pt := BTPoint{T: t, Announces: announces, Min: 1}
+		for _, i := range joined {
+			f := float64(know[i].count()) / float64(n)
+			pt.Mean += f
+			pt.Min = min(pt.Min, f)
+		}
+		if len(joined) > 0 {
+			pt.Mean /= float64(len(joined))
+		}
+		out = append(out, pt)
+	}
+	var times []time.Duration
+	for _, p := range pexPoints {
+		times = append(times, p.T)
+	}
+	t, k, s := time.Duration(0), 0, 0
+	step := time.Second // protocol time
+	for {
+		for k < n && joinAt(k) <= t {
+			know[k] = make(knowledge, (n+63)/64)
+			conns[k] = map[int]bool{}
+			know[k].add(k)
+			announce(k)
+			joined = append(joined, k)
+			next[k] = t + cfg.Interval
+			k++
+		}
+		for _, i := range joined {
+			if t >= next[i] {
+				announce(i)
+				next[i] = t + cfg.Interval
+			}
+		}
+		due := s >= len(times) || t >= times[s]
+		if due {
+			sampleAt(t)
+			s++
+			if k == n && out[len(out)-1].Min >= loadShares[len(loadShares)-1] {
+				return out
+			}
+		}
+		if t > 2000*cfg.Interval { // bounded: far past any figure worth giving
+			return out
+		}
+		if k == n && s >= len(times) {
+			step = cfg.Interval // only announces remain, one a peer an interval
+		}
+		t += step
+	}
+}
+
+// loadTable finds, for each share, the first point where every peer knew
+// it.
+func loadTable(withPEX, noPEX []BTPoint) []LoadRow {
+	first := func(pts []BTPoint, share float64) (int64, time.Duration) {
+		for _, p := range pts {
+			if p.Min >= share {
+				return p.Announces, p.T
+			}
+		}
+		return -1, 0
+	}
+	var rows []LoadRow
+	for _, s := range loadShares {
+		r := LoadRow{Share: s}
+		r.WithPEX, r.WithPEXT = first(withPEX, s)
+		r.NoPEX, r.NoPEXT = first(noPEX, s)
+		rows = append(rows, r)
+	}
+	return rows
+}
