@@ -48,7 +48,10 @@ func RunBT(ctx context.Context, cfg BTConfig) (*BTResult, error) {
 	sampleEvery := cfg.real(time.Minute)
 	nextSample := start
 	sample := func() {
-		res.PEX = append(res.PEX, w.sample(time.Duration(float64(time.Since(start))*cfg.Scale)))
+		p := w.sample(time.Duration(float64(time.Since(start)) * cfg.Scale))
+		res.PEX = append(res.PEX, p)
+		cfg.Progress.say("progress", "protocol_minutes", p.T.Truncate(time.Second).Minutes(), "peers", len(w.peers),
+			"known_mean", p.Mean, "known_least", p.Min, "announces", p.Announces)
 	}
 	reannounce := func(now time.Time) {
 		for i := range w.peers {
@@ -73,7 +76,7 @@ func RunBT(ctx context.Context, cfg BTConfig) (*BTResult, error) {
 		nextAnnounce[i] = now.Add(cfg.real(cfg.Interval))
 		if now.After(nextSample) {
 			sample()
-			nextSample = nextSample.Add(sampleEvery)
+			nextSample = now.Add(sampleEvery)
 			reannounce(now)
 		}
 		sleepCtx(ctx, time.Until(start.Add(time.Duration(i+1)*tick)))

@@ -70,6 +70,8 @@ func RunPXP(ctx context.Context, cfg PXPConfig) (*PXPResult, error) {
 		}
 	}
 	res := &PXPResult{Config: cfg}
+	stopProgress := w.progress(ctx, start)
+	defer stopProgress()
 	// Joins, at JoinRate, at most Joining at once.
 	cfg.Progress.say("joining", "nodes", cfg.Nodes)
 	joinStart := time.Now()
@@ -103,6 +105,30 @@ func RunPXP(ctx context.Context, cfg PXPConfig) (*PXPResult, error) {
 	res.Below = w.belowReasons()
 	res.Wall = time.Since(start)
 	return res, nil
+}
+
+// progress says, every two seconds, how many live nodes are at Want.
+func (w *pxpWorld) progress(ctx context.Context, start time.Time) (stop func()) {
+	if w.cfg.Progress == nil {
+		return func() {}
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-t.C:
+				at, alive := w.atTarget()
+				w.cfg.Progress.say("progress", "elapsed_s", time.Since(start).Truncate(time.Second).Seconds(), "alive", alive, "at_target", at)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // joinMany joins nodes first..first+n-1 at the configured rate.
