@@ -101,7 +101,7 @@ func (a *azLink) readOne() error {
 	if string(f.ID) != azmp.IDPeerExchange || !a.pex {
 		return nil // a BitTorrent message, or one pex does not use
 	}
-	added, dropped, err := a.recv.ReceiveAZ(time.Now(), f.Payload, s.ih, netip.AddrPort{})
+	added, dropped, err := a.recv.ReceiveAZ(s.now(), f.Payload, s.ih, netip.AddrPort{})
 	if err != nil {
 		return err
 	}

@@ -137,6 +137,9 @@ type Config struct {
 	// EventBuffer is the Events channel's capacity; events that find it
 	// full are dropped and counted (Stats.EventsDropped). Default 1024.
 	EventBuffer int
+	// Clock is the time the protocol runs on (clock.go); nil means real
+	// time.
+	Clock Clock
 }
 
 // DefaultConfig returns the configuration a nil *Config stands for (with a
@@ -163,6 +166,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
 	}
 	orDefault(&o.MaxPeers, DefaultMaxPeers)
 	orDefault(&o.HandshakeTimeout, DefaultHandshakeTimeout)

@@ -229,7 +229,7 @@ func (c *conn) update(st linkState, announce bool) error {
 		if c.ticket != nil {
 			c.ticket.Leave() // the handshakes are done
 		}
-		c.ready, c.readyAt = true, time.Now()
+		c.ready, c.readyAt = true, s.now()
 		s.emitLocked(Event{Type: EventConnected, Peer: c.addr, Listen: c.listen, Client: st.client, Source: c.source, Net: st.pexNet, Encrypted: c.mse, Outgoing: c.outgoing})
 		s.syncPEXLocked(c.listen)
 	}
@@ -260,8 +260,10 @@ func (c *conn) sendLoop(done <-chan struct{}) {
 	pc := s.cfg.PEX.Defaults()
 	var m pex.Msg
 	var buf []byte // for one message: a PEX message a minute is not worth a buffer held between them
+	// PEX's interval runs on the swarm's clock; keep-alives and the settle
+	// delay on real time (clock.go).
 	lastWrite := time.Now()
-	notBefore := lastWrite.Add(PEXSettleDelay)
+	notBefore := s.now().Add(s.protocol(PEXSettleDelay))
 	var lastSent time.Time
 	due := func() time.Time { // the next message's due time, never before notBefore
 		if d := lastSent.Add(pc.Interval); !lastSent.IsZero() && d.After(notBefore) {
@@ -273,7 +275,7 @@ func (c *conn) sendLoop(done <-chan struct{}) {
 	defer timer.Stop()
 	for {
 		var changed <-chan struct{}
-		now := time.Now()
+		now, realNow := s.now(), time.Now()
 		sent := false
 		s.mu.Lock()
 		pexNet := c.pexNet
@@ -292,29 +294,29 @@ func (c *conn) sendLoop(done <-chan struct{}) {
 				if c.write(frame) != nil {
 					return
 				}
-				lastWrite, lastSent = now, now
+				lastWrite, lastSent = realNow, now
 				s.emit(Event{Type: EventPEXSent, Peer: c.addr, Net: pexNet, Added: addrs(m.Added), Dropped: slices.Clone(m.Dropped)})
 			}
 			m = pex.Msg{} // a message a minute: not worth its slices held between them
 		}
-		if !now.Before(lastWrite.Add(KeepAliveInterval)) {
+		if !realNow.Before(lastWrite.Add(KeepAliveInterval)) {
 			if ka := c.net.keepAlive(); ka != nil && c.write(ka) != nil {
 				return
 			}
-			lastWrite = now
+			lastWrite = realNow
 		}
-		next := lastWrite.Add(KeepAliveInterval)
+		wait := lastWrite.Add(KeepAliveInterval).Sub(realNow)
 		if pexNet != "" && changed == nil {
-			next = minTime(next, due())
+			wait = min(wait, s.real(due().Sub(now)))
 		}
-		timer.Reset(next.Sub(now))
+		timer.Reset(wait)
 		select {
 		case <-done:
 			return
 		case <-timer.C:
 		case <-c.wake:
 		case <-changed: // nil, and so never ready, unless waiting for news
-			notBefore = time.Now().Add(PEXSettleDelay)
+			notBefore = s.now().Add(s.protocol(PEXSettleDelay))
 		}
 	}
 }

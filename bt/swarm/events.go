@@ -90,7 +90,7 @@ func (s *Swarm) emitLocked(ev Event) {
 	if s.closed {
 		return
 	}
-	ev.Time = time.Now()
+	ev.Time = s.now()
 	select {
 	case s.events <- ev:
 	default:

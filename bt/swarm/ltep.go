@@ -107,7 +107,7 @@ func (l *ltepLink) readOne() error {
 		if !s.pexOn() {
 			return nil // we did not offer it
 		}
-		added, dropped, err := l.recv.Receive(time.Now(), msg.Payload[1:], netip.AddrPort{})
+		added, dropped, err := l.recv.Receive(s.now(), msg.Payload[1:], netip.AddrPort{})
 		if err != nil {
 			return err
 		}

@@ -105,7 +105,7 @@ func (s *Swarm) takeLocked(a netip.AddrPort, source string, from netip.AddrPort)
 	if _, ok := s.known[a]; ok || s.listening[a] != nil {
 		return false
 	}
-	now := time.Now()
+	now := s.now()
 	if !s.mayDialLocked(a, source, from, now) {
 		return false
 	}
@@ -128,7 +128,7 @@ func (s *Swarm) dialAndRun(addr netip.AddrPort, source string, from netip.AddrPo
 		s.dialing--
 		s.slots--
 		delete(s.known, addr)
-		s.dialEndedLocked(addr, source, from, false, time.Now())
+		s.dialEndedLocked(addr, source, from, false, s.now())
 		s.mu.Unlock()
 		var retry time.Duration
 		if source == SourceManual {
@@ -185,7 +185,7 @@ func (s *Swarm) redial(addr netip.AddrPort, failed bool) time.Duration {
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
-		t := time.NewTimer(d)
+		t := time.NewTimer(s.real(d))
 		defer t.Stop()
 		select {
 		case <-t.C:
@@ -226,7 +226,7 @@ func (s *Swarm) unregister(c *conn) (wasReady bool) {
 	delete(s.conns, c)
 	if c.outgoing {
 		delete(s.known, c.addr)
-		s.dialEndedLocked(c.addr, c.source, c.from, c.ready, time.Now())
+		s.dialEndedLocked(c.addr, c.source, c.from, c.ready, s.now())
 	}
 	if s.listening[c.listen] == c {
 		delete(s.listening, c.listen)

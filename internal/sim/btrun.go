@@ -39,8 +39,8 @@ var loadShares = []float64{0.5, 0.9, 0.99}
 // RunBT runs the swarm cfg describes, then the tracker-only baseline.
 func RunBT(ctx context.Context, cfg BTConfig) (*BTResult, error) {
 	cfg.defaults()
-	start := time.Now()
 	w := newBTWorld(cfg)
+	start := w.clock.Start
 	defer w.close()
 	res := &BTResult{Config: cfg}
 	tick := time.Duration(float64(time.Second) / cfg.JoinRate)

@@ -11,20 +11,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/seed0021ed4d/pex/bt/pex"
 	"github.com/seed0021ed4d/pex/bt/swarm"
 	"github.com/seed0021ed4d/pex/internal/memnet"
 )
 
 // BTConfig shapes a BitTorrent run; zero fields take the defaults named.
 //
-// The engines run on a scaled clock: every protocol timer that would make
-// a run of minutes impractical is divided by Scale (BEP 11's minute
-// between PEX messages, the flood rules that police it, the dial
-// backoffs, the tracker's announce interval), and times are reported in
-// protocol time: real time times Scale. Timers that stay real (the one
-// second a first PEX message waits for peers to settle, handshake
-// timeouts) only make the run slower, never faster, than the protocol.
+// The engines run on a swarm.ScaledClock, Scale times faster than real
+// time: BEP 11's minute between PEX messages, the flood rules that police
+// it, keep-alives, dial backoffs, and the tracker's announce interval, and
+// times are reported in protocol time. What stays real (connection
+// deadlines, the rate limits against floods) only bounds the work.
 type BTConfig struct {
 	Peers        int           // peers in the swarm (default 1000)
 	MaxPeers     int           // each peer's connection limit (default 50, libtorrent's and pex's)
@@ -80,6 +77,7 @@ func (k knowledge) count() int {
 // btWorld is one swarm on one memnet, with an in-process tracker.
 type btWorld struct {
 	cfg   BTConfig
+	clock swarm.ScaledClock
 	nw    *memnet.Network
 	ih    [20]byte
 	byAdr map[netip.AddrPort]int
@@ -103,7 +101,8 @@ type btPeer struct {
 
 func newBTWorld(cfg BTConfig) *btWorld {
 	w := &btWorld{cfg: cfg, nw: memnet.NewNetwork(), byAdr: map[netip.AddrPort]int{},
-		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5851f42d4c957f2d))}
+		clock: swarm.ScaledClock{Start: time.Now(), Scale: cfg.Scale},
+		rng:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5851f42d4c957f2d))}
 	w.ih[0], w.ih[19] = 0x51, 0x4d
 	for i := range cfg.Peers {
 		w.byAdr[nodeAddr(i, 6881)] = i
@@ -144,13 +143,9 @@ func (w *btWorld) start(i int, noPEX bool) (*btPeer, error) {
 		return nil, err
 	}
 	host := p.addr.Addr().String()
-	rule := pex.LibtorrentRule()
-	rule.FloodWindow = w.cfg.real(rule.FloodWindow)
 	s, err := swarm.New(w.ih, &swarm.Config{
 		ListenPort: 6881, MaxPeers: w.cfg.MaxPeers, NoAZMP: true, NoPEX: noPEX, EventBuffer: 256,
-		PEX:         &pex.Config{Interval: w.cfg.real(pex.Interval)},
-		UTPexRule:   &rule,
-		DialBackoff: w.cfg.real(swarm.DefaultDialBackoff), MaxDialBackoff: w.cfg.real(swarm.DefaultMaxDialBackoff),
+		Clock: w.clock, // BEP 11's minute, the flood rules, keep-alives and backoffs, all scaled
 		Dialer: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			return w.nw.DialFrom(fmt.Sprintf("%s:%d", host, 10000+w.ports.Add(1)%50000), addr)
 		},
