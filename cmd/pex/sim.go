@@ -96,14 +96,11 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := c.report(stderr); err != nil {
 		return err
 	}
-	pr := &printer{w: stdout, json: o.json}
-	if o.metrics != "" {
-		stop, err := serveMetrics(context.Background(), o.metrics, pr)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	pr, stop, err := simOutput(stdout, o.json, o.metrics)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	o.cfg.Progress = func(phase string, fields ...any) { pr.event(phase, fields...) }
 	res, err := sim.RunPXP(ctx, o.cfg)
 	if err != nil {
@@ -113,15 +110,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if !o.json {
 		pr.text("\n%s", sim.PXPTable(res))
 	}
-	if o.out != "" {
-		if err := os.MkdirAll(o.out, 0o755); err != nil {
-			return err
-		}
-		files, err := sim.WritePXP(o.out, res)
-		if err != nil {
-			return err
-		}
-		pr.event("written", "files", files)
+	if err := writeSim(pr, o.out, func() ([]string, error) { return sim.WritePXP(o.out, res) }); err != nil {
+		return err
 	}
 	if res.AtTarget != res.Alive {
 		return fmt.Errorf("%d of %d surviving nodes ended below --want", res.Alive-res.AtTarget, res.Alive)
@@ -129,6 +119,36 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if ctx.Err() != nil {
 		return errors.New("interrupted")
 	}
+	return nil
+}
+
+// simOutput is the printer both simulations report through, with
+// --metrics served until stop.
+func simOutput(stdout io.Writer, json bool, metrics string) (pr *printer, stop func(), err error) {
+	pr = &printer{w: stdout, json: json}
+	stop = func() {}
+	if metrics != "" {
+		if stop, err = serveMetrics(context.Background(), metrics, pr); err != nil {
+			return nil, nil, err
+		}
+	}
+	return pr, stop, nil
+}
+
+// writeSim writes a run's plots and tables under dir (none when dir is
+// empty) and says which.
+func writeSim(pr *printer, dir string, write func() ([]string, error)) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	files, err := write()
+	if err != nil {
+		return err
+	}
+	pr.event("written", "files", files)
 	return nil
 }
 

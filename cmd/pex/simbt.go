@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"io"
-	"os"
 	"time"
 
 	"github.com/seed0021ed4d/pex/internal/sim"
@@ -79,14 +78,11 @@ func runSimBT(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.report(stderr); err != nil {
 		return err
 	}
-	pr := &printer{w: stdout, json: o.json}
-	if o.metrics != "" {
-		stop, err := serveMetrics(context.Background(), o.metrics, pr)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	pr, stop, err := simOutput(stdout, o.json, o.metrics)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	o.cfg.Progress = func(phase string, fields ...any) { pr.event(phase, fields...) }
 	res, err := sim.RunBT(ctx, o.cfg)
 	if err != nil {
@@ -103,15 +99,8 @@ func runSimBT(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !o.json {
 		pr.text("\n%s", sim.BTTable(res))
 	}
-	if o.out != "" {
-		if err := os.MkdirAll(o.out, 0o755); err != nil {
-			return err
-		}
-		files, err := sim.WriteBT(o.out, res)
-		if err != nil {
-			return err
-		}
-		pr.event("written", "files", files)
+	if err := writeSim(pr, o.out, func() ([]string, error) { return sim.WriteBT(o.out, res) }); err != nil {
+		return err
 	}
 	return ctx.Err()
 }

@@ -66,7 +66,7 @@ const mod = "github.com/seed0021ed4d/pex/"
 var layers = map[string][]string{
 	// codecs
 	"internal/grow":    nil,
-	"internal/rbuf":    nil,
+	"internal/rbuf":    {"internal/grow"},
 	"internal/version": nil,
 	"bencode":          nil,
 	"mux":              {"internal/rbuf"},

@@ -11,6 +11,8 @@ package rbuf
 import (
 	"io"
 	"sync"
+
+	"github.com/seed0021ed4d/pex/internal/grow"
 )
 
 // Sizes of the buffers.
@@ -139,22 +141,7 @@ func (b *Reader) Next(n int) ([]byte, error) {
 		b.held = chunks.Get().(*[]byte)
 		out = (*b.held)[:0]
 	}
-	for len(out) < n {
-		if len(out) == cap(out) {
-			nb := make([]byte, len(out), min(n, max(2*cap(out), Chunk)))
-			copy(nb, out)
-			out = nb
-		}
-		k, err := io.ReadFull(filling{b}, out[len(out):min(n, cap(out))])
-		out = out[:len(out)+k]
-		if err != nil {
-			if err == io.EOF && len(out) > 0 {
-				err = io.ErrUnexpectedEOF
-			}
-			return out, err
-		}
-	}
-	return out, nil
+	return grow.Read(filling{b}, out, n)
 }
 
 // drop gives back the buffer of the last Next result.
