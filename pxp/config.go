@@ -54,8 +54,14 @@ type Config struct {
 	// CandidateTTL is how long a candidate id stays valid. Default 15 s
 	// (the reference's CANDIDATE_TIMEOUT).
 	CandidateTTL time.Duration
-	// MaxCandidateIDs bounds the live candidate ids handed to one peer;
-	// getpeers is refused while they are all in use. Default 256.
+	// MaxCandidateIDs bounds the live candidate ids handed to one peer, and
+	// so the memory they cost: when a getpeers would pass it, the oldest
+	// ids are retired first (a relay through one of them then fails as an
+	// unknown candidate). How often a peer may ask is GetPeersRate's
+	// business: at the defaults, 5 getpeers a second of 16 candidates
+	// each, 256 ids last a peer's 3.2 s of asking, well past the few
+	// hundred milliseconds an introduction takes to use its id. Default
+	// 256.
 	MaxCandidateIDs int
 	// GetPeersRate and GetPeersBurst limit getpeers requests a peer may
 	// make (per second and in a burst); excess ones get an error response.

@@ -21,6 +21,7 @@ type Candidate struct {
 // It is guarded by Peer.mu.
 type servedState struct {
 	candidates map[string]candidate
+	order      []string // the candidate ids in the order they were handed out
 	relays     int
 	incoming   int // introductions it brought that are still handshaking or upgrading
 }
@@ -43,24 +44,35 @@ func (p *Peer) onGetPeers(m Message) error {
 	now := time.Now()
 	out := make([]Candidate, 0, len(peers))
 	p.mu.Lock()
-	for id, c := range p.served.candidates {
-		if now.After(c.expires) {
-			delete(p.served.candidates, id)
-		}
-	}
-	if len(p.served.candidates)+len(peers) > p.ex.cfg.MaxCandidateIDs {
-		p.mu.Unlock()
-		p.refuse(CmdGetPeers, m.Nonce, "too many outstanding candidates")
-		return nil
-	}
+	p.served.retire(now, len(peers), p.ex.cfg.MaxCandidateIDs)
 	for _, q := range peers {
 		id := randomHex(4)
 		p.served.candidates[id] = candidate{peer: q, expires: now.Add(p.ex.cfg.CandidateTTL)}
+		p.served.order = append(p.served.order, id)
 		out = append(out, Candidate{ID: id, Network: network, ConnectInfo: q.ConnectInfo()})
 	}
 	p.mu.Unlock()
 	p.respond(m.Nonce, []any{nil, out})
 	return nil
+}
+
+// retire drops the expired candidate ids, and the oldest live ones while
+// fewer than room more would fit under max: the budget bounds what a
+// peer's ids cost, not how often it may ask (GetPeersRate does).
+func (sv *servedState) retire(now time.Time, room, max int) {
+	drop := 0
+	for _, id := range sv.order {
+		c, ok := sv.candidates[id]
+		if ok && !now.After(c.expires) && len(sv.candidates)+room <= max {
+			break
+		}
+		delete(sv.candidates, id)
+		drop++
+	}
+	sv.order = sv.order[drop:]
+	if len(sv.order) == 0 {
+		sv.order = nil // let the array go
+	}
 }
 
 func parseIDArg(args json.RawMessage, cmd string) (string, error) {
