@@ -34,7 +34,7 @@ func newNode(t *testing.T, webrtc bool) *pxp.Exchange {
 	return ex
 }
 
-func link(t *testing.T, a, b *pxp.Exchange) {
+func link(t testing.TB, a, b *pxp.Exchange) {
 	t.Helper()
 	ca, cb := memnet.Pipe("a", "b")
 	errc := make(chan error, 1)
