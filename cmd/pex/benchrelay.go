@@ -117,6 +117,9 @@ type relayResult struct {
 func (o *benchRelayOpts) measure(ctx context.Context, name string, cmd *exec.Cmd, pr *printer, intros bool) (relayResult, error) {
 	out, _ := cmd.StdoutPipe()
 	cmd.Stdin = nil
+	if os.Getenv("PEX_DEBUG") != "" {
+		cmd.Stderr = os.Stderr // the relay's debug log with ours
+	}
 	var stdin io.WriteCloser
 	if name == "js" {
 		stdin, _ = cmd.StdinPipe() // the JS driver quits when its stdin closes
