@@ -237,8 +237,14 @@ func (p *linkPool) dial(client bool) (net.Conn, error) {
 	return d.Dial("tcp", p.addr)
 }
 
-func benchExchange() (*pxp.Exchange, error) {
-	return pxp.New("bench", &pxp.Config{MaxPeers: 8, GetPeersRate: 1000, GetPeersBurst: 1000, RequestRate: 1000, RequestBurst: 1000})
+// benchExchange is one end of the bench: an idle link that answers
+// introductions, or a client that only asks for them (refusing them, it
+// is never offered as a candidate: two clients asking at once would
+// otherwise be introduced to each other from both sides, and one of the
+// two calls would fail with "peer already connected").
+func benchExchange(client bool) (*pxp.Exchange, error) {
+	return pxp.New("bench", &pxp.Config{MaxPeers: 8, RefuseIncoming: client,
+		GetPeersRate: 1000, GetPeersBurst: 1000, RequestRate: 1000, RequestBurst: 1000})
 }
 
 // open adds n links, 64 handshakes at a time.
@@ -265,7 +271,7 @@ func (p *linkPool) open(ctx context.Context, n int) error {
 }
 
 func (p *linkPool) openOne(ctx context.Context) error {
-	ex, err := benchExchange()
+	ex, err := benchExchange(false)
 	if err != nil {
 		return err
 	}
@@ -324,7 +330,7 @@ func (p *linkPool) run(ctx context.Context, clients, rounds int) (ms []float64, 
 		}
 	}()
 	for range clients {
-		ex, err := benchExchange()
+		ex, err := benchExchange(true)
 		if err != nil {
 			return nil, 0, nil, err
 		}
