@@ -106,12 +106,13 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// The files first: with --json the summary is the last line.
+	if err := writeSim(pr, o.out, func() ([]string, error) { return sim.WritePXP(o.out, res) }); err != nil {
+		return err
+	}
 	pr.event("summary", simSummary(res)...)
 	if !o.json {
 		pr.text("\n%s", sim.PXPTable(res))
-	}
-	if err := writeSim(pr, o.out, func() ([]string, error) { return sim.WritePXP(o.out, res) }); err != nil {
-		return err
 	}
 	if res.AtTarget != res.Alive {
 		return fmt.Errorf("%d of %d surviving nodes ended below --want", res.Alive-res.AtTarget, res.Alive)

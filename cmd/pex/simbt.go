@@ -95,12 +95,12 @@ func runSimBT(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		key := "load_" + map[float64]string{0.5: "50", 0.9: "90", 0.99: "99"}[l.Share]
 		f = append(f, key+"_with_pex", l.WithPEX, key+"_tracker_only", l.NoPEX)
 	}
+	if err := writeSim(pr, o.out, func() ([]string, error) { return sim.WriteBT(o.out, res) }); err != nil {
+		return err
+	}
 	pr.event("summary", f...)
 	if !o.json {
 		pr.text("\n%s", sim.BTTable(res))
-	}
-	if err := writeSim(pr, o.out, func() ([]string, error) { return sim.WriteBT(o.out, res) }); err != nil {
-		return err
 	}
 	return ctx.Err()
 }
