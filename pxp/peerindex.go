@@ -13,16 +13,19 @@ import (
 type peerIndex struct {
 	buckets map[netip.Prefix]*bucket
 	list    []*bucket // the same buckets, for drawing at random
+	offer   []*bucket // the buckets with a peer that may be offered as a candidate
 	byID    map[string]*Peer
 	inbound int
 	ipIn    map[netip.Addr]int // incoming links by remote IP
 }
 
 type bucket struct {
-	key     netip.Prefix
-	pos     int // in peerIndex.list
-	peers   []*Peer
-	inbound int
+	key      netip.Prefix
+	pos      int // in peerIndex.list
+	peers    []*Peer
+	inbound  int
+	offer    []*Peer // its peers that take introductions over a direct link: what samples draw from
+	offerPos int     // in peerIndex.offer, while offer is not empty
 }
 
 // slotInfo is what the index keeps on each peer; guarded by Exchange.mu.
@@ -30,6 +33,7 @@ type slotInfo struct {
 	ip       netip.Addr
 	prefix   netip.Prefix
 	pos      int // in its bucket's peers
+	offerPos int // in its bucket's offer, or -1
 	joinedAt time.Time
 }
 
@@ -46,8 +50,20 @@ func (ix *peerIndex) add(p *Peer, ip netip.Addr, prefix netip.Prefix) {
 		ix.buckets[prefix] = b
 		ix.list = append(ix.list, b)
 	}
-	p.slot = slotInfo{ip: ip, prefix: prefix, pos: len(b.peers), joinedAt: time.Now()}
+	p.slot = slotInfo{ip: ip, prefix: prefix, pos: len(b.peers), offerPos: -1, joinedAt: time.Now()}
 	b.peers = append(b.peers, p)
+	// Only peers that take introductions, over a link of their own, are
+	// drawn for samples: a node refusing them, or a relayed session,
+	// never fills a sample's place (many prefixes of such peers could
+	// otherwise leave a sample empty though offerable peers exist).
+	if p.via == nil && p.remote.accepting {
+		p.slot.offerPos = len(b.offer)
+		b.offer = append(b.offer, p)
+		if len(b.offer) == 1 {
+			b.offerPos = len(ix.offer)
+			ix.offer = append(ix.offer, b)
+		}
+	}
 	if !p.outgoing {
 		b.inbound++
 		ix.inbound++
@@ -68,6 +84,21 @@ func (ix *peerIndex) remove(p *Peer) {
 	last.slot.pos = p.slot.pos
 	b.peers[len(b.peers)-1] = nil
 	b.peers = b.peers[:len(b.peers)-1]
+	if i := p.slot.offerPos; i >= 0 && i < len(b.offer) && b.offer[i] == p {
+		lo := b.offer[len(b.offer)-1]
+		b.offer[i] = lo
+		lo.slot.offerPos = i
+		b.offer[len(b.offer)-1] = nil
+		b.offer = b.offer[:len(b.offer)-1]
+		p.slot.offerPos = -1
+		if len(b.offer) == 0 {
+			lb := ix.offer[len(ix.offer)-1]
+			ix.offer[b.offerPos] = lb
+			lb.offerPos = b.offerPos
+			ix.offer[len(ix.offer)-1] = nil
+			ix.offer = ix.offer[:len(ix.offer)-1]
+		}
+	}
 	if !p.outgoing {
 		b.inbound--
 		ix.inbound--
@@ -94,7 +125,7 @@ func (ix *peerIndex) remove(p *Peer) {
 // cannot push everyone else out of a sample. It costs O(k) draws when ok
 // accepts most peers.
 func (ix *peerIndex) sample(rng *mrand.Rand, k int, ok func(*Peer) bool) []*Peer {
-	if k <= 0 || len(ix.list) == 0 {
+	if k <= 0 || len(ix.offer) == 0 {
 		return nil
 	}
 	order := ix.buckets4(rng, k)
@@ -119,12 +150,12 @@ func (ix *peerIndex) sample(rng *mrand.Rand, k int, ok func(*Peer) bool) []*Peer
 	return out
 }
 
-// buckets4 returns up to k buckets in random order: all of them when there
-// are few, else k distinct ones drawn at random.
+// buckets4 returns up to k buckets with offerable peers in random order:
+// all of them when there are few, else k distinct ones drawn at random.
 func (ix *peerIndex) buckets4(rng *mrand.Rand, k int) []*bucket {
-	n := len(ix.list)
+	n := len(ix.offer)
 	if n <= 2*k {
-		order := append([]*bucket(nil), ix.list...)
+		order := append([]*bucket(nil), ix.offer...)
 		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 		return order
 	}
@@ -134,24 +165,27 @@ func (ix *peerIndex) buckets4(rng *mrand.Rand, k int) []*bucket {
 		i := rng.IntN(n)
 		if !seen[i] {
 			seen[i] = true
-			order = append(order, ix.list[i])
+			order = append(order, ix.offer[i])
 		}
 	}
 	return order
 }
 
-// pick draws a peer of b that ok accepts and is not taken: a few random
-// tries, then a walk from a random start.
+// pick draws an offerable peer of b that ok accepts and is not taken: a
+// few random tries, then a walk from a random start.
 func (b *bucket) pick(rng *mrand.Rand, ok func(*Peer) bool, taken map[*Peer]bool) *Peer {
-	n := len(b.peers)
+	n := len(b.offer)
+	if n == 0 {
+		return nil
+	}
 	for range min(n, 4) {
-		if p := b.peers[rng.IntN(n)]; !taken[p] && ok(p) {
+		if p := b.offer[rng.IntN(n)]; !taken[p] && ok(p) {
 			return p
 		}
 	}
 	start := rng.IntN(n)
 	for i := range n {
-		if p := b.peers[(start+i)%n]; !taken[p] && ok(p) {
+		if p := b.offer[(start+i)%n]; !taken[p] && ok(p) {
 			return p
 		}
 	}
