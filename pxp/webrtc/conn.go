@@ -122,11 +122,13 @@ func (c *dcConn) Read(p []byte) (int, error) {
 // readErr turns the SCTP stack's report of a closed association into
 // what a stream's reader expects: io.EOF when the peer closed (pion sends
 // a user-initiated ABORT when a PeerConnection closes, and may report a
-// reset stream), and an error without the stack's internals (it prefixes
+// reset stream, or, when the association closed while the stream was
+// being reset, that a reset cannot be sent any more), and an error without the stack's internals (it prefixes
 // a pointer) when the association failed otherwise.
 func (c *dcConn) readErr(err error) error {
 	switch {
-	case errors.Is(err, sctp.ErrUserInitiatedAbort), errors.Is(err, io.EOF):
+	case errors.Is(err, sctp.ErrUserInitiatedAbort), errors.Is(err, io.EOF),
+		errors.Is(err, sctp.ErrResetPacketInStateNotExist): // the association closed under a reader resetting its stream
 		return io.EOF
 	case errors.Is(err, sctp.ErrChunk):
 		return errors.New("webrtc: the peer aborted the link")
