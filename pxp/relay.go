@@ -44,6 +44,10 @@ func (p *Peer) onGetPeers(m Message) error {
 	now := time.Now()
 	out := make([]Candidate, 0, len(peers))
 	p.mu.Lock()
+	if p.served.candidates == nil { // the link closed while this request was read
+		p.mu.Unlock()
+		return nil
+	}
 	p.served.retire(now, len(peers), p.ex.cfg.MaxCandidateIDs)
 	for _, q := range peers {
 		id := randomHex(4)
