@@ -323,7 +323,9 @@ func TestPXPRequestFlood(t *testing.T) {
 	// The node writes each refusal before it reports it. Closing a socket
 	// with the flood's bytes still unread sends a reset, which can take
 	// the refusals in flight with it: the node's report is the proof then.
-	refused := func(ev map[string]any) bool { return strings.Contains(fmt.Sprint(ev["error"]), "too many getpeers requests") }
+	refused := func(ev map[string]any) bool {
+		return strings.Contains(fmt.Sprint(ev["error"]), "too many getpeers requests")
+	}
 	if !strings.Contains(string(got), "too many getpeers requests") && !p.waitCount("error", refused) {
 		t.Fatal("no error answered to requests over the rate")
 	}
