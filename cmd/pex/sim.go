@@ -96,12 +96,12 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := c.report(stderr); err != nil {
 		return err
 	}
-	pr, stop, err := simOutput(stdout, o.json, o.metrics)
+	pr, progress, stop, err := simOutput(stdout, o.json, o.metrics)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	o.cfg.Progress = func(phase string, fields ...any) { pr.event(phase, fields...) }
+	o.cfg.Progress = progress
 	res, err := sim.RunPXP(ctx, o.cfg)
 	if err != nil {
 		return err
@@ -123,17 +123,17 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// simOutput is the printer both simulations report through, with
-// --metrics served until stop.
-func simOutput(stdout io.Writer, json bool, metrics string) (pr *printer, stop func(), err error) {
+// simOutput is the printer both simulations report through, their
+// progress printed as events, with --metrics served until stop.
+func simOutput(stdout io.Writer, json bool, metrics string) (pr *printer, progress sim.Progress, stop func(), err error) {
 	pr = &printer{w: stdout, json: json}
 	stop = func() {}
 	if metrics != "" {
 		if stop, err = serveMetrics(context.Background(), metrics, pr); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return pr, stop, nil
+	return pr, func(phase string, fields ...any) { pr.event(phase, fields...) }, stop, nil
 }
 
 // writeSim writes a run's plots and tables under dir (none when dir is

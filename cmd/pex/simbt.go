@@ -78,12 +78,12 @@ func runSimBT(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.report(stderr); err != nil {
 		return err
 	}
-	pr, stop, err := simOutput(stdout, o.json, o.metrics)
+	pr, progress, stop, err := simOutput(stdout, o.json, o.metrics)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	o.cfg.Progress = func(phase string, fields ...any) { pr.event(phase, fields...) }
+	o.cfg.Progress = progress
 	res, err := sim.RunBT(ctx, o.cfg)
 	if err != nil {
 		return err

@@ -84,18 +84,7 @@ func BenchmarkGetNewPeerAgainstPionFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mk := func(withWebRTC bool) *pxp.Exchange {
-		cfg := &pxp.Config{GetPeersRate: 1000, GetPeersBurst: 1000, RequestRate: 1000, RequestBurst: 1000}
-		if withWebRTC {
-			cfg.Upgrader = up
-		}
-		ex, err := pxp.New("pxp-mesh", cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { ex.Close() })
-		return ex
-	}
+	mk := func(withWebRTC bool) *pxp.Exchange { return benchNode(b, up, withWebRTC, 0) }
 	hub := mk(false)
 	var floor, pex []float64
 	for b.Loop() {
@@ -138,4 +127,20 @@ func TestPionFloorConnects(t *testing.T) {
 	if d := pionFloor(t, up); d <= 0 {
 		t.Fatalf("floor %v", d)
 	}
+}
+
+// benchNode is an exchange for the benchmarks: requests not rate-limited
+// (they ask back to back), WebRTC through up when withWebRTC, maxPeers
+// links (0: the default); closed when the benchmark ends.
+func benchNode(b *testing.B, up *Upgrader, withWebRTC bool, maxPeers int) *pxp.Exchange {
+	cfg := &pxp.Config{MaxPeers: maxPeers, GetPeersRate: 1000, GetPeersBurst: 1000, RequestRate: 1000, RequestBurst: 1000}
+	if withWebRTC {
+		cfg.Upgrader = up
+	}
+	ex, err := pxp.New("pxp-mesh", cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ex.Close() })
+	return ex
 }

@@ -25,18 +25,7 @@ func BenchmarkIdleWebRTCLinks(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mk := func(withWebRTC bool) *pxp.Exchange {
-		cfg := &pxp.Config{MaxPeers: 4 * links, GetPeersRate: 1000, GetPeersBurst: 1000, RequestRate: 1000, RequestBurst: 1000}
-		if withWebRTC {
-			cfg.Upgrader = up
-		}
-		ex, err := pxp.New("pxp-mesh", cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { ex.Close() })
-		return ex
-	}
+	mk := func(withWebRTC bool) *pxp.Exchange { return benchNode(b, up, withWebRTC, 4*links) }
 	hub := mk(false)
 	for range links {
 		req, ans := mk(true), mk(true)

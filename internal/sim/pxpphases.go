@@ -1,0 +1,192 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// The phases of a PXP run after the joins: keeping nodes at their target,
+// churn, a mass failure and the healing after it, and the figures read
+// from the live nodes.
+
+// maintain tops up, every 200 ms, live nodes below Want (joining again
+// through a seed those left with no peer), a bounded number at once,
+// until stop.
+func (w *pxpWorld) maintain(ctx context.Context) (stop func()) {
+	mctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sem := make(chan struct{}, w.cfg.Joining)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-mctx.Done():
+				return
+			case <-t.C:
+			}
+			for _, n := range w.live() {
+				if w.overlayPeers(n) >= w.cfg.Want {
+					continue
+				}
+				n.mu.Lock()
+				busy := n.topping
+				n.topping = true
+				n.mu.Unlock()
+				if busy {
+					continue
+				}
+				select {
+				case sem <- struct{}{}:
+				case <-mctx.Done():
+					return
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem }()
+					if len(n.ex.Peers()) == 0 {
+						w.join(mctx, n)
+					} else {
+						gctx, cancel := context.WithTimeout(mctx, 30*time.Second)
+						w.grow(gctx, n)
+						cancel()
+					}
+					n.mu.Lock()
+					n.topping = false
+					n.mu.Unlock()
+				}()
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// settle waits, at most limit, until every live node is at Want.
+func (w *pxpWorld) settle(ctx context.Context, limit time.Duration) {
+	end := time.Now().Add(limit)
+	for time.Now().Before(end) && ctx.Err() == nil {
+		if at, alive := w.atTarget(); at == alive {
+			return
+		}
+		sleepCtx(ctx, 100*time.Millisecond)
+	}
+}
+
+// live returns the live nodes, seeds aside.
+func (w *pxpWorld) live() []*pxpNode {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*pxpNode
+	for i, n := range w.nodes {
+		if i >= w.cfg.Seeds && n != nil && !n.isDead() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// atTarget counts live nodes at Want, and live nodes.
+func (w *pxpWorld) atTarget() (at, alive int) {
+	for _, n := range w.live() {
+		alive++
+		if w.overlayPeers(n) >= w.cfg.Want {
+			at++
+		}
+	}
+	return at, alive
+}
+
+// churn replaces Churn of the live nodes a second, for ChurnFor: killed
+// at random, new ones joining.
+func (w *pxpWorld) churn(ctx context.Context) {
+	end := time.Now().Add(w.cfg.ChurnFor)
+	step := 100 * time.Millisecond
+	var wg sync.WaitGroup
+	debt := 0.0
+	for time.Now().Before(end) && ctx.Err() == nil {
+		live := w.live()
+		debt += w.cfg.Churn * float64(len(live)) * step.Seconds()
+		for ; debt >= 1 && len(live) > 0; debt-- {
+			k := w.intn(len(live))
+			live[k].kill()
+			live = slices.Delete(live, k, k+1)
+			w.mu.Lock()
+			i := len(w.nodes)
+			w.mu.Unlock()
+			node, err := w.newNode(i, w.cfg.MaxPeers)
+			if err != nil {
+				continue
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); w.join(ctx, node) }()
+		}
+		sleepCtx(ctx, step)
+	}
+	wg.Wait()
+}
+
+// massFailure kills Kill of the live nodes at once and follows the
+// survivors as they heal.
+func (w *pxpWorld) massFailure(ctx context.Context) *KillResult {
+	live := w.live()
+	w.rngMu.Lock()
+	w.rng.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+	w.rngMu.Unlock()
+	k := int(w.cfg.Kill * float64(len(live)))
+	var wg sync.WaitGroup
+	for _, n := range live[:k] {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.kill() }()
+	}
+	wg.Wait()
+	w.cfg.Progress.say("killed", "nodes", k, "survivors", len(live)-k)
+	r := &KillResult{Killed: k}
+	start := time.Now()
+	for {
+		g, alive := w.graph()
+		_, largest := g.components(alive)
+		at, n := w.atTarget()
+		p := HealPoint{T: time.Since(start), AtTarget: float64(at) / float64(max(n, 1)), Largest: float64(largest.size) / float64(max(n, 1))}
+		r.Series = append(r.Series, p)
+		if len(r.Series) == 1 {
+			r.LargestAfter, r.AtTargetAfter = p.Largest, p.AtTarget
+		}
+		if at == n && largest.size == n {
+			r.Healed = max(p.T, time.Millisecond)
+			r.Final = g.stats(alive, 200, w.rng)
+			break
+		}
+		if p.T > w.cfg.HealFor || ctx.Err() != nil {
+			r.Final = g.stats(alive, 200, w.rng)
+			r.Below = w.belowReasons()
+			break
+		}
+		sleepCtx(ctx, 250*time.Millisecond)
+	}
+	w.cfg.Progress.say("healed", "seconds", r.Healed.Seconds(), "largest_after", r.LargestAfter)
+	return r
+}
+
+// belowReasons counts the live nodes below Want by their last failure.
+func (w *pxpWorld) belowReasons() map[string]int {
+	m := map[string]int{}
+	for _, n := range w.live() {
+		if peers := w.overlayPeers(n); peers < w.cfg.Want {
+			n.mu.Lock()
+			why := n.lastErr
+			n.mu.Unlock()
+			if why == "" {
+				why = "no failure recorded"
+			}
+			m[fmt.Sprintf("%s (%d peers)", why, peers)]++
+		}
+	}
+	return m
+}
