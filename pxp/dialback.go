@@ -94,19 +94,19 @@ var errNotReached = errors.New("pxp: the peer could not dial back")
 func (p *Peer) onDialback(m Message) error {
 	var port int
 	if json.Unmarshal(m.Args, &port) != nil || port <= 0 || port > 65535 {
-		p.refuse(m.Command, m.Nonce, "dialback wants a TCP port")
+		p.refuse(m.Command, m.Nonce, "request", "dialback wants a TCP port")
 		return nil
 	}
 	from, ok := transportAddr(p.conn)
 	if !ok || p.via != nil {
-		p.refuse(m.Command, m.Nonce, "no address to dial back")
+		p.refuse(m.Command, m.Nonce, "request", "no address to dial back")
 		return nil
 	}
 	e := p.ex
 	select {
 	case e.dialBacks <- struct{}{}:
 	default:
-		p.refuse(m.Command, m.Nonce, "too many dial-backs")
+		p.refuse(m.Command, m.Nonce, "dialbacks", "too many dial-backs")
 		return nil
 	}
 	e.wg.Add(1)

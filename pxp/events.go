@@ -52,18 +52,6 @@ type Event struct {
 	Time time.Time
 }
 
-// Stats are counters of an Exchange.
-type Stats struct {
-	Peers            int    // connected peers
-	Relays           int    // relayed pairs being carried now
-	MessagesSent     uint64 // control messages sent, on every link
-	MessagesReceived uint64 // control messages received, on every link
-	BytesSent        uint64 // bytes written to transports given to Connect and Accept
-	BytesReceived    uint64 // bytes read from them
-	RelayedBytes     uint64 // bytes carried for relayed pairs
-	EventsDropped    uint64 // events that found the Events channel full
-}
-
 func (e *Exchange) emit(ev Event) {
 	ev.Time = time.Now()
 	e.mu.Lock()

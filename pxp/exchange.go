@@ -51,6 +51,7 @@ type Exchange struct {
 	bytesOut, bytesIn atomic.Uint64
 	relayedBytes      atomic.Uint64
 	dropped           atomic.Uint64
+	counts            counters
 }
 
 // New returns an Exchange for networkID. cfg may be nil for the defaults.
@@ -173,8 +174,13 @@ func (e *Exchange) Peers() []*Peer {
 func (e *Exchange) Stats() Stats {
 	e.mu.Lock()
 	n, r := len(e.peers), e.relays
+	links := make(map[string]int)
+	for p := range e.peers {
+		links[p.kind]++
+	}
 	e.mu.Unlock()
-	return Stats{
+	st := Stats{
+		Links:            links,
 		Peers:            n,
 		Relays:           r,
 		MessagesSent:     e.msgsOut.Load(),
@@ -184,6 +190,8 @@ func (e *Exchange) Stats() Stats {
 		RelayedBytes:     e.relayedBytes.Load(),
 		EventsDropped:    e.dropped.Load(),
 	}
+	e.counts.fill(&st)
+	return st
 }
 
 // Close closes every link and every listener given to Serve, waits for the exchange's goroutines, and closes

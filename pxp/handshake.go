@@ -270,7 +270,7 @@ func (p *Peer) onConnect(m Message) error {
 		return &ProtocolError{Reason: "connect argument is not a string"}
 	}
 	if network != p.ex.network {
-		p.refuse(CmdConnect, m.Nonce, "Peer tried to connect for unsupported network %q", network)
+		p.refuse(CmdConnect, m.Nonce, "request", "Peer tried to connect for unsupported network %q", network)
 		return nil
 	}
 	p.mu.Lock()
@@ -282,12 +282,12 @@ func (p *Peer) onConnect(m Message) error {
 			p.respond(m.Nonce, nil)
 			return nil
 		}
-		p.refuse(CmdConnect, m.Nonce, "Peer tried to connect to network %q twice", network)
+		p.refuse(CmdConnect, m.Nonce, "request", "Peer tried to connect to network %q twice", network)
 		return fmt.Errorf("pxp: %s connected to network %q twice", p, network)
 	}
 	if p.up.done {
 		p.mu.Unlock()
-		p.refuse(CmdConnect, m.Nonce, "connection already upgraded")
+		p.refuse(CmdConnect, m.Nonce, "request", "connection already upgraded")
 		return nil
 	}
 	us, joined := p.up.cur, p.joined
@@ -299,7 +299,7 @@ func (p *Peer) onConnect(m Message) error {
 	}
 	if !joined {
 		if err := p.join(); err != nil {
-			p.refuse(CmdConnect, m.Nonce, "%v", err)
+			p.refuse(CmdConnect, m.Nonce, "request", "%v", err)
 			return err
 		}
 	}

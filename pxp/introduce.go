@@ -3,8 +3,10 @@ package pxp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"time"
 )
 
 // GetPeers asks peer for candidates (the getpeers request).
@@ -45,6 +47,19 @@ func (p *Peer) GetPeers(ctx context.Context) ([]Candidate, error) {
 // when Config.Upgrader is set and the candidate takes it, and otherwise the
 // relayed session itself (Transport "relay").
 func (e *Exchange) GetNewPeer(ctx context.Context) (*Conn, error) {
+	start := time.Now()
+	c, err := e.getNewPeer(ctx)
+	if !errors.Is(err, ErrClosed) {
+		transport := ""
+		if c != nil {
+			transport = c.Transport()
+		}
+		e.counts.introduction(transport, time.Since(start), err)
+	}
+	return c, err
+}
+
+func (e *Exchange) getNewPeer(ctx context.Context) (*Conn, error) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()

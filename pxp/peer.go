@@ -234,6 +234,9 @@ func (p *Peer) closeWith(err error) {
 	} else {
 		p.conn.Close()
 	}
+	if kind := protocolErrorKind(err); kind != "" {
+		p.ex.counts.add(func(c *counters) { bump(&c.protocolErrors, kind) })
+	}
 	if !isBenign(err) {
 		p.ex.cfg.Logger.Debug("pxp: link closed", "peer", p.String(), "err", err)
 		if report {

@@ -37,7 +37,7 @@ func (p *Peer) onGetPeers(m Message) error {
 		return &ProtocolError{Reason: "getpeers argument is not a string"}
 	}
 	if network != p.ex.network {
-		p.refuse(CmdGetPeers, m.Nonce, "Peer requested an unknown network:%q", network)
+		p.refuse(CmdGetPeers, m.Nonce, "request", "Peer requested an unknown network:%q", network)
 		return nil
 	}
 	peers := p.ex.candidatesFor(p)
@@ -56,6 +56,7 @@ func (p *Peer) onGetPeers(m Message) error {
 		out = append(out, Candidate{ID: id, Network: network, ConnectInfo: q.ConnectInfo()})
 	}
 	p.mu.Unlock()
+	p.ex.counts.add(func(c *counters) { c.getPeers++ })
 	p.respond(m.Nonce, []any{nil, out})
 	return nil
 }
@@ -96,7 +97,7 @@ func (p *Peer) onRelay(m Message) error {
 	if p.via != nil {
 		// A relayed session asking to relay again would chain relays
 		// (and could loop them).
-		p.refuse(CmdRelay, m.Nonce, "no relaying over a relayed session")
+		p.refuse(CmdRelay, m.Nonce, "request", "no relaying over a relayed session")
 		return nil
 	}
 	p.mu.Lock()
@@ -116,11 +117,11 @@ func (p *Peer) onRelay(m Message) error {
 	}
 	p.mu.Unlock()
 	if !ok {
-		p.refuse(CmdRelay, m.Nonce, "Peer requested unknown candidate: id=%s", id)
+		p.refuse(CmdRelay, m.Nonce, "request", "Peer requested unknown candidate: id=%s", id)
 		return nil
 	}
 	if busy {
-		p.refuse(CmdRelay, m.Nonce, "too many relays for one peer")
+		p.refuse(CmdRelay, m.Nonce, "relays-per-peer", "too many relays for one peer")
 		return nil
 	}
 	e := p.ex
@@ -138,16 +139,16 @@ func (p *Peer) onRelay(m Message) error {
 		p.served.relays--
 		p.mu.Unlock()
 		if crowded {
-			p.refuse(CmdRelay, m.Nonce, "relay limit for your network reached")
+			p.refuse(CmdRelay, m.Nonce, "relays-per-prefix", "relay limit for your network reached")
 		} else {
-			p.refuse(CmdRelay, m.Nonce, "relay limit reached")
+			p.refuse(CmdRelay, m.Nonce, "relays", "relay limit reached")
 		}
 		return nil
 	}
 	src, err := p.sess.Stream("relay:" + id)
 	if err != nil {
 		e.relayDone(p)
-		p.refuse(CmdRelay, m.Nonce, "relay %s already in progress", id)
+		p.refuse(CmdRelay, m.Nonce, "request", "relay %s already in progress", id)
 		return nil
 	}
 	e.wg.Add(1)
@@ -191,7 +192,7 @@ func (p *Peer) relayTo(nonce string, src *mux.Stream, dest *Peer) bool {
 	dst, err := dest.sess.Stream("relay:" + rid)
 	if err != nil {
 		src.Close()
-		p.refuse(CmdRelay, nonce, "relay destination is gone")
+		p.refuse(CmdRelay, nonce, "destination", "relay destination is gone")
 		return false
 	}
 	arg, _ := json.Marshal([]string{rid})
@@ -206,7 +207,7 @@ func (p *Peer) relayTo(nonce string, src *mux.Stream, dest *Peer) bool {
 		dest.unresponsive.Store(true)
 		src.Close()
 		dst.Close()
-		p.refuse(CmdRelay, nonce, "relay destination did not accept: %v", err)
+		p.refuse(CmdRelay, nonce, "destination", "relay destination did not accept: %v", err)
 		return false
 	}
 	dest.unresponsive.Store(false)
@@ -214,6 +215,7 @@ func (p *Peer) relayTo(nonce string, src *mux.Stream, dest *Peer) bool {
 	// can reach it: the reference drops data on a stream it is not yet
 	// waiting for (B2), and the destination starts its session at once.
 	p.respond(nonce, nil)
+	e.counts.add(func(c *counters) { c.relaysStarted++ })
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -233,11 +235,11 @@ func (p *Peer) onIncoming(m Message) error {
 	}
 	e := p.ex
 	if e.cfg.RefuseIncoming {
-		p.refuse(CmdIncoming, m.Nonce, "this node does not accept incoming connections")
+		p.refuse(CmdIncoming, m.Nonce, "incoming", "this node does not accept incoming connections")
 		return nil
 	}
 	if p.via != nil {
-		p.refuse(CmdIncoming, m.Nonce, "no introductions over a relayed session")
+		p.refuse(CmdIncoming, m.Nonce, "request", "no introductions over a relayed session")
 		return nil
 	}
 	e.mu.Lock()
@@ -251,13 +253,13 @@ func (p *Peer) onIncoming(m Message) error {
 	p.mu.Unlock()
 	e.mu.Unlock()
 	if full || busy {
-		p.refuse(CmdIncoming, m.Nonce, "too many introductions in progress")
+		p.refuse(CmdIncoming, m.Nonce, "introductions", "too many introductions in progress")
 		return nil
 	}
 	st, err := p.sess.Stream("relay:" + id)
 	if err != nil {
 		e.incomingDone(p)
-		p.refuse(CmdIncoming, m.Nonce, "relay %s already open", id)
+		p.refuse(CmdIncoming, m.Nonce, "request", "relay %s already open", id)
 		return nil
 	}
 	p.respond(m.Nonce, nil)

@@ -101,8 +101,10 @@ func (p *Peer) respond(nonce string, args any) {
 	}
 }
 
-// refuse answers a request with an error string and reports it.
-func (p *Peer) refuse(cmd, nonce string, msg string, args ...any) {
+// refuse answers a request with an error string, counts it under limit
+// (Stats.Refusals) and reports it.
+func (p *Peer) refuse(cmd, nonce, limit string, msg string, args ...any) {
+	p.ex.counts.add(func(c *counters) { bump(&c.refusals, limit) })
 	if len(args) > 0 {
 		msg = fmt.Sprintf(msg, args...)
 	}
@@ -144,7 +146,7 @@ func (p *Peer) overRate(m Message) error {
 	}
 	switch m.Command {
 	case CmdRelay, CmdIncoming, CmdConnect, CmdGetPeers, CmdDialback:
-		p.refuse(m.Command, m.Nonce, "too many %s requests", m.Command)
+		p.refuse(m.Command, m.Nonce, "rate", "too many %s requests", m.Command)
 	}
 	return nil
 }
@@ -170,7 +172,7 @@ func (p *Peer) dispatch(m Message) error {
 		return nil // as the reference: ignored before hello
 	}
 	if refusing != nil {
-		p.refuse(m.Command, m.Nonce, peerFullMessage)
+		p.refuse(m.Command, m.Nonce, "peers", peerFullMessage)
 		return refusing
 	}
 	if m.Command != CmdGetPeers && !p.allow(m.Command) {

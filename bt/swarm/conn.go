@@ -120,6 +120,9 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 		if c.evicted {
 			reason = errEvicted
 		}
+		if isFlood(reason) {
+			s.counts.add(func(c *counters) { c.floods++ })
+		}
 		s.emit(Event{Type: EventDisconnected, Peer: addr, Err: reason})
 	}
 	if errors.Is(reason, errSelf) && outgoing {
@@ -230,6 +233,9 @@ func (c *conn) update(st linkState, announce bool) error {
 			c.ticket.Leave() // the handshakes are done
 		}
 		c.ready, c.readyAt = true, s.now()
+		if !c.outgoing {
+			s.counts.add(func(c *counters) { bump(&c.learned, SourceIncoming) })
+		}
 		s.emitLocked(Event{Type: EventConnected, Peer: c.addr, Listen: c.listen, Client: st.client, Source: c.source, Net: st.pexNet, Encrypted: c.mse, Outgoing: c.outgoing})
 		s.syncPEXLocked(c.listen)
 	}
@@ -244,6 +250,7 @@ func (c *conn) received(net string, added, dropped []netip.AddrPort) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.useful = true
+	s.counts.add(func(c *counters) { bump(&c.pexReceived, net) })
 	s.emitLocked(Event{Type: EventPEXReceived, Peer: c.addr, Net: net, Added: added, Dropped: dropped})
 	s.learnLocked(added, c.addr, net)
 }
@@ -295,6 +302,7 @@ func (c *conn) sendLoop(done <-chan struct{}) {
 					return
 				}
 				lastWrite, lastSent = realNow, now
+				s.counts.add(func(c *counters) { bump(&c.pexSent, pexNet) })
 				s.emit(Event{Type: EventPEXSent, Peer: c.addr, Net: pexNet, Added: addrs(m.Added), Dropped: slices.Clone(m.Dropped)})
 			}
 			m = pex.Msg{} // a message a minute: not worth its slices held between them

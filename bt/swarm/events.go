@@ -77,14 +77,6 @@ type Event struct {
 	Time  time.Time
 }
 
-// Stats are counters of a Swarm.
-type Stats struct {
-	Peers         int    // connected peers (past their handshakes)
-	Dialing       int    // dials in flight
-	Handshaking   int    // incoming connections in their handshakes
-	EventsDropped uint64 // events that found the Events channel full
-}
-
 // emitLocked delivers ev unless the swarm is closed; s.mu is held.
 func (s *Swarm) emitLocked(ev Event) {
 	if s.closed {

@@ -111,6 +111,7 @@ func (s *Swarm) takeLocked(a netip.AddrPort, source string, from netip.AddrPort)
 	}
 	s.dialingLocked(a, source, from, now)
 	s.known[a] = source
+	s.counts.add(func(c *counters) { bump(&c.learned, source) })
 	s.dialing++
 	s.slots++
 	s.wg.Add(1)
@@ -122,6 +123,7 @@ func (s *Swarm) takeLocked(a netip.AddrPort, source string, from netip.AddrPort)
 func (s *Swarm) dialAndRun(addr netip.AddrPort, source string, from netip.AddrPort) {
 	defer s.wg.Done()
 	c, encrypted, err := s.dial(addr)
+	s.counts.add(func(c *counters) { bump(&c.dials, dialOutcome(err)) })
 	if err != nil {
 		s.cfg.Logger.Debug("swarm: dial failed", "peer", addr, "err", err)
 		s.mu.Lock()

@@ -61,6 +61,7 @@ type Swarm struct {
 	events chan Event
 
 	dropped    atomic.Uint64
+	counts     counters
 	handshakes *gate.Gate // incoming connections in their handshakes
 
 	mu        sync.Mutex
@@ -105,19 +106,6 @@ func (s *Swarm) PeerID() [20]byte { return s.cfg.PeerID }
 
 // Events returns the event channel; Close closes it.
 func (s *Swarm) Events() <-chan Event { return s.events }
-
-// Stats returns the swarm's counters.
-func (s *Swarm) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := Stats{Dialing: s.dialing, Handshaking: s.handshakes.Len(), EventsDropped: s.dropped.Load()}
-	for c := range s.conns {
-		if c.ready {
-			st.Peers++
-		}
-	}
-	return st
-}
 
 func (s *Swarm) pexOn() bool { return !s.cfg.NoPEX && !s.cfg.Private }
 

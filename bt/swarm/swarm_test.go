@@ -58,6 +58,15 @@ func testPeerLearnedThroughPEX(t *testing.T, net string) {
 			t.Fatalf("a's link to %v runs %q, want %q", p.Addr, p.Net, net)
 		}
 	}
+	// The counters behind pex bt swarm --metrics saw the same.
+	as, bs, cs := a.s.Stats(), b.s.Stats(), c.s.Stats()
+	if as.Learned[SourceManual] != 2 || as.Dials["connected"] != 2 || as.PEXSent[net] != 2 {
+		t.Fatalf("a's stats %+v", as)
+	}
+	if bs.PEXReceived[net] == 0 || cs.PEXReceived[net] == 0 || bs.Learned[SourceIncoming]+cs.Learned[SourceIncoming] < 3 ||
+		bs.Learned[SourcePEX]+cs.Learned[SourcePEX] == 0 || bs.FloodDisconnects+cs.FloodDisconnects != 0 {
+		t.Fatalf("b's stats %+v, c's %+v", bs, cs)
+	}
 }
 
 // One peer set across both networks: A speaks AZMP with B and ut_pex with

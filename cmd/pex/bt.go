@@ -17,6 +17,7 @@ import (
 	"github.com/seed0021ed4d/pex/bt/metainfo"
 	"github.com/seed0021ed4d/pex/bt/swarm"
 	"github.com/seed0021ed4d/pex/bt/tracker"
+	"github.com/seed0021ed4d/pex/metrics"
 )
 
 func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -84,7 +85,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 	}
 	defer s.Close()
 	if o.metrics != "" {
-		stop, err := serveMetrics(context.Background(), o.metrics, pr)
+		stop, err := serveMetrics(context.Background(), o.metrics, pr, metrics.NewSwarms(s))
 		if err != nil {
 			return err
 		}

@@ -73,7 +73,7 @@ func (o *btOpts) flagSet() *flag.FlagSet {
 	fs.IntVar(&o.maxPeers, "max-peers", 0, fmt.Sprintf("`N` connections at most (0: the library's default, %d)", swarm.DefaultMaxPeers))
 	fs.DurationVar(&o.bootstrapTimeout, "bootstrap-timeout", 0, "exit 1 when no peer was connected within `D` (0: keep trying)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
-	fs.StringVar(&o.metrics, "metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at /metrics and profiles at /debug/pprof/ on `HOST:PORT`")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	return fs
 }

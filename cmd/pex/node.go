@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seed0021ed4d/pex/metrics"
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/transport/ws"
 	"github.com/seed0021ed4d/pex/web"
@@ -70,7 +71,7 @@ func (n *node) run(ctx context.Context) error {
 	}
 	stopHTTP := func() {}
 	if n.opts.metrics != "" {
-		stop, err := serveMetrics(ctx, n.opts.metrics, n.pr)
+		stop, err := serveMetrics(ctx, n.opts.metrics, n.pr, metrics.NewPXP(n.ex))
 		if err != nil {
 			n.ex.Close()
 			if ln != nil {

@@ -1,0 +1,101 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"net"
+	"sync"
+	"syscall"
+
+	"github.com/seed0021ed4d/pex/bt/pex"
+)
+
+// Stats are counters of a Swarm: a snapshot, taken by Swarm.Stats. The
+// maps are copies the caller may keep.
+type Stats struct {
+	Peers         int    // connected peers (past their handshakes)
+	Dialing       int    // dials in flight
+	Handshaking   int    // incoming connections in their handshakes
+	EventsDropped uint64 // events that found the Events channel full
+
+	// PEXSent and PEXReceived count PEX messages by network (NetUTPex,
+	// NetAZMP).
+	PEXSent, PEXReceived map[string]uint64
+	// Learned counts the peers taken into the peer set to be dialed, by
+	// source (SourceTracker, SourceDHT, SourcePEX, SourceManual), and the
+	// peers that dialed in and passed their handshakes (SourceIncoming).
+	Learned map[string]uint64
+	// Dials counts dials by outcome: "connected", or why one failed:
+	// "refused", "timeout", "unreachable", "canceled", "other".
+	Dials map[string]uint64
+	// FloodDisconnects counts peers disconnected for sending messages
+	// too often (PEX messages over BEP 11's rate, or any message flood).
+	FloodDisconnects uint64
+}
+
+// counters are the swarm's counts, under a lock of their own so that
+// counting never waits on the swarm's.
+type counters struct {
+	mu                   sync.Mutex
+	pexSent, pexReceived map[string]uint64
+	learned, dials       map[string]uint64
+	floods               uint64
+}
+
+func bump(m *map[string]uint64, k string) {
+	if *m == nil {
+		*m = make(map[string]uint64)
+	}
+	(*m)[k]++
+}
+
+func (c *counters) add(f func(c *counters)) {
+	c.mu.Lock()
+	f(c)
+	c.mu.Unlock()
+}
+
+// Stats returns the swarm's counters.
+func (s *Swarm) Stats() Stats {
+	s.mu.Lock()
+	st := Stats{Dialing: s.dialing, Handshaking: s.handshakes.Len(), EventsDropped: s.dropped.Load()}
+	for c := range s.conns {
+		if c.ready {
+			st.Peers++
+		}
+	}
+	s.mu.Unlock()
+	c := &s.counts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st.PEXSent = maps.Clone(c.pexSent)
+	st.PEXReceived = maps.Clone(c.pexReceived)
+	st.Learned = maps.Clone(c.learned)
+	st.Dials = maps.Clone(c.dials)
+	st.FloodDisconnects = c.floods
+	return st
+}
+
+// dialOutcome names a dial's result for Stats.Dials.
+func dialOutcome(err error) string {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return "connected"
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return "refused"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "unreachable"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	}
+	return "other"
+}
+
+// isFlood says a disconnect was for sending too often.
+func isFlood(err error) bool {
+	return errors.Is(err, pex.ErrFlood) || errors.Is(err, errMessageFlood)
+}
