@@ -24,6 +24,8 @@ const (
 	SourcePEX      = "pex"
 	SourceTracker  = "tracker"
 	SourceDHT      = "dht"
+	// SourceState: remembered from an earlier run (pex's --state).
+	SourceState = "state"
 )
 
 // PeerInfo describes a connected peer.

@@ -79,6 +79,11 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 	if bind := o.bindHost(ln); bind != nil {
 		cfg.Dialer = boundDialer(bind)
 	}
+	state, err := openState(o.state, "bt-peers.json", "bt:"+hex.EncodeToString(ih[:]), pr)
+	if err != nil {
+		return err
+	}
+	defer state.close() // deferred first, runs last: after the swarm closed
 	s, err := swarm.New(ih, cfg)
 	if err != nil {
 		return err
@@ -103,6 +108,12 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 			continue
 		}
 		s.AddPeer(ap, swarm.SourceManual)
+	}
+	remembered := state.peers()
+	for _, p := range remembered {
+		if ap, err := netip.ParseAddrPort(p.Addr); err == nil {
+			s.AddPeer(ap, swarm.SourceState)
+		}
 	}
 	trackers := append(slices.Clone(o.trackers), target.Trackers...)
 	for _, u := range trackers {
@@ -138,8 +149,9 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 		})
 	}
 	r := &btRun{s: s, pr: pr, table: newSwarmTable(), start: time.Now(), duration: o.duration,
-		bootstrap: len(peers) > 0 || len(trackers) > 0 || useDHT, bootstrapTimeout: o.bootstrapTimeout,
-		nat: newBTNAT(s, pr, ln, o.noPortmap)}
+		bootstrap: len(peers) > 0 || len(trackers) > 0 || useDHT || len(remembered) > 0, bootstrapTimeout: o.bootstrapTimeout,
+		state: state,
+		nat:   newBTNAT(s, pr, ln, o.noPortmap)}
 	nctx, stopNAT := context.WithCancel(ctx)
 	natDone := make(chan struct{})
 	go func() {

@@ -51,6 +51,7 @@ type btOpts struct {
 	bootstrapTimeout          time.Duration
 	json                      bool
 	metrics                   string
+	state                     string
 }
 
 func (o *btOpts) flagSet() *flag.FlagSet {
@@ -74,6 +75,7 @@ func (o *btOpts) flagSet() *flag.FlagSet {
 	fs.DurationVar(&o.bootstrapTimeout, "bootstrap-timeout", 0, "exit 1 when no peer was connected within `D` (0: keep trying)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at /metrics and profiles at /debug/pprof/ on `HOST:PORT`")
+	fs.StringVar(&o.state, "state", "", "remember the peers that worked in `DIR` (bt-peers.json, per infohash) and dial them at the next start")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	return fs
 }

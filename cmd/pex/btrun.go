@@ -25,6 +25,7 @@ type btRun struct {
 
 	connected latch // set at the first connection
 	nat       *btNAT
+	state     *stateKeeper // --state, or nil
 }
 
 // errNoPeers: the swarm had somewhere to look but never connected.
@@ -124,6 +125,12 @@ func (r *btRun) printEvents() {
 		}
 		if r.nat != nil {
 			r.nat.event(ev)
+		}
+		switch {
+		case ev.Type == swarm.EventConnected && ev.Listen.IsValid():
+			r.state.success(ev.Listen.String(), ev.Source)
+		case ev.Type == swarm.EventDialFailed:
+			r.state.failure(ev.Peer.String())
 		}
 		pr := r.pr
 		switch ev.Type {

@@ -24,6 +24,7 @@ type node struct {
 	pr     *printer
 	wg     sync.WaitGroup
 	boot   *bootState
+	state  *stateKeeper // --state, or nil
 
 	logger *slog.Logger // PEX_DEBUG's, or silent
 	natMu  sync.Mutex
@@ -60,6 +61,14 @@ func (n *node) run(ctx context.Context) error {
 		}
 		return err
 	}
+	if n.state, err = openState(n.opts.state, "pxp-peers.json", "pxp:"+n.opts.network, n.pr); err != nil {
+		n.ex.Close()
+		if ln != nil {
+			ln.Close()
+		}
+		return err
+	}
+	defer n.state.close() // after the links are closed: the last word on them
 	if ln != nil {
 		f := []any{"node", n.ex.ID(), "addr", ln.Addr().String(), "transport", "tcp", "network", n.opts.network}
 		if cfg.AdvertiseAddr != "" {
@@ -127,6 +136,7 @@ func (n *node) run(ctx context.Context) error {
 			n.bootstrap(ctx, addr)
 		}()
 	}
+	n.dialRemembered(ctx)
 	if n.opts.want > 0 {
 		n.wg.Add(1)
 		go n.wantLoop(ctx)

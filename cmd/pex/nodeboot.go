@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,9 +66,11 @@ func (n *node) bootstrap(ctx context.Context, addr string) {
 			return
 		}
 		if err != nil {
+			n.state.failure(addr)
 			n.boot.failed(addr, err)
 			n.pr.limited("dial-failed "+addr, "dial-failed", "remote", addr, "reason", err.Error(), "retry_s", wait.Seconds())
 		} else {
+			n.state.success(addr, "connect")
 			n.boot.reached.set()
 			wait = bootFirst
 			p := dc.Peer()
@@ -99,4 +102,41 @@ func (n *node) connectTo(ctx context.Context, addr string) (*pxp.Conn, error) {
 		return nil, fmt.Errorf("handshake: %w", err)
 	}
 	return dc, nil
+}
+
+// maxRemembered bounds the remembered peers (--state) dialed at start.
+const maxRemembered = 8
+
+// dialRemembered dials, once each, the best peers --state remembers
+// that --connect does not name: a node restarted without --connect finds
+// its way back into the mesh.
+func (n *node) dialRemembered(ctx context.Context) {
+	tried := 0
+	for _, p := range n.state.peers() {
+		if tried == maxRemembered {
+			break
+		}
+		if slices.Contains(n.opts.connect, p.Addr) {
+			continue
+		}
+		tried++
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			dc, err := n.connectTo(ctx, p.Addr)
+			if ctx.Err() != nil {
+				if dc != nil {
+					dc.Close()
+				}
+				return
+			}
+			if err != nil {
+				n.state.failure(p.Addr)
+				n.pr.event("dial-failed", "remote", p.Addr, "reason", err.Error(), "source", "state")
+				return
+			}
+			n.state.success(p.Addr, p.Source)
+			n.serve(ctx, dc)
+		}()
+	}
 }

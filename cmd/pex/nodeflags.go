@@ -38,6 +38,7 @@ type nodeOpts struct {
 	ws          string
 	http        string
 	metrics     string
+	state       string
 	maxPeers    int
 	maxRelays   int
 
@@ -148,6 +149,7 @@ func (o *nodeOpts) flagSet() *flag.FlagSet {
 	fs.DurationVar(&o.bootstrapTimeout, "bootstrap-timeout", 0, "exit 1 when no --connect peer was reached within `D` (0: keep trying)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at /metrics and profiles at /debug/pprof/ on `HOST:PORT`")
+	fs.StringVar(&o.state, "state", "", "remember the peers that worked in `DIR` (pxp-peers.json) and bootstrap from them at the next start")
 	fs.BoolVar(&o.noPortmap, "no-portmap", false, "do not ask the router (NAT-PMP, PCP, UPnP) to map the --listen port")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	o.addWebRTCFlags(fs)

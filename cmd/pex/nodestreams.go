@@ -50,6 +50,9 @@ func (n *node) wantLoop(ctx context.Context) {
 			continue
 		}
 		backoff = 250 * time.Millisecond
+		if p := c.Peer(); p != nil && p.Outgoing() && p.Via() == nil && c.Transport() == "tcp" {
+			n.state.success(p.RemoteAddr().String(), "introduction") // a direct dial: a relay for next time
+		}
 		id := ""
 		if c.Peer() != nil {
 			id = c.Peer().ID()

@@ -91,6 +91,7 @@ var layers = map[string][]string{
 	"internal/sim":        {"internal/memnet", "pxp", "bt/swarm", "bt/pex"},
 	"portmap":             nil,
 	"metrics":             {"pxp", "bt/swarm", "internal/memnet"},
+	"peerstore":           nil,
 	// tests only
 	"internal/deptest": nil,
 	"interop":          nil,
@@ -101,7 +102,7 @@ var layers = map[string][]string{
 	"examples/pxp":     {"pxp"},
 	"examples/btswarm": {"bt/metainfo", "bt/swarm"},
 	// the command
-	"cmd/pex": {"bt/dht", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/sim", "internal/version", "metrics", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
+	"cmd/pex": {"bt/dht", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/sim", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
 }
 
 // codecs import nothing outside the standard library and the module.

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/seed0021ed4d/pex/peerstore"
+)
+
+// stateSaveInterval is how often --state is written while a command runs
+// (and once more when it stops).
+const stateSaveInterval = 30 * time.Second
+
+// stateKeeper is --state for one command: the remembered peers of one
+// scope, saved on a timer. A nil keeper (no --state) remembers nothing.
+type stateKeeper struct {
+	st    *peerstore.Store
+	path  string
+	scope string
+	pr    *printer
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// openState opens file in dir (made if missing) for scope, reports how
+// many peers it remembers, and saves it every stateSaveInterval.
+func openState(dir, file, scope string, pr *printer) (*stateKeeper, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, file)
+	st, err := peerstore.Open(path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--state: %w", err)
+	}
+	k := &stateKeeper{st: st, path: path, scope: scope, pr: pr, stop: make(chan struct{}), done: make(chan struct{})}
+	pr.event("state", "path", path, "peers", len(st.Peers(scope)))
+	go k.saveLoop()
+	return k, nil
+}
+
+func (k *stateKeeper) saveLoop() {
+	defer close(k.done)
+	t := time.NewTicker(stateSaveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-k.stop:
+			return
+		case <-t.C:
+			if err := k.st.Save(); err != nil {
+				k.pr.limited("state", "error", "error", err.Error(), "path", k.path)
+			}
+		}
+	}
+}
+
+// peers returns the remembered peers, best first.
+func (k *stateKeeper) peers() []peerstore.Peer {
+	if k == nil {
+		return nil
+	}
+	return k.st.Peers(k.scope)
+}
+
+func (k *stateKeeper) success(addr, source string) {
+	if k != nil {
+		k.st.Success(k.scope, addr, source)
+	}
+}
+
+func (k *stateKeeper) failure(addr string) {
+	if k != nil {
+		k.st.Failure(k.scope, addr)
+	}
+}
+
+// close saves the state a last time and releases it.
+func (k *stateKeeper) close() {
+	if k == nil {
+		return
+	}
+	close(k.stop)
+	<-k.done
+	n := len(k.st.Peers(k.scope))
+	if err := k.st.Close(); err != nil {
+		k.pr.event("error", "error", err.Error(), "path", k.path)
+		return
+	}
+	k.pr.event("state-saved", "path", k.path, "peers", n)
+}
