@@ -40,6 +40,9 @@ type Peer struct {
 	lastActive   atomic.Int64             // unix nanoseconds of the last bytes read from the peer
 	unresponsive atomic.Bool              // it failed the last introduction relayed to it
 	rd           *lineFeed                // the control stream's reader (linefeed.go)
+	since        time.Time                // when the link started
+	bytesIn      atomic.Uint64            // bytes read from the link's transport
+	bytesOut     atomic.Uint64            // bytes written to it
 
 	mu          sync.Mutex
 	nonce       uint64
@@ -63,6 +66,18 @@ type Peer struct {
 type candidate struct {
 	peer    *Peer
 	expires time.Time
+}
+
+// PeerStats are one link's counters.
+type PeerStats struct {
+	Since         time.Time // when the link started
+	BytesSent     uint64    // bytes written to its transport (for a relayed link, into the relay's stream)
+	BytesReceived uint64    // bytes read from it
+}
+
+// Stats returns the link's counters.
+func (p *Peer) Stats() PeerStats {
+	return PeerStats{Since: p.since, BytesSent: p.bytesOut.Load(), BytesReceived: p.bytesIn.Load()}
 }
 
 // Transport says what carries the link: "tcp", "ws", "relay", ... .
@@ -137,6 +152,7 @@ func (p *Peer) acceptsIncoming() bool {
 func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Peer, quiet bool) (*Peer, error) {
 	p := &Peer{
 		quiet:     quiet,
+		since:     time.Now(),
 		ex:        e,
 		kind:      kind,
 		outgoing:  outgoing,
@@ -284,6 +300,7 @@ func (m *magicConn) Read(b []byte) (int, error) {
 			}
 			return 0, err
 		}
+		m.p.bytesIn.Add(uint64(len(got)))
 		if m.direct {
 			m.ex.bytesIn.Add(uint64(len(got)))
 		}
@@ -295,6 +312,7 @@ func (m *magicConn) Read(b []byte) (int, error) {
 	n, err := m.Conn.Read(b)
 	if n > 0 {
 		m.p.lastActive.Store(time.Now().UnixNano())
+		m.p.bytesIn.Add(uint64(n))
 	}
 	if m.direct {
 		m.ex.bytesIn.Add(uint64(n))
@@ -304,6 +322,7 @@ func (m *magicConn) Read(b []byte) (int, error) {
 
 func (m *magicConn) Write(b []byte) (int, error) {
 	n, err := m.Conn.Write(b)
+	m.p.bytesOut.Add(uint64(n))
 	if m.direct {
 		m.ex.bytesOut.Add(uint64(n))
 	}

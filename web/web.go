@@ -1,7 +1,11 @@
-// Package web holds the browser demo: a page that joins a PXP network over
-// WebSocket to a Go node, meets other browsers over WebRTC through that node,
-// and shows its peers and their messages live. Its files are embedded;
-// `pex node --http` serves them, with the WebSocket endpoint at /ws.
+// Package web holds the browser pages, embedded: the demo, a page that
+// joins a PXP network over WebSocket to a Go node, meets other browsers
+// over WebRTC through that node, and shows its peers and their messages
+// live (`pex node --http` serves it, with the WebSocket endpoint at /ws);
+// and the operator's live view (Live, live.go) of a node or a swarm: its
+// peers as a graph drawn by cytoscape.js (vendored in static/vendor, MIT,
+// with its licence), a table and a log, kept current by server-sent
+// events (`pex node --http` and `pex bt swarm --http` at /live).
 //
 // The page speaks PXP itself (static/pxp.js): magic, multiplex framing,
 // control messages, relayed sessions, and the WebRTC upgrade with

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -25,9 +26,12 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		btSwarmCmd.writeHelp(stdout)
 		return flag.ErrHelp
 	}
+	if len(args) > 0 && args[0] == "crawl" {
+		return runCrawl(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "swarm" {
-		fmt.Fprintln(stderr, "pex bt: the one command is swarm")
-		fmt.Fprintln(stderr, "Run \"pex bt swarm -h\" for its flags and examples.")
+		fmt.Fprintln(stderr, "pex bt: the commands are swarm and crawl")
+		fmt.Fprintln(stderr, "Run \"pex bt swarm -h\" or \"pex bt crawl -h\" for their flags and examples.")
 		return errUsage
 	}
 	var o btOpts
@@ -152,6 +156,15 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 		bootstrap: len(peers) > 0 || len(trackers) > 0 || useDHT || len(remembered) > 0, bootstrapTimeout: o.bootstrapTimeout,
 		state: state,
 		nat:   newBTNAT(s, pr, ln, o.noPortmap)}
+	if o.http != "" {
+		live := startLive(pr, r.btSnapshot)
+		defer live.Close()
+		stop, err := serveLive(o.http, pr, withLive(live, http.RedirectHandler("/live", http.StatusFound)))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	nctx, stopNAT := context.WithCancel(ctx)
 	natDone := make(chan struct{})
 	go func() {

@@ -52,6 +52,7 @@ type btOpts struct {
 	json                      bool
 	metrics                   string
 	state                     string
+	http                      string
 }
 
 func (o *btOpts) flagSet() *flag.FlagSet {
@@ -75,6 +76,7 @@ func (o *btOpts) flagSet() *flag.FlagSet {
 	fs.DurationVar(&o.bootstrapTimeout, "bootstrap-timeout", 0, "exit 1 when no peer was connected within `D` (0: keep trying)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at /metrics and profiles at /debug/pprof/ on `HOST:PORT`")
+	fs.StringVar(&o.http, "http", "", "serve the live view (peers, who named whom, the log) at /live on `HOST:PORT`")
 	fs.StringVar(&o.state, "state", "", "remember the peers that worked in `DIR` (bt-peers.json, per infohash) and dial them at the next start")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	return fs
@@ -88,6 +90,7 @@ func (o *btOpts) check(args []string, stderr io.Writer) error {
 	c.nonNegativeDuration("duration", o.duration)
 	c.nonNegativeDuration("bootstrap-timeout", o.bootstrapTimeout)
 	c.hostPort("listen", o.listen)
+	c.hostPort("http", o.http)
 	c.hostPort("dht-listen", o.dhtListen)
 	if o.bind != "" && net.ParseIP(o.bind) == nil {
 		c.fail("bind", "want an IP address, got %q", o.bind)

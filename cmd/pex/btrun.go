@@ -26,6 +26,7 @@ type btRun struct {
 	connected latch // set at the first connection
 	nat       *btNAT
 	state     *stateKeeper // --state, or nil
+	graph     swarmGraph   // who named whom, for --http's view
 }
 
 // errNoPeers: the swarm had somewhere to look but never connected.
@@ -126,6 +127,7 @@ func (r *btRun) printEvents() {
 		if r.nat != nil {
 			r.nat.event(ev)
 		}
+		r.graph.add(ev)
 		switch {
 		case ev.Type == swarm.EventConnected && ev.Listen.IsValid():
 			r.state.success(ev.Listen.String(), ev.Source)

@@ -104,7 +104,9 @@ func (n *node) run(ctx context.Context) error {
 		stopHTTP = func() { stop(); prev() }
 	}
 	if n.opts.http != "" {
-		stop, err := n.serveHTTP(ctx, n.opts.http, "http", web.Handler(n.opts.page(), &ws.Handler{Serve: n.acceptWS(ctx)}))
+		live := startLive(n.pr, n.pxpSnapshot)
+		defer live.Close()
+		stop, err := n.serveHTTP(ctx, n.opts.http, "http", withLive(live, web.Handler(n.opts.page(), &ws.Handler{Serve: n.acceptWS(ctx)})))
 		if err != nil {
 			stopHTTP()
 			n.ex.Close()

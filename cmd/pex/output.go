@@ -18,8 +18,16 @@ type printer struct {
 	w    io.Writer
 	json bool
 
-	repeats map[string]*repeat // events of one kind from one source, by key
-	closed  bool               // nothing more is printed
+	repeats map[string]*repeat              // events of one kind from one source, by key
+	closed  bool                            // nothing more is printed
+	tap     func(name string, fields []any) // also told every event printed (the live view's log)
+}
+
+// setTap makes f see every event printed from now on.
+func (p *printer) setTap(f func(name string, fields []any)) {
+	p.mu.Lock()
+	p.tap = f
+	p.mu.Unlock()
 }
 
 // close stops the printer: later events and lines are dropped, so that
@@ -126,9 +134,13 @@ func (p *printer) event(name string, fields ...any) {
 		line = logfmtLine(name, fields)
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	tap := p.tap
 	if !p.closed {
 		p.w.Write(line)
+	}
+	p.mu.Unlock()
+	if tap != nil {
+		tap(name, fields)
 	}
 }
 

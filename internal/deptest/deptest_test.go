@@ -79,6 +79,7 @@ var layers = map[string][]string{
 	// engines, sources and transports
 	"bt/tracker":          {"bencode", "bt/compact"},
 	"bt/dht":              nil,
+	"bt/crawl":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/version"},
 	"bt/swarm":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/acceptloop", "internal/gate", "internal/version"},
 	"pxp":                 {"mux", "internal/acceptloop", "internal/gate"},
 	"pxp/webrtc":          {"pxp"},
@@ -102,7 +103,7 @@ var layers = map[string][]string{
 	"examples/pxp":     {"pxp"},
 	"examples/btswarm": {"bt/metainfo", "bt/swarm"},
 	// the command
-	"cmd/pex": {"bt/dht", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/sim", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
+	"cmd/pex": {"bt/crawl", "bt/dht", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/sim", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
 }
 
 // codecs import nothing outside the standard library and the module.

@@ -1,0 +1,100 @@
+package crawl
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/seed0021ed4d/pex/internal/version"
+)
+
+// Defaults of Config.
+const (
+	DefaultConcurrency      = 64
+	DefaultDialTimeout      = 10 * time.Second
+	DefaultHandshakeTimeout = 15 * time.Second
+	// DefaultPEXWait is how long a connection waits for the first PEX
+	// message: libtorrent sends one a minute, Transmission every 90 s,
+	// BiglyBT about every minute, so a first message can take that long.
+	DefaultPEXWait = 100 * time.Second
+	// DefaultMaxPeers bounds the peers a crawl records.
+	DefaultMaxPeers = 1 << 20
+	// KeepAliveInterval spaces keep-alives while a connection waits.
+	KeepAliveInterval = 45 * time.Second
+	// MaxMessageSize bounds one message read from a peer.
+	MaxMessageSize = 1 << 20
+	// CoverageInterval spaces the points of Report.Coverage.
+	CoverageInterval = time.Second
+)
+
+// DefaultClient is the client name a crawler gives in its handshakes.
+var DefaultClient = "pex-crawl/" + version.Release
+
+// Config tunes a Crawler; nil or zero fields mean the defaults.
+type Config struct {
+	// PeerID is the crawler's BitTorrent peer id; zero means a random one.
+	PeerID [20]byte
+	// Client is the name and version given in the extended handshake and
+	// AZ_HANDSHAKE. Default DefaultClient.
+	Client string
+	// Concurrency bounds the connections open at once. Default
+	// DefaultConcurrency.
+	Concurrency int
+	// DialTimeout bounds a dial; HandshakeTimeout the BitTorrent and
+	// extended (or AZ) handshakes after it.
+	DialTimeout, HandshakeTimeout time.Duration
+	// PEXWait bounds the wait for the first PEX message after the
+	// handshakes. Default DefaultPEXWait.
+	PEXWait time.Duration
+	// MaxPeers bounds the peers recorded; peers named past it are
+	// counted in Report.Overflow and not visited.
+	MaxPeers int
+	// NoAZMP does not offer Vuze's messaging protocol: every peer is
+	// asked over LTEP and ut_pex.
+	NoAZMP bool
+	// Encrypt opens connections with Message Stream Encryption, falling
+	// back to plain when the peer refuses it.
+	Encrypt bool
+	// Dialer dials peers; nil means a net.Dialer.
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Logger gets debug logs; nil means silent.
+	Logger *slog.Logger
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	var o Config
+	if c != nil {
+		o = *c
+	}
+	if o.Concurrency < 0 || o.DialTimeout < 0 || o.HandshakeTimeout < 0 || o.PEXWait < 0 || o.MaxPeers < 0 {
+		return o, errors.New("crawl: negative Config field")
+	}
+	if o.Client == "" {
+		o.Client = DefaultClient
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.DialTimeout == 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.HandshakeTimeout == 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.PEXWait == 0 {
+		o.PEXWait = DefaultPEXWait
+	}
+	if o.MaxPeers == 0 {
+		o.MaxPeers = DefaultMaxPeers
+	}
+	if o.Dialer == nil {
+		var d net.Dialer
+		o.Dialer = d.DialContext
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}

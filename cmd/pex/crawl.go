@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/crawl"
+	"github.com/seed0021ed4d/pex/bt/dht"
+	"github.com/seed0021ed4d/pex/bt/tracker"
+)
+
+var btCrawlCmd = &command{
+	name:     "bt crawl",
+	summary:  "map a BitTorrent swarm through PEX: every peer once, who named whom",
+	lead:     "(--infohash HEX | --magnet URI | --torrent FILE)",
+	required: []string{"infohash", "magnet", "torrent"},
+	about: "Discovers the swarm of one infohash from --peer peers, --tracker trackers " +
+		"(and a magnet's or torrent's, unless --no-trackers) and a Mainline DHT lookup " +
+		"from --dht-bootstrap nodes, then connects to each peer once: it takes the " +
+		"peer's handshakes (client, listen port, the address it sees us at) and its first " +
+		"PEX message (ut_pex or AZMP's), disconnects, and visits the peers that message " +
+		"named. It never sends PEX itself, and waits at most --pex-wait for a peer's " +
+		"first message (libtorrent sends one a minute, Transmission every 90 s). It runs " +
+		"for --duration, or until --idle passes with nothing new learned and no visit in " +
+		"flight. Output: a progress line every two seconds and a summary (or, with --json, " +
+		"learned and visited events and a summary object last); --out FILE writes the " +
+		"report: every peer with how, from whom and when it was learned, whether it was " +
+		"reached and its client, the who-named-whom edges and the coverage curve (JSON), " +
+		"and beside it FILE.dot (GraphViz) and FILE.coverage.tsv.",
+	examples: []string{
+		"pex bt crawl --infohash 0123456789abcdef0123456789abcdef01234567 --peer 127.0.0.1:6881 --duration 5m --out swarm.json",
+		"pex bt crawl --magnet 'magnet:?xt=urn:btih:...' --dht-bootstrap 192.0.2.1:6881 --json",
+	},
+	flags: func() *flag.FlagSet { return new(crawlOpts).flagSet() },
+}
+
+type crawlOpts struct {
+	infohash, magnet, torrent string
+	peers, trackers, dhtBoot  listFlag
+	noTrackers                bool
+	dhtListen                 string
+	concurrency               int
+	pexWait, duration, idle   time.Duration
+	noAZMP, encrypt           bool
+	out                       string
+	json                      bool
+}
+
+func (o *crawlOpts) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("pex bt crawl", flag.ContinueOnError)
+	fs.StringVar(&o.infohash, "infohash", "", "the swarm's infohash: `HEX`, 40 hex digits (or 32 base32 characters)")
+	fs.StringVar(&o.magnet, "magnet", "", "a magnet `URI` naming the swarm (its tr and x.pe are used too)")
+	fs.StringVar(&o.torrent, "torrent", "", "a .torrent `FILE` naming the swarm (its trackers are used too)")
+	fs.Var(&o.peers, "peer", "start from the peer at `HOST:PORT` (repeatable)")
+	fs.Var(&o.trackers, "tracker", "ask the tracker at `URL` for peers (http, https or udp; repeatable)")
+	fs.BoolVar(&o.noTrackers, "no-trackers", false, "ignore the trackers and peers a --magnet or --torrent carries")
+	fs.Var(&o.dhtBoot, "dht-bootstrap", "look the swarm up in the Mainline DHT from the node at `HOST:PORT` (repeatable)")
+	fs.StringVar(&o.dhtListen, "dht-listen", "127.0.0.1:0", "UDP `HOST:PORT` for the DHT node")
+	fs.IntVar(&o.concurrency, "concurrency", crawl.DefaultConcurrency, "`N` connections open at once")
+	fs.DurationVar(&o.pexWait, "pex-wait", crawl.DefaultPEXWait, "wait at most `D` for a peer's first PEX message")
+	fs.DurationVar(&o.duration, "duration", 10*time.Minute, "stop after `D`")
+	fs.DurationVar(&o.idle, "idle", 0, "stop when `D` passed with nothing learned and no visit in flight (0: run for --duration)")
+	fs.BoolVar(&o.noAZMP, "no-azmp", false, "do not offer Vuze's messaging protocol: ask every peer over ut_pex")
+	fs.BoolVar(&o.encrypt, "encrypt", false, "connect with Message Stream Encryption (falls back to plain)")
+	fs.StringVar(&o.out, "out", "", "write the report to `FILE` (JSON), the graph to FILE.dot and the coverage to FILE.coverage.tsv")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	return fs
+}
+
+func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o crawlOpts
+	fs := o.flagSet()
+	if err := btCrawlCmd.parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	c := checks{cmd: "pex bt crawl"}
+	c.noArgs(fs.Args())
+	if o.concurrency <= 0 {
+		c.fail("concurrency", "must be positive, got %d", o.concurrency)
+	}
+	if o.pexWait <= 0 || o.duration <= 0 {
+		c.fail("duration", "--duration and --pex-wait must be positive")
+	}
+	c.nonNegativeDuration("idle", o.idle)
+	c.hostPort("dht-listen", o.dhtListen)
+	for _, u := range o.trackers {
+		c.trackerURL("tracker", u)
+	}
+	for _, p := range o.peers {
+		c.hostPort("peer", p)
+	}
+	for _, b := range o.dhtBoot {
+		c.hostPort("dht-bootstrap", b)
+	}
+	if err := c.report(stderr); err != nil {
+		return err
+	}
+	target, err := swarmTarget(o.infohash, o.magnet, o.torrent)
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "pex bt crawl:", err)
+		return errUsage
+	}
+	if o.noTrackers {
+		target.Trackers, target.Peers = nil, nil
+	}
+	pr := &printer{w: stdout, json: o.json}
+	ih := target.InfoHash
+	cr, err := crawl.New(ih, &crawl.Config{Concurrency: o.concurrency, PEXWait: o.pexWait, NoAZMP: o.noAZMP, Encrypt: o.encrypt})
+	if err != nil {
+		return err
+	}
+	pr.event("crawl", "infohash", hex.EncodeToString(ih[:]), "private", target.Private)
+	for _, p := range append(slices.Clone(o.peers), target.Peers...) {
+		ap, err := resolvePeer(p)
+		if err != nil {
+			pr.event("error", "error", err.Error(), "peer", p)
+			continue
+		}
+		cr.Add(ap, crawl.SourceManual, netip.AddrPort{}, "")
+	}
+	for _, u := range append(slices.Clone(o.trackers), target.Trackers...) {
+		cr.AddSource(&tracker.Source{URL: u, Announce: tracker.Announce{InfoHash: ih, PeerID: [20]byte{'-', 'P', 'X'}, Left: 1, NumWant: 200},
+			Report: func(res tracker.Response, err error) {
+				if err != nil {
+					pr.limited("tracker "+u, "error", "error", err.Error(), "tracker", u)
+					return
+				}
+				pr.event("announced", "tracker", u, "peers", len(res.Peers))
+			}})
+	}
+	if len(o.dhtBoot) > 0 && !target.Private {
+		node, err := dht.Start(dht.Config{Listen: o.dhtListen, Bootstrap: o.dhtBoot})
+		if err != nil {
+			return err
+		}
+		defer node.Close()
+		pr.event("dht", "addr", node.Addr().String())
+		cr.AddSource(&dht.Source{Node: node, InfoHash: ih, Report: func(n int, err error) {
+			if err != nil {
+				pr.limited("dht", "error", "error", err.Error())
+			}
+			pr.event("dht-lookup", "peers", n)
+		}})
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); cr.Run(ctx) }()
+	watchCrawl(ctx, cancel, cr, pr, o.idle)
+	<-done
+	r := cr.Report()
+	pr.flush(true)
+	if o.out != "" {
+		if err := writeCrawlReport(o.out, r); err != nil {
+			return err
+		}
+	}
+	reachedPEX := 0
+	for _, p := range r.Peers {
+		if p.PEX {
+			reachedPEX++
+		}
+	}
+	f := []any{"known", r.Known, "visited", r.Visited, "reached", r.Reached, "pex", reachedPEX, "edges", len(r.Edges), "elapsed_s", round1(r.Elapsed)}
+	if o.out != "" {
+		f = append(f, "out", o.out)
+	}
+	pr.event("summary", f...)
+	return nil
+}
+
+// watchCrawl prints the crawl's events and progress until its events end,
+// and ends it (cancel) when idle passed with nothing new.
+func watchCrawl(ctx context.Context, cancel func(), cr *crawl.Crawler, pr *printer, idle time.Duration) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	last := time.Now()
+	evs := cr.Events()
+	for {
+		select {
+		case ev, ok := <-evs:
+			if !ok {
+				return
+			}
+			last = time.Now()
+			if !pr.json {
+				continue // the progress line says it in text mode
+			}
+			p := ev.Peer
+			switch ev.Type {
+			case crawl.EventLearned:
+				f := []any{"peer", p.Addr.String(), "source", p.Source}
+				if p.From.IsValid() {
+					f = append(f, "from", p.From.String(), "net", p.Net)
+				}
+				pr.event("learned", f...)
+			case crawl.EventVisited:
+				f := []any{"peer", p.Addr.String(), "reached", p.Reached, "pex", p.PEX, "named", p.Named}
+				if p.Client != "" {
+					f = append(f, "client", p.Client)
+				}
+				if p.Err != "" {
+					f = append(f, "reason", p.Err)
+				}
+				pr.event("visited", f...)
+			}
+		case <-tick.C:
+			r := cr.Report()
+			if !pr.json {
+				pr.text("elapsed %v; %d known, %d visited, %d reached", time.Duration(r.Elapsed*float64(time.Second)).Truncate(time.Second), r.Known, r.Visited, r.Reached)
+			}
+			if idle > 0 && time.Since(last) > idle && r.Visited == r.Known {
+				cancel()
+			}
+		case <-ctx.Done():
+			// Run closes the events once its visits stopped.
+			for range evs {
+			}
+			return
+		}
+	}
+}
+
+// writeCrawlReport writes the report as JSON to path, the graph to
+// path.dot and the coverage curve to path.coverage.tsv.
+func writeCrawlReport(path string, r *crawl.Report) error {
+	if dir := filepath.Dir(path); dir != "" {
+		os.MkdirAll(dir, 0o755)
+	}
+	js, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, js, 0o644); err != nil {
+		return err
+	}
+	var dot strings.Builder
+	r.WriteDOT(&dot)
+	if err := os.WriteFile(path+".dot", []byte(dot.String()), 0o644); err != nil {
+		return err
+	}
+	var tsv strings.Builder
+	tsv.WriteString("seconds\tknown\tvisited\treached\n")
+	for _, p := range r.Coverage {
+		fmt.Fprintf(&tsv, "%.1f\t%d\t%d\t%d\n", p.Seconds, p.Known, p.Visited, p.Reached)
+	}
+	return os.WriteFile(path+".coverage.tsv", []byte(tsv.String()), 0o644)
+}
+
+func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

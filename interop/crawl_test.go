@@ -1,0 +1,153 @@
+package interop
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/crawl"
+	"github.com/seed0021ed4d/pex/bt/swarm"
+)
+
+// The crawler maps a swarm of 203 peers on loopback, in the test's
+// network namespace: 200 pex swarms (each told of three earlier ones,
+// room for 20 peers, half over ut_pex only) and three real clients
+// (two libtorrent seeds, one aria2 seed) that join through them. Given
+// one swarm's address, it knows 95 % of the peers within two minutes,
+// reaches the real clients and reads their handshakes; the coverage curve
+// is logged.
+func TestCrawlCoverage(t *testing.T) {
+	requireLibtorrent(t)
+	aria2 := requireProgram(t, "aria2c", "aria2")
+	if testing.Short() {
+		t.Skip("runs for two minutes")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	torrent, ih := makeTorrent(t, dir)
+	const n = 200
+	rng := rand.New(rand.NewPCG(1, 2))
+	addrs := make([]netip.AddrPort, n)
+	var swarms []*swarm.Swarm
+	for i := range n {
+		var s *swarm.Swarm
+		s, addrs[i], _ = startSwarmConfig(t, ih, swarm.Config{MaxPeers: 20, NoAZMP: i%2 == 1}, fmt.Sprintf("127.0.1.%d", i+1))
+		for k := 0; k < 3 && i > 0; k++ {
+			s.AddPeer(addrs[rng.IntN(i)], swarm.SourceManual)
+		}
+		swarms = append(swarms, s)
+	}
+	// The real clients join through two swarms each, which dial them:
+	// libtorrent's own dials leave from 127.0.0.1, so a swarm it dialed
+	// would tell others a listen address on the wrong host.
+	lt1 := startLibtorrent(t, torrent, filepath.Join(dir, "seed"), "127.0.0.2", true, 4*time.Minute, 0)
+	lt2 := startLibtorrent(t, torrent, filepath.Join(dir, "seed"), "127.0.0.3", true, 4*time.Minute, 0)
+	port := freePort(t, "127.0.0.4")
+	cmd := exec.Command(aria2, "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+		"--enable-peer-exchange=true", fmt.Sprintf("--listen-port=%d", port), "--interface=127.0.0.4",
+		"--disable-ipv6=true", "--seed-ratio=0.0", "--bt-seed-unverified=true", "--check-integrity=false",
+		"-d", filepath.Join(dir, "seed"), "--summary-interval=0", "--console-log-level=warn",
+		"--file-allocation=none", "--bt-tracker-connect-timeout=1", torrent)
+	var stderr bytesBuffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ariaAddr := netip.MustParseAddrPort(fmt.Sprintf("127.0.0.4:%d", port))
+	waitFor(t, 10*time.Second, "aria2 to listen", func() bool {
+		c, err := net.Dial("tcp", ariaAddr.String())
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	// aria2 takes no peers on its command line: one more swarm dials it
+	// and one of the others.
+	for _, i := range []int{10, 120} {
+		swarms[i].AddPeer(lt1.addr(), swarm.SourceManual)
+	}
+	for _, i := range []int{60, 180} {
+		swarms[i].AddPeer(lt2.addr(), swarm.SourceManual)
+	}
+	real := map[netip.AddrPort]string{lt1.addr(): "libtorrent", lt2.addr(): "libtorrent", ariaAddr: "aria2"}
+	s, _, _ := startSwarmConfig(t, ih, swarm.Config{MaxPeers: 20}, "127.0.1.201")
+	s.AddPeer(ariaAddr, swarm.SourceManual)
+	s.AddPeer(addrs[90], swarm.SourceManual)
+	total := n + 1 + len(real)
+
+	cr, err := crawl.New(ih, &crawl.Config{Concurrency: 64, PEXWait: 100 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr.Add(addrs[n-1], crawl.SourceManual, netip.AddrPort{}, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); cr.Run(ctx) }()
+	go func() {
+		for range cr.Events() {
+		}
+	}()
+	start := time.Now()
+	var at95 time.Duration
+	for ctx.Err() == nil {
+		time.Sleep(time.Second)
+		r := cr.Report()
+		if at95 == 0 && r.Known*100 >= total*95 {
+			at95 = time.Since(start)
+		}
+		realVisited := 0
+		for _, p := range r.Peers {
+			if _, ok := real[p.Addr]; ok && p.Visited > 0 {
+				realVisited++
+			}
+		}
+		if r.Known == total && realVisited == len(real) && r.Visited == r.Known {
+			break
+		}
+	}
+	cancel()
+	<-done
+	r := cr.Report()
+	var curve strings.Builder
+	last := -10.0
+	for _, p := range r.Coverage {
+		if p.Seconds-last >= 5 || p == r.Coverage[len(r.Coverage)-1] {
+			fmt.Fprintf(&curve, "  %6.1f s  known %3d  visited %3d  reached %3d\n", p.Seconds, p.Known, p.Visited, p.Reached)
+			last = p.Seconds
+		}
+	}
+	t.Logf("coverage of %d peers (95%% known after %v):\n%s", total, at95.Round(100*time.Millisecond), curve.String())
+	if r.Known*100 < total*95 {
+		t.Fatalf("knew %d of %d peers", r.Known, total)
+	}
+	ours := map[netip.AddrPort]bool{}
+	for _, a := range addrs {
+		ours[a] = true
+	}
+	for _, p := range r.Peers {
+		want, ok := real[p.Addr]
+		if !ok {
+			if !ours[p.Addr] {
+				t.Logf("other peer %+v", p)
+			}
+			continue
+		}
+		t.Logf("real client %v: reached %v, client %q, listen %d, yourip %v, pex %v (named %d) %s", p.Addr, p.Reached, p.Client, p.Listen, p.YourIP, p.PEX, p.Named, p.Err)
+		if !p.Reached || !strings.Contains(strings.ToLower(p.Client), want) {
+			t.Errorf("real client %v: reached %v, client %q; want %s", p.Addr, p.Reached, p.Client, want)
+		}
+		delete(real, p.Addr)
+	}
+	if len(real) > 0 {
+		t.Errorf("real clients never learned: %v", real)
+	}
+}
