@@ -21,26 +21,7 @@ func TestAria2PEX(t *testing.T) {
 	aria2 := requireProgram(t, "aria2c", "aria2")
 	dir := t.TempDir()
 	torrent, ih := makeTorrent(t, dir)
-	port := freePort(t, "127.0.0.4")
-	cmd := exec.Command(aria2, "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
-		"--enable-peer-exchange=true", fmt.Sprintf("--listen-port=%d", port), "--interface=127.0.0.4",
-		"--disable-ipv6=true", "--seed-ratio=0.0", "--bt-seed-unverified=true", "--check-integrity=false",
-		"-d", filepath.Join(dir, "seed"), "--summary-interval=0", "--console-log-level=warn",
-		"--file-allocation=none", "--bt-tracker-connect-timeout=1", torrent)
-	var stderr bytesBuffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	aAddr := netip.MustParseAddrPort(fmt.Sprintf("127.0.0.4:%d", port))
-	for i := 0; i < 50; i++ { // wait for aria2 to listen
-		if c, err := net.Dial("tcp", aAddr.String()); err == nil {
-			c.Close()
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	aAddr, stderr := startAria2(t, aria2, torrent, filepath.Join(dir, "seed"), "127.0.0.4", true)
 	s1, s1Addr, ev1 := startSwarm(t, ih, "127.0.0.1")
 	s2, s2Addr, ev2 := startSwarm(t, ih, "127.0.0.5")
 	s1.AddPeer(aAddr, swarm.SourceManual)
@@ -82,25 +63,7 @@ func TestAria2DialsPEXPeer(t *testing.T) {
 	aria2 := requireProgram(t, "aria2c", "aria2")
 	dir := t.TempDir()
 	torrent, ih := makeTorrent(t, dir)
-	port := freePort(t, "127.0.0.4")
-	cmd := exec.Command(aria2, "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
-		"--enable-peer-exchange=true", fmt.Sprintf("--listen-port=%d", port), "--interface=127.0.0.4",
-		"--disable-ipv6=true", "--seed-ratio=0.0", "-d", filepath.Join(dir, "leech"), "--summary-interval=0",
-		"--console-log-level=warn", "--file-allocation=none", "--bt-tracker-connect-timeout=1", torrent)
-	var out bytesBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	aAddr := netip.MustParseAddrPort(fmt.Sprintf("127.0.0.4:%d", port))
-	waitFor(t, 10*time.Second, "aria2 listens", func() bool {
-		c, err := net.Dial("tcp", aAddr.String())
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	aAddr, out := startAria2(t, aria2, torrent, filepath.Join(dir, "leech"), "127.0.0.4", false)
 	// P also opens its own link to aria2 with MSE (EncryptOutgoing).
 	p, pAddr, pev := startSwarmConfig(t, ih, swarm.Config{EncryptOutgoing: true}, "127.0.0.1")
 	r, rAddr, rev := startSwarmConfig(t, ih, swarm.Config{NoPEX: true}, "127.0.0.8")
@@ -132,4 +95,35 @@ func TestAria2DialsPEXPeer(t *testing.T) {
 	encrypted(r, "R") // aria2 dialed with MSE, R answered
 	encrypted(p, "P") // P dialed with MSE, aria2 answered
 	t.Logf("both links with aria2 began with MSE")
+}
+
+// startAria2 runs aria2 on torrent at ip with DHT and LPD off, seeding
+// what save holds (seed) or downloading into it, and returns its listen
+// address, once it listens, and its output.
+func startAria2(t *testing.T, aria2, torrent, save, ip string, seed bool) (netip.AddrPort, *bytesBuffer) {
+	t.Helper()
+	port := freePort(t, ip)
+	args := []string{"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+		"--enable-peer-exchange=true", fmt.Sprintf("--listen-port=%d", port), "--interface=" + ip,
+		"--disable-ipv6=true", "--seed-ratio=0.0", "-d", save, "--summary-interval=0", "--console-log-level=warn",
+		"--file-allocation=none", "--bt-tracker-connect-timeout=1"}
+	if seed {
+		args = append(args, "--bt-seed-unverified=true", "--check-integrity=false")
+	}
+	cmd := exec.Command(aria2, append(args, torrent)...)
+	out := new(bytesBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := netip.MustParseAddrPort(fmt.Sprintf("%s:%d", ip, port))
+	waitFor(t, 10*time.Second, "aria2 listens", func() bool {
+		c, err := net.Dial("tcp", addr.String())
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return addr, out
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,26 +47,7 @@ func TestCrawlCoverage(t *testing.T) {
 	// would tell others a listen address on the wrong host.
 	lt1 := startLibtorrent(t, torrent, filepath.Join(dir, "seed"), "127.0.0.2", true, 4*time.Minute, 0)
 	lt2 := startLibtorrent(t, torrent, filepath.Join(dir, "seed"), "127.0.0.3", true, 4*time.Minute, 0)
-	port := freePort(t, "127.0.0.4")
-	cmd := exec.Command(aria2, "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
-		"--enable-peer-exchange=true", fmt.Sprintf("--listen-port=%d", port), "--interface=127.0.0.4",
-		"--disable-ipv6=true", "--seed-ratio=0.0", "--bt-seed-unverified=true", "--check-integrity=false",
-		"-d", filepath.Join(dir, "seed"), "--summary-interval=0", "--console-log-level=warn",
-		"--file-allocation=none", "--bt-tracker-connect-timeout=1", torrent)
-	var stderr bytesBuffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	ariaAddr := netip.MustParseAddrPort(fmt.Sprintf("127.0.0.4:%d", port))
-	waitFor(t, 10*time.Second, "aria2 to listen", func() bool {
-		c, err := net.Dial("tcp", ariaAddr.String())
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	ariaAddr, _ := startAria2(t, aria2, torrent, filepath.Join(dir, "seed"), "127.0.0.4", true)
 	// aria2 takes no peers on its command line: one more swarm dials it
 	// and one of the others.
 	for _, i := range []int{10, 120} {
@@ -78,12 +57,30 @@ func TestCrawlCoverage(t *testing.T) {
 		swarms[i].AddPeer(lt2.addr(), swarm.SourceManual)
 	}
 	real := map[netip.AddrPort]string{lt1.addr(): "libtorrent", lt2.addr(): "libtorrent", ariaAddr: "aria2"}
-	s, _, _ := startSwarmConfig(t, ih, swarm.Config{MaxPeers: 20}, "127.0.1.201")
+	s, sAddr, _ := startSwarmConfig(t, ih, swarm.Config{MaxPeers: 20}, "127.0.1.201")
 	s.AddPeer(ariaAddr, swarm.SourceManual)
 	s.AddPeer(addrs[90], swarm.SourceManual)
 	total := n + 1 + len(real)
 
-	cr, err := crawl.New(ih, &crawl.Config{Concurrency: 64, PEXWait: 100 * time.Second})
+	exists := map[netip.AddrPort]bool{}
+	for _, a := range addrs {
+		exists[a] = true
+	}
+	for a := range real {
+		exists[a] = true
+	}
+	exists[sAddr] = true
+	covered := func(r *crawl.Report) (n int) {
+		for _, p := range r.Peers {
+			if exists[p.Addr] {
+				n++
+			}
+		}
+		return n
+	}
+	// A second round a minute on learns the peers that joined after a
+	// peer's first message to the crawler.
+	cr, err := crawl.New(ih, &crawl.Config{Concurrency: 64, PEXWait: 100 * time.Second, Revisit: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +98,7 @@ func TestCrawlCoverage(t *testing.T) {
 	for ctx.Err() == nil {
 		time.Sleep(time.Second)
 		r := cr.Report()
-		if at95 == 0 && r.Known*100 >= total*95 {
+		if at95 == 0 && covered(r)*100 >= total*95 {
 			at95 = time.Since(start)
 		}
 		realVisited := 0
@@ -110,7 +107,7 @@ func TestCrawlCoverage(t *testing.T) {
 				realVisited++
 			}
 		}
-		if r.Known == total && realVisited == len(real) && r.Visited == r.Known {
+		if covered(r) == total && realVisited == len(real) && r.Visited == r.Known {
 			break
 		}
 	}
@@ -125,9 +122,10 @@ func TestCrawlCoverage(t *testing.T) {
 			last = p.Seconds
 		}
 	}
-	t.Logf("coverage of %d peers (95%% known after %v):\n%s", total, at95.Round(100*time.Millisecond), curve.String())
-	if r.Known*100 < total*95 {
-		t.Fatalf("knew %d of %d peers", r.Known, total)
+	t.Logf("coverage of %d peers: 95%% known after %v, all %d after %.1f s (known counts %d addresses no peer listens on: libtorrent's dials leave from 127.0.0.1, so peers it dialed name it there):\n%s",
+		total, at95.Round(100*time.Millisecond), covered(r), r.Elapsed, r.Known-covered(r), curve.String())
+	if covered(r)*100 < total*95 {
+		t.Fatalf("knew %d of the %d peers", covered(r), total)
 	}
 	ours := map[netip.AddrPort]bool{}
 	for _, a := range addrs {

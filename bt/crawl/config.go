@@ -25,6 +25,9 @@ const (
 	KeepAliveInterval = 45 * time.Second
 	// MaxMessageSize bounds one message read from a peer.
 	MaxMessageSize = 1 << 20
+	// MinRevisit is the least Config.Revisit: BEP 11's interval between
+	// two PEX messages to one peer.
+	MinRevisit = time.Minute
 	// CoverageInterval spaces the points of Report.Coverage.
 	CoverageInterval = time.Second
 )
@@ -48,6 +51,12 @@ type Config struct {
 	// PEXWait bounds the wait for the first PEX message after the
 	// handshakes. Default DefaultPEXWait.
 	PEXWait time.Duration
+	// Revisit, when set, visits every peer again this long after its
+	// last visit ended: a peer tells a crawler only the peers it knew when
+	// the crawler came, and peers that joined since are learned on the
+	// next round. Never less than a minute (BEP 11's interval); 0 visits
+	// each peer once.
+	Revisit time.Duration
 	// MaxPeers bounds the peers recorded; peers named past it are
 	// counted in Report.Overflow and not visited.
 	MaxPeers int
@@ -85,6 +94,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if o.PEXWait == 0 {
 		o.PEXWait = DefaultPEXWait
+	}
+	if o.Revisit > 0 && o.Revisit < MinRevisit {
+		o.Revisit = MinRevisit
 	}
 	if o.MaxPeers == 0 {
 		o.MaxPeers = DefaultMaxPeers

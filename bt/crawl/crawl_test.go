@@ -9,11 +9,14 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/swarm"
 	"github.com/seed0021ed4d/pex/bt/wire"
+	"github.com/seed0021ed4d/pex/internal/memnet"
 	"go.uber.org/goleak"
 )
 
@@ -188,4 +191,78 @@ func TestCrawlHostilePeers(t *testing.T) {
 		c.Close()
 	}
 	mu.Unlock()
+}
+
+// memSwarm runs a pex swarm at ip:6881 on an in-process network.
+func memSwarm(t *testing.T, nw *memnet.Network, ih [20]byte, ip string) (*swarm.Swarm, netip.AddrPort) {
+	t.Helper()
+	ap := netip.AddrPortFrom(netip.MustParseAddr(ip), 6881)
+	ln, err := nw.Listen(ap.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := swarm.New(ih, &swarm.Config{ListenPort: 6881, Dialer: memDialer(nw, ip)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	go func() {
+		for range s.Events() {
+		}
+	}()
+	t.Cleanup(func() { s.Close() })
+	return s, ap
+}
+
+var memPorts atomic.Int32
+
+func memDialer(nw *memnet.Network, ip string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return nw.DialFrom(fmt.Sprintf("%s:%d", ip, 40000+memPorts.Add(1)), addr)
+	}
+}
+
+// A peer tells a crawler only what it knows when the crawler comes: with
+// Revisit, a peer that joined after the first round is learned on the
+// next, a minute later (virtual time).
+func TestRevisitLearnsLateJoiners(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.NewNetwork()
+		ih := [20]byte{7}
+		a, aAddr := memSwarm(t, nw, ih, "10.0.0.1")
+		b, bAddr := memSwarm(t, nw, ih, "10.0.0.2")
+		b.AddPeer(aAddr, swarm.SourceManual)
+		time.Sleep(5 * time.Second)
+		cr, err := New(ih, &Config{Revisit: time.Minute, PEXWait: 10 * time.Second, Dialer: memDialer(nw, "10.9.9.9")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cr.Add(aAddr, SourceManual, netip.AddrPort{}, "")
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); cr.Run(ctx) }()
+		go func() {
+			for range cr.Events() {
+			}
+		}()
+		time.Sleep(20 * time.Second)
+		if r := cr.Report(); r.Known != 2 || r.Reached != 2 {
+			t.Fatalf("first round: %d known, %d reached; want a and b", r.Known, r.Reached)
+		}
+		// c joins through a after the crawler's first visit.
+		_, cAddr := memSwarm(t, nw, ih, "10.0.0.3")
+		a.AddPeer(cAddr, swarm.SourceManual)
+		time.Sleep(90 * time.Second)
+		cancel()
+		<-done
+		r := cr.Report()
+		var visits []int
+		for _, p := range r.Peers {
+			visits = append(visits, p.Visits)
+		}
+		if r.Known != 3 || r.Reached != 3 || r.Peers[0].Visits < 2 {
+			t.Fatalf("after a revisit: %d known, %d reached, visits %v; want c learned on a's second visit", r.Known, r.Reached, visits)
+		}
+		t.Logf("%d known, visits %v, b at %v", r.Known, visits, bAddr)
+	})
 }

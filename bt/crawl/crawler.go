@@ -54,6 +54,12 @@ type Event struct {
 	Peer Peer
 }
 
+// revisit is a peer due for another visit.
+type revisit struct {
+	addr netip.AddrPort
+	at   time.Time
+}
+
 // Crawler maps one swarm. Add peers and sources, then Run.
 type Crawler struct {
 	ih         [20]byte
@@ -65,7 +71,8 @@ type Crawler struct {
 	start    time.Time
 	peers    map[netip.AddrPort]*Peer
 	order    []netip.AddrPort // in the order learned
-	queue    []netip.AddrPort // learned, not yet visited
+	queue    []netip.AddrPort // learned, not yet visited (or due again)
+	revisits []revisit        // visited, to be visited again (Config.Revisit), in time order
 	edges    map[Edge]struct{}
 	edgeList []Edge
 	sources  []PeerSource
@@ -187,6 +194,7 @@ loop:
 			case <-c.wake:
 			case <-tick.C:
 				c.sample()
+				c.dueRevisits()
 			}
 			continue
 		}
@@ -204,6 +212,7 @@ loop:
 		select {
 		case <-tick.C:
 			c.sample()
+			c.dueRevisits()
 		default:
 		}
 	}
@@ -212,23 +221,45 @@ loop:
 	close(c.events)
 }
 
-// record takes a visit's result into the peer's record and learns the
-// peers it named.
+// dueRevisits queues the peers whose revisit is due.
+func (c *Crawler) dueRevisits() {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for n < len(c.revisits) && !c.revisits[n].at.After(now) {
+		c.queue = append(c.queue, c.revisits[n].addr)
+		n++
+	}
+	c.revisits = c.revisits[n:]
+}
+
+// record takes a visit's result into the peer's record (a later visit
+// adds to what an earlier one saw) and learns the peers it named.
 func (c *Crawler) record(addr netip.AddrPort, v visit) {
 	c.mu.Lock()
 	p := c.peers[addr]
 	p.Visited = c.since()
-	p.Client, p.Listen, p.YourIP, p.PEXNet, p.Encrypted = v.client, v.listen, v.yourIP, v.net, v.encrypted
-	p.Reached = v.reached
-	if p.Reached {
-		p.PeerID = peerIDPrefix(v.peerID)
-		c.reached++
+	if p.Visits == 0 {
+		c.visited++
 	}
-	c.visited++
-	p.PEX = v.pex
-	p.Named = len(v.added)
+	p.Visits++
+	if v.reached {
+		if !p.Reached {
+			c.reached++
+		}
+		p.Reached = true
+		p.PeerID = peerIDPrefix(v.peerID)
+		p.Client, p.Listen, p.YourIP, p.PEXNet, p.Encrypted = v.client, v.listen, v.yourIP, v.net, v.encrypted
+	}
+	p.PEX = p.PEX || v.pex
+	p.Named = max(p.Named, len(v.added))
+	p.Err = ""
 	if v.err != nil {
 		p.Err = v.err.Error()
+	}
+	if c.cfg.Revisit > 0 {
+		c.revisits = append(c.revisits, revisit{addr: addr, at: time.Now().Add(c.cfg.Revisit)})
 	}
 	ev := Event{Type: EventVisited, Peer: *p}
 	c.emitLocked(ev)

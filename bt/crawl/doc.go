@@ -6,7 +6,8 @@
 // named.
 //
 // A crawler is a guest in every swarm it maps, and behaves as one: it
-// connects to a peer at most once (Config.Revisit aside), never sends a
+// connects to a peer once (or once every Config.Revisit, at least a
+// minute apart), never sends a
 // PEX message of its own (it asks for nothing BEP 11 does not already
 // send), says it is interested so that seeds keep it, sends keep-alives
 // while it waits, and closes the connection as soon as the first PEX

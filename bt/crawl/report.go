@@ -16,7 +16,8 @@ type Peer struct {
 	From    netip.AddrPort `json:"from,omitzero"`   // the peer that first named it (PEX)
 	Net     string         `json:"net,omitempty"`   // the network it was first named over
 	Learned time.Duration  `json:"learned_ns"`      // since the crawl started
-	Visited time.Duration  `json:"visited_ns"`      // when its visit ended; 0 if not yet
+	Visited time.Duration  `json:"visited_ns"`      // when its last visit ended; 0 if not yet
+	Visits  int            `json:"visits"`          // visits so far (more than one with Config.Revisit)
 	Reached bool           `json:"reached"`         // it answered the BitTorrent handshake
 	Err     string         `json:"error,omitempty"` // why its visit ended early
 
@@ -26,8 +27,8 @@ type Peer struct {
 	YourIP    netip.Addr `json:"yourip,omitzero"`   // the address it sees the crawler at
 	PEXNet    string     `json:"pex_net,omitempty"` // ut_pex or azmp: the PEX it offered
 	Encrypted bool       `json:"encrypted,omitempty"`
-	PEX       bool       `json:"pex"`   // its first PEX message came
-	Named     int        `json:"named"` // the peers that message added
+	PEX       bool       `json:"pex"`   // a PEX message came, on some visit
+	Named     int        `json:"named"` // the most peers one of its messages added
 }
 
 // Edge says From named To in a PEX message over Net.

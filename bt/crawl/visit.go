@@ -121,6 +121,13 @@ func waitDeadline(nc net.Conn, end time.Time) {
 	nc.SetReadDeadline(end)
 }
 
+// keepAlive writes a keep-alive frame while a visit waits.
+func (c *Crawler) keepAlive(nc net.Conn, frame []byte) error {
+	nc.SetWriteDeadline(time.Now().Add(c.cfg.HandshakeTimeout))
+	_, err := nc.Write(frame)
+	return err
+}
+
 func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
 func eofErr(err error) error {
@@ -149,8 +156,7 @@ func (c *Crawler) talkLTEP(nc net.Conn, addr netip.AddrPort, v *visit) error {
 		}
 		msg, err := r.ReadMessage()
 		if isTimeout(err) && handshaken && time.Now().Before(end) {
-			nc.SetWriteDeadline(time.Now().Add(c.cfg.HandshakeTimeout))
-			if _, err := nc.Write(wire.AppendKeepAlive(nil)); err != nil {
+			if err := c.keepAlive(nc, wire.AppendKeepAlive(nil)); err != nil {
 				return err
 			}
 			continue
@@ -252,8 +258,7 @@ func (c *Crawler) talkAZ(nc net.Conn, addr netip.AddrPort, v *visit) error {
 		f, err := r.ReadFrame()
 		if isTimeout(err) && time.Now().Before(end) {
 			if keep {
-				nc.SetWriteDeadline(time.Now().Add(c.cfg.HandshakeTimeout))
-				if _, err := nc.Write(azmp.AppendFrame(nil, azmp.IDKeepAlive, 1, nil)); err != nil {
+				if err := c.keepAlive(nc, azmp.AppendFrame(nil, azmp.IDKeepAlive, 1, nil)); err != nil {
 					return err
 				}
 			}

@@ -37,35 +37,60 @@ var btSwarmCmd = &command{
 	flags: func() *flag.FlagSet { return new(btOpts).flagSet() },
 }
 
-type btOpts struct {
+// swarmFlags name a swarm and where its peers are found: shared by pex bt
+// swarm and pex bt crawl.
+type swarmFlags struct {
 	infohash, magnet, torrent string
-	listen, bind              string
 	peers, trackers, dhtBoot  listFlag
 	noTrackers                bool
-	noDHT                     bool
-	noPortmap                 bool
-	dhtListen                 string
-	noPEX, noAZMP, encrypt    bool
-	maxPeers                  int
-	duration                  time.Duration
-	bootstrapTimeout          time.Duration
-	json                      bool
-	metrics                   string
-	state                     string
-	http                      string
+}
+
+// add registers the flags; peerUsage and trackerUsage say what each
+// command does with a --peer and a --tracker.
+func (o *swarmFlags) add(fs *flag.FlagSet, peerUsage, trackerUsage string) {
+	fs.StringVar(&o.infohash, "infohash", "", "the swarm's infohash: `HEX`, 40 hex digits (or 32 base32 characters)")
+	fs.StringVar(&o.magnet, "magnet", "", "a magnet `URI` naming the swarm (xt=urn:btih:...; its tr and x.pe are used too)")
+	fs.StringVar(&o.torrent, "torrent", "", "a .torrent `FILE` naming the swarm (its trackers are used too)")
+	fs.Var(&o.peers, "peer", peerUsage)
+	fs.Var(&o.trackers, "tracker", trackerUsage)
+	fs.BoolVar(&o.noTrackers, "no-trackers", false, "ignore the trackers and peers a --magnet or --torrent carries")
+	fs.Var(&o.dhtBoot, "dht-bootstrap", "bootstrap the Mainline DHT from the node at `HOST:PORT` (repeatable; pex never uses the public routers)")
+}
+
+// check validates the addresses and URLs given.
+func (o *swarmFlags) check(c *checks) {
+	for _, u := range o.trackers {
+		c.trackerURL("tracker", u)
+	}
+	for _, p := range o.peers {
+		c.hostPort("peer", p)
+	}
+	for _, b := range o.dhtBoot {
+		c.hostPort("dht-bootstrap", b)
+	}
+}
+
+type btOpts struct {
+	swarmFlags
+	listen, bind           string
+	noDHT                  bool
+	noPortmap              bool
+	dhtListen              string
+	noPEX, noAZMP, encrypt bool
+	maxPeers               int
+	duration               time.Duration
+	bootstrapTimeout       time.Duration
+	json                   bool
+	metrics                string
+	state                  string
+	http                   string
 }
 
 func (o *btOpts) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("pex bt swarm", flag.ContinueOnError)
-	fs.StringVar(&o.infohash, "infohash", "", "the swarm's infohash: `HEX`, 40 hex digits (or 32 base32 characters)")
-	fs.StringVar(&o.magnet, "magnet", "", "a magnet `URI` naming the swarm (xt=urn:btih:...; its tr and x.pe are used too)")
-	fs.StringVar(&o.torrent, "torrent", "", "a .torrent `FILE` naming the swarm (its trackers are used too)")
+	o.swarmFlags.add(fs, "connect to the peer at `HOST:PORT` (repeatable; retried with backoff)", "announce to the tracker at `URL` (http, https or udp; repeatable)")
 	fs.StringVar(&o.listen, "listen", "", "accept peers on `HOST:PORT` (port 0 picks one)")
 	fs.StringVar(&o.bind, "bind", "", "dial peers from `HOST` (default: the --listen host when it is a specific address)")
-	fs.Var(&o.peers, "peer", "connect to the peer at `HOST:PORT` (repeatable; retried with backoff)")
-	fs.Var(&o.trackers, "tracker", "announce to the tracker at `URL` (http, https or udp; repeatable)")
-	fs.BoolVar(&o.noTrackers, "no-trackers", false, "ignore the trackers and peers a --magnet or --torrent carries")
-	fs.Var(&o.dhtBoot, "dht-bootstrap", "bootstrap the Mainline DHT from the node at `HOST:PORT` (repeatable; pex never uses the public routers)")
 	fs.BoolVar(&o.noPortmap, "no-portmap", false, "do not ask the router (NAT-PMP, PCP, UPnP) to map the --listen port")
 	fs.BoolVar(&o.noDHT, "no-dht", false, "do not use the DHT even when bootstrap nodes are given")
 	fs.StringVar(&o.dhtListen, "dht-listen", "", "UDP `HOST:PORT` for the DHT node (default: the --listen host, or 127.0.0.1; any port)")
@@ -95,14 +120,6 @@ func (o *btOpts) check(args []string, stderr io.Writer) error {
 	if o.bind != "" && net.ParseIP(o.bind) == nil {
 		c.fail("bind", "want an IP address, got %q", o.bind)
 	}
-	for _, u := range o.trackers {
-		c.trackerURL("tracker", u)
-	}
-	for _, p := range o.peers {
-		c.hostPort("peer", p)
-	}
-	for _, b := range o.dhtBoot {
-		c.hostPort("dht-bootstrap", b)
-	}
+	o.swarmFlags.check(&c)
 	return c.report(stderr)
 }

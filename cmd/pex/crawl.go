@@ -30,7 +30,7 @@ var btCrawlCmd = &command{
 		"from --dht-bootstrap nodes, then connects to each peer once: it takes the " +
 		"peer's handshakes (client, listen port, the address it sees us at) and its first " +
 		"PEX message (ut_pex or AZMP's), disconnects, and visits the peers that message " +
-		"named. It never sends PEX itself, and waits at most --pex-wait for a peer's " +
+		"named (and, with --revisit, visits each again that long after). It never sends PEX itself, and waits at most --pex-wait for a peer's " +
 		"first message (libtorrent sends one a minute, Transmission every 90 s). It runs " +
 		"for --duration, or until --idle passes with nothing new learned and no visit in " +
 		"flight. Output: a progress line every two seconds and a summary (or, with --json, " +
@@ -46,29 +46,23 @@ var btCrawlCmd = &command{
 }
 
 type crawlOpts struct {
-	infohash, magnet, torrent string
-	peers, trackers, dhtBoot  listFlag
-	noTrackers                bool
-	dhtListen                 string
-	concurrency               int
-	pexWait, duration, idle   time.Duration
-	noAZMP, encrypt           bool
-	out                       string
-	json                      bool
+	swarmFlags
+	dhtListen               string
+	concurrency             int
+	pexWait, duration, idle time.Duration
+	revisit                 time.Duration
+	noAZMP, encrypt         bool
+	out                     string
+	json                    bool
 }
 
 func (o *crawlOpts) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("pex bt crawl", flag.ContinueOnError)
-	fs.StringVar(&o.infohash, "infohash", "", "the swarm's infohash: `HEX`, 40 hex digits (or 32 base32 characters)")
-	fs.StringVar(&o.magnet, "magnet", "", "a magnet `URI` naming the swarm (its tr and x.pe are used too)")
-	fs.StringVar(&o.torrent, "torrent", "", "a .torrent `FILE` naming the swarm (its trackers are used too)")
-	fs.Var(&o.peers, "peer", "start from the peer at `HOST:PORT` (repeatable)")
-	fs.Var(&o.trackers, "tracker", "ask the tracker at `URL` for peers (http, https or udp; repeatable)")
-	fs.BoolVar(&o.noTrackers, "no-trackers", false, "ignore the trackers and peers a --magnet or --torrent carries")
-	fs.Var(&o.dhtBoot, "dht-bootstrap", "look the swarm up in the Mainline DHT from the node at `HOST:PORT` (repeatable)")
+	o.swarmFlags.add(fs, "start from the peer at `HOST:PORT` (repeatable)", "ask the tracker at `URL` for peers (http, https or udp; repeatable)")
 	fs.StringVar(&o.dhtListen, "dht-listen", "127.0.0.1:0", "UDP `HOST:PORT` for the DHT node")
 	fs.IntVar(&o.concurrency, "concurrency", crawl.DefaultConcurrency, "`N` connections open at once")
 	fs.DurationVar(&o.pexWait, "pex-wait", crawl.DefaultPEXWait, "wait at most `D` for a peer's first PEX message")
+	fs.DurationVar(&o.revisit, "revisit", 0, "visit every peer again `D` after its last visit (at least 1m; 0: once)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Minute, "stop after `D`")
 	fs.DurationVar(&o.idle, "idle", 0, "stop when `D` passed with nothing learned and no visit in flight (0: run for --duration)")
 	fs.BoolVar(&o.noAZMP, "no-azmp", false, "do not offer Vuze's messaging protocol: ask every peer over ut_pex")
@@ -93,16 +87,9 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		c.fail("duration", "--duration and --pex-wait must be positive")
 	}
 	c.nonNegativeDuration("idle", o.idle)
+	c.nonNegativeDuration("revisit", o.revisit)
 	c.hostPort("dht-listen", o.dhtListen)
-	for _, u := range o.trackers {
-		c.trackerURL("tracker", u)
-	}
-	for _, p := range o.peers {
-		c.hostPort("peer", p)
-	}
-	for _, b := range o.dhtBoot {
-		c.hostPort("dht-bootstrap", b)
-	}
+	o.swarmFlags.check(&c)
 	if err := c.report(stderr); err != nil {
 		return err
 	}
@@ -120,7 +107,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	pr := &printer{w: stdout, json: o.json}
 	ih := target.InfoHash
-	cr, err := crawl.New(ih, &crawl.Config{Concurrency: o.concurrency, PEXWait: o.pexWait, NoAZMP: o.noAZMP, Encrypt: o.encrypt})
+	cr, err := crawl.New(ih, &crawl.Config{Concurrency: o.concurrency, PEXWait: o.pexWait, Revisit: o.revisit, NoAZMP: o.noAZMP, Encrypt: o.encrypt})
 	if err != nil {
 		return err
 	}
@@ -197,7 +184,9 @@ func watchCrawl(ctx context.Context, cancel func(), cr *crawl.Crawler, pr *print
 			if !ok {
 				return
 			}
-			last = time.Now()
+			if ev.Type == crawl.EventLearned {
+				last = time.Now()
+			}
 			if !pr.json {
 				continue // the progress line says it in text mode
 			}
