@@ -179,6 +179,10 @@ func NewReader(r io.Reader, max int) *Reader {
 	return &Reader{r: r, max: max}
 }
 
+// Release gives back the last frame's buffer (its payload must no longer
+// be used); the next ReadFrame does it too.
+func (r *Reader) Release() { r.buf = grow.Release(r.buf) }
+
 // ReadFrame reads the next frame; it is valid until the next call.
 func (r *Reader) ReadFrame() (Frame, error) {
 	r.buf = grow.Release(r.buf) // the last frame's buffer: none is held while waiting

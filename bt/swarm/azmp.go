@@ -48,7 +48,7 @@ func (a *azLink) open() error {
 	if err := c.write(azmp.AppendFrame(nil, azmp.IDHandshake, azVersion, h.Bytes())); err != nil {
 		return err
 	}
-	a.r = azmp.NewReader(c.nc, 0)
+	a.r = azmp.NewReader(&c.in, 0)
 	a.recv = pex.NewAZReceiver(s.cfg.AZMPRule)
 	// Nothing but AZ_HANDSHAKE may be sent before the peer has said which
 	// ids it takes.
@@ -141,3 +141,7 @@ func (a *azLink) keepAlive() []byte {
 	}
 	return azmp.AppendFrame(nil, azmp.IDKeepAlive, azVersion, nil)
 }
+
+func (a *azLink) handshakeDue() time.Time { return time.Time{} } // AZ_HANDSHAKE came in open
+
+func (a *azLink) release() { a.r.Release() }

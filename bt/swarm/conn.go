@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/seed0021ed4d/pex/bt/pex"
 	"github.com/seed0021ed4d/pex/bt/wire"
 	"github.com/seed0021ed4d/pex/internal/gate"
-	"golang.org/x/time/rate"
 )
 
 // PEX networks, as in Event.Net and PeerInfo.Net.
@@ -40,6 +38,11 @@ type network interface {
 	// keepAlive returns a keep-alive message, or nil when the peer takes
 	// none.
 	keepAlive() []byte
+	// handshakeDue is when a handshake still awaited is due (the
+	// extended one, for LTEP), zero when none is.
+	handshakeDue() time.Time
+	// release gives back the buffer of the last message read.
+	release()
 }
 
 // conn is one peer connection.
@@ -50,10 +53,11 @@ type conn struct {
 	source   string
 	from     netip.AddrPort // the peer that named it, for a dial learned by PEX
 	outgoing bool
-	mse      bool          // the link runs over MSE
-	net      network       // set once the BitTorrent handshake chose it
-	wake     chan struct{} // pokes the sender when the link's PEX state changed
-	ticket   *gate.Ticket  // an incoming link's place in the handshake budget
+	mse      bool         // the link runs over MSE
+	net      network      // set once the BitTorrent handshake chose it
+	send     sender       // PEX messages and keep-alives, on a timer (sender.go)
+	in       peekReader   // what the network's reader reads: nc, after the byte readLoop read ahead (reader.go)
+	ticket   *gate.Ticket // an incoming link's place in the handshake budget
 	wmu      sync.Mutex
 
 	// guarded by s.mu
@@ -67,6 +71,7 @@ type conn struct {
 	encryption bool
 	pexNet     string    // NetUTPex or NetAZMP once both sides speak it
 	cursor     logCursor // where in the PEX log its next message starts
+	news       bool      // the PEX log grew while it waited (pexLog.notify)
 }
 
 func (c *conn) info() PeerInfo {
@@ -81,13 +86,8 @@ func (c *conn) write(b []byte) error {
 	return err
 }
 
-// poke wakes the sender without blocking.
-func (c *conn) poke() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
+// poke has the sender look at the link's PEX state again, now.
+func (c *conn) poke() { c.kick() }
 
 // runConn drives one connection until it ends: nc is an outgoing one whose
 // MSE handshake, if any, is done (encrypted), or an incoming one that may
@@ -102,20 +102,44 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 		if err != nil {
 			s.cfg.Logger.Debug("swarm: incoming handshake failed", "peer", addr, "err", err)
 			nc.Close()
+			ticket.Leave()
 			return
 		}
 		nc, encrypted = mc, enc
 	}
-	c := &conn{s: s, nc: nc, addr: addr, source: source, from: from, outgoing: outgoing, mse: encrypted, encryption: encrypted, wake: make(chan struct{}, 1), ticket: ticket}
+	c := &conn{s: s, nc: nc, addr: addr, source: source, from: from, outgoing: outgoing, mse: encrypted, encryption: encrypted, ticket: ticket}
+	c.in.nc = nc
 	if outgoing {
 		c.listen = addr
 	}
 	if !s.register(c) {
 		nc.Close()
+		if ticket != nil {
+			ticket.Leave()
+		}
 		return
 	}
-	reason := c.run()
-	nc.Close()
+	if err := c.handshake(); err != nil {
+		s.endConn(c, err)
+		return
+	}
+	// The link is read by a goroutine of its own from here: the handshakes
+	// grew this one's stack, and an idle link should hold a small one.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.endConn(c, c.readLoop())
+	}()
+}
+
+// endConn closes a connection that ended for reason and reports it.
+func (s *Swarm) endConn(c *conn, reason error) {
+	c.stopSender()
+	c.nc.Close()
+	if c.ticket != nil {
+		c.ticket.Leave()
+	}
+	addr := c.addr
 	if s.unregister(c) {
 		if c.evicted {
 			reason = errEvicted
@@ -125,12 +149,12 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 		}
 		s.emit(Event{Type: EventDisconnected, Peer: addr, Err: reason})
 	}
-	if errors.Is(reason, errSelf) && outgoing {
+	if errors.Is(reason, errSelf) && c.outgoing {
 		s.mu.Lock()
 		s.addSelfLocked(addr) // a listen address of ours: never dial it again
 		s.mu.Unlock()
 	}
-	if source == SourceManual && outgoing && !errors.Is(reason, errSelf) {
+	if c.source == SourceManual && c.outgoing && !errors.Is(reason, errSelf) {
 		s.redial(addr, false)
 	}
 }
@@ -141,10 +165,9 @@ var (
 	errEvicted      = errors.New("evicted: the swarm was full and this peer had sent nothing useful")
 )
 
-// run exchanges BitTorrent handshakes, picks the network both sides
-// prefer, runs its handshake, and then reads until the link ends while a
-// sender goroutine keeps PEX and keep-alives going.
-func (c *conn) run() error {
+// handshake exchanges BitTorrent handshakes, picks the network both sides
+// prefer, runs its handshake and starts the sender (sender.go).
+func (c *conn) handshake() error {
 	s := c.s
 	var hs wire.Handshake
 	hs.Reserved[wire.ReservedByteLTEP] |= wire.ReservedBitLTEP
@@ -175,23 +198,8 @@ func (c *conn) run() error {
 	if err := c.net.open(); err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	defer close(done)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		c.sendLoop(done)
-	}()
-	msgs := rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst)
-	for {
-		c.nc.SetReadDeadline(time.Now().Add(IdleTimeout))
-		if err := c.net.readOne(); err != nil {
-			return err
-		}
-		if !msgs.Allow() {
-			return errMessageFlood
-		}
-	}
+	c.startSender()
+	return nil
 }
 
 func readErr(err error) error {
@@ -253,80 +261,6 @@ func (c *conn) received(net string, added, dropped []netip.AddrPort) {
 	s.counts.add(func(c *counters) { bump(&c.pexReceived, net) })
 	s.emitLocked(Event{Type: EventPEXReceived, Peer: c.addr, Net: net, Added: added, Dropped: dropped})
 	s.learnLocked(added, c.addr, net)
-}
-
-// sendLoop sends this peer PEX messages when they are due and there is
-// something to tell, and keep-alives when the link has been quiet. It
-// sleeps until the next of: the PEX message's due time, the keep-alive's,
-// a change of this link's PEX state and, once a message is due with
-// nothing to tell, the next entry of the swarm's PEX log (and
-// PEXSettleDelay after it). A message costs the log entries it reads from
-// the link's cursor, never a walk of the peer set (pexlog.go).
-func (c *conn) sendLoop(done <-chan struct{}) {
-	s := c.s
-	pc := s.cfg.PEX.Defaults()
-	var m pex.Msg
-	var buf []byte // for one message: a PEX message a minute is not worth a buffer held between them
-	// PEX's interval runs on the swarm's clock; keep-alives and the settle
-	// delay on real time (clock.go).
-	lastWrite := time.Now()
-	notBefore := s.now().Add(s.protocol(PEXSettleDelay))
-	var lastSent time.Time
-	due := func() time.Time { // the next message's due time, never before notBefore
-		if d := lastSent.Add(pc.Interval); !lastSent.IsZero() && d.After(notBefore) {
-			return d
-		}
-		return notBefore
-	}
-	timer := time.NewTimer(KeepAliveInterval)
-	defer timer.Stop()
-	for {
-		var changed <-chan struct{}
-		now, realNow := s.now(), time.Now()
-		sent := false
-		s.mu.Lock()
-		pexNet := c.pexNet
-		if pexNet != "" && !now.Before(due()) {
-			if s.log.pending(&c.cursor) {
-				s.log.read(&c.cursor, c.listen, pc.MaxAdded, pc.MaxDropped, &m)
-				sent = len(m.Added) > 0 || len(m.Dropped) > 0
-			}
-			if !sent {
-				changed = s.log.changed // nothing to tell: wait for news
-			}
-		}
-		s.mu.Unlock()
-		if sent {
-			if frame, ok, err := c.net.pexFrame(buf[:0], &m); err == nil && ok {
-				if c.write(frame) != nil {
-					return
-				}
-				lastWrite, lastSent = realNow, now
-				s.counts.add(func(c *counters) { bump(&c.pexSent, pexNet) })
-				s.emit(Event{Type: EventPEXSent, Peer: c.addr, Net: pexNet, Added: addrs(m.Added), Dropped: slices.Clone(m.Dropped)})
-			}
-			m = pex.Msg{} // a message a minute: not worth its slices held between them
-		}
-		if !realNow.Before(lastWrite.Add(KeepAliveInterval)) {
-			if ka := c.net.keepAlive(); ka != nil && c.write(ka) != nil {
-				return
-			}
-			lastWrite = realNow
-		}
-		wait := lastWrite.Add(KeepAliveInterval).Sub(realNow)
-		if pexNet != "" && changed == nil {
-			wait = min(wait, s.real(due().Sub(now)))
-		}
-		timer.Reset(wait)
-		select {
-		case <-done:
-			return
-		case <-timer.C:
-		case <-c.wake:
-		case <-changed: // nil, and so never ready, unless waiting for news
-			notBefore = s.now().Add(s.protocol(PEXSettleDelay))
-		}
-	}
 }
 
 func minTime(a, b time.Time) time.Time {

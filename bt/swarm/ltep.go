@@ -43,7 +43,7 @@ func (l *ltepLink) open() error {
 	if err := c.write(msgs); err != nil {
 		return err
 	}
-	l.r = wire.NewReader(c.nc, MaxMessageSize)
+	l.r = wire.NewReader(&c.in, MaxMessageSize)
 	l.exts = rate.NewLimiter(0.1, 5)
 	l.recv = pex.NewReceiver(s.cfg.UTPexRule)
 	if !l.ltep {
@@ -133,3 +133,7 @@ func (l *ltepLink) pexFrame(dst []byte, m *pex.Msg) ([]byte, bool, error) {
 }
 
 func (l *ltepLink) keepAlive() []byte { return wire.AppendKeepAlive(nil) }
+
+func (l *ltepLink) handshakeDue() time.Time { return l.extBy }
+
+func (l *ltepLink) release() { l.r.Release() }

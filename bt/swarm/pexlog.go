@@ -32,7 +32,7 @@ type pexLog struct {
 	dead    int                       // entries a sweep would remove
 	sweepAt int                       // sweep when dead reaches it
 	visits  uint64                    // entries read or swept, ever (the work done)
-	changed chan struct{}             // closed at the next entry
+	waiters map[*conn]struct{}        // connections with nothing to tell, woken by the next entry
 }
 
 type logEntry struct {
@@ -46,7 +46,7 @@ type logEntry struct {
 
 func (l *pexLog) init() {
 	l.live = map[netip.AddrPort]uint64{}
-	l.changed = make(chan struct{})
+	l.waiters = map[*conn]struct{}{}
 }
 
 // has reports whether a is in the set.
@@ -90,9 +90,14 @@ func (l *pexLog) drop(a netip.AddrPort, minCursor func() uint64) {
 	}
 }
 
+// notify wakes the connections waiting for news: each sends after
+// PEXSettleDelay, so that a burst of changes goes out in one message.
 func (l *pexLog) notify() {
-	close(l.changed)
-	l.changed = make(chan struct{})
+	for c := range l.waiters {
+		c.news = true
+		c.kick()
+	}
+	clear(l.waiters)
 }
 
 // index is the position of the first entry with a seq at least seq.

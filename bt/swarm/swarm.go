@@ -130,8 +130,9 @@ func (s *Swarm) Accept(c net.Conn) {
 	go func() {
 		defer s.wg.Done()
 		addr, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+		// runConn leaves the handshake budget once the handshakes are done,
+		// or when the link ends before.
 		t := s.handshakes.Enter(gate.IP(c), func() { c.Close() })
-		defer t.Leave()
 		s.runConn(c, compact.Unmap(addr), SourceIncoming, false, false, t, netip.AddrPort{})
 	}()
 }

@@ -136,6 +136,12 @@ type Message struct {
 	Payload   []byte
 }
 
+// Release gives back the last message's buffer (its Payload must no
+// longer be used); the next ReadMessage does it too. A caller that waits
+// for the next message elsewhere releases it first, so that an idle link
+// holds none.
+func (r *Reader) Release() { r.buf = grow.Release(r.buf) }
+
 // ReadMessage reads the next message.
 func (r *Reader) ReadMessage() (Message, error) {
 	r.buf = grow.Release(r.buf) // the last payload's buffer: none is held while waiting

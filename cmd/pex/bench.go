@@ -58,6 +58,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "relay" {
 		return runBenchRelay(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "swarm" {
+		return runBenchSwarm(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "getnewpeer" {
 		fmt.Fprintln(stderr, "pex bench: the benchmarks are getnewpeer and relay")
 		fmt.Fprintln(stderr, "Run \"pex bench getnewpeer -h\" or \"pex bench relay -h\" for their flags and examples.")

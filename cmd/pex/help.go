@@ -23,7 +23,7 @@ type command struct {
 }
 
 // commands, in the order pex --help lists them.
-var commands = []*command{nodeCmd, demoCmd, benchCmd, benchRelayCmd, btSwarmCmd, btCrawlCmd, simCmd, simBTCmd, turnCmd, versionCmd}
+var commands = []*command{nodeCmd, demoCmd, benchCmd, benchRelayCmd, benchSwarmCmd, btSwarmCmd, btCrawlCmd, simCmd, simBTCmd, turnCmd, versionCmd}
 
 var versionCmd = &command{
 	name:    "version",

@@ -1,0 +1,74 @@
+package swarm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// readLoop reads the link until it ends, within the message rate. While
+// the link is idle its goroutine waits in a one-byte read, which needs
+// little stack; each message is then read and handled by a goroutine of
+// its own (handle), whose stack, grown by decoding and by the swarm's
+// work, goes with it. An idle link so holds a goroutine of the smallest
+// stack, not one grown by the last message it handled.
+func (c *conn) readLoop() error {
+	s := c.s
+	msgs := rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst)
+	var one [1]byte
+	for {
+		deadline := time.Now().Add(IdleTimeout)
+		due := c.net.handshakeDue()
+		if !due.IsZero() && due.Before(deadline) {
+			deadline = due
+		}
+		c.nc.SetReadDeadline(deadline)
+		if _, err := io.ReadFull(c.nc, one[:]); err != nil {
+			if !due.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
+				return fmt.Errorf("no extended handshake within %v", s.cfg.HandshakeTimeout)
+			}
+			return readErr(err)
+		}
+		c.in.b, c.in.has = one[0], true
+		if err := c.handle(); err != nil {
+			return err
+		}
+		if !msgs.Allow() {
+			return errMessageFlood
+		}
+	}
+}
+
+// handle reads and handles the message whose first byte was read ahead,
+// on a goroutine that ends with it.
+func (c *conn) handle() error {
+	done := make(chan error, 1)
+	go func() {
+		err := c.net.readOne()
+		c.net.release() // an idle link holds no message buffer
+		done <- err
+	}()
+	return <-done
+}
+
+// peekReader reads from nc, giving back first the byte readLoop read
+// ahead. It is used by one goroutine at a time (readLoop's, then
+// handle's).
+type peekReader struct {
+	nc  net.Conn
+	b   byte
+	has bool
+}
+
+func (p *peekReader) Read(b []byte) (int, error) {
+	if p.has && len(b) > 0 {
+		b[0], p.has = p.b, false
+		return 1, nil
+	}
+	return p.nc.Read(b)
+}

@@ -1,0 +1,126 @@
+package swarm
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/pex"
+)
+
+// sender sends a connection's PEX messages when they are due and there is
+// something to tell, and keep-alives when the link has been quiet. It is
+// a timer, not a goroutine: it fires at the next of the PEX message's due
+// time and the keep-alive's, when the link's PEX state changes (poke), and,
+// once a message is due with nothing to tell, PEXSettleDelay after the
+// swarm's PEX log grows (pexLog.notify). A connection with nothing due
+// costs its timer and this struct. A message costs the log entries it
+// reads from the link's cursor, never a walk of the peer set (pexlog.go).
+type sender struct {
+	mu        sync.Mutex // one firing at a time
+	timer     *time.Timer
+	kicked    atomic.Bool // a kick came: fire again, whatever the timer says
+	stopped   bool
+	lastWrite time.Time // real time of the last bytes written
+	lastSent  time.Time // swarm time of the last PEX message
+	notBefore time.Time // swarm time before which no PEX message goes
+}
+
+// startSender arms the sender: the first message waits PEXSettleDelay.
+func (c *conn) startSender() {
+	s := c.s
+	c.send.mu.Lock()
+	defer c.send.mu.Unlock()
+	c.send.lastWrite = time.Now()
+	c.send.notBefore = s.now().Add(s.protocol(PEXSettleDelay))
+	c.send.timer = time.AfterFunc(s.real(s.protocol(PEXSettleDelay)), c.fire)
+}
+
+// stopSender stops the timer and waits for a firing in progress.
+func (c *conn) stopSender() {
+	c.send.mu.Lock()
+	c.send.stopped = true
+	if c.send.timer != nil {
+		c.send.timer.Stop()
+	}
+	c.send.mu.Unlock()
+	c.s.mu.Lock()
+	delete(c.s.log.waiters, c)
+	c.s.mu.Unlock()
+}
+
+// kick fires the sender now. It takes no lock: pexLog.notify calls it
+// under the swarm's.
+func (c *conn) kick() {
+	c.send.kicked.Store(true)
+	if t := c.send.timer; t != nil {
+		t.Reset(0)
+	}
+}
+
+// fire sends what is due and sets the timer for the next firing.
+func (c *conn) fire() {
+	snd := &c.send
+	snd.mu.Lock()
+	defer snd.mu.Unlock()
+	if snd.stopped {
+		return
+	}
+	snd.kicked.Store(false)
+	s := c.s
+	pc := s.cfg.PEX.Defaults()
+	due := func() time.Time { // the next message's due time, never before notBefore
+		if d := snd.lastSent.Add(pc.Interval); !snd.lastSent.IsZero() && d.After(snd.notBefore) {
+			return d
+		}
+		return snd.notBefore
+	}
+	now, realNow := s.now(), time.Now()
+	var m pex.Msg
+	sent, waiting := false, false
+	s.mu.Lock()
+	if c.news {
+		c.news = false
+		snd.notBefore = now.Add(s.protocol(PEXSettleDelay))
+	}
+	pexNet := c.pexNet
+	if pexNet != "" && !now.Before(due()) {
+		if s.log.pending(&c.cursor) {
+			s.log.read(&c.cursor, c.listen, pc.MaxAdded, pc.MaxDropped, &m)
+			sent = len(m.Added) > 0 || len(m.Dropped) > 0
+		}
+		if !sent {
+			waiting = true // nothing to tell: woken by the next entry
+			s.log.waiters[c] = struct{}{}
+		}
+	}
+	s.mu.Unlock()
+	if sent {
+		// A message a minute: its buffer and slices are not kept.
+		if frame, ok, err := c.net.pexFrame(nil, &m); err == nil && ok {
+			if c.write(frame) != nil {
+				c.nc.Close() // the reader sees it and ends the link
+				return
+			}
+			snd.lastWrite, snd.lastSent = realNow, now
+			s.counts.add(func(c *counters) { bump(&c.pexSent, pexNet) })
+			s.emit(Event{Type: EventPEXSent, Peer: c.addr, Net: pexNet, Added: addrs(m.Added), Dropped: slices.Clone(m.Dropped)})
+		}
+	}
+	if !realNow.Before(snd.lastWrite.Add(KeepAliveInterval)) {
+		if ka := c.net.keepAlive(); ka != nil && c.write(ka) != nil {
+			c.nc.Close()
+			return
+		}
+		snd.lastWrite = realNow
+	}
+	wait := snd.lastWrite.Add(KeepAliveInterval).Sub(realNow)
+	if pexNet != "" && !waiting {
+		wait = min(wait, s.real(due().Sub(now)))
+	}
+	if snd.kicked.Load() {
+		wait = 0 // a kick during this firing: its Reset may be undone by ours
+	}
+	snd.timer.Reset(max(wait, 0))
+}
