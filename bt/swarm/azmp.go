@@ -49,7 +49,6 @@ func (a *azLink) open() error {
 		return err
 	}
 	a.r = azmp.NewReader(&c.in, 0)
-	a.recv = pex.NewAZReceiver(s.cfg.AZMPRule)
 	// Nothing but AZ_HANDSHAKE may be sent before the peer has said which
 	// ids it takes.
 	c.nc.SetReadDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
@@ -100,6 +99,9 @@ func (a *azLink) readOne() error {
 	}
 	if string(f.ID) != azmp.IDPeerExchange || !a.pex {
 		return nil // a BitTorrent message, or one pex does not use
+	}
+	if a.recv == nil { // made at the first message: many peers never send one
+		a.recv = pex.NewAZReceiver(s.cfg.AZMPRule)
 	}
 	added, dropped, err := a.recv.ReceiveAZ(s.now(), f.Payload, s.ih, netip.AddrPort{})
 	if err != nil {

@@ -83,6 +83,7 @@ func (c *conn) write(b []byte) error {
 	defer c.wmu.Unlock()
 	c.nc.SetWriteDeadline(time.Now().Add(WriteTimeout))
 	_, err := c.nc.Write(b)
+	c.nc.SetWriteDeadline(time.Time{}) // no timer left armed on an idle link
 	return err
 }
 

@@ -45,7 +45,6 @@ func (l *ltepLink) open() error {
 	}
 	l.r = wire.NewReader(&c.in, MaxMessageSize)
 	l.exts = rate.NewLimiter(0.1, 5)
-	l.recv = pex.NewReceiver(s.cfg.UTPexRule)
 	if !l.ltep {
 		// No extension protocol: no client name to wait for.
 		if err := c.update(linkState{}, true); err != nil {
@@ -106,6 +105,9 @@ func (l *ltepLink) readOne() error {
 	case utPexID:
 		if !s.pexOn() {
 			return nil // we did not offer it
+		}
+		if l.recv == nil { // made at the first message: many peers never send one
+			l.recv = pex.NewReceiver(s.cfg.UTPexRule)
 		}
 		added, dropped, err := l.recv.Receive(s.now(), msg.Payload[1:], netip.AddrPort{})
 		if err != nil {

@@ -28,6 +28,7 @@ type fakePeers struct {
 	conns []net.Conn
 	msgs  []pexArrival
 	up    int // peers past their handshakes
+	down  int // of those, peers the target closed since
 	wg    sync.WaitGroup
 }
 
@@ -105,6 +106,11 @@ func (f *fakePeers) open(ctx context.Context, i int) error {
 // read records the ut_pex messages that come (the extended id 1 is ours).
 func (f *fakePeers) read(i int, c net.Conn) {
 	defer f.wg.Done()
+	defer func() {
+		f.mu.Lock()
+		f.down++
+		f.mu.Unlock()
+	}()
 	var hdr [4]byte
 	buf := make([]byte, 0, 64)
 	var m pex.Msg
@@ -150,6 +156,13 @@ func (f *fakePeers) keepAlive(c net.Conn) {
 			return
 		}
 	}
+}
+
+// alive is how many fake peers are connected now.
+func (f *fakePeers) alive() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.up - f.down
 }
 
 // close ends every fake peer.

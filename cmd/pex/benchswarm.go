@@ -143,7 +143,9 @@ func runBenchSwarm(ctx context.Context, args []string, stdout, stderr io.Writer)
 		t.rssBefore, _ = procRSS(t.cmd.Process.Pid)
 		t.fakes = &fakePeers{ih: ih, target: t.addr, block: byte(10 + 10*i)}
 		start := time.Now()
-		up := t.fakes.connect(ctx, o.peers, 256)
+		// Fewer dials at once than the targets' handshake budgets (pex's
+		// is 128), so that none is ended to make room for another.
+		up := t.fakes.connect(ctx, o.peers, 64)
 		pr.event("connected", "target", t.name, "peers", up, "s", round1(time.Since(start).Seconds()))
 		defer t.fakes.close()
 	}
@@ -151,7 +153,7 @@ func runBenchSwarm(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// each has the machine to itself while it idles.
 	time.Sleep(5 * time.Second)
 	for _, t := range targets {
-		r := swarmTargetResult{Name: t.name, Peers: t.fakes.up, RSSBeforeKiB: t.rssBefore}
+		r := swarmTargetResult{Name: t.name, Peers: t.fakes.alive(), RSSBeforeKiB: t.rssBefore}
 		if r.CPUPercent, err = idleCPU(t.cmd.Process.Pid, o.idle); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
