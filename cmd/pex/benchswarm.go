@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,7 +28,8 @@ var benchSwarmCmd = &command{
 	about: "Starts `pex bt swarm` (this binary, or --pex) and, unless --no-libtorrent, a " +
 		"python3-libtorrent seed, and connects --peers fake peers to each from this process: " +
 		"each from an address of its own (127.x.y.z), through the BitTorrent and extended " +
-		"handshakes (ut_pex, a listen port), then idle but for keep-alives. It reports each " +
+		"handshakes (ut_pex, a listen port), then idle but for keep-alives; one target at a " +
+		"time, each with the machine to itself. It reports each " +
 		"target's RSS per peer (its RSS with the peers less its RSS before them, over the " +
 		"peers), its CPU over --idle while the peers sit there, and the ut_pex messages the " +
 		"fake peers received from it (count, mean size, most peers added, spacing), with " +
@@ -69,6 +71,9 @@ type swarmTargetResult struct {
 	KiBPerPeer   float64    `json:"kib_per_peer"`
 	CPUPercent   float64    `json:"cpu_percent"`
 	PEX          pexSummary `json:"pex"`
+	// Disconnects are the target's own reasons for closing fake peers,
+	// when it says (libtorrent).
+	Disconnects map[string]any `json:"disconnects,omitempty"`
 }
 
 func runBenchSwarm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -138,6 +143,8 @@ func runBenchSwarm(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if lt != nil {
 		targets = append(targets, lt)
 	}
+	// One target at a time, each with the machine to itself: its fake
+	// peers connect, settle, sit idle while it is measured, and go.
 	var results []swarmTargetResult
 	for i, t := range targets {
 		t.rssBefore, _ = procRSS(t.cmd.Process.Pid)
@@ -147,26 +154,27 @@ func runBenchSwarm(ctx context.Context, args []string, stdout, stderr io.Writer)
 		// is 128), so that none is ended to make room for another.
 		up := t.fakes.connect(ctx, o.peers, 64)
 		pr.event("connected", "target", t.name, "peers", up, "s", round1(time.Since(start).Seconds()))
-		defer t.fakes.close()
-	}
-	// Measured one after the other, on the same fake peers' kind, so that
-	// each has the machine to itself while it idles.
-	time.Sleep(5 * time.Second)
-	for _, t := range targets {
-		r := swarmTargetResult{Name: t.name, Peers: t.fakes.alive(), RSSBeforeKiB: t.rssBefore}
+		time.Sleep(5 * time.Second)
+		r := swarmTargetResult{Name: t.name, RSSBeforeKiB: t.rssBefore}
 		if r.CPUPercent, err = idleCPU(t.cmd.Process.Pid, o.idle); err != nil {
+			t.fakes.close()
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
 		r.RSSKiB, _ = procRSS(t.cmd.Process.Pid)
+		r.Peers = t.fakes.alive()
 		if r.Peers > 0 {
 			r.KiBPerPeer = round1(float64(r.RSSKiB-r.RSSBeforeKiB) / float64(r.Peers))
 		}
 		r.CPUPercent = float64(int(r.CPUPercent*100+0.5)) / 100
 		r.PEX = t.fakes.summary(r.Peers)
+		if st, ok := t.last.Load().(map[string]any); ok {
+			r.Disconnects, _ = st["disconnects"].(map[string]any)
+		}
+		t.fakes.close()
 		results = append(results, r)
 		pr.event("target", "name", r.Name, "peers", r.Peers, "rss_kib", r.RSSKiB, "kib_per_peer", r.KiBPerPeer, "cpu_percent", r.CPUPercent,
 			"pex_messages", r.PEX.Messages, "pex_mean_bytes", round1(r.PEX.MeanBytes), "pex_max_added", r.PEX.MaxAdded,
-			"pex_min_spacing_s", r.PEX.MinSpacingS, "pex_median_spacing_s", r.PEX.MedianSpacingS)
+			"pex_min_spacing_s", r.PEX.MinSpacingS, "pex_median_spacing_s", r.PEX.MedianSpacingS, "disconnects", r.Disconnects)
 	}
 	f := []any{"peers", o.peers, "idle_s", o.idle.Seconds(), "targets", results}
 	if len(results) == 2 && results[1].KiBPerPeer > 0 {
@@ -188,6 +196,7 @@ type benchTarget struct {
 	rssBefore int
 	fakes     *fakePeers
 	done      chan struct{}
+	last      atomic.Value // its last status event (libtorrent's say why peers left)
 }
 
 // startBenchTarget starts cmd and waits for its event ready; its later
@@ -213,7 +222,10 @@ func startBenchTarget(ctx context.Context, name string, cmd *exec.Cmd, ready str
 	t.ready = ev
 	go func() {
 		defer close(t.done)
-		for range events {
+		for ev := range events {
+			if ev["event"] == "status" {
+				t.last.Store(ev)
+			}
 		}
 	}()
 	return t, nil
@@ -231,7 +243,12 @@ func (t *benchTarget) stop() {
 // the target.
 func raiseFileLimit() {
 	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil {
+		return
+	}
+	want := l
+	want.Cur, want.Max = max(l.Max, 1<<17), max(l.Max, 1<<17) // raising the hard limit needs root
+	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) != nil && l.Cur < l.Max {
 		l.Cur = l.Max
 		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
 	}

@@ -33,17 +33,22 @@ s = lt.session({
     'listen_interfaces': a.listen,
     'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
     'enable_incoming_utp': False, 'enable_outgoing_utp': False,
-    'connections_limit': a.peers + 100,
+    'connections_limit': 2 * a.peers + 100,  # libtorrent keeps a share of it for dials
     'listen_queue_size': 2000,
     'inactivity_timeout': 3600, 'peer_timeout': 3600, 'handshake_timeout': 60,
     'close_redundant_connections': False,
-    'alert_mask': 0,
+    'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.peer_notification | lt.alert.category_t.connect_notification,
     'user_agent': 'libtorrent-bench',
 })
 h = s.add_torrent({'ti': ti, 'save_path': a.dir, 'flags': lt.torrent_flags.seed_mode})
-h.set_max_connections(a.peers + 100)
+h.set_max_connections(2 * a.peers + 100)
 out({'event': 'ready', 'infohash': str(ti.info_hash()), 'port': s.listen_port()})
 end = time.time() + a.duration
+reasons = {}
 while time.time() < end:
-    out({'event': 'status', 'peers': h.status().num_peers})
+    for al in s.pop_alerts():
+        if isinstance(al, lt.peer_disconnected_alert):
+            r = al.message()[-90:]
+            reasons[r] = reasons.get(r, 0) + 1
+    out({'event': 'status', 'peers': h.status().num_peers, 'disconnects': reasons})
     time.sleep(1)
