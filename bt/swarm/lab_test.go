@@ -19,7 +19,19 @@ type lab struct {
 	nw *memnet.Network
 
 	mu    sync.Mutex
-	ports int // ephemeral ports handed out
+	ports int     // ephemeral ports handed out
+	nodes []*node // every node started
+}
+
+// swarms returns the swarms of every node started.
+func (l *lab) swarms() []*Swarm {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]*Swarm, len(l.nodes))
+	for i, n := range l.nodes {
+		out[i] = n.s
+	}
+	return out
 }
 
 func newLab(t *testing.T) *lab { return &lab{t: t, nw: memnet.NewNetwork()} }
@@ -63,7 +75,11 @@ func (l *lab) node(ip string, ih [20]byte, cfg Config) *node {
 	}
 	go s.Serve(ln)
 	l.t.Cleanup(func() { s.Close() })
-	return &node{s: s, ln: ln, ap: ap}
+	nd := &node{s: s, ln: ln, ap: ap}
+	l.mu.Lock()
+	l.nodes = append(l.nodes, nd)
+	l.mu.Unlock()
+	return nd
 }
 
 func (n *node) addr() netip.AddrPort { return n.ap }

@@ -17,19 +17,20 @@ import (
 
 // fakePeers are the peers of pex bench swarm: each dials the target from
 // an address of its own (127.a.b.c), completes the BitTorrent and
-// extended handshakes (ut_pex, a listen port), says it is interested,
-// sends keep-alives, and records every ut_pex message it receives.
+// extended handshakes (ut_pex, a listen port), sends keep-alives, and
+// records every ut_pex message it receives.
 type fakePeers struct {
 	ih     [20]byte
 	target netip.AddrPort
 	block  byte // the second octet of its addresses: one block a target
 
-	mu    sync.Mutex
-	conns []net.Conn
-	msgs  []pexArrival
-	up    int // peers past their handshakes
-	down  int // of those, peers the target closed since
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	conns   []net.Conn
+	msgs    []pexArrival
+	up      int // peers past their handshakes
+	down    int // of those, peers closed since (by the target, or by churn)
+	churned int // peers churn replaced
+	wg      sync.WaitGroup
 }
 
 // pexArrival is one ut_pex message a fake peer received.
@@ -82,8 +83,9 @@ func (f *fakePeers) open(ctx context.Context, i int) error {
 	copy(hs.PeerID[:], fmt.Sprintf("-FK0001-%012d", i))
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 1}, Port: 6881, Version: "fake/1"}
+	// Not interested: libtorrent closes an interested peer that requests
+	// nothing ("timed out: no request"); an idle peer asks for nothing.
 	msg := wire.AppendExtended(hs.Append(nil), 0, ext.Bytes())
-	msg = wire.AppendMessage(msg, wire.MsgInterested, nil)
 	if _, err := c.Write(msg); err != nil {
 		c.Close()
 		return err
@@ -156,6 +158,45 @@ func (f *fakePeers) keepAlive(c net.Conn) {
 			return
 		}
 	}
+}
+
+// churn replaces perMinute peers a minute until ctx ends: the one
+// connected longest leaves, a new one, from an address not used yet
+// (index next on), joins.
+func (f *fakePeers) churn(ctx context.Context, perMinute float64, next int) {
+	if perMinute <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Duration(float64(time.Minute) / perMinute))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		var c net.Conn
+		if len(f.conns) > 0 {
+			c, f.conns = f.conns[0], f.conns[1:]
+		}
+		f.mu.Unlock()
+		if c != nil {
+			c.Close()
+		}
+		if f.open(ctx, next) == nil {
+			f.mu.Lock()
+			f.churned++
+			f.mu.Unlock()
+		}
+		next++
+	}
+}
+
+func (f *fakePeers) churnedCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.churned
 }
 
 // alive is how many fake peers are connected now.

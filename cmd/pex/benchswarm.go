@@ -31,7 +31,7 @@ var benchSwarmCmd = &command{
 		"handshakes (ut_pex, a listen port), then idle but for keep-alives; one target at a " +
 		"time, each with the machine to itself. It reports each " +
 		"target's RSS per peer (its RSS with the peers less its RSS before them, over the " +
-		"peers), its CPU over --idle while the peers sit there, and the ut_pex messages the " +
+		"peers), its CPU over --idle while the peers sit there (or, with --churn, come and go), and the ut_pex messages the " +
 		"fake peers received from it (count, mean size, most peers added, spacing), with " +
 		"pex's figures over libtorrent's. libtorrent runs under /usr/bin/python3 with its " +
 		"DHT, LSD, UPnP and NAT-PMP off. BENCHMARKS.md records the results.",
@@ -49,6 +49,7 @@ type benchSwarmOpts struct {
 	noLT       bool
 	json       bool
 	pexMetrics string
+	churn      float64
 }
 
 func (o *benchSwarmOpts) flagSet() *flag.FlagSet {
@@ -57,6 +58,7 @@ func (o *benchSwarmOpts) flagSet() *flag.FlagSet {
 	fs.DurationVar(&o.idle, "idle", 70*time.Second, "how long CPU and PEX are measured once every peer is connected, `D`")
 	fs.StringVar(&o.pexBin, "pex", "", "the pex `BINARY` to measure (default: this one)")
 	fs.BoolVar(&o.noLT, "no-libtorrent", false, "measure pex only")
+	fs.Float64Var(&o.churn, "churn", 0, "while measuring, replace this `FRACTION` of the peers a minute (0.1: a tenth leave and as many new ones join)")
 	fs.StringVar(&o.pexMetrics, "pex-metrics", "", "have the measured pex serve its metrics and profiles (/debug/pprof/) on `HOST:PORT`")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	return fs
@@ -71,6 +73,7 @@ type swarmTargetResult struct {
 	KiBPerPeer   float64    `json:"kib_per_peer"`
 	CPUPercent   float64    `json:"cpu_percent"`
 	PEX          pexSummary `json:"pex"`
+	Churned      int        `json:"churned,omitempty"` // peers replaced while measuring (--churn)
 	// Disconnects are the target's own reasons for closing fake peers,
 	// when it says (libtorrent).
 	Disconnects map[string]any `json:"disconnects,omitempty"`
@@ -86,6 +89,9 @@ func runBenchSwarm(ctx context.Context, args []string, stdout, stderr io.Writer)
 	c.noArgs(fs.Args())
 	if o.peers < 1 || o.peers > 60000 {
 		c.fail("peers", "must be 1 to 60,000 (got %d)", o.peers)
+	}
+	if o.churn < 0 || o.churn > 10 {
+		c.fail("churn", "must be 0 to 10 (got %v)", o.churn)
 	}
 	if o.idle < time.Second {
 		c.fail("idle", "must be at least 1s (got %v)", o.idle)
@@ -156,10 +162,20 @@ func runBenchSwarm(ctx context.Context, args []string, stdout, stderr io.Writer)
 		pr.event("connected", "target", t.name, "peers", up, "s", round1(time.Since(start).Seconds()))
 		time.Sleep(5 * time.Second)
 		r := swarmTargetResult{Name: t.name, RSSBeforeKiB: t.rssBefore}
-		if r.CPUPercent, err = idleCPU(t.cmd.Process.Pid, o.idle); err != nil {
+		cctx, stopChurn := context.WithCancel(ctx)
+		churned := make(chan struct{})
+		go func() {
+			defer close(churned)
+			t.fakes.churn(cctx, o.churn*float64(o.peers), o.peers)
+		}()
+		r.CPUPercent, err = idleCPU(t.cmd.Process.Pid, o.idle)
+		stopChurn()
+		<-churned
+		if err != nil {
 			t.fakes.close()
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
+		r.Churned = t.fakes.churnedCount()
 		r.RSSKiB, _ = procRSS(t.cmd.Process.Pid)
 		r.Peers = t.fakes.alive()
 		if r.Peers > 0 {
@@ -174,9 +190,9 @@ func runBenchSwarm(ctx context.Context, args []string, stdout, stderr io.Writer)
 		results = append(results, r)
 		pr.event("target", "name", r.Name, "peers", r.Peers, "rss_kib", r.RSSKiB, "kib_per_peer", r.KiBPerPeer, "cpu_percent", r.CPUPercent,
 			"pex_messages", r.PEX.Messages, "pex_mean_bytes", round1(r.PEX.MeanBytes), "pex_max_added", r.PEX.MaxAdded,
-			"pex_min_spacing_s", r.PEX.MinSpacingS, "pex_median_spacing_s", r.PEX.MedianSpacingS, "disconnects", r.Disconnects)
+			"pex_min_spacing_s", r.PEX.MinSpacingS, "pex_median_spacing_s", r.PEX.MedianSpacingS, "churned", r.Churned, "disconnects", r.Disconnects)
 	}
-	f := []any{"peers", o.peers, "idle_s", o.idle.Seconds(), "targets", results}
+	f := []any{"peers", o.peers, "idle_s", o.idle.Seconds(), "churn", o.churn, "targets", results}
 	if len(results) == 2 && results[1].KiBPerPeer > 0 {
 		f = append(f, "rss_ratio", round1(results[0].KiBPerPeer/results[1].KiBPerPeer))
 		if results[1].CPUPercent > 0 {

@@ -35,6 +35,7 @@ s = lt.session({
     'enable_incoming_utp': False, 'enable_outgoing_utp': False,
     'connections_limit': 2 * a.peers + 100,  # libtorrent keeps a share of it for dials
     'listen_queue_size': 2000,
+    'max_peerlist_size': 2 * a.peers + 100, 'max_paused_peerlist_size': 2 * a.peers + 100,
     'inactivity_timeout': 3600, 'peer_timeout': 3600, 'handshake_timeout': 60,
     'close_redundant_connections': False,
     'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.peer_notification | lt.alert.category_t.connect_notification,

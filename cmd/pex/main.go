@@ -6,9 +6,10 @@
 //	pex demo [flags]                  a PXP network growing on loopback
 //	pex bench getnewpeer [flags]      GetNewPeer, Go against the JS reference
 //	pex bench relay [flags]           a relay holding many idle links
+//	pex bench swarm [flags]           a swarm of many idle peers, pex against libtorrent
 //	pex bt swarm --infohash HEX ...   peer exchange in one BitTorrent swarm
+//	pex bt crawl --infohash HEX ...   map a BitTorrent swarm through PEX
 //	pex sim [flags]                   thousands of PXP nodes in one process
-//	pex bt crawl [flags]              map a BitTorrent swarm through PEX
 //	pex sim bt [flags]                thousands of BitTorrent peers in one process
 //	pex turn --listen ADDR ...        a STUN and TURN server for relay operators
 //	pex version
@@ -72,13 +73,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		c := findCommand(strings.Join(args[1:], " "))
 		if c == nil {
-			fmt.Fprintf(stderr, "pex help: no command %q; the commands are node, demo, bench getnewpeer, bench relay, bt swarm, bt crawl, sim, sim bt, turn and version\n", strings.Join(args[1:], " "))
+			fmt.Fprintf(stderr, "pex help: no command %q; the commands are node, demo, bench getnewpeer, bench relay, bench swarm, bt swarm, bt crawl, sim, sim bt, turn and version\n", strings.Join(args[1:], " "))
 			return 2
 		}
 		c.writeHelp(stdout)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "pex: unknown command %q; the commands are node, demo, bench getnewpeer, bench relay, bt swarm, bt crawl, sim, sim bt, turn, version and help\nRun \"pex --help\" for usage.\n", args[0])
+		fmt.Fprintf(stderr, "pex: unknown command %q; the commands are node, demo, bench getnewpeer, bench relay, bench swarm, bt swarm, bt crawl, sim, sim bt, turn, version and help\nRun \"pex --help\" for usage.\n", args[0])
 		return 2
 	}
 	switch {
