@@ -28,7 +28,6 @@ type azLink struct {
 	pex  bool // both sides take AZ_PEER_EXCHANGE
 	ver  byte // the AZ_PEER_EXCHANGE version pex sends
 	keep bool // the peer takes BT_KEEP_ALIVE
-	am   azmp.PeerExchange
 }
 
 var _ network = (*azLink)(nil)
@@ -117,11 +116,11 @@ func (a *azLink) readOne() error {
 
 // pexFrame turns what a Sender decided into an AZ_PEER_EXCHANGE: ut_pex's
 // encryption flag becomes the crypto handshake type.
-func (a *azLink) pexFrame(dst []byte, m *pex.Msg) ([]byte, bool, error) {
+func (a *azLink) pexFrame(b *pexBuf) ([]byte, bool, error) {
 	if !a.pex {
 		return nil, false, nil
 	}
-	am := &a.am
+	m, am := &b.m, &b.am
 	am.Reset()
 	am.InfoHash = a.c.s.ih
 	for _, p := range m.Added {
@@ -130,11 +129,13 @@ func (a *azLink) pexFrame(dst []byte, m *pex.Msg) ([]byte, bool, error) {
 	for _, d := range m.Dropped {
 		am.Dropped = append(am.Dropped, azmp.Peer{Addr: d})
 	}
-	payload, err := azmp.AppendPeerExchange(dst, am)
+	payload, err := azmp.AppendPeerExchange(b.payload[:0], am)
 	if err != nil {
 		return nil, false, err
 	}
-	return azmp.AppendFrame(nil, azmp.IDPeerExchange, a.ver, payload), true, nil
+	b.payload = payload
+	b.frame = azmp.AppendFrame(b.frame[:0], azmp.IDPeerExchange, a.ver, payload)
+	return b.frame, true, nil
 }
 
 func (a *azLink) keepAlive() []byte {

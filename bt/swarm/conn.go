@@ -32,9 +32,9 @@ type network interface {
 	open() error
 	// readOne reads and handles one message.
 	readOne() error
-	// pexFrame frames m for this peer; ok is false when the peer takes no
-	// PEX (yet).
-	pexFrame(dst []byte, m *pex.Msg) (frame []byte, ok bool, err error)
+	// pexFrame frames b.m for this peer in b's buffers (the frame aliases
+	// b.frame); ok is false when the peer takes no PEX (yet).
+	pexFrame(b *pexBuf) (frame []byte, ok bool, err error)
 	// keepAlive returns a keep-alive message, or nil when the peer takes
 	// none.
 	keepAlive() []byte

@@ -122,16 +122,18 @@ func (l *ltepLink) readOne() error {
 	return nil
 }
 
-func (l *ltepLink) pexFrame(dst []byte, m *pex.Msg) ([]byte, bool, error) {
+func (l *ltepLink) pexFrame(b *pexBuf) ([]byte, bool, error) {
 	id := l.theirPex.Load()
 	if id == 0 {
 		return nil, false, nil
 	}
-	payload, err := pex.Append(dst, m)
+	payload, err := pex.Append(b.payload[:0], &b.m)
 	if err != nil {
 		return nil, false, err
 	}
-	return wire.AppendExtended(nil, byte(id), payload), true, nil
+	b.payload = payload
+	b.frame = wire.AppendExtended(b.frame[:0], byte(id), payload)
+	return b.frame, true, nil
 }
 
 func (l *ltepLink) keepAlive() []byte { return wire.AppendKeepAlive(nil) }

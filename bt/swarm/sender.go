@@ -6,8 +6,22 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seed0021ed4d/pex/bt/azmp"
 	"github.com/seed0021ed4d/pex/bt/pex"
 )
+
+// pexBufs hold what a PEX message is built in, shared by every
+// connection: a message a minute is not worth buffers kept per connection,
+// nor new ones each time.
+var pexBufs = sync.Pool{New: func() any { return new(pexBuf) }}
+
+// pexBuf is one message's buffers: the message, its payload and frame,
+// and for AZMP its AZ_PEER_EXCHANGE form.
+type pexBuf struct {
+	m              pex.Msg
+	payload, frame []byte
+	am             azmp.PeerExchange
+}
 
 // sender sends a connection's PEX messages when they are due and there is
 // something to tell, and keep-alives when the link has been quiet. It is
@@ -77,7 +91,10 @@ func (c *conn) fire() {
 		return snd.notBefore
 	}
 	now, realNow := s.now(), time.Now()
-	var m pex.Msg
+	b := pexBufs.Get().(*pexBuf)
+	defer pexBufs.Put(b)
+	m := &b.m
+	m.Reset()
 	sent, waiting := false, false
 	s.mu.Lock()
 	if c.news {
@@ -87,7 +104,7 @@ func (c *conn) fire() {
 	pexNet := c.pexNet
 	if pexNet != "" && !now.Before(due()) {
 		if s.log.pending(&c.cursor) {
-			s.log.read(&c.cursor, c.listen, pc.MaxAdded, pc.MaxDropped, &m)
+			s.log.read(&c.cursor, c.listen, pc.MaxAdded, pc.MaxDropped, m)
 			sent = len(m.Added) > 0 || len(m.Dropped) > 0
 		}
 		if !sent {
@@ -97,8 +114,8 @@ func (c *conn) fire() {
 	}
 	s.mu.Unlock()
 	if sent {
-		// A message a minute: its buffer and slices are not kept.
-		if frame, ok, err := c.net.pexFrame(nil, &m); err == nil && ok {
+		// A message a minute: its buffers are the swarm's, not the link's.
+		if frame, ok, err := c.net.pexFrame(b); err == nil && ok {
 			if c.write(frame) != nil {
 				c.nc.Close() // the reader sees it and ends the link
 				return
