@@ -169,7 +169,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 	if o.http != "" {
 		live := startLive(pr, r.btSnapshot)
 		defer live.Close()
-		stop, err := serveLive(o.http, pr, withLive(live, http.RedirectHandler("/live", http.StatusFound)))
+		stop, err := serveOn(o.http, "http", pr, withLive(live, http.RedirectHandler("/live", http.StatusFound)))
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -185,24 +184,4 @@ func (r *btRun) btSnapshot() any {
 	}
 	r.graph.mu.Unlock()
 	return s
-}
-
-// serveLive serves h on addr until stop, reporting the address in a
-// listening event with transport "http".
-func serveLive(addr string, pr *printer, h http.Handler) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	pr.event("listening", "addr", ln.Addr().String(), "transport", "http")
-	return func() {
-		srv.Close()
-		<-done
-	}, nil
 }

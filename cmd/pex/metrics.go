@@ -16,17 +16,23 @@ import (
 // CPU). It reports the address in a listening event with transport
 // "metrics".
 func serveMetrics(ctx context.Context, addr string, pr *printer, cs ...prometheus.Collector) (stop func(), err error) {
+	return serveOn(addr, "metrics", pr, metrics.Handler(metrics.NewRegistry(cs...)))
+}
+
+// serveOn serves h on addr until stop, reporting the address in a
+// listening event with the transport given.
+func serveOn(addr, transport string, pr *printer, h http.Handler) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: metrics.Handler(metrics.NewRegistry(cs...)), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		srv.Serve(ln)
 	}()
-	pr.event("listening", "addr", ln.Addr().String(), "transport", "metrics")
+	pr.event("listening", "addr", ln.Addr().String(), "transport", transport)
 	return func() {
 		srv.Close()
 		<-done
