@@ -264,13 +264,6 @@ func (c *conn) received(net string, added, dropped []netip.AddrPort) {
 	s.learnLocked(added, c.addr, net)
 }
 
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
 func addrs(ps []pex.Peer) []netip.AddrPort {
 	out := make([]netip.AddrPort, len(ps))
 	for i, p := range ps {

@@ -74,9 +74,7 @@ func (n *node) wantLoop(ctx context.Context) {
 // prflx or relay), "" for other links.
 func candidateType(c *pxp.Conn) string {
 	if p := c.Peer(); p != nil {
-		if ct, ok := p.NetConn().(interface{ CandidateType() string }); ok {
-			return ct.CandidateType()
-		}
+		return candidateTypeOf(p)
 	}
 	return ""
 }
