@@ -18,7 +18,8 @@ import (
 // network namespace: 200 pex swarms (each told of three earlier ones,
 // room for 20 peers, half over ut_pex only) and three real clients
 // (two libtorrent seeds, one aria2 seed), each dialed by two swarms. Given
-// one swarm's address, it knows 95 % of the peers within two minutes,
+// one swarm's address (a full one, as in a formed swarm: it makes room or
+// sends a referral), it knows 95 % of the peers within two minutes,
 // reaches the real clients and reads their handshakes; the coverage curve
 // is logged.
 func TestCrawlCoverage(t *testing.T) {
@@ -80,19 +81,22 @@ func TestCrawlCoverage(t *testing.T) {
 	// peer's first message to the crawler.
 	// A crawler meets a swarm that has formed: each swarm past its first
 	// PEX round (half its room taken), the real clients dialed.
+	// The crawler's first peer is full, as peers in a formed swarm are:
+	// it learns the others from the referral a full peer sends.
 	waitFor(t, 60*time.Second, "the swarm to form", func() bool {
 		for _, s := range swarms {
 			if s.Stats().Peers < 10 {
 				return false
 			}
 		}
-		return true
+		return swarms[n-1].Stats().Peers == 20
 	})
 	cr, err := crawl.New(ih, &crawl.Config{Concurrency: 64, PEXWait: 100 * time.Second, Revisit: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cr.Add(addrs[n-1], crawl.SourceManual, netip.AddrPort{}, "")
+	refBefore := swarms[n-1].Stats().Referrals
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	done := make(chan struct{})
@@ -157,4 +161,7 @@ func TestCrawlCoverage(t *testing.T) {
 	if len(real) > 0 {
 		t.Errorf("real clients never learned: %v", real)
 	}
+	// A full peer makes room for the crawler by closing an idle incoming
+	// link when it has one, and refers it elsewhere when it has none.
+	t.Logf("the full first peer sent %d referrals", swarms[n-1].Stats().Referrals-refBefore)
 }

@@ -28,6 +28,7 @@
 //	pex_bt_peers_learned_total{infohash,source}     counter
 //	pex_bt_dials_total{infohash,outcome}            counter
 //	pex_bt_flood_disconnects_total{infohash}        counter
+//	pex_bt_referrals_total{infohash}                counter
 //	pex_bt_events_dropped_total{infohash}           counter
 //
 // The client label is the client's name without its version

@@ -61,12 +61,13 @@ var (
 	btLearned     = prometheus.NewDesc("pex_bt_peers_learned_total", "Peers taken into the peer set, by source.", []string{"infohash", "source"}, nil)
 	btDials       = prometheus.NewDesc("pex_bt_dials_total", "Dials, by outcome.", []string{"infohash", "outcome"}, nil)
 	btFloods      = prometheus.NewDesc("pex_bt_flood_disconnects_total", "Peers disconnected for sending too often.", []string{"infohash"}, nil)
+	btReferrals   = prometheus.NewDesc("pex_bt_referrals_total", "Incoming peers turned away for want of room, told of peers the swarm has first.", []string{"infohash"}, nil)
 	btDropped     = prometheus.NewDesc("pex_bt_events_dropped_total", "Events that found the Events channel full.", []string{"infohash"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *Swarms) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{btConns, btDialing, btHandshaking, btPEX, btLearned, btDials, btFloods, btDropped} {
+	for _, d := range []*prometheus.Desc{btConns, btDialing, btHandshaking, btPEX, btLearned, btDials, btFloods, btReferrals, btDropped} {
 		ch <- d
 	}
 }
@@ -103,6 +104,7 @@ func (c *Swarms) Collect(ch chan<- prometheus.Metric) {
 		counterMap(ch, btLearned, st.Learned, ih)
 		counterMap(ch, btDials, st.Dials, ih)
 		ch <- prometheus.MustNewConstMetric(btFloods, prometheus.CounterValue, float64(st.FloodDisconnects), ih)
+		ch <- prometheus.MustNewConstMetric(btReferrals, prometheus.CounterValue, float64(st.Referrals), ih)
 		ch <- prometheus.MustNewConstMetric(btDropped, prometheus.CounterValue, float64(st.EventsDropped), ih)
 	}
 }

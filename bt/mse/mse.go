@@ -250,6 +250,16 @@ func (c *conn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// CloseWrite shuts down the writing side of the connection underneath,
+// when it has one (a TCP connection does): RC4 is a stream with no
+// trailer, so the peer reads every byte written before it.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
 // Write encrypts into a buffer of its own: the caller's bytes stay as they
 // were. Writes must not be concurrent (RC4 is a stream).
 func (c *conn) Write(b []byte) (int, error) {

@@ -229,11 +229,13 @@ var errFull = errors.New("swarm full")
 func (c *conn) update(st linkState, announce bool) error {
 	s := c.s
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	first := !c.ready && announce
 	if first && !c.slot && !s.slotLocked(c) {
+		s.mu.Unlock()
+		c.refer(st)
 		return errFull
 	}
+	defer s.mu.Unlock()
 	c.client, c.pexNet = st.client, st.pexNet
 	c.encryption = c.encryption || st.encryption
 	s.setListenLocked(c, st.listen)

@@ -32,6 +32,9 @@ type Stats struct {
 	// FloodDisconnects counts peers disconnected for sending messages
 	// too often (PEX messages over BEP 11's rate, or any message flood).
 	FloodDisconnects uint64
+	// Referrals counts incoming peers turned away for want of room that
+	// were first sent a PEX message naming peers the swarm has (referral.go).
+	Referrals uint64
 }
 
 // counters are the swarm's counts, under a lock of their own so that
@@ -40,7 +43,7 @@ type counters struct {
 	mu                   sync.Mutex
 	pexSent, pexReceived map[string]uint64
 	learned, dials       map[string]uint64
-	floods               uint64
+	floods, referrals    uint64
 }
 
 func bump(m *map[string]uint64, k string) {
@@ -74,6 +77,7 @@ func (s *Swarm) Stats() Stats {
 	st.Learned = maps.Clone(c.learned)
 	st.Dials = maps.Clone(c.dials)
 	st.FloodDisconnects = c.floods
+	st.Referrals = c.referrals
 	return st
 }
 

@@ -1,0 +1,124 @@
+package swarm
+
+import (
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/pex"
+	"github.com/seed0021ed4d/pex/bt/wire"
+)
+
+// A full swarm turns a newcomer away with a PEX message naming the peers
+// it has, over either network, and the newcomer connects to one of them.
+func TestFullSwarmRefersNewcomer(t *testing.T) {
+	for _, noAZ := range []bool{true, false} {
+		name := map[bool]string{true: "ut_pex", false: "azmp"}[noAZ]
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newLab(t)
+				ih := [20]byte{0xb1}
+				full := l.node("10.0.0.1", ih, Config{MaxPeers: 1})
+				other := l.node("10.0.0.2", ih, Config{})
+				full.s.AddPeer(other.addr(), SourceManual) // an outgoing peer: never evicted
+				waitEvent(t, full.s, EventConnected, nil)
+				newcomer := l.node("10.0.0.3", ih, Config{NoAZMP: noAZ})
+				newcomer.s.AddPeer(full.addr(), SourceManual)
+				ev := waitEvent(t, newcomer.s, EventPEXReceived, nil)
+				if ev.Peer.Addr() != full.addr().Addr() || !slices.Contains(ev.Added, other.addr()) {
+					t.Fatalf("PEX from %v naming %v, want %v naming %v", ev.Peer, ev.Added, full.addr(), other.addr())
+				}
+				waitEvent(t, newcomer.s, EventConnected, func(ev Event) bool { return ev.Peer == other.addr() })
+				synctest.Wait()
+				st := full.s.Stats()
+				if st.Referrals != 1 || st.Peers != 1 {
+					t.Fatalf("referrals %d, peers %d; want 1 and 1", st.Referrals, st.Peers)
+				}
+			})
+		})
+	}
+}
+
+// A turned-away peer that keeps sending while the referral lingers is
+// read for ReferralLinger at most, then closed; one that never reads the
+// referral costs the swarm no more than ReferralTimeout.
+func TestReferralBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{0xb2}
+		full := l.node("10.0.0.1", ih, Config{MaxPeers: 1})
+		other := l.node("10.0.0.2", ih, Config{})
+		full.s.AddPeer(other.addr(), SourceManual)
+		waitEvent(t, full.s, EventConnected, nil)
+
+		c, err := l.dial("10.6.0.1", full.addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		hs := wire.Handshake{InfoHash: ih}
+		hs.Reserved[wire.ReservedByteLTEP] = wire.ReservedBitLTEP
+		copy(hs.PeerID[:], "-XX0001-talkative")
+		c.Write(hs.Append(nil))
+		ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 7}, Port: 6881}
+		c.Write(wire.AppendExtended(nil, 0, ext.Bytes()))
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() { // keep-alives, as fast as they are taken
+			ka := make([]byte, 4096)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := c.Write(ka); err != nil {
+					return
+				}
+			}
+		}()
+		start := time.Now()
+		if _, err := wire.ReadHandshake(c); err != nil {
+			t.Fatal(err)
+		}
+		r := wire.NewReader(c, 1<<20)
+		var named []netip.AddrPort
+		for {
+			msg, err := r.ReadMessage()
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Logf("link ended: %v", err)
+				}
+				break
+			}
+			if msg.ID == wire.MsgExtended && len(msg.Payload) > 0 && msg.Payload[0] == 7 {
+				var m pex.Msg
+				if err := pex.Decode(msg.Payload[1:], &m); err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range m.Added {
+					named = append(named, p.Addr)
+				}
+			}
+		}
+		if took := time.Since(start); took > ReferralLinger+time.Second {
+			t.Fatalf("the turned-away link lasted %v, want at most ReferralLinger (%v)", took, ReferralLinger)
+		}
+		if !slices.Contains(named, other.addr()) {
+			t.Fatalf("the referral named %v, want %v", named, other.addr())
+		}
+
+		// One that never reads: the write fails within ReferralTimeout.
+		silent := idlePeer(t, l, "10.6.0.2", full.addr(), ih)
+		silent.Close()
+		synctest.Wait()
+		if st := full.s.Stats(); st.Peers != 1 || st.Handshaking != 0 {
+			t.Fatalf("after the referrals: %d peers, %d handshaking; want 1 and 0", st.Peers, st.Handshaking)
+		}
+	})
+}
