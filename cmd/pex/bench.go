@@ -19,23 +19,29 @@ var benchCmd = &command{
 	about: "Measures GetNewPeer on loopback: --n introductions each for Go over WebRTC, " +
 		"over a direct TCP dial and as a relayed session, and for the pinned JS reference " +
 		"(peer-exchange 2.2.0) over WebRTC, printing p50 and p95 in milliseconds; then the " +
-		"peak RSS of a Go node (this binary, or --pex) and of a JS node, each holding one " +
-		"WebRTC link. The JS side needs Node and the packages of --js (npm ci there). " +
-		"BENCHMARKS.md records the results.",
+		"memory of a Go node (this binary, or --pex) and of a JS node, each holding one " +
+		"WebRTC link (peak and current RSS, anonymous and file-backed); then Go and JS " +
+		"meeting each other, a pex node process and a JS node introduced through a hub in " +
+		"both directions (go-js-webrtc: pex asks, js-go-webrtc: JS asks), each round with " +
+		"fresh processes, and with --baseline the same rounds with another pex binary, " +
+		"alternating, for a ratio. The JS side needs Node and the packages of --js " +
+		"(npm ci there). BENCHMARKS.md records the results.",
 	examples: []string{
 		"pex bench getnewpeer",
 		"pex bench getnewpeer --n 100 --js testdata/js --json",
 		"pex bench getnewpeer --no-js",
+		"pex bench getnewpeer --n 20 --baseline /tmp/pex-old",
 	},
 	flags: func() *flag.FlagSet { return new(benchOpts).flagSet() },
 }
 
 type benchOpts struct {
-	n      int
-	jsDir  string
-	noJS   bool
-	json   bool
-	pexBin string
+	n        int
+	jsDir    string
+	noJS     bool
+	json     bool
+	pexBin   string
+	baseline string
 }
 
 func (o *benchOpts) flagSet() *flag.FlagSet {
@@ -44,6 +50,7 @@ func (o *benchOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.jsDir, "js", "testdata/js", "`DIR` of the pinned JS reference (package.json, node_modules, node.js)")
 	fs.BoolVar(&o.noJS, "no-js", false, "measure Go only")
 	fs.StringVar(&o.pexBin, "pex", "", "the pex `BINARY` to run as the Go node whose memory is measured (default: this one)")
+	fs.StringVar(&o.baseline, "baseline", "", "a second pex `BINARY` (an older build) whose Go-JS introductions are timed in the same run, round for round, for a ratio")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	return fs
 }
@@ -100,39 +107,58 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		add("go-"+mode, ms)
 	}
-	goRSS, err := goNodeRSS(ctx, o.pexBin)
+	goMem, err := goNodeRSS(ctx, o.pexBin)
 	if err != nil {
 		return fmt.Errorf("go rss: %w", err)
 	}
-	pr.event("rss", "node", "go", "peak_kib", goRSS)
+	memEvent := func(node string, m procMem) {
+		pr.event("rss", "node", node, "peak_kib", m.Peak, "rss_kib", m.RSS, "anon_kib", m.Anon, "file_kib", m.File)
+	}
+	memEvent("go", goMem)
 	var jsP50 float64
-	var jsRSS int
+	var jsMem procMem
+	var mixed map[string][]float64
 	if !o.noJS {
-		ms, rss, err := benchJS(ctx, o.jsDir, o.n)
+		ms, mem, err := benchJS(ctx, o.jsDir, o.n)
 		if err != nil {
 			return fmt.Errorf("js: %w", err)
 		}
 		add("js-webrtc", ms)
-		jsP50, jsRSS = percentile(ms, 50), rss
-		pr.event("rss", "node", "js", "peak_kib", jsRSS)
+		jsP50, jsMem = percentile(ms, 50), mem
+		memEvent("js", jsMem)
+		if mixed, err = benchMixed(ctx, o.pexBin, o.baseline, o.jsDir, o.n); err != nil {
+			return fmt.Errorf("go-js: %w", err)
+		}
+		for _, setup := range mixedSetups {
+			add(setup, mixed[setup])
+			if b := mixed[setup+"-baseline"]; b != nil {
+				add(setup+"-baseline", b)
+				pr.event("ratio", "setup", setup, "baseline_p50_over_p50", percentile(b, 50)/percentile(mixed[setup], 50))
+			}
+		}
 	}
 	if o.json {
 		if jsP50 > 0 {
-			pr.event("ratio", "js_p50_over_go_webrtc_p50", jsP50/results[0].p50, "js_rss_over_go_rss", float64(jsRSS)/float64(goRSS))
+			pr.event("ratio", "js_p50_over_go_webrtc_p50", jsP50/results[0].p50, "js_rss_over_go_rss", float64(jsMem.Peak)/float64(goMem.Peak))
 		}
 		return nil
 	}
-	pr.text("\n%-12s %10s %10s %12s", "setup", "p50 ms", "p95 ms", "JS p50 / p50")
+	pr.text("\n%-21s %10s %10s %12s", "setup", "p50 ms", "p95 ms", "JS p50 / p50")
 	for _, r := range results {
 		ratio := "-"
 		if jsP50 > 0 {
 			ratio = fmt.Sprintf("%.1fx", jsP50/r.p50)
 		}
-		pr.text("%-12s %10.2f %10.2f %12s", r.name, r.p50, r.p95, ratio)
+		pr.text("%-21s %10.2f %10.2f %12s", r.name, r.p50, r.p95, ratio)
 	}
-	pr.text("\npeak RSS of a node holding one WebRTC link: Go %.1f MiB", float64(goRSS)/1024)
-	if jsRSS > 0 {
-		pr.text("                                            JS %.1f MiB (JS / Go = %.1fx)", float64(jsRSS)/1024, float64(jsRSS)/float64(goRSS))
+	pr.text("\na node holding one WebRTC link, MiB: %8s %8s %8s %8s", "peak", "RSS", "anon", "file")
+	row := func(node string, m procMem) {
+		pr.text("%-35s %8.1f %8.1f %8.1f %8.1f", node, float64(m.Peak)/1024, float64(m.RSS)/1024, float64(m.Anon)/1024, float64(m.File)/1024)
+	}
+	row("Go", goMem)
+	if jsMem.Peak > 0 {
+		row("JS", jsMem)
+		pr.text("%-35s %7.1fx %7.1fx %7.1fx", "JS / Go", float64(jsMem.Peak)/float64(goMem.Peak), float64(jsMem.RSS)/float64(goMem.RSS), float64(jsMem.Anon)/float64(goMem.Anon))
 	}
 	return nil
 }

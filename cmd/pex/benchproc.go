@@ -20,74 +20,66 @@ import (
 
 // goNodeRSS starts `pex node` as an answerer, introduces one WebRTC peer to
 // it, and returns its peak RSS in KiB.
-func goNodeRSS(ctx context.Context, self string) (int, error) {
+func goNodeRSS(ctx context.Context, self string) (procMem, error) {
 	hub, err := pxp.New("bench", nil)
 	if err != nil {
-		return 0, err
+		return procMem{}, err
 	}
 	defer hub.Close()
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return procMem{}, err
 	}
 	defer hl.Close()
 	go hub.Serve(hl, func(*pxp.Conn) {})
 	cmd := exec.CommandContext(ctx, self, "node", "--network", "bench", "--connect", hl.Addr().String(), "--ice-loopback", "--json")
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return procMem{}, err
 	}
 	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
 	events := jsonLines(out)
 	if _, err := waitFor(events, "connect", 10*time.Second); err != nil {
-		return 0, err
+		return procMem{}, err
 	}
 	opts := nodeOpts{iceLoopback: true, noDirect: true}
 	cfg, _ := opts.exchangeConfig(nil)
 	b, err := pxp.New("bench", cfg)
 	if err != nil {
-		return 0, err
+		return procMem{}, err
 	}
 	defer b.Close()
 	conn, err := net.Dial("tcp", hl.Addr().String())
 	if err != nil {
-		return 0, err
+		return procMem{}, err
 	}
 	if _, err := b.Connect(ctx, conn); err != nil {
-		return 0, err
+		return procMem{}, err
 	}
 	gctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if c, err := b.GetNewPeer(gctx); err != nil || c.Transport() != "webrtc" {
-		return 0, fmt.Errorf("introduction: %v", err)
+		return procMem{}, fmt.Errorf("introduction: %v", err)
 	}
 	if _, err := waitFor(events, "connect", 10*time.Second); err != nil {
-		return 0, err
+		return procMem{}, err
 	}
 	time.Sleep(500 * time.Millisecond)
-	return peakRSS(cmd.Process.Pid)
+	return readProcMem(cmd.Process.Pid)
 }
 
 // benchJS times n getNewPeer calls between JS nodes and measures the peak
 // RSS of the JS answerer once it holds a WebRTC link.
-func benchJS(ctx context.Context, dir string, n int) ([]float64, int, error) {
+func benchJS(ctx context.Context, dir string, n int) ([]float64, procMem, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, 0, err
+		return nil, procMem{}, err
 	}
-	script := filepath.Join(dir, "node.js")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "peer-exchange")); err != nil {
-		return nil, 0, fmt.Errorf("the JS reference is not installed in %s (npm ci there): %w", dir, err)
+		return nil, procMem{}, fmt.Errorf("the JS reference is not installed in %s (npm ci there): %w", dir, err)
 	}
 	start := func(args ...string) (*exec.Cmd, io.WriteCloser, <-chan map[string]any, error) {
-		cmd := exec.CommandContext(ctx, "node", append([]string{script, "--network", "bench"}, args...)...)
-		cmd.Dir = dir
-		in, _ := cmd.StdinPipe()
-		out, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			return nil, nil, nil, err
-		}
-		return cmd, in, jsonLines(out), nil
+		return jsProc(ctx, dir, args...)
 	}
 	var cmds []*exec.Cmd
 	var ins []io.WriteCloser
@@ -100,50 +92,50 @@ func benchJS(ctx context.Context, dir string, n int) ([]float64, int, error) {
 	}()
 	hub, hin, hev, err := start("--listen", "0")
 	if err != nil {
-		return nil, 0, err
+		return nil, procMem{}, err
 	}
 	cmds, ins = append(cmds, hub), append(ins, hin)
 	ev, err := waitFor(hev, "listening", 10*time.Second)
 	if err != nil {
-		return nil, 0, err
+		return nil, procMem{}, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(int(ev["port"].(float64)))
 	// The reference's relay drops its link to the answerer after each
 	// introduction (defect B1), so every round uses a fresh answerer and
 	// requester with the same hub.
 	var ms []float64
-	rss := 0
+	var rss procMem
 	for i := 0; i < n; i++ {
 		c, cin, cev, err := start("--connect", addr)
 		if err != nil {
-			return nil, 0, err
+			return nil, procMem{}, err
 		}
 		if _, err := waitFor(cev, "connect", 10*time.Second); err != nil {
-			return nil, 0, err
+			return nil, procMem{}, err
 		}
 		b, bin, bev, err := start("--connect", addr)
 		if err != nil {
-			return nil, 0, err
+			return nil, procMem{}, err
 		}
 		if _, err := waitFor(bev, "connect", 10*time.Second); err != nil {
-			return nil, 0, err
+			return nil, procMem{}, err
 		}
 		io.WriteString(bin, "getnewpeer\n")
 		ev, err := waitFor(bev, "getnewpeer", 30*time.Second)
 		if err != nil {
-			return nil, 0, err
+			return nil, procMem{}, err
 		}
 		if ev["ok"] != true {
-			return nil, 0, fmt.Errorf("getNewPeer: %v", ev["error"])
+			return nil, procMem{}, fmt.Errorf("getNewPeer: %v", ev["error"])
 		}
 		ms = append(ms, ev["ms"].(float64))
 		if i == 0 {
 			if _, err := waitFor(cev, "connect", 10*time.Second); err != nil {
-				return nil, 0, err
+				return nil, procMem{}, err
 			}
 			time.Sleep(500 * time.Millisecond)
-			if rss, err = peakRSS(c.Process.Pid); err != nil {
-				return nil, 0, err
+			if rss, err = readProcMem(c.Process.Pid); err != nil {
+				return nil, procMem{}, err
 			}
 		}
 		for _, p := range []struct {
@@ -157,7 +149,7 @@ func benchJS(ctx context.Context, dir string, n int) ([]float64, int, error) {
 		// Let the hub see both links go.
 		for k := 0; k < 2; k++ {
 			if _, err := waitFor(hev, "disconnect", 10*time.Second); err != nil {
-				return nil, 0, err
+				return nil, procMem{}, err
 			}
 		}
 	}
@@ -199,19 +191,32 @@ func waitFor(ch <-chan map[string]any, name string, d time.Duration) (map[string
 	}
 }
 
-// peakRSS reads VmHWM of a process, in KiB.
-func peakRSS(pid int) (int, error) {
+// procMem is a process's memory from /proc/PID/status, in KiB: its peak
+// and current resident set, and the current one split into anonymous
+// (private) pages and file-backed pages (the executable's and libraries'
+// pages it touched, shared with the page cache).
+type procMem struct {
+	Peak, RSS, Anon, File int
+}
+
+// readProcMem reads a process's procMem.
+func readProcMem(pid int) (procMem, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return procMem{}, err
 	}
+	var m procMem
+	fields := map[string]*int{"VmHWM:": &m.Peak, "VmRSS:": &m.RSS, "RssAnon:": &m.Anon, "RssFile:": &m.File}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				return strconv.Atoi(f[1])
+		f := strings.Fields(line)
+		if len(f) >= 2 && fields[f[0]] != nil {
+			if *fields[f[0]], err = strconv.Atoi(f[1]); err != nil {
+				return procMem{}, err
 			}
 		}
 	}
-	return 0, errors.New("no VmHWM in /proc status")
+	if m.Peak == 0 {
+		return procMem{}, errors.New("no VmHWM in /proc status")
+	}
+	return m, nil
 }

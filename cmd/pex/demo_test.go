@@ -50,25 +50,35 @@ func TestBenchRuns(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	bin := buildPex(t)
-	args := []string{"bench", "getnewpeer", "--n", "2", "--json", "--js", "../../testdata/js", "--pex", bin}
+	// The binary is its own baseline: the Go-JS rounds run twice over.
+	args := []string{"bench", "getnewpeer", "--n", "2", "--json", "--js", "../../testdata/js", "--pex", bin, "--baseline", bin}
+	setups := []string{"go-webrtc", "go-direct", "go-relay"}
+	nodes := []string{"go"}
 	if _, err := os.Stat("../../testdata/js/node_modules/peer-exchange"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("the JS reference is not installed")
 		}
 		args = append(args, "--no-js")
+	} else {
+		setups = append(setups, "js-webrtc", "go-js-webrtc", "js-go-webrtc", "go-js-webrtc-baseline", "js-go-webrtc-baseline")
+		nodes = append(nodes, "js")
 	}
 	out := newLines()
 	if code := run(context.Background(), args, out, os.Stderr); code != 0 {
 		t.Fatalf("bench exited %d: %v", code, out.evs)
 	}
-	for _, setup := range []string{"go-webrtc", "go-direct", "go-relay"} {
+	for _, setup := range setups {
 		ev := out.wait(t, "latency", func(ev map[string]any) bool { return ev["setup"] == setup })
-		if ev["p50_ms"].(float64) <= 0 {
+		if ev["p50_ms"].(float64) <= 0 || ev["n"].(float64) != 2 {
 			t.Fatalf("%s: %v", setup, ev)
 		}
 	}
-	if rss := out.wait(t, "rss", nil)["peak_kib"].(float64); rss <= 0 {
-		t.Fatalf("rss %v", rss)
+	for _, node := range nodes {
+		ev := out.wait(t, "rss", func(ev map[string]any) bool { return ev["node"] == node })
+		peak, rss, anon, file := ev["peak_kib"].(float64), ev["rss_kib"].(float64), ev["anon_kib"].(float64), ev["file_kib"].(float64)
+		if anon <= 0 || file <= 0 || anon+file > rss || peak < rss { // VmRSS also counts shared memory
+			t.Fatalf("%s node's memory: %v", node, ev)
+		}
 	}
 }
 
