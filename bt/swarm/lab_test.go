@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seed0021ed4d/pex/bt/wire"
 	"github.com/seed0021ed4d/pex/internal/memnet"
 )
 
@@ -102,4 +103,13 @@ func waitEventWithin(t *testing.T, s *Swarm, typ EventType, limit time.Duration,
 			t.Fatalf("no %s event within %v", typ, limit)
 		}
 	}
+}
+
+// ltepHandshake is a BitTorrent handshake for ih offering the extension
+// protocol, from a peer id that starts with id.
+func ltepHandshake(ih [20]byte, id string) []byte {
+	hs := wire.Handshake{InfoHash: ih}
+	hs.Reserved[wire.ReservedByteLTEP] = wire.ReservedBitLTEP
+	copy(hs.PeerID[:], id)
+	return hs.Append(nil)
 }

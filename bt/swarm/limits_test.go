@@ -143,10 +143,7 @@ func TestYourIPClaimsBounded(t *testing.T) {
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(10 * time.Second))
-		hs := wire.Handshake{InfoHash: ih}
-		hs.Reserved[wire.ReservedByteLTEP] = wire.ReservedBitLTEP
-		copy(hs.PeerID[:], "-XX0001-yourip000000")
-		c.Write(hs.Append(nil))
+		c.Write(ltepHandshake(ih, "-XX0001-yourip000000"))
 		if _, err := wire.ReadHandshake(c); err != nil {
 			t.Fatal(err)
 		}
@@ -222,10 +219,7 @@ func TestExtendedHandshakeDeadline(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		hs := wire.Handshake{InfoHash: ih}
-		hs.Reserved[wire.ReservedByteLTEP] = wire.ReservedBitLTEP
-		copy(hs.PeerID[:], "-XX0001-silent000000")
-		c.Write(hs.Append(nil))
+		c.Write(ltepHandshake(ih, "-XX0001-silent000000"))
 		if _, err := wire.ReadHandshake(c); err != nil {
 			t.Fatal(err)
 		}
@@ -257,10 +251,7 @@ func TestStalledHandshakesBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			if i%2 == 1 {
-				hs := wire.Handshake{InfoHash: ih}
-				hs.Reserved[wire.ReservedByteLTEP] = wire.ReservedBitLTEP
-				copy(hs.PeerID[:], "-XX0001-stall0000000")
-				c.Write(hs.Append(nil))
+				c.Write(ltepHandshake(ih, "-XX0001-stall0000000"))
 			}
 			stalled = append(stalled, c)
 		}

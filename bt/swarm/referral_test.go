@@ -61,10 +61,7 @@ func TestReferralBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		hs := wire.Handshake{InfoHash: ih}
-		hs.Reserved[wire.ReservedByteLTEP] = wire.ReservedBitLTEP
-		copy(hs.PeerID[:], "-XX0001-talkative")
-		c.Write(hs.Append(nil))
+		c.Write(ltepHandshake(ih, "-XX0001-talkative"))
 		ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 7}, Port: 6881}
 		c.Write(wire.AppendExtended(nil, 0, ext.Bytes()))
 		stop := make(chan struct{})
