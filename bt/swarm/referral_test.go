@@ -45,8 +45,8 @@ func TestFullSwarmRefersNewcomer(t *testing.T) {
 }
 
 // A turned-away peer that keeps sending while the referral lingers is
-// read for ReferralLinger at most, then closed; one that never reads the
-// referral costs the swarm no more than ReferralTimeout.
+// read for ReferralLinger at most, then closed; so is one that never reads
+// its referral.
 func TestReferralBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLab(t)
@@ -110,12 +110,19 @@ func TestReferralBounded(t *testing.T) {
 			t.Fatalf("the referral named %v, want %v", named, other.addr())
 		}
 
-		// One that never reads: the write fails within ReferralTimeout.
-		silent := idlePeer(t, l, "10.6.0.2", full.addr(), ih)
-		silent.Close()
+		// One that never reads: its referral sits in the socket buffer and
+		// the link is closed once ReferralLinger has passed.
+		silent, err := l.dial("10.6.0.2", full.addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer silent.Close()
+		silent.Write(ltepHandshake(ih, "-XX0001-silent"))
+		silent.Write(wire.AppendExtended(nil, 0, ext.Bytes()))
+		time.Sleep(ReferralLinger + time.Second)
 		synctest.Wait()
-		if st := full.s.Stats(); st.Peers != 1 || st.Handshaking != 0 {
-			t.Fatalf("after the referrals: %d peers, %d handshaking; want 1 and 0", st.Peers, st.Handshaking)
+		if st := full.s.Stats(); st.Peers != 1 || st.Handshaking != 0 || st.Referrals != 2 {
+			t.Fatalf("after the referrals: %d peers, %d handshaking, %d referrals; want 1, 0 and 2", st.Peers, st.Handshaking, st.Referrals)
 		}
 	})
 }
