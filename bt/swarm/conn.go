@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/azmp"
@@ -59,6 +60,7 @@ type conn struct {
 	in       peekReader   // what the network's reader reads: nc, after the byte readLoop read ahead (reader.go)
 	ticket   *gate.Ticket // an incoming link's place in the handshake budget
 	wmu      sync.Mutex
+	closeBy  atomic.Int64 // unix ns by which an evicted link's reader ends it (evict); 0 for none
 
 	// guarded by s.mu
 	slot       bool      // holds one of MaxPeers' slots
@@ -73,6 +75,11 @@ type conn struct {
 	cursor     logCursor // where in the PEX log its next message starts
 	news       bool      // the PEX log grew while it waited (pexLog.notify)
 }
+
+// live reports whether the link counts as a connected peer: past its
+// handshakes and not evicted (an evicted link lingers a moment with its
+// referral, referral.go). Called under s.mu.
+func (c *conn) live() bool { return c.ready && !c.evicted }
 
 func (c *conn) info() PeerInfo {
 	return PeerInfo{Addr: c.addr, Listen: c.listen, Client: c.client, Source: c.source, Outgoing: c.outgoing, PEX: c.pexNet != "", Net: c.pexNet, Encrypted: c.mse}

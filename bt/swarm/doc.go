@@ -14,7 +14,7 @@
 // BitTorrent handshake, then the read loop and the send timer), ltep.go and
 // azmp.go are the two PEX networks behind one small interface, and
 // peerset.go decides, under one lock, which learned peers to take and dial.
-// A swarm with no room left turns an incoming peer away with one PEX
-// message naming peers it has (referral.go).
+// A peer a full swarm turns away, or lets go to make room for a newcomer,
+// leaves with one PEX message naming peers the swarm has (referral.go).
 // Peer sources (trackers, the DHT) are given with AddSource.
 package swarm

@@ -47,7 +47,7 @@ func (s *Swarm) syncPEXLocked(a netip.AddrPort) {
 	}
 	c := s.listening[a]
 	switch told := s.log.has(a); {
-	case c != nil && c.ready && !told:
+	case c != nil && c.live() && !told:
 		var f pex.Flags
 		if c.outgoing {
 			f |= pex.FlagReachable
@@ -56,7 +56,7 @@ func (s *Swarm) syncPEXLocked(a netip.AddrPort) {
 			f |= pex.FlagEncryption
 		}
 		s.log.add(a, f)
-	case (c == nil || !c.ready) && told:
+	case (c == nil || !c.live()) && told:
 		s.log.drop(a, s.minCursorLocked)
 	}
 }
@@ -265,7 +265,12 @@ func (s *Swarm) slotLocked(c *conn) bool {
 	}
 	victim.slot = false // handed over: its end frees nothing
 	victim.evicted = true
-	victim.nc.Close()
+	s.syncPEXLocked(victim.listen) // no longer told about
+	s.wg.Add(1)
+	go func() { // it leaves with a referral (referral.go)
+		defer s.wg.Done()
+		victim.evict()
+	}()
 	c.slot = true
 	return true
 }

@@ -22,26 +22,46 @@ func (c *conn) readLoop() error {
 	msgs := rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst)
 	var one [1]byte
 	for {
+		if by := c.closeBy.Load(); by != 0 {
+			return c.linger(time.Unix(0, by)) // evicted, its referral sent
+		}
 		deadline := time.Now().Add(IdleTimeout)
 		due := c.net.handshakeDue()
 		if !due.IsZero() && due.Before(deadline) {
 			deadline = due
 		}
 		c.nc.SetReadDeadline(deadline)
+		if c.closeBy.Load() != 0 {
+			continue // evict's deadline came before ours: linger instead
+		}
 		if _, err := io.ReadFull(c.nc, one[:]); err != nil {
-			if !due.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
+			switch {
+			case c.closeBy.Load() != 0:
+				continue
+			case !due.IsZero() && errors.Is(err, os.ErrDeadlineExceeded):
 				return fmt.Errorf("no extended handshake within %v", s.cfg.HandshakeTimeout)
 			}
 			return readErr(err)
 		}
 		c.in.b, c.in.has = one[0], true
 		if err := c.handle(); err != nil {
+			if c.closeBy.Load() != 0 {
+				continue // evict cut the message short: the link ends anyway
+			}
 			return err
 		}
 		if !msgs.Allow() {
 			return errMessageFlood
 		}
 	}
+}
+
+// linger reads and drops what the peer still sends, until it closes, until
+// by, or for referralDrain bytes, and reports the link evicted.
+func (c *conn) linger(by time.Time) error {
+	c.nc.SetReadDeadline(by)
+	io.Copy(io.Discard, io.LimitReader(&c.in, referralDrain))
+	return errEvicted
 }
 
 // handle reads and handles the message whose first byte was read ahead,

@@ -126,3 +126,77 @@ func TestReferralBounded(t *testing.T) {
 		}
 	})
 }
+
+// The idle peer whose slot a newcomer takes leaves with a referral too,
+// and its link ends once ReferralLinger has passed.
+func TestEvictedPeerReferred(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{0xb3}
+		full := l.node("10.0.0.1", ih, Config{MaxPeers: 2})
+		other := l.node("10.0.0.2", ih, Config{})
+		full.s.AddPeer(other.addr(), SourceManual)
+		waitEvent(t, full.s, EventConnected, nil)
+
+		c, err := l.dial("10.6.0.1", full.addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write(ltepHandshake(ih, "-XX0001-idle"))
+		ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 3}, Port: 6881}
+		c.Write(wire.AppendExtended(nil, 0, ext.Bytes()))
+		if _, err := wire.ReadHandshake(c); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			named [][]netip.AddrPort // each ut_pex message's added peers
+			at    time.Time          // when the link ended
+		}
+		done := make(chan result, 1)
+		go func() {
+			var res result
+			r := wire.NewReader(c, 1<<20)
+			for {
+				msg, err := r.ReadMessage()
+				if err != nil {
+					res.at = time.Now()
+					done <- res
+					return
+				}
+				if msg.ID == wire.MsgExtended && len(msg.Payload) > 0 && msg.Payload[0] == 3 {
+					var m pex.Msg
+					if pex.Decode(msg.Payload[1:], &m) == nil {
+						var as []netip.AddrPort
+						for _, p := range m.Added {
+							as = append(as, p.Addr)
+						}
+						res.named = append(res.named, as)
+					}
+				}
+			}
+		}()
+		time.Sleep(time.Minute) // its first PEX message comes; it sends none back
+		synctest.Wait()
+		newcomer := l.node("10.0.0.3", ih, Config{})
+		newcomer.s.AddPeer(full.addr(), SourceManual)
+		waitEvent(t, newcomer.s, EventConnected, nil)
+		evictedAt := time.Now()
+		var res result
+		select {
+		case res = <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("the evicted link did not end")
+		}
+		if took := res.at.Sub(evictedAt); took > ReferralLinger {
+			t.Fatalf("the evicted link ended %v after the newcomer came, want within %v", took, ReferralLinger)
+		}
+		if len(res.named) != 2 || !slices.Contains(res.named[1], other.addr()) {
+			t.Fatalf("ut_pex messages naming %v; want the first one and a referral naming %v", res.named, other.addr())
+		}
+		synctest.Wait()
+		if st := full.s.Stats(); st.Peers != 2 || st.Referrals != 1 {
+			t.Fatalf("%d peers, %d referrals; want 2 and 1", st.Peers, st.Referrals)
+		}
+	})
+}

@@ -64,7 +64,7 @@ func (s *Swarm) Stats() Stats {
 	s.mu.Lock()
 	st := Stats{Dialing: s.dialing, Handshaking: s.handshakes.Len(), EventsDropped: s.dropped.Load()}
 	for c := range s.conns {
-		if c.ready {
+		if c.live() {
 			st.Peers++
 		}
 	}

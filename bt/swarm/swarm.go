@@ -206,7 +206,7 @@ func (s *Swarm) Peers() []PeerInfo {
 	defer s.mu.Unlock()
 	out := make([]PeerInfo, 0, len(s.conns))
 	for c := range s.conns {
-		if c.ready {
+		if c.live() {
 			out = append(out, c.info())
 		}
 	}
