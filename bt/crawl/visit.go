@@ -70,7 +70,8 @@ func (c *Crawler) dial(ctx context.Context, addr netip.AddrPort) (net.Conn, bool
 	if err != nil || !c.cfg.Encrypt {
 		return nc, false, err
 	}
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	raw := nc // the closure must not read nc, which a clear dial replaces
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	mc, _, err := mse.Initiate(nc, c.ih, mse.CryptoRC4|mse.CryptoPlain, nil, time.Now().Add(c.cfg.HandshakeTimeout))
 	stop()
 	if err == nil {

@@ -104,7 +104,8 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 	if !outgoing {
 		// An incoming peer may open with MSE (aria2, rtorrent and others
 		// try it first; some insist on it).
-		stop := context.AfterFunc(s.ctx, func() { nc.Close() }) // Close need not wait for it
+		raw := nc                                                // the closure must not read nc, which is replaced below
+		stop := context.AfterFunc(s.ctx, func() { raw.Close() }) // Close need not wait for it
 		mc, enc, err := mse.Accept(nc, s.ih, time.Now().Add(s.cfg.HandshakeTimeout))
 		stop()
 		if err != nil {

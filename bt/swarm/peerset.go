@@ -151,7 +151,8 @@ func (s *Swarm) dial(addr netip.AddrPort) (net.Conn, bool, error) {
 	if err != nil || !s.cfg.EncryptOutgoing {
 		return c, false, err
 	}
-	stop := context.AfterFunc(s.ctx, func() { c.Close() })
+	raw := c // the closure must not read c, which a clear dial replaces
+	stop := context.AfterFunc(s.ctx, func() { raw.Close() })
 	mc, _, err := mse.Initiate(c, s.ih, mse.CryptoRC4|mse.CryptoPlain, nil, time.Now().Add(s.cfg.HandshakeTimeout))
 	stop()
 	if err == nil {
