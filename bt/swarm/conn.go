@@ -104,8 +104,10 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 	if !outgoing {
 		// An incoming peer may open with MSE (aria2, rtorrent and others
 		// try it first; some insist on it).
-		raw := nc                                                // the closure must not read nc, which is replaced below
-		stop := context.AfterFunc(s.ctx, func() { raw.Close() }) // Close need not wait for it
+		// Close need not wait for the handshake; the closure reads a copy
+		// of nc, which is replaced below.
+		raw := nc
+		stop := context.AfterFunc(s.ctx, func() { raw.Close() })
 		mc, enc, err := mse.Accept(nc, s.ih, time.Now().Add(s.cfg.HandshakeTimeout))
 		stop()
 		if err != nil {
