@@ -188,11 +188,18 @@ func runBenchSwarm(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		t.fakes.close()
 		results = append(results, r)
-		pr.event("target", "name", r.Name, "peers", r.Peers, "rss_kib", r.RSSKiB, "kib_per_peer", r.KiBPerPeer, "cpu_percent", r.CPUPercent,
+		tf := []any{"name", r.Name, "peers", r.Peers, "rss_kib", r.RSSKiB, "kib_per_peer", r.KiBPerPeer, "cpu_percent", r.CPUPercent,
 			"pex_messages", r.PEX.Messages, "pex_mean_bytes", round1(r.PEX.MeanBytes), "pex_max_added", r.PEX.MaxAdded,
-			"pex_min_spacing_s", r.PEX.MinSpacingS, "pex_median_spacing_s", r.PEX.MedianSpacingS, "churned", r.Churned, "disconnects", r.Disconnects)
+			"pex_min_spacing_s", r.PEX.MinSpacingS, "pex_median_spacing_s", r.PEX.MedianSpacingS, "churned", r.Churned}
+		if len(r.Disconnects) > 0 {
+			tf = append(tf, "disconnects", r.Disconnects)
+		}
+		pr.event("target", tf...)
 	}
-	f := []any{"peers", o.peers, "idle_s", o.idle.Seconds(), "churn", o.churn, "targets", results}
+	f := []any{"peers", o.peers, "idle_s", o.idle.Seconds(), "churn", o.churn}
+	if o.json { // the target lines say it all in text
+		f = append(f, "targets", results)
+	}
 	if len(results) == 2 && results[1].KiBPerPeer > 0 {
 		f = append(f, "rss_ratio", round1(results[0].KiBPerPeer/results[1].KiBPerPeer))
 		if results[1].CPUPercent > 0 {

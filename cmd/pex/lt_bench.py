@@ -46,10 +46,13 @@ h.set_max_connections(2 * a.peers + 100)
 out({'event': 'ready', 'infohash': str(ti.info_hash()), 'port': s.listen_port()})
 end = time.time() + a.duration
 reasons = {}
-while time.time() < end:
-    for al in s.pop_alerts():
-        if isinstance(al, lt.peer_disconnected_alert):
-            r = al.message()[-90:]
-            reasons[r] = reasons.get(r, 0) + 1
-    out({'event': 'status', 'peers': h.status().num_peers, 'disconnects': reasons})
-    time.sleep(1)
+try:
+    while time.time() < end:
+        for al in s.pop_alerts():
+            if isinstance(al, lt.peer_disconnected_alert):
+                r = al.message()[-90:]
+                reasons[r] = reasons.get(r, 0) + 1
+        out({'event': 'status', 'peers': h.status().num_peers, 'disconnects': reasons})
+        time.sleep(1)
+except KeyboardInterrupt:
+    pass  # the bench's way of saying it is done

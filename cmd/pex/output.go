@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,6 +175,12 @@ func appendLogfmtValue(b []byte, v any) []byte {
 		s = strconv.FormatFloat(v, 'f', -1, 64)
 	case error:
 		s = v.Error()
+	case map[string]any:
+		keys := slices.Sorted(maps.Keys(v))
+		for i, k := range keys {
+			keys[i] = fmt.Sprintf("%s:%v", k, v[k])
+		}
+		s = strings.Join(keys, ",")
 	default:
 		s = fmt.Sprint(v)
 	}
