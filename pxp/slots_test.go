@@ -29,6 +29,16 @@ func sybil(t *testing.T, nw *memnet.Network, addr string) net.Conn {
 	return c
 }
 
+// crowd opens n sybil links from 10.0.0.0/24 to "node", closed when the
+// test ends.
+func crowd(t *testing.T, nw *memnet.Network, n int) {
+	t.Helper()
+	for i := range n {
+		c := sybil(t, nw, fmt.Sprintf("10.0.0.%d:%d", i%250+1, 4000+i))
+		t.Cleanup(func() { c.Close() })
+	}
+}
+
 // honest links a real Exchange from addr to "node".
 func honest(t *testing.T, nw *memnet.Network, addr string) (*Exchange, error) {
 	t.Helper()
@@ -62,15 +72,7 @@ func TestNoLockOut(t *testing.T) {
 		ln, _ := nw.Listen("node")
 		node := newExchange(t, &Config{MaxPeers: 16, ReservedOutbound: 2, RequestTimeout: time.Second})
 		go node.Serve(ln, nil)
-		var conns []net.Conn
-		for i := range 100 {
-			conns = append(conns, sybil(t, nw, fmt.Sprintf("10.0.0.%d:%d", i%250+1, 4000+i)))
-		}
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
+		crowd(t, nw, 100)
 		waitPeers(t, node, 14)
 		time.Sleep(50 * time.Millisecond)
 		if n := len(node.Peers()); n != 14 {
@@ -111,15 +113,7 @@ func TestGetPeersSpreadAcrossPrefixes(t *testing.T) {
 		ln, _ := nw.Listen("node")
 		node := newExchange(t, &Config{MaxPeers: 300, ReservedOutbound: -1, MaxHandshakesPerIP: 300})
 		go node.Serve(ln, nil)
-		var conns []net.Conn
-		for i := range 200 {
-			conns = append(conns, sybil(t, nw, fmt.Sprintf("10.0.0.%d:%d", i%250+1, 4000+i)))
-		}
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
+		crowd(t, nw, 200)
 		honestIDs := map[string]bool{}
 		for i := range 10 {
 			e, err := honest(t, nw, fmt.Sprintf("10.%d.1.1:1", 10+i))

@@ -23,10 +23,7 @@ func TestFullSwarmRefersNewcomer(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				l := newLab(t)
 				ih := [20]byte{0xb1}
-				full := l.node("10.0.0.1", ih, Config{MaxPeers: 1})
-				other := l.node("10.0.0.2", ih, Config{})
-				full.s.AddPeer(other.addr(), SourceManual) // an outgoing peer: never evicted
-				waitEvent(t, full.s, EventConnected, nil)
+				full, other := fullSwarm(t, l, ih, 1)
 				newcomer := l.node("10.0.0.3", ih, Config{NoAZMP: noAZ})
 				newcomer.s.AddPeer(full.addr(), SourceManual)
 				ev := waitEvent(t, newcomer.s, EventPEXReceived, nil)
@@ -51,11 +48,7 @@ func TestReferralBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLab(t)
 		ih := [20]byte{0xb2}
-		full := l.node("10.0.0.1", ih, Config{MaxPeers: 1})
-		other := l.node("10.0.0.2", ih, Config{})
-		full.s.AddPeer(other.addr(), SourceManual)
-		waitEvent(t, full.s, EventConnected, nil)
-
+		full, other := fullSwarm(t, l, ih, 1)
 		c, err := l.dial("10.6.0.1", full.addr().String())
 		if err != nil {
 			t.Fatal(err)
@@ -133,11 +126,7 @@ func TestEvictedPeerReferred(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLab(t)
 		ih := [20]byte{0xb3}
-		full := l.node("10.0.0.1", ih, Config{MaxPeers: 2})
-		other := l.node("10.0.0.2", ih, Config{})
-		full.s.AddPeer(other.addr(), SourceManual)
-		waitEvent(t, full.s, EventConnected, nil)
-
+		full, other := fullSwarm(t, l, ih, 2)
 		c, err := l.dial("10.6.0.1", full.addr().String())
 		if err != nil {
 			t.Fatal(err)
@@ -199,4 +188,15 @@ func TestEvictedPeerReferred(t *testing.T) {
 			t.Fatalf("%d peers, %d referrals; want 2 and 1", st.Peers, st.Referrals)
 		}
 	})
+}
+
+// fullSwarm starts a swarm of room maxPeers on 10.0.0.1 that has dialed
+// another on 10.0.0.2 (an outgoing peer: never evicted).
+func fullSwarm(t *testing.T, l *lab, ih [20]byte, maxPeers int) (full, other *node) {
+	t.Helper()
+	full = l.node("10.0.0.1", ih, Config{MaxPeers: maxPeers})
+	other = l.node("10.0.0.2", ih, Config{})
+	full.s.AddPeer(other.addr(), SourceManual)
+	waitEvent(t, full.s, EventConnected, nil)
+	return full, other
 }
