@@ -61,7 +61,7 @@ var (
 	btLearned     = prometheus.NewDesc("pex_bt_peers_learned_total", "Peers taken into the peer set, by source.", []string{"infohash", "source"}, nil)
 	btDials       = prometheus.NewDesc("pex_bt_dials_total", "Dials, by outcome.", []string{"infohash", "outcome"}, nil)
 	btFloods      = prometheus.NewDesc("pex_bt_flood_disconnects_total", "Peers disconnected for sending too often.", []string{"infohash"}, nil)
-	btReferrals   = prometheus.NewDesc("pex_bt_referrals_total", "Incoming peers turned away for want of room, told of peers the swarm has first.", []string{"infohash"}, nil)
+	btReferrals   = prometheus.NewDesc("pex_bt_referrals_total", "Peers the swarm had no room for (turned away or let go for a newcomer), told of peers it has first.", []string{"infohash"}, nil)
 	btDropped     = prometheus.NewDesc("pex_bt_events_dropped_total", "Events that found the Events channel full.", []string{"infohash"}, nil)
 )
 

@@ -85,17 +85,17 @@ func (c *conn) info() PeerInfo {
 	return PeerInfo{Addr: c.addr, Listen: c.listen, Client: c.client, Source: c.source, Outgoing: c.outgoing, PEX: c.pexNet != "", Net: c.pexNet, Encrypted: c.mse}
 }
 
-func (c *conn) write(b []byte) error {
+func (c *conn) write(b []byte) error { return c.writeWithin(b, WriteTimeout) }
+
+// writeWithin writes b, failing when it takes longer than d.
+func (c *conn) writeWithin(b []byte, d time.Duration) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(time.Now().Add(WriteTimeout))
+	c.nc.SetWriteDeadline(time.Now().Add(d))
 	_, err := c.nc.Write(b)
 	c.nc.SetWriteDeadline(time.Time{}) // no timer left armed on an idle link
 	return err
 }
-
-// poke has the sender look at the link's PEX state again, now.
-func (c *conn) poke() { c.kick() }
 
 // runConn drives one connection until it ends: nc is an outgoing one whose
 // MSE handshake, if any, is done (encrypted), or an incoming one that may
@@ -260,7 +260,7 @@ func (c *conn) update(st linkState, announce bool) error {
 		s.emitLocked(Event{Type: EventConnected, Peer: c.addr, Listen: c.listen, Client: st.client, Source: c.source, Net: st.pexNet, Encrypted: c.mse, Outgoing: c.outgoing})
 		s.syncPEXLocked(c.listen)
 	}
-	c.poke()
+	c.kick() // the sender looks at the link's PEX state again
 	return nil
 }
 

@@ -2,7 +2,6 @@ package swarm
 
 import (
 	"net/netip"
-	"slices"
 	"time"
 )
 
@@ -29,11 +28,7 @@ const (
 // refer sends an incoming peer that found no slot its referral and lingers
 // on the handshake's goroutine; the caller closes the link after.
 func (c *conn) refer(st linkState) {
-	receiver := st.listen
-	if !receiver.IsValid() {
-		receiver = c.addr
-	}
-	if !c.sendReferral(st.pexNet, receiver) {
+	if !c.sendReferral(st.pexNet, st.listen) {
 		return
 	}
 	halfClose(c)
@@ -47,9 +42,9 @@ func (c *conn) evict() {
 	s := c.s
 	c.stopSender() // nothing more but the referral
 	s.mu.Lock()
-	pexNet, receiver := c.pexNet, c.listen
+	pexNet, listen := c.pexNet, c.listen
 	s.mu.Unlock()
-	if !c.sendReferral(pexNet, receiver) {
+	if !c.sendReferral(pexNet, listen) {
 		c.nc.Close()
 		return
 	}
@@ -58,36 +53,31 @@ func (c *conn) evict() {
 	c.nc.SetReadDeadline(time.Now()) // the reader wakes and lingers (readLoop)
 }
 
-// sendReferral writes the referral over pexNet to the peer listening on
-// receiver (left out of it). It reports whether a message went.
-func (c *conn) sendReferral(pexNet string, receiver netip.AddrPort) bool {
+// sendReferral writes the referral over pexNet to the peer, leaving out
+// listen, the address it said it listens on (its own address when it said
+// none). It reports whether a message went.
+func (c *conn) sendReferral(pexNet string, listen netip.AddrPort) bool {
 	s := c.s
 	if pexNet == "" {
 		return false
+	}
+	if !listen.IsValid() {
+		listen = c.addr
 	}
 	pc := s.cfg.PEX.Defaults()
 	b := pexBufs.Get().(*pexBuf)
 	defer pexBufs.Put(b)
 	var cur logCursor
 	s.mu.Lock()
-	s.log.read(&cur, receiver, pc.MaxAdded, 0, &b.m)
+	s.log.read(&cur, listen, pc.MaxAdded, 0, &b.m)
 	s.mu.Unlock()
 	if len(b.m.Added) == 0 {
 		return false
 	}
-	frame, ok, err := c.net.pexFrame(b)
-	if err != nil || !ok {
+	if ok, _ := c.sendPEX(b, pexNet, ReferralTimeout); !ok {
 		return false
 	}
-	c.wmu.Lock()
-	c.nc.SetWriteDeadline(time.Now().Add(ReferralTimeout))
-	_, err = c.nc.Write(frame)
-	c.wmu.Unlock()
-	if err != nil {
-		return false
-	}
-	s.counts.add(func(c *counters) { bump(&c.pexSent, pexNet); c.referrals++ })
-	s.emit(Event{Type: EventPEXSent, Peer: c.addr, Net: pexNet, Added: addrs(b.m.Added), Dropped: slices.Clone(b.m.Dropped)})
+	s.counts.add(func(c *counters) { c.referrals++ })
 	return true
 }
 

@@ -26,7 +26,7 @@ type pexBuf struct {
 // sender sends a connection's PEX messages when they are due and there is
 // something to tell, and keep-alives when the link has been quiet. It is
 // a timer, not a goroutine: it fires at the next of the PEX message's due
-// time and the keep-alive's, when the link's PEX state changes (poke), and,
+// time and the keep-alive's, when the link's PEX state changes (kick), and,
 // once a message is due with nothing to tell, PEXSettleDelay after the
 // swarm's PEX log grows (pexLog.notify). A connection with nothing due
 // costs its timer and this struct. A message costs the log entries it
@@ -115,14 +115,13 @@ func (c *conn) fire() {
 	s.mu.Unlock()
 	if sent {
 		// A message a minute: its buffers are the swarm's, not the link's.
-		if frame, ok, err := c.net.pexFrame(b); err == nil && ok {
-			if c.write(frame) != nil {
-				c.nc.Close() // the reader sees it and ends the link
-				return
-			}
+		ok, err := c.sendPEX(b, pexNet, WriteTimeout)
+		if err != nil {
+			c.nc.Close() // the reader sees it and ends the link
+			return
+		}
+		if ok {
 			snd.lastWrite, snd.lastSent = realNow, now
-			s.counts.add(func(c *counters) { bump(&c.pexSent, pexNet) })
-			s.emit(Event{Type: EventPEXSent, Peer: c.addr, Net: pexNet, Added: addrs(m.Added), Dropped: slices.Clone(m.Dropped)})
 		}
 	}
 	if !realNow.Before(snd.lastWrite.Add(KeepAliveInterval)) {
@@ -140,4 +139,21 @@ func (c *conn) fire() {
 		wait = 0 // a kick during this firing: its Reset may be undone by ours
 	}
 	snd.timer.Reset(max(wait, 0))
+}
+
+// sendPEX frames the message in b for the link's network and writes it
+// within d, then counts and reports it. ok is false when the network
+// frames nothing (the peer takes no PEX) and err when the write failed.
+func (c *conn) sendPEX(b *pexBuf, pexNet string, d time.Duration) (ok bool, err error) {
+	frame, ok, err := c.net.pexFrame(b)
+	if err != nil || !ok {
+		return false, nil
+	}
+	if err := c.writeWithin(frame, d); err != nil {
+		return false, err
+	}
+	s := c.s
+	s.counts.add(func(c *counters) { bump(&c.pexSent, pexNet) })
+	s.emit(Event{Type: EventPEXSent, Peer: c.addr, Net: pexNet, Added: addrs(b.m.Added), Dropped: slices.Clone(b.m.Dropped)})
+	return true, nil
 }

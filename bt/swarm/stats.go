@@ -32,8 +32,9 @@ type Stats struct {
 	// FloodDisconnects counts peers disconnected for sending messages
 	// too often (PEX messages over BEP 11's rate, or any message flood).
 	FloodDisconnects uint64
-	// Referrals counts incoming peers turned away for want of room that
-	// were first sent a PEX message naming peers the swarm has (referral.go).
+	// Referrals counts PEX messages naming peers the swarm has, sent to
+	// peers it had no room for: turned away, or let go for a newcomer
+	// (referral.go).
 	Referrals uint64
 }
 

@@ -170,49 +170,58 @@ func percentile(ms []float64, p int) float64 {
 	return s[max(0, min(len(s)-1, i-1))]
 }
 
+// benchNode is an exchange of the bench's, set up as a node with opts
+// would be but taking every request (the bench asks back to back), and,
+// when listen is set, serving a loopback listener it returns.
+func benchNode(opts nodeOpts, listen bool) (*pxp.Exchange, net.Listener, error) {
+	var ln net.Listener
+	var laddr net.Addr
+	if listen {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, nil, err
+		}
+		laddr = ln.Addr()
+	}
+	fail := func(err error) (*pxp.Exchange, net.Listener, error) {
+		if ln != nil {
+			ln.Close()
+		}
+		return nil, nil, err
+	}
+	cfg, err := opts.exchangeConfig(laddr)
+	if err != nil {
+		return fail(err)
+	}
+	cfg.GetPeersRate, cfg.GetPeersBurst = 1000, 1000
+	cfg.RequestRate, cfg.RequestBurst = 1000, 1000
+	ex, err := pxp.New("bench", cfg)
+	if err != nil {
+		return fail(err)
+	}
+	if ln != nil {
+		go ex.Serve(ln, func(*pxp.Conn) {}) // the bench does not read the data streams
+	}
+	return ex, ln, nil
+}
+
 // benchGo times n introductions of b to c through a hub, in one process,
 // over real TCP and (for webrtc) real UDP on loopback. The link is closed
 // after each one so that the next is a new introduction.
 func benchGo(ctx context.Context, mode string, n int) ([]float64, error) {
 	opts := nodeOpts{iceLoopback: true, noWebRTC: mode != "webrtc", noDirect: mode != "direct"}
-	mk := func(listen bool) (*pxp.Exchange, net.Listener, error) {
-		var ln net.Listener
-		var laddr net.Addr
-		if listen {
-			var err error
-			if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-				return nil, nil, err
-			}
-			laddr = ln.Addr()
-		}
-		cfg, err := opts.exchangeConfig(laddr)
-		if err != nil {
-			return nil, nil, err
-		}
-		// The bench asks back to back: its own nodes take every request.
-		cfg.GetPeersRate, cfg.GetPeersBurst = 1000, 1000
-		cfg.RequestRate, cfg.RequestBurst = 1000, 1000
-		ex, err := pxp.New("bench", cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		if ln != nil {
-			go ex.Serve(ln, func(*pxp.Conn) {}) // the bench does not read the data streams
-		}
-		return ex, ln, nil
-	}
-	hub, hl, err := mk(true)
+	hub, hl, err := benchNode(opts, true)
 	if err != nil {
 		return nil, err
 	}
 	defer hl.Close()
 	defer hub.Close()
-	b, _, err := mk(false)
+	b, _, err := benchNode(opts, false)
 	if err != nil {
 		return nil, err
 	}
 	defer b.Close()
-	c, cl, err := mk(mode == "direct")
+	c, cl, err := benchNode(opts, mode == "direct")
 	if err != nil {
 		return nil, err
 	}

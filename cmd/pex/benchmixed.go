@@ -56,23 +56,10 @@ type mixedHub struct {
 }
 
 func newMixedHub() (*mixedHub, error) {
-	opts := nodeOpts{iceLoopback: true, noDirect: true}
-	cfg, err := opts.exchangeConfig(nil)
+	ex, ln, err := benchNode(nodeOpts{iceLoopback: true, noDirect: true}, true)
 	if err != nil {
 		return nil, err
 	}
-	cfg.GetPeersRate, cfg.GetPeersBurst = 1000, 1000
-	cfg.RequestRate, cfg.RequestBurst = 1000, 1000
-	ex, err := pxp.New("bench", cfg)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		ex.Close()
-		return nil, err
-	}
-	go ex.Serve(ln, func(*pxp.Conn) {})
 	return &mixedHub{ex: ex, ln: ln}, nil
 }
 

@@ -78,9 +78,6 @@ func benchJS(ctx context.Context, dir string, n int) ([]float64, procMem, error)
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "peer-exchange")); err != nil {
 		return nil, procMem{}, fmt.Errorf("the JS reference is not installed in %s (npm ci there): %w", dir, err)
 	}
-	start := func(args ...string) (*exec.Cmd, io.WriteCloser, <-chan map[string]any, error) {
-		return jsProc(ctx, dir, args...)
-	}
 	var cmds []*exec.Cmd
 	var ins []io.WriteCloser
 	defer func() {
@@ -90,7 +87,7 @@ func benchJS(ctx context.Context, dir string, n int) ([]float64, procMem, error)
 			c.Wait()
 		}
 	}()
-	hub, hin, hev, err := start("--listen", "0")
+	hub, hin, hev, err := jsProc(ctx, dir, "--listen", "0")
 	if err != nil {
 		return nil, procMem{}, err
 	}
@@ -106,14 +103,14 @@ func benchJS(ctx context.Context, dir string, n int) ([]float64, procMem, error)
 	var ms []float64
 	var rss procMem
 	for i := 0; i < n; i++ {
-		c, cin, cev, err := start("--connect", addr)
+		c, cin, cev, err := jsProc(ctx, dir, "--connect", addr)
 		if err != nil {
 			return nil, procMem{}, err
 		}
 		if _, err := waitFor(cev, "connect", 10*time.Second); err != nil {
 			return nil, procMem{}, err
 		}
-		b, bin, bev, err := start("--connect", addr)
+		b, bin, bev, err := jsProc(ctx, dir, "--connect", addr)
 		if err != nil {
 			return nil, procMem{}, err
 		}
