@@ -1,8 +1,12 @@
 package pxp
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 )
 
 // A peer asking as fast as GetPeersRate lets it always gets candidates:
@@ -48,5 +52,51 @@ func TestCandidateIDsRetireOldest(t *testing.T) {
 	p.mu.Unlock()
 	if held > 8 || oldest || !newest {
 		t.Fatalf("%d ids held (budget 8); the oldest kept %v, the newest %v", held, oldest, newest)
+	}
+}
+
+// Peers asking one node for candidates all at once, each of them the
+// others' candidate, are all answered: answering one peer never holds its
+// link's lock while taking a candidate's (two answers naming each other
+// once deadlocked the node, seen in the simulator).
+func TestConcurrentGetPeersAnswered(t *testing.T) {
+	const peers, rounds = 8, 200
+	node := newExchange(t, &Config{GetPeersRate: 1e6, GetPeersBurst: 1e6, RequestRate: 1e6, RequestBurst: 1e6})
+	var links []*Peer
+	for range peers {
+		ac, _ := link(t, newExchange(t, nil), node)
+		links = append(links, ac.Peer())
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, peers)
+	for _, p := range links {
+		wg.Go(func() {
+			for range rounds {
+				cands, err := p.GetPeers(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(cands) != peers-1 {
+					errs <- fmt.Errorf("%d candidates, want %d", len(cands), peers-1)
+					return
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		// The node is stuck (and so would be its Close in cleanup): end
+		// the run with every goroutine's stack.
+		panic("getpeers answers stuck for a minute: a lock cycle in the node")
+	}
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }

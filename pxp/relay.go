@@ -42,18 +42,22 @@ func (p *Peer) onGetPeers(m Message) error {
 	}
 	peers := p.ex.candidatesFor(p)
 	now := time.Now()
-	out := make([]Candidate, 0, len(peers))
+	out := make([]Candidate, len(peers))
+	for i, q := range peers {
+		// Each candidate's lock is taken before ours, never under it: two
+		// peers answering each other's getpeers at once would otherwise
+		// each hold its own lock and wait for the other's.
+		out[i] = Candidate{ID: randomHex(4), Network: network, ConnectInfo: q.ConnectInfo()}
+	}
 	p.mu.Lock()
 	if p.served.candidates == nil { // the link closed while this request was read
 		p.mu.Unlock()
 		return nil
 	}
 	p.served.retire(now, len(peers), p.ex.cfg.MaxCandidateIDs)
-	for _, q := range peers {
-		id := randomHex(4)
-		p.served.candidates[id] = candidate{peer: q, expires: now.Add(p.ex.cfg.CandidateTTL)}
-		p.served.order = append(p.served.order, id)
-		out = append(out, Candidate{ID: id, Network: network, ConnectInfo: q.ConnectInfo()})
+	for i, q := range peers {
+		p.served.candidates[out[i].ID] = candidate{peer: q, expires: now.Add(p.ex.cfg.CandidateTTL)}
+		p.served.order = append(p.served.order, out[i].ID)
 	}
 	p.mu.Unlock()
 	p.ex.counts.add(func(c *counters) { c.getPeers++ })
@@ -105,12 +109,16 @@ func (p *Peer) onRelay(m Message) error {
 	if ok {
 		delete(p.served.candidates, id)
 	}
+	asker := p.remote.id
+	p.mu.Unlock()
 	if ok && time.Now().After(c.expires) {
 		ok = false
 	}
-	if ok && (c.peer == p || c.peer.via != nil || (p.remote.id != "" && c.peer.ID() == p.remote.id)) {
+	// The candidate's lock is never taken under ours (see onGetPeers).
+	if ok && (c.peer == p || c.peer.via != nil || (asker != "" && c.peer.ID() == asker)) {
 		ok = false // to the asker itself, or into a chain of relays
 	}
+	p.mu.Lock()
 	busy := p.served.relays >= p.ex.cfg.MaxRelaysPerPeer
 	if ok && !busy {
 		p.served.relays++
