@@ -228,6 +228,11 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
+// CloseWrite shuts down the writing side of the connection underneath,
+// when it has one: a swarm half closes a link it turns away (its
+// referral), plain or encrypted.
+func (p *prefixConn) CloseWrite() error { return closeWrite(p.Conn) }
+
 // conn is an MSE payload stream: the initial payload first, then the
 // stream, decrypted and encrypted when RC4 was chosen.
 type conn struct {
@@ -253,8 +258,11 @@ func (c *conn) Read(b []byte) (int, error) {
 // CloseWrite shuts down the writing side of the connection underneath,
 // when it has one (a TCP connection does): RC4 is a stream with no
 // trailer, so the peer reads every byte written before it.
-func (c *conn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+func (c *conn) CloseWrite() error { return closeWrite(c.Conn) }
+
+// closeWrite half closes nc when it can.
+func closeWrite(nc net.Conn) error {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
 	return errors.ErrUnsupported

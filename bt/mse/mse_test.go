@@ -295,3 +295,57 @@ func TestInitiateAccept(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// An accepted link half closes, plain or encrypted: the peer reads what
+// was written, then the end of the stream, and can still write back (a
+// swarm's referral, bt/swarm/referral.go, relies on it).
+func TestAcceptedLinkHalfCloses(t *testing.T) {
+	for _, plain := range []bool{true, false} {
+		t.Run(map[bool]string{true: "plain", false: "rc4"}[plain], func(t *testing.T) {
+			a, b := pipe(t)
+			peer := make(chan net.Conn, 1)
+			go func() {
+				if plain {
+					a.Write(append([]byte(protocol), make([]byte, 48)...))
+					peer <- a
+					return
+				}
+				ac, _, err := Initiate(a, ih, CryptoRC4, nil, time.Now().Add(5*time.Second))
+				if err != nil {
+					ac = nil
+				}
+				peer <- ac
+			}()
+			bc, _, err := Accept(b, ih, time.Now().Add(5*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ac := <-peer
+			if ac == nil {
+				t.Fatal("Initiate failed")
+			}
+			if plain {
+				io.ReadFull(bc, make([]byte, 68)) // the handshake it sent
+			}
+			cw, ok := bc.(interface{ CloseWrite() error })
+			if !ok {
+				t.Fatalf("%T has no CloseWrite", bc)
+			}
+			bc.Write([]byte("bye"))
+			if err := cw.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			ac.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got, err := io.ReadAll(ac)
+			if err != nil || string(got) != "bye" {
+				t.Fatalf("peer read %q, %v; want \"bye\" and the end", got, err)
+			}
+			ac.Write([]byte("ok"))
+			back := make([]byte, 2)
+			bc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadFull(bc, back); err != nil || string(back) != "ok" {
+				t.Fatalf("after the half close, read %q, %v", back, err)
+			}
+		})
+	}
+}
