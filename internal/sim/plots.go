@@ -1,135 +1,155 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
+	"github.com/go-analyze/charts/chartdraw"
 )
 
-// Plots are drawn by gonum.org/v1/plot and saved as SVG.
+// Plots are drawn by github.com/go-analyze/charts (its chartdraw
+// package) and saved as SVG. It parses its font the first time a chart
+// is drawn, not when the program starts: every pex process links this
+// package, and a plotting library that parses its fonts in an init
+// function (gonum/plot parses twelve) costs every `pex node` megabytes of
+// memory for charts it never draws (issue 17).
 
-const plotW, plotH = 6 * vg.Inch, 4 * vg.Inch
+const plotW, plotH = 900, 600
+
+// series is one named line of a plot.
+type series struct {
+	name string
+	x, y []float64
+}
 
 // plotCDF draws the cumulative share of xs (sorted) against x.
 func plotCDF(file, title, xlabel string, xs []float64) error {
-	p := plot.New()
-	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xlabel, "share of nodes"
-	pts := make(plotter.XYs, len(xs))
-	for i, x := range xs {
-		pts[i] = plotter.XY{X: x, Y: float64(i+1) / float64(len(xs))}
+	s := series{name: "nodes", x: xs, y: make([]float64, len(xs))}
+	for i := range xs {
+		s.y[i] = float64(i+1) / float64(len(xs))
 	}
-	if err := plotutil.AddLines(p, "nodes", pts); err != nil {
-		return err
-	}
-	return p.Save(plotW, plotH, file)
+	return plotXY(file, title, xlabel, "share of nodes", unitRange(), false, s)
 }
 
 // plotHistogram draws counts by degree as bars.
 func plotHistogram(file, title, xlabel string, h []int) error {
-	p := plot.New()
-	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xlabel, "nodes"
-	vals := make(plotter.Values, len(h))
-	for i, c := range h {
-		vals[i] = float64(c)
+	s := chartdraw.ContinuousSeries{XValues: []float64{0}, YValues: []float64{0}}
+	if len(h) > 0 {
+		s.XValues, s.YValues = make([]float64, len(h)), make([]float64, len(h))
+		for i, c := range h {
+			s.XValues[i], s.YValues[i] = float64(i), float64(c)
+		}
 	}
-	if len(vals) == 0 {
-		vals = plotter.Values{0}
+	c := chartdraw.Chart{
+		Title: title, Width: plotW, Height: plotH,
+		XAxis:  chartdraw.XAxis{Name: xlabel, Ticks: wholeTicks(len(h))},
+		YAxis:  chartdraw.YAxis{Name: "nodes"},
+		Series: []chartdraw.Series{chartdraw.HistogramSeries{Name: "nodes", InnerSeries: s}},
 	}
-	bars, err := plotter.NewBarChart(vals, vg.Points(max(2, 300/float64(len(vals)))))
-	if err != nil {
-		return err
-	}
-	p.Add(bars)
-	return p.Save(plotW, plotH, file)
+	return render(file, c)
 }
 
 // plotHeal draws the survivors' largest component and share at target
 // over the time after a mass failure.
 func plotHeal(file string, k *KillResult) error {
-	p := plot.New()
-	p.Title.Text = fmt.Sprintf("After killing %d nodes at once", k.Killed)
-	p.X.Label.Text, p.Y.Label.Text = "seconds after the failure", "share of survivors"
-	largest := make(plotter.XYs, len(k.Series))
-	at := make(plotter.XYs, len(k.Series))
-	for i, s := range k.Series {
-		largest[i] = plotter.XY{X: s.T.Seconds(), Y: s.Largest}
-		at[i] = plotter.XY{X: s.T.Seconds(), Y: s.AtTarget}
+	largest := series{name: "in the largest component"}
+	at := series{name: "at the peer target"}
+	for _, s := range k.Series {
+		largest.x, largest.y = append(largest.x, s.T.Seconds()), append(largest.y, s.Largest)
+		at.x, at.y = append(at.x, s.T.Seconds()), append(at.y, s.AtTarget)
 	}
-	if err := plotutil.AddLinePoints(p, "in the largest component", largest, "at the peer target", at); err != nil {
-		return err
-	}
-	p.Y.Min, p.Y.Max = 0, 1.05
-	return p.Save(plotW, plotH, file)
-}
-
-// plotLines draws named series of (x, y) on one plot.
-func plotLines(file, title, xlabel, ylabel string, series map[string]plotter.XYs, order []string) error {
-	p := plot.New()
-	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xlabel, ylabel
-	var args []any
-	for _, name := range order {
-		args = append(args, name, series[name])
-	}
-	if err := plotutil.AddLinePoints(p, args...); err != nil {
-		return err
-	}
-	return p.Save(plotW, plotH, file)
+	title := fmt.Sprintf("After killing %d nodes at once", k.Killed)
+	return plotXY(file, title, "seconds after the failure", "share of survivors", unitRange(), true, largest, at)
 }
 
 // plotKnowledge draws the share of the swarm peers know over protocol
 // minutes, with PEX and from the tracker alone, for the run's span.
 func plotKnowledge(file string, r *BTResult) error {
 	span := r.PEX[len(r.PEX)-1].T
-	series := map[string]plotter.XYs{}
-	add := func(name string, pts []BTPoint, f func(BTPoint) float64) {
-		var xy plotter.XYs
+	line := func(name string, pts []BTPoint, f func(BTPoint) float64) series {
+		s := series{name: name}
 		for _, p := range pts {
 			if p.T <= span {
-				xy = append(xy, plotter.XY{X: p.T.Minutes(), Y: f(p)})
+				s.x, s.y = append(s.x, p.T.Minutes()), append(s.y, f(p))
 			}
 		}
-		series[name] = xy
+		return s
 	}
-	add("PEX, mean", r.PEX, func(p BTPoint) float64 { return p.Mean })
-	add("PEX, least", r.PEX, func(p BTPoint) float64 { return p.Min })
-	add("tracker only, mean", r.Tracker, func(p BTPoint) float64 { return p.Mean })
-	add("tracker only, least", r.Tracker, func(p BTPoint) float64 { return p.Min })
 	title := fmt.Sprintf("Knowledge of a swarm of %d peers", r.Config.Peers)
-	return plotLines(file, title, "protocol minutes", "share of the swarm known",
-		series, []string{"PEX, mean", "PEX, least", "tracker only, mean", "tracker only, least"})
+	return plotXY(file, title, "protocol minutes", "share of the swarm known", unitRange(), true,
+		line("PEX, mean", r.PEX, func(p BTPoint) float64 { return p.Mean }),
+		line("PEX, least", r.PEX, func(p BTPoint) float64 { return p.Min }),
+		line("tracker only, mean", r.Tracker, func(p BTPoint) float64 { return p.Mean }),
+		line("tracker only, least", r.Tracker, func(p BTPoint) float64 { return p.Min }))
 }
 
 // plotLoad draws, for each share, the announces per peer a tracker
-// answered until every peer knew it, with PEX and without.
+// answered until every peer knew it, with PEX and without. A share no
+// run reached (a negative count) is left out of its line.
 func plotLoad(file string, r *BTResult) error {
-	p := plot.New()
-	p.Title.Text = "Tracker load until every peer knows a share of the swarm"
-	p.Y.Label.Text = "announces per peer"
-	var with, without plotter.Values
-	var names []string
+	with, without := series{name: "with PEX"}, series{name: "tracker only"}
 	for _, l := range r.Load {
-		names = append(names, fmt.Sprintf("%.0f %%", 100*l.Share))
-		with = append(with, max(0, float64(l.WithPEX))/float64(r.Config.Peers))
-		without = append(without, max(0, float64(l.NoPEX))/float64(r.Config.Peers))
+		x := 100 * l.Share
+		if l.WithPEX >= 0 {
+			with.x, with.y = append(with.x, x), append(with.y, float64(l.WithPEX)/float64(r.Config.Peers))
+		}
+		if l.NoPEX >= 0 {
+			without.x, without.y = append(without.x, x), append(without.y, float64(l.NoPEX)/float64(r.Config.Peers))
+		}
 	}
-	w := vg.Points(20)
-	a, err := plotter.NewBarChart(with, w)
+	return plotXY(file, "Tracker load until every peer knows a share of the swarm",
+		"share of the swarm every peer knows, %", "announces per peer", nil, true, with, without)
+}
+
+// wholeTicks labels an axis of n whole numbers from 0, at most about 20
+// of them.
+func wholeTicks(n int) []chartdraw.Tick {
+	step := max(1, (n+19)/20)
+	var ts []chartdraw.Tick
+	for v := 0; v < max(n, 1); v += step {
+		ts = append(ts, chartdraw.Tick{Value: float64(v), Label: fmt.Sprint(v)})
+	}
+	return ts
+}
+
+// unitRange is a y axis from 0 to a little over 1, for shares.
+func unitRange() chartdraw.Range { return &chartdraw.ContinuousRange{Min: 0, Max: 1.05} }
+
+// plotXY draws named lines of (x, y) points on one plot, with a legend
+// when legend is set; a nil yr lets the axis fit the data. A line with no
+// points is left out; a plot with none gets one point at the origin, so
+// that an empty run still writes its file.
+func plotXY(file, title, xlabel, ylabel string, yr chartdraw.Range, legend bool, lines ...series) error {
+	c := chartdraw.Chart{
+		Title: title, Width: plotW, Height: plotH,
+		XAxis: chartdraw.XAxis{Name: xlabel},
+		YAxis: chartdraw.YAxis{Name: ylabel, Range: yr},
+	}
+	for _, l := range lines {
+		if len(l.x) == 0 {
+			continue
+		}
+		c.Series = append(c.Series, chartdraw.ContinuousSeries{
+			Name: l.name, XValues: l.x, YValues: l.y,
+			Style: chartdraw.Style{StrokeWidth: 2, DotWidth: 2},
+		})
+	}
+	if len(c.Series) == 0 {
+		c.Series = []chartdraw.Series{chartdraw.ContinuousSeries{XValues: []float64{0}, YValues: []float64{0}}}
+		legend = false
+	}
+	if legend {
+		c.Elements = []chartdraw.Renderable{chartdraw.Legend(&c)}
+	}
+	return render(file, c)
+}
+
+// render writes c as SVG to file.
+func render(file string, c chartdraw.Chart) error {
+	f, err := os.Create(file)
 	if err != nil {
 		return err
 	}
-	b, err := plotter.NewBarChart(without, w)
-	if err != nil {
-		return err
-	}
-	a.Offset, b.Offset = -w/2, w/2
-	a.Color, b.Color = plotutil.Color(0), plotutil.Color(1)
-	p.Add(a, b)
-	p.Legend.Add("with PEX", a)
-	p.Legend.Add("tracker only", b)
-	p.Legend.Top = true
-	p.NominalX(names...)
-	return p.Save(plotW, plotH, file)
+	return errors.Join(c.Render(chartdraw.SVG, f), f.Close())
 }
