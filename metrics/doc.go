@@ -3,6 +3,16 @@
 // Stats snapshots at scrape time, so that pxp and bt/swarm never import
 // Prometheus (they count; this package names and exports).
 //
+// Handler serves them in Prometheus' text exposition format (0.0.4),
+// which Write produces, beside the Go runtime's and the process's own
+// go_* and process_* metrics (github.com/VictoriaMetrics/metrics) and
+// Go's profiles. The package does not use Prometheus' client_golang:
+// that library and the protobuf registry under it do their work in
+// package initialisers, which every pex process would run, subcommand or
+// not, for about 2 MiB of memory each. Applications that export through
+// a client_golang registry register the same collectors with package
+// metrics/prom.
+//
 // Every metric is named pex_pxp_* or pex_bt_*, counters end in _total,
 // durations are in seconds and sizes in bytes. The metrics and their
 // labels:

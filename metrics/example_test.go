@@ -1,8 +1,8 @@
 package metrics_test
 
 import (
-	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/seed0021ed4d/pex/metrics"
@@ -13,17 +13,23 @@ import (
 func Example() {
 	ex, _ := pxp.New("chat", nil)
 	defer ex.Close()
-	reg := metrics.NewRegistry(metrics.NewPXP(ex))
-	_ = &http.Server{Addr: "127.0.0.1:9100", Handler: metrics.Handler(reg)} // ListenAndServe it
+	_ = &http.Server{Addr: "127.0.0.1:9100", Handler: metrics.Handler(metrics.NewPXP(ex))} // ListenAndServe it
 
-	fams, _ := reg.Gather()
-	for _, f := range fams {
-		if strings.HasPrefix(f.GetName(), "pex_pxp_relay") {
-			fmt.Println(f.GetName(), f.GetType())
+	var relays []metrics.Family
+	for _, f := range metrics.NewPXP(ex).Collect() {
+		if strings.HasPrefix(f.Name, "pex_pxp_relay") {
+			relays = append(relays, f)
 		}
 	}
+	metrics.Write(os.Stdout, relays)
 	// Output:
-	// pex_pxp_relayed_bytes_total COUNTER
-	// pex_pxp_relays GAUGE
-	// pex_pxp_relays_started_total COUNTER
+	// # HELP pex_pxp_relays Relayed pairs carried now.
+	// # TYPE pex_pxp_relays gauge
+	// pex_pxp_relays 0
+	// # HELP pex_pxp_relays_started_total Relayed pairs this node has spliced.
+	// # TYPE pex_pxp_relays_started_total counter
+	// pex_pxp_relays_started_total 0
+	// # HELP pex_pxp_relayed_bytes_total Bytes carried for relayed pairs.
+	// # TYPE pex_pxp_relayed_bytes_total counter
+	// pex_pxp_relayed_bytes_total 0
 }

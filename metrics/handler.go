@@ -1,30 +1,48 @@
 package metrics
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/pprof"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	vm "github.com/VictoriaMetrics/metrics"
 )
 
-// NewRegistry returns a registry holding cs and the Go runtime's and the
-// process's own collectors (go_*, process_*).
-func NewRegistry(cs ...prometheus.Collector) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, c := range cs {
-		reg.MustRegister(c)
-	}
-	return reg
-}
+// MaxScrapes is how many /metrics requests Handler serves at once; more
+// are answered 503 at once rather than queued.
+const MaxScrapes = 4
 
-// Handler serves reg's metrics at /metrics (Prometheus' text format, or
-// OpenMetrics when asked) and Go's profiles under /debug/pprof/.
-func Handler(reg *prometheus.Registry) http.Handler {
+// Handler serves the collectors' metrics at /metrics, in Prometheus' text
+// format, with the Go runtime's and the process's own (go_*, process_*,
+// written by github.com/VictoriaMetrics/metrics), and Go's profiles under
+// /debug/pprof/. It turns on VictoriaMetrics' HELP and TYPE lines
+// (metrics.ExposeMetadata), for the whole process.
+func Handler(cs ...Collector) http.Handler {
+	vm.ExposeMetadata(true)
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true, MaxRequestsInFlight: 4}))
+	slots := make(chan struct{}, MaxScrapes)
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		default:
+			http.Error(w, "too many scrapes at once", http.StatusServiceUnavailable)
+			return
+		}
+		var fams []Family
+		for _, c := range cs {
+			fams = append(fams, c.Collect()...)
+		}
+		var b bytes.Buffer
+		if err := Write(&b, fams); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		vm.WriteGoMetrics(&b)
+		vm.WriteProcMetrics(&b)
+		w.Header().Set("Content-Type", ContentType)
+		w.Write(b.Bytes())
+	})
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -125,9 +125,9 @@ func TestPXPScrape(t *testing.T) {
 	if _, err := b.GetNewPeer(ctx); err == nil {
 		t.Fatal("a second introduction found a candidate")
 	}
-	hubSrv := httptest.NewServer(Handler(NewRegistry(NewPXP(hub))))
+	hubSrv := httptest.NewServer(Handler(NewPXP(hub)))
 	defer hubSrv.Close()
-	bSrv := httptest.NewServer(Handler(NewRegistry(NewPXP(b))))
+	bSrv := httptest.NewServer(Handler(NewPXP(b)))
 	defer bSrv.Close()
 
 	fams, body := scrape(t, hubSrv.URL)
@@ -207,7 +207,7 @@ func TestSwarmScrape(t *testing.T) {
 	b, baddr := newSwarm(t, ih)
 	_, caddr := newSwarm(t, ih)
 	col := NewSwarms(a)
-	srv := httptest.NewServer(Handler(NewRegistry(col)))
+	srv := httptest.NewServer(Handler(col))
 	defer srv.Close()
 	a.AddPeer(baddr, swarm.SourceManual)
 	a.AddPeer(caddr, swarm.SourceManual)

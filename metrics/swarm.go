@@ -7,7 +7,6 @@ import (
 	"sync"
 	"unicode"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/seed0021ed4d/pex/bt/swarm"
 )
 
@@ -53,34 +52,30 @@ func key(s *swarm.Swarm) string {
 	return hex.EncodeToString(ih[:])
 }
 
-var (
-	btConns       = prometheus.NewDesc("pex_bt_connections", "Connected peers, by PEX network and client.", []string{"infohash", "network", "client"}, nil)
-	btDialing     = prometheus.NewDesc("pex_bt_dialing", "Dials in flight.", []string{"infohash"}, nil)
-	btHandshaking = prometheus.NewDesc("pex_bt_handshaking", "Incoming connections in their handshakes.", []string{"infohash"}, nil)
-	btPEX         = prometheus.NewDesc("pex_bt_pex_messages_total", "PEX messages, by direction and network.", []string{"infohash", "direction", "network"}, nil)
-	btLearned     = prometheus.NewDesc("pex_bt_peers_learned_total", "Peers taken into the peer set, by source.", []string{"infohash", "source"}, nil)
-	btDials       = prometheus.NewDesc("pex_bt_dials_total", "Dials, by outcome.", []string{"infohash", "outcome"}, nil)
-	btFloods      = prometheus.NewDesc("pex_bt_flood_disconnects_total", "Peers disconnected for sending too often.", []string{"infohash"}, nil)
-	btReferrals   = prometheus.NewDesc("pex_bt_referrals_total", "Peers the swarm had no room for (turned away or let go for a newcomer), told of peers it has first.", []string{"infohash"}, nil)
-	btDropped     = prometheus.NewDesc("pex_bt_events_dropped_total", "Events that found the Events channel full.", []string{"infohash"}, nil)
-)
-
-// Describe implements prometheus.Collector.
-func (c *Swarms) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{btConns, btDialing, btHandshaking, btPEX, btLearned, btDials, btFloods, btReferrals, btDropped} {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (c *Swarms) Collect(ch chan<- prometheus.Metric) {
+// Collect implements Collector: it reads each swarm's Stats and Peers.
+func (c *Swarms) Collect() []Family {
 	c.mu.Lock()
 	ss := maps.Clone(c.swarms)
 	c.mu.Unlock()
+	fams := []Family{
+		{Name: "pex_bt_connections", Help: "Connected peers, by PEX network and client.", Type: Gauge},
+		{Name: "pex_bt_dialing", Help: "Dials in flight.", Type: Gauge},
+		{Name: "pex_bt_handshaking", Help: "Incoming connections in their handshakes.", Type: Gauge},
+		{Name: "pex_bt_pex_messages_total", Help: "PEX messages, by direction and network.", Type: Counter},
+		{Name: "pex_bt_peers_learned_total", Help: "Peers taken into the peer set, by source.", Type: Counter},
+		{Name: "pex_bt_dials_total", Help: "Dials, by outcome.", Type: Counter},
+		{Name: "pex_bt_flood_disconnects_total", Help: "Peers disconnected for sending too often.", Type: Counter},
+		{Name: "pex_bt_referrals_total", Help: "Peers the swarm had no room for (turned away or let go for a newcomer), told of peers it has first.", Type: Counter},
+		{Name: "pex_bt_events_dropped_total", Help: "Events that found the Events channel full.", Type: Counter},
+	}
+	conns, dialing, handshaking, pexMsgs, learned, dials, floods, referrals, dropped := &fams[0], &fams[1], &fams[2], &fams[3], &fams[4], &fams[5], &fams[6], &fams[7], &fams[8]
+	add := func(f *Family, v float64, labels ...Label) {
+		f.Samples = append(f.Samples, Sample{Labels: labels, Value: v})
+	}
 	for ih, s := range ss {
 		st := s.Stats()
 		type key struct{ net, client string }
-		conns := make(map[key]int)
+		byKey := make(map[key]int)
 		clients := make(map[string]bool)
 		for _, p := range s.Peers() {
 			net := p.Net
@@ -92,21 +87,23 @@ func (c *Swarms) Collect(ch chan<- prometheus.Metric) {
 				name = "other"
 			}
 			clients[name] = true
-			conns[key{net, name}]++
+			byKey[key{net, name}]++
 		}
-		for k, n := range conns {
-			ch <- prometheus.MustNewConstMetric(btConns, prometheus.GaugeValue, float64(n), ih, k.net, k.client)
+		swarm := Label{"infohash", ih}
+		for k, n := range byKey {
+			add(conns, float64(n), swarm, Label{"network", k.net}, Label{"client", k.client})
 		}
-		ch <- prometheus.MustNewConstMetric(btDialing, prometheus.GaugeValue, float64(st.Dialing), ih)
-		ch <- prometheus.MustNewConstMetric(btHandshaking, prometheus.GaugeValue, float64(st.Handshaking), ih)
-		counterMap(ch, btPEX, st.PEXSent, ih, "out")
-		counterMap(ch, btPEX, st.PEXReceived, ih, "in")
-		counterMap(ch, btLearned, st.Learned, ih)
-		counterMap(ch, btDials, st.Dials, ih)
-		ch <- prometheus.MustNewConstMetric(btFloods, prometheus.CounterValue, float64(st.FloodDisconnects), ih)
-		ch <- prometheus.MustNewConstMetric(btReferrals, prometheus.CounterValue, float64(st.Referrals), ih)
-		ch <- prometheus.MustNewConstMetric(btDropped, prometheus.CounterValue, float64(st.EventsDropped), ih)
+		add(dialing, float64(st.Dialing), swarm)
+		add(handshaking, float64(st.Handshaking), swarm)
+		addCounters(pexMsgs, st.PEXSent, "network", swarm, Label{"direction", "out"})
+		addCounters(pexMsgs, st.PEXReceived, "network", swarm, Label{"direction", "in"})
+		addCounters(learned, st.Learned, "source", swarm)
+		addCounters(dials, st.Dials, "outcome", swarm)
+		add(floods, float64(st.FloodDisconnects), swarm)
+		add(referrals, float64(st.Referrals), swarm)
+		add(dropped, float64(st.EventsDropped), swarm)
 	}
+	return fams
 }
 
 // ClientName is a client string without its version, fit for a label:

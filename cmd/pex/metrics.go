@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/seed0021ed4d/pex/metrics"
 )
 
@@ -15,8 +14,8 @@ import (
 // process's own) and Go's profiles under /debug/pprof/ (goroutines, heap,
 // CPU). It reports the address in a listening event with transport
 // "metrics".
-func serveMetrics(ctx context.Context, addr string, pr *printer, cs ...prometheus.Collector) (stop func(), err error) {
-	return serveOn(addr, "metrics", pr, metrics.Handler(metrics.NewRegistry(cs...)))
+func serveMetrics(ctx context.Context, addr string, pr *printer, cs ...metrics.Collector) (stop func(), err error) {
+	return serveOn(addr, "metrics", pr, metrics.Handler(cs...))
 }
 
 // serveOn serves h on addr until stop, reporting the address in a

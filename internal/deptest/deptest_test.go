@@ -57,6 +57,26 @@ func TestHeavyDepsStayOut(t *testing.T) {
 	}
 }
 
+// The pex command links no package whose initialisation is heavy: Go runs
+// every linked package's init at start, whatever the subcommand, so each
+// costs every pex process memory (issue 17). client_golang (with the
+// protobuf registry) and gonum/plot (twelve fonts parsed) cost a node
+// holding one WebRTC link 2.0 and 3.5 MiB of its 21.6.
+func TestCommandLinksNoHeavyInit(t *testing.T) {
+	for _, p := range list(t) {
+		if p.ImportPath != mod+"cmd/pex" {
+			continue
+		}
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d, "github.com/prometheus/client_golang") || strings.HasPrefix(d, "google.golang.org/protobuf") || strings.HasPrefix(d, "gonum.org/v1/plot") {
+				t.Errorf("cmd/pex links %s", d)
+			}
+		}
+		return
+	}
+	t.Fatal("no cmd/pex")
+}
+
 const mod = "github.com/seed0021ed4d/pex/"
 
 // layers: each package of the module and the module packages it may
@@ -92,6 +112,7 @@ var layers = map[string][]string{
 	"internal/sim":        {"internal/memnet", "pxp", "bt/swarm", "bt/pex"},
 	"portmap":             nil,
 	"metrics":             {"pxp", "bt/swarm", "internal/memnet"},
+	"metrics/prom":        {"metrics", "pxp"},
 	"peerstore":           nil,
 	// tests only
 	"internal/deptest": nil,
