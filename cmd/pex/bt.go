@@ -19,6 +19,7 @@ import (
 	"github.com/seed0021ed4d/pex/bt/metainfo"
 	"github.com/seed0021ed4d/pex/bt/swarm"
 	"github.com/seed0021ed4d/pex/bt/tracker"
+	"github.com/seed0021ed4d/pex/internal/startpages"
 	"github.com/seed0021ed4d/pex/metrics"
 )
 
@@ -114,6 +115,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 		pr.event("listening", "addr", ln.Addr().String())
 		go s.Serve(ln)
 	}
+	startpages.Release() // as pex node does: start-up's pages go back
 	peers := append(slices.Clone(o.peers), target.Peers...)
 	for _, p := range peers {
 		ap, err := resolvePeer(p)

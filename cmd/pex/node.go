@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seed0021ed4d/pex/internal/startpages"
 	"github.com/seed0021ed4d/pex/metrics"
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/transport/ws"
@@ -131,6 +132,10 @@ func (n *node) run(ctx context.Context) error {
 	if ln == nil && n.opts.ws == "" && n.opts.http == "" {
 		n.pr.event("started", "node", n.ex.ID(), "network", n.opts.network)
 	}
+	// Start-up is over: the pages of the executable only the
+	// initialisers touched (the BitTorrent side's among them) go back to
+	// the kernel; the node's own are mapped again as it runs them.
+	startpages.Release()
 	for _, addr := range n.opts.connect {
 		n.wg.Add(1)
 		go func() {

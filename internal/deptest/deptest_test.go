@@ -113,6 +113,7 @@ var layers = map[string][]string{
 	"portmap":             nil,
 	"metrics":             {"pxp", "bt/swarm", "internal/memnet"},
 	"metrics/prom":        {"metrics", "pxp"},
+	"internal/startpages": nil,
 	"peerstore":           nil,
 	// tests only
 	"internal/deptest": nil,
@@ -124,7 +125,7 @@ var layers = map[string][]string{
 	"examples/pxp":     {"pxp"},
 	"examples/btswarm": {"bt/metainfo", "bt/swarm"},
 	// the command
-	"cmd/pex": {"bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/sim", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
+	"cmd/pex": {"bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/sim", "internal/startpages", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
 }
 
 // codecs import nothing outside the standard library and the module.
