@@ -76,6 +76,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 	if target.Name != "" {
 		fields = append(fields, "name", target.Name)
 	}
+	startpages.Release() // as pex node does, before its first event (node.run)
 	pr.event("swarm", fields...)
 	if target.Private {
 		pr.text("private torrent (BEP 27): PEX off, DHT off; peers come from its trackers only")
@@ -115,7 +116,6 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 		pr.event("listening", "addr", ln.Addr().String())
 		go s.Serve(ln)
 	}
-	startpages.Release() // as pex node does: start-up's pages go back
 	peers := append(slices.Clone(o.peers), target.Peers...)
 	for _, p := range peers {
 		ap, err := resolvePeer(p)

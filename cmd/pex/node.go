@@ -62,6 +62,12 @@ func (n *node) run(ctx context.Context) error {
 		}
 		return err
 	}
+	// Start-up is over (the exchange and its WebRTC upgrader made): the
+	// pages of the executable only the initialisers touched (the
+	// BitTorrent side's among them) go back to the kernel before the node
+	// says anything, so that whoever measures it from its first event on
+	// sees what it runs; its own pages are mapped again as it runs them.
+	startpages.Release()
 	if n.state, err = openState(n.opts.state, "pxp-peers.json", "pxp:"+n.opts.network, n.pr); err != nil {
 		n.ex.Close()
 		if ln != nil {
@@ -132,10 +138,6 @@ func (n *node) run(ctx context.Context) error {
 	if ln == nil && n.opts.ws == "" && n.opts.http == "" {
 		n.pr.event("started", "node", n.ex.ID(), "network", n.opts.network)
 	}
-	// Start-up is over: the pages of the executable only the
-	// initialisers touched (the BitTorrent side's among them) go back to
-	// the kernel; the node's own are mapped again as it runs them.
-	startpages.Release()
 	for _, addr := range n.opts.connect {
 		n.wg.Add(1)
 		go func() {
