@@ -198,16 +198,8 @@ func (p *linkPool) close() {
 
 // procRSS reads VmRSS of a process, in KiB.
 func procRSS(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			return strconv.Atoi(f[1])
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc status")
+	m, err := readProcMem(pid)
+	return m.RSS, err
 }
 
 // idleCPU is the share of one core the process used over d, in percent.

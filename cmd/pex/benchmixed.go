@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
@@ -151,12 +150,9 @@ func mixedRound(ctx context.Context, h *mixedHub, bin, jsDir, setup string) (ms 
 // both see the same machine. The result maps a setup (with "-baseline"
 // for the baseline's) to its times.
 func benchMixed(ctx context.Context, bin, baseline, jsDir string, n int) (map[string][]float64, error) {
-	jsDir, err := filepath.Abs(jsDir)
+	jsDir, err := jsInstalled(jsDir)
 	if err != nil {
 		return nil, err
-	}
-	if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "peer-exchange")); err != nil {
-		return nil, fmt.Errorf("the JS reference is not installed in %s (npm ci there): %w", jsDir, err)
 	}
 	h, err := newMixedHub()
 	if err != nil {

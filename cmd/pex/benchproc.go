@@ -14,42 +14,30 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/seed0021ed4d/pex/pxp"
 )
 
 // goNodeRSS starts `pex node` as an answerer, introduces one WebRTC peer to
-// it, and returns its peak RSS in KiB.
+// it, and returns its memory once it holds the link.
 func goNodeRSS(ctx context.Context, self string) (procMem, error) {
-	hub, err := pxp.New("bench", nil)
+	h, err := newMixedHub()
 	if err != nil {
 		return procMem{}, err
 	}
-	defer hub.Close()
-	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	defer h.close()
+	cmd, events, err := pexProc(ctx, self, "--connect", h.addr())
 	if err != nil {
-		return procMem{}, err
-	}
-	defer hl.Close()
-	go hub.Serve(hl, func(*pxp.Conn) {})
-	cmd := exec.CommandContext(ctx, self, "node", "--network", "bench", "--connect", hl.Addr().String(), "--ice-loopback", "--json")
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
 		return procMem{}, err
 	}
 	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
-	events := jsonLines(out)
 	if _, err := waitFor(events, "connect", 10*time.Second); err != nil {
 		return procMem{}, err
 	}
-	opts := nodeOpts{iceLoopback: true, noDirect: true}
-	cfg, _ := opts.exchangeConfig(nil)
-	b, err := pxp.New("bench", cfg)
+	b, _, err := benchNode(nodeOpts{iceLoopback: true, noDirect: true}, false)
 	if err != nil {
 		return procMem{}, err
 	}
 	defer b.Close()
-	conn, err := net.Dial("tcp", hl.Addr().String())
+	conn, err := net.Dial("tcp", h.addr())
 	if err != nil {
 		return procMem{}, err
 	}
@@ -68,15 +56,12 @@ func goNodeRSS(ctx context.Context, self string) (procMem, error) {
 	return readProcMem(cmd.Process.Pid)
 }
 
-// benchJS times n getNewPeer calls between JS nodes and measures the peak
-// RSS of the JS answerer once it holds a WebRTC link.
+// benchJS times n getNewPeer calls between JS nodes and measures the
+// memory of the JS answerer once it holds a WebRTC link.
 func benchJS(ctx context.Context, dir string, n int) ([]float64, procMem, error) {
-	dir, err := filepath.Abs(dir)
+	dir, err := jsInstalled(dir)
 	if err != nil {
 		return nil, procMem{}, err
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "peer-exchange")); err != nil {
-		return nil, procMem{}, fmt.Errorf("the JS reference is not installed in %s (npm ci there): %w", dir, err)
 	}
 	var cmds []*exec.Cmd
 	var ins []io.WriteCloser
@@ -151,6 +136,19 @@ func benchJS(ctx context.Context, dir string, n int) ([]float64, procMem, error)
 		}
 	}
 	return ms, rss, nil
+}
+
+// jsInstalled returns dir made absolute, or an error when the JS
+// reference is not installed there.
+func jsInstalled(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "peer-exchange")); err != nil {
+		return "", fmt.Errorf("the JS reference is not installed in %s (npm ci there): %w", dir, err)
+	}
+	return dir, nil
 }
 
 // jsonLines decodes JSON lines from r onto a channel.
