@@ -3,6 +3,7 @@ package swarm
 import (
 	"errors"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -49,14 +50,7 @@ func TestReferralBounded(t *testing.T) {
 		l := newLab(t)
 		ih := [20]byte{0xb2}
 		full, other := fullSwarm(t, l, ih, 1)
-		c, err := l.dial("10.6.0.1", full.addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.Write(ltepHandshake(ih, "-XX0001-talkative"))
-		ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 7}, Port: 6881}
-		c.Write(wire.AppendExtended(nil, 0, ext.Bytes()))
+		c := dialUTPex(t, l, "10.6.0.1", full, ih, "-XX0001-talkative", 7)
 		stop := make(chan struct{})
 		defer close(stop)
 		go func() { // keep-alives, as fast as they are taken
@@ -105,13 +99,7 @@ func TestReferralBounded(t *testing.T) {
 
 		// One that never reads: its referral sits in the socket buffer and
 		// the link is closed once ReferralLinger has passed.
-		silent, err := l.dial("10.6.0.2", full.addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer silent.Close()
-		silent.Write(ltepHandshake(ih, "-XX0001-silent"))
-		silent.Write(wire.AppendExtended(nil, 0, ext.Bytes()))
+		dialUTPex(t, l, "10.6.0.2", full, ih, "-XX0001-silent", 7)
 		time.Sleep(ReferralLinger + time.Second)
 		synctest.Wait()
 		if st := full.s.Stats(); st.Peers != 1 || st.Handshaking != 0 || st.Referrals != 2 {
@@ -127,14 +115,7 @@ func TestEvictedPeerReferred(t *testing.T) {
 		l := newLab(t)
 		ih := [20]byte{0xb3}
 		full, other := fullSwarm(t, l, ih, 2)
-		c, err := l.dial("10.6.0.1", full.addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.Write(ltepHandshake(ih, "-XX0001-idle"))
-		ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 3}, Port: 6881}
-		c.Write(wire.AppendExtended(nil, 0, ext.Bytes()))
+		c := dialUTPex(t, l, "10.6.0.1", full, ih, "-XX0001-idle", 3)
 		if _, err := wire.ReadHandshake(c); err != nil {
 			t.Fatal(err)
 		}
@@ -199,4 +180,21 @@ func fullSwarm(t *testing.T, l *lab, ih [20]byte, maxPeers int) (full, other *no
 	full.s.AddPeer(other.addr(), SourceManual)
 	waitEvent(t, full.s, EventConnected, nil)
 	return full, other
+}
+
+// dialUTPex connects from ip to n as a raw peer with the given peer id
+// prefix, and sends its BitTorrent handshake and an extended handshake
+// offering ut_pex under id utPex (listening on 6881). The link is closed
+// when the test ends.
+func dialUTPex(t *testing.T, l *lab, ip string, n *node, ih [20]byte, id string, utPex int) net.Conn {
+	t.Helper()
+	c, err := l.dial(ip, n.addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.Write(ltepHandshake(ih, id))
+	ext := wire.ExtHandshake{M: map[string]int{"ut_pex": utPex}, Port: 6881}
+	c.Write(wire.AppendExtended(nil, 0, ext.Bytes()))
+	return c
 }
