@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seed0021ed4d/pex/internal/memnet"
 	"go.uber.org/goleak"
 )
 
@@ -43,4 +44,47 @@ func TestPXPMassFailure(t *testing.T) {
 	if k.Killed != 150 || k.Healed == 0 || res.AtTarget != res.Alive || res.Alive != 150 || k.Final.Largest != 150 {
 		t.Fatalf("kill %+v, %d of %d at target", k, res.AtTarget, res.Alive)
 	}
+}
+
+// A link to a killed node stops counting toward Want at once, before the
+// survivor has read the link's end: otherwise, on a loaded machine, a mass
+// failure looked healed the moment after it (every survivor still "at
+// Want" through the dead) and the run ended with survivors below it.
+func TestOverlayPeersSkipTheDead(t *testing.T) {
+	w := &pxpWorld{cfg: PXPConfig{Seeds: 1}, byID: map[string]int{}}
+	w.cfg.defaults()
+	w.nw = memnet.NewNetwork()
+	defer w.closeAll()
+	var nodes []*pxpNode
+	for i := range 3 {
+		n, err := w.newNode(i, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	link := func(a, b *pxpNode) {
+		c, err := w.nw.DialFrom(nodeAddr(a.i, 9000).String(), b.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.ex.Connect(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link(nodes[1], nodes[0]) // to the seed: never counts
+	link(nodes[1], nodes[2])
+	if got := w.overlayPeers(nodes[1]); got != 1 {
+		t.Fatalf("node 1 counts %d overlay peers, want 1 (node 2; the seed aside)", got)
+	}
+	nodes[2].mu.Lock()
+	nodes[2].dead = true // killed, its links not yet closed
+	nodes[2].mu.Unlock()
+	if got := w.overlayPeers(nodes[1]); got != 0 {
+		t.Fatalf("node 1 still counts %d overlay peers after node 2 died", got)
+	}
+	if at, alive := w.atTarget(); at != 0 || alive != 1 {
+		t.Fatalf("atTarget = %d of %d, want 0 of 1", at, alive)
+	}
+	nodes[2].kill()
 }

@@ -138,19 +138,28 @@ func (w *pxpWorld) node(i int) *pxpNode {
 	return w.nodes[i]
 }
 
-// overlayPeers counts n's links to nodes, links to seeds aside: what
-// counts toward Want.
+// overlayPeers counts n's links to live nodes, links to seeds aside:
+// what counts toward Want. A link to a killed node is not counted even
+// while n has yet to read its end: on a loaded machine that can take a
+// while, and a survivor counted at Want through the dead would make a
+// mass failure look healed before it is.
 func (w *pxpWorld) overlayPeers(n *pxpNode) int {
 	c := 0
 	for _, p := range n.ex.Peers() {
-		w.mu.Lock()
-		j, ok := w.byID[p.ID()]
-		w.mu.Unlock()
-		if !ok || j >= w.cfg.Seeds {
+		if j, ok := w.overlayIndex(p.ID()); ok && !w.node(j).isDead() {
 			c++
 		}
 	}
 	return c
+}
+
+// overlayIndex returns the index of the node whose exchange has id, and
+// whether that is a node of the overlay (known, and not a seed).
+func (w *pxpWorld) overlayIndex(id string) (int, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	j, ok := w.byID[id]
+	return j, ok && j >= w.cfg.Seeds
 }
 
 // join connects n to a random seed and grows it to Want peers; it
@@ -263,10 +272,8 @@ func (w *pxpWorld) graph() (*Graph, []bool) {
 		}
 		alive[i] = true
 		for _, p := range n.ex.Peers() {
-			w.mu.Lock()
-			j, ok := w.byID[p.ID()]
-			w.mu.Unlock()
-			if !ok || j < w.cfg.Seeds {
+			j, ok := w.overlayIndex(p.ID())
+			if !ok {
 				continue
 			}
 			if p.Outgoing() { // the other end sees the same link as incoming
