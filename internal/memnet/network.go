@@ -58,10 +58,18 @@ func (n *Network) DialFrom(local, addr string) (*Conn, error) {
 	a, b := Pipe(Addr(local), l.addr)
 	select {
 	case l.ch <- b:
-		return a, nil
 	case <-l.done:
 		return nil, fmt.Errorf("%w: %s", ErrRefused, addr)
 	}
+	// The listener may have closed between the lookup and the send, after
+	// Close drained its queue: then this dial drains it, so that no
+	// connection waits in a queue nobody will accept from.
+	select {
+	case <-l.done:
+		l.drain()
+	default:
+	}
+	return a, nil
 }
 
 // Listener accepts connections dialed to its address.
@@ -76,6 +84,11 @@ type Listener struct {
 // Accept waits for the next connection.
 func (l *Listener) Accept() (net.Conn, error) {
 	select {
+	case <-l.done:
+		return nil, net.ErrClosed
+	default:
+	}
+	select {
 	case c := <-l.ch:
 		return c, nil
 	case <-l.done:
@@ -83,15 +96,30 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops the listener.
+// Close stops the listener. Connections dialed to it and not yet accepted
+// are closed, as a TCP listener's queue is reset when its socket closes:
+// their dialers read EOF at once instead of waiting out a timeout.
 func (l *Listener) Close() error {
 	l.once.Do(func() {
 		close(l.done)
 		l.n.mu.Lock()
 		delete(l.n.listeners, l.addr)
 		l.n.mu.Unlock()
+		l.drain()
 	})
 	return nil
+}
+
+// drain closes the connections queued on a closed listener.
+func (l *Listener) drain() {
+	for {
+		select {
+		case c := <-l.ch:
+			c.Close()
+		default:
+			return
+		}
+	}
 }
 
 // Addr returns the listener's address.

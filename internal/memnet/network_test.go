@@ -2,8 +2,12 @@ package memnet
 
 import (
 	"errors"
+	"io"
 	"net"
+	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 func TestListenDialAccept(t *testing.T) {
@@ -66,4 +70,64 @@ func TestRefusedAndClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln2.Close()
+}
+
+// A listener that closes closes the connections queued on it, as a TCP
+// listener's queue is reset: a dialer whose connection was never accepted
+// reads EOF at once, not after its own timeout. Before this, a simulated
+// node that crashed left its peers' dials hanging until their handshake
+// timeout (10 s), which was what a mass failure's healing measured.
+func TestCloseEndsQueuedDials(t *testing.T) { synctest.Test(t, testCloseEndsQueuedDials) }
+
+func testCloseEndsQueuedDials(t *testing.T) {
+	nw := NewNetwork()
+	ln, _ := nw.Listen("x")
+	var queued []*Conn
+	for range 3 {
+		c, err := nw.Dial("x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		queued = append(queued, c)
+	}
+	ln.Close()
+	for i, c := range queued {
+		c.SetReadDeadline(time.Now().Add(time.Minute)) // virtual time: only a bound
+		if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Fatalf("queued dial %d read %d, %v; want EOF", i, n, err)
+		}
+		c.Close()
+	}
+}
+
+// Dials racing a listener's Close either are refused or read EOF: none is
+// left queued on the closed listener.
+func TestCloseRacingDials(t *testing.T) { synctest.Test(t, testCloseRacingDials) }
+
+func testCloseRacingDials(t *testing.T) {
+	for range 200 {
+		nw := NewNetwork()
+		ln, _ := nw.Listen("x")
+		conns := make(chan *Conn, 8)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if c, err := nw.Dial("x"); err == nil {
+					conns <- c
+				}
+			}()
+		}
+		ln.Close()
+		wg.Wait()
+		close(conns)
+		for c := range conns {
+			c.SetReadDeadline(time.Now().Add(time.Minute))
+			if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+				t.Fatalf("a dial racing Close read %v; want EOF", err)
+			}
+			c.Close()
+		}
+	}
 }
