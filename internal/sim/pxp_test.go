@@ -44,6 +44,11 @@ func TestPXPMassFailure(t *testing.T) {
 	if k.Killed != 150 || k.Healed == 0 || res.AtTarget != res.Alive || res.Alive != 150 || k.Final.Largest != 150 {
 		t.Fatalf("kill %+v, %d of %d at target", k, res.AtTarget, res.Alive)
 	}
+	// The first point is the overlay the moment the victims crashed: with
+	// half the nodes gone, not every survivor can still have its 6.
+	if k.AtTargetAfter >= 1 || k.Series[0].T != 0 {
+		t.Fatalf("right after the kill: %+v", k.Series[0])
+	}
 }
 
 // A link to a killed node stops counting toward Want at once, before the

@@ -140,6 +140,29 @@ func (w *pxpWorld) massFailure(ctx context.Context) *KillResult {
 	w.rng.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
 	w.rngMu.Unlock()
 	k := int(w.cfg.Kill * float64(len(live)))
+	r := &KillResult{Killed: k}
+	// The overlay the moment the victims crash: the one before, without
+	// them. Taken before any is closed, it does not depend on how long
+	// closing thousands of exchanges takes, while the survivors, already
+	// topping up, would start healing.
+	g, alive := w.graph()
+	for _, n := range live[:k] {
+		alive[n.i] = false
+	}
+	_, largest := g.components(alive)
+	at, survivors := 0, 0
+	for i, ok := range alive {
+		if ok {
+			survivors++
+			if len(g.live(i, alive)) >= w.cfg.Want {
+				at++
+			}
+		}
+	}
+	first := HealPoint{AtTarget: float64(at) / float64(max(survivors, 1)), Largest: float64(largest.size) / float64(max(survivors, 1))}
+	r.Series = append(r.Series, first)
+	r.LargestAfter, r.AtTargetAfter = first.Largest, first.AtTarget
+	start := time.Now()
 	var wg sync.WaitGroup
 	for _, n := range live[:k] {
 		wg.Add(1)
@@ -147,17 +170,12 @@ func (w *pxpWorld) massFailure(ctx context.Context) *KillResult {
 	}
 	wg.Wait()
 	w.cfg.Progress.say("killed", "nodes", k, "survivors", len(live)-k)
-	r := &KillResult{Killed: k}
-	start := time.Now()
 	for {
 		g, alive := w.graph()
 		_, largest := g.components(alive)
 		at, n := w.atTarget()
 		p := HealPoint{T: time.Since(start), AtTarget: float64(at) / float64(max(n, 1)), Largest: float64(largest.size) / float64(max(n, 1))}
 		r.Series = append(r.Series, p)
-		if len(r.Series) == 1 {
-			r.LargestAfter, r.AtTargetAfter = p.Largest, p.AtTarget
-		}
 		if at == n && largest.size == n {
 			r.Healed = max(p.T, time.Millisecond)
 			r.Final = g.stats(alive, 200, w.rng)

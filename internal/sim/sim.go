@@ -16,11 +16,14 @@ import (
 	"net/netip"
 )
 
-// nodeAddr is node i's address: its own /24 (10.a.b.1), so that the
-// engines' per-network limits treat the nodes as the many networks they
-// stand for.
+// nodeAddr is node i's address, 10.b.c.d: the first 65,536 nodes each
+// alone in a /24, so that the engines' per-prefix limits (relays, incoming
+// links, evictions) treat them as the many networks they stand for rather
+// than as one crowded /24. Further nodes share those /24s (d counts up);
+// every address stays private, so that no engine's scope rule sees one
+// node as more local than another.
 func nodeAddr(i int, port int) netip.AddrPort {
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(port))
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), byte(1 + i>>16)}), uint16(port))
 }
 
 // Percentile returns the p-th percentile of sorted xs (0 when empty).
