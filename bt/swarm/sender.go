@@ -31,10 +31,17 @@ type pexBuf struct {
 // swarm's PEX log grows (pexLog.notify). A connection with nothing due
 // costs its timer and this struct. A message costs the log entries it
 // reads from the link's cursor, never a walk of the peer set (pexlog.go).
+//
+// The timer is never moved while it is pending: each firing arms a new
+// one and stops the old, and a kick fires on a goroutine of its own. The
+// Go runtime keeps a moved timer's heap position stale until a scheduler
+// pass walks every timer of the process to fix it, so moving timers at
+// the rate a swarm's log notifies its waiting links made the scheduler's
+// timer walks most of a many-swarm process's CPU (pex sim bt).
 type sender struct {
-	mu        sync.Mutex // one firing at a time
-	timer     *time.Timer
-	kicked    atomic.Bool // a kick came: fire again, whatever the timer says
+	mu        sync.Mutex  // one firing at a time
+	timer     *time.Timer // the next firing, from startSender on; replaced, not Reset
+	kicked    atomic.Bool // a kick's firing is on its way
 	stopped   bool
 	lastWrite time.Time // real time of the last bytes written
 	lastSent  time.Time // swarm time of the last PEX message
@@ -64,24 +71,24 @@ func (c *conn) stopSender() {
 	c.s.mu.Unlock()
 }
 
-// kick fires the sender now. It takes no lock: pexLog.notify calls it
-// under the swarm's.
+// kick fires the sender now, on a goroutine of its own: once for however
+// many kicks come before that firing starts. It takes no lock
+// (pexLog.notify calls it under the swarm's) and leaves the timer alone.
 func (c *conn) kick() {
-	c.send.kicked.Store(true)
-	if t := c.send.timer; t != nil {
-		t.Reset(0)
+	if !c.send.kicked.Swap(true) {
+		go c.fire()
 	}
 }
 
-// fire sends what is due and sets the timer for the next firing.
+// fire sends what is due and arms the timer for the next firing.
 func (c *conn) fire() {
 	snd := &c.send
 	snd.mu.Lock()
 	defer snd.mu.Unlock()
-	if snd.stopped {
-		return
+	snd.kicked.Store(false) // a kick from here on fires again after this
+	if snd.stopped || snd.timer == nil {
+		return // ended, or not started: startSender arms the first firing
 	}
-	snd.kicked.Store(false)
 	s := c.s
 	pc := s.cfg.PEX.Defaults()
 	due := func() time.Time { // the next message's due time, never before notBefore
@@ -135,10 +142,8 @@ func (c *conn) fire() {
 	if pexNet != "" && !waiting {
 		wait = min(wait, s.real(due().Sub(now)))
 	}
-	if snd.kicked.Load() {
-		wait = 0 // a kick during this firing: its Reset may be undone by ours
-	}
-	snd.timer.Reset(max(wait, 0))
+	snd.timer.Stop() // pending when a kick fired this, spent otherwise
+	snd.timer = time.AfterFunc(max(wait, 0), c.fire)
 }
 
 // sendPEX frames the message in b for the link's network and writes it
