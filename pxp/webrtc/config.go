@@ -31,9 +31,18 @@ type Config struct {
 	// Default 8.
 	MaxRemoteCandidates int
 	// MaxBindingRequests bounds the connectivity checks sent to one
-	// candidate pair before it counts as failed: with MaxRemoteCandidates
-	// it bounds the STUN traffic one offer can cause. Default 4 (pion's
-	// own is 7).
+	// candidate pair before it counts as failed. Default 10: pion checks a
+	// pair every 200 ms, so a pair is tried for 2 s, as long as a relayed
+	// pair waits before it is nominated. Behind a filtering router or
+	// firewall, a direct path opens only once the other side's own checks
+	// have gone out, which can start well after ours (its candidates
+	// arrive through the relay); pion does not check again a pair it has
+	// given up, even when the other side's checks then arrive, so a shorter
+	// window loses punchable paths to the TURN relay. (With 4, a Go node
+	// behind an endpoint-independent NAT and a JS node behind a firewall
+	// met directly at 0.78 s, just inside the window, and through TURN on a
+	// loaded machine.) What checks to silent candidates may send is bounded
+	// by the check budget (bytes the peer signaled), not by this.
 	MaxBindingRequests int
 	// Logger receives debug logs; nil means silent.
 	Logger *slog.Logger
@@ -44,7 +53,7 @@ const (
 	DefaultTimeout              = 10 * time.Second
 	DefaultMaxPendingCandidates = 64
 	DefaultMaxRemoteCandidates  = 8
-	DefaultMaxBindingRequests   = 4
+	DefaultMaxBindingRequests   = 10
 )
 
 // DefaultConfig returns the configuration a nil *Config stands for.
