@@ -159,7 +159,7 @@ func (w *pxpWorld) massFailure(ctx context.Context) *KillResult {
 			}
 		}
 	}
-	first := HealPoint{AtTarget: float64(at) / float64(max(survivors, 1)), Largest: float64(largest.size) / float64(max(survivors, 1))}
+	first := healPoint(0, at, largest.size, survivors)
 	r.Series = append(r.Series, first)
 	r.LargestAfter, r.AtTargetAfter = first.Largest, first.AtTarget
 	start := time.Now()
@@ -174,7 +174,7 @@ func (w *pxpWorld) massFailure(ctx context.Context) *KillResult {
 		g, alive := w.graph()
 		_, largest := g.components(alive)
 		at, n := w.atTarget()
-		p := HealPoint{T: time.Since(start), AtTarget: float64(at) / float64(max(n, 1)), Largest: float64(largest.size) / float64(max(n, 1))}
+		p := healPoint(time.Since(start), at, largest.size, n)
 		r.Series = append(r.Series, p)
 		if at == n && largest.size == n {
 			r.Healed = max(p.T, time.Millisecond)
@@ -190,6 +190,13 @@ func (w *pxpWorld) massFailure(ctx context.Context) *KillResult {
 	}
 	w.cfg.Progress.say("healed", "seconds", r.Healed.Seconds(), "largest_after", r.LargestAfter)
 	return r
+}
+
+// healPoint is the survivors' state at t: at of n at Want, largest of
+// them in the largest component.
+func healPoint(t time.Duration, at, largest, n int) HealPoint {
+	n = max(n, 1)
+	return HealPoint{T: t, AtTarget: float64(at) / float64(n), Largest: float64(largest) / float64(n)}
 }
 
 // belowReasons counts the live nodes below Want by their last failure.

@@ -146,20 +146,22 @@ func (w *pxpWorld) node(i int) *pxpNode {
 func (w *pxpWorld) overlayPeers(n *pxpNode) int {
 	c := 0
 	for _, p := range n.ex.Peers() {
-		if j, ok := w.overlayIndex(p.ID()); ok && !w.node(j).isDead() {
+		if q := w.overlayNode(p.ID()); q != nil && !q.isDead() {
 			c++
 		}
 	}
 	return c
 }
 
-// overlayIndex returns the index of the node whose exchange has id, and
-// whether that is a node of the overlay (known, and not a seed).
-func (w *pxpWorld) overlayIndex(id string) (int, bool) {
+// overlayNode returns the node whose exchange has id, nil when that is
+// no node of the overlay (unknown, or a seed).
+func (w *pxpWorld) overlayNode(id string) *pxpNode {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	j, ok := w.byID[id]
-	return j, ok && j >= w.cfg.Seeds
+	if j, ok := w.byID[id]; ok && j >= w.cfg.Seeds {
+		return w.nodes[j]
+	}
+	return nil
 }
 
 // join connects n to a random seed and grows it to Want peers; it
@@ -272,12 +274,12 @@ func (w *pxpWorld) graph() (*Graph, []bool) {
 		}
 		alive[i] = true
 		for _, p := range n.ex.Peers() {
-			j, ok := w.overlayIndex(p.ID())
-			if !ok {
+			q := w.overlayNode(p.ID())
+			if q == nil {
 				continue
 			}
 			if p.Outgoing() { // the other end sees the same link as incoming
-				g.addEdge(i, j)
+				g.addEdge(i, q.i)
 			}
 		}
 	}
