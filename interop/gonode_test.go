@@ -34,12 +34,22 @@ func newGoNode(t *testing.T, listen bool) *goNode {
 // newGoNodeCfg makes a Go node, with WebRTC (loopback only) when asked.
 func newGoNodeCfg(t *testing.T, listen, withWebRTC bool) *goNode {
 	t.Helper()
+	if !withWebRTC {
+		return newGoNodeWebRTC(t, listen, nil)
+	}
+	return newGoNodeWebRTC(t, listen, &webrtc.Config{Loopback: true})
+}
+
+// newGoNodeWebRTC makes a Go node with WebRTC configured by wcfg (nil: no
+// WebRTC).
+func newGoNodeWebRTC(t *testing.T, listen bool, wcfg *webrtc.Config) *goNode {
+	t.Helper()
 	cfg := &pxp.Config{}
 	if os.Getenv("PEX_DEBUG") != "" { // the Go nodes' debug log on stderr
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	if withWebRTC {
-		up, err := webrtc.New(&webrtc.Config{Loopback: true})
+	if wcfg != nil {
+		up, err := webrtc.New(wcfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seed0021ed4d/pex/pxp/webrtc"
 )
 
 func TestJSConnectsToGo(t *testing.T) {
@@ -255,4 +257,60 @@ func TestGoRequesterJSAnswerer(t *testing.T) {
 			jc.wait("data", lineIs("I am B"))
 		})
 	}
+}
+
+// An idle WebRTC link between Go and the JS reference (libwebrtc) outlives
+// both sides' consent timeouts, with Go as either ICE role: as
+// controlling it checks once per ConsentInterval (2 s here), as controlled
+// it only answers libwebrtc's checks. 35 s of silence is past the Go
+// side's ConsentTimeout (6 s here) and libwebrtc's own 30 s.
+func TestIdleWebRTCLinkWithJS(t *testing.T) {
+	wcfg := &webrtc.Config{Loopback: true, ConsentInterval: 2 * time.Second, ConsentTimeout: 6 * time.Second}
+	const idle = 35 * time.Second
+	t.Run("Go controlling", func(t *testing.T) {
+		t.Parallel()
+		addr := startRelay(t, "go")
+		jc := startJS(t, "C", "--connect", addr, "--hello", "I am C", "--echo")
+		jc.wait("connect", nil)
+		gb := newGoNodeWebRTC(t, false, wcfg)
+		gb.dial(addr)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		c, err := gb.ex.GetNewPeer(ctx)
+		if err != nil || c.Transport() != "webrtc" {
+			t.Fatalf("GetNewPeer: %v", err)
+		}
+		if got := readLine(t, c); got != "I am C" {
+			t.Fatalf("got %q", got)
+		}
+		time.Sleep(idle)
+		writeLine(t, c, "still here")
+		if got := readLine(t, c); got != "echo:still here" {
+			t.Fatalf("after %v idle: got %q", idle, got)
+		}
+	})
+	t.Run("Go controlled", func(t *testing.T) {
+		t.Parallel()
+		addr := startRelay(t, "go")
+		gc := newGoNodeWebRTC(t, true, wcfg)
+		gc.dial(addr)
+		jb := startJS(t, "B", "--connect", addr, "--hello", "I am B", "--echo")
+		jb.wait("connect", nil)
+		jb.send("getnewpeer")
+		if res := jb.wait("getnewpeer", nil); res["ok"] != true {
+			t.Fatalf("JS getNewPeer: %v", res)
+		}
+		c := gc.next()
+		if c.Transport() != "webrtc" {
+			t.Fatalf("Go answerer got %q", c.Transport())
+		}
+		if got := readLine(t, c); got != "I am B" {
+			t.Fatalf("got %q", got)
+		}
+		time.Sleep(idle)
+		writeLine(t, c, "still here")
+		if got := readLine(t, c); got != "echo:still here" {
+			t.Fatalf("after %v idle: got %q", idle, got)
+		}
+	})
 }

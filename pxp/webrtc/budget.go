@@ -95,10 +95,12 @@ func addrPort(addr net.Addr) (netip.AddrPort, bool) {
 }
 
 // budgetNet is the network one upgrade's ICE agent uses: the Upgrader's
-// shared one, with every UDP socket it opens held to the session's budget.
+// shared one, with every UDP socket it opens held to the session's budget
+// and its consent checks paced (consent.go).
 type budgetNet struct {
 	transport.Net
-	b *checkBudget
+	b    *checkBudget
+	pace *consentPacer
 }
 
 func (n budgetNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
@@ -106,7 +108,7 @@ func (n budgetNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPC
 	if err != nil {
 		return nil, err
 	}
-	return &budgetConn{UDPConn: c, b: n.b}, nil
+	return &budgetConn{UDPConn: c, b: n.b, pace: n.pace}, nil
 }
 
 func (n budgetNet) ListenPacket(network, address string) (net.PacketConn, error) {
@@ -114,7 +116,7 @@ func (n budgetNet) ListenPacket(network, address string) (net.PacketConn, error)
 	if err != nil {
 		return nil, err
 	}
-	return &budgetPacketConn{PacketConn: c, b: n.b}, nil
+	return &budgetPacketConn{PacketConn: c, b: n.b, pace: n.pace}, nil
 }
 
 // budgetConn is a UDP socket whose writes to silent candidates are
@@ -122,7 +124,8 @@ func (n budgetNet) ListenPacket(network, address string) (net.PacketConn, error)
 // the network might drop it.
 type budgetConn struct {
 	transport.UDPConn
-	b *checkBudget
+	b    *checkBudget
+	pace *consentPacer
 }
 
 func (c *budgetConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -142,21 +145,21 @@ func (c *budgetConn) ReadFromUDP(p []byte) (int, *net.UDPAddr, error) {
 }
 
 func (c *budgetConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if !c.b.allow(addr, len(p)) {
+	if !c.pace.allow(p) || !c.b.allow(addr, len(p)) {
 		return len(p), nil
 	}
 	return c.UDPConn.WriteTo(p, addr)
 }
 
 func (c *budgetConn) WriteToUDP(p []byte, addr *net.UDPAddr) (int, error) {
-	if !c.b.allow(addr, len(p)) {
+	if !c.pace.allow(p) || !c.b.allow(addr, len(p)) {
 		return len(p), nil
 	}
 	return c.UDPConn.WriteToUDP(p, addr)
 }
 
 func (c *budgetConn) WriteMsgUDP(p, oob []byte, addr *net.UDPAddr) (int, int, error) {
-	if !c.b.allow(addr, len(p)) {
+	if !c.pace.allow(p) || !c.b.allow(addr, len(p)) {
 		return len(p), len(oob), nil
 	}
 	return c.UDPConn.WriteMsgUDP(p, oob, addr)
@@ -164,7 +167,8 @@ func (c *budgetConn) WriteMsgUDP(p, oob []byte, addr *net.UDPAddr) (int, int, er
 
 type budgetPacketConn struct {
 	net.PacketConn
-	b *checkBudget
+	b    *checkBudget
+	pace *consentPacer
 }
 
 func (c *budgetPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -176,7 +180,7 @@ func (c *budgetPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 }
 
 func (c *budgetPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if !c.b.allow(addr, len(p)) {
+	if !c.pace.allow(p) || !c.b.allow(addr, len(p)) {
 		return len(p), nil
 	}
 	return c.PacketConn.WriteTo(p, addr)

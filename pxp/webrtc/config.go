@@ -44,6 +44,23 @@ type Config struct {
 	// loaded machine.) What checks to silent candidates may send is bounded
 	// by the check budget (bytes the peer signaled), not by this.
 	MaxBindingRequests int
+	// ConsentInterval paces the consent checks of an established link
+	// (RFC 7675: the STUN checks that tell each side the other is still
+	// there, and keep NAT bindings open): the side that is the ICE
+	// controlling agent checks at most once per interval, the other side
+	// only answers. pion's agent would check every 2 s from both sides,
+	// and each check and answer wakes both ends: that was most of what an
+	// idle link cost. Checks go out on the agent's 2 s tick, so the
+	// default, 5 s, means a check every 6 s. Negative leaves pion's
+	// schedule. Checks while ICE is connecting are never paced.
+	ConsentInterval time.Duration
+	// ConsentTimeout is how long an established link may hear nothing from
+	// the other side (no check, no answer, no data) before it fails and is
+	// closed: a peer that vanished without closing (a crashed host, a NAT
+	// binding gone) is noticed within it, and the link's Read returns
+	// ErrConsentLost. Default 30 s (RFC 7675's); at least three
+	// ConsentIntervals.
+	ConsentTimeout time.Duration
 	// Logger receives debug logs; nil means silent.
 	Logger *slog.Logger
 }
@@ -54,6 +71,8 @@ const (
 	DefaultMaxPendingCandidates = 64
 	DefaultMaxRemoteCandidates  = 8
 	DefaultMaxBindingRequests   = 10
+	DefaultConsentInterval      = 5 * time.Second
+	DefaultConsentTimeout       = 30 * time.Second
 )
 
 // DefaultConfig returns the configuration a nil *Config stands for.
@@ -78,6 +97,12 @@ func (c *Config) withDefaults() Config {
 	}
 	if o.MaxPendingCandidates == 0 {
 		o.MaxPendingCandidates = DefaultMaxPendingCandidates
+	}
+	if o.ConsentInterval == 0 {
+		o.ConsentInterval = DefaultConsentInterval
+	}
+	if o.ConsentTimeout == 0 {
+		o.ConsentTimeout = DefaultConsentTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -42,8 +42,15 @@ type dcConn struct {
 	lowCh   chan struct{}
 	closeMu sync.Mutex
 	closed  bool
+	lost    error // why the transport closed the link, if it did
 	done    chan struct{}
 }
+
+// ErrConsentLost is what a WebRTC link's Read and Write return once its
+// PeerConnection failed: nothing was heard from the peer for
+// Config.ConsentTimeout (a crashed host, a NAT binding gone, a path cut),
+// or DTLS failed.
+var ErrConsentLost = errors.New("webrtc: link lost: nothing heard from the peer for ConsentTimeout, or DTLS failed")
 
 func newDCConn(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, raw datachannel.ReadWriteCloserDeadliner) *dcConn {
 	c := &dcConn{pc: pc, dc: dc, raw: raw, lowCh: make(chan struct{}, 1), done: make(chan struct{})}
@@ -110,6 +117,9 @@ func (c *dcConn) Read(p []byte) (int, error) {
 			if errors.Is(err, io.ErrShortBuffer) {
 				return 0, errors.New("webrtc: message over 256 KiB")
 			}
+			if lost := c.lostErr(); lost != nil {
+				return 0, lost
+			}
 			return 0, c.readErr(err)
 		}
 		c.rest = c.buf[:n]
@@ -171,6 +181,9 @@ func (c *dcConn) Write(p []byte) (int, error) {
 			select {
 			case <-c.lowCh:
 			case <-c.done:
+				if lost := c.lostErr(); lost != nil {
+					return written, lost
+				}
 				return written, net.ErrClosed
 			case <-time.After(time.Second):
 				// re-check: the low-water callback may have fired before we waited
@@ -183,10 +196,30 @@ func (c *dcConn) Write(p []byte) (int, error) {
 		n, err := c.raw.Write(chunk)
 		written += n
 		if err != nil {
+			if lost := c.lostErr(); lost != nil {
+				return written, lost
+			}
 			return written, err
 		}
 	}
 	return written, nil
+}
+
+// lose closes the link for a reason of the transport's, which Read and
+// Write return from then on.
+func (c *dcConn) lose(err error) {
+	c.closeMu.Lock()
+	if !c.closed {
+		c.lost = err
+	}
+	c.closeMu.Unlock()
+	c.Close()
+}
+
+func (c *dcConn) lostErr() error {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	return c.lost
 }
 
 // Close closes the data channel and its peer connection.

@@ -129,10 +129,10 @@ func TestPionFloorConnects(t *testing.T) {
 	}
 }
 
-// benchNode is an exchange for the benchmarks: requests not rate-limited
+// benchNode is an exchange for the benchmarks and tests: requests not rate-limited
 // (they ask back to back), WebRTC through up when withWebRTC, maxPeers
 // links (0: the default); closed when the benchmark ends.
-func benchNode(b *testing.B, up *Upgrader, withWebRTC bool, maxPeers int) *pxp.Exchange {
+func benchNode(b testing.TB, up *Upgrader, withWebRTC bool, maxPeers int) *pxp.Exchange {
 	cfg := &pxp.Config{MaxPeers: maxPeers, GetPeersRate: 1000, GetPeersBurst: 1000, RequestRate: 1000, RequestBurst: 1000}
 	if withWebRTC {
 		cfg.Upgrader = up

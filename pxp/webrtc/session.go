@@ -28,7 +28,8 @@ type session struct {
 	initiator bool
 	send      func(json.RawMessage) error
 	pc        *webrtc.PeerConnection
-	budget    *checkBudget // what may go to candidates that never answered
+	budget    *checkBudget  // what may go to candidates that never answered
+	pace      *consentPacer // the consent checks, once the link is up
 
 	mu          sync.Mutex
 	haveRemote  bool
@@ -37,6 +38,7 @@ type session struct {
 	localCands  []webrtc.ICECandidateInit
 	remoteCands []webrtc.ICECandidateInit
 	handedOver  bool
+	conn        *dcConn // the link, once handed over
 	closed      bool
 
 	open   chan *dcConn // the data channel, once open
@@ -51,6 +53,22 @@ func (s *session) fail(err error) {
 	}
 }
 
+// broken handles the PeerConnection failing: before the handover the
+// upgrade fails; after it, the link it became is closed with
+// ErrConsentLost (pion fails a connection that heard nothing for
+// ConsentTimeout, and nothing else would end an idle link whose peer
+// vanished).
+func (s *session) broken() {
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c != nil {
+		c.lose(ErrConsentLost)
+		return
+	}
+	s.fail(errors.New("webrtc: connection failed (ICE or DTLS)"))
+}
+
 // watch hands the data channel over once it opens.
 func (s *session) watch(dc *webrtc.DataChannel) {
 	dc.OnOpen(func() {
@@ -59,6 +77,7 @@ func (s *session) watch(dc *webrtc.DataChannel) {
 			s.fail(fmt.Errorf("webrtc: detach: %w", err))
 			return
 		}
+		s.pace.settle(s.pc.SCTP().Transport().ICETransport().Role() == webrtc.ICERoleControlling)
 		c := newDCConn(s.pc, dc, raw)
 		s.once.Do(func() { s.open <- c })
 	})
@@ -269,8 +288,12 @@ func (s *session) Conn(ctx context.Context) (net.Conn, error) {
 			c.Close()
 			return nil, errors.New("webrtc: upgrade abandoned")
 		}
-		s.handedOver = true
+		s.handedOver, s.conn = true, c
 		s.mu.Unlock()
+		if s.pc.ConnectionState() == webrtc.PeerConnectionStateFailed {
+			c.lose(ErrConsentLost) // failed between the channel's opening and now
+			return nil, ErrConsentLost
+		}
 		if s.initiator {
 			// A wrtc answerer (the JS reference on Node) loses a message
 			// that arrives before its JavaScript has taken the new data

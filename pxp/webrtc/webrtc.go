@@ -69,6 +69,9 @@ func New(cfg *Config) (*Upgrader, error) {
 	if c.MaxPendingCandidates < 0 {
 		return nil, errors.New("webrtc: negative MaxPendingCandidates")
 	}
+	if c.ConsentTimeout < 0 || c.ConsentTimeout < 3*c.ConsentInterval {
+		return nil, errors.New("webrtc: ConsentTimeout must be at least three ConsentIntervals")
+	}
 	var servers []webrtc.ICEServer
 	for _, u := range c.ICEServers {
 		uri, err := stun.ParseURI(u)
@@ -93,6 +96,10 @@ func New(cfg *Config) (*Upgrader, error) {
 	// in which any direct path that can be found has been.
 	se.SetSrflxAcceptanceMinWait(200 * time.Millisecond)
 	se.SetPrflxAcceptanceMinWait(200 * time.Millisecond)
+	// Consent: pion's keep-alive stays at its 2 s (its check loop never
+	// waits longer anyway); consentPacer holds what ConsentInterval says.
+	disconnected, failed := iceTimeouts(c.ConsentTimeout)
+	se.SetICETimeouts(disconnected, failed, 2*time.Second)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.LoggerFactory = quietLogger{}
 	if c.Loopback {
@@ -139,8 +146,9 @@ func (u *Upgrader) Start(ctx context.Context, initiator bool, send func(json.Raw
 		return nil, fmt.Errorf("webrtc: %w", err)
 	}
 	budget := newCheckBudget(u.serverIPs)
+	pace := &consentPacer{every: max(u.cfg.ConsentInterval, 0)}
 	se := u.se
-	se.SetNet(budgetNet{Net: n, b: budget})
+	se.SetNet(budgetNet{Net: n, b: budget, pace: pace})
 	cert, err := u.certs.get()
 	if err != nil {
 		return nil, err
@@ -154,7 +162,7 @@ func (u *Upgrader) Start(ctx context.Context, initiator bool, send func(json.Raw
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: %w", err)
 	}
-	s := &session{u: u, initiator: initiator, send: send, pc: pc, budget: budget, open: make(chan *dcConn, 1), failed: make(chan error, 1)}
+	s := &session{u: u, initiator: initiator, send: send, pc: pc, budget: budget, pace: pace, open: make(chan *dcConn, 1), failed: make(chan error, 1)}
 	pc.OnICECandidate(s.onLocalCandidate)
 	log := u.cfg.Logger.With("initiator", initiator)
 	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
@@ -163,7 +171,7 @@ func (u *Upgrader) Start(ctx context.Context, initiator bool, send func(json.Raw
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		log.Debug("webrtc: connection state", "state", st.String())
 		if st == webrtc.PeerConnectionStateFailed {
-			s.fail(errors.New("webrtc: connection failed (ICE or DTLS)"))
+			s.broken()
 		}
 	})
 	if initiator {
