@@ -15,6 +15,12 @@
 // data channel message is a chunk of the nested PXP byte stream, with no
 // framing of its own.
 //
+// An established link's consent checks (RFC 7675) are paced: the ICE
+// controlling side checks once per Config.ConsentInterval, the other only
+// answers, so an idle link costs little; a link that hears nothing from
+// its peer for Config.ConsentTimeout is closed, and its Read and Write
+// return ErrConsentLost.
+//
 // This is the only package of pex that imports pion.
 package webrtc
 
