@@ -136,6 +136,9 @@ func (o *outcome) getNewPeer(p *proc, limit time.Duration) {
 		if c := p.wait("connect", time.Second, func(c map[string]any) bool { return c["peer"] == ev["peer"] }); c != nil {
 			o.remote, _ = c["remote"].(string)
 		}
+		if e := p.last("error"); o.transport != "webrtc" && e != nil {
+			o.reason = fmt.Sprint(e["error"]) // why the upgrade failed, when it did
+		}
 		return
 	}
 	o.reason = fmt.Sprintf("no introduction within %v", limit)
@@ -154,7 +157,7 @@ func check(t *testing.T, a, b string, results []outcome, strict bool) {
 		case !o.ok:
 			t.Errorf("%s behind %s, %s behind %s: not connected: %s", a, o.a, b, o.b, o.reason)
 		case strict && o.transport != "webrtc":
-			t.Errorf("%s behind %s, %s behind %s: %s, not WebRTC", a, o.a, b, o.b, o.transport)
+			t.Errorf("%s behind %s, %s behind %s: %s, not WebRTC (last error: %q)", a, o.a, b, o.b, o.transport, o.reason)
 		case strict && punchable(o.a, o.b) && o.candidate == "relay":
 			t.Errorf("%s behind %s, %s behind %s: relayed, though a direct path exists", a, o.a, b, o.b)
 		}
