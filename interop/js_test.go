@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/pxp/webrtc"
 )
 
@@ -131,20 +132,7 @@ func TestJSRequesterGoAnswerer(t *testing.T) {
 			addr := startRelay(t, relay)
 			// The answerer advertises a TCP address: JS requesters ignore it.
 			gc := newGoNode(t, true)
-			gc.dial(addr)
-			jb := startJS(t, "B", "--connect", addr, "--hello", "I am B", "--echo")
-			jb.wait("connect", nil)
-			jb.send("getnewpeer")
-			if res := jb.wait("getnewpeer", nil); res["ok"] != true {
-				t.Fatalf("JS getNewPeer: %v", res)
-			}
-			c := gc.next()
-			if c.Transport() != "webrtc" || c.Peer().Via() != nil {
-				t.Fatalf("Go answerer got %q", c.Transport())
-			}
-			if got := readLine(t, c); got != "I am B" {
-				t.Fatalf("got %q", got)
-			}
+			jb, c := jsAsksGo(t, addr, gc)
 			writeLine(t, c, "I am C")
 			jb.wait("data", lineIs("I am C"))
 			if got := readLine(t, c); got != "echo:I am C" {
@@ -234,22 +222,7 @@ func TestGoRequesterJSAnswerer(t *testing.T) {
 	for _, relay := range []string{"go", "js"} {
 		t.Run(relay+" relay", func(t *testing.T) {
 			addr := startRelay(t, relay)
-			jc := startJS(t, "C", "--connect", addr, "--hello", "I am C", "--echo")
-			jc.wait("connect", nil)
-			gb := newGoNode(t, false)
-			gb.dial(addr)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			c, err := gb.ex.GetNewPeer(ctx)
-			if err != nil {
-				t.Fatalf("GetNewPeer: %v", err)
-			}
-			if c.Transport() != "webrtc" {
-				t.Fatalf("transport %q", c.Transport())
-			}
-			if got := readLine(t, c); got != "I am C" {
-				t.Fatalf("got %q", got)
-			}
+			jc, c := goAsksJS(t, addr, newGoNode(t, false))
 			writeLine(t, c, "I am B")
 			if got := readLine(t, c); got != "echo:I am B" {
 				t.Fatalf("got %q", got)
@@ -257,6 +230,51 @@ func TestGoRequesterJSAnswerer(t *testing.T) {
 			jc.wait("data", lineIs("I am B"))
 		})
 	}
+}
+
+// jsAsksGo starts JS node B (echoing, saying "I am B") on the relay at
+// addr, links gc there, has B ask for a new peer, and returns B and the
+// WebRTC link gc got, B's greeting read.
+func jsAsksGo(t *testing.T, addr string, gc *goNode) (*jsNode, *pxp.Conn) {
+	t.Helper()
+	gc.dial(addr)
+	jb := startJS(t, "B", "--connect", addr, "--hello", "I am B", "--echo")
+	jb.wait("connect", nil)
+	jb.send("getnewpeer")
+	if res := jb.wait("getnewpeer", nil); res["ok"] != true {
+		t.Fatalf("JS getNewPeer: %v", res)
+	}
+	c := gc.next()
+	if c.Transport() != "webrtc" || c.Peer().Via() != nil {
+		t.Fatalf("Go answerer got %q", c.Transport())
+	}
+	if got := readLine(t, c); got != "I am B" {
+		t.Fatalf("got %q", got)
+	}
+	return jb, c
+}
+
+// goAsksJS starts JS node C (echoing, saying "I am C") on the relay at
+// addr, links gb there, has gb ask for a new peer, and returns C and the
+// WebRTC link gb got, C's greeting read.
+func goAsksJS(t *testing.T, addr string, gb *goNode) (*jsNode, *pxp.Conn) {
+	t.Helper()
+	jc := startJS(t, "C", "--connect", addr, "--hello", "I am C", "--echo")
+	jc.wait("connect", nil)
+	gb.dial(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := gb.ex.GetNewPeer(ctx)
+	if err != nil {
+		t.Fatalf("GetNewPeer: %v", err)
+	}
+	if c.Transport() != "webrtc" {
+		t.Fatalf("transport %q", c.Transport())
+	}
+	if got := readLine(t, c); got != "I am C" {
+		t.Fatalf("got %q", got)
+	}
+	return jc, c
 }
 
 // An idle WebRTC link between Go and the JS reference (libwebrtc) outlives
@@ -267,50 +285,27 @@ func TestGoRequesterJSAnswerer(t *testing.T) {
 func TestIdleWebRTCLinkWithJS(t *testing.T) {
 	wcfg := &webrtc.Config{Loopback: true, ConsentInterval: 2 * time.Second, ConsentTimeout: 6 * time.Second}
 	const idle = 35 * time.Second
-	t.Run("Go controlling", func(t *testing.T) {
-		t.Parallel()
-		addr := startRelay(t, "go")
-		jc := startJS(t, "C", "--connect", addr, "--hello", "I am C", "--echo")
-		jc.wait("connect", nil)
-		gb := newGoNodeWebRTC(t, false, wcfg)
-		gb.dial(addr)
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		c, err := gb.ex.GetNewPeer(ctx)
-		if err != nil || c.Transport() != "webrtc" {
-			t.Fatalf("GetNewPeer: %v", err)
-		}
-		if got := readLine(t, c); got != "I am C" {
-			t.Fatalf("got %q", got)
-		}
-		time.Sleep(idle)
-		writeLine(t, c, "still here")
-		if got := readLine(t, c); got != "echo:still here" {
-			t.Fatalf("after %v idle: got %q", idle, got)
-		}
-	})
-	t.Run("Go controlled", func(t *testing.T) {
-		t.Parallel()
-		addr := startRelay(t, "go")
-		gc := newGoNodeWebRTC(t, true, wcfg)
-		gc.dial(addr)
-		jb := startJS(t, "B", "--connect", addr, "--hello", "I am B", "--echo")
-		jb.wait("connect", nil)
-		jb.send("getnewpeer")
-		if res := jb.wait("getnewpeer", nil); res["ok"] != true {
-			t.Fatalf("JS getNewPeer: %v", res)
-		}
-		c := gc.next()
-		if c.Transport() != "webrtc" {
-			t.Fatalf("Go answerer got %q", c.Transport())
-		}
-		if got := readLine(t, c); got != "I am B" {
-			t.Fatalf("got %q", got)
-		}
-		time.Sleep(idle)
-		writeLine(t, c, "still here")
-		if got := readLine(t, c); got != "echo:still here" {
-			t.Fatalf("after %v idle: got %q", idle, got)
-		}
-	})
+	for _, tc := range []struct {
+		name string
+		link func(t *testing.T, addr string) *pxp.Conn
+	}{
+		{"Go controlling", func(t *testing.T, addr string) *pxp.Conn {
+			_, c := goAsksJS(t, addr, newGoNodeWebRTC(t, false, wcfg))
+			return c
+		}},
+		{"Go controlled", func(t *testing.T, addr string) *pxp.Conn {
+			_, c := jsAsksGo(t, addr, newGoNodeWebRTC(t, true, wcfg))
+			return c
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := tc.link(t, startRelay(t, "go"))
+			time.Sleep(idle)
+			writeLine(t, c, "still here")
+			if got := readLine(t, c); got != "echo:still here" {
+				t.Fatalf("after %v idle: got %q", idle, got)
+			}
+		})
+	}
 }
