@@ -51,6 +51,16 @@ func TestTransmissionPEX(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	// It listens before it has read the watch directory, and until it has
+	// added the torrent an MSE handshake naming it fails (s1's link would
+	// then begin in the clear): it renames the file once the torrent is in.
+	added := filepath.Join(watch, "test.torrent.added")
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(added); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	// s1 opens its link with MSE, which Transmission ("encryption": 1,
 	// preferred) answers.
 	s1, _, ev1 := startSwarmConfig(t, ih, swarm.Config{EncryptOutgoing: true}, "127.0.0.1")
