@@ -3,6 +3,7 @@ package webrtc
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,15 +43,45 @@ func pionFloor(tb testing.TB, u *Upgrader) time.Duration {
 		tb.Fatal(err)
 	}
 	defer b.Close()
-	trickle := func(from, to *webrtc.PeerConnection) {
+	// Candidates trickle from one to the other; one that comes before the
+	// other side has its remote description waits for it (pion refuses
+	// it before, and a pair whose candidates were all refused never
+	// connects).
+	type side struct {
+		pc      *webrtc.PeerConnection
+		mu      sync.Mutex
+		remote  bool
+		pending []webrtc.ICECandidateInit
+	}
+	sa, sb := &side{pc: a}, &side{pc: b}
+	trickle := func(from *webrtc.PeerConnection, to *side) {
 		from.OnICECandidate(func(c *webrtc.ICECandidate) {
-			if c != nil {
-				to.AddICECandidate(c.ToJSON())
+			if c == nil {
+				return
 			}
+			to.mu.Lock()
+			defer to.mu.Unlock()
+			if !to.remote {
+				to.pending = append(to.pending, c.ToJSON())
+				return
+			}
+			to.pc.AddICECandidate(c.ToJSON())
 		})
 	}
-	trickle(a, b)
-	trickle(b, a)
+	setRemote := func(s *side, d webrtc.SessionDescription) {
+		if err := s.pc.SetRemoteDescription(d); err != nil {
+			tb.Fatal(err)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.remote = true
+		for _, c := range s.pending {
+			s.pc.AddICECandidate(c)
+		}
+		s.pending = nil
+	}
+	trickle(a, sb)
+	trickle(b, sa)
 	open := make(chan struct{}, 2)
 	b.OnDataChannel(func(dc *webrtc.DataChannel) { dc.OnOpen(func() { open <- struct{}{} }) })
 	dc, err := a.CreateDataChannel("floor", nil)
@@ -60,10 +91,10 @@ func pionFloor(tb testing.TB, u *Upgrader) time.Duration {
 	dc.OnOpen(func() { open <- struct{}{} })
 	offer, _ := a.CreateOffer(nil)
 	a.SetLocalDescription(offer)
-	b.SetRemoteDescription(offer)
+	setRemote(sb, offer)
 	answer, _ := b.CreateAnswer(nil)
 	b.SetLocalDescription(answer)
-	a.SetRemoteDescription(answer)
+	setRemote(sa, answer)
 	timeout := time.After(10 * time.Second)
 	for range 2 {
 		select {
