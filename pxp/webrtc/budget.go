@@ -99,8 +99,19 @@ func addrPort(addr net.Addr) (netip.AddrPort, bool) {
 // and its consent checks paced (consent.go).
 type budgetNet struct {
 	transport.Net
+	sendRules
+}
+
+// sendRules are what every write of one session's sockets passes: the
+// consent pacer, then the check budget. A held write is reported as sent,
+// as the network might drop it.
+type sendRules struct {
 	b    *checkBudget
 	pace *consentPacer
+}
+
+func (r sendRules) pass(p []byte, addr net.Addr) bool {
+	return r.pace.allow(p) && r.b.allow(addr, len(p))
 }
 
 func (n budgetNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
@@ -108,7 +119,7 @@ func (n budgetNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPC
 	if err != nil {
 		return nil, err
 	}
-	return &budgetConn{UDPConn: c, b: n.b, pace: n.pace}, nil
+	return &budgetConn{UDPConn: c, sendRules: n.sendRules}, nil
 }
 
 func (n budgetNet) ListenPacket(network, address string) (net.PacketConn, error) {
@@ -116,7 +127,7 @@ func (n budgetNet) ListenPacket(network, address string) (net.PacketConn, error)
 	if err != nil {
 		return nil, err
 	}
-	return &budgetPacketConn{PacketConn: c, b: n.b, pace: n.pace}, nil
+	return &budgetPacketConn{PacketConn: c, sendRules: n.sendRules}, nil
 }
 
 // budgetConn is a UDP socket whose writes to silent candidates are
@@ -124,8 +135,7 @@ func (n budgetNet) ListenPacket(network, address string) (net.PacketConn, error)
 // the network might drop it.
 type budgetConn struct {
 	transport.UDPConn
-	b    *checkBudget
-	pace *consentPacer
+	sendRules
 }
 
 func (c *budgetConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -145,21 +155,21 @@ func (c *budgetConn) ReadFromUDP(p []byte) (int, *net.UDPAddr, error) {
 }
 
 func (c *budgetConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if !c.pace.allow(p) || !c.b.allow(addr, len(p)) {
+	if !c.pass(p, addr) {
 		return len(p), nil
 	}
 	return c.UDPConn.WriteTo(p, addr)
 }
 
 func (c *budgetConn) WriteToUDP(p []byte, addr *net.UDPAddr) (int, error) {
-	if !c.pace.allow(p) || !c.b.allow(addr, len(p)) {
+	if !c.pass(p, addr) {
 		return len(p), nil
 	}
 	return c.UDPConn.WriteToUDP(p, addr)
 }
 
 func (c *budgetConn) WriteMsgUDP(p, oob []byte, addr *net.UDPAddr) (int, int, error) {
-	if !c.pace.allow(p) || !c.b.allow(addr, len(p)) {
+	if !c.pass(p, addr) {
 		return len(p), len(oob), nil
 	}
 	return c.UDPConn.WriteMsgUDP(p, oob, addr)
@@ -167,8 +177,7 @@ func (c *budgetConn) WriteMsgUDP(p, oob []byte, addr *net.UDPAddr) (int, int, er
 
 type budgetPacketConn struct {
 	net.PacketConn
-	b    *checkBudget
-	pace *consentPacer
+	sendRules
 }
 
 func (c *budgetPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -180,7 +189,7 @@ func (c *budgetPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 }
 
 func (c *budgetPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if !c.pace.allow(p) || !c.b.allow(addr, len(p)) {
+	if !c.pass(p, addr) {
 		return len(p), nil
 	}
 	return c.PacketConn.WriteTo(p, addr)

@@ -20,7 +20,7 @@ func TestCheckBudget(t *testing.T) {
 	}
 	own, victim, server := listen(), listen(), listen()
 	b := newCheckBudget(nil)
-	c := &budgetConn{UDPConn: own, b: b}
+	c := &budgetConn{UDPConn: own, sendRules: sendRules{b: b}}
 	b.expect(victim.LocalAddr().(*net.UDPAddr).AddrPort())
 	b.earn(350)
 	packet := make([]byte, 100)

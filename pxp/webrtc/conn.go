@@ -117,10 +117,7 @@ func (c *dcConn) Read(p []byte) (int, error) {
 			if errors.Is(err, io.ErrShortBuffer) {
 				return 0, errors.New("webrtc: message over 256 KiB")
 			}
-			if lost := c.lostErr(); lost != nil {
-				return 0, lost
-			}
-			return 0, c.readErr(err)
+			return 0, c.orLost(c.readErr(err))
 		}
 		c.rest = c.buf[:n]
 	}
@@ -181,10 +178,7 @@ func (c *dcConn) Write(p []byte) (int, error) {
 			select {
 			case <-c.lowCh:
 			case <-c.done:
-				if lost := c.lostErr(); lost != nil {
-					return written, lost
-				}
-				return written, net.ErrClosed
+				return written, c.orLost(net.ErrClosed)
 			case <-time.After(time.Second):
 				// re-check: the low-water callback may have fired before we waited
 			}
@@ -196,10 +190,7 @@ func (c *dcConn) Write(p []byte) (int, error) {
 		n, err := c.raw.Write(chunk)
 		written += n
 		if err != nil {
-			if lost := c.lostErr(); lost != nil {
-				return written, lost
-			}
-			return written, err
+			return written, c.orLost(err)
 		}
 	}
 	return written, nil
@@ -216,10 +207,14 @@ func (c *dcConn) lose(err error) {
 	c.Close()
 }
 
-func (c *dcConn) lostErr() error {
+// orLost returns why the transport closed the link, if it did, else err.
+func (c *dcConn) orLost(err error) error {
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()
-	return c.lost
+	if c.lost != nil {
+		return c.lost
+	}
+	return err
 }
 
 // Close closes the data channel and its peer connection.

@@ -37,7 +37,6 @@ type session struct {
 	descSent    bool
 	localCands  []webrtc.ICECandidateInit
 	remoteCands []webrtc.ICECandidateInit
-	handedOver  bool
 	conn        *dcConn // the link, once handed over
 	closed      bool
 
@@ -288,7 +287,7 @@ func (s *session) Conn(ctx context.Context) (net.Conn, error) {
 			c.Close()
 			return nil, errors.New("webrtc: upgrade abandoned")
 		}
-		s.handedOver, s.conn = true, c
+		s.conn = c
 		s.mu.Unlock()
 		if s.pc.ConnectionState() == webrtc.PeerConnectionStateFailed {
 			c.lose(ErrConsentLost) // failed between the channel's opening and now
@@ -320,7 +319,7 @@ func (s *session) Conn(ctx context.Context) (net.Conn, error) {
 // Close abandons the upgrade unless its connection was handed over.
 func (s *session) Close() error {
 	s.mu.Lock()
-	if s.handedOver || s.closed {
+	if s.conn != nil || s.closed {
 		s.mu.Unlock()
 		return nil
 	}

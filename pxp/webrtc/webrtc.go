@@ -154,7 +154,7 @@ func (u *Upgrader) Start(ctx context.Context, initiator bool, send func(json.Raw
 	budget := newCheckBudget(u.serverIPs)
 	pace := &consentPacer{every: max(u.cfg.ConsentInterval, 0)}
 	se := u.se
-	se.SetNet(budgetNet{Net: n, b: budget, pace: pace})
+	se.SetNet(budgetNet{Net: n, sendRules: sendRules{b: budget, pace: pace}})
 	cert, err := u.certs.get()
 	if err != nil {
 		return nil, err
