@@ -111,7 +111,7 @@ func (e *Exchange) Incoming() <-chan *Conn { return e.incoming }
 // until Close, Peer.Close, or the peer goes away. conn is closed on failure;
 // the failure is returned, not also reported as EventError.
 func (e *Exchange) Connect(ctx context.Context, conn net.Conn) (*Conn, error) {
-	return e.open(ctx, conn, transportName(conn), true, nil, false)
+	return e.open(ctx, conn, transportName(conn), true, nil, false, false)
 }
 
 // Accept runs PXP as the incoming side over conn and returns the data stream
@@ -129,14 +129,16 @@ func (e *Exchange) Accept(ctx context.Context, conn net.Conn) (*Conn, error) {
 func (e *Exchange) accept(ctx context.Context, conn net.Conn, report bool) (*Conn, error) {
 	t := e.handshakes.Enter(gate.IP(conn), func() { conn.Close() })
 	defer t.Leave()
-	return e.open(ctx, conn, transportName(conn), false, nil, report)
+	return e.open(ctx, conn, transportName(conn), false, nil, report, false)
 }
 
 // open runs a link's handshake. A failure is returned, and reported as
 // EventError only when report is set: each failure is reported once, to
-// the caller that started the link or, failing one, as an event.
-func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoing bool, via *Peer, report bool) (*Conn, error) {
-	p, err := e.startLink(conn, kind, outgoing, via, !report)
+// the caller that started the link or, failing one, as an event. upgraded
+// says conn is an Upgrader's (the peer spoke PXP over the session that
+// signaled it).
+func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoing bool, via *Peer, report, upgraded bool) (*Conn, error) {
+	p, err := e.startLink(conn, kind, outgoing, via, !report, upgraded)
 	if err != nil {
 		return nil, err
 	}

@@ -177,7 +177,7 @@ func (e *Exchange) introduceTo(ctx context.Context, via *Peer, c Candidate, ci c
 	}
 	hctx, hcancel := e.handshakeContext(ctx)
 	defer hcancel()
-	p, err := e.startLink(st, "relay", true, via, false)
+	p, err := e.startLink(st, "relay", true, via, false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -221,5 +221,5 @@ func (e *Exchange) dialDirect(ctx context.Context, addr string) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.open(hctx, c, transportName(c), true, nil, false)
+	return e.open(hctx, c, transportName(c), true, nil, false, false)
 }

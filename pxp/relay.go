@@ -275,7 +275,7 @@ func (p *Peer) onIncoming(m Message) error {
 	go func() {
 		defer e.wg.Done()
 		defer e.incomingDone(p)
-		np, err := e.startLink(st, "relay", false, p, false)
+		np, err := e.startLink(st, "relay", false, p, false, false)
 		if err != nil {
 			return
 		}

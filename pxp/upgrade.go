@@ -117,7 +117,7 @@ func (p *Peer) upgradeOut(ctx context.Context, up Upgrader) (*Conn, error) {
 		us.Close()
 		return nil, fmt.Errorf("pxp: %s upgrade: %w", up.Transport(), err)
 	}
-	return p.ex.open(ctx, conn, up.Transport(), true, nil, false)
+	return p.ex.open(ctx, conn, up.Transport(), true, nil, false, true)
 }
 
 // onUpgrade handles a peer's upgrade message: a signal for the upgrade in
@@ -197,7 +197,7 @@ func (p *Peer) onUpgrade(m Message) error {
 			}
 			return
 		}
-		c, err := p.ex.open(ctx, conn, up.Transport(), false, nil, false)
+		c, err := p.ex.open(ctx, conn, up.Transport(), false, nil, false, true)
 		if err != nil {
 			p.closeWith(err)
 			p.noData()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,24 @@ type fakeUpgrader struct {
 	a, b      *memnet.Conn
 	answered  chan struct{}
 	breakConn bool // the answerer's "data channel" closes as soon as it opens
+	// loseFirst: the answerer's first write (its magic) never arrives, as
+	// a browser may lose the first message it sends on a data channel.
+	loseFirst bool
+}
+
+// firstLost is a connection whose first write is lost on the way.
+type firstLost struct {
+	net.Conn
+	once sync.Once
+}
+
+func (c *firstLost) Write(p []byte) (int, error) {
+	lost := false
+	c.once.Do(func() { lost = true })
+	if lost {
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
 }
 
 func newFakeUpgrader() *fakeUpgrader {
@@ -82,6 +101,9 @@ func (s *fakeSession) Conn(ctx context.Context) (net.Conn, error) {
 			}
 			if s.f.breakConn {
 				s.f.b.Close()
+			}
+			if s.f.loseFirst {
+				return &firstLost{Conn: s.f.b}, nil
 			}
 			return s.f.b, nil
 		case <-ctx.Done():
@@ -180,5 +202,66 @@ func TestUpgradedLinkSurvivesEarlyRelayClose(t *testing.T) {
 	writeLine(t, bc, "still here")
 	if got := readLine(t, cc); got != "still here" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// The answerer's first message on the upgraded link, its magic, is lost
+// (Chromium does this now and then to a page answering a data channel):
+// the link begins with the frame that opens the answerer's "pxp" stream,
+// and the requester takes it, since the answerer spoke PXP over the
+// session the upgrade was signaled on.
+func TestUpgradedLinkTakesALostMagic(t *testing.T) {
+	up := newFakeUpgrader()
+	up.loseFirst = true
+	hub := newExchange(t, nil)
+	b := newExchange(t, &Config{Upgrader: up})
+	c := newExchange(t, &Config{Upgrader: up})
+	link(t, b, hub)
+	link(t, c, hub)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	bc, err := b.GetNewPeer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bc.Transport() != "webrtc" || bc.Peer().ID() != c.ID() {
+		t.Fatalf("got %s to %q", bc.Transport(), bc.Peer().ID())
+	}
+	var cc *Conn
+	select {
+	case cc = <-c.Incoming():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the answerer never handed over the upgraded link")
+	}
+	writeLine(t, bc, "no magic needed")
+	if got := readLine(t, cc); got != "no magic needed" {
+		t.Fatalf("got %q", got)
+	}
+	writeLine(t, cc, "and back")
+	if got := readLine(t, bc); got != "and back" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// Only an upgraded link is taken without its magic: a link the
+// application made (TCP, WebSocket, a pipe) that begins the same way is
+// refused with ErrBadMagic.
+func TestLostMagicRefusedOnDirectLinks(t *testing.T) {
+	a, b := newExchange(t, nil), newExchange(t, nil)
+	ca, cb := memnet.Pipe("a", "b")
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.Connect(context.Background(), &firstLost{Conn: ca})
+		errc <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := b.Accept(ctx, cb); !errors.Is(err, ErrBadMagic) {
+		t.Fatalf("Accept: %v, want ErrBadMagic", err)
+	}
+	select {
+	case <-errc:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Connect did not end once the other side refused the link")
 	}
 }

@@ -6,6 +6,11 @@
 'use strict'
 
 const MAGIC = new TextEncoder().encode('#PXP#')
+// How a data channel begins when the peer's first message, its magic, was
+// lost: with the frame that opens its "pxp" stream (channel 0, NEW_STREAM).
+// Chromium now and then loses the first message a page sends on a channel
+// the other side opened; a link upgraded from a PXP session takes it.
+const LOST_MAGIC = [0, 3, 112, 120, 112]
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 const MAX_FRAME = 1 << 20
@@ -50,6 +55,7 @@ class Mux {
     this.pending = new Map() // name -> {chunks, ended} for streams not asked for yet
     this.nextId = 0
     this.magic = false
+    this.upgraded = false // a WebRTC link from an upgrade: see LOST_MAGIC
   }
 
   stream (name) {
@@ -90,9 +96,12 @@ class Mux {
     this.buf = concat(this.buf, bytes)
     if (!this.magic) {
       if (this.buf.length < 5) return
-      for (let i = 0; i < 5; i++) if (this.buf[i] !== MAGIC[i]) return this.onError(new Error('invalid magic'))
+      const lost = this.upgraded && LOST_MAGIC.every((b, i) => this.buf[i] === b)
+      if (!lost) {
+        for (let i = 0; i < 5; i++) if (this.buf[i] !== MAGIC[i]) return this.onError(new Error('invalid magic'))
+        this.buf = this.buf.slice(5)
+      }
       this.magic = true
-      this.buf = this.buf.slice(5)
     }
     for (;;) {
       let off = 0
@@ -153,6 +162,7 @@ class Session {
     this.closed = false
     this.remoteInfo = null
     this.mux = new Mux(pipe, (err) => this.close(err))
+    this.mux.upgraded = label === 'webrtc'
     pipe.onData = (b) => { try { this.mux.input(b) } catch (err) { this.close(err) } }
     pipe.onClose = () => this.close()
     this.ready = new Promise((resolve, reject) => { this.resolveReady = resolve; this.rejectReady = reject })
