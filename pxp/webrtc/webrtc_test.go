@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -14,7 +15,12 @@ import (
 	"github.com/seed0021ed4d/pex/pxp"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if role := os.Getenv(idleChildEnv); role != "" {
+		runIdleChild(role) // the far ends of BenchmarkIdleWebRTCLinksOneNode
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func newNode(t *testing.T, webrtc bool) *pxp.Exchange {
 	t.Helper()
