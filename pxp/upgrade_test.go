@@ -114,10 +114,11 @@ func (s *fakeSession) Conn(ctx context.Context) (net.Conn, error) {
 
 func (s *fakeSession) Close() error { return nil }
 
-// The answer to an offer can arrive while the requester's Upgrader.Start is
-// still running; it must not be lost (it was, once, under load).
-func TestUpgradeAnswerBeforeStartReturns(t *testing.T) {
-	up := newFakeUpgrader()
+// upgradeVia links two exchanges with up to a hub without one, has the
+// first ask the hub for a new peer, and returns both ends of the upgraded
+// link it gets.
+func upgradeVia(t *testing.T, up *fakeUpgrader) (bc, cc *Conn) {
+	t.Helper()
 	hub := newExchange(t, nil)
 	b := newExchange(t, &Config{Upgrader: up})
 	c := newExchange(t, &Config{Upgrader: up})
@@ -132,7 +133,21 @@ func TestUpgradeAnswerBeforeStartReturns(t *testing.T) {
 	if bc.Transport() != "webrtc" || bc.Peer().ID() != c.ID() {
 		t.Fatalf("got %s to %q", bc.Transport(), bc.Peer().ID())
 	}
-	cc := <-c.Incoming()
+	select {
+	case cc = <-c.Incoming():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the answerer never handed over the upgraded link")
+	}
+	if cc.Transport() != "webrtc" {
+		t.Fatalf("answerer got %s", cc.Transport())
+	}
+	return bc, cc
+}
+
+// The answer to an offer can arrive while the requester's Upgrader.Start is
+// still running; it must not be lost (it was, once, under load).
+func TestUpgradeAnswerBeforeStartReturns(t *testing.T) {
+	bc, cc := upgradeVia(t, newFakeUpgrader())
 	writeLine(t, bc, "upgraded")
 	if got := readLine(t, cc); got != "upgraded" {
 		t.Fatalf("got %q", got)
@@ -178,27 +193,7 @@ func TestUpgradedLinkSurvivesEarlyRelayClose(t *testing.T) {
 	}
 	// Registered first, so it runs after the exchanges have closed.
 	t.Cleanup(func() { testHookUpgraded = nil })
-	up := newFakeUpgrader()
-	hub := newExchange(t, nil)
-	b := newExchange(t, &Config{Upgrader: up})
-	c := newExchange(t, &Config{Upgrader: up})
-	link(t, b, hub)
-	link(t, c, hub)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	bc, err := b.GetNewPeer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cc *Conn
-	select {
-	case cc = <-c.Incoming():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the answerer never handed over the upgraded link")
-	}
-	if cc.Transport() != "webrtc" {
-		t.Fatalf("answerer got %s", cc.Transport())
-	}
+	bc, cc := upgradeVia(t, newFakeUpgrader())
 	writeLine(t, bc, "still here")
 	if got := readLine(t, cc); got != "still here" {
 		t.Fatalf("got %q", got)
@@ -213,26 +208,7 @@ func TestUpgradedLinkSurvivesEarlyRelayClose(t *testing.T) {
 func TestUpgradedLinkTakesALostMagic(t *testing.T) {
 	up := newFakeUpgrader()
 	up.loseFirst = true
-	hub := newExchange(t, nil)
-	b := newExchange(t, &Config{Upgrader: up})
-	c := newExchange(t, &Config{Upgrader: up})
-	link(t, b, hub)
-	link(t, c, hub)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	bc, err := b.GetNewPeer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bc.Transport() != "webrtc" || bc.Peer().ID() != c.ID() {
-		t.Fatalf("got %s to %q", bc.Transport(), bc.Peer().ID())
-	}
-	var cc *Conn
-	select {
-	case cc = <-c.Incoming():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the answerer never handed over the upgraded link")
-	}
+	bc, cc := upgradeVia(t, up)
 	writeLine(t, bc, "no magic needed")
 	if got := readLine(t, cc); got != "no magic needed" {
 		t.Fatalf("got %q", got)

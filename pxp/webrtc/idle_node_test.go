@@ -28,12 +28,13 @@ const (
 )
 
 // runIdleChild is the child's side; TestMain runs it instead of the tests
-// when idleChildEnv is set. It prints "hub <addr>", then, where the node
-// asks, one far end a line "ready" once linked to the hub; where the node
-// answers, it links one asker at a time to the hub on each line the node
-// writes and prints "linked" or "error <why>" once it has a WebRTC link.
-// Each far end leaves the hub when the next is made. It ends when its
-// stdin closes.
+// when idleChildEnv is set. It prints "hub <addr>"; then, for each line
+// the node writes, it makes a far end and links it to the hub. Where the
+// node asks, it prints "ready" (the node's GetNewPeer follows); where the
+// node answers, the far end asks the hub for a new peer, the node, and it
+// prints "linked" once they have a WebRTC link. A failure prints
+// "error <why>". Each far end leaves the hub when the next is made. It
+// ends when its stdin closes.
 func runIdleChild(role string) {
 	ci, ct, _ := strings.Cut(os.Getenv(idleChildCI), ",")
 	interval, _ := time.ParseDuration(ci)
