@@ -55,12 +55,10 @@ func TestTransmissionPEX(t *testing.T) {
 	// added the torrent an MSE handshake naming it fails (s1's link would
 	// then begin in the clear): it renames the file once the torrent is in.
 	added := filepath.Join(watch, "test.torrent.added")
-	for i := 0; i < 100; i++ {
-		if _, err := os.Stat(added); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitFor(t, 10*time.Second, "Transmission adding the torrent from its watch directory", func() bool {
+		_, err := os.Stat(added)
+		return err == nil
+	}, log.String)
 	// s1 opens its link with MSE, which Transmission ("encryption": 1,
 	// preferred) answers.
 	s1, _, ev1 := startSwarmConfig(t, ih, swarm.Config{EncryptOutgoing: true}, "127.0.0.1")
