@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed0021ed4d/pex/internal/memnet"
+	"github.com/seed0021ed4d/pex/lab/memnet"
 )
 
 func TestConnectAcceptData(t *testing.T) {

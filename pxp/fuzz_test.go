@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/seed0021ed4d/pex/internal/memnet"
+	"github.com/seed0021ed4d/pex/lab/memnet"
 	"github.com/seed0021ed4d/pex/mux"
 )
 

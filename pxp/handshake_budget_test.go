@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed0021ed4d/pex/internal/memnet"
+	"github.com/seed0021ed4d/pex/lab/memnet"
 	"github.com/seed0021ed4d/pex/mux"
 )
 

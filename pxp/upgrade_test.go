@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed0021ed4d/pex/internal/memnet"
+	"github.com/seed0021ed4d/pex/lab/memnet"
 )
 
 // fakeUpgrader is a stand-in for WebRTC: signals are the strings "offer"

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/wire"
-	"github.com/seed0021ed4d/pex/internal/memnet"
+	"github.com/seed0021ed4d/pex/lab/memnet"
 )
 
 // lab is an in-process network of hosts with IPv4 addresses, for swarm

@@ -15,17 +15,18 @@ import (
 	"slices"
 	"time"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/bt/dht"
 	"github.com/seed0021ed4d/pex/bt/metainfo"
 	"github.com/seed0021ed4d/pex/bt/swarm"
 	"github.com/seed0021ed4d/pex/bt/tracker"
-	"github.com/seed0021ed4d/pex/internal/startpages"
 	"github.com/seed0021ed4d/pex/metrics"
 )
 
 func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		btSwarmCmd.writeHelp(stdout)
+		btSwarmCmd.WriteHelp(stdout)
 		return flag.ErrHelp
 	}
 	if len(args) > 0 && args[0] == "crawl" {
@@ -34,11 +35,11 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "swarm" {
 		fmt.Fprintln(stderr, "pex bt: the commands are swarm and crawl")
 		fmt.Fprintln(stderr, "Run \"pex bt swarm -h\" or \"pex bt crawl -h\" for their flags and examples.")
-		return errUsage
+		return cli.ErrUsage
 	}
 	var o btOpts
 	fs := o.flagSet()
-	if err := btSwarmCmd.parseFlags(fs, args[1:], stdout, stderr); err != nil {
+	if err := btSwarmCmd.ParseFlags(fs, args[1:], stdout, stderr); err != nil {
 		return err
 	}
 	if err := o.check(fs.Args(), stderr); err != nil {
@@ -51,12 +52,12 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "pex bt swarm:", err)
-		return errUsage
+		return cli.ErrUsage
 	}
 	if o.noTrackers {
 		target.Trackers, target.Peers = nil, nil
 	}
-	return o.run(ctx, target, &printer{w: stdout, json: o.json})
+	return o.run(ctx, target, cli.NewPrinter(stdout, o.json))
 }
 
 // btGCPercent is pex bt swarm's GC percent unless GOGC is set: a swarm's
@@ -66,7 +67,7 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 const btGCPercent = 25
 
 // run joins the swarm and reports it until ctx ends or --duration is over.
-func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) error {
+func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(btGCPercent)
 	}
@@ -76,10 +77,9 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 	if target.Name != "" {
 		fields = append(fields, "name", target.Name)
 	}
-	startpages.Release() // as pex node does, before its first event (node.run)
-	pr.event("swarm", fields...)
+	pr.Event("swarm", fields...)
 	if target.Private {
-		pr.text("private torrent (BEP 27): PEX off, DHT off; peers come from its trackers only")
+		pr.Text("private torrent (BEP 27): PEX off, DHT off; peers come from its trackers only")
 	}
 	cfg := &swarm.Config{MaxPeers: o.maxPeers, NoPEX: o.noPEX, NoAZMP: o.noAZMP, EncryptOutgoing: o.encrypt, Private: target.Private}
 	var ln net.Listener
@@ -106,21 +106,21 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 	}
 	defer s.Close()
 	if o.metrics != "" {
-		stop, err := serveMetrics(context.Background(), o.metrics, pr, metrics.NewSwarms(s))
+		stop, err := cli.ServeMetrics(context.Background(), o.metrics, pr, metrics.NewSwarms(s))
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
 	if ln != nil {
-		pr.event("listening", "addr", ln.Addr().String())
+		pr.Event("listening", "addr", ln.Addr().String())
 		go s.Serve(ln)
 	}
 	peers := append(slices.Clone(o.peers), target.Peers...)
 	for _, p := range peers {
 		ap, err := resolvePeer(p)
 		if err != nil {
-			pr.event("error", "error", err.Error(), "peer", p)
+			pr.Event("error", "error", err.Error(), "peer", p)
 			continue
 		}
 		s.AddPeer(ap, swarm.SourceManual)
@@ -138,10 +138,10 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 			Announce: tracker.Announce{InfoHash: ih, PeerID: s.PeerID(), Port: cfg.ListenPort, Left: 1},
 			Report: func(res tracker.Response, err error) {
 				if err != nil {
-					pr.limited("tracker "+u, "error", "error", err.Error(), "tracker", u)
+					pr.Limited("tracker "+u, "error", "error", err.Error(), "tracker", u)
 					return
 				}
-				pr.event("announced", "tracker", u, "peers", len(res.Peers))
+				pr.Event("announced", "tracker", u, "peers", len(res.Peers))
 			},
 		})
 	}
@@ -158,9 +158,9 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 			Node: node, InfoHash: ih, Port: cfg.ListenPort,
 			Report: func(n int, err error) {
 				if err != nil {
-					pr.limited("dht", "error", "error", err.Error(), "dht", node.Addr().String())
+					pr.Limited("dht", "error", "error", err.Error(), "dht", node.Addr().String())
 				}
-				pr.event("dht-lookup", "peers", n)
+				pr.Event("dht-lookup", "peers", n)
 			},
 		})
 	}
@@ -171,7 +171,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *printer) er
 	if o.http != "" {
 		live := startLive(pr, r.btSnapshot)
 		defer live.Close()
-		stop, err := serveOn(o.http, "http", pr, withLive(live, http.RedirectHandler("/live", http.StatusFound)))
+		stop, err := cli.ServeOn(o.http, "http", pr, withLive(live, http.RedirectHandler("/live", http.StatusFound)))
 		if err != nil {
 			return err
 		}
@@ -219,7 +219,7 @@ func boundDialer(bind net.IP) func(ctx context.Context, network, addr string) (n
 // startDHT starts the DHT node on --dht-listen, or on the --listen host,
 // or on loopback only: the DHT is never bound to every interface unless
 // asked to.
-func (o *btOpts) startDHT(ln net.Listener, pr *printer) (*dht.Node, error) {
+func (o *btOpts) startDHT(ln net.Listener, pr *cli.Printer) (*dht.Node, error) {
 	addr, why := o.dhtListen, "--dht-listen"
 	if addr == "" {
 		host := "127.0.0.1"
@@ -234,7 +234,7 @@ func (o *btOpts) startDHT(ln net.Listener, pr *printer) (*dht.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	pr.event("dht", "addr", node.Addr().String(), "bound", why)
+	pr.Event("dht", "addr", node.Addr().String(), "bound", why)
 	return node, nil
 }
 

@@ -7,15 +7,17 @@ import (
 	"net"
 	"time"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/bt/swarm"
 )
 
-var btSwarmCmd = &command{
-	name:     "bt swarm",
-	summary:  "peer exchange in one BitTorrent swarm: ut_pex and AZMP",
-	lead:     "(--infohash HEX | --magnet URI | --torrent FILE)",
-	required: []string{"infohash", "magnet", "torrent"},
-	about: "Joins the swarm of one infohash for peer exchange only (it moves no pieces). " +
+var btSwarmCmd = &cli.Command{
+	Name:     "bt swarm",
+	Summary:  "peer exchange in one BitTorrent swarm: ut_pex and AZMP",
+	Lead:     "(--infohash HEX | --magnet URI | --torrent FILE)",
+	Required: []string{"infohash", "magnet", "torrent"},
+	About: "Joins the swarm of one infohash for peer exchange only (it moves no pieces). " +
 		"It dials the --peer peers (again, with backoff, while they cannot be reached and " +
 		"after they drop), the peers --tracker trackers return and those a Mainline DHT " +
 		"lookup finds from --dht-bootstrap nodes (pex never uses the public routers), " +
@@ -29,19 +31,19 @@ var btSwarmCmd = &command{
 		"connected to none within --bootstrap-timeout or --duration exits 1 and says why. " +
 		"Without --json it prints a progress line every two seconds and a table of every " +
 		"peer at the end; with --json, one event a line and a summary object last.",
-	examples: []string{
+	Examples: []string{
 		"pex bt swarm --infohash 0123456789abcdef0123456789abcdef01234567 --peer 127.0.0.1:6881",
 		"pex bt swarm --magnet 'magnet:?xt=urn:btih:...' --listen 0.0.0.0:6881 --duration 10m",
 		"pex bt swarm --torrent f.torrent --dht-bootstrap 192.0.2.1:6881 --encrypt --json",
 	},
-	flags: func() *flag.FlagSet { return new(btOpts).flagSet() },
+	Flags: func() *flag.FlagSet { return new(btOpts).flagSet() },
 }
 
 // swarmFlags name a swarm and where its peers are found: shared by pex bt
 // swarm and pex bt crawl.
 type swarmFlags struct {
 	infohash, magnet, torrent string
-	peers, trackers, dhtBoot  listFlag
+	peers, trackers, dhtBoot  cli.ListFlag
 	noTrackers                bool
 }
 
@@ -58,15 +60,15 @@ func (o *swarmFlags) add(fs *flag.FlagSet, peerUsage, trackerUsage string) {
 }
 
 // check validates the addresses and URLs given.
-func (o *swarmFlags) check(c *checks) {
+func (o *swarmFlags) check(c *cli.Checks) {
 	for _, u := range o.trackers {
-		c.trackerURL("tracker", u)
+		c.TrackerURL("tracker", u)
 	}
 	for _, p := range o.peers {
-		c.hostPort("peer", p)
+		c.HostPort("peer", p)
 	}
 	for _, b := range o.dhtBoot {
-		c.hostPort("dht-bootstrap", b)
+		c.HostPort("dht-bootstrap", b)
 	}
 }
 
@@ -109,17 +111,17 @@ func (o *btOpts) flagSet() *flag.FlagSet {
 
 // check refuses a bad command line at start, naming each bad flag.
 func (o *btOpts) check(args []string, stderr io.Writer) error {
-	c := checks{cmd: "pex bt swarm"}
-	c.noArgs(args)
-	c.nonNegative("max-peers", int64(o.maxPeers))
-	c.nonNegativeDuration("duration", o.duration)
-	c.nonNegativeDuration("bootstrap-timeout", o.bootstrapTimeout)
-	c.hostPort("listen", o.listen)
-	c.hostPort("http", o.http)
-	c.hostPort("dht-listen", o.dhtListen)
+	c := cli.Checks{Cmd: "pex bt swarm"}
+	c.NoArgs(args)
+	c.NonNegative("max-peers", int64(o.maxPeers))
+	c.NonNegativeDuration("duration", o.duration)
+	c.NonNegativeDuration("bootstrap-timeout", o.bootstrapTimeout)
+	c.HostPort("listen", o.listen)
+	c.HostPort("http", o.http)
+	c.HostPort("dht-listen", o.dhtListen)
 	if o.bind != "" && net.ParseIP(o.bind) == nil {
-		c.fail("bind", "want an IP address, got %q", o.bind)
+		c.Fail("bind", "want an IP address, got %q", o.bind)
 	}
 	o.swarmFlags.check(&c)
-	return c.report(stderr)
+	return c.Report(stderr)
 }

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/bt/swarm"
 	"github.com/seed0021ed4d/pex/portmap"
 )
@@ -19,7 +21,7 @@ import (
 // than our own dialed in and passed the handshakes.
 type btNAT struct {
 	s       *swarm.Swarm
-	pr      *printer
+	pr      *cli.Printer
 	wantMap bool // a mapping is asked for; the event waits for its outcome
 
 	mu        sync.Mutex
@@ -30,7 +32,7 @@ type btNAT struct {
 	said      string // the last nat event's fields, to say only changes
 }
 
-func newBTNAT(s *swarm.Swarm, pr *printer, ln net.Listener, noPortmap bool) *btNAT {
+func newBTNAT(s *swarm.Swarm, pr *cli.Printer, ln net.Listener, noPortmap bool) *btNAT {
 	return &btNAT{s: s, pr: pr, wantMap: ln != nil && !noPortmap && mappable(ln.Addr())}
 }
 
@@ -97,7 +99,7 @@ func (b *btNAT) report() {
 		return
 	}
 	b.said = key
-	b.pr.event("nat", f...)
+	b.pr.Event("nat", f...)
 }
 
 // publicIP reports whether ip is an address on the internet: not

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/bt/swarm"
 )
 
@@ -15,7 +17,7 @@ import (
 // the table or summary at the end.
 type btRun struct {
 	s     *swarm.Swarm
-	pr    *printer
+	pr    *cli.Printer
 	table *swarmTable
 	start time.Time
 
@@ -74,15 +76,15 @@ loop:
 		case <-first:
 			first, bootEnd = nil, nil
 		case <-tick.C:
-			r.pr.flush(false)
-			if !r.pr.json {
-				r.pr.text("%s", r.progress())
+			r.pr.Flush(false)
+			if !r.pr.JSON() {
+				r.pr.Text("%s", r.progress())
 			}
 		}
 	}
 	r.s.Close()
 	<-done
-	r.pr.flush(true)
+	r.pr.Flush(true)
 	r.summary(failed)
 	return failed
 }
@@ -103,13 +105,13 @@ func (r *btRun) progress() string {
 // summary ends the output: the table in text mode, one summary object with
 // the same rows in JSON mode.
 func (r *btRun) summary(failed error) {
-	if r.pr.json {
-		r.pr.event("summary", r.table.summaryFields(time.Since(r.start), failed)...)
+	if r.pr.JSON() {
+		r.pr.Event("summary", r.table.summaryFields(time.Since(r.start), failed)...)
 		return
 	}
 	var sb strings.Builder
 	r.table.write(&sb)
-	r.pr.text("\n%s", strings.TrimRight(sb.String(), "\n"))
+	r.pr.Text("\n%s", strings.TrimRight(sb.String(), "\n"))
 }
 
 func (r *btRun) printEvents() {
@@ -141,13 +143,13 @@ func (r *btRun) printEvents() {
 			if ev.Listen.IsValid() {
 				fields = append(fields, "listen", ev.Listen.String())
 			}
-			pr.event("connected", fields...)
+			pr.Event("connected", fields...)
 		case swarm.EventDisconnected:
 			fields := []any{"peer", ev.Peer.String()}
 			if ev.Err != nil {
 				fields = append(fields, "reason", ev.Err.Error())
 			}
-			pr.event("disconnected", fields...)
+			pr.Event("disconnected", fields...)
 		case swarm.EventDialFailed:
 			fields := []any{"peer", ev.Peer.String(), "source", ev.Source, "reason", errString(ev.Err)}
 			if ev.Retry > 0 {
@@ -159,13 +161,13 @@ func (r *btRun) printEvents() {
 			if ev.Source == swarm.SourceManual {
 				key += " " + ev.Peer.String()
 			}
-			pr.limited(key, "dial-failed", fields...)
+			pr.Limited(key, "dial-failed", fields...)
 		case swarm.EventDiscovered:
-			pr.event("discovered", "peer", ev.Peer.String(), "source", ev.Source, "from", ev.From.String(), "net", ev.Net)
+			pr.Event("discovered", "peer", ev.Peer.String(), "source", ev.Source, "from", ev.From.String(), "net", ev.Net)
 		case swarm.EventPEXReceived:
-			pr.event("pex-received", "from", ev.Peer.String(), "added", strs(ev.Added), "dropped", strs(ev.Dropped), "net", ev.Net)
+			pr.Event("pex-received", "from", ev.Peer.String(), "added", strs(ev.Added), "dropped", strs(ev.Dropped), "net", ev.Net)
 		case swarm.EventPEXSent:
-			pr.event("pex-sent", "to", ev.Peer.String(), "added", len(ev.Added), "dropped", len(ev.Dropped), "net", ev.Net)
+			pr.Event("pex-sent", "to", ev.Peer.String(), "added", len(ev.Added), "dropped", len(ev.Dropped), "net", ev.Net)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/bt/swarm"
 )
 
@@ -174,7 +176,7 @@ func (t *swarmTable) write(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\n", r.addr, listen, r.state(), dash(r.client), dash(r.source), from, dash(r.net), r.mse(), r.pexIn, r.pexOut, r.told)
 	}
 	tw.Flush()
-	io.WriteString(w, wrap(tableLegend, 78, ""))
+	io.WriteString(w, cli.Wrap(tableLegend, 78, ""))
 	var gone []string
 	for _, r := range rows {
 		if !r.connected && r.reason != "" {

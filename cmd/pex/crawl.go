@@ -15,17 +15,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/bt/crawl"
 	"github.com/seed0021ed4d/pex/bt/dht"
 	"github.com/seed0021ed4d/pex/bt/tracker"
 )
 
-var btCrawlCmd = &command{
-	name:     "bt crawl",
-	summary:  "map a BitTorrent swarm through PEX: every peer once, who named whom",
-	lead:     "(--infohash HEX | --magnet URI | --torrent FILE)",
-	required: []string{"infohash", "magnet", "torrent"},
-	about: "Discovers the swarm of one infohash from --peer peers, --tracker trackers " +
+var btCrawlCmd = &cli.Command{
+	Name:     "bt crawl",
+	Summary:  "map a BitTorrent swarm through PEX: every peer once, who named whom",
+	Lead:     "(--infohash HEX | --magnet URI | --torrent FILE)",
+	Required: []string{"infohash", "magnet", "torrent"},
+	About: "Discovers the swarm of one infohash from --peer peers, --tracker trackers " +
 		"(and a magnet's or torrent's, unless --no-trackers) and a Mainline DHT lookup " +
 		"from --dht-bootstrap nodes, then connects to each peer once: it takes the " +
 		"peer's handshakes (client, listen port, the address it sees us at) and its first " +
@@ -38,11 +40,11 @@ var btCrawlCmd = &command{
 		"report: every peer with how, from whom and when it was learned, whether it was " +
 		"reached and its client, the who-named-whom edges and the coverage curve (JSON), " +
 		"and beside it FILE.dot (GraphViz) and FILE.coverage.tsv.",
-	examples: []string{
+	Examples: []string{
 		"pex bt crawl --infohash 0123456789abcdef0123456789abcdef01234567 --peer 127.0.0.1:6881 --duration 5m --out swarm.json",
 		"pex bt crawl --magnet 'magnet:?xt=urn:btih:...' --dht-bootstrap 192.0.2.1:6881 --json",
 	},
-	flags: func() *flag.FlagSet { return new(crawlOpts).flagSet() },
+	Flags: func() *flag.FlagSet { return new(crawlOpts).flagSet() },
 }
 
 type crawlOpts struct {
@@ -75,22 +77,22 @@ func (o *crawlOpts) flagSet() *flag.FlagSet {
 func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o crawlOpts
 	fs := o.flagSet()
-	if err := btCrawlCmd.parseFlags(fs, args, stdout, stderr); err != nil {
+	if err := btCrawlCmd.ParseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	c := checks{cmd: "pex bt crawl"}
-	c.noArgs(fs.Args())
+	c := cli.Checks{Cmd: "pex bt crawl"}
+	c.NoArgs(fs.Args())
 	if o.concurrency <= 0 {
-		c.fail("concurrency", "must be positive, got %d", o.concurrency)
+		c.Fail("concurrency", "must be positive, got %d", o.concurrency)
 	}
 	if o.pexWait <= 0 || o.duration <= 0 {
-		c.fail("duration", "--duration and --pex-wait must be positive")
+		c.Fail("duration", "--duration and --pex-wait must be positive")
 	}
-	c.nonNegativeDuration("idle", o.idle)
-	c.nonNegativeDuration("revisit", o.revisit)
-	c.hostPort("dht-listen", o.dhtListen)
+	c.NonNegativeDuration("idle", o.idle)
+	c.NonNegativeDuration("revisit", o.revisit)
+	c.HostPort("dht-listen", o.dhtListen)
 	o.swarmFlags.check(&c)
-	if err := c.report(stderr); err != nil {
+	if err := c.Report(stderr); err != nil {
 		return err
 	}
 	target, err := swarmTarget(o.infohash, o.magnet, o.torrent)
@@ -100,22 +102,22 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "pex bt crawl:", err)
-		return errUsage
+		return cli.ErrUsage
 	}
 	if o.noTrackers {
 		target.Trackers, target.Peers = nil, nil
 	}
-	pr := &printer{w: stdout, json: o.json}
+	pr := cli.NewPrinter(stdout, o.json)
 	ih := target.InfoHash
 	cr, err := crawl.New(ih, &crawl.Config{Concurrency: o.concurrency, PEXWait: o.pexWait, Revisit: o.revisit, NoAZMP: o.noAZMP, Encrypt: o.encrypt})
 	if err != nil {
 		return err
 	}
-	pr.event("crawl", "infohash", hex.EncodeToString(ih[:]), "private", target.Private)
+	pr.Event("crawl", "infohash", hex.EncodeToString(ih[:]), "private", target.Private)
 	for _, p := range append(slices.Clone(o.peers), target.Peers...) {
 		ap, err := resolvePeer(p)
 		if err != nil {
-			pr.event("error", "error", err.Error(), "peer", p)
+			pr.Event("error", "error", err.Error(), "peer", p)
 			continue
 		}
 		cr.Add(ap, crawl.SourceManual, netip.AddrPort{}, "")
@@ -124,10 +126,10 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cr.AddSource(&tracker.Source{URL: u, Announce: tracker.Announce{InfoHash: ih, PeerID: [20]byte{'-', 'P', 'X'}, Left: 1, NumWant: 200},
 			Report: func(res tracker.Response, err error) {
 				if err != nil {
-					pr.limited("tracker "+u, "error", "error", err.Error(), "tracker", u)
+					pr.Limited("tracker "+u, "error", "error", err.Error(), "tracker", u)
 					return
 				}
-				pr.event("announced", "tracker", u, "peers", len(res.Peers))
+				pr.Event("announced", "tracker", u, "peers", len(res.Peers))
 			}})
 	}
 	if len(o.dhtBoot) > 0 && !target.Private {
@@ -136,12 +138,12 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer node.Close()
-		pr.event("dht", "addr", node.Addr().String())
+		pr.Event("dht", "addr", node.Addr().String())
 		cr.AddSource(&dht.Source{Node: node, InfoHash: ih, Report: func(n int, err error) {
 			if err != nil {
-				pr.limited("dht", "error", "error", err.Error())
+				pr.Limited("dht", "error", "error", err.Error())
 			}
-			pr.event("dht-lookup", "peers", n)
+			pr.Event("dht-lookup", "peers", n)
 		}})
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
@@ -151,7 +153,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	watchCrawl(ctx, cancel, cr, pr, o.idle)
 	<-done
 	r := cr.Report()
-	pr.flush(true)
+	pr.Flush(true)
 	if o.out != "" {
 		if err := writeCrawlReport(o.out, r); err != nil {
 			return err
@@ -163,17 +165,17 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			reachedPEX++
 		}
 	}
-	f := []any{"known", r.Known, "visited", r.Visited, "reached", r.Reached, "pex", reachedPEX, "edges", len(r.Edges), "elapsed_s", round1(r.Elapsed)}
+	f := []any{"known", r.Known, "visited", r.Visited, "reached", r.Reached, "pex", reachedPEX, "edges", len(r.Edges), "elapsed_s", cli.Round1(r.Elapsed)}
 	if o.out != "" {
 		f = append(f, "out", o.out)
 	}
-	pr.event("summary", f...)
+	pr.Event("summary", f...)
 	return nil
 }
 
 // watchCrawl prints the crawl's events and progress until its events end,
 // and ends it (cancel) when idle passed with nothing new.
-func watchCrawl(ctx context.Context, cancel func(), cr *crawl.Crawler, pr *printer, idle time.Duration) {
+func watchCrawl(ctx context.Context, cancel func(), cr *crawl.Crawler, pr *cli.Printer, idle time.Duration) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	last := time.Now()
@@ -187,7 +189,7 @@ func watchCrawl(ctx context.Context, cancel func(), cr *crawl.Crawler, pr *print
 			if ev.Type == crawl.EventLearned {
 				last = time.Now()
 			}
-			if !pr.json {
+			if !pr.JSON() {
 				continue // the progress line says it in text mode
 			}
 			p := ev.Peer
@@ -197,7 +199,7 @@ func watchCrawl(ctx context.Context, cancel func(), cr *crawl.Crawler, pr *print
 				if p.From.IsValid() {
 					f = append(f, "from", p.From.String(), "net", p.Net)
 				}
-				pr.event("learned", f...)
+				pr.Event("learned", f...)
 			case crawl.EventVisited:
 				f := []any{"peer", p.Addr.String(), "reached", p.Reached, "pex", p.PEX, "named", p.Named}
 				if p.Client != "" {
@@ -206,12 +208,12 @@ func watchCrawl(ctx context.Context, cancel func(), cr *crawl.Crawler, pr *print
 				if p.Err != "" {
 					f = append(f, "reason", p.Err)
 				}
-				pr.event("visited", f...)
+				pr.Event("visited", f...)
 			}
 		case <-tick.C:
 			r := cr.Report()
-			if !pr.json {
-				pr.text("elapsed %v; %d known, %d visited, %d reached", time.Duration(r.Elapsed*float64(time.Second)).Truncate(time.Second), r.Known, r.Visited, r.Reached)
+			if !pr.JSON() {
+				pr.Text("elapsed %v; %d known, %d visited, %d reached", time.Duration(r.Elapsed*float64(time.Second)).Truncate(time.Second), r.Known, r.Visited, r.Reached)
 			}
 			if idle > 0 && time.Since(last) > idle && r.Visited == r.Known {
 				cancel()
@@ -250,5 +252,3 @@ func writeCrawlReport(path string, r *crawl.Report) error {
 	}
 	return os.WriteFile(path+".coverage.tsv", []byte(tsv.String()), 0o644)
 }
-
-func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

@@ -9,15 +9,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/pxp"
 )
 
 const demoNetwork = "pex-demo"
 
-var demoCmd = &command{
-	name:    "demo",
-	summary: "watch a PXP network grow on loopback, in one process",
-	about: "Starts a bootstrap node and --nodes more nodes in this process, on 127.0.0.1 " +
+var demoCmd = &cli.Command{
+	Name:    "demo",
+	Summary: "watch a PXP network grow on loopback, in one process",
+	About: "Starts a bootstrap node and --nodes more nodes in this process, on 127.0.0.1 " +
 		"only, with no outside network. Each node connects to the bootstrap node over TCP " +
 		"and grows its peer set to --want peers with GetNewPeer, meeting other nodes " +
 		"through a relay: odd nodes listen and are dialed directly, even ones meet over " +
@@ -25,12 +27,12 @@ var demoCmd = &command{
 		"progress, then a table: each node's peers and their transports, the time it took " +
 		"to reach --want, its GetNewPeer calls and failures, and the control messages and " +
 		"bytes it sent. It exits 0 as soon as every node reached --want, 1 after --timeout.",
-	examples: []string{
+	Examples: []string{
 		"pex demo",
 		"pex demo --nodes 200 --want 8 --timeout 2m",
 		"pex demo --no-webrtc --json",
 	},
-	flags: func() *flag.FlagSet { return new(demoOpts).flagSet() },
+	Flags: func() *flag.FlagSet { return new(demoOpts).flagSet() },
 }
 
 type demoOpts struct {
@@ -54,24 +56,24 @@ func (o *demoOpts) flagSet() *flag.FlagSet {
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o demoOpts
 	fs := o.flagSet()
-	if err := demoCmd.parseFlags(fs, args, stdout, stderr); err != nil {
+	if err := demoCmd.ParseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	c := checks{cmd: "pex demo"}
-	c.noArgs(fs.Args())
+	c := cli.Checks{Cmd: "pex demo"}
+	c.NoArgs(fs.Args())
 	if o.nodes < 2 || o.nodes > 200 {
-		c.fail("nodes", "must be 2 to 200 (got %d)", o.nodes)
+		c.Fail("nodes", "must be 2 to 200 (got %d)", o.nodes)
 	}
 	if o.want < 1 || o.want > o.nodes {
-		c.fail("want", "must be 1 to --nodes (got %d)", o.want)
+		c.Fail("want", "must be 1 to --nodes (got %d)", o.want)
 	}
 	if o.timeout <= 0 {
-		c.fail("timeout", "must be positive (got %v)", o.timeout)
+		c.Fail("timeout", "must be positive (got %v)", o.timeout)
 	}
-	if err := c.report(stderr); err != nil {
+	if err := c.Report(stderr); err != nil {
 		return err
 	}
-	pr := &printer{w: stdout, json: o.json}
+	pr := cli.NewPrinter(stdout, o.json)
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	d := &demo{pr: pr, want: o.want, start: time.Now(), noWebRTC: o.noWebRTC, noDirect: o.noDirect}
@@ -89,7 +91,7 @@ type demoNode struct {
 type demo struct {
 	noWebRTC bool
 	noDirect bool
-	pr       *printer
+	pr       *cli.Printer
 	want     int
 	start    time.Time
 	wg       sync.WaitGroup
@@ -114,8 +116,8 @@ func (d *demo) run(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	d.pr.event("listening", "addr", ln.Addr().String(), "node", "boot")
-	d.pr.text("bootstrap node listening on %s; starting %d nodes, each growing to %d peers", ln.Addr(), n, d.want)
+	d.pr.Event("listening", "addr", ln.Addr().String(), "node", "boot")
+	d.pr.Text("bootstrap node listening on %s; starting %d nodes, each growing to %d peers", ln.Addr(), n, d.want)
 	all := []*demoNode{{name: "boot", ex: boot}}
 	runCtx, stopAll := context.WithCancel(ctx)
 	d.acceptLoop(runCtx, ln, boot)
@@ -123,13 +125,13 @@ func (d *demo) run(ctx context.Context, n int) error {
 	go d.drainIncoming(runCtx, boot)
 	switch {
 	case !d.noDirect && !d.noWebRTC:
-		d.pr.text("odd nodes listen for direct TCP dials, even ones meet over WebRTC (loopback only)")
+		d.pr.Text("odd nodes listen for direct TCP dials, even ones meet over WebRTC (loopback only)")
 	case !d.noDirect:
-		d.pr.text("odd nodes listen for direct TCP dials; the others meet through relayed sessions")
+		d.pr.Text("odd nodes listen for direct TCP dials; the others meet through relayed sessions")
 	case !d.noWebRTC:
-		d.pr.text("nodes meet over WebRTC (loopback only)")
+		d.pr.Text("nodes meet over WebRTC (loopback only)")
 	default:
-		d.pr.text("nodes meet through relayed sessions")
+		d.pr.Text("nodes meet through relayed sessions")
 	}
 	for i := 1; i <= n; i++ {
 		ex, err := d.newNode(runCtx, i%2 == 1)
@@ -158,7 +160,7 @@ func (d *demo) run(ctx context.Context, n int) error {
 			d.mu.Lock()
 			reached := d.reached
 			d.mu.Unlock()
-			d.pr.event("progress", "reached", reached, "nodes", n, "elapsed_ms", ms(time.Since(d.start)))
+			d.pr.Event("progress", "reached", reached, "nodes", n, "elapsed_ms", ms(time.Since(d.start)))
 		}
 	}
 	// What happens while the nodes close (their GetNewPeer calls failing
@@ -169,7 +171,7 @@ func (d *demo) run(ctx context.Context, n int) error {
 	d.mu.Unlock()
 	ok := reached == n
 	d.summary(all)
-	d.pr.close()
+	d.pr.Close()
 	stopAll()
 	ln.Close()
 	for _, dn := range all {
@@ -244,7 +246,7 @@ func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
 		if ctx.Err() != nil {
 			return
 		}
-		d.pr.event("error", "node", dn.name, "error", err.Error(), "retry_ms", wait.Milliseconds())
+		d.pr.Event("error", "node", dn.name, "error", err.Error(), "retry_ms", wait.Milliseconds())
 		if !sleepCtx(ctx, wait) {
 			return
 		}
@@ -255,7 +257,7 @@ func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
 			d.mu.Lock()
 			if dn.reached == 0 {
 				dn.reached = time.Since(d.start)
-				d.pr.event("reached", "node", dn.name, "peers", dn.ex.Stats().Peers, "ms", ms(dn.reached))
+				d.pr.Event("reached", "node", dn.name, "peers", dn.ex.Stats().Peers, "ms", ms(dn.reached))
 				if d.reached++; d.reached == d.nodes {
 					close(d.allDone)
 				}
@@ -282,7 +284,7 @@ func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
 			}
 			continue
 		}
-		d.pr.event("getnewpeer", "node", dn.name, "transport", nc.Transport(), "ms", ms(time.Since(start)), "peers", dn.ex.Stats().Peers)
+		d.pr.Event("getnewpeer", "node", dn.name, "transport", nc.Transport(), "ms", ms(time.Since(start)), "peers", dn.ex.Stats().Peers)
 		d.goDrain(ctx, nc)
 	}
 }

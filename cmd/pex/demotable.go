@@ -1,4 +1,5 @@
 // The end of pex demo: its summary table and the legend under it.
+
 package main
 
 import (
@@ -6,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 )
 
 // demoLegend explains the table's columns.
@@ -51,11 +54,11 @@ func (d *demo) summary(all []*demoNode) {
 	}
 	d.mu.Unlock()
 	elapsed := ms(time.Since(d.start))
-	if d.pr.json {
-		d.pr.event("summary", "nodes", rows, "elapsed_ms", elapsed, "messages_sent", totalMsgs, "bytes_sent", totalBytes)
+	if d.pr.JSON() {
+		d.pr.Event("summary", "nodes", rows, "elapsed_ms", elapsed, "messages_sent", totalMsgs, "bytes_sent", totalBytes)
 		return
 	}
-	d.pr.text("\n%-6s %5s  %-18s %10s %6s %6s %9s %10s", "node", "peers", "transports", "reached", "calls", "fails", "messages", "bytes")
+	d.pr.Text("\n%-6s %5s  %-18s %10s %6s %6s %9s %10s", "node", "peers", "transports", "reached", "calls", "fails", "messages", "bytes")
 	for _, r := range rows {
 		reached := "-"
 		if r.ReachedMs > 0 {
@@ -64,8 +67,8 @@ func (d *demo) summary(all []*demoNode) {
 		if r.Node == "boot" {
 			reached = "(boot)"
 		}
-		d.pr.text("%-6s %5d  %-18s %10s %6d %6d %9d %10d", r.Node, r.Peers, r.Transport, reached, r.Calls, r.Fails, r.Messages, r.Bytes)
+		d.pr.Text("%-6s %5d  %-18s %10s %6d %6d %9d %10d", r.Node, r.Peers, r.Transport, reached, r.Calls, r.Fails, r.Messages, r.Bytes)
 	}
-	d.pr.text("\ntotal: %d control messages, %d bytes sent on direct links, %.0f ms", totalMsgs, totalBytes, elapsed)
-	d.pr.text("%s", strings.TrimRight(wrap(demoLegend, 78, ""), "\n"))
+	d.pr.Text("\ntotal: %d control messages, %d bytes sent on direct links, %.0f ms", totalMsgs, totalBytes, elapsed)
+	d.pr.Text("%s", strings.TrimRight(cli.Wrap(demoLegend, 78, ""), "\n"))
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -31,8 +33,9 @@ func TestVersionAndHelp(t *testing.T) {
 			t.Errorf("%v exited %d, want 0", args, code)
 		}
 	}
-	if code := run(context.Background(), []string{"bench", "getnewpeer", "--n", "0"}, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), "--n") {
-		t.Fatalf("--n 0: exit %d, %q", code, errOut.String())
+	// The lab's commands are pexlab's: pex names it.
+	if code := run(context.Background(), []string{"bench", "getnewpeer"}, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), "pexlab") {
+		t.Fatalf("pex bench: exit %d, %q", code, errOut.String())
 	}
 }
 
@@ -75,30 +78,30 @@ func TestHelpDescribesEveryFlag(t *testing.T) {
 	if code := run(context.Background(), []string{"--help"}, &top, io.Discard); code != 0 {
 		t.Fatalf("pex --help exited %d", code)
 	}
-	for _, c := range commands {
+	for _, c := range prog.Commands {
 		var h, h2 strings.Builder
-		args := append(strings.Fields(c.name), "-h")
+		args := append(strings.Fields(c.Name), "-h")
 		if code := run(context.Background(), args, &h, io.Discard); code != 0 {
 			t.Fatalf("%v exited %d", args, code)
 		}
-		if code := run(context.Background(), append([]string{"help"}, strings.Fields(c.name)...), &h2, io.Discard); code != 0 || h2.String() != h.String() {
-			t.Fatalf("pex help %s (exit %d) differs from pex %s -h", c.name, code, c.name)
+		if code := run(context.Background(), append([]string{"help"}, strings.Fields(c.Name)...), &h2, io.Discard); code != 0 || h2.String() != h.String() {
+			t.Fatalf("pex help %s (exit %d) differs from pex %s -h", c.Name, code, c.Name)
 		}
 		text := h.String()
-		for _, want := range []string{"usage:\n  pex " + c.name, c.summary, "examples:\n  pex " + c.name} {
+		for _, want := range []string{"usage:\n  pex " + c.Name, c.Summary, "examples:\n  pex " + c.Name} {
 			if !strings.Contains(text, want) {
-				t.Errorf("pex %s -h lacks %q:\n%s", c.name, want, text)
+				t.Errorf("pex %s -h lacks %q:\n%s", c.Name, want, text)
 			}
 		}
-		if !strings.Contains(text, strings.Fields(c.about)[0]) || !strings.Contains(top.String(), c.summary) {
-			t.Errorf("pex %s: description or summary missing", c.name)
+		if !strings.Contains(text, strings.Fields(c.About)[0]) || !strings.Contains(top.String(), c.Summary) {
+			t.Errorf("pex %s: description or summary missing", c.Name)
 		}
-		c.flags().VisitAll(func(f *flag.Flag) {
-			if !strings.Contains(text, "\n  "+flagForm(f)+"\n") {
-				t.Errorf("pex %s -h does not describe --%s", c.name, f.Name)
+		c.Flags().VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(text, "\n  "+cli.FlagForm(f)+"\n") {
+				t.Errorf("pex %s -h does not describe --%s", c.Name, f.Name)
 			}
 			if !strings.Contains(top.String(), "--"+f.Name) {
-				t.Errorf("pex --help does not list %s's --%s", c.name, f.Name)
+				t.Errorf("pex --help does not list %s's --%s", c.Name, f.Name)
 			}
 		})
 	}
@@ -123,17 +126,17 @@ func TestREADMEMatchesHelp(t *testing.T) {
 	}
 	readme := string(b)
 	blocks := append([]string{"--help"}, func() (names []string) {
-		for _, c := range commands {
-			names = append(names, c.name)
+		for _, c := range prog.Commands {
+			names = append(names, c.Name)
 		}
 		return
 	}()...)
 	for _, name := range blocks {
 		var h strings.Builder
 		if name == "--help" {
-			writeUsage(&h)
+			prog.WriteUsage(&h)
 		} else {
-			findCommand(name).writeHelp(&h)
+			prog.Find(name).WriteHelp(&h)
 		}
 		marker := "<!-- pex help " + name + " -->\n```text\n"
 		i := strings.Index(readme, marker)
@@ -214,7 +217,6 @@ func TestBinaryExitCodes(t *testing.T) {
 		{nil, 2, "", "usage:"},
 		{[]string{"node", "--network", "x", "--want", "-1"}, 2, "", "--want: must not be negative"},
 		{[]string{"node", "--bogus"}, 2, "", `Run "pex node -h"`},
-		{[]string{"bench", "getnewpeer", "--n", "0"}, 2, "", "--n: must be at least 1"},
 		{[]string{"bt", "swarm", "--torrent", filepath.Join(dir, "missing.torrent")}, 1, "", "no such file"},
 		{[]string{"node", "--network", "x", "--connect", closedPort(t), "--bootstrap-timeout", "1s"}, 1, "dial-failed", "no --connect peer reached"},
 		{[]string{"bt", "swarm", "--infohash", testIH, "--peer", closedPort(t), "--duration", "1s"}, 1, "dial-failed", "no peer connected"},

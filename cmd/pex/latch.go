@@ -1,4 +1,5 @@
 // A latch: a flag set once, that can also be waited for in a select.
+
 package main
 
 import "sync"

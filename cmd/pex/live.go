@@ -1,11 +1,14 @@
 // The live view (--http) of pex node and pex bt swarm: what each tells
 // the page (web.Live), a snapshot a second and every event as a log line.
+
 package main
 
 import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 
 	"github.com/seed0021ed4d/pex/bt/swarm"
 	"github.com/seed0021ed4d/pex/pxp"
@@ -51,9 +54,9 @@ type liveEdge struct {
 
 // startLive makes the live view of a command: its page draws snapshot,
 // and every event pr prints goes to its log.
-func startLive(pr *printer, snapshot func() any) *web.Live {
+func startLive(pr *cli.Printer, snapshot func() any) *web.Live {
 	l := web.NewLive(snapshot)
-	pr.setTap(func(name string, fields []any) {
+	pr.SetTap(func(name string, fields []any) {
 		m := map[string]any{"time": time.Now().UTC().Format(time.RFC3339Nano), "event": name}
 		for i := 0; i+1 < len(fields); i += 2 {
 			if k, ok := fields[i].(string); ok {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/portmap"
 )
 
@@ -39,13 +41,13 @@ func mappable(a net.Addr) bool {
 // requestMapping asks the router for a mapping of TCP port and reports
 // the outcome in a portmap event (or a limited error); nil when there is
 // none.
-func requestMapping(ctx context.Context, port int, desc string, logger *slog.Logger, pr *printer) *portmap.Mapping {
+func requestMapping(ctx context.Context, port int, desc string, logger *slog.Logger, pr *cli.Printer) *portmap.Mapping {
 	m, err := portmap.Map(ctx, "tcp", port, &portmap.Config{Description: desc, Logger: logger})
 	if err != nil {
-		pr.limited("portmap", "error", "error", err.Error())
+		pr.Limited("portmap", "error", "error", err.Error())
 		return nil
 	}
-	pr.event("portmap", "method", m.Method, "external", m.External.String(), "internal", m.Internal)
+	pr.Event("portmap", "method", m.Method, "external", m.External.String(), "internal", m.Internal)
 	return m
 }
 
@@ -109,5 +111,5 @@ func (n *node) natCheck(ctx context.Context) {
 	if advertise != "" {
 		f = append(f, "advertise", advertise)
 	}
-	n.pr.event("nat", f...)
+	n.pr.Event("nat", f...)
 }

@@ -10,7 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seed0021ed4d/pex/internal/startpages"
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/metrics"
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/transport/ws"
@@ -22,7 +23,7 @@ type node struct {
 	listen net.Addr        // the TCP listener's, or nil
 	ex     *pxp.Exchange
 	opts   nodeOpts
-	pr     *printer
+	pr     *cli.Printer
 	wg     sync.WaitGroup
 	boot   *bootState
 	state  *stateKeeper // --state, or nil
@@ -62,12 +63,6 @@ func (n *node) run(ctx context.Context) error {
 		}
 		return err
 	}
-	// Start-up is over (the exchange and its WebRTC upgrader made): the
-	// pages of the executable only the initialisers touched (the
-	// BitTorrent side's among them) go back to the kernel before the node
-	// says anything, so that whoever measures it from its first event on
-	// sees what it runs; its own pages are mapped again as it runs them.
-	startpages.Release()
 	if n.state, err = openState(n.opts.state, "pxp-peers.json", "pxp:"+n.opts.network, n.pr); err != nil {
 		n.ex.Close()
 		if ln != nil {
@@ -81,13 +76,13 @@ func (n *node) run(ctx context.Context) error {
 		if cfg.AdvertiseAddr != "" {
 			f = append(f, "advertise", cfg.AdvertiseAddr)
 		}
-		n.pr.event("listening", f...)
+		n.pr.Event("listening", f...)
 		n.wg.Add(1)
 		go n.acceptLoop(ctx, ln)
 	}
 	stopHTTP := func() {}
 	if n.opts.metrics != "" {
-		stop, err := serveMetrics(ctx, n.opts.metrics, n.pr, metrics.NewPXP(n.ex))
+		stop, err := cli.ServeMetrics(ctx, n.opts.metrics, n.pr, metrics.NewPXP(n.ex))
 		if err != nil {
 			n.ex.Close()
 			if ln != nil {
@@ -136,7 +131,7 @@ func (n *node) run(ctx context.Context) error {
 	go n.eventLoop()
 	go n.incomingLoop(ctx)
 	if ln == nil && n.opts.ws == "" && n.opts.http == "" {
-		n.pr.event("started", "node", n.ex.ID(), "network", n.opts.network)
+		n.pr.Event("started", "node", n.ex.ID(), "network", n.opts.network)
 	}
 	for _, addr := range n.opts.connect {
 		n.wg.Add(1)
@@ -153,14 +148,14 @@ func (n *node) run(ctx context.Context) error {
 	n.wg.Add(1)
 	go func() { // sums up repeated events when their window ends
 		defer n.wg.Done()
-		t := time.NewTicker(repeatWindow)
+		t := time.NewTicker(cli.RepeatWindow)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				n.pr.flush(false)
+				n.pr.Flush(false)
 			}
 		}
 	}()
@@ -172,7 +167,7 @@ func (n *node) run(ctx context.Context) error {
 	stopHTTP()
 	n.ex.Close() // closes Events and Incoming, ending their loops
 	n.wg.Wait()
-	n.pr.flush(true)
+	n.pr.Flush(true)
 	return failed
 }
 
@@ -212,7 +207,7 @@ func (n *node) wait(ctx context.Context) error {
 func (n *node) acceptLoop(ctx context.Context, ln net.Listener) {
 	defer n.wg.Done()
 	if err := n.ex.Serve(ln, func(dc *pxp.Conn) { n.serve(ctx, dc) }); err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-		n.pr.event("error", "error", err.Error())
+		n.pr.Event("error", "error", err.Error())
 	}
 }
 
@@ -222,7 +217,7 @@ func (n *node) serveHTTP(ctx context.Context, addr, transport string, h http.Han
 	if err != nil {
 		return nil, err
 	}
-	n.pr.event("listening", "node", n.ex.ID(), "addr", ln.Addr().String(), "transport", transport, "network", n.opts.network)
+	n.pr.Event("listening", "node", n.ex.ID(), "addr", ln.Addr().String(), "transport", transport, "network", n.opts.network)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
@@ -243,7 +238,7 @@ func (n *node) acceptWS(ctx context.Context) func(*ws.Conn) {
 			defer n.wg.Done()
 			dc, err := n.ex.Accept(ctx, c)
 			if err != nil {
-				n.pr.event("error", "error", err.Error(), "transport", "ws")
+				n.pr.Event("error", "error", err.Error(), "transport", "ws")
 				return
 			}
 			n.serve(ctx, dc)
@@ -260,7 +255,7 @@ func (n *node) eventLoop() {
 			if ev.Err != nil {
 				f = append(f, "reason", ev.Err.Error())
 			}
-			n.pr.event("disconnect", f...)
+			n.pr.Event("disconnect", f...)
 		case pxp.EventObserved:
 			n.wg.Add(1)
 			go func() {
@@ -272,10 +267,10 @@ func (n *node) eventLoop() {
 			source := ""
 			if ev.Peer != nil {
 				f = append(f, "remote", ev.Peer.RemoteAddr().String())
-				source = hostOf(ev.Peer.RemoteAddr().String())
+				source = cli.HostOf(ev.Peer.RemoteAddr().String())
 			}
 			// A source repeating one failure is summed up, not echoed.
-			n.pr.limited(source+" "+errorKind(ev.Err), "error", f...)
+			n.pr.Limited(source+" "+cli.ErrorKind(ev.Err), "error", f...)
 		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/transport/ws"
 )
@@ -133,15 +135,15 @@ func TestNodeWebSocket(t *testing.T) {
 // one suppressed event: a hello flood cannot fill the log.
 func TestRepeatedErrorsSummarised(t *testing.T) {
 	var out strings.Builder
-	pr := &printer{w: &out, json: true}
+	pr := cli.NewPrinter(&out, true)
 	for i := range 1000 {
-		pr.limited("10.0.0.1 "+errorKind(fmt.Errorf("pxp: refused getpeers %d", i)), "error", "error", fmt.Sprint("refused getpeers ", i), "remote", "10.0.0.1:1")
+		pr.Limited("10.0.0.1 "+cli.ErrorKind(fmt.Errorf("pxp: refused getpeers %d", i)), "error", "error", fmt.Sprint("refused getpeers ", i), "remote", "10.0.0.1:1")
 	}
-	pr.limited("10.0.0.2 x", "error", "error", "other source")
-	pr.flush(true)
+	pr.Limited("10.0.0.2 x", "error", "error", "other source")
+	pr.Flush(true)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != repeatMax+2 {
-		t.Fatalf("%d lines for 1000 repeats and one other, want %d:\n%s", len(lines), repeatMax+2, out.String())
+	if len(lines) != cli.RepeatMax+2 {
+		t.Fatalf("%d lines for 1000 repeats and one other, want %d:\n%s", len(lines), cli.RepeatMax+2, out.String())
 	}
 	if !strings.Contains(out.String(), `"event":"suppressed"`) || !strings.Contains(out.String(), `"count":995`) {
 		t.Fatalf("no summary of 995 left out:\n%s", out.String())

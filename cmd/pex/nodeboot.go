@@ -68,7 +68,7 @@ func (n *node) bootstrap(ctx context.Context, addr string) {
 		if err != nil {
 			n.state.failure(addr)
 			n.boot.failed(addr, err)
-			n.pr.limited("dial-failed "+addr, "dial-failed", "remote", addr, "reason", err.Error(), "retry_s", wait.Seconds())
+			n.pr.Limited("dial-failed "+addr, "dial-failed", "remote", addr, "reason", err.Error(), "retry_s", wait.Seconds())
 		} else {
 			n.state.success(addr, "connect")
 			n.boot.reached.set()
@@ -132,7 +132,7 @@ func (n *node) dialRemembered(ctx context.Context) {
 			}
 			if err != nil {
 				n.state.failure(p.Addr)
-				n.pr.event("dial-failed", "remote", p.Addr, "reason", err.Error(), "source", "state")
+				n.pr.Event("dial-failed", "remote", p.Addr, "reason", err.Error(), "source", "state")
 				return
 			}
 			n.state.success(p.Addr, p.Source)

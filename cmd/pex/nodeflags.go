@@ -10,28 +10,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/pxp/webrtc"
 	"github.com/seed0021ed4d/pex/web"
 )
 
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
 type nodeOpts struct {
 	network string
 	listen  string
-	connect listFlag
+	connect cli.ListFlag
 	want    int
 	hello   string
 	echo    bool
 	json    bool
 
 	iceLoopback bool
-	iceServers  listFlag
+	iceServers  cli.ListFlag
 	noWebRTC    bool
 	advertise   string
 	noDirect    bool
@@ -108,12 +104,12 @@ func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
 	return cfg, nil
 }
 
-var nodeCmd = &command{
-	name:     "node",
-	summary:  "run one PXP node: accept, bootstrap, grow its peer set",
-	lead:     "--network ID",
-	required: []string{"network"},
-	about: "A long-running node of the Peer Exchange Protocol network ID. It accepts " +
+var nodeCmd = &cli.Command{
+	Name:     "node",
+	Summary:  "run one PXP node: accept, bootstrap, grow its peer set",
+	Lead:     "--network ID",
+	Required: []string{"network"},
+	About: "A long-running node of the Peer Exchange Protocol network ID. It accepts " +
 		"peers on --listen (TCP), --ws (WebSocket) and --http (a browser page that joins " +
 		"the same network, with its WebSocket at /ws); it bootstraps from each --connect " +
 		"peer, dialing it again with backoff (1 s, doubling to 30 s) while the dial fails " +
@@ -125,13 +121,13 @@ var nodeCmd = &command{
 		"--bootstrap-timeout or --duration exits 1 and says why; SIGINT, SIGTERM or the " +
 		"end of --duration otherwise close every link cleanly and exit 0. Output is one " +
 		"event a line: logfmt, or JSON with --json.",
-	examples: []string{
+	Examples: []string{
 		"pex node --network chat --listen 127.0.0.1:7000 --hello 'hi from A'",
 		"pex node --network chat --connect 127.0.0.1:7000 --want 3 --ice-loopback",
 		"pex node --network chat --listen 127.0.0.1:7000 --http 127.0.0.1:8080",
 		"pex node --network chat --connect 192.0.2.7:7000 --ice-server stun:192.0.2.1:3478 --json",
 	},
-	flags: func() *flag.FlagSet { return new(nodeOpts).flagSet() },
+	Flags: func() *flag.FlagSet { return new(nodeOpts).flagSet() },
 }
 
 func (o *nodeOpts) flagSet() *flag.FlagSet {
@@ -159,35 +155,35 @@ func (o *nodeOpts) flagSet() *flag.FlagSet {
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o nodeOpts
 	fs := o.flagSet()
-	if err := nodeCmd.parseFlags(fs, args, stdout, stderr); err != nil {
+	if err := nodeCmd.ParseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	c := checks{cmd: "pex node"}
+	c := cli.Checks{Cmd: "pex node"}
 	if o.network == "" {
-		c.fail("network", "is required")
+		c.Fail("network", "is required")
 	}
-	c.noArgs(fs.Args())
-	c.nonNegative("want", int64(o.want))
-	c.nonNegative("max-peers", int64(o.maxPeers))
-	c.nonNegative("max-relays", int64(o.maxRelays))
-	c.nonNegativeDuration("bootstrap-timeout", o.bootstrapTimeout)
-	c.nonNegativeDuration("duration", o.duration)
+	c.NoArgs(fs.Args())
+	c.NonNegative("want", int64(o.want))
+	c.NonNegative("max-peers", int64(o.maxPeers))
+	c.NonNegative("max-relays", int64(o.maxRelays))
+	c.NonNegativeDuration("bootstrap-timeout", o.bootstrapTimeout)
+	c.NonNegativeDuration("duration", o.duration)
 	if o.bootstrapTimeout > 0 && len(o.connect) == 0 {
-		c.fail("bootstrap-timeout", "needs --connect")
+		c.Fail("bootstrap-timeout", "needs --connect")
 	}
 	for _, a := range o.connect {
-		c.hostPort("connect", a)
+		c.HostPort("connect", a)
 	}
-	c.hostPort("advertise", o.advertise)
+	c.HostPort("advertise", o.advertise)
 	for _, u := range o.iceServers {
 		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
-			c.fail("ice-server", "want a stun:, stuns:, turn: or turns: URL, got %q", u)
+			c.Fail("ice-server", "want a stun:, stuns:, turn: or turns: URL, got %q", u)
 		}
 	}
-	if err := c.report(stderr); err != nil {
+	if err := c.Report(stderr); err != nil {
 		return err
 	}
-	pr := &printer{w: stdout, json: o.json}
+	pr := cli.NewPrinter(stdout, o.json)
 	n := &node{opts: o, pr: pr}
 	return n.run(ctx)
 }

@@ -1,5 +1,6 @@
 // The streams of pex node: serving a data stream, growing the peer set
 // with GetNewPeer, and the small helpers they share.
+
 package main
 
 import (
@@ -42,7 +43,7 @@ func (n *node) wantLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			n.pr.event("error", "error", "getnewpeer: "+err.Error())
+			n.pr.Event("error", "error", "getnewpeer: "+err.Error())
 			if !sleepCtx(ctx, backoff) {
 				return
 			}
@@ -61,7 +62,7 @@ func (n *node) wantLoop(ctx context.Context) {
 		if ct := candidateType(c); ct != "" {
 			f = append(f, "candidate", ct)
 		}
-		n.pr.event("getnewpeer", f...)
+		n.pr.Event("getnewpeer", f...)
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -103,7 +104,7 @@ func (n *node) serve(ctx context.Context, c *pxp.Conn) {
 	if ct := candidateType(c); ct != "" {
 		f = append(f, "candidate", ct)
 	}
-	n.pr.event("connect", f...)
+	n.pr.Event("connect", f...)
 	if n.opts.hello != "" {
 		if _, err := io.WriteString(c, n.opts.hello+"\n"); err != nil {
 			c.Close()
@@ -116,7 +117,7 @@ func (n *node) serve(ctx context.Context, c *pxp.Conn) {
 	n.wg.Add(1)
 	c.ReadLines(1<<20, func(b []byte) error {
 		line := string(b)
-		n.pr.event("data", "line", line, "transport", c.Transport(), "remote", remote, "peer", id)
+		n.pr.Event("data", "line", line, "transport", c.Transport(), "remote", remote, "peer", id)
 		if n.opts.echo && !strings.HasPrefix(line, "echo:") {
 			if _, err := io.WriteString(c, "echo:"+line+"\n"); err != nil {
 				return err

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/peerstore"
 )
 
@@ -19,14 +21,14 @@ type stateKeeper struct {
 	st    *peerstore.Store
 	path  string
 	scope string
-	pr    *printer
+	pr    *cli.Printer
 	stop  chan struct{}
 	done  chan struct{}
 }
 
 // openState opens file in dir (made if missing) for scope, reports how
 // many peers it remembers, and saves it every stateSaveInterval.
-func openState(dir, file, scope string, pr *printer) (*stateKeeper, error) {
+func openState(dir, file, scope string, pr *cli.Printer) (*stateKeeper, error) {
 	if dir == "" {
 		return nil, nil
 	}
@@ -39,7 +41,7 @@ func openState(dir, file, scope string, pr *printer) (*stateKeeper, error) {
 		return nil, fmt.Errorf("--state: %w", err)
 	}
 	k := &stateKeeper{st: st, path: path, scope: scope, pr: pr, stop: make(chan struct{}), done: make(chan struct{})}
-	pr.event("state", "path", path, "peers", len(st.Peers(scope)))
+	pr.Event("state", "path", path, "peers", len(st.Peers(scope)))
 	go k.saveLoop()
 	return k, nil
 }
@@ -54,7 +56,7 @@ func (k *stateKeeper) saveLoop() {
 			return
 		case <-t.C:
 			if err := k.st.Save(); err != nil {
-				k.pr.limited("state", "error", "error", err.Error(), "path", k.path)
+				k.pr.Limited("state", "error", "error", err.Error(), "path", k.path)
 			}
 		}
 	}
@@ -89,8 +91,8 @@ func (k *stateKeeper) close() {
 	<-k.done
 	n := len(k.st.Peers(k.scope))
 	if err := k.st.Close(); err != nil {
-		k.pr.event("error", "error", err.Error(), "path", k.path)
+		k.pr.Event("error", "error", err.Error(), "path", k.path)
 		return
 	}
-	k.pr.event("state-saved", "path", k.path, "peers", n)
+	k.pr.Event("state-saved", "path", k.path, "peers", n)
 }

@@ -7,14 +7,16 @@ import (
 	"net"
 	"strings"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
 	"github.com/seed0021ed4d/pex/pxp/webrtc"
 )
 
-var turnCmd = &command{
-	name:    "turn",
-	summary: "a STUN and TURN server for the operators of public relays",
-	lead:    "--listen HOST:PORT --relay-ip IP",
-	about: "Serves STUN (a peer learns the address it is seen from, for its server-reflexive " +
+var turnCmd = &cli.Command{
+	Name:    "turn",
+	Summary: "a STUN and TURN server for the operators of public relays",
+	Lead:    "--listen HOST:PORT --relay-ip IP",
+	About: "Serves STUN (a peer learns the address it is seen from, for its server-reflexive " +
 		"candidates) and TURN (a peer behind a NAT that maps per destination gets a relayed " +
 		"address, so that every pair of peers can connect) on one UDP port, with pion/turn. " +
 		"--relay-ip is the public address relayed allocations are given (this host's). " +
@@ -23,17 +25,17 @@ var turnCmd = &command{
 		"link-local, private and unspecified addresses are refused unless --allow-private. " +
 		"Peers use it with pex node --ice-server stun:HOST:PORT --ice-server " +
 		"turn:HOST:PORT --turn-user NAME --turn-pass PASSWORD.",
-	required: []string{"listen", "relay-ip"},
-	examples: []string{
+	Required: []string{"listen", "relay-ip"},
+	Examples: []string{
 		"pex turn --listen 0.0.0.0:3478 --relay-ip 203.0.113.7 --user alice:s3cret",
 		"pex turn --listen 127.0.0.1:3478 --relay-ip 127.0.0.1 --user lab:lab --allow-private --json",
 	},
-	flags: func() *flag.FlagSet { return new(turnOpts).flagSet() },
+	Flags: func() *flag.FlagSet { return new(turnOpts).flagSet() },
 }
 
 type turnOpts struct {
 	listen, relayIP, realm string
-	users                  listFlag
+	users                  cli.ListFlag
 	maxAllocations         int
 	maxTotal               int
 	allowPrivate           bool
@@ -56,54 +58,54 @@ func (o *turnOpts) flagSet() *flag.FlagSet {
 func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o turnOpts
 	fs := o.flagSet()
-	if err := turnCmd.parseFlags(fs, args, stdout, stderr); err != nil {
+	if err := turnCmd.ParseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	c := checks{cmd: "pex turn"}
-	c.noArgs(fs.Args())
+	c := cli.Checks{Cmd: "pex turn"}
+	c.NoArgs(fs.Args())
 	if o.listen == "" {
-		c.fail("listen", "is required")
+		c.Fail("listen", "is required")
 	}
-	c.hostPort("listen", o.listen)
+	c.HostPort("listen", o.listen)
 	relay := net.ParseIP(o.relayIP)
 	if relay == nil {
-		c.fail("relay-ip", "want an IP address, got %q", o.relayIP)
+		c.Fail("relay-ip", "want an IP address, got %q", o.relayIP)
 	}
 	users := map[string]string{}
 	for _, u := range o.users {
 		name, pass, ok := strings.Cut(u, ":")
 		if !ok || name == "" || pass == "" {
-			c.fail("user", "want NAME:PASSWORD, got %q", u)
+			c.Fail("user", "want NAME:PASSWORD, got %q", u)
 			continue
 		}
 		users[name] = pass
 	}
 	if o.maxAllocations < 1 || o.maxTotal < 1 {
-		c.fail("max-allocations", "--max-allocations and --max-total must be at least 1")
+		c.Fail("max-allocations", "--max-allocations and --max-total must be at least 1")
 	}
-	if err := c.report(stderr); err != nil {
+	if err := c.Report(stderr); err != nil {
 		return err
 	}
 	pc, err := net.ListenPacket("udp", o.listen)
 	if err != nil {
 		return err
 	}
-	pr := &printer{w: stdout, json: o.json}
+	pr := cli.NewPrinter(stdout, o.json)
 	srv, err := webrtc.NewTURNServer(webrtc.TURNConfig{
 		PacketConn: pc, RelayIP: relay, Realm: o.realm, Users: users,
 		MaxAllocations: o.maxAllocations, MaxTotal: o.maxTotal, AllowPrivate: o.allowPrivate,
 		OnAllocation: func(user string, client, relay net.Addr) {
-			pr.event("allocation", "user", user, "client", client.String(), "relay", relay.String())
+			pr.Event("allocation", "user", user, "client", client.String(), "relay", relay.String())
 		},
 		OnAllocationClosed: func(user string, client net.Addr) {
-			pr.event("allocation-closed", "user", user, "client", client.String())
+			pr.Event("allocation-closed", "user", user, "client", client.String())
 		},
 	})
 	if err != nil {
 		pc.Close()
 		return err
 	}
-	pr.event("listening", "addr", pc.LocalAddr().String(), "transport", "stun/turn", "relay_ip", relay.String(), "users", len(users))
+	pr.Event("listening", "addr", pc.LocalAddr().String(), "transport", "stun/turn", "relay_ip", relay.String(), "users", len(users))
 	<-ctx.Done()
 	return srv.Close()
 }

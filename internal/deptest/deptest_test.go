@@ -2,8 +2,12 @@ package deptest
 
 import (
 	"encoding/json"
+	"go/parser"
+	"go/token"
 	"io"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -79,6 +83,40 @@ func TestCommandLinksNoHeavyInit(t *testing.T) {
 
 const mod = "github.com/seed0021ed4d/pex/"
 
+// pex is the user's command: it links neither the lab's command, its
+// simulators and bench harness, nor the labs and their plotting library.
+func TestUserCommandLinksNoLab(t *testing.T) {
+	for _, p := range list(t) {
+		if p.ImportPath != mod+"cmd/pex" {
+			continue
+		}
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d, mod+"cmd/pexlab") || strings.HasPrefix(d, mod+"lab/") || strings.HasPrefix(d, "github.com/go-analyze/charts") {
+				t.Errorf("cmd/pex links %s", d)
+			}
+		}
+		return
+	}
+	t.Fatal("no cmd/pex")
+}
+
+// No library package (engines, codecs, transports, what operators run
+// beside them, the runtime primitives) depends on anything a command or a
+// lab owns: those sit on top, and the engines know nothing of them.
+func TestLibraryOwnsNothingOfCommandsOrLab(t *testing.T) {
+	for _, p := range list(t) {
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		if strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "lab/") || strings.HasPrefix(rel, "examples") || rel == "internal/deptest" {
+			continue
+		}
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d, mod+"cmd/") || strings.HasPrefix(d, mod+"lab/") {
+				t.Errorf("%s depends on %s", rel, strings.TrimPrefix(d, mod))
+			}
+		}
+	}
+}
+
 // layers: each package of the module and the module packages it may
 // import. Codecs sit at the bottom and import only the standard library
 // and the codecs below them; engines import codecs; the command sits on
@@ -105,27 +143,31 @@ var layers = map[string][]string{
 	"pxp/webrtc":          {"pxp"},
 	"transport/ws":        nil,
 	"web":                 nil,
-	"internal/memnet":     nil,
 	"internal/acceptloop": nil,
 	"internal/gate":       nil,
-	"internal/natlab":     nil,
-	"internal/sim":        {"internal/memnet", "pxp", "bt/swarm", "bt/pex"},
 	"portmap":             nil,
-	"metrics":             {"pxp", "bt/swarm", "internal/memnet"},
+	"metrics":             {"pxp", "bt/swarm"},
 	"metrics/prom":        {"metrics", "pxp"},
-	"internal/startpages": nil,
 	"peerstore":           nil,
+	// the lab: in-process networks, the NAT lab, the process harness and
+	// the suites that drive real processes
+	"lab/memnet":  nil,
+	"lab/natlab":  nil,
+	"lab/proc":    nil,
+	"lab/interop": {"lab/proc"},
+	"lab/attack":  {"lab/proc"},
+	"lab/nat":     {"lab/natlab", "lab/proc"},
 	// tests only
 	"internal/deptest": nil,
-	"interop":          nil,
-	"attack":           nil,
-	"nat":              {"internal/natlab"},
 	"examples":         nil,
 	// programs shown in README.md
 	"examples/pxp":     {"pxp"},
 	"examples/btswarm": {"bt/metainfo", "bt/swarm"},
-	// the command
-	"cmd/pex": {"bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/sim", "internal/startpages", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
+	// the commands: the user's, the lab's, and what they share
+	"cmd/internal/cli":        {"metrics"},
+	"cmd/pex":                 {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
+	"cmd/pexlab/internal/sim": {"lab/memnet", "pxp", "bt/swarm", "bt/pex"},
+	"cmd/pexlab":              {"cmd/internal/cli", "cmd/pexlab/internal/sim", "bt/metainfo", "bt/pex", "bt/wire", "bt/compact", "metrics", "pxp", "pxp/webrtc", "lab/memnet"},
 }
 
 // codecs import nothing outside the standard library and the module.
@@ -186,6 +228,51 @@ func TestOnlyWebRTCImportsPion(t *testing.T) {
 			if strings.HasPrefix(imp, "github.com/pion/") {
 				t.Errorf("%s imports %s", p.ImportPath, imp)
 			}
+		}
+	}
+}
+
+// A comment directly above a package clause is the package's doc comment,
+// whatever file it is in: "go doc" prints it first. Only one file of a
+// package has one, and it starts "Package NAME" (or "Command NAME"); a
+// file's own comment is kept apart from the clause by a blank line.
+func TestNoStrayPackageComments(t *testing.T) {
+	root := filepath.Join("..", "..")
+	docs := map[string][]string{} // directory -> files with a doc comment
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && p != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.ParseComments|parser.PackageClauseOnly)
+		if err != nil {
+			return err
+		}
+		if f.Doc == nil {
+			return nil
+		}
+		text := f.Doc.Text()
+		if !strings.HasPrefix(text, "Package "+f.Name.Name+" ") && !strings.HasPrefix(text, "Command ") {
+			t.Errorf("%s: the comment above its package clause is taken as the package's doc (%q): put a blank line between them", p, strings.SplitN(text, "\n", 2)[0])
+		}
+		key := filepath.Dir(p) + " " + f.Name.Name
+		docs[key] = append(docs[key], p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) < 20 {
+		t.Fatalf("found only %d packages with a doc comment", len(docs))
+	}
+	for _, files := range docs {
+		if len(files) > 1 {
+			t.Errorf("more than one file carries the package doc: %v", files)
 		}
 	}
 }

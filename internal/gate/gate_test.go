@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/seed0021ed4d/pex/internal/memnet"
+	"github.com/seed0021ed4d/pex/lab/memnet"
 )
 
 func ip(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"time"
+
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
+	"github.com/seed0021ed4d/pex/pxp"
+	"github.com/seed0021ed4d/pex/pxp/webrtc"
+)
+
+var benchCmd = &cli.Command{
+	Name:    "bench getnewpeer",
+	Summary: "GetNewPeer and node memory, Go against the JS reference",
+	About: "Measures GetNewPeer on loopback: --n introductions each for Go over WebRTC, " +
+		"over a direct TCP dial and as a relayed session, and for the pinned JS reference " +
+		"(peer-exchange 2.2.0) over WebRTC, printing p50 and p95 in milliseconds; then the " +
+		"memory of a Go node (this binary, or --pex) and of a JS node, each holding one " +
+		"WebRTC link (peak and current RSS, anonymous and file-backed); then Go and JS " +
+		"meeting each other, a pex node process and a JS node introduced through a hub in " +
+		"both directions (go-js-webrtc: pex asks, js-go-webrtc: JS asks), each round with " +
+		"fresh processes, and with --baseline the same rounds with another pex binary, " +
+		"alternating, for a ratio. The JS side needs Node and the packages of --js " +
+		"(npm ci there). BENCHMARKS.md records the results.",
+	Examples: []string{
+		"pexlab bench getnewpeer",
+		"pexlab bench getnewpeer --n 100 --js testdata/js --json",
+		"pexlab bench getnewpeer --no-js",
+		"pexlab bench getnewpeer --n 20 --baseline /tmp/pex-old",
+	},
+	Flags: func() *flag.FlagSet { return new(benchOpts).flagSet() },
+}
+
+type benchOpts struct {
+	n        int
+	jsDir    string
+	noJS     bool
+	json     bool
+	pexBin   string
+	baseline string
+}
+
+func (o *benchOpts) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("pexlab bench getnewpeer", flag.ContinueOnError)
+	fs.IntVar(&o.n, "n", 20, "`N` introductions to time per setup (at least 1)")
+	fs.StringVar(&o.jsDir, "js", "testdata/js", "`DIR` of the pinned JS reference (package.json, node_modules, node.js)")
+	fs.BoolVar(&o.noJS, "no-js", false, "measure Go only")
+	fs.StringVar(&o.pexBin, "pex", "", "the pex `BINARY` to run as the Go node whose memory is measured (default: pex beside pexlab, else on PATH)")
+	fs.StringVar(&o.baseline, "baseline", "", "a second pex `BINARY` (an older build) whose Go-JS introductions are timed in the same run, round for round, for a ratio")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	return fs
+}
+
+// runBench measures GetNewPeer latency and the memory of a node holding one
+// WebRTC link, Go against the pinned JS reference, on loopback, in one run.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		benchCmd.WriteHelp(stdout)
+		return flag.ErrHelp
+	}
+	if len(args) > 0 && args[0] == "relay" {
+		return runBenchRelay(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "swarm" {
+		return runBenchSwarm(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) == 0 || args[0] != "getnewpeer" {
+		fmt.Fprintln(stderr, "pexlab bench: the benchmarks are getnewpeer and relay")
+		fmt.Fprintln(stderr, "Run \"pexlab bench getnewpeer -h\" or \"pexlab bench relay -h\" for their flags and examples.")
+		return cli.ErrUsage
+	}
+	var o benchOpts
+	fs := o.flagSet()
+	if err := benchCmd.ParseFlags(fs, args[1:], stdout, stderr); err != nil {
+		return err
+	}
+	c := cli.Checks{Cmd: "pexlab bench getnewpeer"}
+	c.NoArgs(fs.Args())
+	if o.n < 1 {
+		c.Fail("n", "must be at least 1 (got %d)", o.n)
+	}
+	if err := c.Report(stderr); err != nil {
+		return err
+	}
+	var err error
+	if o.pexBin, err = findPex(o.pexBin); err != nil {
+		return err
+	}
+	pr := cli.NewPrinter(stdout, o.json)
+	type result struct {
+		name     string
+		p50, p95 float64
+	}
+	var results []result
+	add := func(name string, ms []float64) {
+		p50, p95 := percentile(ms, 50), percentile(ms, 95)
+		results = append(results, result{name, p50, p95})
+		pr.Event("latency", "setup", name, "n", len(ms), "p50_ms", p50, "p95_ms", p95)
+	}
+	for _, mode := range []string{"webrtc", "direct", "relay"} {
+		ms, err := benchGo(ctx, mode, o.n)
+		if err != nil {
+			return fmt.Errorf("go %s: %w", mode, err)
+		}
+		add("go-"+mode, ms)
+	}
+	goMem, err := goNodeRSS(ctx, o.pexBin)
+	if err != nil {
+		return fmt.Errorf("go rss: %w", err)
+	}
+	memEvent := func(node string, m procMem) {
+		pr.Event("rss", "node", node, "peak_kib", m.Peak, "rss_kib", m.RSS, "anon_kib", m.Anon, "file_kib", m.File)
+	}
+	memEvent("go", goMem)
+	var jsP50 float64
+	var jsMem procMem
+	var mixed map[string][]float64
+	if !o.noJS {
+		ms, mem, err := benchJS(ctx, o.jsDir, o.n)
+		if err != nil {
+			return fmt.Errorf("js: %w", err)
+		}
+		add("js-webrtc", ms)
+		jsP50, jsMem = percentile(ms, 50), mem
+		memEvent("js", jsMem)
+		if mixed, err = benchMixed(ctx, o.pexBin, o.baseline, o.jsDir, o.n); err != nil {
+			return fmt.Errorf("go-js: %w", err)
+		}
+		for _, setup := range mixedSetups {
+			add(setup, mixed[setup])
+			if b := mixed[setup+"-baseline"]; b != nil {
+				add(setup+"-baseline", b)
+				pr.Event("ratio", "setup", setup, "baseline_p50_over_p50", percentile(b, 50)/percentile(mixed[setup], 50))
+			}
+		}
+	}
+	if o.json {
+		if jsP50 > 0 {
+			pr.Event("ratio", "js_p50_over_go_webrtc_p50", jsP50/results[0].p50, "js_rss_over_go_rss", float64(jsMem.Peak)/float64(goMem.Peak))
+		}
+		return nil
+	}
+	pr.Text("\n%-21s %10s %10s %12s", "setup", "p50 ms", "p95 ms", "JS p50 / p50")
+	for _, r := range results {
+		ratio := "-"
+		if jsP50 > 0 {
+			ratio = fmt.Sprintf("%.1fx", jsP50/r.p50)
+		}
+		pr.Text("%-21s %10.2f %10.2f %12s", r.name, r.p50, r.p95, ratio)
+	}
+	pr.Text("\na node holding one WebRTC link, MiB: %8s %8s %8s %8s", "peak", "RSS", "anon", "file")
+	row := func(node string, m procMem) {
+		pr.Text("%-35s %8.1f %8.1f %8.1f %8.1f", node, float64(m.Peak)/1024, float64(m.RSS)/1024, float64(m.Anon)/1024, float64(m.File)/1024)
+	}
+	row("Go", goMem)
+	if jsMem.Peak > 0 {
+		row("JS", jsMem)
+		pr.Text("%-35s %7.1fx %7.1fx %7.1fx", "JS / Go", float64(jsMem.Peak)/float64(goMem.Peak), float64(jsMem.RSS)/float64(goMem.RSS), float64(jsMem.Anon)/float64(goMem.Anon))
+	}
+	return nil
+}
+
+func percentile(ms []float64, p int) float64 {
+	s := append([]float64(nil), ms...)
+	sort.Float64s(s)
+	i := (len(s)*p + 99) / 100
+	return s[max(0, min(len(s)-1, i-1))]
+}
+
+// benchNode is an exchange of the bench's, set up as pex node would be
+// for mode ("webrtc": introductions upgraded over loopback ICE; "direct":
+// by a TCP dial to the advertised address; "relay": kept relayed) but
+// taking every request (the bench asks back to back), and, when listen is
+// set, serving a loopback listener it returns.
+func benchNode(mode string, listen bool) (*pxp.Exchange, net.Listener, error) {
+	var ln net.Listener
+	var laddr net.Addr
+	if listen {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, nil, err
+		}
+		laddr = ln.Addr()
+	}
+	fail := func(err error) (*pxp.Exchange, net.Listener, error) {
+		if ln != nil {
+			ln.Close()
+		}
+		return nil, nil, err
+	}
+	cfg := &pxp.Config{}
+	switch mode {
+	case "webrtc":
+		up, err := webrtc.New(&webrtc.Config{Loopback: true})
+		if err != nil {
+			return fail(err)
+		}
+		cfg.Upgrader = up
+	case "direct":
+		var d net.Dialer
+		cfg.Dialer = d.DialContext
+		if laddr != nil {
+			cfg.AdvertiseAddr = laddr.String()
+		}
+	}
+	cfg.GetPeersRate, cfg.GetPeersBurst = 1000, 1000
+	cfg.RequestRate, cfg.RequestBurst = 1000, 1000
+	ex, err := pxp.New("bench", cfg)
+	if err != nil {
+		return fail(err)
+	}
+	if ln != nil {
+		go ex.Serve(ln, func(*pxp.Conn) {}) // the bench does not read the data streams
+	}
+	return ex, ln, nil
+}
+
+// benchGo times n introductions of b to c through a hub, in one process,
+// over real TCP and (for webrtc) real UDP on loopback. The link is closed
+// after each one so that the next is a new introduction.
+func benchGo(ctx context.Context, mode string, n int) ([]float64, error) {
+	hub, hl, err := benchNode(mode, true)
+	if err != nil {
+		return nil, err
+	}
+	defer hl.Close()
+	defer hub.Close()
+	b, _, err := benchNode(mode, false)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	c, cl, err := benchNode(mode, mode == "direct")
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if cl != nil {
+		defer cl.Close()
+	}
+	go func() {
+		for conn := range c.Incoming() {
+			_ = conn
+		}
+	}()
+	for _, ex := range []*pxp.Exchange{b, c} {
+		conn, err := net.Dial("tcp", hl.Addr().String())
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ex.Connect(ctx, conn); err != nil {
+			return nil, err
+		}
+	}
+	var ms []float64
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		gctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		conn, err := b.GetNewPeer(gctx)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, float64(time.Since(start).Microseconds())/1000)
+		conn.Peer().Close()
+		// Wait until c has dropped b too, so the next round is new.
+		for deadline := time.Now().Add(10 * time.Second); len(c.Peers()) > 1 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return ms, nil
+}

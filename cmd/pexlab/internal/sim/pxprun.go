@@ -1,0 +1,234 @@
+package sim
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/seed0021ed4d/pex/lab/memnet"
+)
+
+// PXPResult is what a PXP run measured.
+type PXPResult struct {
+	Config                    PXPConfig
+	Wall                      time.Duration  // the whole run
+	JoinWall                  time.Duration  // from the first join to the last node at Want
+	JoinMS                    []float64      // each node's time to Want, sorted
+	Failed                    int            // nodes that never reached Want
+	Overlay                   Stats          // after the joins
+	InDegree                  []int          // histogram: InDegree[d] nodes have d incoming links
+	MsgsPerNode, BytesPerNode float64        // sent, mean over the nodes, joins included
+	AfterChurn                *Stats         // after the churn phase, when there was one
+	ChurnJoins                []float64      // times to Want of the nodes that joined during churn, sorted
+	Kill                      *KillResult    // the mass failure, when there was one
+	AtTarget                  int            // surviving nodes at Want when the run ended
+	Below                     map[string]int // nodes below Want at the end, by their last GetNewPeer failure
+	Alive                     int            // surviving nodes
+}
+
+// KillResult is a mass failure and the healing after it.
+type KillResult struct {
+	Killed        int
+	LargestAfter  float64       // the share of survivors in the largest component right after
+	AtTargetAfter float64       // the share of survivors still at Want right after
+	Healed        time.Duration // until every survivor was in one component at Want; 0 if not within HealFor
+	Series        []HealPoint
+	Below         map[string]int // when not healed: the nodes below Want, by their last failure
+	Final         Stats
+}
+
+// HealPoint is the state of the survivors at one moment after the kill.
+type HealPoint struct {
+	T        time.Duration
+	Largest  float64 // share of survivors in the largest component
+	AtTarget float64 // share of survivors at Want
+}
+
+// RunPXP runs the PXP network cfg describes until it is done or ctx ends.
+func RunPXP(ctx context.Context, cfg PXPConfig) (*PXPResult, error) {
+	cfg.defaults()
+	start := time.Now()
+	w := &pxpWorld{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), ctx: ctx, byID: map[string]int{}}
+	w.nw = memnet.NewNetwork()
+	defer w.closeAll()
+	for i := range cfg.Seeds {
+		s, err := w.newNode(i, cfg.Nodes+cfg.Joining+64)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 { // seeds in a chain, so that every seed's joiners can meet
+			c, err := w.nw.DialFrom(nodeAddr(i, 9000).String(), w.node(0).addr)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := s.ex.Connect(ctx, c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	res := &PXPResult{Config: cfg}
+	stopProgress := w.progress(ctx, start)
+	defer stopProgress()
+	// Joins, at JoinRate, at most Joining at once.
+	cfg.Progress.say("joining", "nodes", cfg.Nodes)
+	joinStart := time.Now()
+	if err := w.joinMany(ctx, cfg.Seeds, cfg.Nodes); err != nil {
+		return nil, err
+	}
+	stop := w.maintain(ctx)
+	w.settle(ctx, time.Minute)
+	res.JoinWall = time.Since(joinStart)
+	res.JoinMS, res.Failed = w.joinTimes(cfg.Seeds, cfg.Seeds+cfg.Nodes)
+	g, alive := w.graph()
+	res.Overlay = g.stats(alive, 200, w.rng)
+	res.InDegree = histogram(g.InDegree, alive)
+	res.MsgsPerNode, res.BytesPerNode = w.traffic()
+	cfg.Progress.say("joined", "nodes", cfg.Nodes, "seconds", res.JoinWall.Seconds(), "failed", res.Failed)
+	if cfg.Churn > 0 {
+		first := len(w.nodes)
+		w.churn(ctx)
+		w.settle(ctx, time.Minute)
+		g, alive := w.graph()
+		st := g.stats(alive, 200, w.rng)
+		res.AfterChurn = &st
+		res.ChurnJoins, _ = w.joinTimes(first, len(w.nodes))
+		cfg.Progress.say("churned", "joined", len(w.nodes)-first)
+	}
+	if cfg.Kill > 0 {
+		res.Kill = w.massFailure(ctx)
+	}
+	stop()
+	res.AtTarget, res.Alive = w.atTarget()
+	res.Below = w.belowReasons()
+	res.Wall = time.Since(start)
+	return res, nil
+}
+
+// progress says, every two seconds, how many live nodes are at Want.
+func (w *pxpWorld) progress(ctx context.Context, start time.Time) (stop func()) {
+	if w.cfg.Progress == nil {
+		return func() {}
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-t.C:
+				at, alive := w.atTarget()
+				w.cfg.Progress.say("progress", "elapsed_s", time.Since(start).Truncate(time.Second).Seconds(), "alive", alive, "at_target", at)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// joinMany joins nodes first..first+n-1 at the configured rate.
+func (w *pxpWorld) joinMany(ctx context.Context, first, n int) error {
+	sem := make(chan struct{}, w.cfg.Joining)
+	tick := time.Duration(float64(time.Second) / w.cfg.JoinRate)
+	next := time.Now()
+	var wg sync.WaitGroup
+	var firstErr error
+	var errMu sync.Mutex
+	for i := first; i < first+n; i++ {
+		if ctx.Err() != nil {
+			break
+		}
+		if d := time.Until(next); d > 0 {
+			sleepCtx(ctx, d)
+		}
+		next = next.Add(tick)
+		sem <- struct{}{}
+		node, err := w.newNode(i, w.cfg.MaxPeers)
+		if err != nil {
+			<-sem
+			errMu.Lock()
+			firstErr = err
+			errMu.Unlock()
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			w.join(ctx, node)
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// joinTimes returns the sorted times to Want of nodes [from, to), in ms,
+// and how many never got there.
+func (w *pxpWorld) joinTimes(from, to int) ([]float64, int) {
+	var ms []float64
+	failed := 0
+	for i := from; i < to; i++ {
+		n := w.node(i)
+		n.mu.Lock()
+		r := n.reached
+		n.mu.Unlock()
+		if r == 0 {
+			failed++
+			continue
+		}
+		ms = append(ms, float64(r.Microseconds())/1000)
+	}
+	slices.Sort(ms)
+	return ms, failed
+}
+
+// traffic is the mean of messages and bytes sent per live node.
+func (w *pxpWorld) traffic() (msgs, bytes float64) {
+	live := w.live()
+	for _, n := range live {
+		st := n.ex.Stats()
+		msgs += float64(st.MessagesSent)
+		bytes += float64(st.BytesSent)
+	}
+	if len(live) > 0 {
+		msgs /= float64(len(live))
+		bytes /= float64(len(live))
+	}
+	return msgs, bytes
+}
+
+func (w *pxpWorld) closeAll() {
+	w.mu.Lock()
+	nodes := slices.Clone(w.nodes)
+	w.mu.Unlock()
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		if n == nil || n.isDead() {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() { defer wg.Done(); n.kill(); <-sem }()
+	}
+	wg.Wait()
+}
+
+// histogram counts the live nodes of each in-degree.
+func histogram(deg []int, alive []bool) []int {
+	var h []int
+	for i, d := range deg {
+		if alive != nil && !alive[i] {
+			continue
+		}
+		for len(h) <= d {
+			h = append(h, 0)
+		}
+		h[d]++
+	}
+	return h
+}

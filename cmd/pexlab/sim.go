@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+
+	"github.com/seed0021ed4d/pex/cmd/pexlab/internal/sim"
+)
+
+var simCmd = &cli.Command{
+	Name:    "sim",
+	Summary: "a PXP network of thousands of real nodes in one process",
+	About: "Runs --nodes PXP nodes (real pxp engines) in this process over an in-memory network, " +
+		"each with an address of its own /24. Nodes join at --join-rate through one of --seeds " +
+		"bootstrap nodes (chained to each other), grow to --want peers with GetNewPeer (direct " +
+		"dials to the addresses candidates advertise), keeping their seed link (unless " +
+		"--drop-seed), as PXP nodes do: a seed holds every node. Then, with --churn, a share of the nodes is replaced every second for " +
+		"--churn-for; with --kill, a share is killed at once and the survivors heal (topping up " +
+		"through the peers they have left, joining again when they have none) for at most " +
+		"--heal-for. It reports the time to reach --want, messages and bytes per node, the " +
+		"overlay's in-degrees, clustering coefficient and path length against a random graph " +
+		"of the same mean degree, and after the failure the share of survivors in the largest " +
+		"component over time. With --out, it writes plots (SVG) and the tables there. It exits " +
+		"0 when every surviving node ends at --want. pexlab sim bt runs a BitTorrent swarm.",
+	Examples: []string{
+		"pexlab sim --nodes 1000",
+		"pexlab sim --nodes 10000 --want 8 --kill 0.5 --out sim-out",
+		"pexlab sim --nodes 2000 --churn 0.02 --churn-for 20s --seeds 3 --json",
+	},
+	Flags: func() *flag.FlagSet { return new(simOpts).flagSet() },
+}
+
+type simOpts struct {
+	cfg     sim.PXPConfig
+	out     string
+	json    bool
+	metrics string
+}
+
+func (o *simOpts) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("pexlab sim", flag.ContinueOnError)
+	fs.IntVar(&o.cfg.Nodes, "nodes", 1000, "`N` nodes besides the seeds (at least 10)")
+	fs.IntVar(&o.cfg.Want, "want", 8, "`K` peers each node grows to")
+	fs.IntVar(&o.cfg.Seeds, "seeds", 1, "`S` bootstrap nodes; a node joins through one at random")
+	fs.BoolVar(&o.cfg.DropSeed, "drop-seed", false, "close the link to the seed after reaching --want (a seed then knows only nodes still joining)")
+	fs.Float64Var(&o.cfg.JoinRate, "join-rate", 2000, "nodes starting to join a second, `R`")
+	fs.IntVar(&o.cfg.MaxPeers, "max-peers", 64, "each node's link limit, `M`")
+	fs.Float64Var(&o.cfg.Churn, "churn", 0, "replace this share of the nodes a second, `RATE`, during --churn-for (0: no churn)")
+	fs.DurationVar(&o.cfg.ChurnFor, "churn-for", 10*time.Second, "how long the churn lasts, `D`")
+	fs.Float64Var(&o.cfg.Kill, "kill", 0, "kill this share of the nodes at once, `FRACTION`, after the joins (0: none)")
+	fs.DurationVar(&o.cfg.HealFor, "heal-for", time.Minute, "the longest the survivors are given to heal, `D`")
+	fs.Uint64Var(&o.cfg.Seed, "seed", 1, "`S` seeds the run's own random choices (the engines draw their own)")
+	fs.StringVar(&o.out, "out", "", "write plots and tables under `DIR`")
+	fs.StringVar(&o.metrics, "metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	return fs
+}
+
+func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "bt" {
+		return runSimBT(ctx, args[1:], stdout, stderr)
+	}
+	var o simOpts
+	fs := o.flagSet()
+	if err := simCmd.ParseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	c := cli.Checks{Cmd: "pexlab sim"}
+	c.NoArgs(fs.Args())
+	if o.cfg.Nodes < 10 {
+		c.Fail("nodes", "must be at least 10 (got %d)", o.cfg.Nodes)
+	}
+	if o.cfg.Want < 1 || o.cfg.Want >= o.cfg.Nodes {
+		c.Fail("want", "must be 1 to --nodes - 1 (got %d)", o.cfg.Want)
+	}
+	if o.cfg.Seeds < 1 {
+		c.Fail("seeds", "must be at least 1 (got %d)", o.cfg.Seeds)
+	}
+	if o.cfg.MaxPeers <= o.cfg.Want {
+		c.Fail("max-peers", "must exceed --want (got %d)", o.cfg.MaxPeers)
+	}
+	if o.cfg.JoinRate <= 0 {
+		c.Fail("join-rate", "must be positive")
+	}
+	if o.cfg.Churn < 0 || o.cfg.Churn > 1 {
+		c.Fail("churn", "must be 0 to 1 (got %v)", o.cfg.Churn)
+	}
+	if o.cfg.Kill < 0 || o.cfg.Kill >= 1 {
+		c.Fail("kill", "must be 0 to less than 1 (got %v)", o.cfg.Kill)
+	}
+	if err := c.Report(stderr); err != nil {
+		return err
+	}
+	pr, progress, stop, err := simOutput(stdout, o.json, o.metrics)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	o.cfg.Progress = progress
+	res, err := sim.RunPXP(ctx, o.cfg)
+	if err != nil {
+		return err
+	}
+	// The files first: with --json the summary is the last line.
+	if err := writeSim(pr, o.out, func() ([]string, error) { return sim.WritePXP(o.out, res) }); err != nil {
+		return err
+	}
+	pr.Event("summary", simSummary(res)...)
+	if !o.json {
+		pr.Text("\n%s", sim.PXPTable(res))
+	}
+	if res.AtTarget != res.Alive {
+		return fmt.Errorf("%d of %d surviving nodes ended below --want", res.Alive-res.AtTarget, res.Alive)
+	}
+	if ctx.Err() != nil {
+		return errors.New("interrupted")
+	}
+	return nil
+}
+
+// simOutput is the printer both simulations report through, their
+// progress printed as events, with --metrics served until stop.
+func simOutput(stdout io.Writer, json bool, metrics string) (pr *cli.Printer, progress sim.Progress, stop func(), err error) {
+	pr = cli.NewPrinter(stdout, json)
+	stop = func() {}
+	if metrics != "" {
+		if stop, err = cli.ServeMetrics(context.Background(), metrics, pr); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return pr, func(phase string, fields ...any) { pr.Event(phase, fields...) }, stop, nil
+}
+
+// writeSim writes a run's plots and tables under dir (none when dir is
+// empty) and says which.
+func writeSim(pr *cli.Printer, dir string, write func() ([]string, error)) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	files, err := write()
+	if err != nil {
+		return err
+	}
+	pr.Event("written", "files", files)
+	return nil
+}
+
+// simSummary is the summary event's fields.
+func simSummary(r *sim.PXPResult) []any {
+	o := r.Overlay
+	f := []any{"nodes", r.Config.Nodes, "want", r.Config.Want, "wall_s", r.Wall.Seconds(), "join_wall_s", r.JoinWall.Seconds(),
+		"join_p50_ms", sim.Percentile(r.JoinMS, 50), "join_p99_ms", sim.Percentile(r.JoinMS, 99), "failed", r.Failed,
+		"msgs_per_node", r.MsgsPerNode, "bytes_per_node", r.BytesPerNode,
+		"mean_degree", o.MeanDegree, "clustering", o.Clustering, "random_clustering", o.RandClustering,
+		"path_length", o.PathLength, "random_path_length", o.RandPathLength, "largest", o.Largest,
+		"alive", r.Alive, "at_target", r.AtTarget}
+	if k := r.Kill; k != nil {
+		f = append(f, "killed", k.Killed, "largest_after_kill", k.LargestAfter, "at_target_after_kill", k.AtTargetAfter,
+			"healed_s", k.Healed.Seconds())
+	}
+	return f
+}

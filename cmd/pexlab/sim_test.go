@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// pexlab sim and pexlab sim bt run end to end at small sizes: exit 0, the
+// summary is the last JSON line, and the plots and tables are written.
+func TestSimCommands(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		files []string
+	}{
+		{[]string{"sim", "--nodes", "60", "--want", "4", "--kill", "0.5", "--heal-for", "20s"},
+			[]string{"pxp-summary.txt", "pxp-result.json", "pxp-join.svg", "pxp-indegree.svg", "pxp-heal.svg"}},
+		{[]string{"sim", "bt", "--peers", "40", "--max-peers", "10", "--duration", "3m"},
+			[]string{"bt-summary.txt", "bt-result.json", "bt-knowledge.svg", "bt-tracker-load.svg"}},
+	} {
+		t.Run(c.args[len(c.args)-1], func(t *testing.T) {
+			dir := t.TempDir()
+			var out strings.Builder
+			args := append(c.args, "--json", "--out", dir)
+			if code := run(context.Background(), args, &out, os.Stderr); code != 0 {
+				t.Fatalf("%v exited %d", args, code)
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			var last map[string]any
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last["event"] != "summary" {
+				t.Fatalf("the last line is %v, not the summary", last)
+			}
+			for _, f := range c.files {
+				if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+					t.Errorf("%s: %v", f, err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,169 @@
+package nat
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed0021ed4d/pex/lab/natlab"
+)
+
+// btHost is one `pex bt swarm` of the BitTorrent lab.
+type btHost struct {
+	label     string // router kind, and "-nomap" when --no-portmap
+	h         *natlab.Host
+	p         *proc
+	reachable bool // what the lab's router lets in: a peer can dial it
+	mapping   string
+}
+
+// BitTorrent behind NAT: one swarm of peers behind every kind of router
+// (two of each, and UPnP routers' hosts once with their port mapping and
+// once without), bootstrapped from two public seeds that tell everyone
+// about everyone by PEX. Each peer learns its public address from the
+// seeds' yourip, maps its port where the router speaks NAT-PMP or UPnP,
+// and proves itself reachable when a stranger dials in. A pair connects
+// exactly when one of the two can be dialed: a public host, a port
+// forward, or a mapping; BitTorrent over TCP has no hole punch (BEP 55
+// needs uTP).
+func TestBitTorrentAcrossNATs(t *testing.T) {
+	l := natlab.New(t)
+	const ih = "0123456789abcdef0123456789abcdef01234567"
+	var seeds []string
+	for _, name := range []string{"s1", "s2"} {
+		h := l.PublicHost(name)
+		addr := h.Addr.String() + ":6881"
+		// The seeds speak the extension protocol (BEP 10) to everyone: its
+		// handshake carries yourip, AZMP's has nothing like it.
+		if start(t, h, "bt", "swarm", "--infohash", ih, "--listen", addr, "--no-azmp").wait("listening", 10*time.Second, nil) == nil {
+			t.Fatal("a seed did not start")
+		}
+		seeds = append(seeds, "--peer", addr)
+	}
+	type kind struct {
+		r         natlab.Router
+		noMap     bool
+		reachable bool
+		mapping   string
+	}
+	kinds := []kind{
+		{natlab.Public, false, true, "none"},
+		{natlab.Forward, false, true, "none"},
+		{natlab.UPnP, false, true, "natpmp"},
+		{natlab.UPnP, true, false, "none"},
+		{natlab.EIM, false, false, "none"},
+		{natlab.Symmetric, false, false, "none"},
+		{natlab.Firewall, false, false, "none"},
+	}
+	var hosts []*btHost
+	byIP := map[netip.Addr]*btHost{}
+	for _, k := range kinds {
+		for i := range 2 {
+			label := k.r.String()
+			if k.noMap {
+				label += "-nomap"
+			}
+			b := &btHost{label: fmt.Sprintf("%s%d", label, i+1), reachable: k.reachable, mapping: k.mapping}
+			b.h = l.HomeHost(fmt.Sprintf("t%s%d", strings.ReplaceAll(label, "-", ""), i), k.r, 5000)
+			args := append([]string{"bt", "swarm", "--infohash", ih, "--listen", "0.0.0.0:5000"}, seeds...)
+			if k.noMap {
+				args = append(args, "--no-portmap")
+			}
+			b.p = start(t, b.h, args...)
+			hosts = append(hosts, b)
+			byIP[b.h.Public] = b
+		}
+	}
+	// Who is connected to whom, and who dialed, from the connected events.
+	links := func(b *btHost) map[*btHost]string {
+		b.p.mu.Lock()
+		defer b.p.mu.Unlock()
+		m := map[*btHost]string{}
+		for _, ev := range b.p.events {
+			if ev["event"] != "connected" {
+				continue
+			}
+			ap, err := netip.ParseAddrPort(fmt.Sprint(ev["peer"]))
+			o := byIP[ap.Addr().Unmap()]
+			if err != nil || o == nil {
+				continue
+			}
+			if ev["outgoing"] == true {
+				m[o] = "out"
+			} else if m[o] == "" {
+				m[o] = "in"
+			}
+		}
+		return m
+	}
+	connected := func(a, b *btHost) bool { _, ok := links(a)[b]; return ok }
+	natOK := func(b *btHost) bool {
+		nat := b.p.last("nat")
+		return nat != nil && nat["observed"] == b.h.Public.String() && nat["mapping"] == b.mapping && nat["reachable"] == b.reachable
+	}
+	// Wait until every pair that can connect has, and every host knows
+	// its NAT.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		missing := 0
+		for _, b := range hosts {
+			if !natOK(b) {
+				missing++
+			}
+		}
+		for i, a := range hosts {
+			for _, b := range hosts[i+1:] {
+				if (a.reachable || b.reachable) && !connected(a, b) {
+					missing++
+				}
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+		hosts[0].p.waitUntil(time.Second, func() bool { return false })
+	}
+	var sb strings.Builder
+	sb.WriteString("\nBitTorrent: row dialed column (out), column dialed row (in), or not connected (-)\n           ")
+	for _, b := range hosts {
+		fmt.Fprintf(&sb, " %-11s", b.label)
+	}
+	sb.WriteString("\n")
+	for _, a := range hosts {
+		fmt.Fprintf(&sb, "%-11s", a.label)
+		la := links(a)
+		for _, b := range hosts {
+			cell := "-"
+			if a == b {
+				cell = "."
+			} else if d := la[b]; d != "" {
+				cell = d
+			}
+			fmt.Fprintf(&sb, " %-11s", cell)
+		}
+		sb.WriteString("\n")
+	}
+	pairs, joined := 0, 0
+	for i, a := range hosts {
+		for _, b := range hosts[i+1:] {
+			pairs++
+			want := a.reachable || b.reachable
+			got := connected(a, b) || connected(b, a)
+			if got {
+				joined++
+			}
+			if got != want {
+				t.Errorf("%s and %s: connected %v, want %v", a.label, b.label, got, want)
+			}
+		}
+	}
+	fmt.Fprintf(&sb, "%d of %d pairs connected\n", joined, pairs)
+	t.Log(sb.String())
+	for _, b := range hosts {
+		if nat := b.p.last("nat"); !natOK(b) {
+			t.Errorf("%s: nat event %v; want observed %s, mapping %s, reachable %v", b.label, nat, b.h.Public, b.mapping, b.reachable)
+		}
+	}
+}
