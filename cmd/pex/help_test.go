@@ -115,79 +115,55 @@ func TestHelpDescribesEveryFlag(t *testing.T) {
 	}
 }
 
-// README.md shows each command's help exactly as the command prints it,
-// after a marker line "<!-- pex help NAME -->". PEX_UPDATE_README=1
-// rewrites those blocks from the commands.
-func TestREADMEMatchesHelp(t *testing.T) {
-	const path = "../../README.md"
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
-	blocks := append([]string{"--help"}, func() (names []string) {
-		for _, c := range prog.Commands {
-			names = append(names, c.Name)
-		}
-		return
-	}()...)
-	for _, name := range blocks {
-		var h strings.Builder
-		if name == "--help" {
-			prog.WriteUsage(&h)
-		} else {
-			prog.Find(name).WriteHelp(&h)
-		}
-		marker := "<!-- pex help " + name + " -->\n```text\n"
-		i := strings.Index(readme, marker)
-		if i < 0 {
-			t.Errorf("README.md has no %q block", marker)
-			continue
-		}
-		start := i + len(marker)
-		end := strings.Index(readme[start:], "```\n")
-		if end < 0 {
-			t.Fatalf("README.md: the %s block is not closed", name)
-		}
-		if got := readme[start : start+end]; got != h.String() {
-			if os.Getenv("PEX_UPDATE_README") == "1" {
-				readme = readme[:start] + h.String() + readme[start+end:]
-				continue
-			}
-			t.Errorf("README.md's block for pex %s differs from the command's help (PEX_UPDATE_README=1 go test -run TestREADMEMatchesHelp ./cmd/pex rewrites it):\n--- README\n%s\n--- pex\n%s", name, got, h.String())
-		}
-	}
-	if os.Getenv("PEX_UPDATE_README") == "1" {
-		if err := os.WriteFile(path, []byte(readme), 0o644); err != nil {
-			t.Fatal(err)
-		}
+// docs/pex.md holds, after each marker line "<!-- pex help NAME -->",
+// exactly what the command's help prints (the prose around the blocks is
+// written by hand). PEX_UPDATE_DOCS=1 go test -run TestDocsMatchHelp
+// ./cmd/pex ./cmd/pexlab rewrites the blocks from the commands.
+func TestDocsMatchHelp(t *testing.T) {
+	if err := prog.SyncDocs("../../docs/pex.md", os.Getenv("PEX_UPDATE_DOCS") == "1"); err != nil {
+		t.Errorf("%v\n(PEX_UPDATE_DOCS=1 go test -run TestDocsMatchHelp ./cmd/pex rewrites the help blocks)", err)
 	}
 }
 
-// Every event name the command prints is documented in README.md.
-func TestREADMEListsEveryEvent(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, _ := filepath.Glob("*.go")
-	re := regexp.MustCompile(`\.(?:event\(|limited\([^,]+, )"([a-z-]+)"`)
-	seen := map[string]bool{}
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
+// Every event either command prints is documented, in backquotes, in its
+// reference: pex's in docs/pex.md, pexlab's in docs/pexlab.md. An event
+// is a literal name given to Event, Limited or, in the simulators, say.
+func TestDocsListEveryEvent(t *testing.T) {
+	re := regexp.MustCompile(`\.(?:Event\(|Limited\([^,]+, |say\()"([a-z-]+)"`)
+	for _, c := range []struct {
+		doc   string
+		globs []string
+	}{
+		{"../../docs/pex.md", []string{"*.go", "../internal/cli/*.go"}},
+		{"../../docs/pexlab.md", []string{"../pexlab/*.go", "../pexlab/internal/sim/*.go", "../internal/cli/serve.go"}},
+	} {
+		doc, err := os.ReadFile(c.doc)
+		if err != nil {
+			t.Fatal(err)
 		}
-		src, _ := os.ReadFile(f)
-		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
-			seen[m[1]] = true
+		seen := map[string]string{}
+		for _, g := range c.globs {
+			files, _ := filepath.Glob(g)
+			for _, f := range files {
+				if strings.HasSuffix(f, "_test.go") {
+					continue
+				}
+				src, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+					seen[m[1]] = f
+				}
+			}
 		}
-	}
-	if len(seen) < 10 {
-		t.Fatalf("found only %d event names: %v", len(seen), seen)
-	}
-	for name := range seen {
-		if !strings.Contains(string(readme), "`"+name+"`") {
-			t.Errorf("README.md does not document the event %q", name)
+		if len(seen) < 10 {
+			t.Fatalf("%v: found only %d event names: %v", c.globs, len(seen), seen)
+		}
+		for name, f := range seen {
+			if !strings.Contains(string(doc), "`"+name+"`") {
+				t.Errorf("%s does not document the event %q (printed in %s)", c.doc, name, f)
+			}
 		}
 	}
 }

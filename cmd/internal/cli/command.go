@@ -57,10 +57,7 @@ func (p *Program) Find(name string) *Command {
 
 // Names lists the commands' names for an error message: "a, b and c".
 func (p *Program) Names() string {
-	var names []string
-	for _, c := range p.Commands {
-		names = append(names, c.Name)
-	}
+	names := p.names()
 	if len(names) < 2 {
 		return strings.Join(names, "")
 	}
