@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Config tunes a Session. The zero value means the defaults given per field.
+// Config tunes a Session. The zero value means the defaults given per
+// field, and so does a negative number or duration.
 type Config struct {
 	// MaxFrameSize is the largest frame payload accepted from the peer. A
 	// larger frame is a protocol error that ends the session. Default 1 MiB.
@@ -55,12 +56,13 @@ const (
 	DefaultWriteTimeout      = 30 * time.Second
 )
 
-// orDefault returns d when v is zero or negative.
-func orDefault[T int | time.Duration](v, d T) T {
-	if v <= 0 {
-		return d
+// positiveOr returns v when it is positive and d otherwise: in this
+// package a zero or negative field means the default.
+func positiveOr[T int | time.Duration](v, d T) T {
+	if v > 0 {
+		return v
 	}
-	return v
+	return d
 }
 
 // DefaultConfig returns the configuration a nil *Config stands for.
@@ -74,14 +76,14 @@ func (c *Config) withDefaults() Config {
 	if c != nil {
 		o = *c
 	}
-	o.MaxFrameSize = orDefault(o.MaxFrameSize, DefaultMaxFrameSize)
-	o.MaxWriteChunk = orDefault(o.MaxWriteChunk, DefaultMaxWriteChunk)
-	o.StreamBuffer = orDefault(o.StreamBuffer, DefaultStreamBuffer)
-	o.MaxPendingStreams = orDefault(o.MaxPendingStreams, DefaultMaxPendingStreams)
-	o.PendingBuffer = orDefault(o.PendingBuffer, DefaultPendingBuffer)
-	o.PendingTimeout = orDefault(o.PendingTimeout, DefaultPendingTimeout)
-	o.StallTimeout = orDefault(o.StallTimeout, DefaultStallTimeout)
-	o.WriteTimeout = orDefault(o.WriteTimeout, DefaultWriteTimeout)
+	o.MaxFrameSize = positiveOr(o.MaxFrameSize, DefaultMaxFrameSize)
+	o.MaxWriteChunk = positiveOr(o.MaxWriteChunk, DefaultMaxWriteChunk)
+	o.StreamBuffer = positiveOr(o.StreamBuffer, DefaultStreamBuffer)
+	o.MaxPendingStreams = positiveOr(o.MaxPendingStreams, DefaultMaxPendingStreams)
+	o.PendingBuffer = positiveOr(o.PendingBuffer, DefaultPendingBuffer)
+	o.PendingTimeout = positiveOr(o.PendingTimeout, DefaultPendingTimeout)
+	o.StallTimeout = positiveOr(o.StallTimeout, DefaultStallTimeout)
+	o.WriteTimeout = positiveOr(o.WriteTimeout, DefaultWriteTimeout)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

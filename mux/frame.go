@@ -109,10 +109,7 @@ type Reader struct {
 // NewReader returns a Reader that refuses frames with a payload over maxPayload
 // bytes (DefaultMaxFrameSize if maxPayload <= 0).
 func NewReader(r io.Reader, maxPayload int) *Reader {
-	if maxPayload <= 0 {
-		maxPayload = DefaultMaxFrameSize
-	}
-	return &Reader{br: rbuf.New(r), max: maxPayload}
+	return &Reader{br: rbuf.New(r), max: positiveOr(maxPayload, DefaultMaxFrameSize)}
 }
 
 // ReadFrame reads the next frame; its Payload is valid until the next
@@ -190,9 +187,7 @@ func readUvarint(br io.ByteReader, what string) (uint64, error) {
 // number of bytes it used. It returns io.ErrUnexpectedEOF when b holds only
 // part of a frame.
 func ParseFrame(b []byte, maxPayload int) (Frame, int, error) {
-	if maxPayload <= 0 {
-		maxPayload = DefaultMaxFrameSize
-	}
+	maxPayload = positiveOr(maxPayload, DefaultMaxFrameSize)
 	header, n1 := binary.Uvarint(b)
 	if n1 == 0 {
 		return Frame{}, 0, io.ErrUnexpectedEOF

@@ -35,7 +35,8 @@ var (
 	ErrClosed = errors.New("peerstore: closed")
 )
 
-// Config bounds a Store. The zero value (or nil) means the defaults.
+// Config bounds a Store. The zero value (or nil) means the defaults, and
+// so does a negative field.
 type Config struct {
 	// MaxPeers bounds the peers of one scope; the worst are forgotten
 	// first (most failures in a row, then least recently seen). Default
@@ -59,22 +60,23 @@ func (c *Config) withDefaults() Config {
 	if c != nil {
 		out = *c
 	}
-	if out.MaxPeers <= 0 {
-		out.MaxPeers = DefaultMaxPeers
-	}
-	if out.MaxScopes <= 0 {
-		out.MaxScopes = DefaultMaxScopes
-	}
-	if out.MaxAge <= 0 {
-		out.MaxAge = DefaultMaxAge
-	}
-	if out.MaxFailures <= 0 {
-		out.MaxFailures = DefaultMaxFailures
-	}
+	out.MaxPeers = positiveOr(out.MaxPeers, DefaultMaxPeers)
+	out.MaxScopes = positiveOr(out.MaxScopes, DefaultMaxScopes)
+	out.MaxAge = positiveOr(out.MaxAge, DefaultMaxAge)
+	out.MaxFailures = positiveOr(out.MaxFailures, DefaultMaxFailures)
 	if out.Now == nil {
 		out.Now = time.Now
 	}
 	return out
+}
+
+// positiveOr returns v when it is positive and d otherwise: a zero or
+// negative bound means the default.
+func positiveOr[T int | time.Duration](v, d T) T {
+	if v > 0 {
+		return v
+	}
+	return d
 }
 
 // Peer is a remembered peer.

@@ -11,6 +11,7 @@
 package portmap
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -98,18 +99,16 @@ func Map(ctx context.Context, proto string, port int, cfg *Config) (*Mapping, er
 	if port <= 0 || port > 65535 {
 		return nil, fmt.Errorf("portmap: port %d", port)
 	}
-	c := Config{Lifetime: DefaultLifetime, Description: "pex", Methods: []string{MethodNATPMP, MethodPCP, MethodUPnP}}
+	var c Config
 	if cfg != nil {
-		if len(cfg.Methods) > 0 {
-			c.Methods = cfg.Methods
-		}
-		if cfg.Lifetime > 0 {
-			c.Lifetime = cfg.Lifetime
-		}
-		if cfg.Description != "" {
-			c.Description = cfg.Description
-		}
-		c.Logger = cfg.Logger
+		c = *cfg
+	}
+	if c.Lifetime <= 0 { // zero or negative: the default
+		c.Lifetime = DefaultLifetime
+	}
+	c.Description = cmp.Or(c.Description, "pex")
+	if len(c.Methods) == 0 {
+		c.Methods = []string{MethodNATPMP, MethodPCP, MethodUPnP}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

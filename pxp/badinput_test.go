@@ -10,6 +10,7 @@ import (
 
 	"github.com/seed0021ed4d/pex/lab/memnet"
 	"github.com/seed0021ed4d/pex/mux"
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 const goodHello = `[1,{"pxp":true,"relay":true,"webrtc":true},["pxp-mesh"]]`
@@ -69,9 +70,9 @@ func readyRaw(t *testing.T, node *Exchange) *rawPeer {
 	rp, errc := dialRaw(t, node)
 	rp.readMagic()
 	rp.start(goodHello)
-	rp.expect(CmdHello)
-	n := rp.request(CmdConnect, `"pxp-mesh"`)
-	if m := rp.expect(CmdRes); m.Nonce != n || string(m.Args) != "null" {
+	rp.expect(wire.CmdHello)
+	n := rp.request(wire.CmdConnect, `"pxp-mesh"`)
+	if m := rp.expect(wire.CmdRes); m.Nonce != n || string(m.Args) != "null" {
 		t.Fatalf("connect answered %s %s", m.Nonce, m.Args)
 	}
 	if err := <-errc; err != nil {
@@ -117,8 +118,8 @@ func TestUnknownCommandIgnored(t *testing.T) {
 	node := newExchange(t, nil)
 	rp := readyRaw(t, node)
 	rp.line(`["frobnicate","9",null]`)
-	n := rp.request(CmdGetPeers, `"pxp-mesh"`)
-	m := rp.expect(CmdRes)
+	n := rp.request(wire.CmdGetPeers, `"pxp-mesh"`)
+	m := rp.expect(wire.CmdRes)
 	if m.Nonce != n {
 		t.Fatalf("nonce %s want %s", m.Nonce, n)
 	}
@@ -130,14 +131,14 @@ func TestRefusalsKeepTheLink(t *testing.T) {
 	check := func(cmd, args, want string) {
 		t.Helper()
 		n := rp.request(cmd, args)
-		m := rp.expect(CmdRes)
+		m := rp.expect(wire.CmdRes)
 		if m.Nonce != n || !strings.Contains(string(m.Args), want) {
 			t.Fatalf("%s %s answered %s %s, want %q", cmd, args, m.Nonce, m.Args, want)
 		}
 	}
-	check(CmdGetPeers, `"nope"`, `Peer requested an unknown network:\"nope\"`)
-	check(CmdRelay, `["deadbeef"]`, "Peer requested unknown candidate: id=deadbeef")
-	check(CmdConnect, `"pxp-mesh"`, "twice")
+	check(wire.CmdGetPeers, `"nope"`, `Peer requested an unknown network:\"nope\"`)
+	check(wire.CmdRelay, `["deadbeef"]`, "Peer requested unknown candidate: id=deadbeef")
+	check(wire.CmdConnect, `"pxp-mesh"`, "twice")
 	rp.expectClosed() // connecting twice is a violation, as in the reference
 	healthy(t, node)
 }
@@ -145,8 +146,8 @@ func TestRefusalsKeepTheLink(t *testing.T) {
 func TestConnectElsewhereRefused(t *testing.T) {
 	node := newExchange(t, nil)
 	rp := readyRaw(t, node)
-	n := rp.request(CmdConnect, `"other-net"`)
-	if m := rp.expect(CmdRes); m.Nonce != n || !strings.Contains(string(m.Args), "unsupported network") {
+	n := rp.request(wire.CmdConnect, `"other-net"`)
+	if m := rp.expect(wire.CmdRes); m.Nonce != n || !strings.Contains(string(m.Args), "unsupported network") {
 		t.Fatalf("got %s", m.Args)
 	}
 }
@@ -175,14 +176,14 @@ func TestUnrequestedStreamsBounded(t *testing.T) {
 	chunk := strings.Repeat("z", 32<<10)
 	for i := 0; i < 100; i++ {
 		ch := uint64(10 + i)
-		rp.frame(ch, mux.TypeNew, "relay:never-asked-"+string(rune('a'+i%26))+nonceString(uint64(i)))
+		rp.frame(ch, mux.TypeNew, "relay:never-asked-"+string(rune('a'+i%26))+wire.FormatNonce(uint64(i)))
 		for j := 0; j < 4; j++ {
 			rp.frame(ch, mux.TypeDataInit, chunk)
 		}
 	}
 	// The link still answers.
-	n := rp.request(CmdGetPeers, `"pxp-mesh"`)
-	if m := rp.expect(CmdRes); m.Nonce != n {
+	n := rp.request(wire.CmdGetPeers, `"pxp-mesh"`)
+	if m := rp.expect(wire.CmdRes); m.Nonce != n {
 		t.Fatalf("nonce %s", m.Nonce)
 	}
 }
@@ -194,8 +195,8 @@ func TestChannelErrorStaysLocal(t *testing.T) {
 	rp.frame(1, mux.TypeNew, "data:pxp-mesh")
 	rp.frame(1, mux.TypeErrInit, "")
 	rp.frame(1, mux.TypeErrReceiver, "")
-	n := rp.request(CmdGetPeers, `"pxp-mesh"`)
-	if m := rp.expect(CmdRes); m.Nonce != n {
+	n := rp.request(wire.CmdGetPeers, `"pxp-mesh"`)
+	if m := rp.expect(wire.CmdRes); m.Nonce != n {
 		t.Fatalf("nonce %s", m.Nonce)
 	}
 	if len(node.Peers()) != 1 {
@@ -208,10 +209,10 @@ func TestGetPeersFloodRefused(t *testing.T) {
 	rp := readyRaw(t, node)
 	refused := 0
 	for i := 0; i < 20; i++ {
-		rp.request(CmdGetPeers, `"pxp-mesh"`)
+		rp.request(wire.CmdGetPeers, `"pxp-mesh"`)
 	}
 	for i := 0; i < 20; i++ {
-		m := rp.expect(CmdRes)
+		m := rp.expect(wire.CmdRes)
 		if strings.Contains(string(m.Args), "too many") {
 			refused++
 		}
@@ -228,8 +229,8 @@ func TestRelayFloodBounded(t *testing.T) {
 	dest := readyRaw(t, node)
 	_ = dest
 	asker := readyRaw(t, node)
-	n := asker.request(CmdGetPeers, `"pxp-mesh"`)
-	m := asker.expect(CmdRes)
+	n := asker.request(wire.CmdGetPeers, `"pxp-mesh"`)
+	m := asker.expect(wire.CmdRes)
 	if m.Nonce != n {
 		t.Fatal("nonce")
 	}
@@ -244,8 +245,8 @@ func TestRelayFloodBounded(t *testing.T) {
 	var ids []string
 	ids = append(ids, cands[0].ID)
 	for i := 0; i < 3; i++ {
-		asker.request(CmdGetPeers, `"pxp-mesh"`)
-		m := asker.expect(CmdRes)
+		asker.request(wire.CmdGetPeers, `"pxp-mesh"`)
+		m := asker.expect(wire.CmdRes)
 		var r []json.RawMessage
 		json.Unmarshal(m.Args, &r)
 		var c []Candidate
@@ -253,9 +254,9 @@ func TestRelayFloodBounded(t *testing.T) {
 		ids = append(ids, c[0].ID)
 	}
 	for _, id := range ids {
-		asker.request(CmdRelay, `["`+id+`"]`)
+		asker.request(wire.CmdRelay, `["`+id+`"]`)
 	}
-	m = asker.expect(CmdRes)
+	m = asker.expect(wire.CmdRes)
 	if !strings.Contains(string(m.Args), "too many relays for one peer") {
 		t.Fatalf("third relay answered %s", m.Args)
 	}
@@ -271,20 +272,20 @@ func TestRequestFloodAnsweredThenDisconnected(t *testing.T) {
 	rp, errc := dialRaw(t, node)
 	rp.readMagic()
 	rp.start(goodHello)
-	rp.request(CmdConnect, `"pxp-mesh"`)
+	rp.request(wire.CmdConnect, `"pxp-mesh"`)
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
 	refused := 0
 	for range 20 {
-		rp.request(CmdGetPeers, `"pxp-mesh"`)
+		rp.request(wire.CmdGetPeers, `"pxp-mesh"`)
 	}
 	for {
 		m, err := rp.next()
 		if err != nil {
 			break // closed
 		}
-		if m.Command == CmdRes && strings.Contains(string(m.Args), "too many getpeers") {
+		if m.Command == wire.CmdRes && strings.Contains(string(m.Args), "too many getpeers") {
 			refused++
 		}
 	}
@@ -317,9 +318,9 @@ func TestNoRelayChains(t *testing.T) {
 	}
 	for _, cd := range cands {
 		arg, _ := json.Marshal([]string{cd.ID})
-		res, err := via.request(ctx, CmdRelay, arg)
+		res, err := via.request(ctx, wire.CmdRelay, arg)
 		if err == nil {
-			err = responseError(CmdRelay, res)
+			err = responseError(wire.CmdRelay, res)
 		}
 		if err == nil || !strings.Contains(err.Error(), "relayed session") {
 			t.Fatalf("relay over a relayed session: %v", err)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // A peer asking as fast as GetPeersRate lets it always gets candidates:
@@ -21,8 +23,8 @@ func TestCandidateIDsRetireOldest(t *testing.T) {
 	rp := readyRaw(t, node)
 	var ids [][]string
 	for range 5 {
-		n := rp.request(CmdGetPeers, `"pxp-mesh"`)
-		m := rp.expect(CmdRes)
+		n := rp.request(wire.CmdGetPeers, `"pxp-mesh"`)
+		m := rp.expect(wire.CmdRes)
 		var res []json.RawMessage
 		var cands []Candidate
 		if m.Nonce != n || json.Unmarshal(m.Args, &res) != nil || len(res) != 2 || json.Unmarshal(res[1], &cands) != nil || len(cands) != 3 {

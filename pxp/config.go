@@ -1,11 +1,11 @@
 package pxp
 
 import (
+	"cmp"
 	"context"
-	"net"
-
 	"errors"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/seed0021ed4d/pex/mux"
@@ -24,7 +24,8 @@ type Config struct {
 	// ReservedOutbound of MaxPeers' slots are kept for links this node
 	// opens (Connect, GetNewPeer): incoming links take at most
 	// MaxPeers-ReservedOutbound, so peers that dial in cannot crowd out the
-	// ones this node chose. Default 8; negative means none.
+	// ones this node chose. Default MaxPeers/8 (8 of the default 64
+	// peers); negative means none.
 	ReservedOutbound int
 	// PrefixBits4 and PrefixBits6 group peers into network prefixes (/24
 	// of IPv4 and /48 of IPv6 by default): candidates for getpeers and the
@@ -87,7 +88,7 @@ type Config struct {
 	// MaxRelaysPerPeer bounds the relays one peer may have asked this node
 	// for, in progress or spliced, and MaxRelaysPerPrefix those the peers
 	// of one network prefix may (PrefixBits4/6), so that one client cannot
-	// take every slot. Defaults 8 and MaxRelays/4.
+	// take every slot. Defaults 8 and MaxRelays/4 (at least 1).
 	MaxRelaysPerPeer   int
 	MaxRelaysPerPrefix int
 	// RelayIdleTimeout ends a relay that carried no byte either way for
@@ -131,8 +132,9 @@ type Config struct {
 	// it full are dropped (and counted), never blocking the protocol.
 	// Default 256.
 	EventBuffer int
-	// IncomingBuffer is the capacity of the Incoming channel; an
-	// introduced connection that finds it full is closed. Default 16.
+	// IncomingBuffer is the capacity of the Incoming channel: a stream of
+	// a link Serve accepted waits for room there, an introduction that
+	// finds it full is refused (see Exchange.Incoming). Default 16.
 	IncomingBuffer int
 
 	// Upgrader, when set, moves introductions onto a direct transport
@@ -175,50 +177,41 @@ func (c *Config) withDefaults() Config {
 	if c != nil {
 		o = *c
 	}
-	def := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	defd := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&o.MaxPeers, 64)
-	def(&o.ReservedOutbound, o.MaxPeers/8)
-	def(&o.PrefixBits4, 24)
-	def(&o.PrefixBits6, 48)
-	defd(&o.HandshakeTimeout, 10*time.Second)
-	defd(&o.RequestTimeout, 10*time.Second)
-	def(&o.MaxCandidates, 16)
-	defd(&o.CandidateTTL, 15*time.Second)
-	def(&o.MaxCandidateIDs, 256)
-	if o.GetPeersRate == 0 {
-		o.GetPeersRate = 5
-	}
-	def(&o.GetPeersBurst, 20)
-	if o.RequestRate == 0 {
-		o.RequestRate = 10
-	}
-	def(&o.RequestBurst, 40)
-	def(&o.RefusalBurst, 20)
-	def(&o.RelayRateLimit, 50_000)
-	def(&o.MaxRelays, 64)
-	def(&o.MaxRelaysPerPeer, 8)
-	defd(&o.RelayIdleTimeout, 2*time.Minute)
-	def(&o.MaxPendingIncoming, 16)
-	def(&o.MaxPendingIncomingPerPeer, 4)
-	def(&o.MaxHandshakes, 128)
-	def(&o.MaxHandshakesPerIP, 64)
-	def(&o.MaxMessageSize, 64<<10)
-	def(&o.MaxFrameSize, mux.DefaultMaxFrameSize)
-	def(&o.EventBuffer, 256)
-	def(&o.IncomingBuffer, 16)
-	def(&o.MinObservers, 2)
-	defd(&o.DialBackTimeout, 5*time.Second)
-	def(&o.MaxDialBacks, 8)
-	def(&o.MaxUnclaimedBytes, 16<<20)
+	// A zero field takes its default; a negative one is left for validate
+	// to refuse, or, where the field says so, means none.
+	o.MaxPeers = cmp.Or(o.MaxPeers, 64)
+	o.ReservedOutbound = cmp.Or(o.ReservedOutbound, o.MaxPeers/8)
+	o.PrefixBits4 = cmp.Or(o.PrefixBits4, 24)
+	o.PrefixBits6 = cmp.Or(o.PrefixBits6, 48)
+	o.HandshakeTimeout = cmp.Or(o.HandshakeTimeout, 10*time.Second)
+	o.RequestTimeout = cmp.Or(o.RequestTimeout, 10*time.Second)
+	o.MaxCandidates = cmp.Or(o.MaxCandidates, 16)
+	o.CandidateTTL = cmp.Or(o.CandidateTTL, 15*time.Second)
+	o.MaxCandidateIDs = cmp.Or(o.MaxCandidateIDs, 256)
+	o.GetPeersRate = cmp.Or(o.GetPeersRate, 5)
+	o.GetPeersBurst = cmp.Or(o.GetPeersBurst, 20)
+	o.RequestRate = cmp.Or(o.RequestRate, 10)
+	o.RequestBurst = cmp.Or(o.RequestBurst, 40)
+	o.RefusalBurst = cmp.Or(o.RefusalBurst, 20)
+	o.RelayRateLimit = cmp.Or(o.RelayRateLimit, 50_000)
+	o.MaxRelays = cmp.Or(o.MaxRelays, 64)
+	o.MaxRelaysPerPeer = cmp.Or(o.MaxRelaysPerPeer, 8)
+	o.MaxRelaysPerPrefix = cmp.Or(o.MaxRelaysPerPrefix, max(1, o.MaxRelays/4))
+	o.RelayIdleTimeout = cmp.Or(o.RelayIdleTimeout, 2*time.Minute)
+	o.MaxPendingIncoming = cmp.Or(o.MaxPendingIncoming, 16)
+	o.MaxPendingIncomingPerPeer = cmp.Or(o.MaxPendingIncomingPerPeer, 4)
+	o.MaxHandshakes = cmp.Or(o.MaxHandshakes, 128)
+	o.MaxHandshakesPerIP = cmp.Or(o.MaxHandshakesPerIP, 64)
+	o.MaxMessageSize = cmp.Or(o.MaxMessageSize, 64<<10)
+	o.MaxFrameSize = cmp.Or(o.MaxFrameSize, mux.DefaultMaxFrameSize)
+	o.StreamBuffer = cmp.Or(o.StreamBuffer, mux.DefaultStreamBuffer)
+	o.StallTimeout = cmp.Or(o.StallTimeout, mux.DefaultStallTimeout)
+	o.EventBuffer = cmp.Or(o.EventBuffer, 256)
+	o.IncomingBuffer = cmp.Or(o.IncomingBuffer, 16)
+	o.MinObservers = cmp.Or(o.MinObservers, 2)
+	o.DialBackTimeout = cmp.Or(o.DialBackTimeout, 5*time.Second)
+	o.MaxDialBacks = cmp.Or(o.MaxDialBacks, 8)
+	o.MaxUnclaimedBytes = cmp.Or(o.MaxUnclaimedBytes, 16<<20)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // Dial-back: before a node behind a NAT advertises the address peers see
@@ -20,9 +22,6 @@ import (
 // came on, so that no one can aim dials at a third party, and at most
 // MaxDialBacks at once; the per-kind request rate bounds the rest. Go
 // nodes say they answer it ("dialback" in connectInfo); JS nodes do not.
-
-// CmdDialback asks the peer to dial this node back.
-const CmdDialback = "dialback"
 
 // ErrNoDialBack: no connected peer can be asked for a dial-back.
 var ErrNoDialBack = errors.New("pxp: no peer answers dial-backs")
@@ -51,14 +50,14 @@ func (e *Exchange) DialBack(ctx context.Context, port int) (bool, error) {
 	answers := make(chan error, len(ask))
 	for _, p := range ask {
 		go func() {
-			res, err := p.request(ctx, CmdDialback, json.RawMessage(strconv.Itoa(port)))
+			res, err := p.request(ctx, wire.CmdDialback, json.RawMessage(strconv.Itoa(port)))
 			if err == nil {
 				var out []json.RawMessage
 				switch {
 				case json.Unmarshal(res, &out) != nil || len(out) == 0:
 					err = &ProtocolError{Reason: "dialback answer is not an array"}
 				case string(out[0]) != "null":
-					err = &RemoteError{Command: CmdDialback, Message: string(truncate(out[0], 128))}
+					err = &RemoteError{Command: wire.CmdDialback, Message: string(truncate(out[0], 128))}
 				case len(out) == 2 && string(out[1]) == "true":
 					err = nil
 				default:
@@ -91,7 +90,7 @@ var errNotReached = errors.New("pxp: the peer could not dial back")
 
 // onDialback dials the asker back at the port it named, on the IP of its
 // link, and answers whether PXP's magic came back.
-func (p *Peer) onDialback(m Message) error {
+func (p *Peer) onDialback(m wire.Message) error {
 	var port int
 	if json.Unmarshal(m.Args, &port) != nil || port <= 0 || port > 65535 {
 		p.refuse(m.Command, m.Nonce, "request", "dialback wants a TCP port")
@@ -115,7 +114,7 @@ func (p *Peer) onDialback(m Message) error {
 		defer func() { <-e.dialBacks }()
 		ok := e.dialBackTo(netip.AddrPortFrom(from.Addr(), uint16(port)))
 		res, _ := json.Marshal([]any{nil, ok})
-		p.send(CmdRes, m.Nonce, res)
+		p.send(wire.CmdRes, m.Nonce, res)
 	}()
 	return nil
 }
@@ -132,9 +131,9 @@ func (e *Exchange) dialBackTo(addr netip.AddrPort) bool {
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	magic := make([]byte, len(Magic))
+	magic := make([]byte, len(wire.Magic))
 	if _, err := io.ReadFull(c, magic); err != nil {
 		return false
 	}
-	return string(magic) == Magic
+	return string(magic) == wire.Magic
 }

@@ -3,37 +3,40 @@
 // the ones it has, and meets them through a relaying peer.
 //
 // An Exchange serves one network id. The application hands it connections
-// (Connect for the side that dialed, Accept for the side that listened) and
-// gets back the data stream of each link as a *Conn. GetNewPeer asks a
-// connected peer for candidates and connects to one of them through that
-// peer; peers introduced to this node the same way arrive on Incoming.
+// and gets back the data stream of each link as a *Conn, a net.Conn.
+//
+// # Receiving streams
+//
+// A stream this node asks for is returned by the call that asked:
+// Connect runs the outgoing side over a connection the application
+// dialed, and GetNewPeer asks a connected peer for candidates and connects
+// to one of them through that peer.
+//
+// Every stream a peer opens to this node arrives on one channel,
+// Exchange.Incoming, which is to an Exchange what Accept is to a
+// net.Listener: range over it and serve each stream in a goroutine of its
+// own. Two things feed it: Serve, an accept loop that runs the incoming
+// side over every connection of a net.Listener, and the peers introduced to
+// this node by a relay, which need no listener at all. A program that
+// listens is then
+//
+//	go ex.Serve(ln) // ex.Close closes ln
+//	for conn := range ex.Incoming() {
+//		go handle(conn)
+//	}
+//
+// Accept is the handshake Serve runs on each connection: call it yourself
+// only for a connection that does not come from a net.Listener (a
+// WebSocket handler's, say); it returns the stream to its caller, as
+// Connect does, and the stream does not arrive on Incoming.
 //
 // # Wire format
 //
-// Each direction of a transport starts with the five bytes "#PXP#"
-// (23 50 58 50 23), written at once without waiting for the peer. Then the
-// multiplex framing of package mux carries named streams:
-//
-//	"pxp"            control messages, one JSON array and "\n" each
-//	"data:<network>" the application's byte stream
-//	"relay:<id>"     a raw pipe through a relay, carrying a whole nested
-//	                 PXP session (magic, framing, hello, ...)
-//
-// A control message is [command, nonce, args]. The nonce is a string: each
-// side counts its requests from 0 in base 36, hello taking "0"; a response is
-// ["res", <the request's nonce>, result]. Commands and their arguments:
-//
-//	hello    [1, connectInfo, [networks...]]  first message each way, never answered
-//	getpeers "<network>"       -> [null, [{"id","network","connectInfo"}...]] or ["<error>"]
-//	relay    ["<candidate id>"] -> null once the destination accepted, or "<error>"
-//	incoming ["<relay id>"]     -> null; the relay then splices the two relay streams
-//	connect  "<network>"        -> null, or "<error>"; opens data:<network> both ways
-//	upgrade  {"transport":"webrtc","signal":...}  signaling over a nested session, never answered
-//
-// connectInfo is {"pxp":true,"relay":true,"webrtc":...} for a node that takes
-// introductions and null for one that does not. Go nodes add "id", a random
-// node id, so that two Go nodes never link twice; JS nodes ignore it.
-// Lines are split on "\n" or "\r\n"; empty lines are skipped.
+// Each direction of a transport starts with a magic, then the multiplex
+// framing of package mux carries named streams: "pxp" for the control
+// messages (JSON arrays, one a line), "data:<network>" for the
+// application's bytes, and "relay:<id>" for the nested sessions of
+// introductions. Package pxp/wire holds that byte layout and describes it.
 //
 // # Differences from the reference
 //

@@ -35,7 +35,7 @@ var (
 	// RemoteError carrying that message matches ErrPeerFull.
 	ErrPeerFull = errors.New("pxp: peer is full")
 	// ErrEvicted: the link was closed to make room for a newcomer from a
-	// less represented network prefix (Config.ReservedOutbound).
+	// less represented network prefix (see Config.PrefixBits4).
 	ErrEvicted = errors.New("pxp: evicted for a newcomer from a less crowded prefix")
 	// ErrFlood: the peer kept sending messages over its rate
 	// (Config.RequestRate, GetPeersRate) and was disconnected.

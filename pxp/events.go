@@ -12,7 +12,10 @@ type EventType int
 const (
 	// EventPeer: a link passed its handshake and joined the peer list.
 	EventPeer EventType = iota + 1
-	// EventConnect: a data stream opened (Conn is set).
+	// EventConnect: a data stream opened on a link this node opened
+	// (Connect, GetNewPeer) or on one introduced to it; links that came
+	// in through Accept or Serve have none. Conn is set, for reference
+	// only: the stream is the one the call returns or Incoming delivers.
 	EventConnect
 	// EventDisconnect: a peer left the peer list (Err says why, nil for a
 	// clean close).

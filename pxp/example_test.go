@@ -10,27 +10,24 @@ import (
 	"github.com/seed0021ed4d/pex/pxp"
 )
 
-// Two nodes on loopback: one listens and accepts, the other connects, and a
-// line crosses their data stream.
+// Two nodes on loopback: one listens and takes the streams peers open to
+// it from Incoming, the other connects, and a line crosses their data
+// stream.
 func Example() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
 	}
-	defer ln.Close()
 
 	server, _ := pxp.New("my-app", nil)
-	defer server.Close()
+	defer server.Close() // closes ln too
+	go server.Serve(ln)
 	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
+		// Every stream a peer opens to the server arrives here: those of
+		// the links Serve accepts and those of peers introduced to it.
+		for conn := range server.Incoming() {
+			go fmt.Fprintln(conn, "hello from the listener")
 		}
-		conn, err := server.Accept(context.Background(), c)
-		if err != nil {
-			return
-		}
-		fmt.Fprintln(conn, "hello from the listener")
 	}()
 
 	client, _ := pxp.New("my-app", nil)
@@ -53,6 +50,48 @@ func Example() {
 	// transport: tcp
 }
 
+// Accept runs the incoming side over one connection the application
+// accepted itself (usually one that comes with no net.Listener to give
+// Serve, such as a WebSocket handler's; here a TCP connection, to keep the
+// example short) and returns that link's stream to its caller.
+func ExampleExchange_Accept() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	server, _ := pxp.New("my-app", nil)
+	defer server.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		conn, err := server.Accept(context.Background(), c)
+		if err != nil {
+			return
+		}
+		fmt.Fprintln(conn, "hello from the accepting side")
+	}()
+
+	client, _ := pxp.New("my-app", nil)
+	defer client.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := client.Connect(ctx, c)
+	if err != nil {
+		panic(err)
+	}
+	line, _ := bufio.NewReader(conn).ReadString('\n')
+	fmt.Print(line)
+	// Output:
+	// hello from the accepting side
+}
+
 // GetNewPeer meets a peer of a peer. Here b and c know only the hub; b asks
 // the hub for a new peer and is introduced to c, which receives the link on
 // Incoming.
@@ -65,7 +104,12 @@ func ExampleExchange_GetNewPeer() {
 	defer c.Close()
 
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go hub.Serve(ln, nil) // hub.Close closes ln
+	go hub.Serve(ln) // hub.Close closes ln
+	go func() {
+		for conn := range hub.Incoming() {
+			conn.Close() // the hub only introduces; its links stay up
+		}
+	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -101,9 +101,19 @@ func (e *Exchange) ID() string { return e.id }
 // Events returns the channel events are delivered on. It is closed by Close.
 func (e *Exchange) Events() <-chan Event { return e.events }
 
-// Incoming returns the channel on which data streams of peers introduced to
-// this node by a relay arrive. It is closed by Close. An introduction that
-// finds it full is refused.
+// Incoming returns the channel on which the data streams that peers open to
+// this node arrive: those of the links that came in on a listener given to
+// Serve, and those of the peers introduced to this node by a relay. It is
+// the one way a program receives streams it did not ask for, as Accept is
+// a net.Listener's: range over it and serve each stream in a goroutine of
+// its own. It is closed by Close.
+//
+// A stream of a Serve link waits for room on the channel (its capacity is
+// Config.IncomingBuffer) as long as its link lives; an introduction that
+// finds the channel full is refused (its link closed), so that the relay
+// and the requester do not wait on a node that does not keep up. Streams
+// this node asked for never arrive here: Connect, Accept and GetNewPeer
+// return theirs.
 func (e *Exchange) Incoming() <-chan *Conn { return e.incoming }
 
 // Connect runs PXP as the outgoing side over conn (magic, hello, connect)
@@ -115,8 +125,12 @@ func (e *Exchange) Connect(ctx context.Context, conn net.Conn) (*Conn, error) {
 }
 
 // Accept runs PXP as the incoming side over conn and returns the data stream
-// once the peer has sent connect. conn is closed on failure. A failure is
-// returned, not also reported as EventError.
+// once the peer has sent connect, as Connect does for the side that dialed:
+// the stream is the caller's and does not arrive on Incoming. It is for a
+// connection the application accepted itself without a net.Listener (a
+// WebSocket handler's, say); Serve is Accept run on every connection of a
+// listener, with the streams sent to Incoming. conn is closed on failure.
+// A failure is returned, not also reported as EventError.
 // Until the handshake is over the connection holds a place in the
 // handshake budget (Config.MaxHandshakes): it may be closed to make room
 // for a newer one.
@@ -196,8 +210,8 @@ func (e *Exchange) Stats() Stats {
 	return st
 }
 
-// Close closes every link and every listener given to Serve, waits for the exchange's goroutines, and closes
-// the Events and Incoming channels.
+// Close closes every link and every listener given to Serve, waits for the
+// exchange's goroutines, and closes the Events and Incoming channels.
 func (e *Exchange) Close() error {
 	e.mu.Lock()
 	if e.closed {

@@ -3,6 +3,7 @@ package pxp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -195,8 +196,8 @@ func TestCloseEndsEverything(t *testing.T) {
 }
 
 // Serve runs the incoming side for every connection a listener accepts and
-// hands over the data streams; Close ends it with nil and closes the
-// listener.
+// sends the data streams to Incoming; Close ends it with nil and closes
+// the listener.
 func TestServe(t *testing.T) {
 	nw := memnet.NewNetwork()
 	ln, err := nw.Listen("relay")
@@ -204,9 +205,8 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := newExchange(t, nil)
-	got := make(chan *Conn, 2)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln, func(c *Conn) { got <- c }) }()
+	go func() { served <- srv.Serve(ln) }()
 	for range 2 {
 		cl := newExchange(t, nil)
 		c, err := nw.Dial("relay")
@@ -219,7 +219,7 @@ func TestServe(t *testing.T) {
 		}
 		writeLine(t, conn, "hi")
 		select {
-		case sc := <-got:
+		case sc := <-srv.Incoming():
 			if line := readLine(t, sc); line != "hi" {
 				t.Fatalf("got %q", line)
 			}
@@ -236,6 +236,46 @@ func TestServe(t *testing.T) {
 	}
 	if _, err := nw.Dial("relay"); err == nil {
 		t.Fatal("the listener is still open")
+	}
+}
+
+// A stream of a link Serve accepted waits for room on Incoming rather than
+// being dropped: with room for one, three links' streams all arrive, each
+// carrying its own line.
+func TestServeWaitsForRoomOnIncoming(t *testing.T) {
+	nw := memnet.NewNetwork()
+	ln, err := nw.Listen("srv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newExchange(t, &Config{IncomingBuffer: 1})
+	go srv.Serve(ln)
+	want := map[string]bool{}
+	for i := range 3 {
+		cl := newExchange(t, nil)
+		c, err := nw.Dial("srv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := cl.Connect(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := fmt.Sprintf("from client %d", i)
+		writeLine(t, conn, line)
+		want[line] = true
+	}
+	for range 3 {
+		select {
+		case sc := <-srv.Incoming():
+			line := readLine(t, sc)
+			if !want[line] {
+				t.Fatalf("got %q, want one of %v", line, want)
+			}
+			delete(want, line)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("streams never arrived: %v", want)
+		}
 	}
 }
 
@@ -266,7 +306,7 @@ func TestFailedHandshakeReportedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	go srv.Serve(ln, nil)
+	go srv.Serve(ln)
 	c, err := nw.Dial("srv")
 	if err != nil {
 		t.Fatal(err)

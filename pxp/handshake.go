@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // waitHello waits until the peer's hello was accepted.
@@ -77,7 +79,7 @@ func (p *Peer) connectData(ctx context.Context) (*Conn, error) {
 		p.mu.Unlock()
 		return nil, fmt.Errorf("pxp: already connected for network %q", net)
 	}
-	st, err := p.sess.Stream("data:" + net)
+	st, err := p.sess.Stream(wire.DataPrefix + net)
 	if err != nil {
 		p.mu.Unlock()
 		return nil, err
@@ -91,11 +93,11 @@ func (p *Peer) connectData(ctx context.Context) (*Conn, error) {
 		}
 	}
 	arg, _ := json.Marshal(net)
-	res, err := p.request(ctx, CmdConnect, arg)
+	res, err := p.request(ctx, wire.CmdConnect, arg)
 	if err != nil {
 		return nil, err
 	}
-	if err := responseError(CmdConnect, res); err != nil {
+	if err := responseError(wire.CmdConnect, res); err != nil {
 		return nil, err
 	}
 	c := &Conn{Conn: st, peer: p}
@@ -115,8 +117,8 @@ func (p *Peer) onHello(args json.RawMessage) error {
 	}
 	// The reference compares with ===: only the JSON number 1 will do.
 	var version float64
-	if json.Unmarshal(parts[0], &version) != nil || version != ProtocolVersion {
-		return fmt.Errorf("%w: theirs=%s, ours=%d", ErrVersionMismatch, truncate(parts[0], 32), ProtocolVersion)
+	if json.Unmarshal(parts[0], &version) != nil || version != wire.Version {
+		return fmt.Errorf("%w: theirs=%s, ours=%d", ErrVersionMismatch, truncate(parts[0], 32), wire.Version)
 	}
 	var networks []string
 	if json.Unmarshal(parts[2], &networks) != nil {
@@ -264,13 +266,13 @@ func truthy(v any) bool {
 }
 
 // onConnect handles the peer's connect: open our data stream and answer.
-func (p *Peer) onConnect(m Message) error {
+func (p *Peer) onConnect(m wire.Message) error {
 	var network string
 	if json.Unmarshal(m.Args, &network) != nil {
 		return &ProtocolError{Reason: "connect argument is not a string"}
 	}
 	if network != p.ex.network {
-		p.refuse(CmdConnect, m.Nonce, "request", "Peer tried to connect for unsupported network %q", network)
+		p.refuse(wire.CmdConnect, m.Nonce, "request", "Peer tried to connect for unsupported network %q", network)
 		return nil
 	}
 	p.mu.Lock()
@@ -282,12 +284,12 @@ func (p *Peer) onConnect(m Message) error {
 			p.respond(m.Nonce, nil)
 			return nil
 		}
-		p.refuse(CmdConnect, m.Nonce, "request", "Peer tried to connect to network %q twice", network)
+		p.refuse(wire.CmdConnect, m.Nonce, "request", "Peer tried to connect to network %q twice", network)
 		return fmt.Errorf("pxp: %s connected to network %q twice", p, network)
 	}
 	if p.up.done {
 		p.mu.Unlock()
-		p.refuse(CmdConnect, m.Nonce, "request", "connection already upgraded")
+		p.refuse(wire.CmdConnect, m.Nonce, "request", "connection already upgraded")
 		return nil
 	}
 	us, joined := p.up.cur, p.joined
@@ -299,12 +301,12 @@ func (p *Peer) onConnect(m Message) error {
 	}
 	if !joined {
 		if err := p.join(); err != nil {
-			p.refuse(CmdConnect, m.Nonce, "request", "%v", err)
+			p.refuse(wire.CmdConnect, m.Nonce, "request", "%v", err)
 			return err
 		}
 	}
 	p.mu.Lock()
-	st, err := p.sess.Stream("data:" + network)
+	st, err := p.sess.Stream(wire.DataPrefix + network)
 	if err != nil {
 		p.mu.Unlock()
 		return err

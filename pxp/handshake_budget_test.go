@@ -9,6 +9,7 @@ import (
 
 	"github.com/seed0021ed4d/pex/lab/memnet"
 	"github.com/seed0021ed4d/pex/mux"
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // stalled opens a connection from ip to e that sends the magic and a frame
@@ -22,7 +23,7 @@ func stalled(t *testing.T, nw *memnet.Network, e *Exchange, from string) *memnet
 	}
 	header := appendUvarint(nil, 0<<3|uint64(mux.TypeDataInit))
 	header = appendUvarint(header, uint64(mux.DefaultMaxFrameSize))
-	c.Write(append([]byte(Magic), header...))
+	c.Write(append([]byte(wire.Magic), header...))
 	return c
 }
 
@@ -40,7 +41,7 @@ func TestStalledHandshakesBounded(t *testing.T) {
 	nw := memnet.NewNetwork()
 	ln, _ := nw.Listen("node")
 	e := newExchange(t, &Config{MaxHandshakes: 32, MaxHandshakesPerIP: 16})
-	go e.Serve(ln, func(c *Conn) { c.Close() })
+	go e.Serve(ln)
 
 	runtime.GC()
 	var before runtime.MemStats

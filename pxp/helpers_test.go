@@ -13,6 +13,7 @@ import (
 
 	"github.com/seed0021ed4d/pex/lab/memnet"
 	"github.com/seed0021ed4d/pex/mux"
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 const testNet = "pxp-mesh"
@@ -103,7 +104,7 @@ func (r *rawPeer) frame(ch uint64, typ uint8, payload string) error {
 // start sends magic, opens our "pxp" channel 0 and sends hello.
 func (r *rawPeer) start(helloArgs string) {
 	r.t.Helper()
-	if err := r.write([]byte(Magic)); err != nil {
+	if err := r.write([]byte(wire.Magic)); err != nil {
 		r.t.Fatal(err)
 	}
 	if err := r.frame(0, mux.TypeNew, "pxp"); err != nil {
@@ -117,7 +118,7 @@ func (r *rawPeer) line(s string) error { return r.frame(0, mux.TypeDataInit, s+"
 
 // request sends cmd with a fresh nonce and returns the nonce.
 func (r *rawPeer) request(cmd, args string) string {
-	n := nonceString(uint64(r.nonce))
+	n := wire.FormatNonce(uint64(r.nonce))
 	r.nonce++
 	r.line(`["` + cmd + `","` + n + `",` + args + `]`)
 	return n
@@ -128,20 +129,20 @@ func (r *rawPeer) readMagic() {
 	r.t.Helper()
 	r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	b := make([]byte, 5)
-	if _, err := io.ReadFull(r.c, b); err != nil || string(b) != Magic {
+	if _, err := io.ReadFull(r.c, b); err != nil || string(b) != wire.Magic {
 		r.t.Fatalf("magic: %q %v", b, err)
 	}
 }
 
 // next returns the next control message the node sent on "pxp", skipping
 // other channels' data unless want is set for them.
-func (r *rawPeer) next() (Message, error) {
+func (r *rawPeer) next() (wire.Message, error) {
 	r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	defer r.c.SetReadDeadline(time.Time{})
 	for {
 		f, err := r.r.ReadFrame()
 		if err != nil {
-			return Message{}, err
+			return wire.Message{}, err
 		}
 		switch f.Type {
 		case mux.TypeNew:
@@ -160,9 +161,9 @@ func (r *rawPeer) next() (Message, error) {
 			if i := strings.IndexByte(s, '\n'); i >= 0 {
 				sb.Reset()
 				sb.WriteString(s[i+1:])
-				m, err := ParseMessage([]byte(s[:i]))
+				m, err := wire.ParseMessage([]byte(s[:i]))
 				if err != nil {
-					return Message{}, err
+					return wire.Message{}, err
 				}
 				m.Args = append(json.RawMessage(nil), m.Args...)
 				return m, nil
@@ -172,7 +173,7 @@ func (r *rawPeer) next() (Message, error) {
 }
 
 // expect returns the next message with command cmd, skipping others.
-func (r *rawPeer) expect(cmd string) Message {
+func (r *rawPeer) expect(cmd string) wire.Message {
 	r.t.Helper()
 	for {
 		m, err := r.next()

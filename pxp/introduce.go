@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // GetPeers asks peer for candidates (the getpeers request).
 func (p *Peer) GetPeers(ctx context.Context) ([]Candidate, error) {
 	arg, _ := json.Marshal(p.ex.network)
-	res, err := p.request(ctx, CmdGetPeers, arg)
+	res, err := p.request(ctx, wire.CmdGetPeers, arg)
 	if err != nil {
 		return nil, err
 	}
@@ -25,7 +27,7 @@ func (p *Peer) GetPeers(ctx context.Context) ([]Candidate, error) {
 		if json.Unmarshal(parts[0], &msg) != nil {
 			msg = string(truncate(parts[0], 200))
 		}
-		return nil, &RemoteError{Command: CmdGetPeers, Message: msg}
+		return nil, &RemoteError{Command: wire.CmdGetPeers, Message: msg}
 	}
 	var cands []Candidate
 	if len(parts) < 2 || json.Unmarshal(parts[1], &cands) != nil {
@@ -162,14 +164,14 @@ func (e *Exchange) introduceTo(ctx context.Context, via *Peer, c Candidate, ci c
 		}
 		e.cfg.Logger.Debug("pxp: direct dial failed, introducing through the relay", "addr", ci.tcp, "err", err)
 	}
-	st, err := via.sess.Stream("relay:" + c.ID)
+	st, err := via.sess.Stream(wire.RelayPrefix + c.ID)
 	if err != nil {
 		return nil, err
 	}
 	arg, _ := json.Marshal([]string{c.ID})
-	res, err := via.request(ctx, CmdRelay, arg)
+	res, err := via.request(ctx, wire.CmdRelay, arg)
 	if err == nil {
-		err = responseError(CmdRelay, res)
+		err = responseError(wire.CmdRelay, res)
 	}
 	if err != nil {
 		st.Close()

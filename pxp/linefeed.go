@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/seed0021ed4d/pex/mux"
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // Reading lines without a goroutine parked on an idle stream. A relay
@@ -139,9 +140,9 @@ func (p *Peer) startControlFeed() {
 		lines: lineSplitter{max: p.ex.cfg.MaxMessageSize, skipBlank: true},
 		handle: func(line []byte) error {
 			p.ex.msgsIn.Add(1)
-			m, err := ParseMessage(line)
+			m, err := wire.ParseMessage(line)
 			if err != nil {
-				return err
+				return &ProtocolError{Reason: err.(*wire.MessageError).Reason}
 			}
 			return p.dispatch(m)
 		},

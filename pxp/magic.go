@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // The magic: the five bytes each side writes first, checked before the
@@ -42,7 +44,7 @@ const lostMagic = "\x00\x03pxp"
 
 func (m *magicConn) Read(b []byte) (int, error) {
 	if !m.checked {
-		var got [len(Magic)]byte
+		var got [len(wire.Magic)]byte
 		if _, err := io.ReadFull(m.Conn, got[:]); err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return 0, ErrBadMagic
@@ -54,7 +56,7 @@ func (m *magicConn) Read(b []byte) (int, error) {
 			m.ex.bytesIn.Add(uint64(len(got)))
 		}
 		switch {
-		case string(got[:]) == Magic:
+		case string(got[:]) == wire.Magic:
 		case m.upgraded && string(got[:]) == lostMagic:
 			m.ahead = append([]byte(nil), got[:]...)
 			m.ex.cfg.Logger.Debug("pxp: an upgraded link began without the peer's magic (lost by its browser); taken", "peer", m.p.String())

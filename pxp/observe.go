@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // Observed addresses. On a direct link, a Go node tells its peer, in the
@@ -137,7 +139,7 @@ func (e *Exchange) SetAdvertiseAddr(addr string) {
 		goPeer := p.remote.dialback
 		p.mu.Unlock()
 		if goPeer {
-			p.send(CmdInfo, "0", info)
+			p.send(wire.CmdInfo, "0", info)
 		}
 	}
 }
@@ -160,15 +162,11 @@ func withoutObserved(raw json.RawMessage) json.RawMessage {
 	return b
 }
 
-// CmdInfo tells a Go peer the sender's connectInfo anew (its advertised
-// address changed). It is never answered.
-const CmdInfo = "info"
-
 // onInfo takes a Go peer's new connectInfo: what it advertises for direct
 // dials, and what a relay passes on of it. Only a peer on a direct link
 // may send one, and only for an address on the IP the link comes from: a
 // peer can advertise itself, not aim others' dials at a third party.
-func (p *Peer) onInfo(m Message) error {
+func (p *Peer) onInfo(m wire.Message) error {
 	info := parseConnectInfo(m.Args)
 	from, ok := transportAddr(p.conn)
 	if !info.accepting || !ok || p.via != nil {

@@ -61,12 +61,12 @@ func TestDialBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go x.Serve(ln, nil)
+	go x.Serve(ln)
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go helper.Serve(hl, nil)
+	go helper.Serve(hl)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := x.DialBack(ctx, 1); !errors.Is(err, ErrNoDialBack) {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/seed0021ed4d/pex/mux"
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // Peer is one PXP link: a transport given to Connect or Accept, or a session
@@ -176,7 +177,7 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 	e.mu.Unlock()
 
 	_ = conn.SetWriteDeadline(time.Now().Add(e.cfg.HandshakeTimeout))
-	if _, err := p.conn.Write([]byte(Magic)); err != nil {
+	if _, err := p.conn.Write([]byte(wire.Magic)); err != nil {
 		e.mu.Lock()
 		delete(e.links, p)
 		e.mu.Unlock()
@@ -199,12 +200,12 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 		sess.Close()
 		return nil, p.Err()
 	}
-	hello, _ := json.Marshal([]any{ProtocolVersion, e.helloInfo(conn, via == nil), []string{e.network}})
+	hello, _ := json.Marshal([]any{wire.Version, e.helloInfo(conn, via == nil), []string{e.network}})
 	var err error
 	// Stream fails only when the session has already ended (bad input can
 	// end it before we get here).
-	if p.ctl, err = p.sess.Stream("pxp"); err == nil {
-		err = p.send(CmdHello, "0", hello)
+	if p.ctl, err = p.sess.Stream(wire.ControlStream); err == nil {
+		err = p.send(wire.CmdHello, "0", hello)
 	}
 	if err != nil {
 		if se := p.sess.Err(); se != nil && !errors.Is(se, mux.ErrSessionClosed) {

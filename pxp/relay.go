@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/mux"
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // Candidate is one entry of a getpeers response.
@@ -31,13 +32,13 @@ type servedState struct {
 const maxIDLen = 64
 
 // onGetPeers answers with a bounded random selection of our other peers.
-func (p *Peer) onGetPeers(m Message) error {
+func (p *Peer) onGetPeers(m wire.Message) error {
 	var network string
 	if json.Unmarshal(m.Args, &network) != nil {
 		return &ProtocolError{Reason: "getpeers argument is not a string"}
 	}
 	if network != p.ex.network {
-		p.refuse(CmdGetPeers, m.Nonce, "request", "Peer requested an unknown network:%q", network)
+		p.refuse(wire.CmdGetPeers, m.Nonce, "request", "Peer requested an unknown network:%q", network)
 		return nil
 	}
 	peers := p.ex.candidatesFor(p)
@@ -93,15 +94,15 @@ func parseIDArg(args json.RawMessage, cmd string) (string, error) {
 }
 
 // onRelay splices the asker to a candidate it was given (we are the relay).
-func (p *Peer) onRelay(m Message) error {
-	id, err := parseIDArg(m.Args, CmdRelay)
+func (p *Peer) onRelay(m wire.Message) error {
+	id, err := parseIDArg(m.Args, wire.CmdRelay)
 	if err != nil {
 		return err
 	}
 	if p.via != nil {
 		// A relayed session asking to relay again would chain relays
 		// (and could loop them).
-		p.refuse(CmdRelay, m.Nonce, "request", "no relaying over a relayed session")
+		p.refuse(wire.CmdRelay, m.Nonce, "request", "no relaying over a relayed session")
 		return nil
 	}
 	p.mu.Lock()
@@ -125,18 +126,18 @@ func (p *Peer) onRelay(m Message) error {
 	}
 	p.mu.Unlock()
 	if !ok {
-		p.refuse(CmdRelay, m.Nonce, "request", "Peer requested unknown candidate: id=%s", id)
+		p.refuse(wire.CmdRelay, m.Nonce, "request", "Peer requested unknown candidate: id=%s", id)
 		return nil
 	}
 	if busy {
-		p.refuse(CmdRelay, m.Nonce, "relays-per-peer", "too many relays for one peer")
+		p.refuse(wire.CmdRelay, m.Nonce, "relays-per-peer", "too many relays for one peer")
 		return nil
 	}
 	e := p.ex
 	e.mu.Lock()
 	prefix := p.slot.prefix
 	full := e.relays >= e.cfg.MaxRelays
-	crowded := e.relaysByPrefix[prefix] >= e.maxRelaysPerPrefix()
+	crowded := e.relaysByPrefix[prefix] >= e.cfg.MaxRelaysPerPrefix
 	if !full && !crowded {
 		e.relays++
 		e.relaysByPrefix[prefix]++
@@ -147,16 +148,16 @@ func (p *Peer) onRelay(m Message) error {
 		p.served.relays--
 		p.mu.Unlock()
 		if crowded {
-			p.refuse(CmdRelay, m.Nonce, "relays-per-prefix", "relay limit for your network reached")
+			p.refuse(wire.CmdRelay, m.Nonce, "relays-per-prefix", "relay limit for your network reached")
 		} else {
-			p.refuse(CmdRelay, m.Nonce, "relays", "relay limit reached")
+			p.refuse(wire.CmdRelay, m.Nonce, "relays", "relay limit reached")
 		}
 		return nil
 	}
-	src, err := p.sess.Stream("relay:" + id)
+	src, err := p.sess.Stream(wire.RelayPrefix + id)
 	if err != nil {
 		e.relayDone(p)
-		p.refuse(CmdRelay, m.Nonce, "request", "relay %s already in progress", id)
+		p.refuse(wire.CmdRelay, m.Nonce, "request", "relay %s already in progress", id)
 		return nil
 	}
 	e.wg.Add(1)
@@ -167,15 +168,6 @@ func (p *Peer) onRelay(m Message) error {
 		}
 	}()
 	return nil
-}
-
-// maxRelaysPerPrefix is the share of MaxRelays the links of one prefix
-// may hold.
-func (e *Exchange) maxRelaysPerPrefix() int {
-	if e.cfg.MaxRelaysPerPrefix > 0 {
-		return e.cfg.MaxRelaysPerPrefix
-	}
-	return max(1, e.cfg.MaxRelays/4)
 }
 
 // relayDone releases the relay slots one relay for asker held.
@@ -197,16 +189,16 @@ func (e *Exchange) relayDone(asker *Peer) {
 func (p *Peer) relayTo(nonce string, src *mux.Stream, dest *Peer) bool {
 	e := p.ex
 	rid := randomHex(4)
-	dst, err := dest.sess.Stream("relay:" + rid)
+	dst, err := dest.sess.Stream(wire.RelayPrefix + rid)
 	if err != nil {
 		src.Close()
-		p.refuse(CmdRelay, nonce, "destination", "relay destination is gone")
+		p.refuse(wire.CmdRelay, nonce, "destination", "relay destination is gone")
 		return false
 	}
 	arg, _ := json.Marshal([]string{rid})
-	res, err := dest.request(e.ctx, CmdIncoming, arg)
+	res, err := dest.request(e.ctx, wire.CmdIncoming, arg)
 	if err == nil {
-		err = responseError(CmdIncoming, res)
+		err = responseError(wire.CmdIncoming, res)
 	}
 	if err != nil {
 		// Offered no more until it answers an introduction again: a peer
@@ -215,7 +207,7 @@ func (p *Peer) relayTo(nonce string, src *mux.Stream, dest *Peer) bool {
 		dest.unresponsive.Store(true)
 		src.Close()
 		dst.Close()
-		p.refuse(CmdRelay, nonce, "destination", "relay destination did not accept: %v", err)
+		p.refuse(wire.CmdRelay, nonce, "destination", "relay destination did not accept: %v", err)
 		return false
 	}
 	dest.unresponsive.Store(false)
@@ -236,18 +228,18 @@ func (p *Peer) relayTo(nonce string, src *mux.Stream, dest *Peer) bool {
 // onIncoming accepts an introduction: answer first, then run a nested PXP
 // session as the incoming side over the relay stream (B2: the answer must
 // precede the nested bytes).
-func (p *Peer) onIncoming(m Message) error {
-	id, err := parseIDArg(m.Args, CmdIncoming)
+func (p *Peer) onIncoming(m wire.Message) error {
+	id, err := parseIDArg(m.Args, wire.CmdIncoming)
 	if err != nil {
 		return err
 	}
 	e := p.ex
 	if e.cfg.RefuseIncoming {
-		p.refuse(CmdIncoming, m.Nonce, "incoming", "this node does not accept incoming connections")
+		p.refuse(wire.CmdIncoming, m.Nonce, "incoming", "this node does not accept incoming connections")
 		return nil
 	}
 	if p.via != nil {
-		p.refuse(CmdIncoming, m.Nonce, "request", "no introductions over a relayed session")
+		p.refuse(wire.CmdIncoming, m.Nonce, "request", "no introductions over a relayed session")
 		return nil
 	}
 	e.mu.Lock()
@@ -261,13 +253,13 @@ func (p *Peer) onIncoming(m Message) error {
 	p.mu.Unlock()
 	e.mu.Unlock()
 	if full || busy {
-		p.refuse(CmdIncoming, m.Nonce, "introductions", "too many introductions in progress")
+		p.refuse(wire.CmdIncoming, m.Nonce, "introductions", "too many introductions in progress")
 		return nil
 	}
-	st, err := p.sess.Stream("relay:" + id)
+	st, err := p.sess.Stream(wire.RelayPrefix + id)
 	if err != nil {
 		e.incomingDone(p)
-		p.refuse(CmdIncoming, m.Nonce, "request", "relay %s already open", id)
+		p.refuse(wire.CmdIncoming, m.Nonce, "request", "relay %s already open", id)
 		return nil
 	}
 	p.respond(m.Nonce, nil)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seed0021ed4d/pex/pxp/wire"
 	"golang.org/x/time/rate"
 )
 
@@ -54,7 +55,7 @@ func (p *Peer) request(ctx context.Context, cmd string, args json.RawMessage) (j
 		p.mu.Unlock()
 		return nil, fmt.Errorf("pxp: %s: link closed: %w", cmd, err)
 	}
-	nonce := nonceString(p.nonce)
+	nonce := wire.FormatNonce(p.nonce)
 	p.nonce++
 	p.pending[nonce] = ch
 	p.mu.Unlock()
@@ -83,7 +84,7 @@ func (p *Peer) request(ctx context.Context, cmd string, args json.RawMessage) (j
 
 // send writes one control message as one stream write.
 func (p *Peer) send(cmd, nonce string, args json.RawMessage) error {
-	line := AppendMessage(make([]byte, 0, 64+len(args)), cmd, nonce, args)
+	line := wire.AppendMessage(make([]byte, 0, 64+len(args)), cmd, nonce, args)
 	if _, err := p.ctl.Write(line); err != nil {
 		return fmt.Errorf("pxp: sending %s: %w", cmd, err)
 	}
@@ -96,7 +97,7 @@ func (p *Peer) respond(nonce string, args any) {
 	if err != nil {
 		b = []byte("null")
 	}
-	if err := p.send(CmdRes, nonce, b); err != nil {
+	if err := p.send(wire.CmdRes, nonce, b); err != nil {
 		p.closeWith(err)
 	}
 }
@@ -108,7 +109,7 @@ func (p *Peer) refuse(cmd, nonce, limit string, msg string, args ...any) {
 	if len(args) > 0 {
 		msg = fmt.Sprintf(msg, args...)
 	}
-	if cmd == CmdGetPeers {
+	if cmd == wire.CmdGetPeers {
 		p.respond(nonce, []string{msg})
 	} else {
 		p.respond(nonce, msg)
@@ -140,19 +141,19 @@ func (p *Peer) allow(cmd string) bool {
 
 // overRate answers a request over its rate with an error (other messages
 // are dropped) and disconnects a peer that keeps at it.
-func (p *Peer) overRate(m Message) error {
+func (p *Peer) overRate(m wire.Message) error {
 	if !p.refusals.Allow() {
 		return fmt.Errorf("%w: %q over its rate", ErrFlood, truncate([]byte(m.Command), 16))
 	}
 	switch m.Command {
-	case CmdRelay, CmdIncoming, CmdConnect, CmdGetPeers, CmdDialback:
+	case wire.CmdRelay, wire.CmdIncoming, wire.CmdConnect, wire.CmdGetPeers, wire.CmdDialback:
 		p.refuse(m.Command, m.Nonce, "rate", "too many %s requests", m.Command)
 	}
 	return nil
 }
 
-func (p *Peer) dispatch(m Message) error {
-	if m.Command == CmdRes {
+func (p *Peer) dispatch(m wire.Message) error {
+	if m.Command == wire.CmdRes {
 		p.mu.Lock()
 		ch := p.pending[m.Nonce]
 		delete(p.pending, m.Nonce)
@@ -162,7 +163,7 @@ func (p *Peer) dispatch(m Message) error {
 		}
 		return nil
 	}
-	if m.Command == CmdHello {
+	if m.Command == wire.CmdHello {
 		return p.onHello(m.Args)
 	}
 	p.mu.Lock()
@@ -175,26 +176,26 @@ func (p *Peer) dispatch(m Message) error {
 		p.refuse(m.Command, m.Nonce, "peers", peerFullMessage)
 		return refusing
 	}
-	if m.Command != CmdGetPeers && !p.allow(m.Command) {
+	if m.Command != wire.CmdGetPeers && !p.allow(m.Command) {
 		return p.overRate(m)
 	}
 	switch m.Command {
-	case CmdGetPeers:
+	case wire.CmdGetPeers:
 		if !p.getpeers.Allow() {
 			return p.overRate(m)
 		}
 		return p.onGetPeers(m)
-	case CmdRelay:
+	case wire.CmdRelay:
 		return p.onRelay(m)
-	case CmdIncoming:
+	case wire.CmdIncoming:
 		return p.onIncoming(m)
-	case CmdConnect:
+	case wire.CmdConnect:
 		return p.onConnect(m)
-	case CmdUpgrade:
+	case wire.CmdUpgrade:
 		return p.onUpgrade(m)
-	case CmdDialback:
+	case wire.CmdDialback:
 		return p.onDialback(m)
-	case CmdInfo:
+	case wire.CmdInfo:
 		return p.onInfo(m)
 	}
 	p.ex.emit(Event{Type: EventError, Peer: p, Err: fmt.Errorf("pxp: ignored unknown message %q from %s", truncate([]byte(m.Command), 64), p)})

@@ -6,14 +6,14 @@ import (
 	"github.com/seed0021ed4d/pex/internal/acceptloop"
 )
 
-// Serve accepts connections on ln and runs PXP as the incoming side over
-// each (as Accept does, within HandshakeTimeout), then calls handle with
-// the data stream, in a goroutine of the connection's own; a nil handle
-// closes the stream. Failed handshakes are reported as EventError. Close
-// waits for these goroutines after it has closed every link, so handle
-// must return once its stream fails. Serve returns nil once the Exchange
-// is closed, which also closes ln, and the listener's error otherwise.
-func (e *Exchange) Serve(ln net.Listener, handle func(*Conn)) error {
+// Serve accepts connections on ln and runs Accept on each (within
+// HandshakeTimeout), in a goroutine of the connection's own, and sends the
+// data stream to Incoming: it is a thin wrapper, an accept loop that feeds
+// Incoming, where the program takes the streams. Failed handshakes are
+// reported as EventError, Serve having no caller to return them to. Serve
+// returns nil once the Exchange is closed, which also closes ln, and the
+// listener's error otherwise.
+func (e *Exchange) Serve(ln net.Listener) error {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -42,11 +42,13 @@ func (e *Exchange) Serve(ln net.Listener, handle func(*Conn)) error {
 			if err != nil {
 				return // reported as EventError
 			}
-			if handle == nil {
-				dc.Close()
-				return
+			// Incoming is closed only after Close has waited for this
+			// goroutine, and Close cancels e.ctx first.
+			select {
+			case e.incoming <- dc:
+			case <-dc.peer.done: // the link ended before anyone took its stream
+			case <-e.ctx.Done(): // Close closes the link
 			}
-			handle(dc)
 		}()
 		return true
 	})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/lab/memnet"
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // sybil opens a link from addr to the node listening as "node" on nw: it
@@ -24,7 +25,7 @@ func sybil(t *testing.T, nw *memnet.Network, addr string) net.Conn {
 	}
 	r := newRawPeer(t, c)
 	r.start(`[1,{"pxp":true,"relay":true},["pxp-mesh"]]`)
-	r.request(CmdConnect, `"pxp-mesh"`)
+	r.request(wire.CmdConnect, `"pxp-mesh"`)
 	go io.Copy(io.Discard, c)
 	return c
 }
@@ -71,7 +72,7 @@ func TestNoLockOut(t *testing.T) {
 		nw := memnet.NewNetwork()
 		ln, _ := nw.Listen("node")
 		node := newExchange(t, &Config{MaxPeers: 16, ReservedOutbound: 2, RequestTimeout: time.Second})
-		go node.Serve(ln, nil)
+		go node.Serve(ln)
 		crowd(t, nw, 100)
 		waitPeers(t, node, 14)
 		time.Sleep(50 * time.Millisecond)
@@ -112,7 +113,7 @@ func TestGetPeersSpreadAcrossPrefixes(t *testing.T) {
 		nw := memnet.NewNetwork()
 		ln, _ := nw.Listen("node")
 		node := newExchange(t, &Config{MaxPeers: 300, ReservedOutbound: -1, MaxHandshakesPerIP: 300})
-		go node.Serve(ln, nil)
+		go node.Serve(ln)
 		crowd(t, nw, 200)
 		honestIDs := map[string]bool{}
 		for i := range 10 {
@@ -154,7 +155,7 @@ func TestInboundCaps(t *testing.T) {
 		nw := memnet.NewNetwork()
 		ln, _ := nw.Listen("node")
 		node := newExchange(t, &Config{MaxInboundPerIP: 2, MaxInboundPerPrefix: 3})
-		go node.Serve(ln, nil)
+		go node.Serve(ln)
 		for i, from := range []string{"10.0.0.1:1", "10.0.0.1:2", "10.0.0.1:3", "10.0.0.2:1", "10.0.0.3:1", "10.1.0.1:1"} {
 			_, err := honest(t, nw, from)
 			want := i != 2 && i != 4 // the third from 10.0.0.1; the fourth from 10.0.0.0/24

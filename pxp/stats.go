@@ -39,8 +39,9 @@ type Stats struct {
 	// refused them (see the Config fields named in each): "peers"
 	// (MaxPeers), "rate" (RequestRate, GetPeersRate), "relays"
 	// (MaxRelays), "relays-per-peer" (MaxRelaysPerPeer),
-	// "relays-per-prefix", "introductions" (MaxPendingIntroductions),
-	// "dialbacks", "incoming" (RefuseIncoming), "destination" (the
+	// "relays-per-prefix" (MaxRelaysPerPrefix), "introductions"
+	// (MaxPendingIncoming, MaxPendingIncomingPerPeer), "dialbacks"
+	// (MaxDialBacks), "incoming" (RefuseIncoming), "destination" (the
 	// introduced peer did not take the relay), or "request" for requests
 	// refused as invalid rather than over a limit.
 	Refusals map[string]uint64

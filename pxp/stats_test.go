@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // TestStatsCountIntroductions: the counters behind the metrics follow an
@@ -48,8 +50,8 @@ func TestStatsCountIntroductions(t *testing.T) {
 	// A request for an unknown candidate is refused as a bad request; a
 	// message that is not PXP closes the link as a protocol error.
 	rp := readyRaw(t, hub)
-	nonce := rp.request(CmdRelay, `["nope"]`)
-	if m := rp.expect(CmdRes); m.Nonce != nonce || string(m.Args) == "null" {
+	nonce := rp.request(wire.CmdRelay, `["nope"]`)
+	if m := rp.expect(wire.CmdRes); m.Nonce != nonce || string(m.Args) == "null" {
 		t.Fatalf("relay for an unknown candidate answered %s %s", m.Nonce, m.Args)
 	}
 	if got := hub.Stats().Refusals["request"]; got != 1 {
@@ -70,11 +72,11 @@ func TestFailureReason(t *testing.T) {
 	for err, want := range map[error]string{
 		ErrNoPeers:      "no-peers",
 		ErrNoCandidates: "no-candidates",
-		&RemoteError{Command: CmdRelay, Message: "x"}:               "refused",
-		&RemoteError{Command: CmdConnect, Message: peerFullMessage}: "peer-full",
-		context.DeadlineExceeded:                                    "timeout",
-		ErrClosed:                                                   "closed",
-		errors.New("x"):                                             "other",
+		&RemoteError{Command: wire.CmdRelay, Message: "x"}:               "refused",
+		&RemoteError{Command: wire.CmdConnect, Message: peerFullMessage}: "peer-full",
+		context.DeadlineExceeded:                                         "timeout",
+		ErrClosed:                                                        "closed",
+		errors.New("x"):                                                  "other",
 	} {
 		if got := FailureReason(err); got != want {
 			t.Errorf("FailureReason(%v) = %q, want %q", err, got, want)

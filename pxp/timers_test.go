@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // These tests run in a synctest bubble: the in-memory network does no real
@@ -50,7 +52,7 @@ func TestSynctestRequestTimeout(t *testing.T) {
 		}()
 		rp.readMagic()
 		rp.start(goodHello)
-		n := rp.expect(CmdConnect).Nonce
+		n := rp.expect(wire.CmdConnect).Nonce
 		rp.line(`["res","` + n + `",null]`)
 		if err := <-done; err != nil {
 			t.Fatal(err)
@@ -74,7 +76,7 @@ func TestSynctestRequestTimeout(t *testing.T) {
 	})
 }
 
-func candidatesOf(t *testing.T, m Message) []Candidate {
+func candidatesOf(t *testing.T, m wire.Message) []Candidate {
 	t.Helper()
 	var r []json.RawMessage
 	if err := json.Unmarshal(m.Args, &r); err != nil || len(r) != 2 {
@@ -93,23 +95,23 @@ func TestSynctestCandidateExpires(t *testing.T) {
 		other := newExchange(t, nil)
 		link(t, other, node)
 		rp := readyRaw(t, node)
-		rp.request(CmdGetPeers, `"pxp-mesh"`)
-		c := candidatesOf(t, rp.expect(CmdRes))
+		rp.request(wire.CmdGetPeers, `"pxp-mesh"`)
+		c := candidatesOf(t, rp.expect(wire.CmdRes))
 		if len(c) != 1 {
 			t.Fatalf("%d candidates", len(c))
 		}
 		time.Sleep(15*time.Second + time.Millisecond)
-		n := rp.request(CmdRelay, `["`+c[0].ID+`"]`)
-		m := rp.expect(CmdRes)
+		n := rp.request(wire.CmdRelay, `["`+c[0].ID+`"]`)
+		m := rp.expect(wire.CmdRes)
 		if m.Nonce != n || !strings.Contains(string(m.Args), "unknown candidate") {
 			t.Fatalf("relay to an expired id answered %s", m.Args)
 		}
 		// A fresh id within its 15 s works.
-		rp.request(CmdGetPeers, `"pxp-mesh"`)
-		c = candidatesOf(t, rp.expect(CmdRes))
+		rp.request(wire.CmdGetPeers, `"pxp-mesh"`)
+		c = candidatesOf(t, rp.expect(wire.CmdRes))
 		time.Sleep(14 * time.Second)
-		rp.request(CmdRelay, `["`+c[0].ID+`"]`)
-		m = rp.expect(CmdRes)
+		rp.request(wire.CmdRelay, `["`+c[0].ID+`"]`)
+		m = rp.expect(wire.CmdRes)
 		if string(m.Args) != "null" {
 			t.Fatalf("relay within the TTL answered %s", m.Args)
 		}
@@ -121,8 +123,8 @@ func TestSynctestGetPeersRateRecovers(t *testing.T) {
 		node := newExchange(t, &Config{GetPeersRate: 1, GetPeersBurst: 2})
 		rp := readyRaw(t, node)
 		ask := func() bool {
-			rp.request(CmdGetPeers, `"pxp-mesh"`)
-			return !strings.Contains(string(rp.expect(CmdRes).Args), "too many")
+			rp.request(wire.CmdGetPeers, `"pxp-mesh"`)
+			return !strings.Contains(string(rp.expect(wire.CmdRes).Args), "too many")
 		}
 		if !ask() || !ask() || ask() {
 			t.Fatal("burst of 2 not enforced")
@@ -181,11 +183,11 @@ func TestSynctestUnreadDataStreamDoesNotStallLink(t *testing.T) {
 		rp, errc := dialRaw(t, node)
 		rp.readMagic()
 		rp.start(goodHello)
-		rp.request(CmdConnect, `"pxp-mesh"`)
+		rp.request(wire.CmdConnect, `"pxp-mesh"`)
 		if err := <-errc; err != nil { // Accept returned the data stream; nobody reads it
 			t.Fatal(err)
 		}
-		rp.expect(CmdRes)
+		rp.expect(wire.CmdRes)
 		chunk := strings.Repeat("x", 16<<10)
 		if err := rp.frame(1, 0, "data:pxp-mesh"); err != nil { // NEW on channel 1
 			t.Fatal(err)
@@ -198,9 +200,9 @@ func TestSynctestUnreadDataStreamDoesNotStallLink(t *testing.T) {
 					return
 				}
 			}
-			nonce <- rp.request(CmdGetPeers, `"pxp-mesh"`)
+			nonce <- rp.request(wire.CmdGetPeers, `"pxp-mesh"`)
 		}()
-		m := rp.expect(CmdRes)
+		m := rp.expect(wire.CmdRes)
 		if n := <-nonce; m.Nonce != n {
 			t.Fatalf("answer to %s, want %s", m.Nonce, n)
 		}
@@ -223,21 +225,21 @@ func TestSynctestStalledDestinationEndsOnlyTheRelay(t *testing.T) {
 		dst, derr := dialRaw(t, hub)
 		dst.readMagic()
 		dst.start(goodHello)
-		dst.request(CmdConnect, `"pxp-mesh"`)
+		dst.request(wire.CmdConnect, `"pxp-mesh"`)
 		if err := <-derr; err != nil {
 			t.Fatal(err)
 		}
 		req, rerr := dialRaw(t, hub)
 		req.readMagic()
 		req.start(goodHello)
-		req.request(CmdConnect, `"pxp-mesh"`)
+		req.request(wire.CmdConnect, `"pxp-mesh"`)
 		if err := <-rerr; err != nil {
 			t.Fatal(err)
 		}
-		req.expect(CmdRes)
-		req.request(CmdGetPeers, `"pxp-mesh"`)
+		req.expect(wire.CmdRes)
+		req.request(wire.CmdGetPeers, `"pxp-mesh"`)
 		var cands []json.RawMessage
-		json.Unmarshal(req.expect(CmdRes).Args, &cands)
+		json.Unmarshal(req.expect(wire.CmdRes).Args, &cands)
 		var list []Candidate
 		if len(cands) != 2 || json.Unmarshal(cands[1], &list) != nil || len(list) != 1 {
 			t.Fatalf("getpeers answer %s", cands)
@@ -245,12 +247,12 @@ func TestSynctestStalledDestinationEndsOnlyTheRelay(t *testing.T) {
 		id := list[0].ID
 		// The destination takes the introduction, then reads nothing more.
 		go func() {
-			m := dst.expect(CmdIncoming)
+			m := dst.expect(wire.CmdIncoming)
 			dst.line(`["res","` + m.Nonce + `",null]`)
 		}()
 		req.frame(1, 0, "relay:"+id) // NEW: the relay stream
-		req.request(CmdRelay, `["`+id+`"]`)
-		req.expect(CmdRes)
+		req.request(wire.CmdRelay, `["`+id+`"]`)
+		req.expect(wire.CmdRes)
 		start := time.Now()
 		nonce := make(chan string, 1)
 		go func() {
@@ -260,9 +262,9 @@ func TestSynctestStalledDestinationEndsOnlyTheRelay(t *testing.T) {
 					return
 				}
 			}
-			nonce <- req.request(CmdGetPeers, `"pxp-mesh"`)
+			nonce <- req.request(wire.CmdGetPeers, `"pxp-mesh"`)
 		}()
-		m := req.expect(CmdRes)
+		m := req.expect(wire.CmdRes)
 		if n := <-nonce; m.Nonce != n {
 			t.Fatalf("answer to %s, want %s", m.Nonce, n)
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // Upgrader moves an introduction from the relayed session onto a direct
@@ -65,10 +67,10 @@ func (p *Peer) sendSignal(transport string) func(json.RawMessage) error {
 			return err
 		}
 		p.mu.Lock()
-		nonce := nonceString(p.nonce)
+		nonce := wire.FormatNonce(p.nonce)
 		p.nonce++
 		p.mu.Unlock()
-		return p.send(CmdUpgrade, nonce, b)
+		return p.send(wire.CmdUpgrade, nonce, b)
 	}
 }
 
@@ -122,7 +124,7 @@ func (p *Peer) upgradeOut(ctx context.Context, up Upgrader) (*Conn, error) {
 
 // onUpgrade handles a peer's upgrade message: a signal for the upgrade in
 // progress, or, on a relayed session we answer, the start of one.
-func (p *Peer) onUpgrade(m Message) error {
+func (p *Peer) onUpgrade(m wire.Message) error {
 	var req upgradeMsg
 	if json.Unmarshal(m.Args, &req) != nil {
 		return &ProtocolError{Reason: "upgrade argument is not {transport, signal}"}

@@ -1,6 +1,7 @@
 package crawl
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -80,27 +81,15 @@ func (c *Config) withDefaults() (Config, error) {
 	if o.Concurrency < 0 || o.DialTimeout < 0 || o.HandshakeTimeout < 0 || o.PEXWait < 0 || o.MaxPeers < 0 {
 		return o, errors.New("crawl: negative Config field")
 	}
-	if o.Client == "" {
-		o.Client = DefaultClient
-	}
-	if o.Concurrency == 0 {
-		o.Concurrency = DefaultConcurrency
-	}
-	if o.DialTimeout == 0 {
-		o.DialTimeout = DefaultDialTimeout
-	}
-	if o.HandshakeTimeout == 0 {
-		o.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if o.PEXWait == 0 {
-		o.PEXWait = DefaultPEXWait
-	}
+	o.Client = cmp.Or(o.Client, DefaultClient)
+	o.Concurrency = cmp.Or(o.Concurrency, DefaultConcurrency)
+	o.DialTimeout = cmp.Or(o.DialTimeout, DefaultDialTimeout)
+	o.HandshakeTimeout = cmp.Or(o.HandshakeTimeout, DefaultHandshakeTimeout)
+	o.PEXWait = cmp.Or(o.PEXWait, DefaultPEXWait)
 	if o.Revisit > 0 && o.Revisit < MinRevisit {
 		o.Revisit = MinRevisit
 	}
-	if o.MaxPeers == 0 {
-		o.MaxPeers = DefaultMaxPeers
-	}
+	o.MaxPeers = cmp.Or(o.MaxPeers, DefaultMaxPeers)
 	if o.Dialer == nil {
 		var d net.Dialer
 		o.Dialer = d.DialContext

@@ -16,6 +16,6 @@
 //
 // What it saw is a Report: every peer with how and from whom it was first
 // learned, whether it answered, its client and when; the who-named-whom
-// graph (Report.DOT for GraphViz, the Report itself as JSON); and the
+// graph (Report.WriteDOT for GraphViz, the Report itself as JSON); and the
 // coverage over time, peers known against peers reached.
 package crawl

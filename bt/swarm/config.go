@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -161,38 +162,35 @@ func (c *Config) withDefaults() Config {
 		d := &net.Dialer{Timeout: DefaultDialTimeout}
 		o.Dialer = d.DialContext
 	}
-	if o.Client == "" {
-		o.Client = DefaultClient
-	}
+	o.Client = cmp.Or(o.Client, DefaultClient)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Clock == nil {
 		o.Clock = realClock{}
 	}
-	orDefault(&o.MaxPeers, DefaultMaxPeers)
-	orDefault(&o.HandshakeTimeout, DefaultHandshakeTimeout)
-	orDefault(&o.EventBuffer, DefaultEventBuffer)
-	orDefault(&o.MessageRate, DefaultMessageRate)
-	orDefault(&o.MessageBurst, DefaultMessageBurst)
-	orDefault(&o.OpeningRate, DefaultOpeningRate)
-	orDefault(&o.OpeningBurst, DefaultOpeningBurst)
-	orDefault(&o.DialBackoff, DefaultDialBackoff)
-	orDefault(&o.MaxDialBackoff, DefaultMaxDialBackoff)
-	orDefault(&o.MaxHandshakes, DefaultMaxHandshakes)
-	orDefault(&o.MaxHandshakesPerIP, DefaultHandshakesPerIP)
-	if o.MaxDialsPerIP < 0 {
-		o.MaxDialsPerIP = int(^uint(0) >> 1) // no limit
-	}
-	orDefault(&o.MaxDialsPerIP, DefaultMaxDialsPerIP)
+	o.MaxPeers = cmp.Or(o.MaxPeers, DefaultMaxPeers)
+	o.HandshakeTimeout = cmp.Or(o.HandshakeTimeout, DefaultHandshakeTimeout)
+	o.EventBuffer = cmp.Or(o.EventBuffer, DefaultEventBuffer)
+	o.MessageRate = cmp.Or(o.MessageRate, DefaultMessageRate)
+	o.MessageBurst = cmp.Or(o.MessageBurst, DefaultMessageBurst)
+	o.OpeningRate = cmp.Or(o.OpeningRate, DefaultOpeningRate)
+	o.OpeningBurst = cmp.Or(o.OpeningBurst, DefaultOpeningBurst)
+	o.DialBackoff = cmp.Or(o.DialBackoff, DefaultDialBackoff)
+	o.MaxDialBackoff = cmp.Or(o.MaxDialBackoff, DefaultMaxDialBackoff)
+	o.MaxHandshakes = cmp.Or(o.MaxHandshakes, DefaultMaxHandshakes)
+	o.MaxHandshakesPerIP = cmp.Or(o.MaxHandshakesPerIP, DefaultHandshakesPerIP)
+	o.MaxDialsPerIP = noLimitIfNegative(cmp.Or(o.MaxDialsPerIP, DefaultMaxDialsPerIP))
 	return o
 }
 
-// orDefault sets a zero field to its default.
-func orDefault[T int | float64 | time.Duration](v *T, d T) {
-	if *v == 0 {
-		*v = d
+// noLimitIfNegative turns a negative limit, which means none, into the
+// largest int.
+func noLimitIfNegative(n int) int {
+	if n < 0 {
+		return int(^uint(0) >> 1)
 	}
+	return n
 }
 
 func (c *Config) validate() error {

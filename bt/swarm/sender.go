@@ -90,6 +90,7 @@ func (c *conn) fire() {
 		return // ended, or not started: startSender arms the first firing
 	}
 	s := c.s
+	s.counts.wakeups.Add(1)
 	pc := s.cfg.PEX.Defaults()
 	due := func() time.Time { // the next message's due time, never before notBefore
 		if d := snd.lastSent.Add(pc.Interval); !snd.lastSent.IsZero() && d.After(snd.notBefore) {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/seed0021ed4d/pex/bt/pex"
@@ -36,6 +37,19 @@ type Stats struct {
 	// peers it had no room for: turned away, or let go for a newcomer
 	// (referral.go).
 	Referrals uint64
+	// OpeningsAdmitted and OpeningsRefused count incoming connections at
+	// the opening gate (Accept): admitted into the handshakes, where an
+	// MSE opening's Diffie-Hellman is answered, or refused because their
+	// IP opened more than OpeningRate and OpeningBurst allow, and closed
+	// before any work was done on them.
+	OpeningsAdmitted, OpeningsRefused uint64
+	// SenderWakeups counts the firings of the links' senders (sender.go:
+	// a timer each, or a kick when the link's PEX state or the swarm's PEX
+	// log changed): the work an established link costs besides reading
+	// what its peer sends. An idle link's sender wakes when a PEX message
+	// is due (BEP 11: a minute apart at least) or a keep-alive is
+	// (KeepAliveInterval), for nothing else.
+	SenderWakeups uint64
 }
 
 // counters are the swarm's counts, under a lock of their own so that
@@ -45,6 +59,10 @@ type counters struct {
 	pexSent, pexReceived map[string]uint64
 	learned, dials       map[string]uint64
 	floods, referrals    uint64
+
+	// Counted on hot paths (a refused opening, a sender's firing) without
+	// the lock.
+	openingsAdmitted, openingsRefused, wakeups atomic.Uint64
 }
 
 func bump(m *map[string]uint64, k string) {
@@ -79,6 +97,8 @@ func (s *Swarm) Stats() Stats {
 	st.Dials = maps.Clone(c.dials)
 	st.FloodDisconnects = c.floods
 	st.Referrals = c.referrals
+	st.OpeningsAdmitted, st.OpeningsRefused = c.openingsAdmitted.Load(), c.openingsRefused.Load()
+	st.SenderWakeups = c.wakeups.Load()
 	return st
 }
 

@@ -121,12 +121,17 @@ func (s *Swarm) azOn() bool { return !s.cfg.NoAZMP }
 func (s *Swarm) Accept(c net.Conn) {
 	s.mu.Lock()
 	if s.closed || !s.openingLocked(gate.IP(c)) {
+		refused := !s.closed
 		s.mu.Unlock()
 		c.Close()
+		if refused {
+			s.counts.openingsRefused.Add(1)
+		}
 		return
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	s.counts.openingsAdmitted.Add(1)
 	go func() {
 		defer s.wg.Done()
 		addr, _ := netip.ParseAddrPort(c.RemoteAddr().String())

@@ -134,12 +134,13 @@ var layers = map[string][]string{
 	"bt/metainfo":      {"bencode"},
 	"bt/azmp":          {"bencode", "bt/compact", "bt/wire", "internal/grow"},
 	"bt/pex":           {"bencode", "bt/compact", "bt/azmp"},
+	"pxp/wire":         nil,
 	// engines, sources and transports
 	"bt/tracker":          {"bencode", "bt/compact"},
 	"bt/dht":              nil,
 	"bt/crawl":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/version"},
 	"bt/swarm":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/acceptloop", "internal/gate", "internal/version"},
-	"pxp":                 {"mux", "internal/acceptloop", "internal/gate"},
+	"pxp":                 {"mux", "pxp/wire", "internal/acceptloop", "internal/gate"},
 	"pxp/webrtc":          {"pxp"},
 	"transport/ws":        nil,
 	"web":                 nil,
@@ -167,11 +168,11 @@ var layers = map[string][]string{
 	"cmd/internal/cli":        {"metrics"},
 	"cmd/pex":                 {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
 	"cmd/pexlab/internal/sim": {"lab/memnet", "pxp", "bt/swarm", "bt/pex"},
-	"cmd/pexlab":              {"cmd/internal/cli", "cmd/pexlab/internal/sim", "bt/metainfo", "bt/pex", "bt/wire", "bt/compact", "metrics", "pxp", "pxp/webrtc", "lab/memnet"},
+	"cmd/pexlab":              {"cmd/internal/cli", "cmd/pexlab/internal/sim", "lab/proc", "bt/metainfo", "bt/pex", "bt/wire", "bt/compact", "metrics", "pxp", "pxp/webrtc", "lab/memnet"},
 }
 
 // codecs import nothing outside the standard library and the module.
-var codecs = []string{"internal/grow", "internal/rbuf", "bencode", "mux", "bt/compact", "bt/mse", "bt/wire", "bt/metainfo", "bt/azmp", "bt/pex"}
+var codecs = []string{"internal/grow", "internal/rbuf", "bencode", "mux", "bt/compact", "bt/mse", "bt/wire", "bt/metainfo", "bt/azmp", "bt/pex", "pxp/wire"}
 
 type imports struct {
 	ImportPath string

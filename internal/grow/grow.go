@@ -1,7 +1,8 @@
 // Package grow reads a payload whose length a peer announced into a buffer
 // that grows with the bytes that actually arrive, never with the announced
 // length: a peer that announces a megabyte and sends nothing costs nothing.
-// The frame readers of bt/wire and bt/azmp share it. Buffers of First
+// The frame readers of bt/wire and bt/azmp and the buffered reader of
+// internal/rbuf (under package mux) share it. Buffers of First
 // bytes come from a pool and go back to it with Release, so that a reader
 // waiting for its next message holds none. It depends on the standard
 // library only.
@@ -12,14 +13,9 @@ import (
 	"sync"
 )
 
-// Sizes.
-const (
-	// First is the first allocation for a payload; each further one
-	// doubles, so a buffer is at most twice the bytes received.
-	First = 4 << 10
-	// Keep is kept for its old callers: Release keeps no buffer now.
-	Keep = 16 << 10
-)
+// First is the first allocation for a payload; each further one doubles,
+// so a buffer is at most twice the bytes received.
+const First = 4 << 10
 
 // pool holds buffers of First bytes between payloads.
 var pool = sync.Pool{New: func() any { return new([First]byte) }}

@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"cmp"
 	"log/slog"
 	"time"
 )
@@ -86,24 +87,12 @@ func (c *Config) withDefaults() Config {
 	if c != nil {
 		o = *c
 	}
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.MaxBindingRequests == 0 {
-		o.MaxBindingRequests = DefaultMaxBindingRequests
-	}
-	if o.MaxRemoteCandidates == 0 {
-		o.MaxRemoteCandidates = DefaultMaxRemoteCandidates
-	}
-	if o.MaxPendingCandidates == 0 {
-		o.MaxPendingCandidates = DefaultMaxPendingCandidates
-	}
-	if o.ConsentInterval == 0 {
-		o.ConsentInterval = DefaultConsentInterval
-	}
-	if o.ConsentTimeout == 0 {
-		o.ConsentTimeout = DefaultConsentTimeout
-	}
+	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
+	o.MaxBindingRequests = cmp.Or(o.MaxBindingRequests, DefaultMaxBindingRequests)
+	o.MaxRemoteCandidates = cmp.Or(o.MaxRemoteCandidates, DefaultMaxRemoteCandidates)
+	o.MaxPendingCandidates = cmp.Or(o.MaxPendingCandidates, DefaultMaxPendingCandidates)
+	o.ConsentInterval = cmp.Or(o.ConsentInterval, DefaultConsentInterval) // negative: pion's schedule
+	o.ConsentTimeout = cmp.Or(o.ConsentTimeout, DefaultConsentTimeout)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

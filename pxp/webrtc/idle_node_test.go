@@ -66,7 +66,7 @@ func runIdleChild(role string) {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	go hub.Serve(ln, func(*pxp.Conn) {})
+	go hub.Serve(ln) // its streams stay open, unread (mk drains Incoming)
 	fmt.Println("hub", ln.Addr())
 	toHub := func(ex *pxp.Exchange) error {
 		c, err := net.Dial("tcp", ln.Addr().String())

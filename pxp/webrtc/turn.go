@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"cmp"
 	"errors"
 	"net"
 	"net/netip"
@@ -21,7 +22,8 @@ type TURNConfig struct {
 	// Users are the TURN users and their passwords; none serves STUN only.
 	Users map[string]string
 	// MaxAllocations bounds the relayed allocations one user holds at
-	// once (default 8), MaxTotal those over all users (default 1024).
+	// once (default 8), MaxTotal those over all users (default 1024); zero
+	// or negative means the default.
 	MaxAllocations, MaxTotal int
 	// AllowPrivate lets allocations relay to loopback, link-local,
 	// private and unspecified addresses, which a relay on the internet
@@ -44,15 +46,9 @@ func NewTURNServer(cfg TURNConfig) (*TURNServer, error) {
 	if cfg.PacketConn == nil || cfg.RelayIP == nil {
 		return nil, errors.New("webrtc: TURN needs a PacketConn and a RelayIP")
 	}
-	if cfg.Realm == "" {
-		cfg.Realm = "pex"
-	}
-	if cfg.MaxAllocations <= 0 {
-		cfg.MaxAllocations = 8
-	}
-	if cfg.MaxTotal <= 0 {
-		cfg.MaxTotal = 1024
-	}
+	cfg.Realm = cmp.Or(cfg.Realm, "pex")
+	cfg.MaxAllocations = positiveOr(cfg.MaxAllocations, 8)
+	cfg.MaxTotal = positiveOr(cfg.MaxTotal, 1024)
 	keys := map[string][]byte{}
 	for name, pass := range cfg.Users {
 		keys[name] = turn.GenerateAuthKey(name, cfg.Realm, pass)
@@ -141,4 +137,12 @@ func (q *turnQuota) release(user string) {
 	if q.held[user] == 0 {
 		delete(q.held, user)
 	}
+}
+
+// positiveOr returns v when it is positive and d otherwise.
+func positiveOr(v, d int) int {
+	if v > 0 {
+		return v
+	}
+	return d
 }
