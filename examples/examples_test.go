@@ -70,7 +70,12 @@ func TestPXPExample(t *testing.T) {
 			bufio.NewReader(c).ReadString('\n')
 		}
 	}
-	go hub.Serve(ln, reply("hi from the hub"))
+	go hub.Serve(ln)
+	go func() {
+		for c := range hub.Incoming() {
+			go reply("hi from the hub")(c)
+		}
+	}()
 	other, err := pxp.New("my-app", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,8 @@
 //	pex_bt_flood_disconnects_total{infohash}        counter
 //	pex_bt_referrals_total{infohash}                counter
 //	pex_bt_events_dropped_total{infohash}           counter
+//	pex_bt_openings_total{infohash,outcome}         counter incoming connections at the opening gate: "admitted" or "refused" (over the IP's rate, before any work)
+//	pex_bt_sender_wakeups_total{infohash}           counter firings of the links' PEX and keep-alive senders
 //
 // The client label is the client's name without its version
 // ("libtorrent", "Transmission"), and at most MaxClientLabels names are

@@ -230,6 +230,9 @@ func TestSwarmScrape(t *testing.T) {
 	if got := value(t, fams, "pex_bt_connections", "network", "ut_pex", "client", "pex"); got < 2 {
 		t.Errorf("ut_pex connections of pex clients = %v", got)
 	}
+	if got := value(t, fams, "pex_bt_sender_wakeups_total", "infohash", ihHex); got < 2 {
+		t.Errorf("a's sender wake-ups = %v, want one at least for each PEX message", got)
+	}
 	t.Logf("scrape, excerpt:\n%s", excerpt(body, "pex_bt_"))
 	col.Add(b) // b has a's infohash: it takes a's place
 	col.Remove(a)
@@ -237,6 +240,11 @@ func TestSwarmScrape(t *testing.T) {
 	// a dialed b; c, told of b by a, may have dialed it too.
 	if got := value(t, fams, "pex_bt_peers_learned_total", "infohash", ihHex, "source", "incoming"); got != float64(b.Stats().Learned[swarm.SourceIncoming]) || got < 1 {
 		t.Errorf("b's incoming peers = %v, its Stats say %d", got, b.Stats().Learned[swarm.SourceIncoming])
+	}
+	// b took a's dial (and maybe c's) through its opening gate, from
+	// 127.0.0.1, well within the rate.
+	if got, st := value(t, fams, "pex_bt_openings_total", "infohash", ihHex, "outcome", "admitted"), b.Stats(); got < 1 || got > float64(st.OpeningsAdmitted) || st.OpeningsRefused != 0 {
+		t.Errorf("b's admitted openings = %v, its Stats say %d admitted, %d refused", got, st.OpeningsAdmitted, st.OpeningsRefused)
 	}
 	col.Remove(b)
 	fams, _ = scrape(t, srv.URL)

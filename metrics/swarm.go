@@ -67,8 +67,11 @@ func (c *Swarms) Collect() []Family {
 		{Name: "pex_bt_flood_disconnects_total", Help: "Peers disconnected for sending too often.", Type: Counter},
 		{Name: "pex_bt_referrals_total", Help: "Peers the swarm had no room for (turned away or let go for a newcomer), told of peers it has first.", Type: Counter},
 		{Name: "pex_bt_events_dropped_total", Help: "Events that found the Events channel full.", Type: Counter},
+		{Name: "pex_bt_openings_total", Help: "Incoming connections at the opening gate: admitted into the handshakes (where MSE's Diffie-Hellman is answered), or refused over their IP's opening rate, before any work.", Type: Counter},
+		{Name: "pex_bt_sender_wakeups_total", Help: "Firings of the links' PEX and keep-alive senders.", Type: Counter},
 	}
 	conns, dialing, handshaking, pexMsgs, learned, dials, floods, referrals, dropped := &fams[0], &fams[1], &fams[2], &fams[3], &fams[4], &fams[5], &fams[6], &fams[7], &fams[8]
+	openings, wakeups := &fams[9], &fams[10]
 	add := func(f *Family, v float64, labels ...Label) {
 		f.Samples = append(f.Samples, Sample{Labels: labels, Value: v})
 	}
@@ -102,6 +105,9 @@ func (c *Swarms) Collect() []Family {
 		add(floods, float64(st.FloodDisconnects), swarm)
 		add(referrals, float64(st.Referrals), swarm)
 		add(dropped, float64(st.EventsDropped), swarm)
+		add(openings, float64(st.OpeningsAdmitted), swarm, Label{"outcome", "admitted"})
+		add(openings, float64(st.OpeningsRefused), swarm, Label{"outcome", "refused"})
+		add(wakeups, float64(st.SenderWakeups), swarm)
 	}
 	return fams
 }

@@ -220,12 +220,13 @@ func (d *demo) newNode(ctx context.Context, listen bool) (*pxp.Exchange, error) 
 }
 
 // acceptLoop runs PXP as the incoming side on every connection ln accepts,
-// until ln or the node is closed.
+// until ln or the node is closed; the streams arrive on Incoming, which
+// drainIncoming reads.
 func (d *demo) acceptLoop(ctx context.Context, ln net.Listener, ex *pxp.Exchange) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		ex.Serve(ln, func(dc *pxp.Conn) { d.drain(ctx, dc) })
+		ex.Serve(ln)
 	}()
 }
 

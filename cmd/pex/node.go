@@ -1,20 +1,18 @@
+// A pex node's run: its steps in order, its wait and its shutdown, and its event loop.
+
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 
-	"github.com/seed0021ed4d/pex/metrics"
 	"github.com/seed0021ed4d/pex/pxp"
-	"github.com/seed0021ed4d/pex/transport/ws"
 	"github.com/seed0021ed4d/pex/web"
 )
 
@@ -28,98 +26,63 @@ type node struct {
 	boot   *bootState
 	state  *stateKeeper // --state, or nil
 
+	// What start opened, for shutdown to close.
+	ln    net.Listener // --listen's, or nil
+	stops []func()     // the HTTP servers', in the order they started
+	live  *web.Live    // --http's live view, or nil
+
 	logger *slog.Logger // PEX_DEBUG's, or silent
 	natMu  sync.Mutex
 	nat    natState
 }
 
+// run brings the node up step by step (start), runs it until wait says
+// it is done, and shuts it down. A step that fails ends the run there, by
+// the same shutdown: it closes whatever the steps before it opened.
 func (n *node) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	n.boot = newBootState()
 	n.ctx = ctx
-	var ln net.Listener
-	var laddr net.Addr
-	if n.opts.listen != "" {
-		var err error
-		ln, err = net.Listen("tcp", n.opts.listen)
-		if err != nil {
-			return err
-		}
-		laddr = ln.Addr()
-		n.listen = laddr
-	}
-	cfg, err := n.opts.exchangeConfig(laddr)
-	n.logger = slog.New(slog.DiscardHandler)
-	if cfg != nil && cfg.Logger != nil {
-		n.logger = cfg.Logger
-	}
+	err := n.start(ctx)
 	if err == nil {
-		n.ex, err = pxp.New(n.opts.network, cfg)
+		n.startLoops(ctx)
+		n.startBootstrap(ctx)
+		n.startFlusher(ctx)
+		err = n.wait(ctx)
 	}
-	if err != nil {
-		if ln != nil {
-			ln.Close()
-		}
-		return err
+	cancel()
+	n.shutdown()
+	return err
+}
+
+// shutdown closes what start and the loops opened, whichever step the run
+// reached, in the node's order rather than the reverse of start's: first
+// the doors (the TCP listener, then the HTTP servers, last started first
+// stopped), then the links (the exchange, which closes Events and
+// Incoming, ending their loops), the summaries of repeated events, the
+// live view, and --state last: the last word on the links.
+func (n *node) shutdown() {
+	if n.ln != nil {
+		n.ln.Close()
 	}
-	if n.state, err = openState(n.opts.state, "pxp-peers.json", "pxp:"+n.opts.network, n.pr); err != nil {
+	for i := len(n.stops) - 1; i >= 0; i-- {
+		n.stops[i]()
+	}
+	if n.ex != nil {
 		n.ex.Close()
-		if ln != nil {
-			ln.Close()
-		}
-		return err
 	}
-	defer n.state.close() // after the links are closed: the last word on them
-	if ln != nil {
-		f := []any{"node", n.ex.ID(), "addr", ln.Addr().String(), "transport", "tcp", "network", n.opts.network}
-		if cfg.AdvertiseAddr != "" {
-			f = append(f, "advertise", cfg.AdvertiseAddr)
-		}
-		n.pr.Event("listening", f...)
-		n.wg.Add(1)
-		go n.acceptLoop(ctx, ln)
+	n.wg.Wait()
+	n.pr.Flush(true)
+	if n.live != nil {
+		n.live.Close()
 	}
-	stopHTTP := func() {}
-	if n.opts.metrics != "" {
-		stop, err := cli.ServeMetrics(ctx, n.opts.metrics, n.pr, metrics.NewPXP(n.ex))
-		if err != nil {
-			n.ex.Close()
-			if ln != nil {
-				ln.Close()
-			}
-			return err
-		}
-		stopHTTP = stop
-	}
-	if n.opts.ws != "" {
-		stop, err := n.serveHTTP(ctx, n.opts.ws, "ws", &ws.Handler{Serve: n.acceptWS(ctx)})
-		if err != nil {
-			stopHTTP()
-			n.ex.Close()
-			if ln != nil {
-				ln.Close()
-			}
-			return err
-		}
-		prev := stopHTTP
-		stopHTTP = func() { stop(); prev() }
-	}
-	if n.opts.http != "" {
-		live := startLive(n.pr, n.pxpSnapshot)
-		defer live.Close()
-		stop, err := n.serveHTTP(ctx, n.opts.http, "http", withLive(live, web.Handler(n.opts.page(), &ws.Handler{Serve: n.acceptWS(ctx)})))
-		if err != nil {
-			stopHTTP()
-			n.ex.Close()
-			if ln != nil {
-				ln.Close()
-			}
-			return err
-		}
-		prev := stopHTTP
-		stopHTTP = func() { stop(); prev() }
-	}
+	n.state.close()
+}
+
+// startLoops starts what runs beside the transports: the port mapping,
+// the event and incoming loops; a node that serves nothing says it started.
+func (n *node) startLoops(ctx context.Context) {
 	if n.wantsPortmap() {
 		n.wg.Add(1)
 		go func() {
@@ -130,9 +93,14 @@ func (n *node) run(ctx context.Context) error {
 	n.wg.Add(2)
 	go n.eventLoop()
 	go n.incomingLoop(ctx)
-	if ln == nil && n.opts.ws == "" && n.opts.http == "" {
+	if n.ln == nil && n.opts.ws == "" && n.opts.http == "" {
 		n.pr.Event("started", "node", n.ex.ID(), "network", n.opts.network)
 	}
+}
+
+// startBootstrap dials the --connect peers and those --state remembers,
+// and, with --want, keeps asking for more.
+func (n *node) startBootstrap(ctx context.Context) {
 	for _, addr := range n.opts.connect {
 		n.wg.Add(1)
 		go func() {
@@ -145,8 +113,12 @@ func (n *node) run(ctx context.Context) error {
 		n.wg.Add(1)
 		go n.wantLoop(ctx)
 	}
+}
+
+// startFlusher sums up repeated events when their window ends.
+func (n *node) startFlusher(ctx context.Context) {
 	n.wg.Add(1)
-	go func() { // sums up repeated events when their window ends
+	go func() {
 		defer n.wg.Done()
 		t := time.NewTicker(cli.RepeatWindow)
 		defer t.Stop()
@@ -159,16 +131,6 @@ func (n *node) run(ctx context.Context) error {
 			}
 		}
 	}()
-	failed := n.wait(ctx)
-	cancel()
-	if ln != nil {
-		ln.Close()
-	}
-	stopHTTP()
-	n.ex.Close() // closes Events and Incoming, ending their loops
-	n.wg.Wait()
-	n.pr.Flush(true)
-	return failed
 }
 
 // wait returns when ctx ends (nil), when --duration is over (an error if
@@ -201,48 +163,6 @@ func (n *node) wait(ctx context.Context) error {
 			}
 			return nil
 		}
-	}
-}
-
-func (n *node) acceptLoop(ctx context.Context, ln net.Listener) {
-	defer n.wg.Done()
-	if err := n.ex.Serve(ln, func(dc *pxp.Conn) { n.serve(ctx, dc) }); err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-		n.pr.Event("error", "error", err.Error())
-	}
-}
-
-// serveHTTP serves h on addr until ctx ends; stop waits for it.
-func (n *node) serveHTTP(ctx context.Context, addr, transport string, h http.Handler) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	n.pr.Event("listening", "node", n.ex.ID(), "addr", ln.Addr().String(), "transport", transport, "network", n.opts.network)
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	return func() {
-		srv.Close()
-		<-done
-	}, nil
-}
-
-// acceptWS runs PXP as the incoming side on each WebSocket connection.
-func (n *node) acceptWS(ctx context.Context) func(*ws.Conn) {
-	return func(c *ws.Conn) {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			dc, err := n.ex.Accept(ctx, c)
-			if err != nil {
-				n.pr.Event("error", "error", err.Error(), "transport", "ws")
-				return
-			}
-			n.serve(ctx, dc)
-		}()
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/seed0021ed4d/pex/lab/proc"
+
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 
 	"github.com/seed0021ed4d/pex/pxp"
@@ -21,8 +23,9 @@ var benchCmd = &cli.Command{
 	About: "Measures GetNewPeer on loopback: --n introductions each for Go over WebRTC, " +
 		"over a direct TCP dial and as a relayed session, and for the pinned JS reference " +
 		"(peer-exchange 2.2.0) over WebRTC, printing p50 and p95 in milliseconds; then the " +
-		"memory of a Go node (this binary, or --pex) and of a JS node, each holding one " +
-		"WebRTC link (peak and current RSS, anonymous and file-backed); then Go and JS " +
+		"memory of a Go node (the pex binary of --pex) and of a JS node, each holding one " +
+		"WebRTC link (anonymous memory, the process's own, on which the two are compared; " +
+		"RSS, PSS, file-backed and peak beside it, from /proc/PID/smaps_rollup); then Go and JS " +
 		"meeting each other, a pex node process and a JS node introduced through a hub in " +
 		"both directions (go-js-webrtc: pex asks, js-go-webrtc: JS asks), each round with " +
 		"fresh processes, and with --baseline the same rounds with another pex binary, " +
@@ -110,16 +113,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		add("go-"+mode, ms)
 	}
-	goMem, err := goNodeRSS(ctx, o.pexBin)
+	goMem, err := goNodeMem(ctx, o.pexBin)
 	if err != nil {
 		return fmt.Errorf("go rss: %w", err)
 	}
-	memEvent := func(node string, m procMem) {
-		pr.Event("rss", "node", node, "peak_kib", m.Peak, "rss_kib", m.RSS, "anon_kib", m.Anon, "file_kib", m.File)
+	memEvent := func(node string, m proc.Memory) {
+		pr.Event("rss", "node", node, "peak_kib", m.Peak, "rss_kib", m.RSS, "pss_kib", m.PSS, "anon_kib", m.Anon, "file_kib", m.File)
 	}
 	memEvent("go", goMem)
 	var jsP50 float64
-	var jsMem procMem
+	var jsMem proc.Memory
 	var mixed map[string][]float64
 	if !o.noJS {
 		ms, mem, err := benchJS(ctx, o.jsDir, o.n)
@@ -142,7 +145,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if o.json {
 		if jsP50 > 0 {
-			pr.Event("ratio", "js_p50_over_go_webrtc_p50", jsP50/results[0].p50, "js_rss_over_go_rss", float64(jsMem.Peak)/float64(goMem.Peak))
+			pr.Event("ratio", "js_p50_over_go_webrtc_p50", jsP50/results[0].p50,
+				"js_anon_over_go_anon", float64(jsMem.Anon)/float64(goMem.Anon), "js_rss_over_go_rss", float64(jsMem.RSS)/float64(goMem.RSS))
 		}
 		return nil
 	}
@@ -154,14 +158,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		pr.Text("%-21s %10.2f %10.2f %12s", r.name, r.p50, r.p95, ratio)
 	}
-	pr.Text("\na node holding one WebRTC link, MiB: %8s %8s %8s %8s", "peak", "RSS", "anon", "file")
-	row := func(node string, m procMem) {
-		pr.Text("%-35s %8.1f %8.1f %8.1f %8.1f", node, float64(m.Peak)/1024, float64(m.RSS)/1024, float64(m.Anon)/1024, float64(m.File)/1024)
+	// Anonymous memory is the process's own; RSS also counts the
+	// executable's and libraries' pages, which the page cache holds for
+	// every process that maps them. The two programs are compared on
+	// anonymous memory (proc.Memory).
+	pr.Text("\na node holding one WebRTC link, MiB: %8s %8s %8s %8s %8s", "anon", "RSS", "PSS", "file", "peak")
+	row := func(node string, m proc.Memory) {
+		mib := func(kib int) float64 { return float64(kib) / 1024 }
+		pr.Text("%-35s %8.1f %8.1f %8.1f %8.1f %8.1f", node, mib(m.Anon), mib(m.RSS), mib(m.PSS), mib(m.File), mib(m.Peak))
 	}
 	row("Go", goMem)
-	if jsMem.Peak > 0 {
+	if jsMem.RSS > 0 {
 		row("JS", jsMem)
-		pr.Text("%-35s %7.1fx %7.1fx %7.1fx", "JS / Go", float64(jsMem.Peak)/float64(goMem.Peak), float64(jsMem.RSS)/float64(goMem.RSS), float64(jsMem.Anon)/float64(goMem.Anon))
+		ratio := func(js, gov int) float64 { return float64(js) / float64(gov) }
+		pr.Text("%-35s %7.1fx %7.1fx %7.1fx %7.1fx %7.1fx", "JS / Go", ratio(jsMem.Anon, goMem.Anon), ratio(jsMem.RSS, goMem.RSS),
+			ratio(jsMem.PSS, goMem.PSS), ratio(jsMem.File, goMem.File), ratio(jsMem.Peak, goMem.Peak))
 	}
 	return nil
 }
@@ -216,7 +227,11 @@ func benchNode(mode string, listen bool) (*pxp.Exchange, net.Listener, error) {
 		return fail(err)
 	}
 	if ln != nil {
-		go ex.Serve(ln, func(*pxp.Conn) {}) // the bench does not read the data streams
+		go ex.Serve(ln)
+		go func() { // the bench does not read the data streams
+			for range ex.Incoming() {
+			}
+		}()
 	}
 	return ex, ln, nil
 }

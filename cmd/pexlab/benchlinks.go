@@ -196,12 +196,6 @@ func (p *linkPool) close() {
 	wg.Wait()
 }
 
-// procRSS reads VmRSS of a process, in KiB.
-func procRSS(pid int) (int, error) {
-	m, err := readProcMem(pid)
-	return m.RSS, err
-}
-
 // idleCPU is the share of one core the process used over d, in percent.
 func idleCPU(pid int, d time.Duration) (float64, error) {
 	ticks := func() (int, error) {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,56 +11,57 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/seed0021ed4d/pex/lab/proc"
 )
 
-// goNodeRSS starts `pex node` as an answerer, introduces one WebRTC peer to
+// goNodeMem starts `pex node` as an answerer, introduces one WebRTC peer to
 // it, and returns its memory once it holds the link.
-func goNodeRSS(ctx context.Context, self string) (procMem, error) {
+func goNodeMem(ctx context.Context, self string) (proc.Memory, error) {
 	h, err := newMixedHub()
 	if err != nil {
-		return procMem{}, err
+		return proc.Memory{}, err
 	}
 	defer h.close()
 	cmd, events, err := pexProc(ctx, self, "--connect", h.addr())
 	if err != nil {
-		return procMem{}, err
+		return proc.Memory{}, err
 	}
 	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
 	if _, err := waitFor(events, "connect", 10*time.Second); err != nil {
-		return procMem{}, err
+		return proc.Memory{}, err
 	}
 	b, _, err := benchNode("webrtc", false)
 	if err != nil {
-		return procMem{}, err
+		return proc.Memory{}, err
 	}
 	defer b.Close()
 	conn, err := net.Dial("tcp", h.addr())
 	if err != nil {
-		return procMem{}, err
+		return proc.Memory{}, err
 	}
 	if _, err := b.Connect(ctx, conn); err != nil {
-		return procMem{}, err
+		return proc.Memory{}, err
 	}
 	gctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if c, err := b.GetNewPeer(gctx); err != nil || c.Transport() != "webrtc" {
-		return procMem{}, fmt.Errorf("introduction: %v", err)
+		return proc.Memory{}, fmt.Errorf("introduction: %v", err)
 	}
 	if _, err := waitFor(events, "connect", 10*time.Second); err != nil {
-		return procMem{}, err
+		return proc.Memory{}, err
 	}
 	time.Sleep(500 * time.Millisecond)
-	return readProcMem(cmd.Process.Pid)
+	return proc.ReadMemory(cmd.Process.Pid)
 }
 
 // benchJS times n getNewPeer calls between JS nodes and measures the
 // memory of the JS answerer once it holds a WebRTC link.
-func benchJS(ctx context.Context, dir string, n int) ([]float64, procMem, error) {
+func benchJS(ctx context.Context, dir string, n int) ([]float64, proc.Memory, error) {
 	dir, err := jsInstalled(dir)
 	if err != nil {
-		return nil, procMem{}, err
+		return nil, proc.Memory{}, err
 	}
 	var cmds []*exec.Cmd
 	var ins []io.WriteCloser
@@ -74,50 +74,50 @@ func benchJS(ctx context.Context, dir string, n int) ([]float64, procMem, error)
 	}()
 	hub, hin, hev, err := jsProc(ctx, dir, "--listen", "0")
 	if err != nil {
-		return nil, procMem{}, err
+		return nil, proc.Memory{}, err
 	}
 	cmds, ins = append(cmds, hub), append(ins, hin)
 	ev, err := waitFor(hev, "listening", 10*time.Second)
 	if err != nil {
-		return nil, procMem{}, err
+		return nil, proc.Memory{}, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(int(ev["port"].(float64)))
 	// The reference's relay drops its link to the answerer after each
 	// introduction (defect B1), so every round uses a fresh answerer and
 	// requester with the same hub.
 	var ms []float64
-	var rss procMem
+	var rss proc.Memory
 	for i := 0; i < n; i++ {
 		c, cin, cev, err := jsProc(ctx, dir, "--connect", addr)
 		if err != nil {
-			return nil, procMem{}, err
+			return nil, proc.Memory{}, err
 		}
 		if _, err := waitFor(cev, "connect", 10*time.Second); err != nil {
-			return nil, procMem{}, err
+			return nil, proc.Memory{}, err
 		}
 		b, bin, bev, err := jsProc(ctx, dir, "--connect", addr)
 		if err != nil {
-			return nil, procMem{}, err
+			return nil, proc.Memory{}, err
 		}
 		if _, err := waitFor(bev, "connect", 10*time.Second); err != nil {
-			return nil, procMem{}, err
+			return nil, proc.Memory{}, err
 		}
 		io.WriteString(bin, "getnewpeer\n")
 		ev, err := waitFor(bev, "getnewpeer", 30*time.Second)
 		if err != nil {
-			return nil, procMem{}, err
+			return nil, proc.Memory{}, err
 		}
 		if ev["ok"] != true {
-			return nil, procMem{}, fmt.Errorf("getNewPeer: %v", ev["error"])
+			return nil, proc.Memory{}, fmt.Errorf("getNewPeer: %v", ev["error"])
 		}
 		ms = append(ms, ev["ms"].(float64))
 		if i == 0 {
 			if _, err := waitFor(cev, "connect", 10*time.Second); err != nil {
-				return nil, procMem{}, err
+				return nil, proc.Memory{}, err
 			}
 			time.Sleep(500 * time.Millisecond)
-			if rss, err = readProcMem(c.Process.Pid); err != nil {
-				return nil, procMem{}, err
+			if rss, err = proc.ReadMemory(c.Process.Pid); err != nil {
+				return nil, proc.Memory{}, err
 			}
 		}
 		for _, p := range []struct {
@@ -131,7 +131,7 @@ func benchJS(ctx context.Context, dir string, n int) ([]float64, procMem, error)
 		// Let the hub see both links go.
 		for k := 0; k < 2; k++ {
 			if _, err := waitFor(hev, "disconnect", 10*time.Second); err != nil {
-				return nil, procMem{}, err
+				return nil, proc.Memory{}, err
 			}
 		}
 	}
@@ -184,34 +184,4 @@ func waitFor(ch <-chan map[string]any, name string, d time.Duration) (map[string
 			return nil, fmt.Errorf("no %q event in %v", name, d)
 		}
 	}
-}
-
-// procMem is a process's memory from /proc/PID/status, in KiB: its peak
-// and current resident set, and the current one split into anonymous
-// (private) pages and file-backed pages (the executable's and libraries'
-// pages it touched, shared with the page cache).
-type procMem struct {
-	Peak, RSS, Anon, File int
-}
-
-// readProcMem reads a process's procMem.
-func readProcMem(pid int) (procMem, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return procMem{}, err
-	}
-	var m procMem
-	fields := map[string]*int{"VmHWM:": &m.Peak, "VmRSS:": &m.RSS, "RssAnon:": &m.Anon, "RssFile:": &m.File}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && fields[f[0]] != nil {
-			if *fields[f[0]], err = strconv.Atoi(f[1]); err != nil {
-				return procMem{}, err
-			}
-		}
-	}
-	if m.Peak == 0 {
-		return procMem{}, errors.New("no VmHWM in /proc status")
-	}
-	return m, nil
 }

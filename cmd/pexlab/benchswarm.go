@@ -1,28 +1,18 @@
+// pexlab bench swarm: its flags, its run step by step, and what it reports.
+
 package main
 
 import (
 	"context"
-	_ "embed"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
-
-	"github.com/seed0021ed4d/pex/bt/metainfo"
+	"github.com/seed0021ed4d/pex/lab/proc"
 )
-
-//go:embed lt_bench.py
-var ltBenchScript []byte
 
 var benchSwarmCmd = &cli.Command{
 	Name:    "bench swarm",
@@ -32,8 +22,8 @@ var benchSwarmCmd = &cli.Command{
 		"each from an address of its own (127.x.y.z), through the BitTorrent and extended " +
 		"handshakes (ut_pex, a listen port), then idle but for keep-alives; one target at a " +
 		"time, each with the machine to itself. It reports each " +
-		"target's RSS per peer (its RSS with the peers less its RSS before them, over the " +
-		"peers), its CPU over --idle while the peers sit there (or, with --churn, come and go), and the ut_pex messages the " +
+		"target's memory per peer (its anonymous memory and its RSS with the peers less " +
+		"before them, over the peers), its CPU over --idle while the peers sit there (or, with --churn, come and go), and the ut_pex messages the " +
 		"fake peers received from it (count, mean size, most peers added, spacing), with " +
 		"pex's figures over libtorrent's. libtorrent runs under /usr/bin/python3 with its " +
 		"DHT, LSD, UPnP and NAT-PMP off. BENCHMARKS.md records the results.",
@@ -68,21 +58,68 @@ func (o *benchSwarmOpts) flagSet() *flag.FlagSet {
 
 // swarmTargetResult is what pexlab bench swarm measured of one target.
 type swarmTargetResult struct {
-	Name         string     `json:"name"`
-	Peers        int        `json:"peers"`
-	RSSBeforeKiB int        `json:"rss_before_kib"`
-	RSSKiB       int        `json:"rss_kib"`
-	KiBPerPeer   float64    `json:"kib_per_peer"`
-	CPUPercent   float64    `json:"cpu_percent"`
-	PEX          pexSummary `json:"pex"`
-	Churned      int        `json:"churned,omitempty"` // peers replaced while measuring (--churn)
+	Name         string  `json:"name"`
+	Peers        int     `json:"peers"`
+	RSSBeforeKiB int     `json:"rss_before_kib"`
+	RSSKiB       int     `json:"rss_kib"`
+	KiBPerPeer   float64 `json:"kib_per_peer"` // of RSS
+	// The target's own (anonymous) memory, before and with the peers, and
+	// per peer: what the two targets are compared on.
+	AnonBeforeKiB  int        `json:"anon_before_kib"`
+	AnonKiB        int        `json:"anon_kib"`
+	AnonKiBPerPeer float64    `json:"anon_kib_per_peer"`
+	CPUPercent     float64    `json:"cpu_percent"`
+	PEX            pexSummary `json:"pex"`
+	Churned        int        `json:"churned,omitempty"` // peers replaced while measuring (--churn)
 	// Disconnects are the target's own reasons for closing fake peers,
 	// when it says (libtorrent).
 	Disconnects map[string]any `json:"disconnects,omitempty"`
 }
 
+// benchSwarm is one run of pexlab bench swarm.
+type benchSwarm struct {
+	o      benchSwarmOpts
+	pr     *cli.Printer
+	ih     [20]byte     // the torrent's: libtorrent's, or made up (--no-libtorrent)
+	px, lt *benchTarget // pex and libtorrent once started, else nil
+}
+
+// runBenchSwarm runs pexlab bench swarm: it checks the flags, starts the
+// targets, measures each in turn, and sums up.
 func runBenchSwarm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var o benchSwarmOpts
+	b := new(benchSwarm)
+	if err := b.o.parse(args, stdout, stderr); err != nil {
+		return err
+	}
+	raiseFileLimit()
+	b.pr = cli.NewPrinter(stdout, b.o.json)
+	dir, err := os.MkdirTemp("", "pex-bench-swarm")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer b.stopTargets() // before cancel, which would kill them
+	if err := b.startTargets(ctx, dir); err != nil {
+		return err
+	}
+	// One target at a time, each with the machine to itself.
+	var results []swarmTargetResult
+	for i, t := range b.targets() {
+		r, err := b.measure(ctx, i, t)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+		b.reportTarget(r)
+	}
+	b.summarise(results)
+	return nil
+}
+
+// parse parses and checks the flags, and finds the pex to measure.
+func (o *benchSwarmOpts) parse(args []string, stdout, stderr io.Writer) error {
 	fs := o.flagSet()
 	if err := benchSwarmCmd.ParseFlags(fs, args, stdout, stderr); err != nil {
 		return err
@@ -102,180 +139,92 @@ func runBenchSwarm(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	var err error
-	if o.pexBin, err = findPex(o.pexBin); err != nil {
-		return err
-	}
-	raiseFileLimit()
-	pr := cli.NewPrinter(stdout, o.json)
-	dir, err := os.MkdirTemp("", "pex-bench-swarm")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	o.pexBin, err = findPex(o.pexBin)
+	return err
+}
 
-	// libtorrent makes the torrent; pex joins its infohash.
-	var ih [20]byte
-	var lt *benchTarget
-	if !o.noLT {
-		script := filepath.Join(dir, "lt_bench.py")
-		if err := os.WriteFile(script, ltBenchScript, 0o644); err != nil {
-			return err
-		}
-		lt, err = startBenchTarget(ctx, "libtorrent", exec.CommandContext(ctx, "/usr/bin/python3", script, "--listen", "127.0.0.1:0",
-			"--dir", dir, "--peers", strconv.Itoa(o.peers)), "ready")
-		if err != nil {
-			return fmt.Errorf("libtorrent: %w", err)
-		}
-		defer lt.stop()
-		if ih, err = metainfo.ParseInfoHash(lt.ready["infohash"].(string)); err != nil {
-			return err
-		}
-		lt.addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(lt.ready["port"].(float64)))
-	} else {
-		copy(ih[:], "pexlab bench swarm ....")
+// measure measures target i, t: its fake peers connect, settle, sit idle
+// while it is measured, and go.
+func (b *benchSwarm) measure(ctx context.Context, i int, t *benchTarget) (swarmTargetResult, error) {
+	b.connectFakes(ctx, i, t)
+	defer t.fakes.close()
+	r := swarmTargetResult{Name: t.name, RSSBeforeKiB: t.memBefore.RSS, AnonBeforeKiB: t.memBefore.Anon}
+	var err error
+	if r.CPUPercent, err = b.measureIdle(ctx, t); err != nil {
+		return r, fmt.Errorf("%s: %w", t.name, err)
 	}
-	pexArgs := []string{"bt", "swarm", "--infohash", hex.EncodeToString(ih[:]),
-		"--listen", "127.0.0.1:0", "--max-peers", strconv.Itoa(o.peers + 100), "--no-dht", "--no-portmap", "--no-trackers", "--json"}
-	if o.pexMetrics != "" {
-		pexArgs = append(pexArgs, "--metrics", o.pexMetrics)
-	}
-	px, err := startBenchTarget(ctx, "pex", exec.CommandContext(ctx, o.pexBin, pexArgs...), "listening")
+	r.Churned = t.fakes.churnedCount()
+	mem, err := proc.ReadMemory(t.cmd.Process.Pid)
 	if err != nil {
-		return fmt.Errorf("pex: %w", err)
+		return r, fmt.Errorf("%s: %w", t.name, err)
 	}
-	defer px.stop()
-	px.addr = netip.MustParseAddrPort(px.ready["addr"].(string))
+	r.RSSKiB, r.AnonKiB = mem.RSS, mem.Anon
+	r.Peers = t.fakes.alive()
+	if r.Peers > 0 {
+		r.KiBPerPeer = cli.Round1(float64(r.RSSKiB-r.RSSBeforeKiB) / float64(r.Peers))
+		r.AnonKiBPerPeer = cli.Round1(float64(r.AnonKiB-r.AnonBeforeKiB) / float64(r.Peers))
+	}
+	r.CPUPercent = float64(int(r.CPUPercent*100+0.5)) / 100
+	r.PEX = t.fakes.summary(r.Peers)
+	if st, ok := t.last.Load().(map[string]any); ok {
+		r.Disconnects, _ = st["disconnects"].(map[string]any)
+	}
+	return r, nil
+}
 
-	targets := []*benchTarget{px}
-	if lt != nil {
-		targets = append(targets, lt)
+// connectFakes notes t's memory, connects --peers fake peers to it (from
+// addresses of their own, a block a target) and lets them settle.
+func (b *benchSwarm) connectFakes(ctx context.Context, i int, t *benchTarget) {
+	t.memBefore, _ = proc.ReadMemory(t.cmd.Process.Pid)
+	t.fakes = &fakePeers{ih: b.ih, target: t.addr, block: byte(10 + 10*i)}
+	start := time.Now()
+	// Fewer dials at once than the targets' handshake budgets (pex's
+	// is 128), so that none is ended to make room for another.
+	up := t.fakes.connect(ctx, b.o.peers, 64)
+	b.pr.Event("connected", "target", t.name, "peers", up, "s", cli.Round1(time.Since(start).Seconds()))
+	time.Sleep(5 * time.Second)
+}
+
+// measureIdle measures t's CPU over --idle while its fake peers sit there
+// or, with --churn, come and go.
+func (b *benchSwarm) measureIdle(ctx context.Context, t *benchTarget) (float64, error) {
+	cctx, stopChurn := context.WithCancel(ctx)
+	churned := make(chan struct{})
+	go func() {
+		defer close(churned)
+		t.fakes.churn(cctx, b.o.churn*float64(b.o.peers), b.o.peers)
+	}()
+	cpu, err := idleCPU(t.cmd.Process.Pid, b.o.idle)
+	stopChurn()
+	<-churned
+	return cpu, err
+}
+
+// reportTarget prints what was measured of one target.
+func (b *benchSwarm) reportTarget(r swarmTargetResult) {
+	tf := []any{"name", r.Name, "peers", r.Peers, "anon_kib", r.AnonKiB, "anon_kib_per_peer", r.AnonKiBPerPeer, "rss_kib", r.RSSKiB, "kib_per_peer", r.KiBPerPeer, "cpu_percent", r.CPUPercent,
+		"pex_messages", r.PEX.Messages, "pex_mean_bytes", cli.Round1(r.PEX.MeanBytes), "pex_max_added", r.PEX.MaxAdded,
+		"pex_min_spacing_s", r.PEX.MinSpacingS, "pex_median_spacing_s", r.PEX.MedianSpacingS, "churned", r.Churned}
+	if len(r.Disconnects) > 0 {
+		tf = append(tf, "disconnects", r.Disconnects)
 	}
-	// One target at a time, each with the machine to itself: its fake
-	// peers connect, settle, sit idle while it is measured, and go.
-	var results []swarmTargetResult
-	for i, t := range targets {
-		t.rssBefore, _ = procRSS(t.cmd.Process.Pid)
-		t.fakes = &fakePeers{ih: ih, target: t.addr, block: byte(10 + 10*i)}
-		start := time.Now()
-		// Fewer dials at once than the targets' handshake budgets (pex's
-		// is 128), so that none is ended to make room for another.
-		up := t.fakes.connect(ctx, o.peers, 64)
-		pr.Event("connected", "target", t.name, "peers", up, "s", cli.Round1(time.Since(start).Seconds()))
-		time.Sleep(5 * time.Second)
-		r := swarmTargetResult{Name: t.name, RSSBeforeKiB: t.rssBefore}
-		cctx, stopChurn := context.WithCancel(ctx)
-		churned := make(chan struct{})
-		go func() {
-			defer close(churned)
-			t.fakes.churn(cctx, o.churn*float64(o.peers), o.peers)
-		}()
-		r.CPUPercent, err = idleCPU(t.cmd.Process.Pid, o.idle)
-		stopChurn()
-		<-churned
-		if err != nil {
-			t.fakes.close()
-			return fmt.Errorf("%s: %w", t.name, err)
-		}
-		r.Churned = t.fakes.churnedCount()
-		r.RSSKiB, _ = procRSS(t.cmd.Process.Pid)
-		r.Peers = t.fakes.alive()
-		if r.Peers > 0 {
-			r.KiBPerPeer = cli.Round1(float64(r.RSSKiB-r.RSSBeforeKiB) / float64(r.Peers))
-		}
-		r.CPUPercent = float64(int(r.CPUPercent*100+0.5)) / 100
-		r.PEX = t.fakes.summary(r.Peers)
-		if st, ok := t.last.Load().(map[string]any); ok {
-			r.Disconnects, _ = st["disconnects"].(map[string]any)
-		}
-		t.fakes.close()
-		results = append(results, r)
-		tf := []any{"name", r.Name, "peers", r.Peers, "rss_kib", r.RSSKiB, "kib_per_peer", r.KiBPerPeer, "cpu_percent", r.CPUPercent,
-			"pex_messages", r.PEX.Messages, "pex_mean_bytes", cli.Round1(r.PEX.MeanBytes), "pex_max_added", r.PEX.MaxAdded,
-			"pex_min_spacing_s", r.PEX.MinSpacingS, "pex_median_spacing_s", r.PEX.MedianSpacingS, "churned", r.Churned}
-		if len(r.Disconnects) > 0 {
-			tf = append(tf, "disconnects", r.Disconnects)
-		}
-		pr.Event("target", tf...)
-	}
-	f := []any{"peers", o.peers, "idle_s", o.idle.Seconds(), "churn", o.churn}
-	if o.json { // the target lines say it all in text
+	b.pr.Event("target", tf...)
+}
+
+// summarise prints the summary: pex's figures over libtorrent's.
+func (b *benchSwarm) summarise(results []swarmTargetResult) {
+	f := []any{"peers", b.o.peers, "idle_s", b.o.idle.Seconds(), "churn", b.o.churn}
+	if b.o.json { // the target lines say it all in text
 		f = append(f, "targets", results)
 	}
 	if len(results) == 2 && results[1].KiBPerPeer > 0 {
+		if results[1].AnonKiBPerPeer > 0 {
+			f = append(f, "anon_ratio", cli.Round1(results[0].AnonKiBPerPeer/results[1].AnonKiBPerPeer))
+		}
 		f = append(f, "rss_ratio", cli.Round1(results[0].KiBPerPeer/results[1].KiBPerPeer))
 		if results[1].CPUPercent > 0 {
 			f = append(f, "cpu_ratio", cli.Round1(results[0].CPUPercent/results[1].CPUPercent))
 		}
 	}
-	pr.Event("summary", f...)
-	return nil
-}
-
-// benchTarget is a process whose peers the bench fakes.
-type benchTarget struct {
-	name      string
-	cmd       *exec.Cmd
-	ready     map[string]any
-	addr      netip.AddrPort
-	rssBefore int
-	fakes     *fakePeers
-	done      chan struct{}
-	last      atomic.Value // its last status event (libtorrent's say why peers left)
-}
-
-// startBenchTarget starts cmd and waits for its event ready; its later
-// output is read and dropped.
-func startBenchTarget(ctx context.Context, name string, cmd *exec.Cmd, ready string) (*benchTarget, error) {
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	t := &benchTarget{name: name, cmd: cmd, done: make(chan struct{})}
-	events := jsonLines(out)
-	var ev map[string]any
-	for ev == nil || ev["transport"] != nil { // pex's --metrics listens too
-		if ev, err = waitFor(events, ready, 60*time.Second); err != nil {
-			t.stop()
-			return nil, err
-		}
-	}
-	t.ready = ev
-	go func() {
-		defer close(t.done)
-		for ev := range events {
-			if ev["event"] == "status" {
-				t.last.Store(ev)
-			}
-		}
-	}()
-	return t, nil
-}
-
-func (t *benchTarget) stop() {
-	t.cmd.Process.Signal(os.Interrupt)
-	tm := time.AfterFunc(10*time.Second, func() { t.cmd.Process.Kill() })
-	t.cmd.Wait()
-	tm.Stop()
-}
-
-// raiseFileLimit lifts this process's open-file limit to its hard limit
-// (the targets inherit it): every fake peer is a socket here and one at
-// the target.
-func raiseFileLimit() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil {
-		return
-	}
-	want := l
-	want.Cur, want.Max = max(l.Max, 1<<17), max(l.Max, 1<<17) // raising the hard limit needs root
-	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) != nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
+	b.pr.Event("summary", f...)
 }

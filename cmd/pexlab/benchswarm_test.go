@@ -30,7 +30,6 @@ func TestBenchSwarmCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer proc.Cleanup()
 	var stdout, stderr strings.Builder
 	if code := run(context.Background(), append(args, "--pex", bin), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
@@ -54,9 +53,9 @@ func TestBenchSwarmCommand(t *testing.T) {
 		if r.Name == "libtorrent" {
 			cap = 100
 		}
-		if r.Peers != 120 || r.PEX.Messages < 120 || r.PEX.MaxAdded > cap || r.PEX.MaxAdded == 0 || r.KiBPerPeer <= 0 {
+		if r.Peers != 120 || r.PEX.Messages < 120 || r.PEX.MaxAdded > cap || r.PEX.MaxAdded == 0 || r.KiBPerPeer <= 0 || r.AnonKiB <= 0 || r.AnonKiB > r.RSSKiB {
 			t.Errorf("%s: %+v", r.Name, r)
 		}
-		t.Logf("%s: %d peers, %.1f KiB a peer, %.2f %% CPU, %d PEX messages of %.0f bytes", r.Name, r.Peers, r.KiBPerPeer, r.CPUPercent, r.PEX.Messages, r.PEX.MeanBytes)
+		t.Logf("%s: %d peers, %.1f KiB anonymous a peer (%.1f of RSS), %.2f %% CPU, %d PEX messages of %.0f bytes", r.Name, r.Peers, r.AnonKiBPerPeer, r.KiBPerPeer, r.CPUPercent, r.PEX.Messages, r.PEX.MeanBytes)
 	}
 }

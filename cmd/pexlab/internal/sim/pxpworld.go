@@ -120,7 +120,7 @@ func (w *pxpWorld) newNode(i int, maxPeers int) (*pxpNode, error) {
 			c.Close() // the sim moves no data
 		}
 	}()
-	go ex.Serve(ln, func(c *pxp.Conn) { c.Close() })
+	go ex.Serve(ln) // its streams arrive on Incoming, closed above
 	w.mu.Lock()
 	for len(w.nodes) <= i {
 		w.nodes = append(w.nodes, nil)
