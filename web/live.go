@@ -123,9 +123,7 @@ func (l *Live) serveEvents(w http.ResponseWriter, r *http.Request) {
 	l.mu.Unlock()
 	defer func() {
 		l.mu.Lock()
-		if _, ok := l.subs[ch]; ok {
-			delete(l.subs, ch)
-		}
+		delete(l.subs, ch)
 		l.mu.Unlock()
 	}()
 	h := w.Header()

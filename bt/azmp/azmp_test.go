@@ -215,15 +215,3 @@ func TestExchangeBadHSTKept(t *testing.T) {
 		t.Fatalf("%+v", m)
 	}
 }
-
-func exchange(t *testing.T, added ...string) []byte {
-	m := PeerExchange{InfoHash: ih}
-	for _, a := range added {
-		m.Added = append(m.Added, Peer{Addr: netip.MustParseAddrPort(a)})
-	}
-	b, err := AppendPeerExchange(nil, &m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}

@@ -51,7 +51,7 @@ func TestSenderLimitsAndSpacing(t *testing.T) {
 		if !s.Next(time.Now(), cur[:20], receiver, &m) || len(m.Dropped) != 50 || len(m.Added) != 0 {
 			t.Fatalf("drops: %d", len(m.Dropped))
 		}
-		if d := s.Due().Sub(time.Now()); d != time.Minute {
+		if d := time.Until(s.Due()); d != time.Minute {
 			t.Fatalf("due in %v", d)
 		}
 	})

@@ -3,7 +3,6 @@ package swarm
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -14,18 +13,6 @@ import (
 	"github.com/seed0021ed4d/pex/bt/pex"
 	"github.com/seed0021ed4d/pex/bt/wire"
 )
-
-// countingConn counts the bytes written to it.
-type countingConn struct {
-	net.Conn
-	n *atomic.Int64
-}
-
-func (c countingConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	c.n.Add(int64(n))
-	return n, err
-}
 
 // victims listen on addrs, accept every connection and close it at once,
 // counting connections per address and the bytes pex sends them.

@@ -99,7 +99,7 @@ func TestConsentPacer(t *testing.T) {
 
 		off := &consentPacer{} // ConsentInterval negative: pion's schedule
 		off.settle(true)
-		if !off.allow(req) || !off.allow(req) {
+		if first, second := off.allow(req), off.allow(req); !first || !second {
 			t.Fatal("an unpaced link held a check")
 		}
 		var none *consentPacer

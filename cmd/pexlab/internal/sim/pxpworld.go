@@ -82,7 +82,6 @@ type pxpWorld struct {
 	nodes []*pxpNode // seeds first
 	byID  map[string]int
 	ports atomic.Int64
-	wg    sync.WaitGroup
 }
 
 func (w *pxpWorld) intn(n int) int {
