@@ -81,7 +81,7 @@ func TestBTStalledOpenings(t *testing.T) {
 	took := honestSwarm(t, "127.1.0.1", addr)
 	took2 := honestSwarm(t, "127.0.0.1", addr)
 	t.Logf("%d stalled openings: %v (baseline %v); honest swarms connected in %v and %v", n, during, base, took, took2)
-	if grew := during.rssKiB - base.rssKiB; grew > 64<<10 {
+	if grew := during.RSSKiB - base.RSSKiB; grew > 64<<10 {
 		t.Fatalf("RSS grew %d MiB for %d stalled openings, bound 64 MiB", grew>>10, n)
 	}
 	closeAll(conns)
@@ -173,7 +173,8 @@ func TestBTAmplification(t *testing.T) {
 	v := listenVictims(t, addrs)
 	d := time.Duration(size(20, 600)) * time.Second
 	sent, conns := 0, 0
-	for end := time.Now().Add(d); time.Now().Before(end); {
+	start := time.Now()
+	for end := start.Add(d); time.Now().Before(end); {
 		sent += pexAttack(fmt.Sprintf("127.66.0.%d", conns%8+1), addr, 6, targets)
 		conns++
 	}
@@ -187,8 +188,10 @@ func TestBTAmplification(t *testing.T) {
 	v.mu.Unlock()
 	t.Logf("%v of attack, %d attacker connections, %d bytes sent to pex: %d dials to %d victims (at most %d to one), %d bytes to them",
 		d, conns, sent, total, len(addrs), most, v.bytes.Load())
-	if limit := 1 + int(d/time.Minute); most > limit {
-		t.Fatalf("a victim was dialed %d times in %v, want at most %d", most, d, limit)
+	// The window is what passed, not d: a slow machine's last attack may
+	// end late, and the backoff's allowance grows with the time it had.
+	if elapsed := time.Since(start); most > 1+int(elapsed/time.Minute) {
+		t.Fatalf("a victim was dialed %d times in %v, want at most %d", most, elapsed, 1+int(elapsed/time.Minute))
 	}
 	if v.bytes.Load() >= int64(sent) {
 		t.Fatalf("pex sent victims %d bytes for the attackers' %d", v.bytes.Load(), sent)

@@ -1,18 +1,11 @@
 package attack
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,14 +50,11 @@ func size(ci, fullSize int) int {
 	return ci
 }
 
-// proc is a pex process under attack.
+// proc is a pex process under attack (cmd is the command it runs).
 type proc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	events []map[string]any
-	addrs  map[string]string // transport -> listening address
-	ready  chan struct{}
+	*labproc.Proc
+	t   *testing.T
+	cmd *exec.Cmd
 }
 
 // startPex runs pex with args plus --json and --metrics, and waits until it
@@ -78,130 +68,28 @@ func startPex(t *testing.T, want int, args ...string) *proc {
 		want-- // no metrics listener
 	}
 	cmd := exec.Command(pexBin, args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, cmd: cmd, addrs: map[string]string{}, ready: make(chan struct{})}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var ev map[string]any
-			if json.Unmarshal(sc.Bytes(), &ev) != nil {
-				continue
-			}
-			p.mu.Lock()
-			if len(p.events) < 200_000 {
-				p.events = append(p.events, ev)
-			}
-			if ev["event"] == "listening" {
-				tr, _ := ev["transport"].(string)
-				if tr == "" {
-					tr = "tcp"
-				}
-				p.addrs[tr], _ = ev["addr"].(string)
-				if len(p.addrs) == want+1 {
-					close(p.ready)
-				}
-			}
-			p.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		<-done
-	})
-	select {
-	case <-p.ready:
-	case <-time.After(15 * time.Second):
+	p := &proc{Proc: labproc.StartT(t, cmd, labproc.MaxEvents(200_000), labproc.Grace(15*time.Second)), t: t, cmd: cmd}
+	if !p.WaitCount("listening", want+1, 15*time.Second) {
 		t.Fatal("pex did not start listening")
 	}
 	return p
 }
 
-func (p *proc) addr(transport string) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.addrs[transport]
-}
+func (p *proc) addr(transport string) string { return p.Addr(transport) }
 
 // count counts the events named name that match.
-func (p *proc) count(name string, match func(map[string]any) bool) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, ev := range p.events {
-		if ev["event"] == name && (match == nil || match(ev)) {
-			n++
-		}
-	}
-	return n
-}
+func (p *proc) count(name string, match func(map[string]any) bool) int { return p.Count(name, match) }
 
 // waitCount waits up to 10 s for an event named name that matches.
 func (p *proc) waitCount(name string, match func(map[string]any) bool) bool {
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if p.count(name, match) > 0 {
-			return true
-		}
-	}
-	return false
+	return p.Wait(name, 10*time.Second, match) != nil
 }
 
-// usage is what the process holds.
-type usage struct {
-	rssKiB     int
-	goroutines int
-	fds        int
-}
+// usage is what the process holds: its memory (anonymous and RSS), its
+// goroutines and its descriptors.
+type usage = labproc.Usage
 
-func (u usage) String() string {
-	return fmt.Sprintf("RSS %.1f MiB, %d goroutines, %d fds", float64(u.rssKiB)/1024, u.goroutines, u.fds)
-}
-
-func (p *proc) usage() usage {
-	p.t.Helper()
-	var u usage
-	pid := p.cmd.Process.Pid
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				u.rssKiB, _ = strconv.Atoi(strings.Fields(v)[0])
-			}
-		}
-	}
-	if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
-		u.fds = len(ents)
-	}
-	if p.addr("metrics") == "" {
-		return u
-	}
-	resp, err := http.Get("http://" + p.addr("metrics") + "/debug/pprof/goroutine?debug=1")
-	if err == nil {
-		line, _ := bufio.NewReader(resp.Body).ReadString('\n')
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "goroutine profile: total "); ok {
-			u.goroutines, _ = strconv.Atoi(v)
-		}
-	}
-	return u
-}
+func (p *proc) usage() usage { return p.Usage() }
 
 // settle waits until the process's goroutines and fds are back within
 // slack of base, and fails the test if they are not within limit.
@@ -210,7 +98,7 @@ func (p *proc) settle(base usage, limit time.Duration) usage {
 	var u usage
 	for end := time.Now().Add(limit); ; time.Sleep(200 * time.Millisecond) {
 		u = p.usage()
-		if u.goroutines <= base.goroutines+5 && u.fds <= base.fds+5 {
+		if u.Goroutines <= base.Goroutines+5 && u.FDs <= base.FDs+5 {
 			return u
 		}
 		if time.Now().After(end) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/seed0021ed4d/pex/mux"
 	"github.com/seed0021ed4d/pex/pxp"
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 const network = "attack-net"
@@ -27,7 +28,7 @@ func helloFrames(connectInfo string) []byte { return helloFor(1, connectInfo, ne
 // helloFor is the magic, the control stream and a hello of version for
 // networkID.
 func helloFor(version int, connectInfo, networkID string) []byte {
-	b := []byte(pxp.Magic)
+	b := []byte(wire.Magic)
 	b = append(b, frame(0, mux.TypeNew, "pxp")...)
 	b = append(b, frame(0, mux.TypeDataInit, fmt.Sprintf(`["hello","0",[%d,%s,["%s"]]]`, version, connectInfo, networkID)+"\n")...)
 	return b
@@ -67,10 +68,10 @@ func TestPXPStalledHandshakes(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	base := p.usage()
 	n := size(500, 2000)
-	header := append([]byte(pxp.Magic), frame(0, mux.TypeDataInit, "")...)
-	maxHeader := append([]byte(pxp.Magic), byte(mux.TypeDataInit))
+	header := append([]byte(wire.Magic), frame(0, mux.TypeDataInit, "")...)
+	maxHeader := append([]byte(wire.Magic), byte(mux.TypeDataInit))
 	maxHeader = appendUvarint(maxHeader, uint64(mux.DefaultMaxFrameSize))
-	kinds := [][]byte{maxHeader, nil, []byte(pxp.Magic), header[:len(pxp.Magic)+1]}
+	kinds := [][]byte{maxHeader, nil, []byte(wire.Magic), header[:len(wire.Magic)+1]}
 	var conns []net.Conn
 	for i := range n {
 		c, err := dialFrom(fmt.Sprintf("127.0.%d.%d", i/200, i%200+1), addr)
@@ -85,7 +86,7 @@ func TestPXPStalledHandshakes(t *testing.T) {
 	h1, took := honestPeer(t, "127.1.0.1", addr)
 	h2, took2 := honestPeer(t, "127.0.0.1", addr) // from an attacker's own address
 	t.Logf("%d stalled connections: %v (baseline %v); honest peers connected in %v and %v", n, during, base, took, took2)
-	if grew := during.rssKiB - base.rssKiB; grew > 64<<10 {
+	if grew := during.RSSKiB - base.RSSKiB; grew > 64<<10 {
 		t.Fatalf("RSS grew %d MiB for %d stalled connections, bound 64 MiB", grew>>10, n)
 	}
 	closeAll(conns)
@@ -203,7 +204,7 @@ func newRawLink(t *testing.T, ip, addr string) *rawLink {
 	c.Write(append(helloFrames(`{"pxp":true,"relay":true}`), line(`["connect","1","`+network+`"]`)...))
 	go func() {
 		br := bufio.NewReader(c)
-		if _, err := io.ReadFull(br, make([]byte, len(pxp.Magic))); err != nil {
+		if _, err := io.ReadFull(br, make([]byte, len(wire.Magic))); err != nil {
 			return
 		}
 		r := mux.NewReader(br, 0)
@@ -297,7 +298,7 @@ func TestPXPFloodedStreamsDoNotStallControl(t *testing.T) {
 	}
 	during := p.usage()
 	t.Logf("%d MiB into a data stream and 8 unclaimed ones: control answered throughout; %v (baseline %v)", mb, during, base)
-	if grew := during.rssKiB - base.rssKiB; grew > 64<<10 {
+	if grew := during.RSSKiB - base.RSSKiB; grew > 64<<10 {
 		t.Fatalf("RSS grew %d MiB", grew>>10)
 	}
 }
@@ -345,11 +346,11 @@ func TestPXPBadInput(t *testing.T) {
 	bystander, _ := honestPeer(t, "127.9.0.1", addr)
 	for name, in := range map[string][]byte{
 		"bad magic":       []byte("GET / HTTP/1.1\r\n\r\n"),
-		"oversized frame": append(append([]byte(pxp.Magic), byte(mux.TypeDataInit)), appendUvarint(nil, 64<<20)...),
-		"garbage json":    append(append([]byte(pxp.Magic), frame(0, mux.TypeNew, "pxp")...), frame(0, mux.TypeDataInit, "{{{{\n")...),
+		"oversized frame": append(append([]byte(wire.Magic), byte(mux.TypeDataInit)), appendUvarint(nil, 64<<20)...),
+		"garbage json":    append(append([]byte(wire.Magic), frame(0, mux.TypeNew, "pxp")...), frame(0, mux.TypeDataInit, "{{{{\n")...),
 		"wrong version":   helloFor(2, `{}`, network),
 		"wrong network":   helloFor(1, `{}`, "other"),
-		"unknown type":    append([]byte(pxp.Magic), 0x07, 0x00),
+		"unknown type":    append([]byte(wire.Magic), 0x07, 0x00),
 	} {
 		c, err := dialFrom("127.10.0.1", addr)
 		if err != nil {

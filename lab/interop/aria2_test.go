@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/swarm"
+	"github.com/seed0021ed4d/pex/lab/proc"
 )
 
 // aria2 names ut_pex 8 in its handshake: pex sends under 8 and reads what
@@ -21,7 +22,7 @@ func TestAria2PEX(t *testing.T) {
 	aria2 := requireProgram(t, "aria2c", "aria2")
 	dir := t.TempDir()
 	torrent, ih := makeTorrent(t, dir)
-	aAddr, stderr := startAria2(t, aria2, torrent, filepath.Join(dir, "seed"), "127.0.0.4", true)
+	aAddr, a2 := startAria2(t, aria2, torrent, filepath.Join(dir, "seed"), "127.0.0.4", true)
 	s1, s1Addr, ev1 := startSwarm(t, ih, "127.0.0.1")
 	s2, s2Addr, ev2 := startSwarm(t, ih, "127.0.0.5")
 	s1.AddPeer(aAddr, swarm.SourceManual)
@@ -52,7 +53,7 @@ func TestAria2PEX(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("no ut_pex from aria2 naming the other swarm; s1 events %+v; s2 events %+v; aria2: %s", ev1(), ev2(), stderr.String())
+	t.Fatalf("no ut_pex from aria2 naming the other swarm; s1 events %+v; s2 events %+v; aria2: %s", ev1(), ev2(), a2.Log())
 }
 
 // aria2 as the dialer: it dials a peer it learned only from pex's ut_pex,
@@ -63,23 +64,23 @@ func TestAria2DialsPEXPeer(t *testing.T) {
 	aria2 := requireProgram(t, "aria2c", "aria2")
 	dir := t.TempDir()
 	torrent, ih := makeTorrent(t, dir)
-	aAddr, out := startAria2(t, aria2, torrent, filepath.Join(dir, "leech"), "127.0.0.4", false)
+	aAddr, a2 := startAria2(t, aria2, torrent, filepath.Join(dir, "leech"), "127.0.0.4", false)
 	// P also opens its own link to aria2 with MSE (EncryptOutgoing).
 	p, pAddr, pev := startSwarmConfig(t, ih, swarm.Config{EncryptOutgoing: true}, "127.0.0.1")
 	r, rAddr, rev := startSwarmConfig(t, ih, swarm.Config{NoPEX: true}, "127.0.0.8")
 	// R dials P first, so that P's first message to aria2 names R.
 	r.AddPeer(pAddr, swarm.SourceManual)
-	waitFor(t, 10*time.Second, "R connected to P", func() bool { return hasEvent(rev(), "connected", pAddr, "") })
+	proc.WaitFor(t, 10*time.Second, "R connected to P", func() bool { return hasEvent(rev(), "connected", pAddr, "") })
 	p.AddPeer(aAddr, swarm.SourceManual)
 	start := time.Now()
-	waitFor(t, 60*time.Second, "aria2 dialed R, which only pex's ut_pex named", func() bool {
+	proc.WaitFor(t, 60*time.Second, "aria2 dialed R, which only pex's ut_pex named", func() bool {
 		for _, ev := range rev() {
 			if ev.Type == swarm.EventConnected && ev.Source == swarm.SourceIncoming && strings.HasPrefix(ev.Client, "aria2") {
 				return true
 			}
 		}
 		return false
-	}, func() string { return fmt.Sprintf("P %+v\nR %+v\naria2: %s", pev(), rev(), out.String()) })
+	}, func() string { return fmt.Sprintf("P %+v\nR %+v\naria2: %s", pev(), rev(), a2.Log()) })
 	t.Logf("aria2 dialed R %v after P connected to it (R at %v)", time.Since(start).Round(100*time.Millisecond), rAddr)
 	encrypted := func(s *swarm.Swarm, who string) {
 		for _, pi := range s.Peers() {
@@ -99,8 +100,8 @@ func TestAria2DialsPEXPeer(t *testing.T) {
 
 // startAria2 runs aria2 on torrent at ip with DHT and LPD off, seeding
 // what save holds (seed) or downloading into it, and returns its listen
-// address, once it listens, and its output.
-func startAria2(t *testing.T, aria2, torrent, save, ip string, seed bool) (netip.AddrPort, *bytesBuffer) {
+// address, once it listens, and the process (its output is its log).
+func startAria2(t *testing.T, aria2, torrent, save, ip string, seed bool) (netip.AddrPort, *proc.Proc) {
 	t.Helper()
 	port := freePort(t, ip)
 	args := []string{"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
@@ -110,20 +111,14 @@ func startAria2(t *testing.T, aria2, torrent, save, ip string, seed bool) (netip
 	if seed {
 		args = append(args, "--bt-seed-unverified=true", "--check-integrity=false")
 	}
-	cmd := exec.Command(aria2, append(args, torrent)...)
-	out := new(bytesBuffer)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	p := proc.StartT(t, exec.Command(aria2, append(args, torrent)...), proc.Name("aria2 "+ip), proc.Grace(0))
 	addr := netip.MustParseAddrPort(fmt.Sprintf("%s:%d", ip, port))
-	waitFor(t, 10*time.Second, "aria2 listens", func() bool {
+	proc.WaitFor(t, 10*time.Second, "aria2 listens", func() bool {
 		c, err := net.Dial("tcp", addr.String())
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
 	})
-	return addr, out
+	return addr, p
 }

@@ -2,7 +2,6 @@ package interop
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/seed0021ed4d/pex/bencode"
 	"github.com/seed0021ed4d/pex/bt/swarm"
+	"github.com/seed0021ed4d/pex/lab/proc"
 )
 
 // biglybtIP is BiglyBT's address: it binds only to an address an interface
@@ -23,11 +23,9 @@ const biglybtIP = "127.0.0.21"
 
 // biglybt is a headless BiglyBT (Debian package biglybt) run by a test.
 type biglybt struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   bytesBuffer
-	addr  netip.AddrPort
-	logs  string
+	p    *proc.Proc // its console's output is its log
+	addr netip.AddrPort
+	logs string
 }
 
 // startBiglyBT runs BiglyBT's console UI seeding torrent (its data in
@@ -79,23 +77,17 @@ func startBiglyBT(t *testing.T, dir, torrent string) *biglybt {
 	// The classpath and install path of Debian's /usr/bin/biglybt.
 	cp := strings.Join([]string{"biglybt-core", "biglybt-ui", "commons-cli", "swt4", "bcprov"}, ".jar:/usr/share/java/")
 	b := &biglybt{addr: netip.MustParseAddrPort(fmt.Sprintf("%s:%d", biglybtIP, port)), logs: logs}
-	b.cmd = exec.Command(java, "-Xmx256m", "-XX:+UseSerialGC", "-cp", "/usr/share/java/"+cp+".jar",
+	cmd := exec.Command(java, "-Xmx256m", "-XX:+UseSerialGC", "-cp", "/usr/share/java/"+cp+".jar",
 		"-Dazureus.install.path=/usr/share/biglybt", "-Dazureus.config.path="+cfgDir,
 		"-Djava.net.preferIPv4Stack=true", "-Duser.home="+home, "com.biglybt.ui.Main", "--ui=console")
-	b.stdin, _ = b.cmd.StdinPipe()
-	b.cmd.Stdout, b.cmd.Stderr = &b.out, &b.out
-	if err := b.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	// Stop kills it (Grace(0)) if it has not quit on the console's
+	// command within 10 s (this cleanup runs before Stop's).
+	b.p = proc.StartT(t, cmd, proc.Stdin(), proc.Name("BiglyBT"), proc.Grace(0))
 	t.Cleanup(func() {
-		io.WriteString(b.stdin, "quit iamsure\n")
-		done := make(chan struct{})
-		go func() { b.cmd.Wait(); close(done) }()
+		b.p.Send("quit iamsure")
 		select {
-		case <-done:
+		case <-b.p.Done():
 		case <-time.After(10 * time.Second):
-			b.cmd.Process.Kill()
-			<-done
 		}
 	})
 	// The console reads commands once its core runs; a torrent is queued
@@ -110,7 +102,7 @@ func startBiglyBT(t *testing.T, dir, torrent string) *biglybt {
 			break
 		}
 		if time.Now().After(end) {
-			t.Fatalf("BiglyBT does not listen on %v: %s", b.addr, b.out.String())
+			t.Fatalf("BiglyBT does not listen on %v: %s", b.addr, b.p.Log())
 		}
 	}
 	return b
@@ -120,18 +112,20 @@ func startBiglyBT(t *testing.T, dir, torrent string) *biglybt {
 // output shows want (the console ignores input until the core has started).
 func (b *biglybt) command(t *testing.T, cmd, want string, limit time.Duration) {
 	t.Helper()
-	before := len(b.out.String())
-	end := time.Now().Add(limit)
-	for next := time.Now(); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-		if strings.Contains(b.out.String()[before:], want) {
+	_, before := b.p.LogSince(0)
+	printed := func() bool { out, _ := b.p.LogSince(before); return strings.Contains(out, want) }
+	for end := time.Now().Add(limit); time.Now().Before(end); {
+		b.p.Send(cmd)
+		if b.p.Until(min(5*time.Second, time.Until(end)), printed) {
 			return
 		}
-		if time.Now().After(next) {
-			io.WriteString(b.stdin, cmd+"\n")
-			next = time.Now().Add(5 * time.Second)
+		select {
+		case <-b.p.Done():
+			t.Fatalf("BiglyBT ended: %v\n%s", b.p.Err(), b.p.Log())
+		default:
 		}
 	}
-	t.Fatalf("BiglyBT: %q did not print %q: %s", cmd, want, b.out.String())
+	t.Fatalf("BiglyBT: %q did not print %q: %s", cmd, want, b.p.Log())
 }
 
 func (b *biglybt) log() string {
@@ -183,9 +177,9 @@ func TestBiglyBTPEX(t *testing.T) {
 	sw, _, sev := startSwarmConfig(t, ih, swarm.Config{NoAZMP: true, MaxPeers: 1}, "127.0.0.9")
 	time.Sleep(time.Second) // let libtorrent listen
 	r.AddPeer(l.addr(), swarm.SourceManual)
-	waitFor(t, 20*time.Second, "R connected to libtorrent", func() bool { return hasEvent(rev(), "connected", l.addr(), "") })
+	proc.WaitFor(t, 20*time.Second, "R connected to libtorrent", func() bool { return hasEvent(rev(), "connected", l.addr(), "") })
 	p.AddPeer(l.addr(), swarm.SourceManual)
-	waitFor(t, 30*time.Second, "P learned R from libtorrent's ut_pex and connected", func() bool {
+	proc.WaitFor(t, 30*time.Second, "P learned R from libtorrent's ut_pex and connected", func() bool {
 		return hasEvent(pev(), "connected", rAddr, swarm.SourcePEX)
 	})
 	q.AddPeer(b.addr, swarm.SourceManual)
@@ -193,7 +187,7 @@ func TestBiglyBTPEX(t *testing.T) {
 	sw.AddPeer(b.addr, swarm.SourceManual)
 	connected := time.Now()
 	// Q runs no PEX, so its link has no PEX network.
-	waitFor(t, 20*time.Second, "P and Q connected to BiglyBT, P with AZ_PEER_EXCHANGE", func() bool {
+	proc.WaitFor(t, 20*time.Second, "P and Q connected to BiglyBT, P with AZ_PEER_EXCHANGE", func() bool {
 		return hasEventNet(pev(), "connected", b.addr, swarm.NetAZMP) && hasEvent(qev(), "connected", b.addr, "")
 	}, func() string { return fmt.Sprintf("P %+v\nQ %+v\n%s", pev(), qev(), b.log()) })
 

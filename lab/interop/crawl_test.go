@@ -12,6 +12,7 @@ import (
 
 	"github.com/seed0021ed4d/pex/bt/crawl"
 	"github.com/seed0021ed4d/pex/bt/swarm"
+	"github.com/seed0021ed4d/pex/lab/proc"
 )
 
 // The crawler maps a swarm of 203 peers on loopback, in the test's
@@ -83,7 +84,7 @@ func TestCrawlCoverage(t *testing.T) {
 	// PEX round (half its room taken), the real clients dialed.
 	// The crawler's first peer is full, as peers in a formed swarm are:
 	// it learns the others from the referral a full peer sends.
-	waitFor(t, 60*time.Second, "the swarm to form", func() bool {
+	proc.WaitFor(t, 60*time.Second, "the swarm to form", func() bool {
 		for _, s := range swarms {
 			if s.Stats().Peers < 10 {
 				return false

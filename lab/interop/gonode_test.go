@@ -22,8 +22,6 @@ type goNode struct {
 	ex  *pxp.Exchange
 	ln  net.Listener
 	wg  sync.WaitGroup
-	mu  sync.Mutex
-	acc []*pxp.Conn
 	cch chan *pxp.Conn
 }
 
@@ -75,7 +73,7 @@ func newGoNodeWebRTC(t *testing.T, listen bool, wcfg *webrtc.Config) *goNode {
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
-			g.ex.Serve(g.ln, func(dc *pxp.Conn) { g.cch <- dc })
+			g.ex.Serve(g.ln) // the streams arrive on Incoming, read below
 		}()
 	}
 	g.wg.Add(1)

@@ -5,9 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/seed0021ed4d/pex/lab/proc"
 
@@ -71,35 +69,4 @@ func requireProgram(t *testing.T, prog, pkg string) string {
 		t.Skipf("%s is not installed", prog)
 	}
 	return p
-}
-
-type bytesBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (b *bytesBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b = append(b.b, p...)
-	return len(p), nil
-}
-
-func (b *bytesBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.b)
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool, detail ...func() string) {
-	t.Helper()
-	for end := time.Now().Add(limit); !ok(); time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(end) {
-			var more []string
-			for _, d := range detail {
-				more = append(more, d())
-			}
-			t.Fatalf("timed out after %v: %s\n%s", limit, what, strings.Join(more, "\n"))
-		}
-	}
 }

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -9,11 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/swarm"
+	"github.com/seed0021ed4d/pex/lab/proc"
 )
 
 func requireLibtorrent(t *testing.T) {
@@ -33,13 +32,10 @@ type ltPeer struct {
 	Client string `json:"client"`
 }
 
+// ltNode is a running testdata/bt/lt_node.py: it prints its peers (and
+// its torrent's state) twice a second, and every disconnect.
 type ltNode struct {
-	mu       sync.Mutex
-	state    string
-	peers    []ltPeer
-	dropped  []string
-	cmd      *exec.Cmd
-	done     chan struct{}
+	*proc.Proc
 	listenIP string
 	port     int
 }
@@ -52,7 +48,7 @@ func startLibtorrent(t *testing.T, torrent, save, ip string, seed bool, duration
 // startLibtorrentArgs is startLibtorrent with extra lt_node.py arguments.
 func startLibtorrentArgs(t *testing.T, torrent, save, ip string, seed bool, duration time.Duration, rate int, extra []string, peers ...string) *ltNode {
 	t.Helper()
-	n := &ltNode{listenIP: ip, port: freePort(t, ip), done: make(chan struct{})}
+	n := &ltNode{listenIP: ip, port: freePort(t, ip)}
 	args := []string{filepath.Join(repoRoot(), "testdata", "bt", "lt_node.py"), "--torrent", torrent, "--save", save,
 		"--listen", fmt.Sprintf("%s:%d", ip, n.port), "--duration", fmt.Sprint(duration.Seconds())}
 	if seed {
@@ -65,42 +61,13 @@ func startLibtorrentArgs(t *testing.T, torrent, save, ip string, seed bool, dura
 		args = append(args, "--peer", p)
 	}
 	args = append(args, extra...)
-	n.cmd = exec.Command("/usr/bin/python3", args...)
-	out, _ := n.cmd.StdoutPipe()
-	n.cmd.Stderr = os.Stderr
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
+	n.Proc = proc.StartT(t, exec.Command("/usr/bin/python3", args...), proc.Name("libtorrent "+ip), proc.Grace(0))
+	// It prints "listening" once its session listens: a swarm told about
+	// it before (Python and libtorrent take seconds to load on a busy
+	// machine) may have filled its room by the time it dials again.
+	if n.Wait("listening", 30*time.Second, nil) == nil {
+		t.Fatalf("libtorrent %s did not start", ip)
 	}
-	go func() {
-		defer close(n.done)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			var ev struct {
-				Event  string   `json:"event"`
-				Peers  []ltPeer `json:"peers"`
-				State  string   `json:"state"`
-				Peer   string   `json:"peer"`
-				Reason string   `json:"reason"`
-			}
-			if json.Unmarshal(sc.Bytes(), &ev) != nil {
-				continue
-			}
-			n.mu.Lock()
-			switch ev.Event {
-			case "peers":
-				n.peers, n.state = ev.Peers, ev.State
-			case "disconnected":
-				n.dropped = append(n.dropped, ev.Peer+" "+ev.Reason)
-			}
-			n.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		n.cmd.Process.Kill()
-		n.cmd.Wait()
-		<-n.done
-	})
 	return n
 }
 
@@ -108,10 +75,30 @@ func (n *ltNode) addr() netip.AddrPort {
 	return netip.MustParseAddrPort(fmt.Sprintf("%s:%d", n.listenIP, n.port))
 }
 
+// snapshot is the node's peers now, and every disconnect so far ("peer
+// reason").
 func (n *ltNode) snapshot() ([]ltPeer, []string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]ltPeer(nil), n.peers...), append([]string(nil), n.dropped...)
+	ps, _ := n.peers()
+	var dropped []string
+	for _, ev := range n.Events() {
+		if ev["event"] == "disconnected" {
+			dropped = append(dropped, fmt.Sprint(ev["peer"])+" "+fmt.Sprint(ev["reason"]))
+		}
+	}
+	return ps, dropped
+}
+
+// peers is the node's last peers event: its peers and its torrent's state.
+func (n *ltNode) peers() ([]ltPeer, string) {
+	var last struct {
+		Peers []ltPeer `json:"peers"`
+		State string   `json:"state"`
+	}
+	if ev := n.Last("peers"); ev != nil {
+		b, _ := json.Marshal(ev)
+		json.Unmarshal(b, &last)
+	}
+	return last.Peers, last.State
 }
 
 // pex joins two libtorrent nodes that do not know each other: it learns
@@ -144,16 +131,15 @@ func TestLibtorrentPEX(t *testing.T) {
 		time.Sleep(time.Second)
 		// l2 was given only pex's address, and pex has no data: if it
 		// downloads, it dialed l1, which it learned only from pex's ut_pex.
-		l2.mu.Lock()
-		if l2.state == "seeding" || l2.state == "finished" {
+		ps, state := l2.peers()
+		if state == "seeding" || state == "finished" {
 			dialedFromPEX = true
 		}
-		for _, p := range l2.peers {
+		for _, p := range ps {
 			if p.Source&4 != 0 {
 				dialedFromPEX = true
 			}
 		}
-		l2.mu.Unlock()
 		for _, pair := range []struct {
 			n     *ltNode
 			other string

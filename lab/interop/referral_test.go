@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/swarm"
+	"github.com/seed0021ed4d/pex/lab/proc"
 )
 
 // A libtorrent node that knows only a full pex swarm is turned away with a
@@ -23,7 +24,7 @@ func TestLibtorrentFollowsReferral(t *testing.T) {
 	other, otherAddr, _ := startSwarm(t, ih, "127.0.2.2")
 	full, fullAddr, _ := startSwarmConfig(t, ih, swarm.Config{MaxPeers: 1}, "127.0.2.1")
 	full.AddPeer(otherAddr, swarm.SourceManual) // its one slot: a peer it dialed, never let go
-	waitFor(t, 10*time.Second, "the full swarm's one link", func() bool { return full.Stats().Peers == 1 })
+	proc.WaitFor(t, 10*time.Second, "the full swarm's one link", func() bool { return full.Stats().Peers == 1 })
 
 	lt := startLibtorrent(t, torrent, filepath.Join(dir, "leech"), "127.0.2.3", false, time.Minute, 0, fullAddr.String())
 	followed := func() bool {
@@ -35,7 +36,7 @@ func TestLibtorrentFollowsReferral(t *testing.T) {
 		}
 		return false
 	}
-	waitFor(t, 45*time.Second, "libtorrent to dial the peer the full swarm referred it to", followed)
+	proc.WaitFor(t, 45*time.Second, "libtorrent to dial the peer the full swarm referred it to", followed)
 	if got := full.Stats().Referrals; got == 0 {
 		t.Fatal("the full swarm counted no referral")
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/seed0021ed4d/pex/bencode"
 	"github.com/seed0021ed4d/pex/bt/swarm"
+	"github.com/seed0021ed4d/pex/lab/proc"
 )
 
 // rtorrent (libtorrent 0.13) sends ut_pex without "added.f" and only about
@@ -54,14 +55,9 @@ schedule2 = watch, 1, 1, "load.start=%[1]s/watch/*.torrent"
 	tm["announce"] = "http://127.0.0.7:9/announce"
 	tb, _ = bencode.Encode(tm)
 	os.WriteFile(filepath.Join(dir, "watch", "test.torrent"), tb, 0o644)
-	var log bytesBuffer
 	cmd := exec.Command(rt, "-n", "-o", "import="+rcPath)
 	cmd.Env = append(os.Environ(), "HOME="+filepath.Join(dir, "home"))
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	rp := proc.StartT(t, cmd, proc.Name("rtorrent"), proc.Grace(0))
 	rAddr := netip.MustParseAddrPort(fmt.Sprintf("127.0.0.7:%d", port))
 	listening := false
 	for i := 0; i < 100 && !listening; i++ {
@@ -73,7 +69,7 @@ schedule2 = watch, 1, 1, "load.start=%[1]s/watch/*.torrent"
 		}
 	}
 	if !listening {
-		t.Fatalf("rtorrent did not listen on %v: %s", rAddr, log.String())
+		t.Fatalf("rtorrent did not listen on %v: %s", rAddr, rp.Log())
 	}
 	time.Sleep(2 * time.Second) // the watch schedule loads the torrent within a second
 	s1, s1Addr, ev1 := startSwarm(t, ih, "127.0.0.1")
@@ -101,5 +97,5 @@ schedule2 = watch, 1, 1, "load.start=%[1]s/watch/*.torrent"
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("no ut_pex from rtorrent naming the other swarm; s1 %+v; s2 %+v; rtorrent: %s", ev1(), ev2(), log.String())
+	t.Fatalf("no ut_pex from rtorrent naming the other swarm; s1 %+v; s2 %+v; rtorrent: %s", ev1(), ev2(), rp.Log())
 }

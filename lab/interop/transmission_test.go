@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/swarm"
+	"github.com/seed0021ed4d/pex/lab/proc"
 )
 
 // Transmission 3.00 never dials 127.0.0.0/8, so it is only dialed here: two
@@ -32,13 +33,7 @@ func TestTransmissionPEX(t *testing.T) {
 		"watch-dir-enabled": true, "watch-dir": watch, "start-added-torrents": true, "message-level": 2, "encryption": 1,
 	})
 	os.WriteFile(filepath.Join(cfgDir, "settings.json"), settings, 0o644)
-	var log bytesBuffer
-	cmd := exec.Command(daemon, "-f", "-g", cfgDir)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	tr := proc.StartT(t, exec.Command(daemon, "-f", "-g", cfgDir), proc.Name("transmission"), proc.Grace(0))
 	tb, _ := os.ReadFile(torrent)
 	os.WriteFile(filepath.Join(watch, "test.torrent"), tb, 0o644)
 	tAddr := netip.MustParseAddrPort(fmt.Sprintf("127.0.0.6:%d", port))
@@ -55,10 +50,10 @@ func TestTransmissionPEX(t *testing.T) {
 	// added the torrent an MSE handshake naming it fails (s1's link would
 	// then begin in the clear): it renames the file once the torrent is in.
 	added := filepath.Join(watch, "test.torrent.added")
-	waitFor(t, 10*time.Second, "Transmission adding the torrent from its watch directory", func() bool {
+	proc.WaitFor(t, 10*time.Second, "Transmission adding the torrent from its watch directory", func() bool {
 		_, err := os.Stat(added)
 		return err == nil
-	}, log.String)
+	}, tr.Log)
 	// s1 opens its link with MSE, which Transmission ("encryption": 1,
 	// preferred) answers.
 	s1, _, ev1 := startSwarmConfig(t, ih, swarm.Config{EncryptOutgoing: true}, "127.0.0.1")
@@ -99,5 +94,5 @@ func TestTransmissionPEX(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("no ut_pex from Transmission naming the other swarm; s1 %+v; s2 %+v; transmission: %s", ev1(), ev2(), log.String())
+	t.Fatalf("no ut_pex from Transmission naming the other swarm; s1 %+v; s2 %+v; transmission: %s", ev1(), ev2(), tr.Log())
 }

@@ -16,9 +16,9 @@ func TestGoMeetsBrowserAcrossNATs(t *testing.T) {
 	var results []outcome
 	for _, kb := range fourKinds {
 		func() {
-			joined := w.relayProc.count("connect")
+			joined := w.relayProc.Count("connect", nil)
 			defer openPage(t, pageHosts[kb], browser, w.pageURL("?name=B"))()
-			if !w.relayProc.waitCount("connect", joined+1, 20*time.Second) {
+			if !w.relayProc.WaitCount("connect", joined+1, 20*time.Second) {
 				for _, kg := range fourKinds {
 					results = append(results, outcome{a: kg, b: kb, reason: "the page did not join the relay"})
 				}
@@ -28,7 +28,7 @@ func TestGoMeetsBrowserAcrossNATs(t *testing.T) {
 				o := outcome{a: kg, b: kb}
 				g := w.goNode(t, goHosts[kg], 2)
 				o.getNewPeer(g, 25*time.Second)
-				g.stop()
+				g.Stop()
 				results = append(results, o)
 			}
 		}()
@@ -55,10 +55,10 @@ func TestBrowserMeetsGoAcrossNATs(t *testing.T) {
 					o.reason = "the Go node did not reach the relay"
 					return
 				}
-				defer g.stop()
+				defer g.Stop()
 				began := time.Now()
 				defer openPage(t, pageHosts[kb], browser, w.pageURL("?name=A&auto=1"))()
-				ev := g.wait("connect", 30*time.Second, func(ev map[string]any) bool { return ev["transport"] == "webrtc" })
+				ev := g.Wait("connect", 30*time.Second, func(ev map[string]any) bool { return ev["transport"] == "webrtc" })
 				if ev == nil {
 					o.reason = "no WebRTC link within 30 s"
 					return

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/lab/natlab"
+	"github.com/seed0021ed4d/pex/lab/proc"
 )
 
 // btHost is one `pex bt swarm` of the BitTorrent lab.
 type btHost struct {
 	label     string // router kind, and "-nomap" when --no-portmap
 	h         *natlab.Host
-	p         *proc
+	p         *proc.Proc
 	reachable bool // what the lab's router lets in: a peer can dial it
 	mapping   string
 }
@@ -37,7 +38,7 @@ func TestBitTorrentAcrossNATs(t *testing.T) {
 		addr := h.Addr.String() + ":6881"
 		// The seeds speak the extension protocol (BEP 10) to everyone: its
 		// handshake carries yourip, AZMP's has nothing like it.
-		if start(t, h, "bt", "swarm", "--infohash", ih, "--listen", addr, "--no-azmp").wait("listening", 10*time.Second, nil) == nil {
+		if start(t, h, "bt", "swarm", "--infohash", ih, "--listen", addr, "--no-azmp").Wait("listening", 10*time.Second, nil) == nil {
 			t.Fatal("a seed did not start")
 		}
 		seeds = append(seeds, "--peer", addr)
@@ -78,10 +79,8 @@ func TestBitTorrentAcrossNATs(t *testing.T) {
 	}
 	// Who is connected to whom, and who dialed, from the connected events.
 	links := func(b *btHost) map[*btHost]string {
-		b.p.mu.Lock()
-		defer b.p.mu.Unlock()
 		m := map[*btHost]string{}
-		for _, ev := range b.p.events {
+		for _, ev := range b.p.Events() {
 			if ev["event"] != "connected" {
 				continue
 			}
@@ -100,7 +99,7 @@ func TestBitTorrentAcrossNATs(t *testing.T) {
 	}
 	connected := func(a, b *btHost) bool { _, ok := links(a)[b]; return ok }
 	natOK := func(b *btHost) bool {
-		nat := b.p.last("nat")
+		nat := b.p.Last("nat")
 		return nat != nil && nat["observed"] == b.h.Public.String() && nat["mapping"] == b.mapping && nat["reachable"] == b.reachable
 	}
 	// Wait until every pair that can connect has, and every host knows
@@ -123,7 +122,7 @@ func TestBitTorrentAcrossNATs(t *testing.T) {
 		if missing == 0 || time.Now().After(deadline) {
 			break
 		}
-		hosts[0].p.waitUntil(time.Second, func() bool { return false })
+		time.Sleep(time.Second)
 	}
 	var sb strings.Builder
 	sb.WriteString("\nBitTorrent: row dialed column (out), column dialed row (in), or not connected (-)\n           ")
@@ -162,7 +161,7 @@ func TestBitTorrentAcrossNATs(t *testing.T) {
 	fmt.Fprintf(&sb, "%d of %d pairs connected\n", joined, pairs)
 	t.Log(sb.String())
 	for _, b := range hosts {
-		if nat := b.p.last("nat"); !natOK(b) {
+		if nat := b.p.Last("nat"); !natOK(b) {
 			t.Errorf("%s: nat event %v; want observed %s, mapping %s, reachable %v", b.label, nat, b.h.Public, b.mapping, b.reachable)
 		}
 	}

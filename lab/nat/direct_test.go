@@ -18,7 +18,7 @@ func TestDirectTCPAcrossNATs(t *testing.T) {
 	l := natlab.New(t)
 	r1, r2 := l.PublicHost("r1"), l.PublicHost("r2")
 	for _, r := range []*natlab.Host{r1, r2} {
-		if start(t, r, "node", "--network", network, "--listen", r.Addr.String()+":7000", "--no-webrtc").wait("listening", 10*time.Second, nil) == nil {
+		if start(t, r, "node", "--network", network, "--listen", r.Addr.String()+":7000", "--no-webrtc").Wait("listening", 10*time.Second, nil) == nil {
 			t.Fatal("a relay did not start")
 		}
 	}
@@ -42,8 +42,8 @@ func TestDirectTCPAcrossNATs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer bp.stop()
-			nat := bp.wait("nat", 20*time.Second, nil)
+			defer bp.Stop()
+			nat := bp.Wait("nat", 20*time.Second, nil)
 			if nat == nil {
 				t.Fatal("no nat event")
 			}
@@ -55,8 +55,8 @@ func TestDirectTCPAcrossNATs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer ap.stop()
-			ev := ap.wait("getnewpeer", 20*time.Second, nil)
+			defer ap.Stop()
+			ev := ap.Wait("getnewpeer", 20*time.Second, nil)
 			if ev == nil {
 				t.Fatal("no introduction")
 			}

@@ -1,7 +1,6 @@
 package nat
 
 import (
-	"io"
 	"testing"
 	"time"
 )
@@ -19,13 +18,13 @@ func TestGoMeetsJSAcrossNATs(t *testing.T) {
 			o := outcome{a: kg, b: kj}
 			func() {
 				js := startJS(t, jsHosts[kj], script, append([]string{"--network", network, "--connect", w.relayAddr()}, w.ice(true)...)...)
-				defer js.stop()
-				if js.wait("peer", 10*time.Second, nil) == nil {
+				defer js.Stop()
+				if js.Wait("peer", 10*time.Second, nil) == nil {
 					o.reason = "the JS node did not reach the relay"
 					return
 				}
 				g := w.goNode(t, goHosts[kg], 2)
-				defer g.stop()
+				defer g.Stop()
 				o.getNewPeer(g, 25*time.Second)
 			}()
 			results = append(results, o)
@@ -52,16 +51,16 @@ func TestJSMeetsGoAcrossNATs(t *testing.T) {
 					o.reason = "the Go node did not reach the relay"
 					return
 				}
-				defer g.stop()
+				defer g.Stop()
 				js := startJS(t, jsHosts[kj], script, append([]string{"--network", network, "--connect", w.relayAddr()}, w.ice(true)...)...)
-				defer js.stop()
-				if js.wait("peer", 10*time.Second, nil) == nil {
+				defer js.Stop()
+				if js.Wait("peer", 10*time.Second, nil) == nil {
 					o.reason = "the JS node did not reach the relay"
 					return
 				}
-				io.WriteString(js.stdin, "getnewpeer\n")
-				ev := g.wait("connect", 25*time.Second, func(ev map[string]any) bool { return ev["transport"] == "webrtc" })
-				asked := js.wait("getnewpeer", 5*time.Second, nil)
+				js.Send("getnewpeer")
+				ev := g.Wait("connect", 25*time.Second, func(ev map[string]any) bool { return ev["transport"] == "webrtc" })
+				asked := js.Wait("getnewpeer", 5*time.Second, nil)
 				if ev == nil {
 					o.reason = "no WebRTC link within 25 s"
 					if asked != nil {

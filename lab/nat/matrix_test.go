@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	rootproc "github.com/seed0021ed4d/pex/lab/proc"
-
 	"go.uber.org/goleak"
 
 	"github.com/seed0021ed4d/pex/lab/natlab"
+	"github.com/seed0021ed4d/pex/lab/proc"
 )
 
 var pexBin string
@@ -23,7 +22,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	var err error
-	if pexBin, err = rootproc.BuildPex(); err != nil {
+	if pexBin, err = proc.BuildPex(); err != nil {
 		fmt.Fprintln(os.Stderr, "nat:", err)
 		os.Exit(1)
 	}
@@ -34,7 +33,7 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
-	rootproc.Cleanup()
+	proc.Cleanup()
 	os.Exit(code)
 }
 
@@ -107,7 +106,7 @@ func punchable(a, b natlab.Router) bool {
 // reports how A's GetNewPeer reached B.
 func meet(t *testing.T, ha, hb *natlab.Host, relayAddr string, ice []string, limit time.Duration) outcome {
 	o := outcome{a: ha.Router, b: hb.Router}
-	run := func(h *natlab.Host, args ...string) *proc {
+	run := func(h *natlab.Host, args ...string) *proc.Proc {
 		p, err := startProc(h, append(args, ice...)...)
 		if err != nil {
 			t.Fatal(err)
@@ -115,13 +114,13 @@ func meet(t *testing.T, ha, hb *natlab.Host, relayAddr string, ice []string, lim
 		return p
 	}
 	b := run(hb, "node", "--network", network, "--connect", relayAddr, "--no-direct")
-	defer b.stop()
-	if b.wait("connect", 10*time.Second, nil) == nil {
+	defer b.Stop()
+	if b.Wait("connect", 10*time.Second, nil) == nil {
 		o.reason = "B did not reach the relay"
 		return o
 	}
 	a := run(ha, "node", "--network", network, "--connect", relayAddr, "--no-direct", "--want", "2")
-	defer a.stop()
+	defer a.Stop()
 	o.getNewPeer(a, limit)
 	return o
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/lab/natlab"
+	"github.com/seed0021ed4d/pex/lab/proc"
 )
 
 const network = "nat-lab"
@@ -17,7 +18,7 @@ const network = "nat-lab"
 type world struct {
 	*natlab.Lab
 	relay            *natlab.Host
-	relayProc        *proc
+	relayProc        *proc.Proc
 	stunURL, turnURL string
 }
 
@@ -41,7 +42,7 @@ func newWorldWith(t *testing.T, servePage bool, opts natlab.Options) *world {
 		listeners++
 	}
 	w.relayProc = start(t, relay, args...)
-	if !w.relayProc.waitCount("listening", listeners, 10*time.Second) {
+	if !w.relayProc.WaitCount("listening", listeners, 10*time.Second) {
 		t.Fatal("the relay did not start")
 	}
 	return w
@@ -75,7 +76,7 @@ func (w *world) node(want int) []string {
 
 // goNode starts a pex node in h that joins through the relay (node's
 // flags); the caller stops it.
-func (w *world) goNode(t *testing.T, h *natlab.Host, want int) *proc {
+func (w *world) goNode(t *testing.T, h *natlab.Host, want int) *proc.Proc {
 	t.Helper()
 	p, err := startProc(h, w.node(want)...)
 	if err != nil {
@@ -87,11 +88,11 @@ func (w *world) goNode(t *testing.T, h *natlab.Host, want int) *proc {
 // answerer starts a Go node in h that waits in the relay to be
 // introduced; it is nil (and stopped) when the node did not reach the
 // relay.
-func (w *world) answerer(t *testing.T, h *natlab.Host) *proc {
+func (w *world) answerer(t *testing.T, h *natlab.Host) *proc.Proc {
 	t.Helper()
 	g := w.goNode(t, h, 0)
-	if g.wait("connect", 10*time.Second, nil) == nil {
-		g.stop()
+	if g.Wait("connect", 10*time.Second, nil) == nil {
+		g.Stop()
 		return nil
 	}
 	return g
@@ -130,19 +131,19 @@ func (o *outcome) connected(ev map[string]any) {
 
 // getNewPeer waits, at most limit, for p's getnewpeer event and fills o
 // from it, or with p's last error.
-func (o *outcome) getNewPeer(p *proc, limit time.Duration) {
-	if ev := p.wait("getnewpeer", limit, nil); ev != nil {
+func (o *outcome) getNewPeer(p *proc.Proc, limit time.Duration) {
+	if ev := p.Wait("getnewpeer", limit, nil); ev != nil {
 		o.connected(ev)
-		if c := p.wait("connect", time.Second, func(c map[string]any) bool { return c["peer"] == ev["peer"] }); c != nil {
+		if c := p.Wait("connect", time.Second, func(c map[string]any) bool { return c["peer"] == ev["peer"] }); c != nil {
 			o.remote, _ = c["remote"].(string)
 		}
-		if e := p.last("error"); o.transport != "webrtc" && e != nil {
+		if e := p.Last("error"); o.transport != "webrtc" && e != nil {
 			o.reason = fmt.Sprint(e["error"]) // why the upgrade failed, when it did
 		}
 		return
 	}
 	o.reason = fmt.Sprintf("no introduction within %v", limit)
-	if e := p.last("error"); e != nil {
+	if e := p.Last("error"); e != nil {
 		o.reason = fmt.Sprint(e["error"])
 	}
 }
