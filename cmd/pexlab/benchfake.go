@@ -29,10 +29,21 @@ type fakePeers struct {
 	mu      sync.Mutex
 	conns   []net.Conn
 	msgs    []pexArrival
-	up      int // peers past their handshakes
-	down    int // of those, peers closed since (by the target, or by churn)
-	churned int // peers churn replaced
+	up      int           // peers past their handshakes
+	down    int           // of those, peers closed since (by the target, or by churn)
+	churned int           // peers churn replaced
+	quit    chan struct{} // closed by close: the keep-alives stop
 	wg      sync.WaitGroup
+}
+
+// quitting is closed once close has been called.
+func (f *fakePeers) quitting() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.quit == nil {
+		f.quit = make(chan struct{})
+	}
+	return f.quit
 }
 
 // pexArrival is one ut_pex message a fake peer received.
@@ -103,7 +114,7 @@ func (f *fakePeers) open(ctx context.Context, i int) error {
 	f.mu.Unlock()
 	f.wg.Add(2)
 	go f.read(i, c)
-	go f.keepAlive(c)
+	go f.keepAlive(c, f.quitting())
 	return nil
 }
 
@@ -150,11 +161,18 @@ func (f *fakePeers) read(i int, c net.Conn) {
 	}
 }
 
-func (f *fakePeers) keepAlive(c net.Conn) {
+// keepAlive sends a keep-alive a minute until the write fails or the
+// peers are closed.
+func (f *fakePeers) keepAlive(c net.Conn, quit <-chan struct{}) {
 	defer f.wg.Done()
 	t := time.NewTicker(60 * time.Second)
 	defer t.Stop()
-	for range t.C {
+	for {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		}
 		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if _, err := c.Write([]byte{0, 0, 0, 0}); err != nil {
 			return
@@ -208,13 +226,20 @@ func (f *fakePeers) alive() int {
 	return f.up - f.down
 }
 
-// close ends every fake peer.
+// close ends every fake peer and waits for their goroutines.
 func (f *fakePeers) close() {
+	f.quitting()
 	f.mu.Lock()
+	select {
+	case <-f.quit:
+	default:
+		close(f.quit)
+	}
 	for _, c := range f.conns {
 		c.Close()
 	}
 	f.mu.Unlock()
+	f.wg.Wait()
 }
 
 // pexSummary sums up the ut_pex messages the fake peers received.
