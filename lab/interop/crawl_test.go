@@ -33,34 +33,45 @@ func TestCrawlCoverage(t *testing.T) {
 	dir := t.TempDir()
 	torrent, ih := makeTorrent(t, dir)
 	const n = 200
+	// The real clients join through two swarms each, which dial them
+	// first, before the swarm has filled their room (aria2 takes no peers
+	// on its command line, and libtorrent's own dials leave from
+	// 127.0.0.1, so a swarm it dialed would tell others a listen address
+	// on the wrong host).
+	lt1 := startLibtorrent(t, torrent, filepath.Join(dir, "seed"), "127.0.0.2", true, 4*time.Minute, 0)
+	lt2 := startLibtorrent(t, torrent, filepath.Join(dir, "seed"), "127.0.0.3", true, 4*time.Minute, 0)
+	ariaAddr, _ := startAria2(t, aria2, torrent, filepath.Join(dir, "seed"), "127.0.0.4", true)
+	real := map[netip.AddrPort]string{lt1.addr(): "libtorrent", lt2.addr(): "libtorrent", ariaAddr: "aria2"}
+	dials := map[int]netip.AddrPort{10: lt1.addr(), 120: lt1.addr(), 60: lt2.addr(), 180: lt2.addr(), 30: ariaAddr, 150: ariaAddr}
 	rng := rand.New(rand.NewPCG(1, 2))
 	addrs := make([]netip.AddrPort, n)
 	var swarms []*swarm.Swarm
 	for i := range n {
 		var s *swarm.Swarm
 		s, addrs[i], _ = startSwarmConfig(t, ih, swarm.Config{MaxPeers: 20, NoAZMP: i%2 == 1}, fmt.Sprintf("127.0.1.%d", i+1))
+		if a, ok := dials[i]; ok {
+			s.AddPeer(a, swarm.SourceManual)
+		}
 		for k := 0; k < 3 && i > 0; k++ {
 			s.AddPeer(addrs[rng.IntN(i)], swarm.SourceManual)
 		}
 		swarms = append(swarms, s)
 	}
-	// The real clients join through two swarms each, which dial them:
-	// libtorrent's own dials leave from 127.0.0.1, so a swarm it dialed
-	// would tell others a listen address on the wrong host.
-	lt1 := startLibtorrent(t, torrent, filepath.Join(dir, "seed"), "127.0.0.2", true, 4*time.Minute, 0)
-	lt2 := startLibtorrent(t, torrent, filepath.Join(dir, "seed"), "127.0.0.3", true, 4*time.Minute, 0)
-	ariaAddr, _ := startAria2(t, aria2, torrent, filepath.Join(dir, "seed"), "127.0.0.4", true)
-	for _, i := range []int{10, 120} {
-		swarms[i].AddPeer(lt1.addr(), swarm.SourceManual)
+	// connectedTo reports whether a real client is linked to one of the
+	// swarms that dial it: only then can PEX name it to the crawler.
+	connectedTo := func(a netip.AddrPort) bool {
+		for i, to := range dials {
+			if to != a {
+				continue
+			}
+			for _, p := range swarms[i].Peers() {
+				if p.Addr == a || p.Listen == a {
+					return true
+				}
+			}
+		}
+		return false
 	}
-	for _, i := range []int{60, 180} {
-		swarms[i].AddPeer(lt2.addr(), swarm.SourceManual)
-	}
-	// aria2 takes no peers on its command line: two swarms dial it too.
-	for _, i := range []int{30, 150} {
-		swarms[i].AddPeer(ariaAddr, swarm.SourceManual)
-	}
-	real := map[netip.AddrPort]string{lt1.addr(): "libtorrent", lt2.addr(): "libtorrent", ariaAddr: "aria2"}
 	total := n + len(real)
 
 	exists := map[netip.AddrPort]bool{}
@@ -84,9 +95,14 @@ func TestCrawlCoverage(t *testing.T) {
 	// PEX round (half its room taken), the real clients dialed.
 	// The crawler's first peer is full, as peers in a formed swarm are:
 	// it learns the others from the referral a full peer sends.
-	proc.WaitFor(t, 60*time.Second, "the swarm to form", func() bool {
+	proc.WaitFor(t, 60*time.Second, "the swarm to form, each real client linked to a swarm that dialed it", func() bool {
 		for _, s := range swarms {
 			if s.Stats().Peers < 10 {
+				return false
+			}
+		}
+		for a := range real {
+			if !connectedTo(a) {
 				return false
 			}
 		}
