@@ -2,6 +2,7 @@ package sim
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -34,8 +35,13 @@ func TestPXPRun(t *testing.T) {
 }
 
 // A mass failure of half the nodes: the survivors heal into one
-// component at their target.
+// component at their target. On virtual time: healing is timed in it,
+// and the machine's load does not move it.
 func TestPXPMassFailure(t *testing.T) {
+	synctest.Test(t, testPXPMassFailure)
+}
+
+func testPXPMassFailure(t *testing.T) {
 	res, err := RunPXP(t.Context(), PXPConfig{Nodes: 300, Want: 6, Seed: 2, Kill: 0.5, HealFor: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
