@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -33,6 +34,10 @@ var (
 	ErrLocked = errors.New("peerstore: held by another process")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("peerstore: closed")
+	// ErrCorrupt: the file is not a store: empty, not JSON, not the
+	// store's shape, or over MaxFileSize. Open leaves it alone; what holds
+	// only remembered peers may move it aside and start afresh.
+	ErrCorrupt = errors.New("peerstore: not a peer store")
 )
 
 // Config bounds a Store. The zero value (or nil) means the defaults, and
@@ -110,8 +115,9 @@ type Store struct {
 }
 
 // Open reads the store at path (an absent file is an empty store) and
-// locks it. A file that cannot be parsed is an error: it is left alone,
-// for its owner to look at.
+// locks it. A file that cannot be parsed is an error wrapping ErrCorrupt
+// (one of another version, an error of its own): it is left alone, for
+// its owner to look at.
 func Open(path string, cfg *Config) (*Store, error) {
 	unlock, err := lockFile(path + ".lock")
 	if err != nil {
@@ -136,11 +142,17 @@ func (s *Store) load() error {
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.Size() > MaxFileSize {
-		return fmt.Errorf("peerstore: %s is %d bytes, more than %d", s.path, fi.Size(), MaxFileSize)
+		return fmt.Errorf("%w: %s is %d bytes, more than %d", ErrCorrupt, s.path, fi.Size(), MaxFileSize)
 	}
 	var doc file
 	if err := json.NewDecoder(f).Decode(&doc); err != nil {
-		return fmt.Errorf("peerstore: %s: %w", s.path, err)
+		if errors.Is(err, io.EOF) {
+			err = errors.New("empty")
+		}
+		return fmt.Errorf("%w: %s: %w", ErrCorrupt, s.path, err)
+	}
+	if doc.Version == 0 {
+		return fmt.Errorf("%w: %s: no version", ErrCorrupt, s.path)
 	}
 	if doc.Version != version {
 		return fmt.Errorf("peerstore: %s: version %d, want %d", s.path, doc.Version, version)

@@ -90,12 +90,25 @@ func TestBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "peers.json")
 	os.WriteFile(path, []byte(`{"version": 1, "scopes": {"a": [{"addr": "x:1"`), 0o644)
-	if _, err := Open(path, nil); err == nil {
-		t.Fatal("a truncated file opened")
+	if _, err := Open(path, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a truncated file: %v, want ErrCorrupt", err)
+	}
+	// Not a store: each is ErrCorrupt, which a caller may move aside.
+	for _, bad := range []string{"", "garbage", "[1, 2]", "{}", "null"} {
+		os.WriteFile(path, []byte(bad), 0o644)
+		if _, err := Open(path, nil); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("%q: %v, want ErrCorrupt", bad, err)
+		}
+	}
+	if err := os.Truncate(path, MaxFileSize+1); err != nil { // sparse: no 64 MiB written
+		t.Fatal(err)
+	}
+	if _, err := Open(path, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a file over MaxFileSize: %v, want ErrCorrupt", err)
 	}
 	os.WriteFile(path, []byte(`{"version": 2}`), 0o644)
-	if _, err := Open(path, nil); err == nil || !strings.Contains(err.Error(), "version") {
-		t.Fatalf("another version: %v", err)
+	if _, err := Open(path, nil); err == nil || !strings.Contains(err.Error(), "version") || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("another version: %v (an error of its own, not ErrCorrupt)", err)
 	}
 	os.WriteFile(path, []byte(`{"version": 1, "future": true, "scopes": {"a": [{"addr": "10.0.0.1:1", "last_seen": "2999-01-01T00:00:00Z", "x": 1}]}}`), 0o644)
 	s := open(t, path, nil)

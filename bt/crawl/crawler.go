@@ -261,6 +261,7 @@ func (c *Crawler) record(addr netip.AddrPort, v visit) {
 	if c.cfg.Revisit > 0 {
 		c.revisits = append(c.revisits, revisit{addr: addr, at: time.Now().Add(c.cfg.Revisit)})
 	}
+	c.cfg.Logger.Debug("crawl: visit ended", "peer", addr, "reached", v.reached, "client", v.client, "net", v.net, "pex", v.pex, "named", len(v.added), "err", v.err)
 	ev := Event{Type: EventVisited, Peer: *p}
 	c.emitLocked(ev)
 	c.mu.Unlock()

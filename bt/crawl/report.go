@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Peer is what the crawl knows of one peer.
@@ -74,7 +76,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 // coloured by network (ut_pex blue, azmp orange); peers learned from a
 // tracker or the DHT are boxes.
 func (r *Report) WriteDOT(w io.Writer) error {
-	fmt.Fprintf(w, "digraph swarm {\n  label=%q;\n  node [fontsize=9];\n", "swarm "+hex.EncodeToString(r.InfoHash[:]))
+	fmt.Fprintf(w, "digraph swarm {\n  label=%s;\n  node [fontsize=9];\n", dotQuote("swarm "+hex.EncodeToString(r.InfoHash[:])))
 	for _, p := range r.Peers {
 		shape := "ellipse"
 		if p.Source != SourcePEX {
@@ -84,19 +86,44 @@ func (r *Report) WriteDOT(w io.Writer) error {
 		if p.Reached {
 			style = "filled"
 		}
-		label := p.Addr.String()
+		label := dotEscape(p.Addr.String())
 		if p.Client != "" {
-			label += "\\n" + p.Client
+			label += `\n` + dotEscape(p.Client) // DOT's line break in a label
 		}
-		fmt.Fprintf(w, "  %q [label=%q shape=%s style=%s];\n", p.Addr.String(), label, shape, style)
+		fmt.Fprintf(w, "  %s [label=\"%s\" shape=%s style=%s];\n", dotQuote(p.Addr.String()), label, shape, style)
 	}
 	for _, e := range r.Edges {
 		color := "blue"
 		if e.Net == NetAZMP {
 			color = "orange"
 		}
-		fmt.Fprintf(w, "  %q -> %q [color=%s];\n", e.From.String(), e.To.String(), color)
+		fmt.Fprintf(w, "  %s -> %s [color=%s];\n", dotQuote(e.From.String()), dotQuote(e.To.String()), color)
 	}
 	_, err := io.WriteString(w, "}\n")
 	return err
+}
+
+// dotQuote is s as a DOT double-quoted string (dotEscape's).
+func dotQuote(s string) string { return `"` + dotEscape(s) + `"` }
+
+// dotEscape makes s, which a peer may have chosen (its client name), safe
+// inside a DOT double-quoted string shown as it is: a quote becomes \",
+// a backslash \\ (else it would start one of the label escapes \n, \N,
+// \G...), control characters a space, and invalid UTF-8 U+FFFD. Go's %q
+// is no substitute: DOT knows neither its \\ before n nor its \x and \u.
+func dotEscape(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case unicode.IsControl(r):
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

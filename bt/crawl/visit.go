@@ -78,6 +78,7 @@ func (c *Crawler) dial(ctx context.Context, addr netip.AddrPort) (net.Conn, bool
 		return mc, true, nil
 	}
 	nc.Close()
+	c.cfg.Logger.Debug("crawl: MSE failed, dialing in the clear", "peer", addr, "err", err)
 	dctx2, cancel2 := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel2()
 	nc, err = c.cfg.Dialer(dctx2, "tcp", addr.String())
@@ -101,7 +102,7 @@ func (c *Crawler) talk(nc net.Conn, addr netip.AddrPort, v *visit) error {
 		return fmt.Errorf("handshake: %w", eofErr(err))
 	}
 	if theirs.InfoHash != c.ih {
-		return errors.New("handshake for another infohash")
+		return fmt.Errorf("wrong infohash: the peer's handshake is for swarm %x, not %x", theirs.InfoHash, c.ih)
 	}
 	v.reached, v.peerID = true, theirs.PeerID
 	if azmp.Chosen(hs.Reserved, theirs.Reserved) {

@@ -1,7 +1,6 @@
 package swarm
 
 import (
-	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -55,7 +54,7 @@ func (a *azLink) open() error {
 	for {
 		f, err := a.r.ReadFrame()
 		if err != nil {
-			return fmt.Errorf("waiting for AZ_HANDSHAKE: %w", readErr(err))
+			return stageErr(err, "AZ_HANDSHAKE", 0, s.cfg.HandshakeTimeout)
 		}
 		if string(f.ID) != azmp.IDHandshake {
 			continue

@@ -54,11 +54,11 @@ type conn struct {
 	source   string
 	from     netip.AddrPort // the peer that named it, for a dial learned by PEX
 	outgoing bool
-	mse      bool         // the link runs over MSE
-	net      network      // set once the BitTorrent handshake chose it
-	send     sender       // PEX messages and keep-alives, on a timer (sender.go)
-	in       peekReader   // what the network's reader reads: nc, after the byte readLoop read ahead (reader.go)
-	ticket   *gate.Ticket // an incoming link's place in the handshake budget
+	mse      bool       // the link runs over MSE
+	net      network    // set once the BitTorrent handshake chose it
+	send     sender     // PEX messages and keep-alives, on a timer (sender.go)
+	in       peekReader // what the network's reader reads: nc, after the byte readLoop read ahead (reader.go)
+	opening  *opening   // an incoming link's place in the handshake budget
 	wmu      sync.Mutex
 	closeBy  atomic.Int64 // unix ns by which an evicted link's reader ends it (evict); 0 for none
 
@@ -99,8 +99,9 @@ func (c *conn) writeWithin(b []byte, d time.Duration) error {
 
 // runConn drives one connection until it ends: nc is an outgoing one whose
 // MSE handshake, if any, is done (encrypted), or an incoming one that may
-// still open with MSE and holds ticket until its handshakes are done.
-func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoing, encrypted bool, ticket *gate.Ticket, from netip.AddrPort) {
+// still open with MSE and holds op, its place in the handshake budget,
+// until its handshakes are done.
+func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoing, encrypted bool, op *opening, from netip.AddrPort) {
 	if !outgoing {
 		// An incoming peer may open with MSE (aria2, rtorrent and others
 		// try it first; some insist on it).
@@ -108,26 +109,24 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 		// of nc, which is replaced below.
 		raw := nc
 		stop := context.AfterFunc(s.ctx, func() { raw.Close() })
-		mc, enc, err := mse.Accept(nc, s.ih, time.Now().Add(s.cfg.HandshakeTimeout))
+		mc, enc, err := s.acceptOpening(nc)
 		stop()
 		if err != nil {
-			s.cfg.Logger.Debug("swarm: incoming handshake failed", "peer", addr, "err", err)
 			nc.Close()
-			ticket.Leave()
+			op.leave()
+			s.openingFailed(addr, op, err)
 			return
 		}
 		nc, encrypted = mc, enc
 	}
-	c := &conn{s: s, nc: nc, addr: addr, source: source, from: from, outgoing: outgoing, mse: encrypted, encryption: encrypted, ticket: ticket}
+	c := &conn{s: s, nc: nc, addr: addr, source: source, from: from, outgoing: outgoing, mse: encrypted, encryption: encrypted, opening: op}
 	c.in.nc = nc
 	if outgoing {
 		c.listen = addr
 	}
 	if !s.register(c) {
 		nc.Close()
-		if ticket != nil {
-			ticket.Leave()
-		}
+		op.leave()
 		return
 	}
 	if err := c.handshake(); err != nil {
@@ -143,38 +142,126 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 	}()
 }
 
-// endConn closes a connection that ended for reason and reports it.
+// opening is an incoming link's place in the handshake budget
+// (Config.MaxHandshakes), held until its handshakes are done.
+type opening struct {
+	ticket  *gate.Ticket
+	evicted atomic.Bool // closed to make room for a newer handshake
+}
+
+// leave gives the place back; a nil opening (an outgoing link) has none.
+func (o *opening) leave() {
+	if o != nil {
+		o.ticket.Leave()
+	}
+}
+
+// acceptOpening reads the first bytes of an incoming link: a plain
+// BitTorrent handshake is left in place to be read again, Message Stream
+// Encryption is answered (encrypted), and another protocol is refused
+// with ErrNotBitTorrent.
+func (s *Swarm) acceptOpening(nc net.Conn) (_ net.Conn, encrypted bool, _ error) {
+	timeout := s.cfg.HandshakeTimeout
+	deadline := time.Now().Add(timeout)
+	nc.SetReadDeadline(deadline)
+	var head [len(protocolStart)]byte
+	n := 0
+	for {
+		plain, more, err := sniff(head[:n])
+		switch {
+		case err != nil:
+			return nil, false, err
+		case !more && plain:
+			nc.SetReadDeadline(time.Time{})
+			return &replayConn{Conn: nc, prefix: head[:n]}, false, nil
+		case !more && n == len(head):
+			mc, enc, err := mse.Accept(&replayConn{Conn: nc, prefix: head[:n]}, s.ih, deadline)
+			if err != nil {
+				return nil, false, mseErr(err, timeout)
+			}
+			return mc, enc, nil
+		}
+		m, err := nc.Read(head[n:])
+		n += m
+		if err != nil && n < len(head) {
+			return nil, false, stageErr(err, "handshake", n, timeout)
+		}
+	}
+}
+
+// replayConn reads prefix before the rest of Conn.
+type replayConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (r *replayConn) Read(b []byte) (int, error) {
+	if len(r.prefix) > 0 {
+		n := copy(b, r.prefix)
+		r.prefix = r.prefix[n:]
+		return n, nil
+	}
+	return r.Conn.Read(b)
+}
+
+// CloseWrite half closes the connection underneath (a swarm turning a
+// link away sends its referral, then half closes).
+func (r *replayConn) CloseWrite() error {
+	if cw, ok := r.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+// openingFailed reports an incoming link that ended in its handshakes.
+func (s *Swarm) openingFailed(addr netip.AddrPort, op *opening, reason error) {
+	if op != nil && op.evicted.Load() {
+		reason = errHandshakeEvicted
+	}
+	s.cfg.Logger.Debug("swarm: incoming handshake failed", "peer", addr, "err", reason)
+	if s.refusals.Allow() {
+		s.emit(Event{Type: EventDisconnected, Peer: addr, Source: SourceIncoming, Err: reason, Handshaking: true})
+	}
+}
+
+// endConn closes a connection that ended for reason and reports it: as
+// disconnected when it had been announced connected, and otherwise as a
+// failed dial (outgoing) or a failed opening (incoming).
 func (s *Swarm) endConn(c *conn, reason error) {
 	c.stopSender()
 	c.nc.Close()
-	if c.ticket != nil {
-		c.ticket.Leave()
-	}
+	c.opening.leave()
 	addr := c.addr
-	if s.unregister(c) {
+	wasReady := s.unregister(c)
+	switch {
+	case wasReady:
 		if c.evicted {
 			reason = errEvicted
 		}
 		if isFlood(reason) {
 			s.counts.add(func(c *counters) { c.floods++ })
 		}
-		s.emit(Event{Type: EventDisconnected, Peer: addr, Err: reason})
+		s.cfg.Logger.Debug("swarm: disconnected", "peer", addr, "err", reason)
+		s.emit(Event{Type: EventDisconnected, Peer: addr, Source: c.source, Err: reason})
+	case !c.outgoing:
+		s.openingFailed(addr, c.opening, reason)
 	}
 	if errors.Is(reason, errSelf) && c.outgoing {
 		s.mu.Lock()
 		s.addSelfLocked(addr) // a listen address of ours: never dial it again
 		s.mu.Unlock()
 	}
+	var retry time.Duration
 	if c.source == SourceManual && c.outgoing && !errors.Is(reason, errSelf) {
-		s.redial(addr, false)
+		retry = s.redial(addr, !wasReady)
+	}
+	if !wasReady && c.outgoing {
+		// The dial reached the peer but the handshakes failed: to the
+		// user, a dial that did not connect.
+		s.cfg.Logger.Debug("swarm: handshake failed", "peer", addr, "err", reason)
+		s.emit(Event{Type: EventDialFailed, Peer: addr, Source: c.source, From: c.from, Err: reason, Retry: retry})
 	}
 }
-
-var (
-	errMessageFlood = errors.New("messages sent too frequently")
-	errSelf         = errors.New("connected to ourselves")
-	errEvicted      = errors.New("evicted: the swarm was full and this peer had sent nothing useful")
-)
 
 // handshake exchanges BitTorrent handshakes, picks the network both sides
 // prefer, runs its handshake and starts the sender (sender.go).
@@ -187,15 +274,19 @@ func (c *conn) handshake() error {
 	}
 	hs.InfoHash, hs.PeerID = s.ih, s.cfg.PeerID
 	c.nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	if err := c.write(hs.Append(nil)); err != nil {
+	werr := c.write(hs.Append(nil))
+	// Read even when ours could not be written: what the peer sent
+	// before it left says best why it did.
+	theirs, err := readHandshake(c.nc, s.cfg.HandshakeTimeout, c.outgoing)
+	switch {
+	case werr != nil && (err == nil && theirs.InfoHash == s.ih || errors.Is(err, ErrHandshakeTimeout)):
+		return writeErr(werr)
+	case err != nil:
 		return err
-	}
-	theirs, err := wire.ReadHandshake(c.nc)
-	if err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	if theirs.InfoHash != s.ih {
-		return errors.New("handshake for another infohash")
+	case theirs.InfoHash != s.ih:
+		return fmt.Errorf("%w: the peer's handshake is for swarm %x, not %x", ErrWrongInfoHash, theirs.InfoHash, s.ih)
+	case werr != nil:
+		return writeErr(werr)
 	}
 	if theirs.PeerID == s.cfg.PeerID {
 		return errSelf
@@ -228,10 +319,6 @@ type linkState struct {
 	encryption bool           // the peer prefers encryption
 }
 
-// errFull ends an incoming link that finished its handshakes when every
-// slot is taken by peers that cannot be evicted.
-var errFull = errors.New("swarm full")
-
 // update records what the peer told; the first call announces the link as
 // connected (announce false delays that, for a peer whose extended
 // handshake is still to come). An incoming link takes one of MaxPeers'
@@ -250,9 +337,7 @@ func (c *conn) update(st linkState, announce bool) error {
 	c.encryption = c.encryption || st.encryption
 	s.setListenLocked(c, st.listen)
 	if first {
-		if c.ticket != nil {
-			c.ticket.Leave() // the handshakes are done
-		}
+		c.opening.leave() // the handshakes are done
 		c.ready, c.readyAt = true, s.now()
 		if !c.outgoing {
 			s.counts.add(func(c *counters) { bump(&c.learned, SourceIncoming) })

@@ -16,5 +16,9 @@
 // peerset.go decides, under one lock, which learned peers to take and dial.
 // A peer a full swarm turns away, or lets go to make room for a newcomer,
 // leaves with one PEX message naming peers the swarm has (referral.go).
-// Peer sources (trackers, the DHT) are given with AddSource.
+// Peer sources (trackers, the DHT) are given with AddSource. A link whose
+// handshakes fail is reported with why, as EventDialFailed (dialed) or
+// EventDisconnected with Handshaking set (incoming), its Err wrapping one
+// of errors.go's: ErrWrongInfoHash, ErrNotBitTorrent, ErrMSEFailed,
+// ErrClosedEarly, ErrHandshakeTimeout.
 package swarm

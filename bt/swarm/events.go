@@ -15,7 +15,13 @@ const (
 	// EventConnected: a peer passed the handshakes (Listen, Client, Source,
 	// Net, Encrypted and Outgoing are set).
 	EventConnected EventType = iota + 1
-	// EventDisconnected: a connected peer left (Err says why).
+	// EventDisconnected: a connected peer left (Err says why), or a peer
+	// that connected to us failed its handshakes (Handshaking set; Err
+	// wraps ErrWrongInfoHash, ErrNotBitTorrent, ErrMSEFailed,
+	// ErrClosedEarly or ErrHandshakeTimeout, or says it was refused).
+	// Anyone can open links that fail: those are reported at most
+	// FailedOpeningEventRate a second, so that a flood of them cannot
+	// fill the Events channel and crowd out the others.
 	EventDisconnected
 	// EventDiscovered: a peer named in a PEX message was new and taken into
 	// the peer set to be dialed (Source, From and Net are set).
@@ -27,6 +33,9 @@ const (
 	// EventDialFailed: a dial ended without a connection (Err says why,
 	// Source how the address was learned, Retry when a manually added
 	// peer is dialed again; 0 for others, which the dial policy paces).
+	// A peer that took the TCP connection but failed the handshakes is
+	// one: Err wraps ErrWrongInfoHash, ErrNotBitTorrent, ErrClosedEarly
+	// or ErrHandshakeTimeout then.
 	EventDialFailed
 	// EventObserved: peers from two addresses agree on the address they
 	// see this swarm at (their yourip); Peer is that address with the port
@@ -62,7 +71,7 @@ type Event struct {
 	Peer    netip.AddrPort // the peer concerned (for pex-*: the sender or receiver; observed: our own address)
 	Listen  netip.AddrPort // connected: the peer's listen address, if known
 	Client  string         // connected: the peer's client name
-	Source  string         // connected, discovered: how the peer was learned
+	Source  string         // connected, discovered, disconnected, dial-failed: how the peer was learned
 	From    netip.AddrPort // discovered: who named it
 	Added   []netip.AddrPort
 	Dropped []netip.AddrPort
@@ -72,10 +81,21 @@ type Event struct {
 	Encrypted bool
 	// Outgoing (connected): this swarm dialed the peer.
 	Outgoing bool
+	// Handshaking (disconnected): the peer connected to us and the link
+	// ended in its handshakes; it was never announced connected.
+	Handshaking bool
 	// Retry (dial-failed): the wait before the next dial of a manual peer.
 	Retry time.Duration
 	Time  time.Time
 }
+
+// FailedOpeningEventRate and FailedOpeningEventBurst bound the
+// EventDisconnected events of incoming links that failed their handshakes
+// (a second, and at once).
+const (
+	FailedOpeningEventRate  = 20
+	FailedOpeningEventBurst = 100
+)
 
 // emitLocked delivers ev unless the swarm is closed; s.mu is held.
 func (s *Swarm) emitLocked(ev Event) {

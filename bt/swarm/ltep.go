@@ -2,9 +2,7 @@ package swarm
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -63,8 +61,8 @@ func (l *ltepLink) readOne() error {
 	}
 	msg, err := l.r.ReadMessage()
 	if err != nil {
-		if !l.extBy.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("no extended handshake within %v", s.cfg.HandshakeTimeout)
+		if !l.extBy.IsZero() {
+			return stageErr(err, "extended handshake", 0, s.cfg.HandshakeTimeout)
 		}
 		return readErr(err)
 	}

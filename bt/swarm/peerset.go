@@ -107,6 +107,11 @@ func (s *Swarm) takeLocked(a netip.AddrPort, source string, from netip.AddrPort)
 	}
 	now := s.now()
 	if !s.mayDialLocked(a, source, from, now) {
+		if source == SourceManual && s.ours(a) {
+			// The user named this swarm's own address (a --peer on the
+			// port it listens on): say so rather than drop it unsaid.
+			s.emitLocked(Event{Type: EventDialFailed, Peer: a, Source: source, Err: errOwnAddress})
+		}
 		return false
 	}
 	s.dialingLocked(a, source, from, now)

@@ -1,11 +1,8 @@
 package swarm
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"net"
-	"os"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -38,8 +35,8 @@ func (c *conn) readLoop() error {
 			switch {
 			case c.closeBy.Load() != 0:
 				continue
-			case !due.IsZero() && errors.Is(err, os.ErrDeadlineExceeded):
-				return fmt.Errorf("no extended handshake within %v", s.cfg.HandshakeTimeout)
+			case !due.IsZero():
+				return stageErr(err, "extended handshake", 0, s.cfg.HandshakeTimeout)
 			}
 			return readErr(err)
 		}

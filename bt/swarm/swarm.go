@@ -70,6 +70,7 @@ type Swarm struct {
 	closed    bool
 	listeners map[net.Listener]struct{}
 	openings  map[netip.Addr]*rate.Limiter // incoming connections per IP
+	refusals  *rate.Limiter                // events of incoming links that failed their handshakes
 	peerSet                                // guarded by mu
 
 	azIdentity [20]byte     // AZ_HANDSHAKE's identity, random per swarm
@@ -87,7 +88,8 @@ func New(infohash [20]byte, cfg *Config) (*Swarm, error) {
 		return nil, err
 	}
 	s := &Swarm{ih: infohash, cfg: c, events: make(chan Event, c.EventBuffer), listeners: map[net.Listener]struct{}{},
-		openings: map[netip.Addr]*rate.Limiter{}, handshakes: gate.New(c.MaxHandshakes, c.MaxHandshakesPerIP)}
+		openings: map[netip.Addr]*rate.Limiter{}, handshakes: gate.New(c.MaxHandshakes, c.MaxHandshakesPerIP),
+		refusals: rate.NewLimiter(FailedOpeningEventRate, FailedOpeningEventBurst)}
 	s.peerSet.init()
 	rand.Read(s.azIdentity[:])
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -119,9 +121,14 @@ func (s *Swarm) azOn() bool { return !s.cfg.NoAZMP }
 // for a newer one; then it needs one of MaxPeers' slots, which it may take
 // from an incoming peer that has told us nothing.
 func (s *Swarm) Accept(c net.Conn) {
+	addr, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	addr = compact.Unmap(addr)
 	s.mu.Lock()
 	if s.closed || !s.openingLocked(gate.IP(c)) {
 		refused := !s.closed
+		if refused && s.refusals.Allow() {
+			s.emitLocked(Event{Type: EventDisconnected, Peer: addr, Source: SourceIncoming, Err: errOpeningRefused, Handshaking: true})
+		}
 		s.mu.Unlock()
 		c.Close()
 		if refused {
@@ -134,11 +141,14 @@ func (s *Swarm) Accept(c net.Conn) {
 	s.counts.openingsAdmitted.Add(1)
 	go func() {
 		defer s.wg.Done()
-		addr, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 		// runConn leaves the handshake budget once the handshakes are done,
 		// or when the link ends before.
-		t := s.handshakes.Enter(gate.IP(c), func() { c.Close() })
-		s.runConn(c, compact.Unmap(addr), SourceIncoming, false, false, t, netip.AddrPort{})
+		op := &opening{}
+		op.ticket = s.handshakes.Enter(gate.IP(c), func() {
+			op.evicted.Store(true)
+			c.Close()
+		})
+		s.runConn(c, addr, SourceIncoming, false, false, op, netip.AddrPort{})
 	}()
 }
 

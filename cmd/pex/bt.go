@@ -26,7 +26,7 @@ import (
 
 func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		btSwarmCmd.WriteHelp(stdout)
+		prog.WriteGroup(stdout, "bt")
 		return flag.ErrHelp
 	}
 	if len(args) > 0 && args[0] == "crawl" {
@@ -57,7 +57,7 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.noTrackers {
 		target.Trackers, target.Peers = nil, nil
 	}
-	return o.run(ctx, target, cli.NewPrinter(stdout, o.json))
+	return o.run(ctx, target, cli.NewPrinter(stdout, o.json).Quiet(o.quiet), stderr)
 }
 
 // btGCPercent is pex bt swarm's GC percent unless GOGC is set: a swarm's
@@ -67,7 +67,7 @@ func runBT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 const btGCPercent = 25
 
 // run joins the swarm and reports it until ctx ends or --duration is over.
-func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer) error {
+func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer, stderr io.Writer) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(btGCPercent)
 	}
@@ -81,13 +81,22 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 	if target.Private {
 		pr.Text("private torrent (BEP 27): PEX off, DHT off; peers come from its trackers only")
 	}
-	cfg := &swarm.Config{MaxPeers: o.maxPeers, NoPEX: o.noPEX, NoAZMP: o.noAZMP, EncryptOutgoing: o.encrypt, Private: target.Private}
+	cfg := &swarm.Config{MaxPeers: o.maxPeers, NoPEX: o.noPEX, NoAZMP: o.noAZMP, EncryptOutgoing: o.encrypt, Private: target.Private,
+		Logger: logger(o.logLevel, stderr)}
 	var ln net.Listener
 	var err error
-	if o.listen != "" {
-		if ln, err = net.Listen("tcp", o.listen); err != nil {
-			return err
-		}
+	bound := "--listen"
+	switch {
+	case o.noListen:
+	case o.listen != "":
+		ln, err = cli.Listen("listen", o.listen)
+	default:
+		ln, bound, err = listenFirstFree(btListenHost, btListenPorts)
+	}
+	if err != nil {
+		return err
+	}
+	if ln != nil {
 		defer ln.Close()
 		cfg.ListenPort = ln.Addr().(*net.TCPAddr).Port
 	}
@@ -113,7 +122,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		defer stop()
 	}
 	if ln != nil {
-		pr.Event("listening", "addr", ln.Addr().String())
+		pr.Event("listening", "addr", ln.Addr().String(), "bound", bound)
 		go s.Serve(ln)
 	}
 	peers := append(slices.Clone(o.peers), target.Peers...)
@@ -135,7 +144,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 	for _, u := range trackers {
 		s.AddSource(&tracker.Source{
 			URL:      u,
-			Announce: tracker.Announce{InfoHash: ih, PeerID: s.PeerID(), Port: cfg.ListenPort, Left: 1},
+			Announce: tracker.Announce{InfoHash: ih, PeerID: s.PeerID(), Port: announcePort(cfg.ListenPort), Left: 1},
 			Report: func(res tracker.Response, err error) {
 				if err != nil {
 					pr.Limited("tracker "+u, "error", "error", err.Error(), "tracker", u)
@@ -148,7 +157,13 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 	// BEP 27: a private torrent's peers come from its trackers only.
 	useDHT := !o.noDHT && !target.Private && len(o.dhtBoot) > 0
 	if useDHT {
-		node, err := o.startDHT(ln, pr)
+		// The DHT binds the --listen host only when it was given: pex
+		// binds no UDP port on every interface unless asked to.
+		dhtHost := ln
+		if o.listen == "" {
+			dhtHost = nil
+		}
+		node, err := o.startDHT(dhtHost, pr)
 		if err != nil {
 			return err
 		}
@@ -167,7 +182,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 	r := &btRun{s: s, pr: pr, table: newSwarmTable(), start: time.Now(), duration: o.duration,
 		bootstrap: len(peers) > 0 || len(trackers) > 0 || useDHT || len(remembered) > 0, bootstrapTimeout: o.bootstrapTimeout,
 		state: state,
-		nat:   newBTNAT(s, pr, ln, o.noPortmap)}
+		nat:   newBTNAT(s, pr, ln, o.noPortmap, cfg.Logger)}
 	if o.http != "" {
 		live := startLive(pr, r.btSnapshot)
 		defer live.Close()
@@ -287,5 +302,9 @@ func swarmTarget(ihHex, magnet, torrent string) (metainfo.Swarm, error) {
 	if err != nil {
 		return metainfo.Swarm{}, err
 	}
-	return metainfo.ParseTorrent(b)
+	s, err := metainfo.ParseTorrent(b)
+	if err != nil { // a runtime error naming the file, as one that cannot be read is
+		return s, &os.PathError{Op: "parse torrent", Path: torrent, Err: err}
+	}
+	return s, nil
 }

@@ -158,7 +158,7 @@ func TestBTSwarmTracker(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	done2 := make(chan int, 1)
 	go func() {
-		done2 <- run(ctx2, []string{"bt", "swarm", "--infohash", ih, "--json", "--tracker", srv.URL + "/announce"}, out2, io.Discard)
+		done2 <- run(ctx2, []string{"bt", "swarm", "--infohash", ih, "--json", "--no-listen", "--tracker", srv.URL + "/announce"}, out2, io.Discard)
 	}()
 	defer func() { cancel2(); <-done2 }()
 	out2.wait(t, "announced", func(ev map[string]any) bool { return ev["peers"].(float64) == 1 })

@@ -4,7 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
@@ -21,7 +24,9 @@ var btSwarmCmd = &cli.Command{
 		"It dials the --peer peers (again, with backoff, while they cannot be reached and " +
 		"after they drop), the peers --tracker trackers return and those a Mainline DHT " +
 		"lookup finds from --dht-bootstrap nodes (pex never uses the public routers), " +
-		"accepts peers on --listen, and runs peer exchange with each over ut_pex (BEP 11) " +
+		"accepts peers on --listen (by default on every interface, at the first free " +
+		"port of 6881-6889 as BitTorrent clients do; --no-listen accepts none), and runs " +
+		"peer exchange with each over ut_pex (BEP 11) " +
 		"or Vuze's AZMP, whichever the peer speaks: it tells every peer about the others " +
 		"within BEP 11's limits and dials the peers it learns. A magnet's trackers and " +
 		"x.pe peers and a torrent file's trackers are used too, unless --no-trackers. A " +
@@ -29,8 +34,11 @@ var btSwarmCmd = &cli.Command{
 		"from the --listen host when it is a specific address (--bind picks another), and " +
 		"the DHT binds the --listen host, or loopback. A swarm that had peers to try but " +
 		"connected to none within --bootstrap-timeout or --duration exits 1 and says why. " +
-		"Without --json it prints a progress line every two seconds and a table of every " +
-		"peer at the end; with --json, one event a line and a summary object last.",
+		"A handshake that fails (a wrong infohash, a peer that is not BitTorrent...) is " +
+		"printed with its reason: dial-failed for a peer dialed, disconnected for one " +
+		"that connected. Without --json it prints a progress line every two seconds and a " +
+		"table of every peer at the end; with --json, one event a line and a summary " +
+		"object last.",
 	Examples: []string{
 		"pex bt swarm --infohash 0123456789abcdef0123456789abcdef01234567 --peer 127.0.0.1:6881",
 		"pex bt swarm --magnet 'magnet:?xt=urn:btih:...' --listen 0.0.0.0:6881 --duration 10m",
@@ -65,16 +73,19 @@ func (o *swarmFlags) check(c *cli.Checks) {
 		c.TrackerURL("tracker", u)
 	}
 	for _, p := range o.peers {
-		c.HostPort("peer", p)
+		c.DialAddr("peer", p)
 	}
 	for _, b := range o.dhtBoot {
-		c.HostPort("dht-bootstrap", b)
+		c.DialAddr("dht-bootstrap", b)
 	}
 }
 
 type btOpts struct {
 	swarmFlags
+	logLevel               string
+	quiet                  bool
 	listen, bind           string
+	noListen               bool
 	noDHT                  bool
 	noPortmap              bool
 	dhtListen              string
@@ -91,7 +102,8 @@ type btOpts struct {
 func (o *btOpts) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("pex bt swarm", flag.ContinueOnError)
 	o.swarmFlags.add(fs, "connect to the peer at `HOST:PORT` (repeatable; retried with backoff)", "announce to the tracker at `URL` (http, https or udp; repeatable)")
-	fs.StringVar(&o.listen, "listen", "", "accept peers on `HOST:PORT` (port 0 picks one)")
+	fs.StringVar(&o.listen, "listen", "", "accept peers on `HOST:PORT` (port 0 picks one; default: every interface, the first free port of 6881-6889, or any port when all are taken)")
+	fs.BoolVar(&o.noListen, "no-listen", false, "accept no peers, only dial (trackers are told port 1, as libtorrent does: many refuse 0)")
 	fs.StringVar(&o.bind, "bind", "", "dial peers from `HOST` (default: the --listen host when it is a specific address)")
 	fs.BoolVar(&o.noPortmap, "no-portmap", false, "do not ask the router (NAT-PMP, PCP, UPnP) to map the --listen port")
 	fs.BoolVar(&o.noDHT, "no-dht", false, "do not use the DHT even when bootstrap nodes are given")
@@ -106,6 +118,8 @@ func (o *btOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.http, "http", "", "serve the live view (peers, who named whom, the log) at /live on `HOST:PORT`")
 	fs.StringVar(&o.state, "state", "", "remember the peers that worked in `DIR` (bt-peers.json, per infohash) and dial them at the next start")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	fs.BoolVar(&o.quiet, "quiet", false, cli.QuietUsage)
+	addLogLevel(fs, &o.logLevel)
 	return fs
 }
 
@@ -117,11 +131,90 @@ func (o *btOpts) check(args []string, stderr io.Writer) error {
 	c.NonNegativeDuration("duration", o.duration)
 	c.NonNegativeDuration("bootstrap-timeout", o.bootstrapTimeout)
 	c.HostPort("listen", o.listen)
+	if o.noListen && o.listen != "" {
+		c.Fail("no-listen", "give --listen or --no-listen, not both")
+	}
+	checkLogLevel(&c, o.logLevel)
 	c.HostPort("http", o.http)
+	c.HostPort("metrics", o.metrics)
 	c.HostPort("dht-listen", o.dhtListen)
 	if o.bind != "" && net.ParseIP(o.bind) == nil {
 		c.Fail("bind", "want an IP address, got %q", o.bind)
 	}
 	o.swarmFlags.check(&c)
+	if c.OK() {
+		c.OutputDir("state", o.state, 0o700)
+	}
 	return c.Report(stderr)
+}
+
+// addLogLevel registers --log-level, shared by pex bt swarm and pex bt
+// crawl.
+func addLogLevel(fs *flag.FlagSet, level *string) {
+	fs.StringVar(level, "log-level", "", "log the protocols' messages of `LEVEL` and above to stderr: debug, info, warn or error (default none; PEX_DEBUG=1 is debug)")
+}
+
+// checkLogLevel refuses a --log-level slog does not know.
+func checkLogLevel(c *cli.Checks, level string) {
+	var l slog.Level
+	if level != "" && l.UnmarshalText([]byte(level)) != nil {
+		c.Fail("log-level", "want debug, info, warn or error, got %q", level)
+	}
+}
+
+// logger is the protocols' logger --log-level asks for (log/slog text on
+// stderr), PEX_DEBUG's debug one when it is not given, or nil: silent.
+func logger(level string, stderr io.Writer) *slog.Logger {
+	if level == "" && os.Getenv("PEX_DEBUG") != "" {
+		level = "debug"
+	}
+	var l slog.Level
+	if level == "" || l.UnmarshalText([]byte(level)) != nil {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// Where pex bt swarm listens without --listen: on every interface, at
+// BEP 3's ports ("try to listen on port 6881 and if that port is taken
+// try 6882, then 6883, etc. and give up after 6889"). Tests move them off
+// the machine's ports.
+var (
+	btListenHost  = "0.0.0.0"
+	btListenPorts = []int{6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 6889}
+)
+
+// listenFirstFree listens on host at the first of ports it can bind, or,
+// when none is free, on any port. It returns the listener and why that
+// port.
+func listenFirstFree(host string, ports []int) (net.Listener, string, error) {
+	for _, p := range ports {
+		if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
+			return ln, "default: the first free port of " + portRange(ports), nil
+		}
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	return ln, "default: " + portRange(ports) + " taken, any port", err
+}
+
+// portRange names ports as "6881-6889" (or the one port).
+func portRange(ports []int) string {
+	if len(ports) == 0 {
+		return "none"
+	}
+	if len(ports) == 1 {
+		return strconv.Itoa(ports[0])
+	}
+	return fmt.Sprintf("%d-%d", ports[0], ports[len(ports)-1])
+}
+
+// announcePort is the port told to trackers: the listen port, or 1 when
+// the swarm does not listen. BEP 3 and BEP 15 require a port, and many
+// trackers refuse 0; libtorrent announces 1 when it has no listen socket
+// (since 1.2.5), a port nobody dials for BitTorrent.
+func announcePort(listen int) int {
+	if listen == 0 {
+		return 1
+	}
+	return listen
 }

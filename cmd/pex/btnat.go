@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -22,7 +23,8 @@ import (
 type btNAT struct {
 	s       *swarm.Swarm
 	pr      *cli.Printer
-	wantMap bool // a mapping is asked for; the event waits for its outcome
+	wantMap bool         // a mapping is asked for; the event waits for its outcome
+	logger  *slog.Logger // --log-level's, for the port mapping protocols; nil: silent
 
 	mu        sync.Mutex
 	mapping   *portmap.Mapping
@@ -32,8 +34,8 @@ type btNAT struct {
 	said      string // the last nat event's fields, to say only changes
 }
 
-func newBTNAT(s *swarm.Swarm, pr *cli.Printer, ln net.Listener, noPortmap bool) *btNAT {
-	return &btNAT{s: s, pr: pr, wantMap: ln != nil && !noPortmap && mappable(ln.Addr())}
+func newBTNAT(s *swarm.Swarm, pr *cli.Printer, ln net.Listener, noPortmap bool, logger *slog.Logger) *btNAT {
+	return &btNAT{s: s, pr: pr, wantMap: ln != nil && !noPortmap && mappable(ln.Addr()), logger: logger}
 }
 
 // run asks the router for a mapping of the listen port when wanted, tells
@@ -42,7 +44,7 @@ func (b *btNAT) run(ctx context.Context, port int) {
 	if !b.wantMap {
 		return
 	}
-	m := requestMapping(ctx, port, "pex bt", nil, b.pr)
+	m := requestMapping(ctx, port, "pex bt", b.logger, b.pr)
 	if m != nil {
 		b.s.SetPublicPort(int(m.External.Port()))
 	}

@@ -149,7 +149,15 @@ func (r *btRun) printEvents() {
 			if ev.Err != nil {
 				fields = append(fields, "reason", ev.Err.Error())
 			}
-			pr.Event("disconnected", fields...)
+			if !ev.Handshaking {
+				pr.Event("disconnected", fields...)
+				break
+			}
+			// A peer that connected to us and failed its handshakes (a
+			// wrong infohash, another protocol, refused): anyone can open
+			// such links, so one IP's repeats of one reason are summed up.
+			fields = append(fields, "handshaking", true)
+			pr.Limited("disconnected "+cli.HostOf(ev.Peer.String())+" "+cli.ErrorKind(ev.Err), "disconnected", fields...)
 		case swarm.EventDialFailed:
 			fields := []any{"peer", ev.Peer.String(), "source", ev.Source, "reason", errString(ev.Err)}
 			if ev.Retry > 0 {

@@ -47,13 +47,22 @@ func startSwarmCmd(t *testing.T, args ...string) (*lines, string) {
 
 const testIH = "2123456789abcdef0123456789abcdef01234567"
 
+// defaultListenAt makes pex bt swarm listen on host at the first free
+// one of ports when no --listen is given, until the test ends: tests stay
+// off the machine's 6881-6889 and its other interfaces.
+func defaultListenAt(t *testing.T, host string, ports ...int) {
+	h, p := btListenHost, btListenPorts
+	btListenHost, btListenPorts = host, ports
+	t.Cleanup(func() { btListenHost, btListenPorts = h, p })
+}
+
 // An unreachable --peer is reported on every failed dial with the wait
 // before the next, and a swarm that never connected by its deadline exits
 // 1 saying why, its JSON output ending with a summary that says it too.
 func TestBTSwarmNobodyReached(t *testing.T) {
 	dead := closedPort(t)
 	for _, deadline := range [][]string{{"--bootstrap-timeout", "2s"}, {"--duration", "2s"}} {
-		out, code, stderr := runSwarm(t, append([]string{"--infohash", testIH, "--peer", dead}, deadline...)...)
+		out, code, stderr := runSwarm(t, append([]string{"--infohash", testIH, "--no-listen", "--peer", dead}, deadline...)...)
 		if code != 1 || !strings.Contains(stderr, "no peer connected within "+deadline[0]) {
 			t.Fatalf("%v: exit %d, stderr %q; want 1 and the reason", deadline, code, stderr)
 		}
@@ -67,7 +76,7 @@ func TestBTSwarmNobodyReached(t *testing.T) {
 		}
 	}
 	// Nothing to try (no peer, tracker or DHT): not a failure.
-	if _, code, stderr := runSwarm(t, "--infohash", testIH, "--duration", "100ms"); code != 0 {
+	if _, code, stderr := runSwarm(t, "--infohash", testIH, "--no-listen", "--duration", "100ms"); code != 0 {
 		t.Fatalf("a swarm with nobody to try exited %d: %s", code, stderr)
 	}
 }
@@ -104,11 +113,11 @@ func TestBTSwarmSummaryAndEncryption(t *testing.T) {
 func TestBTSwarmNoTrackers(t *testing.T) {
 	dead := closedPort(t)
 	magnet := "magnet:?xt=urn:btih:" + testIH + "&x.pe=" + dead
-	out, code, _ := runSwarm(t, "--magnet", magnet, "--duration", "1s")
+	out, code, _ := runSwarm(t, "--magnet", magnet, "--no-listen", "--duration", "1s")
 	if code != 1 || out.wait(t, "dial-failed", nil)["peer"] != dead {
 		t.Fatalf("the magnet's x.pe peer was not dialed (exit %d)", code)
 	}
-	out, code, stderr := runSwarm(t, "--magnet", magnet, "--duration", "1s", "--no-trackers")
+	out, code, stderr := runSwarm(t, "--magnet", magnet, "--no-listen", "--duration", "1s", "--no-trackers")
 	if code != 0 {
 		t.Fatalf("--no-trackers: exit %d: %s", code, stderr)
 	}
@@ -131,8 +140,10 @@ func TestBTSwarmBindsOutgoing(t *testing.T) {
 }
 
 // Without --dht-listen or a --listen host, the DHT binds loopback only,
-// and says so.
+// and says so: the default listen (on every interface; here on 127.0.0.2)
+// is no --listen host.
 func TestBTSwarmDHTLoopbackByDefault(t *testing.T) {
+	defaultListenAt(t, "127.0.0.2", 0)
 	out, code, stderr := runSwarm(t, "--infohash", testIH, "--dht-bootstrap", closedPort(t), "--duration", "200ms")
 	if code != 1 {
 		t.Fatalf("exit %d: %s", code, stderr)

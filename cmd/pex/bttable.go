@@ -77,11 +77,25 @@ func (t *swarmTable) add(ev swarm.Event) bool {
 			r.net = ev.Net
 		}
 	case swarm.EventDisconnected:
+		if ev.Handshaking {
+			break // a stranger that never connected: printed, not a row
+		}
 		r := t.row(ev.Peer)
 		if r.connected {
 			t.conns--
 		}
 		r.connected, r.reason = false, errString(ev.Err)
+	case swarm.EventDialFailed:
+		// A peer the user named gets a row saying why it was not reached;
+		// others have theirs from discovered, or are too many to list.
+		r := t.rows[ev.Peer]
+		if r == nil && ev.Source == swarm.SourceManual {
+			r = t.row(ev.Peer)
+			r.source = ev.Source
+		}
+		if r != nil && !r.connected {
+			r.reason = errString(ev.Err)
+		}
 	case swarm.EventDiscovered:
 		r := t.row(ev.Peer)
 		if r.source == "" {
@@ -184,7 +198,7 @@ func (t *swarmTable) write(w io.Writer) {
 		}
 	}
 	if len(gone) > 0 {
-		fmt.Fprintf(w, "disconnect reasons:\n%s\n", strings.Join(gone, "\n"))
+		fmt.Fprintf(w, "why peers left or were not reached:\n%s\n", strings.Join(gone, "\n"))
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -35,8 +34,10 @@ var btCrawlCmd = &cli.Command{
 		"named (and, with --revisit, visits each again that long after). It never sends PEX itself, and waits at most --pex-wait for a peer's " +
 		"first message (libtorrent sends one a minute, Transmission every 90 s). It runs " +
 		"for --duration, or until --idle passes with nothing new learned and no visit in " +
-		"flight. Output: a progress line every two seconds and a summary (or, with --json, " +
-		"learned and visited events and a summary object last); --out FILE writes the " +
+		"flight. Output: a progress line every two seconds, each failed visit with its " +
+		"reason, and a summary (or, with --json, learned and visited events and a summary " +
+		"object last); a crawl that had peers to try but reached none exits 1 and says " +
+		"why. --out FILE writes the " +
 		"report: every peer with how, from whom and when it was learned, whether it was " +
 		"reached and its client, the who-named-whom edges and the coverage curve (JSON), " +
 		"and beside it FILE.dot (GraphViz) and FILE.coverage.tsv.",
@@ -55,7 +56,8 @@ type crawlOpts struct {
 	revisit                 time.Duration
 	noAZMP, encrypt         bool
 	out                     string
-	json                    bool
+	json, quiet             bool
+	logLevel                string
 }
 
 func (o *crawlOpts) flagSet() *flag.FlagSet {
@@ -71,6 +73,8 @@ func (o *crawlOpts) flagSet() *flag.FlagSet {
 	fs.BoolVar(&o.encrypt, "encrypt", false, "connect with Message Stream Encryption (falls back to plain)")
 	fs.StringVar(&o.out, "out", "", "write the report to `FILE` (JSON), the graph to FILE.dot and the coverage to FILE.coverage.tsv")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	fs.BoolVar(&o.quiet, "quiet", false, cli.QuietUsage)
+	addLogLevel(fs, &o.logLevel)
 	return fs
 }
 
@@ -91,7 +95,9 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c.NonNegativeDuration("idle", o.idle)
 	c.NonNegativeDuration("revisit", o.revisit)
 	c.HostPort("dht-listen", o.dhtListen)
+	checkLogLevel(&c, o.logLevel)
 	o.swarmFlags.check(&c)
+	c.OutputFile("out", o.out)
 	if err := c.Report(stderr); err != nil {
 		return err
 	}
@@ -107,14 +113,17 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.noTrackers {
 		target.Trackers, target.Peers = nil, nil
 	}
-	pr := cli.NewPrinter(stdout, o.json)
+	pr := cli.NewPrinter(stdout, o.json).Quiet(o.quiet)
 	ih := target.InfoHash
-	cr, err := crawl.New(ih, &crawl.Config{Concurrency: o.concurrency, PEXWait: o.pexWait, Revisit: o.revisit, NoAZMP: o.noAZMP, Encrypt: o.encrypt})
+	cr, err := crawl.New(ih, &crawl.Config{Concurrency: o.concurrency, PEXWait: o.pexWait, Revisit: o.revisit, NoAZMP: o.noAZMP, Encrypt: o.encrypt,
+		Logger: logger(o.logLevel, stderr)})
 	if err != nil {
 		return err
 	}
 	pr.Event("crawl", "infohash", hex.EncodeToString(ih[:]), "private", target.Private)
-	for _, p := range append(slices.Clone(o.peers), target.Peers...) {
+	peers, trackers := append(slices.Clone(o.peers), target.Peers...), append(slices.Clone(o.trackers), target.Trackers...)
+	useDHT := len(o.dhtBoot) > 0 && !target.Private
+	for _, p := range peers {
 		ap, err := resolvePeer(p)
 		if err != nil {
 			pr.Event("error", "error", err.Error(), "peer", p)
@@ -122,7 +131,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cr.Add(ap, crawl.SourceManual, netip.AddrPort{}, "")
 	}
-	for _, u := range append(slices.Clone(o.trackers), target.Trackers...) {
+	for _, u := range trackers {
 		cr.AddSource(&tracker.Source{URL: u, Announce: tracker.Announce{InfoHash: ih, PeerID: [20]byte{'-', 'P', 'X'}, Left: 1, NumWant: 200},
 			Report: func(res tracker.Response, err error) {
 				if err != nil {
@@ -132,7 +141,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				pr.Event("announced", "tracker", u, "peers", len(res.Peers))
 			}})
 	}
-	if len(o.dhtBoot) > 0 && !target.Private {
+	if useDHT {
 		node, err := dht.Start(dht.Config{Listen: o.dhtListen, Bootstrap: o.dhtBoot})
 		if err != nil {
 			return err
@@ -169,8 +178,36 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.out != "" {
 		f = append(f, "out", o.out)
 	}
+	// A crawl that had somewhere to start and reached nobody failed, as
+	// a swarm that connected to nobody does.
+	var failed error
+	if r.Reached == 0 && (len(peers) > 0 || len(trackers) > 0 || useDHT) {
+		failed = errNoneReached(r)
+		f = append(f, "error", failed.Error())
+	}
 	pr.Event("summary", f...)
-	return nil
+	return failed
+}
+
+// errNoneReached says why a crawl reached no peer: nobody was found, or
+// every visit failed, with the first reasons.
+func errNoneReached(r *crawl.Report) error {
+	if r.Known == 0 {
+		return errors.New("no peer reached: no peer found (every tracker and DHT lookup failed or found nobody)")
+	}
+	var why []string
+	seen := map[string]bool{}
+	for _, p := range r.Peers {
+		if kind := cli.ErrorKind(errors.New(p.Err)); p.Err != "" && !seen[kind] && len(why) < 3 {
+			seen[kind] = true
+			why = append(why, p.Addr.String()+": "+p.Err)
+		}
+	}
+	msg := fmt.Sprintf("no peer reached: %d known, %d visited, none answered a handshake for this swarm", r.Known, r.Visited)
+	if len(why) > 0 {
+		msg += " (" + strings.Join(why, "; ") + ")"
+	}
+	return errors.New(msg)
 }
 
 // watchCrawl prints the crawl's events and progress until its events end,
@@ -189,10 +226,15 @@ func watchCrawl(ctx context.Context, cancel func(), cr *crawl.Crawler, pr *cli.P
 			if ev.Type == crawl.EventLearned {
 				last = time.Now()
 			}
-			if !pr.JSON() {
-				continue // the progress line says it in text mode
-			}
 			p := ev.Peer
+			if !pr.JSON() {
+				// The progress line counts the rest in text mode; a failed
+				// visit says why, the repeats of one reason summed up.
+				if ev.Type == crawl.EventVisited && p.Err != "" {
+					pr.Limited("visited "+cli.ErrorKind(errors.New(p.Err)), "visited", visitedFields(p)...)
+				}
+				continue
+			}
 			switch ev.Type {
 			case crawl.EventLearned:
 				f := []any{"peer", p.Addr.String(), "source", p.Source}
@@ -201,16 +243,10 @@ func watchCrawl(ctx context.Context, cancel func(), cr *crawl.Crawler, pr *cli.P
 				}
 				pr.Event("learned", f...)
 			case crawl.EventVisited:
-				f := []any{"peer", p.Addr.String(), "reached", p.Reached, "pex", p.PEX, "named", p.Named}
-				if p.Client != "" {
-					f = append(f, "client", p.Client)
-				}
-				if p.Err != "" {
-					f = append(f, "reason", p.Err)
-				}
-				pr.Event("visited", f...)
+				pr.Event("visited", visitedFields(p)...)
 			}
 		case <-tick.C:
+			pr.Flush(false)
 			r := cr.Report()
 			if !pr.JSON() {
 				pr.Text("elapsed %v; %d known, %d visited, %d reached", time.Duration(r.Elapsed*float64(time.Second)).Truncate(time.Second), r.Known, r.Visited, r.Reached)
@@ -227,12 +263,21 @@ func watchCrawl(ctx context.Context, cancel func(), cr *crawl.Crawler, pr *cli.P
 	}
 }
 
+// visitedFields are a visited event's fields.
+func visitedFields(p crawl.Peer) []any {
+	f := []any{"peer", p.Addr.String(), "reached", p.Reached, "pex", p.PEX, "named", p.Named}
+	if p.Client != "" {
+		f = append(f, "client", p.Client)
+	}
+	if p.Err != "" {
+		f = append(f, "reason", p.Err)
+	}
+	return f
+}
+
 // writeCrawlReport writes the report as JSON to path, the graph to
 // path.dot and the coverage curve to path.coverage.tsv.
 func writeCrawlReport(path string, r *crawl.Report) error {
-	if dir := filepath.Dir(path); dir != "" {
-		os.MkdirAll(dir, 0o755)
-	}
 	js, err := json.MarshalIndent(r, "", " ")
 	if err != nil {
 		return err

@@ -26,7 +26,8 @@ var demoCmd = &cli.Command{
 		"WebRTC on loopback (--no-direct and --no-webrtc turn either off). It prints " +
 		"progress, then a table: each node's peers and their transports, the time it took " +
 		"to reach --want, its GetNewPeer calls and failures, and the control messages and " +
-		"bytes it sent. It exits 0 as soon as every node reached --want, 1 after --timeout.",
+		"bytes it sent. It exits 0 as soon as every node reached --want, 1 after --timeout, " +
+		"and 130 when interrupted (SIGINT; 143 for SIGTERM).",
 	Examples: []string{
 		"pex demo",
 		"pex demo --nodes 200 --want 8 --timeout 2m",
@@ -38,7 +39,7 @@ var demoCmd = &cli.Command{
 type demoOpts struct {
 	nodes, want        int
 	timeout            time.Duration
-	json               bool
+	json, quiet        bool
 	noWebRTC, noDirect bool
 }
 
@@ -50,6 +51,7 @@ func (o *demoOpts) flagSet() *flag.FlagSet {
 	fs.BoolVar(&o.noWebRTC, "no-webrtc", false, "no WebRTC: introductions end in a direct dial or stay relayed")
 	fs.BoolVar(&o.noDirect, "no-direct", false, "no node listens for direct TCP dials")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	fs.BoolVar(&o.quiet, "quiet", false, cli.QuietUsage+" (the summary is an event then)")
 	return fs
 }
 
@@ -73,11 +75,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := c.Report(stderr); err != nil {
 		return err
 	}
-	pr := cli.NewPrinter(stdout, o.json)
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	d := &demo{pr: pr, want: o.want, start: time.Now(), noWebRTC: o.noWebRTC, noDirect: o.noDirect}
-	return d.run(ctx, o.nodes)
+	pr := cli.NewPrinter(stdout, o.json).Quiet(o.quiet)
+	d := &demo{pr: pr, want: o.want, start: time.Now(), noWebRTC: o.noWebRTC, noDirect: o.noDirect, quiet: o.quiet}
+	return d.run(ctx, o.nodes, o.timeout)
 }
 
 type demoNode struct {
@@ -91,6 +91,7 @@ type demoNode struct {
 type demo struct {
 	noWebRTC bool
 	noDirect bool
+	quiet    bool
 	pr       *cli.Printer
 	want     int
 	start    time.Time
@@ -101,7 +102,11 @@ type demo struct {
 	nodes    int
 }
 
-func (d *demo) run(ctx context.Context, n int) error {
+// run runs the demo of n nodes until every node reached --want, timeout
+// passed, or ctx ended (a signal: ErrInterrupted).
+func (d *demo) run(parent context.Context, n int, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
 	d.nodes, d.allDone = n, make(chan struct{})
 	// The bootstrap node takes every node of the demo: all of them, on one
 	// machine, share one address and prefix.
@@ -178,10 +183,13 @@ func (d *demo) run(ctx context.Context, n int) error {
 		dn.ex.Close()
 	}
 	d.wg.Wait()
-	if !ok {
-		return fmt.Errorf("demo: timed out: %d of %d nodes reached %d peers (the others are in the table above)", reached, n, d.want)
+	switch {
+	case ok:
+		return nil
+	case parent.Err() != nil:
+		return fmt.Errorf("demo: %w after %v: %d of %d nodes had reached %d peers", cli.ErrInterrupted, time.Since(d.start).Round(100*time.Millisecond), reached, n, d.want)
 	}
-	return nil
+	return fmt.Errorf("demo: timed out after --timeout %v: %d of %d nodes reached %d peers (the others are in the summary)", timeout, reached, n, d.want)
 }
 
 // newNode makes a demo node: with WebRTC on loopback, a dialer for

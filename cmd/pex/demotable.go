@@ -54,8 +54,15 @@ func (d *demo) summary(all []*demoNode) {
 	}
 	d.mu.Unlock()
 	elapsed := ms(time.Since(d.start))
-	if d.pr.JSON() {
-		d.pr.Event("summary", "nodes", rows, "elapsed_ms", elapsed, "messages_sent", totalMsgs, "bytes_sent", totalBytes)
+	d.mu.Lock()
+	reached := d.reached
+	d.mu.Unlock()
+	switch {
+	case d.pr.JSON():
+		d.pr.Event("summary", "nodes", rows, "reached", reached, "total", len(rows)-1, "elapsed_ms", elapsed, "messages_sent", totalMsgs, "bytes_sent", totalBytes)
+		return
+	case d.quiet: // no table: the summary's totals as an event
+		d.pr.Event("summary", "reached", reached, "total", len(rows)-1, "elapsed_ms", elapsed, "messages_sent", totalMsgs, "bytes_sent", totalBytes)
 		return
 	}
 	d.pr.Text("\n%-6s %5s  %-18s %10s %6s %6s %9s %10s", "node", "peers", "transports", "reached", "calls", "fails", "messages", "bytes")

@@ -13,15 +13,17 @@ var prog = cli.NewProgram("pex",
 		"BitTorrent PEX (ut_pex and Vuze's AZMP), in one command.",
 	"Run \"pex help COMMAND\" or \"pex COMMAND -h\" for a command's description,\n"+
 		"examples and flags. Exit status: 0 done, 1 failed (the reason is printed),\n"+
-		"2 bad command line. PEX_DEBUG=1 logs the protocols to stderr.",
+		"2 bad command line, 130 pex demo interrupted (128 and the signal's number).\n"+
+		"PEX_DEBUG=1 logs the protocols to stderr.",
 	nodeCmd, demoCmd, btSwarmCmd, btCrawlCmd, turnCmd, versionCmd)
 
 var versionCmd = &cli.Command{
 	Name:    "version",
 	Summary: "print the version, VCS revision and Go version",
 	About: "Prints one line: pex's release, the VCS revision and whether the tree was " +
-		"modified (when the build recorded them), and the Go toolchain. The same " +
-		"release is the client string pex gives BitTorrent peers. --version is the same.",
-	Examples: []string{"pex version"},
-	Flags:    func() *flag.FlagSet { return flag.NewFlagSet("pex version", flag.ContinueOnError) },
+		"modified (when the build recorded them), and the Go toolchain; with --json, one " +
+		"object: version, revision, modified and go. The same release is the client " +
+		"string pex gives BitTorrent peers. --version is the same.",
+	Examples: []string{"pex version", "pex version --json"},
+	Flags:    func() *flag.FlagSet { return new(versionOpts).flagSet() },
 }

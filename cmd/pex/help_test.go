@@ -180,6 +180,11 @@ func TestBinaryExitCodes(t *testing.T) {
 	if err := os.WriteFile(private, []byte("d4:info"+info+"e"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	garbage, notDir, corrupt := filepath.Join(dir, "garbage.torrent"), filepath.Join(dir, "file"), filepath.Join(dir, "state")
+	os.WriteFile(garbage, []byte("garbage"), 0o644)
+	os.WriteFile(notDir, nil, 0o644)
+	os.Mkdir(corrupt, 0o700)
+	os.WriteFile(filepath.Join(corrupt, "pxp-peers.json"), []byte("garbage"), 0o600)
 	for _, c := range []struct {
 		args           []string
 		code           int
@@ -195,9 +200,37 @@ func TestBinaryExitCodes(t *testing.T) {
 		{[]string{"node", "--bogus"}, 2, "", `Run "pex node -h"`},
 		{[]string{"bt", "swarm", "--torrent", filepath.Join(dir, "missing.torrent")}, 1, "", "no such file"},
 		{[]string{"node", "--network", "x", "--connect", closedPort(t), "--bootstrap-timeout", "1s"}, 1, "dial-failed", "no --connect peer reached"},
-		{[]string{"bt", "swarm", "--infohash", testIH, "--peer", closedPort(t), "--duration", "1s"}, 1, "dial-failed", "no peer connected"},
-		{[]string{"bt", "swarm", "--torrent", private, "--duration", "100ms"}, 0, "private=true pex=false", ""},
-		{[]string{"bt", "swarm", "--torrent", private, "--duration", "100ms"}, 0, "PEX off", ""},
+		{[]string{"bt", "swarm", "--infohash", testIH, "--no-listen", "--peer", closedPort(t), "--duration", "1s"}, 1, "dial-failed", "no peer connected"},
+		{[]string{"bt", "swarm", "--torrent", private, "--no-listen", "--duration", "100ms"}, 0, "private=true pex=false", ""},
+		{[]string{"bt", "swarm", "--torrent", private, "--no-listen", "--duration", "100ms"}, 0, "PEX off", ""},
+		{[]string{"help", "bt", "swarm"}, 0, "--no-listen", ""},
+		{[]string{"bt", "swarm", "--infohash", testIH, "--no-listen", "--listen", "127.0.0.1:0"}, 2, "", "--no-listen"},
+		{[]string{"bt", "swarm", "--infohash", testIH, "--log-level", "loud"}, 2, "", "--log-level"},
+		{[]string{"bt", "crawl", "--infohash", testIH, "--peer", closedPort(t), "--duration", "1s"}, 1, "visited peer=", "no peer reached"},
+		// Issue 27: address flags checked at start, naming the flag, with an example.
+		{[]string{"node", "--network", "x", "--http", "127.0.0.1"}, 2, "", `pex node: --http: want HOST:PORT such as 127.0.0.1:7000, got "127.0.0.1" (no port)`},
+		{[]string{"node", "--network", "x", "--listen", "127.0.0.1:99999"}, 2, "", "--listen: want HOST:PORT such as 127.0.0.1:7000 with a port from 0 to 65535"},
+		{[]string{"node", "--network", "x", "--ws", "localhost"}, 2, "", "--ws: want HOST:PORT"},
+		{[]string{"node", "--network", "x", "--metrics", "127.0.0.1:99999"}, 2, "", "--metrics: want HOST:PORT"},
+		// Flag errors in the help's words, a misspelt flag's nearest one.
+		{[]string{"node", "--network", "x", "--duration", "1"}, 2, "", `pex node: --duration: want a duration such as 30s or 2m, got "1"`},
+		{[]string{"node", "--netwrok", "x"}, 2, "", "pex node: unknown flag --netwrok; did you mean --network?"},
+		// Combinations that would do nothing or contradict each other.
+		{[]string{"node", "--network", "x", "--want", "3"}, 2, "", "--want needs --connect, --listen, --ws, --http or --state"},
+		{[]string{"node", "--network", "x", "--turn-user", "a", "--ice-server", "turn:127.0.0.1:3478"}, 2, "", "--turn-user needs --turn-pass, --turn-pass-file or PEX_TURN_PASS"},
+		{[]string{"node", "--network", "x", "--listen", "127.0.0.1:0", "--no-webrtc", "--ice-server", "stun:127.0.0.1:3478"}, 2, "", "--no-webrtc and --ice-server do not go together"},
+		// version's flags and arguments.
+		{[]string{"version", "--json"}, 0, `{"version":"` + version + `"`, ""},
+		{[]string{"version", "extra"}, 2, "", `unexpected argument "extra"`},
+		// A group's help lists its commands.
+		{[]string{"help", "bt"}, 0, "pex bt: the commands are swarm and crawl", ""},
+		{[]string{"bt", "-h"}, 0, "pex bt: the commands are swarm and crawl", ""},
+		// Outputs checked before the work; a garbage torrent a runtime error naming it.
+		{[]string{"bt", "crawl", "--infohash", testIH, "--peer", closedPort(t), "--duration", "3s", "--out", filepath.Join(notDir, "x.json")}, 2, "", "pex bt crawl: --out: cannot write"},
+		{[]string{"bt", "swarm", "--torrent", garbage}, 1, "", "pex: parse torrent " + garbage + ": "},
+		// A corrupt --state is moved aside; a node ends with a summary.
+		{[]string{"node", "--network", "x", "--state", corrupt, "--duration", "100ms"}, 0, "state-corrupt path=" + filepath.Join(corrupt, "pxp-peers.json"), ""},
+		{[]string{"node", "--network", "x", "--duration", "100ms"}, 0, "summary node=", ""},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cmd := exec.CommandContext(ctx, bin, c.args...)
@@ -217,9 +250,13 @@ func TestBinaryExitCodes(t *testing.T) {
 	}
 }
 
-// buildPex builds the command into a temporary directory.
+// buildPex builds the command into a temporary directory, or returns
+// $PEX_BIN when it names another build (to see a test fail on it).
 func buildPex(t *testing.T) string {
 	t.Helper()
+	if bin := os.Getenv("PEX_BIN"); bin != "" {
+		return bin
+	}
 	bin := filepath.Join(t.TempDir(), "pex")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)

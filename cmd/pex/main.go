@@ -11,7 +11,8 @@
 //
 // "pex help COMMAND" prints a command's description, examples and flags;
 // docs/pex.md holds them all. Output is one event a line, logfmt or
-// (--json) JSON. Exit status 0 is done, 1 failed, 2 a bad command line.
+// (--json) JSON. Exit status 0 is done, 1 failed, 2 a bad command line,
+// 130 (128 and the signal's number) a pex demo interrupted.
 //
 // The benchmarks and simulators are another command, pexlab.
 package main
@@ -23,17 +24,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := cli.SignalContext(context.Background())
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -52,23 +52,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "turn":
 		err = runTurn(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
-		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
-			versionCmd.WriteHelp(stdout)
-			return 0
-		}
-		printVersion(stdout)
-		return 0
+		err = runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) == 1 {
 			prog.WriteUsage(stdout)
 			return 0
 		}
-		c := prog.Find(strings.Join(args[1:], " "))
-		if c == nil {
-			fmt.Fprintf(stderr, "pex help: no command %q; the commands are %s\n", strings.Join(args[1:], " "), prog.Names())
+		if name := strings.Join(args[1:], " "); !prog.WriteCommandHelp(stdout, name) {
+			fmt.Fprintf(stderr, "pex help: no command %q; the commands are %s\n", name, prog.Names())
 			return 2
 		}
-		c.WriteHelp(stdout)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "pex: unknown command %q; the commands are %s, and help\nRun \"pex --help\" for usage (the benchmarks and simulators are pexlab's).\n", args[0], prog.Names())
@@ -79,6 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0 // -h asked for the flags, and got them
 	case errors.Is(err, cli.ErrUsage):
 		return 2
+	case errors.Is(err, cli.ErrInterrupted):
+		fmt.Fprintln(stderr, "pex:", err)
+		return cli.InterruptedStatus(ctx)
 	default:
 		fmt.Fprintln(stderr, "pex:", err)
 		return 1

@@ -54,7 +54,7 @@ func TestMetricsFlag(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"bt", "swarm", "--infohash", testIH, "--json", "--metrics", "127.0.0.1:0"}, out, io.Discard)
+		done <- run(ctx, []string{"bt", "swarm", "--infohash", testIH, "--json", "--no-listen", "--metrics", "127.0.0.1:0"}, out, io.Discard)
 	}()
 	defer func() { cancel(); <-done }()
 	baddr := out.wait(t, "listening", func(ev map[string]any) bool { return ev["transport"] == "metrics" })["addr"].(string)

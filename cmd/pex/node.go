@@ -4,10 +4,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
@@ -27,9 +29,14 @@ type node struct {
 	state  *stateKeeper // --state, or nil
 
 	// What start opened, for shutdown to close.
-	ln    net.Listener // --listen's, or nil
-	stops []func()     // the HTTP servers', in the order they started
-	live  *web.Live    // --http's live view, or nil
+	ln                      net.Listener   // --listen's, or nil
+	metricsLn, wsLn, httpLn net.Listener   // --metrics', --ws' and --http's, or nil
+	bound                   []net.Listener // every one bind opened
+	stops                   []func()       // the HTTP servers', in the order they started
+	live                    *web.Live      // --http's live view, or nil
+
+	started  time.Time
+	connects atomic.Int64 // links that got a data stream (connect events)
 
 	logger *slog.Logger // PEX_DEBUG's, or silent
 	natMu  sync.Mutex
@@ -39,21 +46,53 @@ type node struct {
 // run brings the node up step by step (start), runs it until wait says
 // it is done, and shuts it down. A step that fails ends the run there, by
 // the same shutdown: it closes whatever the steps before it opened.
-func (n *node) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+//
+// A node that started ends with a summary event, whatever ended it.
+func (n *node) run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	n.boot = newBootState()
 	n.ctx = ctx
+	n.started = time.Now()
 	err := n.start(ctx)
-	if err == nil {
-		n.startLoops(ctx)
-		n.startBootstrap(ctx)
-		n.startFlusher(ctx)
-		err = n.wait(ctx)
+	if err != nil {
+		cancel()
+		n.shutdown()
+		return err
 	}
+	n.startLoops(ctx)
+	n.startBootstrap(ctx)
+	n.startFlusher(ctx)
+	stop, err := n.wait(ctx)
+	var extra []any
+	if stop == "" { // ctx ended: a signal, or the caller
+		stop = "canceled"
+		var se *cli.SignalError
+		if errors.As(context.Cause(parent), &se) {
+			stop, extra = "signal", []any{"signal", se.Signal.String()}
+		}
+	}
+	st := n.ex.Stats() // the links as they were, before shutdown closes them
 	cancel()
 	n.shutdown()
+	n.summary(append([]any{"stop", stop}, extra...), st, err)
 	return err
+}
+
+// summary is the node's last event: how long it ran, why it stopped
+// (stop: signal, with the signal's name, duration, bootstrap-timeout or
+// canceled), the peers it held at the end and what it did.
+func (n *node) summary(stop []any, st pxp.Stats, failed error) {
+	intro := sumCounts(st.Introductions)
+	f := append([]any{"node", n.ex.ID(), "elapsed_s", cli.Round1(time.Since(n.started).Seconds())}, stop...)
+	f = append(f, "peers", st.Peers, "connects", n.connects.Load(),
+		"getnewpeer", intro-st.Introductions["failed"], "getnewpeer_failed", st.Introductions["failed"],
+		"relays_started", st.RelaysStarted, "messages_sent", st.MessagesSent, "messages_received", st.MessagesReceived,
+		"bytes_sent", st.BytesSent, "bytes_received", st.BytesReceived)
+	if failed != nil {
+		f = append(f, "error", failed.Error())
+	}
+	n.pr.Event("summary", f...)
 }
 
 // shutdown closes what start and the loops opened, whichever step the run
@@ -63,8 +102,8 @@ func (n *node) run(ctx context.Context) error {
 // Incoming, ending their loops), the summaries of repeated events, the
 // live view, and --state last: the last word on the links.
 func (n *node) shutdown() {
-	if n.ln != nil {
-		n.ln.Close()
+	for _, ln := range n.bound { // --listen's, and those not served yet when a step failed
+		ln.Close()
 	}
 	for i := len(n.stops) - 1; i >= 0; i-- {
 		n.stops[i]()
@@ -133,10 +172,10 @@ func (n *node) startFlusher(ctx context.Context) {
 	}()
 }
 
-// wait returns when ctx ends (nil), when --duration is over (an error if
-// no --connect peer was ever reached), or when --bootstrap-timeout passes
-// with none reached (an error).
-func (n *node) wait(ctx context.Context) error {
+// wait returns when ctx ends (stop "", nil), when --duration is over
+// (stop "duration", an error if no --connect peer was ever reached), or
+// when --bootstrap-timeout passes with none reached (an error).
+func (n *node) wait(ctx context.Context) (stop string, err error) {
 	var end, bootEnd <-chan time.Time
 	if d := n.opts.duration; d > 0 {
 		t := time.NewTimer(d)
@@ -152,16 +191,16 @@ func (n *node) wait(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return "", nil
 		case <-reached:
 			reached, bootEnd = nil, nil
 		case <-bootEnd:
-			return fmt.Errorf("no --connect peer reached within --bootstrap-timeout %v (%s)", n.opts.bootstrapTimeout, n.boot.why())
+			return "bootstrap-timeout", fmt.Errorf("no --connect peer reached within --bootstrap-timeout %v (%s)", n.opts.bootstrapTimeout, n.boot.why())
 		case <-end:
 			if len(n.opts.connect) > 0 && !n.boot.reached.isSet() {
-				return fmt.Errorf("no --connect peer reached within --duration %v (%s)", n.opts.duration, n.boot.why())
+				return "duration", fmt.Errorf("no --connect peer reached within --duration %v (%s)", n.opts.duration, n.boot.why())
 			}
-			return nil
+			return "duration", nil
 		}
 	}
 }

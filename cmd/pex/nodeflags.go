@@ -25,6 +25,7 @@ type nodeOpts struct {
 	hello   string
 	echo    bool
 	json    bool
+	quiet   bool
 
 	iceLoopback bool
 	iceServers  cli.ListFlag
@@ -39,6 +40,7 @@ type nodeOpts struct {
 	maxRelays   int
 
 	turnUser, turnPass string
+	turnPassFile       string
 	noPortmap          bool
 
 	bootstrapTimeout time.Duration
@@ -48,9 +50,10 @@ type nodeOpts struct {
 // addWebRTCFlags registers the transport flags of node-like commands.
 func (o *nodeOpts) addWebRTCFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.iceLoopback, "ice-loopback", false, "WebRTC over loopback addresses only (tests and demos on one machine)")
-	fs.Var(&o.iceServers, "ice-server", "STUN/TURN server `URL` for WebRTC: stun:HOST:PORT, turn:HOST:PORT (repeatable)")
-	fs.StringVar(&o.turnUser, "turn-user", "", "the user `NAME` for the turn: servers")
-	fs.StringVar(&o.turnPass, "turn-pass", "", "the `PASSWORD` for the turn: servers")
+	fs.Var(&o.iceServers, "ice-server", "STUN/TURN server `URL` for WebRTC: stun:HOST:PORT, turn:HOST:PORT (repeatable; none by default: host candidates only)")
+	fs.StringVar(&o.turnUser, "turn-user", "", "the user `NAME` for the turn: servers (default: none, no TURN)")
+	fs.StringVar(&o.turnPass, "turn-pass", "", "the `PASSWORD` for the turn: servers, visible to ps and in the shell's history: prefer --turn-pass-file or "+turnPassEnv+" (default: none)")
+	fs.StringVar(&o.turnPassFile, "turn-pass-file", "", "read the password for the turn: servers from the first line of `FILE` (default: "+turnPassEnv+" in the environment)")
 	fs.BoolVar(&o.noWebRTC, "no-webrtc", false, "keep introductions as relayed sessions")
 	fs.StringVar(&o.advertise, "advertise", "", "TCP `HOST:PORT` told to peers for direct dials (default: the --listen address when it names an IP)")
 	fs.BoolVar(&o.noDirect, "no-direct", false, "neither advertise a TCP address nor dial advertised ones")
@@ -120,7 +123,9 @@ var nodeCmd = &cli.Command{
 		"writes each line back. A node that reaches none of its --connect peers within " +
 		"--bootstrap-timeout or --duration exits 1 and says why; SIGINT, SIGTERM or the " +
 		"end of --duration otherwise close every link cleanly and exit 0. Output is one " +
-		"event a line: logfmt, or JSON with --json.",
+		"event a line: logfmt, or JSON with --json; a summary event is the last. " +
+		"The TURN password is best read from --turn-pass-file or PEX_TURN_PASS, off the " +
+		"command line.",
 	Examples: []string{
 		"pex node --network chat --listen 127.0.0.1:7000 --hello 'hi from A'",
 		"pex node --network chat --connect 127.0.0.1:7000 --want 3 --ice-loopback",
@@ -133,31 +138,54 @@ var nodeCmd = &cli.Command{
 func (o *nodeOpts) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("pex node", flag.ContinueOnError)
 	fs.StringVar(&o.network, "network", "", "the network `ID`: only nodes of one network talk (required)")
-	fs.StringVar(&o.listen, "listen", "", "accept TCP peers on `HOST:PORT` (port 0 picks a free one)")
-	fs.StringVar(&o.http, "http", "", "serve the browser page on `HOST:PORT` (WebSocket peers at /ws)")
-	fs.StringVar(&o.ws, "ws", "", "accept WebSocket peers on `HOST:PORT` (binary messages carry the PXP stream)")
-	fs.Var(&o.connect, "connect", "bootstrap from the peer at `HOST:PORT` (repeatable; retried with backoff)")
-	fs.IntVar(&o.want, "want", 0, "call GetNewPeer until `N` peers are connected")
-	fs.StringVar(&o.hello, "hello", "", "write `TEXT` and a newline on every new data stream")
+	fs.StringVar(&o.listen, "listen", "", "accept TCP peers on `HOST:PORT` (port 0 picks a free one; default: none, no TCP listener)")
+	fs.StringVar(&o.http, "http", "", "serve the browser page on `HOST:PORT` (WebSocket peers at /ws; default: none)")
+	fs.StringVar(&o.ws, "ws", "", "accept WebSocket peers on `HOST:PORT` (binary messages carry the PXP stream; default: none)")
+	fs.Var(&o.connect, "connect", "bootstrap from the peer at `HOST:PORT` (repeatable; retried with backoff; none by default: the node waits to be dialed)")
+	fs.IntVar(&o.want, "want", 0, "call GetNewPeer until `N` peers are connected (needs peers to ask: --connect, --listen, --ws, --http or --state; 0, the default: never call it)")
+	fs.StringVar(&o.hello, "hello", "", "write `TEXT` and a newline on every new data stream (default: none, write nothing)")
 	fs.BoolVar(&o.echo, "echo", false, "write each received line back prefixed with echo:")
 	fs.IntVar(&o.maxPeers, "max-peers", 0, "`N` links at most (0: the library's default, 64)")
 	fs.IntVar(&o.maxRelays, "max-relays", 0, "`N` relayed pairs carried at once (0: the library's default, 64)")
 	fs.DurationVar(&o.bootstrapTimeout, "bootstrap-timeout", 0, "exit 1 when no --connect peer was reached within `D` (0: keep trying)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
-	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at /metrics and profiles at /debug/pprof/ on `HOST:PORT`")
-	fs.StringVar(&o.state, "state", "", "remember the peers that worked in `DIR` (pxp-peers.json) and bootstrap from them at the next start")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at /metrics and profiles at /debug/pprof/ on `HOST:PORT` (default: none)")
+	fs.StringVar(&o.state, "state", "", "remember the peers that worked in `DIR` (pxp-peers.json) and bootstrap from them at the next start (default: none, remember nothing)")
 	fs.BoolVar(&o.noPortmap, "no-portmap", false, "do not ask the router (NAT-PMP, PCP, UPnP) to map the --listen port")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	fs.BoolVar(&o.quiet, "quiet", false, cli.QuietUsage)
 	o.addWebRTCFlags(fs)
 	return fs
 }
 
-func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var o nodeOpts
-	fs := o.flagSet()
-	if err := nodeCmd.ParseFlags(fs, args, stdout, stderr); err != nil {
-		return err
-	}
+// turnPassEnv is the environment variable pex node reads the TURN
+// password from when no flag gives it.
+const turnPassEnv = "PEX_TURN_PASS"
+
+// maxSecretFile bounds a password file.
+const maxSecretFile = 4096
+
+// nodeRules are the combinations of flags pex node refuses: each would
+// be accepted and do nothing, or contradict another. given is cli.Given
+// with, besides the flags, PEX_TURN_PASS when set and "ice-server
+// turn:HOST:PORT" when a turn: or turns: server is given.
+var nodeRules = []cli.Rule{
+	{If: "want", Needs: []string{"connect", "listen", "ws", "http", "state"},
+		Why: "GetNewPeer asks the node's peers for new ones, and a node that neither dials nor accepts peers has none to ask"},
+	{If: "bootstrap-timeout", Needs: []string{"connect"}, Why: "it bounds the time to reach a --connect peer"},
+	{If: "turn-user", Needs: []string{"turn-pass", "turn-pass-file", turnPassEnv}, Why: "a TURN server takes a user with its password"},
+	{If: "turn-pass", Needs: []string{"turn-user"}, Why: "a TURN server takes a password with its user"},
+	{If: "turn-pass-file", Needs: []string{"turn-user"}, Why: "a TURN server takes a password with its user"},
+	{If: "turn-user", Needs: []string{"ice-server turn:HOST:PORT"}, Why: "the credentials are for turn: and turns: servers, and none is given"},
+	{If: "turn-pass", Excludes: []string{"turn-pass-file"}, Why: "the password is given twice"},
+	{If: "no-webrtc", Excludes: []string{"ice-server", "turn-user"}, Why: "they configure WebRTC, which --no-webrtc turns off"},
+	{If: "no-direct", Excludes: []string{"advertise"}, Why: "--no-direct advertises no TCP address"},
+}
+
+// check refuses a bad command line at start, naming each bad flag; it
+// reads the TURN password from --turn-pass-file or PEX_TURN_PASS, and
+// makes --state's directory.
+func (o *nodeOpts) check(fs *flag.FlagSet, stderr io.Writer) error {
 	c := cli.Checks{Cmd: "pex node"}
 	if o.network == "" {
 		c.Fail("network", "is required")
@@ -168,22 +196,65 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	c.NonNegative("max-relays", int64(o.maxRelays))
 	c.NonNegativeDuration("bootstrap-timeout", o.bootstrapTimeout)
 	c.NonNegativeDuration("duration", o.duration)
-	if o.bootstrapTimeout > 0 && len(o.connect) == 0 {
-		c.Fail("bootstrap-timeout", "needs --connect")
-	}
 	for _, a := range o.connect {
-		c.HostPort("connect", a)
+		c.DialAddr("connect", a)
 	}
-	c.HostPort("advertise", o.advertise)
+	c.DialAddr("advertise", o.advertise)
+	c.HostPort("listen", o.listen)
+	c.HostPort("http", o.http)
+	c.HostPort("ws", o.ws)
+	c.HostPort("metrics", o.metrics)
+	given := cli.Given(fs)
+	if os.Getenv(turnPassEnv) != "" {
+		given[turnPassEnv] = true
+	}
 	for _, u := range o.iceServers {
 		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
-			c.Fail("ice-server", "want a stun:, stuns:, turn: or turns: URL, got %q", u)
+			c.Fail("ice-server", "want a stun:, stuns:, turn: or turns: URL such as stun:192.0.2.1:3478, got %q", u)
+		}
+		if strings.HasPrefix(u, "turn") {
+			given["ice-server turn:HOST:PORT"] = true
 		}
 	}
-	if err := c.Report(stderr); err != nil {
+	c.Rules(given, nodeRules)
+	if o.turnPassFile != "" {
+		if b, ok := c.ReadFile("turn-pass-file", o.turnPassFile, maxSecretFile); ok {
+			line, _, _ := strings.Cut(string(b), "\n")
+			if o.turnPass = strings.TrimSuffix(line, "\r"); o.turnPass == "" {
+				c.Fail("turn-pass-file", "%s holds no password on its first line", o.turnPassFile)
+			}
+		}
+	}
+	if o.turnUser != "" && o.turnPass == "" {
+		o.turnPass = os.Getenv(turnPassEnv)
+	}
+	if c.OK() {
+		c.OutputDir("state", o.state, 0o700)
+	}
+	return c.Report(stderr)
+}
+
+// turnServers are the turn: and turns: servers among --ice-server.
+func (o *nodeOpts) turnServers() []string {
+	var us []string
+	for _, u := range o.iceServers {
+		if strings.HasPrefix(u, "turn") {
+			us = append(us, u)
+		}
+	}
+	return us
+}
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o nodeOpts
+	fs := o.flagSet()
+	if err := nodeCmd.ParseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	pr := cli.NewPrinter(stdout, o.json)
+	if err := o.check(fs, stderr); err != nil {
+		return err
+	}
+	pr := cli.NewPrinter(stdout, o.json).Quiet(o.quiet)
 	n := &node{opts: o, pr: pr}
 	return n.run(ctx)
 }

@@ -20,32 +20,56 @@ import (
 
 // start brings the node up, one step after another, keeping on n what
 // each opened; it stops at the first step that fails, and shutdown
-// closes what the steps before it opened.
+// closes what the steps before it opened. Every socket is bound first,
+// so that one that cannot be (a port in use) fails the start, naming its
+// flag, before any is announced.
 func (n *node) start(ctx context.Context) error {
-	if err := n.listenTCP(); err != nil {
+	if err := n.bind(); err != nil {
 		return err
 	}
 	advertise, err := n.newExchange()
 	if err != nil {
 		return err
 	}
+	n.warnCredentials()
 	if n.state, err = openState(n.opts.state, "pxp-peers.json", "pxp:"+n.opts.network, n.pr); err != nil {
 		return err
 	}
 	return n.serveTransports(ctx, advertise)
 }
 
-// listenTCP opens --listen, when given.
-func (n *node) listenTCP() error {
-	if n.opts.listen == "" {
-		return nil
+// bind listens on --listen, --metrics, --ws and --http, those given.
+func (n *node) bind() error {
+	for _, b := range []struct {
+		flag, addr string
+		ln         *net.Listener
+	}{{"listen", n.opts.listen, &n.ln}, {"metrics", n.opts.metrics, &n.metricsLn}, {"ws", n.opts.ws, &n.wsLn}, {"http", n.opts.http, &n.httpLn}} {
+		if b.addr == "" {
+			continue
+		}
+		ln, err := cli.Listen(b.flag, b.addr)
+		if err != nil {
+			return err
+		}
+		*b.ln = ln
+		n.bound = append(n.bound, ln)
 	}
-	ln, err := net.Listen("tcp", n.opts.listen)
-	if err != nil {
-		return err
+	if n.ln != nil {
+		n.listen = n.ln.Addr()
 	}
-	n.ln, n.listen = ln, ln.Addr()
 	return nil
+}
+
+// warnCredentials says, at start, that the page --http serves hands the
+// TURN user and password to whoever loads it.
+func (n *node) warnCredentials() {
+	if n.opts.http == "" || n.opts.turnUser == "" || n.opts.noWebRTC {
+		return
+	}
+	if servers := n.opts.turnServers(); len(servers) > 0 {
+		n.pr.Event("turn-credentials-served", "http", n.httpLn.Addr().String(), "user", n.opts.turnUser, "servers", servers,
+			"why", "the page --http serves embeds the TURN user and password: everyone who loads it can relay through these servers")
+	}
 }
 
 // newExchange builds the node's exchange (and its logger, PEX_DEBUG's)
@@ -66,8 +90,8 @@ func (n *node) newExchange() (advertise string, err error) {
 	return cfg.AdvertiseAddr, nil
 }
 
-// serveTransports serves each transport asked for: TCP on the listener,
-// then metrics, WebSocket and the web page, each on its own address.
+// serveTransports serves each transport asked for on the socket bind
+// opened: TCP, then metrics, WebSocket and the web page.
 func (n *node) serveTransports(ctx context.Context, advertise string) error {
 	if n.ln != nil {
 		f := []any{"node", n.ex.ID(), "addr", n.ln.Addr().String(), "transport", "tcp", "network", n.opts.network}
@@ -78,32 +102,18 @@ func (n *node) serveTransports(ctx context.Context, advertise string) error {
 		n.wg.Add(1)
 		go n.acceptLoop(ctx, n.ln)
 	}
-	if n.opts.metrics != "" {
-		if err := n.keepStop(cli.ServeMetrics(ctx, n.opts.metrics, n.pr, metrics.NewPXP(n.ex))); err != nil {
-			return err
-		}
+	if n.metricsLn != nil {
+		n.stops = append(n.stops, cli.Serve(n.metricsLn, "metrics", n.pr, metrics.Handler(metrics.NewPXP(n.ex))))
 	}
-	if n.opts.ws != "" {
-		if err := n.keepStop(n.serveHTTP(ctx, n.opts.ws, "ws", &ws.Handler{Serve: n.acceptWS(ctx)})); err != nil {
-			return err
-		}
+	if n.wsLn != nil {
+		n.stops = append(n.stops, n.serveHTTP(n.wsLn, "ws", &ws.Handler{Serve: n.acceptWS(ctx)}))
 	}
-	if n.opts.http != "" {
+	if n.httpLn != nil {
 		n.live = startLive(n.pr, n.pxpSnapshot)
 		h := withLive(n.live, web.Handler(n.opts.page(), &ws.Handler{Serve: n.acceptWS(ctx)}))
-		if err := n.keepStop(n.serveHTTP(ctx, n.opts.http, "http", h)); err != nil {
-			return err
-		}
+		n.stops = append(n.stops, n.serveHTTP(n.httpLn, "http", h))
 	}
 	return nil
-}
-
-// keepStop keeps a server's stop, when it started, for shutdown.
-func (n *node) keepStop(stop func(), err error) error {
-	if err == nil {
-		n.stops = append(n.stops, stop)
-	}
-	return err
 }
 
 func (n *node) acceptLoop(ctx context.Context, ln net.Listener) {
@@ -114,12 +124,8 @@ func (n *node) acceptLoop(ctx context.Context, ln net.Listener) {
 	}
 }
 
-// serveHTTP serves h on addr until ctx ends; stop waits for it.
-func (n *node) serveHTTP(ctx context.Context, addr, transport string, h http.Handler) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
+// serveHTTP serves h on ln until stop, which waits for it.
+func (n *node) serveHTTP(ln net.Listener, transport string, h http.Handler) (stop func()) {
 	n.pr.Event("listening", "node", n.ex.ID(), "addr", ln.Addr().String(), "transport", transport, "network", n.opts.network)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
@@ -130,7 +136,7 @@ func (n *node) serveHTTP(ctx context.Context, addr, transport string, h http.Han
 	return func() {
 		srv.Close()
 		<-done
-	}, nil
+	}
 }
 
 // acceptWS runs PXP as the incoming side on each WebSocket connection.

@@ -104,6 +104,7 @@ func (n *node) serve(ctx context.Context, c *pxp.Conn) {
 	if ct := candidateType(c); ct != "" {
 		f = append(f, "candidate", ct)
 	}
+	n.connects.Add(1)
 	n.pr.Event("connect", f...)
 	if n.opts.hello != "" {
 		if _, err := io.WriteString(c, n.opts.hello+"\n"); err != nil {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
@@ -27,16 +29,28 @@ type stateKeeper struct {
 }
 
 // openState opens file in dir (made if missing) for scope, reports how
-// many peers it remembers, and saves it every stateSaveInterval.
+// many peers it remembers, and saves it every stateSaveInterval. A file
+// that is not a store (empty, cut short, garbage) holds nothing worth
+// stopping for: it is moved aside as FILE.corrupt-TIME, a state-corrupt
+// event says so, and the command starts with no peers remembered.
 func openState(dir, file, scope string, pr *cli.Printer) (*stateKeeper, error) {
 	if dir == "" {
 		return nil, nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--state: %w", err)
 	}
 	path := filepath.Join(dir, file)
 	st, err := peerstore.Open(path, nil)
+	if errors.Is(err, peerstore.ErrCorrupt) {
+		aside, rerr := moveAside(path)
+		if rerr != nil {
+			return nil, fmt.Errorf("--state: %w (and it could not be moved aside: %v)", err, rerr)
+		}
+		reason := strings.TrimPrefix(strings.TrimPrefix(err.Error(), peerstore.ErrCorrupt.Error()+": "), path+": ")
+		pr.Event("state-corrupt", "path", path, "moved_to", aside, "reason", reason)
+		st, err = peerstore.Open(path, nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--state: %w", err)
 	}
@@ -44,6 +58,20 @@ func openState(dir, file, scope string, pr *cli.Printer) (*stateKeeper, error) {
 	pr.Event("state", "path", path, "peers", len(st.Peers(scope)))
 	go k.saveLoop()
 	return k, nil
+}
+
+// moveAside renames path to path.corrupt-TIME (UTC, to the second; -2,
+// -3... when that is taken) and returns the new name.
+func moveAside(path string) (string, error) {
+	base := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+	aside := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(aside); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		aside = fmt.Sprintf("%s-%d", base, i)
+	}
+	return aside, os.Rename(path, aside)
 }
 
 func (k *stateKeeper) saveLoop() {

@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 
@@ -20,14 +25,18 @@ var turnCmd = &cli.Command{
 		"candidates) and TURN (a peer behind a NAT that maps per destination gets a relayed " +
 		"address, so that every pair of peers can connect) on one UDP port, with pion/turn. " +
 		"--relay-ip is the public address relayed allocations are given (this host's). " +
-		"TURN needs credentials: each --user NAME:PASSWORD may allocate, at most " +
-		"--max-allocations at once (and --max-total over all users). Relays to loopback, " +
+		"TURN needs credentials: each user may allocate, at most " +
+		"--max-allocations at once (and --max-total over all users). The users come from " +
+		"--user-file (a NAME:PASSWORD a line), from " + turnUsersEnv + " in the environment " +
+		"(NAME:PASSWORD entries separated by commas or newlines) and from --user " +
+		"NAME:PASSWORD, which ps and the shell's history show. Relays to loopback, " +
 		"link-local, private and unspecified addresses are refused unless --allow-private. " +
 		"Peers use it with pex node --ice-server stun:HOST:PORT --ice-server " +
-		"turn:HOST:PORT --turn-user NAME --turn-pass PASSWORD.",
+		"turn:HOST:PORT --turn-user NAME --turn-pass-file FILE. At the end (SIGINT or " +
+		"SIGTERM) it prints a summary event.",
 	Required: []string{"listen", "relay-ip"},
 	Examples: []string{
-		"pex turn --listen 0.0.0.0:3478 --relay-ip 203.0.113.7 --user alice:s3cret",
+		"pex turn --listen 0.0.0.0:3478 --relay-ip 203.0.113.7 --user-file /etc/pex/turn-users",
 		"pex turn --listen 127.0.0.1:3478 --relay-ip 127.0.0.1 --user lab:lab --allow-private --json",
 	},
 	Flags: func() *flag.FlagSet { return new(turnOpts).flagSet() },
@@ -36,23 +45,89 @@ var turnCmd = &cli.Command{
 type turnOpts struct {
 	listen, relayIP, realm string
 	users                  cli.ListFlag
+	userFile               string
 	maxAllocations         int
 	maxTotal               int
 	allowPrivate           bool
-	json                   bool
+	json, quiet            bool
 }
+
+// turnUsersEnv is the environment variable pex turn reads users from.
+const turnUsersEnv = "PEX_TURN_USERS"
+
+// maxUserFile bounds --user-file.
+const maxUserFile = 1 << 20
 
 func (o *turnOpts) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("pex turn", flag.ContinueOnError)
-	fs.StringVar(&o.listen, "listen", "", "serve STUN and TURN on UDP `HOST:PORT` (3478 is the standard port)")
+	fs.StringVar(&o.listen, "listen", "", "serve STUN and TURN on UDP `HOST:PORT` (3478 is the standard port; required)")
 	fs.StringVar(&o.relayIP, "relay-ip", "", "the public `IP` relayed addresses are given (required)")
-	fs.Var(&o.users, "user", "a TURN user as `NAME:PASSWORD` (repeatable; none: STUN only)")
+	fs.Var(&o.users, "user", "a TURN user as `NAME:PASSWORD`, visible to ps and in the shell's history: prefer --user-file or "+turnUsersEnv+" (repeatable; with none of the three: STUN only)")
+	fs.StringVar(&o.userFile, "user-file", "", "read TURN users from `FILE`, one NAME:PASSWORD a line (blank lines and lines starting with # skipped; default: none)")
 	fs.StringVar(&o.realm, "realm", "pex", "the TURN `REALM`")
 	fs.IntVar(&o.maxAllocations, "max-allocations", 8, "relayed allocations one user may hold at once (`N`)")
 	fs.IntVar(&o.maxTotal, "max-total", 1024, "relayed allocations over all users (`N`)")
 	fs.BoolVar(&o.allowPrivate, "allow-private", false, "relay to loopback, link-local and private addresses too (labs)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
+	fs.BoolVar(&o.quiet, "quiet", false, cli.QuietUsage)
 	return fs
+}
+
+// check refuses a bad command line at start, naming each bad flag, and
+// gathers the users from --user-file, PEX_TURN_USERS and --user.
+func (o *turnOpts) check(fs *flag.FlagSet, stderr io.Writer) (users map[string]string, err error) {
+	c := cli.Checks{Cmd: "pex turn"}
+	c.NoArgs(fs.Args())
+	if o.listen == "" {
+		c.Fail("listen", "is required")
+	}
+	c.HostPort("listen", o.listen)
+	if net.ParseIP(o.relayIP) == nil {
+		c.Fail("relay-ip", "want an IP address such as 203.0.113.7, got %q", o.relayIP)
+	}
+	users = map[string]string{}
+	from := map[string]string{} // user -> where it was given
+	add := func(where, entry string, fail func(string, ...any)) {
+		name, pass, ok := strings.Cut(entry, ":")
+		switch {
+		case !ok || name == "" || pass == "":
+			fail("want NAME:PASSWORD")
+		case from[name] != "":
+			fail("user %q is given twice (and in %s)", name, from[name])
+		default:
+			users[name], from[name] = pass, where
+		}
+	}
+	if o.userFile != "" {
+		if b, ok := c.ReadFile("user-file", o.userFile, maxUserFile); ok {
+			for i, line := range strings.Split(string(b), "\n") {
+				line = strings.TrimSpace(line)
+				if line == "" || strings.HasPrefix(line, "#") {
+					continue
+				}
+				// The line is not echoed: it holds a password.
+				add("--user-file", line, func(format string, args ...any) {
+					c.Fail("user-file", "%s line %d: %s", o.userFile, i+1, fmt.Sprintf(format, args...))
+				})
+			}
+		}
+	}
+	for i, e := range strings.FieldsFunc(os.Getenv(turnUsersEnv), func(r rune) bool { return r == ',' || r == '\n' }) {
+		if e = strings.TrimSpace(e); e != "" {
+			add(turnUsersEnv, e, func(format string, args ...any) {
+				c.Env(turnUsersEnv, "entry %d: %s", i+1, fmt.Sprintf(format, args...))
+			})
+		}
+	}
+	for _, u := range o.users {
+		add("--user", u, func(format string, args ...any) {
+			c.Fail("user", "%s, got %q", fmt.Sprintf(format, args...), u)
+		})
+	}
+	if o.maxAllocations < 1 || o.maxTotal < 1 {
+		c.Fail("max-allocations", "--max-allocations and --max-total must be at least 1")
+	}
+	return users, c.Report(stderr)
 }
 
 func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,43 +136,28 @@ func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := turnCmd.ParseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	c := cli.Checks{Cmd: "pex turn"}
-	c.NoArgs(fs.Args())
-	if o.listen == "" {
-		c.Fail("listen", "is required")
-	}
-	c.HostPort("listen", o.listen)
-	relay := net.ParseIP(o.relayIP)
-	if relay == nil {
-		c.Fail("relay-ip", "want an IP address, got %q", o.relayIP)
-	}
-	users := map[string]string{}
-	for _, u := range o.users {
-		name, pass, ok := strings.Cut(u, ":")
-		if !ok || name == "" || pass == "" {
-			c.Fail("user", "want NAME:PASSWORD, got %q", u)
-			continue
-		}
-		users[name] = pass
-	}
-	if o.maxAllocations < 1 || o.maxTotal < 1 {
-		c.Fail("max-allocations", "--max-allocations and --max-total must be at least 1")
-	}
-	if err := c.Report(stderr); err != nil {
-		return err
-	}
-	pc, err := net.ListenPacket("udp", o.listen)
+	users, err := o.check(fs, stderr)
 	if err != nil {
 		return err
 	}
-	pr := cli.NewPrinter(stdout, o.json)
+	relay := net.ParseIP(o.relayIP)
+	pc, err := net.ListenPacket("udp", o.listen)
+	if err != nil {
+		return cli.BindError("listen", o.listen, err)
+	}
+	pr := cli.NewPrinter(stdout, o.json).Quiet(o.quiet)
+	start := time.Now()
+	var allocations, open atomic.Int64
 	srv, err := webrtc.NewTURNServer(webrtc.TURNConfig{
 		PacketConn: pc, RelayIP: relay, Realm: o.realm, Users: users,
 		MaxAllocations: o.maxAllocations, MaxTotal: o.maxTotal, AllowPrivate: o.allowPrivate,
 		OnAllocation: func(user string, client, relay net.Addr) {
+			allocations.Add(1)
+			open.Add(1)
 			pr.Event("allocation", "user", user, "client", client.String(), "relay", relay.String())
 		},
 		OnAllocationClosed: func(user string, client net.Addr) {
+			open.Add(-1)
 			pr.Event("allocation-closed", "user", user, "client", client.String())
 		},
 	})
@@ -107,5 +167,18 @@ func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	pr.Event("listening", "addr", pc.LocalAddr().String(), "transport", "stun/turn", "relay_ip", relay.String(), "users", len(users))
 	<-ctx.Done()
-	return srv.Close()
+	openAtEnd := open.Load()
+	err = srv.Close()
+	f := []any{"elapsed_s", cli.Round1(time.Since(start).Seconds()), "stop", "canceled", "users", len(users),
+		"allocations", allocations.Load(), "open_at_end", openAtEnd}
+	var se *cli.SignalError
+	if errors.As(context.Cause(ctx), &se) {
+		f[3] = "signal"
+		f = append(f, "signal", se.Signal.String())
+	}
+	if err != nil {
+		f = append(f, "error", err.Error())
+	}
+	pr.Event("summary", f...)
+	return err
 }

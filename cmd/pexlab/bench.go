@@ -64,7 +64,7 @@ func (o *benchOpts) flagSet() *flag.FlagSet {
 // WebRTC link, Go against the pinned JS reference, on loopback, in one run.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		benchCmd.WriteHelp(stdout)
+		prog.WriteGroup(stdout, "bench")
 		return flag.ErrHelp
 	}
 	if len(args) > 0 && args[0] == "relay" {
@@ -74,8 +74,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runBenchSwarm(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "getnewpeer" {
-		fmt.Fprintln(stderr, "pexlab bench: the benchmarks are getnewpeer and relay")
-		fmt.Fprintln(stderr, "Run \"pexlab bench getnewpeer -h\" or \"pexlab bench relay -h\" for their flags and examples.")
+		fmt.Fprintf(stderr, "pexlab bench: the benchmarks are %s\n", prog.GroupNames("bench"))
+		fmt.Fprintln(stderr, "Run \"pexlab help bench\" for each one's synopsis, \"pexlab bench NAME -h\" for its flags and examples.")
 		return cli.ErrUsage
 	}
 	var o benchOpts

@@ -135,6 +135,7 @@ func (o *benchSwarmOpts) parse(args []string, stdout, stderr io.Writer) error {
 	if o.idle < time.Second {
 		c.Fail("idle", "must be at least 1s (got %v)", o.idle)
 	}
+	c.HostPort("pex-metrics", o.pexMetrics)
 	if err := c.Report(stderr); err != nil {
 		return err
 	}

@@ -61,12 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			prog.WriteUsage(stdout)
 			return 0
 		}
-		c := prog.Find(strings.Join(args[1:], " "))
-		if c == nil {
-			fmt.Fprintf(stderr, "pexlab help: no command %q; the commands are %s\n", strings.Join(args[1:], " "), prog.Names())
+		if name := strings.Join(args[1:], " "); !prog.WriteCommandHelp(stdout, name) {
+			fmt.Fprintf(stderr, "pexlab help: no command %q; the commands are %s\n", name, prog.Names())
 			return 2
 		}
-		c.WriteHelp(stdout)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "pexlab: unknown command %q; the commands are %s, and help\nRun \"pexlab --help\" for usage.\n", args[0], prog.Names())

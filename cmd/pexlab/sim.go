@@ -95,6 +95,10 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if o.cfg.Kill < 0 || o.cfg.Kill >= 1 {
 		c.Fail("kill", "must be 0 to less than 1 (got %v)", o.cfg.Kill)
 	}
+	c.HostPort("metrics", o.metrics)
+	if c.OK() {
+		c.OutputDir("out", o.out, 0o755)
+	}
 	if err := c.Report(stderr); err != nil {
 		return err
 	}

@@ -77,6 +77,10 @@ func runSimBT(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.cfg.Scale < 1 || o.cfg.JoinRate <= 0 {
 		c.Fail("scale", "--scale must be at least 1 and --join-rate positive")
 	}
+	c.HostPort("metrics", o.metrics)
+	if c.OK() {
+		c.OutputDir("out", o.out, 0o755)
+	}
 	if err := c.Report(stderr); err != nil {
 		return err
 	}

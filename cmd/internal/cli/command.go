@@ -44,20 +44,79 @@ func NewProgram(name, intro, footer string, cmds ...*Command) *Program {
 	return &Program{Name: name, Intro: intro, Footer: footer, Commands: cmds}
 }
 
-// Find returns the command called name, or the first whose name starts
-// with name and a space ("bt" finds "bt swarm"), or nil.
+// Find returns the command called name, or nil.
 func (p *Program) Find(name string) *Command {
 	for _, c := range p.Commands {
-		if c.Name == name || strings.HasPrefix(c.Name, name+" ") {
+		if c.Name == name {
 			return c
 		}
 	}
 	return nil
 }
 
+// Group returns the commands whose names begin with name and a space:
+// "bt" holds "bt swarm" and "bt crawl".
+func (p *Program) Group(name string) []*Command {
+	var cs []*Command
+	for _, c := range p.Commands {
+		if strings.HasPrefix(c.Name, name+" ") {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+// GroupNames lists the group's commands by their last word for a
+// message: "getnewpeer, relay and swarm".
+func (p *Program) GroupNames(name string) string {
+	var names []string
+	for _, c := range p.Group(name) {
+		names = append(names, strings.TrimPrefix(c.Name, name+" "))
+	}
+	return andList(names)
+}
+
+// WriteGroup prints what "PROG help NAME" and "PROG NAME -h" print for
+// a group of commands: each one's synopsis and summary, and where their
+// flags are described. It reports false, printing nothing, when no
+// command belongs to name.
+func (p *Program) WriteGroup(w io.Writer, name string) bool {
+	cs := p.Group(name)
+	if len(cs) == 0 {
+		return false
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s %s: the commands are %s\n\nusage:\n", p.Name, name, p.GroupNames(name))
+	for _, c := range cs {
+		for _, l := range strings.Split(c.Synopsis(), "\n") {
+			sb.WriteString("  " + l + "\n")
+		}
+	}
+	sb.WriteString("\ncommands:\n")
+	for _, c := range cs {
+		fmt.Fprintf(&sb, "  %-19s %s\n", c.Name, c.Summary)
+	}
+	fmt.Fprintf(&sb, "\nRun \"%s help %s\" or \"%s %s -h\" for a command's description,\nexamples and flags.\n",
+		p.Name, cs[0].Name, p.Name, cs[0].Name)
+	io.WriteString(w, sb.String())
+	return true
+}
+
+// WriteCommandHelp prints the help of the command or group called name
+// (pex help bt, pex help bt swarm); it reports false when there is none.
+func (p *Program) WriteCommandHelp(w io.Writer, name string) bool {
+	if c := p.Find(name); c != nil {
+		c.WriteHelp(w)
+		return true
+	}
+	return p.WriteGroup(w, name)
+}
+
 // Names lists the commands' names for an error message: "a, b and c".
-func (p *Program) Names() string {
-	names := p.names()
+func (p *Program) Names() string { return andList(p.names()) }
+
+// andList is "a, b and c".
+func andList(names []string) string {
 	if len(names) < 2 {
 		return strings.Join(names, "")
 	}
@@ -83,10 +142,12 @@ func (p *Program) WriteUsage(w io.Writer) {
 }
 
 // ParseFlags parses args with fs. -h prints c's help to stdout and
-// returns flag.ErrHelp; a bad flag prints the parser's complaint and a
-// pointer to -h on stderr and returns ErrUsage.
+// returns flag.ErrHelp; a bad flag prints what is wrong in the help's
+// words (FlagError: "pex node: --duration: want a duration such as 30s
+// or 2m, got "1"", a misspelt flag's nearest one) and a pointer to -h on
+// stderr, and returns ErrUsage.
 func (c *Command) ParseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // the flag package's own words are rewritten
 	fs.Usage = func() {}
 	err := fs.Parse(args)
 	switch {
@@ -96,6 +157,7 @@ func (c *Command) ParseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.
 		c.WriteHelp(stdout)
 		return err
 	}
+	fmt.Fprintf(stderr, "%s %s: %s\n", c.prog, c.Name, FlagError(fs, err))
 	fmt.Fprintf(stderr, "Run \"%s %s -h\" for its flags and examples.\n", c.prog, c.Name)
 	return ErrUsage
 }
@@ -164,15 +226,44 @@ func (c *Command) WriteHelp(w io.Writer) {
 	c.Flags().VisitAll(func(f *flag.Flag) {
 		_, usage := flag.UnquoteUsage(f)
 		flags.WriteString("  " + FlagForm(f) + "\n")
-		if !isZeroDefault(f.DefValue) {
-			usage += " (default " + f.DefValue + ")"
-		}
+		usage += defaultNote(f, usage)
 		flags.WriteString(Wrap(usage, 78, "      "))
 	})
 	if flags.Len() > 0 {
 		sb.WriteString("\nflags:\n" + flags.String())
 	}
 	io.WriteString(w, sb.String())
+}
+
+// defaultNote is what the help adds to a flag's usage so that its default
+// is stated: "(default X)" for a default that is not zero; for a zero one,
+// nothing when the usage says what it means (StatesDefault: "(0: keep
+// trying)", "(default: ...)", "(none: ...)"), when the flag is required,
+// or when it is a switch (off unless given); else "(default: none)" or
+// "(default 0)".
+func defaultNote(f *flag.Flag, usage string) string {
+	if !isZeroDefault(f.DefValue) {
+		return " (default " + f.DefValue + ")"
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); (ok && b.IsBoolFlag()) || StatesDefault(usage) {
+		return ""
+	}
+	if f.DefValue == "" || f.DefValue == "[]" {
+		return " (default: none)"
+	}
+	return " (default " + f.DefValue + ")"
+}
+
+// StatesDefault reports whether a flag's usage says what its zero default
+// means: it speaks of its default, of 0 ("0: keep trying"), of none
+// ("none: STUN only"), or says the flag is required.
+func StatesDefault(usage string) bool {
+	for _, s := range []string{"default", "0:", "none", "required"} {
+		if strings.Contains(usage, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func isZeroDefault(v string) bool {

@@ -17,9 +17,10 @@ import (
 // Printer writes events, as JSON lines with --json or as plain text.
 // Its methods are safe for concurrent use.
 type Printer struct {
-	mu   sync.Mutex
-	w    io.Writer
-	json bool
+	mu    sync.Mutex
+	w     io.Writer
+	json  bool
+	quiet bool // events only: Text prints nothing
 
 	repeats map[string]*repeat              // events of one kind from one source, by key
 	closed  bool                            // nothing more is printed
@@ -28,6 +29,18 @@ type Printer struct {
 
 // NewPrinter prints to w: JSON lines when json is set, logfmt otherwise.
 func NewPrinter(w io.Writer, json bool) *Printer { return &Printer{w: w, json: json} }
+
+// Quiet makes p print events only: the prose and tables of Text are
+// dropped (--quiet). It returns p.
+func (p *Printer) Quiet(q bool) *Printer {
+	p.mu.Lock()
+	p.quiet = q
+	p.mu.Unlock()
+	return p
+}
+
+// QuietUsage is the usage of every command's --quiet.
+const QuietUsage = "print events only: no progress lines, tables or prose"
 
 // JSON reports whether p prints JSON lines.
 func (p *Printer) JSON() bool { return p.json }
@@ -199,14 +212,14 @@ func appendLogfmtValue(b []byte, v any) []byte {
 	return append(b, s...)
 }
 
-// Text prints a line only in plain mode.
+// Text prints a line only in plain mode, and not when quiet.
 func (p *Printer) Text(format string, args ...any) {
 	if p.json {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.closed {
+	if !p.closed && !p.quiet {
 		fmt.Fprintf(p.w, format+"\n", args...)
 	}
 }
