@@ -145,7 +145,8 @@ func TestOwnAddressAsPeerSaysWhy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLab(t)
 		a := l.node("10.0.0.1", [20]byte{0xd4}, Config{})
-		own := netip.MustParseAddrPort("127.0.0.1:6881")
+		synctest.Wait() // Serve has recorded the address it listens on
+		own := a.addr()
 		a.s.AddPeer(own, SourceManual)
 		ev := waitEvent(t, a.s, EventDialFailed, nil)
 		if ev.Peer != own || !strings.Contains(ev.Err.Error(), "own listen address") {
