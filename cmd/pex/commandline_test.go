@@ -298,6 +298,9 @@ func TestNodeFlagRules(t *testing.T) {
 		// Redundant but harmless, as scripts that keep every node off the
 		// routers and on loopback write them: accepted.
 		{"--no-portmap", "--no-webrtc", "--ice-loopback"},
+		// A relay that does not use WebRTC itself serves a browser page
+		// that does: the ICE servers are the page's.
+		{"--no-webrtc", "--http", "127.0.0.1:0", "--ice-server", "stun:127.0.0.1:3478"},
 	} {
 		if code := run(context.Background(), append([]string{"node", "--network", "x", "--duration", "10ms"}, args...), io.Discard, io.Discard); code != 0 {
 			t.Errorf("%v: exit %d", args, code)

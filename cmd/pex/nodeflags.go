@@ -178,7 +178,9 @@ var nodeRules = []cli.Rule{
 	{If: "turn-pass-file", Needs: []string{"turn-user"}, Why: "a TURN server takes a password with its user"},
 	{If: "turn-user", Needs: []string{"ice-server turn:HOST:PORT"}, Why: "the credentials are for turn: and turns: servers, and none is given"},
 	{If: "turn-pass", Excludes: []string{"turn-pass-file"}, Why: "the password is given twice"},
-	{If: "no-webrtc", Excludes: []string{"ice-server", "turn-user"}, Why: "they configure WebRTC, which --no-webrtc turns off"},
+	// With --http the ICE servers and TURN user are the browser page's,
+	// which uses WebRTC whatever the node does.
+	{If: "no-webrtc", Excludes: []string{"ice-server", "turn-user"}, Unless: []string{"http"}, Why: "they configure WebRTC, which --no-webrtc turns off (with --http they would be the browser page's)"},
 	{If: "no-direct", Excludes: []string{"advertise"}, Why: "--no-direct advertises no TCP address"},
 }
 

@@ -174,6 +174,7 @@ type Rule struct {
 	If       string
 	Needs    []string
 	Excludes []string
+	Unless   []string // the rule does not hold when one of these is given
 	Why      string
 }
 
@@ -193,7 +194,7 @@ func Given(fs *flag.FlagSet) map[string]bool {
 // flags and saying why: "--want needs --connect or --listen: ...".
 func (c *Checks) Rules(given map[string]bool, rules []Rule) {
 	for _, r := range rules {
-		if !given[r.If] {
+		if !given[r.If] || slices.ContainsFunc(r.Unless, func(n string) bool { return given[n] }) {
 			continue
 		}
 		if len(r.Needs) > 0 && !slices.ContainsFunc(r.Needs, func(n string) bool { return given[n] }) {
