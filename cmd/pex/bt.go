@@ -182,7 +182,10 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 	r := &btRun{s: s, pr: pr, table: newSwarmTable(), start: time.Now(), duration: o.duration,
 		bootstrap: len(peers) > 0 || len(trackers) > 0 || useDHT || len(remembered) > 0, bootstrapTimeout: o.bootstrapTimeout,
 		state: state,
-		nat:   newBTNAT(s, pr, ln, o.noPortmap, cfg.Logger)}
+		// The router is asked to map a port only that the user named
+		// with --listen: the default listener sends nothing to a router
+		// on its own (no UPnP or NAT-PMP traffic the user did not ask for).
+		nat: newBTNAT(s, pr, ln, o.noPortmap || o.listen == "", cfg.Logger)}
 	if o.http != "" {
 		live := startLive(pr, r.btSnapshot)
 		defer live.Close()
