@@ -72,3 +72,17 @@ const peerFullMessage = "peer is full"
 func (e *RemoteError) Is(target error) bool {
 	return target == ErrPeerFull && e.Message == peerFullMessage
 }
+
+// NetworkMismatchError is the ErrNetworkMismatch of one handshake: the
+// networks the peer's hello named (at most a few) and ours.
+type NetworkMismatchError struct {
+	Theirs []string
+	Ours   string
+}
+
+func (e *NetworkMismatchError) Error() string {
+	return fmt.Sprintf("%v (theirs %q, ours %q)", ErrNetworkMismatch, e.Theirs, e.Ours)
+}
+
+// Unwrap makes errors.Is(err, ErrNetworkMismatch) hold.
+func (e *NetworkMismatchError) Unwrap() error { return ErrNetworkMismatch }

@@ -311,8 +311,10 @@ func TestFailedHandshakeReportedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.Connect(context.Background(), c); !errors.Is(err, ErrNetworkMismatch) {
-		t.Fatalf("Connect across networks: %v", err)
+	_, err = other.Connect(context.Background(), c)
+	var nm *NetworkMismatchError
+	if !errors.Is(err, ErrNetworkMismatch) || !errors.As(err, &nm) || len(nm.Theirs) != 1 || nm.Ours == nm.Theirs[0] {
+		t.Fatalf("Connect across networks: %v", err) // the error names both networks, for the command to say
 	}
 	if n := errorsOf(other); n != 0 {
 		t.Fatalf("the connecting side got %d error events besides the returned error", n)

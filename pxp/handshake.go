@@ -131,7 +131,7 @@ func (p *Peer) onHello(args json.RawMessage) error {
 		}
 	}
 	if !common {
-		return fmt.Errorf("%w (theirs %q, ours %q)", ErrNetworkMismatch, truncateList(networks), p.ex.network)
+		return &NetworkMismatchError{Theirs: truncateList(networks), Ours: p.ex.network}
 	}
 	info := parseConnectInfo(parts[1])
 	p.mu.Lock()

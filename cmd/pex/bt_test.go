@@ -71,12 +71,12 @@ func TestBTSwarmCommand(t *testing.T) {
 	cAddr := c.wait(t, "listening", nil)["addr"].(string)
 	// a tells b and c about each other; whichever hears first dials the
 	// other, which then sees an incoming link.
-	c.wait(t, "pex-received", func(ev map[string]any) bool { return slices.Contains(ev["added"].([]any), any(bAddr)) })
+	c.wait(t, "pex-received", func(ev map[string]any) bool { return slices.Contains(ev["added_peers"].([]any), any(bAddr)) })
 	if !meetVia(c, bAddr, b, cAddr, "pex", 20*time.Second) {
 		t.Fatalf("b and c did not meet through pex: b %v c %v", b.evs, c.evs)
 	}
 	// pex nodes prefer AZMP between themselves.
-	a.wait(t, "pex-sent", func(ev map[string]any) bool { return ev["added"].(float64) >= 1 && ev["net"] == "azmp" })
+	a.wait(t, "pex-sent", func(ev map[string]any) bool { return ev["added_count"].(float64) >= 1 && ev["net"] == "azmp" })
 	b.wait(t, "connected", func(ev map[string]any) bool { return ev["peer"] == aAddr && ev["net"] == "azmp" })
 }
 

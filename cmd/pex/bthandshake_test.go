@@ -253,7 +253,7 @@ func TestBTCrawlReachedNobody(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr.String(), "no peer reached: 8 known, 8 visited, none answered a handshake for this swarm (127.0.0.1:") {
 		t.Fatalf("exit %d, stderr %q; want 1 and why", code, stderr.String())
 	}
-	visited := regexp.MustCompile(`(?m)^visited peer=127\.0\.0\.1:\d+ reached=false pex=false named=0 reason=".*connection refused"$`)
+	visited := regexp.MustCompile(`(?m)^visited peer=127\.0\.0\.1:\d+ reached=false answered=false pex=false named=0 reason=".*connection refused" time=\S+Z$`)
 	if n := len(visited.FindAllString(stdout.String(), -1)); n != 5 || !strings.Contains(stdout.String(), "suppressed of=visited count=3") {
 		t.Fatalf("%d visited lines (want 5 and the rest suppressed):\n%s", n, stdout.String())
 	}
@@ -328,7 +328,7 @@ func TestBinaryHandshakeReasons(t *testing.T) {
 	<-read
 	a.Wait()
 	if want := ` reason="wrong infohash: the peer's handshake is for swarm ` + otherIH; !strings.Contains(aOut.String(), want) ||
-		!regexp.MustCompile(`(?m)^disconnected peer=127\.0\.0\.1:\d+ reason=.* handshaking=true$`).MatchString(aOut.String()) {
+		!regexp.MustCompile(`(?m)^disconnected peer=127\.0\.0\.1:\d+ reason=.* handshaking=true time=\S+Z$`).MatchString(aOut.String()) {
 		t.Errorf("the listener's output lacks a disconnected event with %q:\n%s", want, aOut.String())
 	}
 }

@@ -161,7 +161,7 @@ func (r *btRun) printEvents() {
 		case swarm.EventDialFailed:
 			fields := []any{"peer", ev.Peer.String(), "source", ev.Source, "reason", errString(ev.Err)}
 			if ev.Retry > 0 {
-				fields = append(fields, "retry_s", ev.Retry.Seconds())
+				fields = append(fields, "retry_s", cli.Seconds(ev.Retry))
 			}
 			// Learned addresses can be many: one source's failures are
 			// summed up past a few; a manual peer's are its own.
@@ -173,9 +173,9 @@ func (r *btRun) printEvents() {
 		case swarm.EventDiscovered:
 			pr.Event("discovered", "peer", ev.Peer.String(), "source", ev.Source, "from", ev.From.String(), "net", ev.Net)
 		case swarm.EventPEXReceived:
-			pr.Event("pex-received", "from", ev.Peer.String(), "added", strs(ev.Added), "dropped", strs(ev.Dropped), "net", ev.Net)
+			pr.Event("pex-received", "from", ev.Peer.String(), "added_peers", strs(ev.Added), "added", strs(ev.Added), "dropped_peers", strs(ev.Dropped), "dropped", strs(ev.Dropped), "net", ev.Net)
 		case swarm.EventPEXSent:
-			pr.Event("pex-sent", "to", ev.Peer.String(), "added", len(ev.Added), "dropped", len(ev.Dropped), "net", ev.Net)
+			pr.Event("pex-sent", "to", ev.Peer.String(), "added_count", len(ev.Added), "added", len(ev.Added), "dropped_count", len(ev.Dropped), "dropped", len(ev.Dropped), "net", ev.Net)
 		}
 	}
 }

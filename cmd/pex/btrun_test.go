@@ -99,7 +99,7 @@ func TestBTSwarmSummaryAndEncryption(t *testing.T) {
 	if sum["event"] != "summary" || sum["most_connected"].(float64) != 1 || sum["elapsed_s"].(float64) < 2 {
 		t.Fatalf("last event %v, want the summary", sum)
 	}
-	peers := sum["peers"].([]any)
+	peers := sum["peer_rows"].([]any)
 	if len(peers) != 1 {
 		t.Fatalf("summary peers %v", peers)
 	}

@@ -229,8 +229,8 @@ func (t *swarmTable) summaryFields(elapsed time.Duration, failed error) []any {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f := []any{"elapsed_s", elapsed.Seconds(), "connected", connected, "known", len(rows), "most_connected", t.maxConns,
-		"learned_by_pex", t.learned, "pex_received", t.pexIn, "pex_sent", t.pexOut, "peers", peers}
+	f := []any{"elapsed_s", cli.Seconds(elapsed), "connected", connected, "known", len(rows), "most_connected", t.maxConns,
+		"learned_by_pex", t.learned, "pex_received", t.pexIn, "pex_sent", t.pexOut, "peer_rows", peers, "peers", peers}
 	if failed != nil {
 		f = append(f, "error", failed.Error())
 	}

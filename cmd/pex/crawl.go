@@ -174,7 +174,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			reachedPEX++
 		}
 	}
-	f := []any{"known", r.Known, "visited", r.Visited, "reached", r.Reached, "pex", reachedPEX, "edges", len(r.Edges), "elapsed_s", cli.Round1(r.Elapsed)}
+	f := []any{"known", r.Known, "visited", r.Visited, "reached", r.Reached, "reached_pex", reachedPEX, "pex", reachedPEX, "edges", len(r.Edges), "elapsed_s", cli.Round(r.Elapsed, 3)}
 	if o.out != "" {
 		f = append(f, "out", o.out)
 	}
@@ -265,7 +265,7 @@ func watchCrawl(ctx context.Context, cancel func(), cr *crawl.Crawler, pr *cli.P
 
 // visitedFields are a visited event's fields.
 func visitedFields(p crawl.Peer) []any {
-	f := []any{"peer", p.Addr.String(), "reached", p.Reached, "pex", p.PEX, "named", p.Named}
+	f := []any{"peer", p.Addr.String(), "reached", p.Reached, "answered", p.Reached, "pex", p.PEX, "named", p.Named}
 	if p.Client != "" {
 		f = append(f, "client", p.Client)
 	}

@@ -165,7 +165,7 @@ func (d *demo) run(parent context.Context, n int, timeout time.Duration) error {
 			d.mu.Lock()
 			reached := d.reached
 			d.mu.Unlock()
-			d.pr.Event("progress", "reached", reached, "nodes", n, "elapsed_ms", ms(time.Since(d.start)))
+			d.pr.Event("progress", "reached", reached, "nodes", n, "elapsed_s", cli.Seconds(time.Since(d.start)), "elapsed_ms", ms(time.Since(d.start)))
 		}
 	}
 	// What happens while the nodes close (their GetNewPeer calls failing
@@ -255,7 +255,7 @@ func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
 		if ctx.Err() != nil {
 			return
 		}
-		d.pr.Event("error", "node", dn.name, "error", err.Error(), "retry_ms", wait.Milliseconds())
+		d.pr.Event("error", "node", dn.name, "error", err.Error(), "retry_s", cli.Seconds(wait), "retry_ms", wait.Milliseconds())
 		if !sleepCtx(ctx, wait) {
 			return
 		}
@@ -266,7 +266,7 @@ func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
 			d.mu.Lock()
 			if dn.reached == 0 {
 				dn.reached = time.Since(d.start)
-				d.pr.Event("reached", "node", dn.name, "peers", dn.ex.Stats().Peers, "ms", ms(dn.reached))
+				d.pr.Event("reached", "node", dn.name, "peers", dn.ex.Stats().Peers, "elapsed_s", cli.Seconds(dn.reached), "ms", ms(dn.reached))
 				if d.reached++; d.reached == d.nodes {
 					close(d.allDone)
 				}
@@ -293,7 +293,7 @@ func (d *demo) grow(ctx context.Context, dn *demoNode, boot string) {
 			}
 			continue
 		}
-		d.pr.Event("getnewpeer", "node", dn.name, "transport", nc.Transport(), "ms", ms(time.Since(start)), "peers", dn.ex.Stats().Peers)
+		d.pr.Event("getnewpeer", "node", dn.name, "transport", nc.Transport(), "latency_ms", cli.Millis(time.Since(start)), "ms", ms(time.Since(start)), "peers", dn.ex.Stats().Peers)
 		d.goDrain(ctx, nc)
 	}
 }

@@ -20,7 +20,7 @@ func TestDemo(t *testing.T) {
 	if last := out.evs[len(out.evs)-1]; last["event"] != "summary" {
 		t.Fatalf("printed after the summary: %v", last)
 	}
-	rows := sum["nodes"].([]any)
+	rows := sum["node_rows"].([]any)
 	if len(rows) != 5 {
 		t.Fatalf("%d rows", len(rows))
 	}
@@ -49,7 +49,7 @@ func TestDemoTwoHundredNodes(t *testing.T) {
 	if code := run(context.Background(), []string{"demo", "--nodes", "200", "--no-webrtc", "--json"}, out, io.Discard); code != 0 {
 		t.Fatalf("demo --nodes 200 exited %d", code)
 	}
-	rows := out.wait(t, "summary", nil)["nodes"].([]any)
+	rows := out.wait(t, "summary", nil)["node_rows"].([]any)
 	if len(rows) != 201 || rows[0].(map[string]any)["peers"].(float64) < 200 {
 		t.Fatalf("%d rows; the bootstrap node holds %v peers", len(rows), rows[0].(map[string]any)["peers"])
 	}

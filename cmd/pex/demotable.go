@@ -53,16 +53,17 @@ func (d *demo) summary(all []*demoNode) {
 		totalBytes += st.BytesSent
 	}
 	d.mu.Unlock()
-	elapsed := ms(time.Since(d.start))
+	since := time.Since(d.start)
+	elapsed, elapsedS := ms(since), cli.Seconds(since)
 	d.mu.Lock()
 	reached := d.reached
 	d.mu.Unlock()
 	switch {
 	case d.pr.JSON():
-		d.pr.Event("summary", "nodes", rows, "reached", reached, "total", len(rows)-1, "elapsed_ms", elapsed, "messages_sent", totalMsgs, "bytes_sent", totalBytes)
+		d.pr.Event("summary", "node_rows", rows, "nodes", rows, "reached", reached, "total", len(rows)-1, "elapsed_s", elapsedS, "elapsed_ms", elapsed, "messages_sent", totalMsgs, "bytes_sent", totalBytes)
 		return
 	case d.quiet: // no table: the summary's totals as an event
-		d.pr.Event("summary", "reached", reached, "total", len(rows)-1, "elapsed_ms", elapsed, "messages_sent", totalMsgs, "bytes_sent", totalBytes)
+		d.pr.Event("summary", "reached", reached, "total", len(rows)-1, "elapsed_s", elapsedS, "elapsed_ms", elapsed, "messages_sent", totalMsgs, "bytes_sent", totalBytes)
 		return
 	}
 	d.pr.Text("\n%-6s %5s  %-18s %10s %6s %6s %9s %10s", "node", "peers", "transports", "reached", "calls", "fails", "messages", "bytes")

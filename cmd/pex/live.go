@@ -57,7 +57,7 @@ type liveEdge struct {
 func startLive(pr *cli.Printer, snapshot func() any) *web.Live {
 	l := web.NewLive(snapshot)
 	pr.SetTap(func(name string, fields []any) {
-		m := map[string]any{"time": time.Now().UTC().Format(time.RFC3339Nano), "event": name}
+		m := map[string]any{"time": time.Now().UTC().Format(cli.TimeFormat), "event": name}
 		for i := 0; i+1 < len(fields); i += 2 {
 			if k, ok := fields[i].(string); ok {
 				m[k] = fields[i+1]
@@ -85,12 +85,14 @@ func (n *node) pxpSnapshot() any {
 	st := n.ex.Stats()
 	now := time.Now()
 	s := liveSnapshot{Kind: "pxp", Title: "pex node · " + n.opts.network, Self: liveNode{ID: n.ex.ID()}, Peers: []livePeer{},
-		Stats: map[string]int64{"peers": int64(st.Peers), "relays": int64(st.Relays), "getpeers served": int64(st.GetPeersServed),
+		Stats: map[string]int64{"peers": int64(st.Peers), "relays": int64(st.Relays), "getpeers_served": int64(st.GetPeersServed),
+			"getpeers served": int64(st.GetPeersServed), // the old key, for one release (docs/pex.md, "Output")
+
 			"introductions": int64(sumCounts(st.Introductions) - st.Introductions["failed"]), "failed": int64(st.Introductions["failed"])}}
 	for _, p := range n.ex.Peers() {
 		ps := p.Stats()
 		lp := livePeer{ID: p.ID(), Transport: p.Transport(), Remote: p.RemoteAddr().String(), Outgoing: p.Outgoing(),
-			AgeS: now.Sub(ps.Since).Seconds(), BytesIn: ps.BytesReceived, BytesOut: ps.BytesSent, Source: p.Transport()}
+			AgeS: cli.Seconds(now.Sub(ps.Since)), BytesIn: ps.BytesReceived, BytesOut: ps.BytesSent, Source: p.Transport()}
 		if lp.ID == "" { // a JS peer names itself in no hello
 			lp.ID = lp.Remote
 		}

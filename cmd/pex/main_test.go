@@ -3,16 +3,43 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// Every event the tests make the command print is held to the
+	// output conventions (docs/pex.md, "Output conventions").
+	fc := cli.NewFieldChecker()
+	cli.CheckFields = fc.Check
+	goleak.VerifyTestMain(fieldsChecked{m, fc})
+}
+
+// fieldsChecked fails a run whose events broke the output conventions.
+type fieldsChecked struct {
+	m  *testing.M
+	fc *cli.FieldChecker
+}
+
+func (f fieldsChecked) Run() int {
+	code := f.m.Run()
+	if len(f.fc.Problems) > 0 {
+		fmt.Fprintf(os.Stderr, "events that break the output conventions (docs/pex.md, \"Output conventions\"):\n  %s\n", strings.Join(f.fc.Problems, "\n  "))
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
 
 // lines collects JSON events written by a command.
 type lines struct {

@@ -51,7 +51,7 @@ type node struct {
 func (n *node) run(parent context.Context) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	n.boot = newBootState()
+	n.boot = newBootState(n.opts.connect)
 	n.ctx = ctx
 	n.started = time.Now()
 	err := n.start(ctx)
@@ -84,7 +84,7 @@ func (n *node) run(parent context.Context) error {
 // canceled), the peers it held at the end and what it did.
 func (n *node) summary(stop []any, st pxp.Stats, failed error) {
 	intro := sumCounts(st.Introductions)
-	f := append([]any{"node", n.ex.ID(), "elapsed_s", cli.Round1(time.Since(n.started).Seconds())}, stop...)
+	f := append([]any{"node", n.ex.ID(), "elapsed_s", cli.Seconds(time.Since(n.started))}, stop...)
 	f = append(f, "peers", st.Peers, "connects", n.connects.Load(),
 		"getnewpeer", intro-st.Introductions["failed"], "getnewpeer_failed", st.Introductions["failed"],
 		"relays_started", st.RelaysStarted, "messages_sent", st.MessagesSent, "messages_received", st.MessagesReceived,
@@ -194,6 +194,8 @@ func (n *node) wait(ctx context.Context) (stop string, err error) {
 			return "", nil
 		case <-reached:
 			reached, bootEnd = nil, nil
+		case <-n.boot.hopeless.done():
+			return "network-mismatch", fmt.Errorf("no --connect peer reached: %s", n.boot.mismatchWhy())
 		case <-bootEnd:
 			return "bootstrap-timeout", fmt.Errorf("no --connect peer reached within --bootstrap-timeout %v (%s)", n.opts.bootstrapTimeout, n.boot.why())
 		case <-end:

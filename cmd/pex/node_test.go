@@ -26,7 +26,7 @@ func TestNodeCommand(t *testing.T) {
 	c.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "tcp" })
 	b, _ := startNode(t, "--network", "cli", "--connect", addr, "--want", "2", "--hello", "hi from b", "--ice-loopback")
 	gnp := b.wait(t, "getnewpeer", nil)
-	if gnp["transport"] != "webrtc" || gnp["ms"].(float64) <= 0 || gnp["candidate"] != "host" {
+	if gnp["transport"] != "webrtc" || gnp["latency_ms"].(float64) <= 0 || gnp["candidate"] != "host" {
 		t.Fatalf("getnewpeer event %v", gnp)
 	}
 	b.wait(t, "connect", func(ev map[string]any) bool { return ev["transport"] == "webrtc" })
@@ -173,8 +173,9 @@ func TestNodeBootstrapRetried(t *testing.T) {
 }
 
 // A node that reaches none of its --connect peers by --bootstrap-timeout
-// or --duration exits 1 with the reason; a failed handshake is one event
-// on each side (dial-failed on the dialing one, error on the other).
+// or --duration exits 1 with the reason; a handshake failed for a
+// mismatched network is one event on each side (network-mismatch on the
+// dialing one, error on the other), and not tried again.
 func TestNodeBootstrapDeadline(t *testing.T) {
 	for _, deadline := range [][]string{{"--bootstrap-timeout", "1500ms"}, {"--duration", "1500ms"}} {
 		var errOut strings.Builder
@@ -189,10 +190,67 @@ func TestNodeBootstrapDeadline(t *testing.T) {
 	if code := run(context.Background(), []string{"node", "--json", "--network", "other", "--connect", addr, "--bootstrap-timeout", "2500ms"}, b, io.Discard); code != 1 {
 		t.Fatalf("a node of another network: exit %d", code)
 	}
-	tries := b.count("dial-failed")
-	// a reports each failure as it sees it: wait (bounded) for the last.
+	tries := b.count("network-mismatch")
+	// a reports the failure as it sees it: wait (bounded) for it.
 	a.waitUntil(10*time.Second, func() bool { return a.countLocked("error") >= tries })
-	if tries < 2 || a.count("error") != tries || b.count("error") != 0 {
-		t.Fatalf("%d failed dials: %d error events at the listener, %d at the dialer; want one each a failure", tries, a.count("error"), b.count("error"))
+	if tries != 1 || b.count("dial-failed") != 0 || a.count("error") != tries || b.count("error") != 0 {
+		t.Fatalf("%d failed dials: %d error events at the listener, %d at the dialer; want one each", tries, a.count("error"), b.count("error"))
+	}
+}
+
+// A --connect peer of another network is not dialed again: the node says
+// so once, and, when no other --connect peer can be reached, exits 1 by
+// itself naming both networks. One that reaches another peer stays.
+func TestNodeNetworkMismatch(t *testing.T) {
+	a, _ := startNode(t, "--network", "one", "--listen", "127.0.0.1:0", "--no-webrtc")
+	addr := a.wait(t, "listening", nil)["addr"].(string)
+	for _, connect := range [][]string{{addr}, {addr, closedPort(t)}} {
+		args := []string{"node", "--json", "--network", "other", "--no-webrtc"}
+		for _, c := range connect {
+			args = append(args, "--connect", c)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		b := newLines()
+		var errOut strings.Builder
+		start := time.Now()
+		code := run(ctx, args, b, &errOut)
+		cancel()
+		if code != 1 || time.Since(start) > 15*time.Second ||
+			!strings.Contains(errOut.String(), "no --connect peer reached: "+addr+` is on network "one", this node on "other"`) {
+			t.Fatalf("%v: exit %d after %v, %q", connect, code, time.Since(start), errOut.String())
+		}
+		ev := b.wait(t, "network-mismatch", nil)
+		if b.count("network-mismatch") != 1 || ev["remote"] != addr || ev["network"] != "other" || fmt.Sprint(ev["their_networks"]) != "[one]" || ev["retry"] != false {
+			t.Fatalf("%v: network-mismatch events %v", connect, b.evs)
+		}
+		if sum := b.wait(t, "summary", nil); sum["stop"] != "network-mismatch" {
+			t.Fatalf("summary %v", sum)
+		}
+	}
+	// With a peer of its own network among its --connect, it stays.
+	good, _ := startNode(t, "--network", "other", "--listen", "127.0.0.1:0", "--no-webrtc")
+	goodAddr := good.wait(t, "listening", nil)["addr"].(string)
+	b, stop := startNode(t, "--network", "other", "--connect", addr, "--connect", goodAddr, "--no-webrtc")
+	b.wait(t, "network-mismatch", nil)
+	b.wait(t, "connect", func(ev map[string]any) bool { return ev["remote"] == goodAddr })
+	time.Sleep(1500 * time.Millisecond)
+	if b.count("summary") != 0 || b.count("network-mismatch") != 1 || stop() != 0 {
+		t.Fatalf("a node with a good --connect peer: %v", b.evs)
+	}
+}
+
+// A --want no peer can meet is one want-unmet event (have, want, why),
+// not an error each try.
+func TestNodeWantUnmet(t *testing.T) {
+	a, _ := startNode(t, "--network", "cli", "--listen", "127.0.0.1:0", "--no-webrtc")
+	addr := a.wait(t, "listening", nil)["addr"].(string)
+	b, _ := startNode(t, "--network", "cli", "--connect", addr, "--want", "3", "--no-webrtc")
+	ev := b.wait(t, "want-unmet", nil)
+	if ev["have"] != 1.0 || ev["want"] != 3.0 || ev["reason"] == "" || ev["error"] == "" {
+		t.Fatalf("want-unmet %v", ev)
+	}
+	time.Sleep(4 * time.Second) // GetNewPeer is tried again after 0.25, 0.5, 1 and 2 s
+	if b.count("want-unmet") != 1 || b.count("error") != 0 {
+		t.Fatalf("want-unmet %d times, error %d times: %v", b.count("want-unmet"), b.count("error"), b.evs)
 	}
 }

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 	"github.com/seed0021ed4d/pex/pxp"
 )
 
@@ -21,21 +24,69 @@ const (
 )
 
 // bootState is what the bootstrap loops know: whether any --connect peer
-// was reached, and the last failure of each.
+// was reached, the last failure of each, and those of another network.
 type bootState struct {
-	mu      sync.Mutex
-	reached latch             // set at the first link to a --connect peer
-	last    map[string]string // address -> last failure
+	mu       sync.Mutex
+	connect  []string                             // the --connect peers
+	reached  latch                                // set at the first link to a --connect peer
+	hopeless latch                                // set when none was reached, one is of another network and the others failed
+	last     map[string]string                    // address -> last failure
+	mismatch map[string]*pxp.NetworkMismatchError // address -> its networks: not dialed again
 }
 
-func newBootState() *bootState {
-	return &bootState{last: map[string]string{}}
+func newBootState(connect []string) *bootState {
+	return &bootState{connect: connect, last: map[string]string{}, mismatch: map[string]*pxp.NetworkMismatchError{}}
 }
 
+// failed records a failed dial of addr; a peer of another network is
+// not dialed again, and the bootstrap is hopeless once no --connect peer
+// was reached, one is of another network and each other one failed.
 func (b *bootState) failed(addr string, err error) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.last[addr] = err.Error()
-	b.mu.Unlock()
+	var nm *pxp.NetworkMismatchError
+	if errors.As(err, &nm) {
+		b.mismatch[addr] = nm
+	}
+	if len(b.mismatch) == 0 || b.reached.isSet() {
+		return
+	}
+	for _, a := range b.connect {
+		if _, ok := b.last[a]; !ok {
+			return
+		}
+	}
+	b.hopeless.set()
+}
+
+// mismatchWhy names the networks of the --connect peers of another
+// network, and ours.
+func (b *bootState) mismatchWhy() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var parts []string
+	ours := ""
+	for _, a := range slices.Sorted(maps.Keys(b.mismatch)) {
+		nm := b.mismatch[a]
+		ours = nm.Ours
+		parts = append(parts, fmt.Sprintf("%s is on network %s", a, strings.Join(quoteAll(nm.Theirs), " and ")))
+	}
+	msg := strings.Join(parts, ", ") + fmt.Sprintf(", this node on %q (--network)", ours)
+	for _, a := range b.connect {
+		if _, ok := b.mismatch[a]; !ok {
+			msg += fmt.Sprintf("; %s: %s", a, b.last[a])
+		}
+	}
+	return msg
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = fmt.Sprintf("%q", x)
+	}
+	return out
 }
 
 // why says why no --connect peer was reached: each one's last failure.
@@ -65,10 +116,18 @@ func (n *node) bootstrap(ctx context.Context, addr string) {
 			}
 			return
 		}
+		var nm *pxp.NetworkMismatchError
+		if errors.As(err, &nm) { // no redial will heal this
+			n.state.failure(addr)
+			n.pr.Event("network-mismatch", "remote", addr, "network", nm.Ours, "their_networks", nm.Theirs, "retry", false,
+				"reason", fmt.Sprintf("%s is on network %s, this node on %q: not dialed again", addr, strings.Join(quoteAll(nm.Theirs), " and "), nm.Ours))
+			n.boot.failed(addr, err)
+			return
+		}
 		if err != nil {
 			n.state.failure(addr)
 			n.boot.failed(addr, err)
-			n.pr.Limited("dial-failed "+addr, "dial-failed", "remote", addr, "reason", err.Error(), "retry_s", wait.Seconds())
+			n.pr.Limited("dial-failed "+addr, "dial-failed", "remote", addr, "reason", err.Error(), "retry_s", cli.Seconds(wait))
 		} else {
 			n.state.success(addr, "connect")
 			n.boot.reached.set()

@@ -121,7 +121,9 @@ var nodeCmd = &cli.Command{
 		"address it advertises (--no-webrtc and --no-direct turn either off; without both, " +
 		"introductions stay relayed sessions). Every data stream gets --hello, and --echo " +
 		"writes each line back. A node that reaches none of its --connect peers within " +
-		"--bootstrap-timeout or --duration exits 1 and says why; SIGINT, SIGTERM or the " +
+		"--bootstrap-timeout or --duration exits 1 and says why; a --connect peer of " +
+		"another network is not dialed again, and a node left with no other to reach " +
+		"exits 1 naming both networks; SIGINT, SIGTERM or the " +
 		"end of --duration otherwise close every link cleanly and exit 0. Output is one " +
 		"event a line: logfmt, or JSON with --json; a summary event is the last. " +
 		"The TURN password is best read from --turn-pass-file or PEX_TURN_PASS, off the " +

@@ -5,10 +5,13 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 	"github.com/seed0021ed4d/pex/pxp"
 )
 
@@ -24,11 +27,17 @@ func (n *node) incomingLoop(ctx context.Context) {
 }
 
 // wantLoop calls GetNewPeer while fewer than want peers are connected,
-// backing off after failures.
+// backing off after failures. A want it cannot meet is one want-unmet
+// event each time the peers it has or the reason change, not an error
+// each try.
 func (n *node) wantLoop(ctx context.Context) {
 	defer n.wg.Done()
 	backoff := 250 * time.Millisecond
+	unmet := "" // the have and reason of the last want-unmet printed
 	for ctx.Err() == nil {
+		if n.ex.Stats().Peers >= n.opts.want {
+			unmet = ""
+		}
 		if n.ex.Stats().Peers >= n.opts.want || n.ex.Stats().Peers == 0 {
 			if !sleepCtx(ctx, 250*time.Millisecond) {
 				return
@@ -43,7 +52,12 @@ func (n *node) wantLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			n.pr.Event("error", "error", "getnewpeer: "+err.Error())
+			have := n.ex.Stats().Peers
+			reason := wantUnmetReason(err)
+			if key := fmt.Sprint(have, " ", reason, " ", cli.ErrorKind(err)); key != unmet {
+				unmet = key
+				n.pr.Event("want-unmet", "have", have, "want", n.opts.want, "reason", reason, "error", "getnewpeer: "+err.Error())
+			}
 			if !sleepCtx(ctx, backoff) {
 				return
 			}
@@ -58,7 +72,7 @@ func (n *node) wantLoop(ctx context.Context) {
 		if c.Peer() != nil {
 			id = c.Peer().ID()
 		}
-		f := []any{"transport", c.Transport(), "peer", id, "ms", ms(time.Since(start)), "peers", n.ex.Stats().Peers}
+		f := []any{"transport", c.Transport(), "peer", id, "latency_ms", cli.Millis(time.Since(start)), "ms", ms(time.Since(start)), "peers", n.ex.Stats().Peers}
 		if ct := candidateType(c); ct != "" {
 			f = append(f, "candidate", ct)
 		}
@@ -69,6 +83,19 @@ func (n *node) wantLoop(ctx context.Context) {
 			n.serve(ctx, c)
 		}()
 	}
+}
+
+// wantUnmetReason says why GetNewPeer found no new peer.
+func wantUnmetReason(err error) string {
+	switch {
+	case errors.Is(err, pxp.ErrNoCandidates):
+		return "no peer had anyone new to introduce: fewer peers may exist than --want"
+	case errors.Is(err, pxp.ErrNoPeers):
+		return "no peer connected to ask"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, pxp.ErrRequestTimeout):
+		return "timed out asking for a new peer"
+	}
+	return "getnewpeer failed"
 }
 
 // candidateType is how a WebRTC link's ICE pair connects (host, srflx,

@@ -169,7 +169,7 @@ func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	<-ctx.Done()
 	openAtEnd := open.Load()
 	err = srv.Close()
-	f := []any{"elapsed_s", cli.Round1(time.Since(start).Seconds()), "stop", "canceled", "users", len(users),
+	f := []any{"elapsed_s", cli.Seconds(time.Since(start)), "stop", "canceled", "users", len(users),
 		"allocations", allocations.Load(), "open_at_end", openAtEnd}
 	var se *cli.SignalError
 	if errors.As(context.Cause(ctx), &se) {

@@ -102,7 +102,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var results []result
 	add := func(name string, ms []float64) {
-		p50, p95 := percentile(ms, 50), percentile(ms, 95)
+		p50, p95 := cli.Round(percentile(ms, 50), 3), cli.Round(percentile(ms, 95), 3)
 		results = append(results, result{name, p50, p95})
 		pr.Event("latency", "setup", name, "n", len(ms), "p50_ms", p50, "p95_ms", p95)
 	}
@@ -139,14 +139,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			add(setup, mixed[setup])
 			if b := mixed[setup+"-baseline"]; b != nil {
 				add(setup+"-baseline", b)
-				pr.Event("ratio", "setup", setup, "baseline_p50_over_p50", percentile(b, 50)/percentile(mixed[setup], 50))
+				pr.Event("ratio", "setup", setup, "baseline_p50_over_p50", cli.Round(percentile(b, 50)/percentile(mixed[setup], 50), 3))
 			}
 		}
 	}
 	if o.json {
 		if jsP50 > 0 {
-			pr.Event("ratio", "js_p50_over_go_webrtc_p50", jsP50/results[0].p50,
-				"js_anon_over_go_anon", float64(jsMem.Anon)/float64(goMem.Anon), "js_rss_over_go_rss", float64(jsMem.RSS)/float64(goMem.RSS))
+			pr.Event("ratio", "js_p50_over_go_webrtc_p50", cli.Round(jsP50/results[0].p50, 3),
+				"js_anon_over_go_anon", cli.Round(float64(jsMem.Anon)/float64(goMem.Anon), 3), "js_rss_over_go_rss", cli.Round(float64(jsMem.RSS)/float64(goMem.RSS), 3))
 		}
 		return nil
 	}

@@ -102,7 +102,7 @@ func runBenchRelay(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	// The two are compared on anonymous memory, the process's own; the
 	// RSS ratio is beside it.
-	pr.Event("ratio", "js_anon_kib_per_link_over_go", jsRes.perLinkAnon/goRes.perLinkAnon, "js_kib_per_link_over_go", jsRes.perLink/goRes.perLink)
+	pr.Event("ratio", "js_anon_kib_per_link_over_go", cli.Round(jsRes.perLinkAnon/goRes.perLinkAnon, 3), "js_kib_per_link_over_go", cli.Round(jsRes.perLink/goRes.perLink, 3))
 	return nil
 }
 
@@ -176,7 +176,7 @@ func (o *benchRelayOpts) measure(ctx context.Context, name string, cmd *exec.Cmd
 	if err := pool.open(ctx, o.links-10); err != nil {
 		return relayResult{}, err
 	}
-	pr.Event("links", "relay", name, "links", o.links, "open_s", time.Since(start).Seconds())
+	pr.Event("links", "relay", name, "links", o.links, "open_s", cli.Seconds(time.Since(start)))
 	time.Sleep(3 * time.Second)
 	mem, err := proc.ReadMemory(pid)
 	if err != nil {
@@ -188,8 +188,8 @@ func (o *benchRelayOpts) measure(ctx context.Context, name string, cmd *exec.Cmd
 	}
 	res := relayResult{perLink: float64(mem.RSS-base.RSS) / float64(o.links), perLinkAnon: float64(mem.Anon-base.Anon) / float64(o.links)}
 	pr.Event("relay-memory", "relay", name, "links", o.links, "base_kib", base.RSS, "rss_kib", mem.RSS,
-		"kib_per_link", res.perLink, "base_anon_kib", base.Anon, "anon_kib", mem.Anon, "anon_kib_per_link", res.perLinkAnon,
-		"idle_cpu_pct", cpu)
+		"kib_per_link", cli.Round(res.perLink, 1), "base_anon_kib", base.Anon, "anon_kib", mem.Anon, "anon_kib_per_link", cli.Round(res.perLinkAnon, 1),
+		"idle_cpu_pct", cli.Round(cpu, 1))
 	if !intros {
 		return res, nil
 	}
@@ -198,14 +198,14 @@ func (o *benchRelayOpts) measure(ctx context.Context, name string, cmd *exec.Cmd
 		return res, fmt.Errorf("introductions at %d links: %w", o.links, err)
 	}
 	p10, pN := percentile(small, 50), percentile(large, 50)
-	pr.Event("relay-latency", "relay", name, "p50_ms_10_links", p10, "p50_ms_n_links", pN, "links", o.links, "ratio", pN/p10)
+	pr.Event("relay-latency", "relay", name, "p50_ms_10_links", cli.Round(p10, 3), "p50_ms_n_links", cli.Round(pN, 3), "links", o.links, "ratio", cli.Round(pN/p10, 3))
 	if o.clients > 0 {
 		n, ms, errs, first, took, err := pool.concurrent(ctx, o.clients, o.rounds)
 		if err != nil {
 			return res, err
 		}
 		f := []any{"relay", name, "links", o.links, "clients", o.clients, "introductions", n,
-			"per_s", float64(n) / took.Seconds(), "p50_ms", percentile(ms, 50), "p99_ms", percentile(ms, 99), "errors", errs}
+			"per_s", cli.Round(float64(n)/took.Seconds(), 1), "p50_ms", cli.Round(percentile(ms, 50), 3), "p99_ms", cli.Round(percentile(ms, 99), 3), "errors", errs}
 		if first != nil {
 			f = append(f, "first_error", first.Error())
 		}

@@ -205,7 +205,7 @@ func (b *benchSwarm) measureIdle(ctx context.Context, t *benchTarget) (float64, 
 func (b *benchSwarm) reportTarget(r swarmTargetResult) {
 	tf := []any{"name", r.Name, "peers", r.Peers, "anon_kib", r.AnonKiB, "anon_kib_per_peer", r.AnonKiBPerPeer, "rss_kib", r.RSSKiB, "kib_per_peer", r.KiBPerPeer, "cpu_percent", r.CPUPercent,
 		"pex_messages", r.PEX.Messages, "pex_mean_bytes", cli.Round1(r.PEX.MeanBytes), "pex_max_added", r.PEX.MaxAdded,
-		"pex_min_spacing_s", r.PEX.MinSpacingS, "pex_median_spacing_s", r.PEX.MedianSpacingS, "churned", r.Churned}
+		"pex_min_spacing_s", cli.Round(r.PEX.MinSpacingS, 3), "pex_median_spacing_s", cli.Round(r.PEX.MedianSpacingS, 3), "churned", r.Churned}
 	if len(r.Disconnects) > 0 {
 		tf = append(tf, "disconnects", r.Disconnects)
 	}
@@ -214,7 +214,7 @@ func (b *benchSwarm) reportTarget(r swarmTargetResult) {
 
 // summarise prints the summary: pex's figures over libtorrent's.
 func (b *benchSwarm) summarise(results []swarmTargetResult) {
-	f := []any{"peers", b.o.peers, "idle_s", b.o.idle.Seconds(), "churn", b.o.churn}
+	f := []any{"peers", b.o.peers, "idle_s", cli.Seconds(b.o.idle), "churn", b.o.churn}
 	if b.o.json { // the target lines say it all in text
 		f = append(f, "targets", results)
 	}

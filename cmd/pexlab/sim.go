@@ -162,15 +162,15 @@ func writeSim(pr *cli.Printer, dir string, write func() ([]string, error)) error
 // simSummary is the summary event's fields.
 func simSummary(r *sim.PXPResult) []any {
 	o := r.Overlay
-	f := []any{"nodes", r.Config.Nodes, "want", r.Config.Want, "wall_s", r.Wall.Seconds(), "join_wall_s", r.JoinWall.Seconds(),
-		"join_p50_ms", sim.Percentile(r.JoinMS, 50), "join_p99_ms", sim.Percentile(r.JoinMS, 99), "failed", r.Failed,
-		"msgs_per_node", r.MsgsPerNode, "bytes_per_node", r.BytesPerNode,
-		"mean_degree", o.MeanDegree, "clustering", o.Clustering, "random_clustering", o.RandClustering,
-		"path_length", o.PathLength, "random_path_length", o.RandPathLength, "largest", o.Largest,
+	f := []any{"nodes", r.Config.Nodes, "want", r.Config.Want, "wall_s", cli.Seconds(r.Wall), "join_wall_s", cli.Seconds(r.JoinWall),
+		"join_p50_ms", cli.Round(sim.Percentile(r.JoinMS, 50), 3), "join_p99_ms", cli.Round(sim.Percentile(r.JoinMS, 99), 3), "failed", r.Failed,
+		"msgs_per_node", cli.Round(r.MsgsPerNode, 3), "bytes_per_node", cli.Round(r.BytesPerNode, 3),
+		"mean_degree", cli.Round(o.MeanDegree, 3), "clustering", cli.Round(o.Clustering, 4), "random_clustering", cli.Round(o.RandClustering, 4),
+		"path_length", cli.Round(o.PathLength, 3), "random_path_length", cli.Round(o.RandPathLength, 3), "largest", o.Largest,
 		"alive", r.Alive, "at_target", r.AtTarget}
 	if k := r.Kill; k != nil {
-		f = append(f, "killed", k.Killed, "largest_after_kill", k.LargestAfter, "at_target_after_kill", k.AtTargetAfter,
-			"healed_s", k.Healed.Seconds())
+		f = append(f, "killed", k.Killed, "largest_after_kill_share", cli.Round(k.LargestAfter, 4), "largest_after_kill", cli.Round(k.LargestAfter, 4),
+			"at_target_after_kill_share", cli.Round(k.AtTargetAfter, 4), "at_target_after_kill", cli.Round(k.AtTargetAfter, 4), "healed_s", cli.Seconds(k.Healed))
 	}
 	return f
 }

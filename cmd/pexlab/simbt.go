@@ -95,8 +95,8 @@ func runSimBT(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	last := res.PEX[len(res.PEX)-1]
-	f := []any{"peers", o.cfg.Peers, "wall_s", res.Wall.Seconds(), "protocol_minutes", last.T.Minutes(),
-		"known_mean", last.Mean, "known_least", last.Min, "announces", last.Announces, "conns_per_peer", res.Conns}
+	f := []any{"peers", o.cfg.Peers, "wall_s", cli.Seconds(res.Wall), "protocol_s", cli.Seconds(last.T), "protocol_minutes", cli.Round(last.T.Minutes(), 3),
+		"known_mean", cli.Round(last.Mean, 4), "known_least", last.Min, "announces", last.Announces, "conns_per_peer", res.Conns}
 	for _, l := range res.Load {
 		key := "load_" + map[float64]string{0.5: "50", 0.9: "90", 0.99: "99"}[l.Share]
 		f = append(f, key+"_with_pex", l.WithPEX, key+"_tracker_only", l.NoPEX)

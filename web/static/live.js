@@ -31,7 +31,7 @@ function render (s) {
   document.getElementById('title').textContent = s.title || ('pex ' + s.kind)
   document.getElementById('self').textContent = s.self ? s.self.id : ''
   const stats = s.stats || {}
-  document.getElementById('stats').textContent = Object.keys(stats).map(k => k + ' ' + stats[k]).join(' · ')
+  document.getElementById('stats').textContent = Object.keys(stats).filter(k => !k.includes(' ')).map(k => k.replaceAll('_', ' ') + ' ' + stats[k]).join(' · ')
   const peers = s.peers || []
   // The graph: this node, its peers (edges "link"), the peers only named
   // to it, and who named whom.

@@ -237,10 +237,10 @@ func TestGroupHelp(t *testing.T) {
 // A quiet printer prints events and drops the prose.
 func TestQuietPrinter(t *testing.T) {
 	var out strings.Builder
-	pr := NewPrinter(&out, false).Quiet(true)
+	pr := NewPrinter(&out, false).Quiet(true).SetClock(fixed)
 	pr.Text("a table")
 	pr.Event("summary", "n", 1)
-	if out.String() != "summary n=1\n" {
+	if out.String() != "summary n=1 time=2026-12-07T00:53:42.123Z\n" {
 		t.Fatalf("%q", out.String())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -25,6 +26,35 @@ type Printer struct {
 	repeats map[string]*repeat              // events of one kind from one source, by key
 	closed  bool                            // nothing more is printed
 	tap     func(name string, fields []any) // also told every event printed (the live view's log)
+	now     func() time.Time                // the clock events are stamped with; nil: Clock
+}
+
+// Clock stamps the events of Printers without their own clock (SetClock);
+// tests may fix it.
+var Clock = time.Now
+
+// SetClock makes p stamp its events with now's time (tests fix the
+// clock with it). It returns p.
+func (p *Printer) SetClock(now func() time.Time) *Printer {
+	p.mu.Lock()
+	p.now = now
+	p.mu.Unlock()
+	return p
+}
+
+// TimeFormat is the form of every event's time field: RFC 3339 in UTC
+// with milliseconds.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// stamp is the time field of an event printed now.
+func (p *Printer) stamp() string {
+	p.mu.Lock()
+	now := p.now
+	p.mu.Unlock()
+	if now == nil {
+		now = Clock
+	}
+	return now().UTC().Format(TimeFormat)
 }
 
 // NewPrinter prints to w: JSON lines when json is set, logfmt otherwise.
@@ -130,17 +160,22 @@ func (p *Printer) summaryLocked(key string, r *repeat) {
 	if r.suppressed == 0 {
 		return
 	}
-	fields := append([]any{"of", r.name, "count", r.suppressed, "seconds", int(RepeatWindow.Seconds())}, r.fields...)
+	fields := append([]any{"of", r.name, "count", r.suppressed, "window_s", Seconds(RepeatWindow), "seconds", int(RepeatWindow.Seconds())}, r.fields...)
 	p.mu.Unlock()
 	p.Event("suppressed", fields...)
 	p.mu.Lock()
 }
 
-// Event prints one event. fields alternate key and value. In text mode
-// the line is logfmt: the event name, then node when there is one, then
-// the fields in the order given; a value is quoted when it is empty or
-// holds a space, a quote, an equals sign or a control character.
+// Event prints one event. fields alternate key and value. Every event
+// gets a time field (TimeFormat). In text mode the line is logfmt: the
+// event name, then node when there is one, then the fields in the order
+// given, time last; a value is quoted when it is empty or holds a space,
+// a quote, an equals sign or a control character.
 func (p *Printer) Event(name string, fields ...any) {
+	if check := CheckFields; check != nil {
+		check(name, fields)
+	}
+	fields = append(fields[:len(fields):len(fields)], "time", p.stamp())
 	var line []byte
 	if p.json {
 		m := map[string]any{"event": name}
@@ -162,7 +197,7 @@ func (p *Printer) Event(name string, fields ...any) {
 	}
 	p.mu.Unlock()
 	if tap != nil {
-		tap(name, fields)
+		tap(name, fields[:len(fields)-2])
 	}
 }
 
@@ -249,3 +284,17 @@ func HostOf(addr string) string {
 
 // Round1 rounds f to one decimal, for figures in events.
 func Round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
+
+// Seconds is d in seconds rounded to milliseconds: the unit of every
+// duration field (a key ending in _s).
+func Seconds(d time.Duration) float64 { return Round(d.Seconds(), 3) }
+
+// Millis is d in milliseconds rounded to microseconds: the unit of the
+// latencies where a millisecond matters (a key ending in _ms).
+func Millis(d time.Duration) float64 { return Round(float64(d)/float64(time.Millisecond), 3) }
+
+// Round rounds f to n decimals, for figures in events: no float noise.
+func Round(f float64, n int) float64 {
+	p := math.Pow(10, float64(n))
+	return math.Round(f*p) / p
+}

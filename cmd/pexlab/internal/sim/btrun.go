@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -50,8 +51,8 @@ func RunBT(ctx context.Context, cfg BTConfig) (*BTResult, error) {
 	sample := func() {
 		p := w.sample(time.Duration(float64(time.Since(start)) * cfg.Scale))
 		res.PEX = append(res.PEX, p)
-		cfg.Progress.say("progress", "protocol_minutes", p.T.Truncate(time.Second).Minutes(), "peers", len(w.peers),
-			"known_mean", p.Mean, "known_least", p.Min, "announces", p.Announces)
+		cfg.Progress.say("progress", "protocol_s", p.T.Truncate(time.Second).Seconds(), "protocol_minutes", math.Round(p.T.Truncate(time.Second).Minutes()*1e3)/1e3, "peers", len(w.peers),
+			"known_mean", math.Round(p.Mean*1e4)/1e4, "known_least", p.Min, "announces", p.Announces)
 	}
 	reannounce := func(now time.Time) {
 		for i := range w.peers {
@@ -81,7 +82,7 @@ func RunBT(ctx context.Context, cfg BTConfig) (*BTResult, error) {
 		}
 		sleepCtx(ctx, time.Until(start.Add(time.Duration(i+1)*tick)))
 	}
-	cfg.Progress.say("joined", "peers", cfg.Peers, "seconds", time.Since(start).Seconds())
+	cfg.Progress.say("joined", "peers", cfg.Peers, "elapsed_s", math.Round(time.Since(start).Seconds()*1e3)/1e3, "seconds", math.Round(time.Since(start).Seconds()*1e3)/1e3)
 	end := time.Now().Add(cfg.real(cfg.Duration))
 	for time.Now().Before(end) && ctx.Err() == nil {
 		sleepCtx(ctx, time.Until(nextSample))

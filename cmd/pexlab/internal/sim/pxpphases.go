@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -188,7 +189,7 @@ func (w *pxpWorld) massFailure(ctx context.Context) *KillResult {
 		}
 		sleepCtx(ctx, 250*time.Millisecond)
 	}
-	w.cfg.Progress.say("healed", "seconds", r.Healed.Seconds(), "largest_after", r.LargestAfter)
+	w.cfg.Progress.say("healed", "healed_s", math.Round(r.Healed.Seconds()*1e3)/1e3, "seconds", math.Round(r.Healed.Seconds()*1e3)/1e3, "largest_after_share", math.Round(r.LargestAfter*1e4)/1e4, "largest_after", math.Round(r.LargestAfter*1e4)/1e4)
 	return r
 }
 

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -85,7 +86,7 @@ func RunPXP(ctx context.Context, cfg PXPConfig) (*PXPResult, error) {
 	res.Overlay = g.stats(alive, 200, w.rng)
 	res.InDegree = histogram(g.InDegree, alive)
 	res.MsgsPerNode, res.BytesPerNode = w.traffic()
-	cfg.Progress.say("joined", "nodes", cfg.Nodes, "seconds", res.JoinWall.Seconds(), "failed", res.Failed)
+	cfg.Progress.say("joined", "nodes", cfg.Nodes, "elapsed_s", math.Round(res.JoinWall.Seconds()*1e3)/1e3, "seconds", math.Round(res.JoinWall.Seconds()*1e3)/1e3, "failed", res.Failed)
 	if cfg.Churn > 0 {
 		first := len(w.nodes)
 		w.churn(ctx)
