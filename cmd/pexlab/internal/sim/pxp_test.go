@@ -17,6 +17,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // hub-and-spoke: no node takes more than the engine's MaxPeers, and paths
 // are short.
 func TestPXPRun(t *testing.T) {
+	synctest.Test(t, testPXPRun)
+}
+
+func testPXPRun(t *testing.T) {
 	res, err := RunPXP(t.Context(), PXPConfig{Nodes: 500, Want: 8, Seed: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -175,9 +175,9 @@ func (w *pxpWorld) joinTimes(from, to int) ([]float64, int) {
 	for i := from; i < to; i++ {
 		n := w.node(i)
 		n.mu.Lock()
-		r := n.reached
+		r, ok := n.reached, n.atWant
 		n.mu.Unlock()
-		if r == 0 {
+		if !ok {
 			failed++
 			continue
 		}

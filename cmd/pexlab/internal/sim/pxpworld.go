@@ -65,7 +65,8 @@ type pxpNode struct {
 	mu      sync.Mutex
 	dead    bool
 	start   time.Time
-	reached time.Duration // time to Want, 0 until
+	reached time.Duration // time to Want, once atWant
+	atWant  bool          // reached Want (on virtual time, possibly at once)
 	topping bool          // a top-up is running
 	lastErr string        // the last GetNewPeer failure
 }
@@ -222,8 +223,8 @@ func (w *pxpWorld) grow(ctx context.Context, n *pxpNode) bool {
 		c.Close()
 	}
 	n.mu.Lock()
-	if n.reached == 0 {
-		n.reached = time.Since(n.start)
+	if !n.atWant {
+		n.reached, n.atWant = time.Since(n.start), true
 	}
 	n.mu.Unlock()
 	if w.cfg.DropSeed {
