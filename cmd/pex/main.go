@@ -19,12 +19,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 )
@@ -54,29 +51,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "version", "--version":
 		err = runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		if len(args) == 1 {
-			prog.WriteUsage(stdout)
-			return 0
-		}
-		if name := strings.Join(args[1:], " "); !prog.WriteCommandHelp(stdout, name) {
-			fmt.Fprintf(stderr, "pex help: no command %q; the commands are %s\n", name, prog.Names())
-			return 2
-		}
-		return 0
+		return prog.HelpCommand(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "pex: unknown command %q; the commands are %s, and help\nRun \"pex --help\" for usage (the benchmarks and simulators are pexlab's).\n", args[0], prog.Names())
 		return 2
 	}
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0 // -h asked for the flags, and got them
-	case errors.Is(err, cli.ErrUsage):
-		return 2
-	case errors.Is(err, cli.ErrInterrupted):
-		fmt.Fprintln(stderr, "pex:", err)
-		return cli.InterruptedStatus(ctx)
-	default:
-		fmt.Fprintln(stderr, "pex:", err)
-		return 1
-	}
+	return prog.Exit(ctx, err, stderr)
 }

@@ -17,13 +17,10 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
@@ -57,26 +54,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "sim":
 		err = runSim(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		if len(args) == 1 {
-			prog.WriteUsage(stdout)
-			return 0
-		}
-		if name := strings.Join(args[1:], " "); !prog.WriteCommandHelp(stdout, name) {
-			fmt.Fprintf(stderr, "pexlab help: no command %q; the commands are %s\n", name, prog.Names())
-			return 2
-		}
-		return 0
+		return prog.HelpCommand(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "pexlab: unknown command %q; the commands are %s, and help\nRun \"pexlab --help\" for usage.\n", args[0], prog.Names())
 		return 2
 	}
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, cli.ErrUsage):
-		return 2
-	default:
-		fmt.Fprintln(stderr, "pexlab:", err)
-		return 1
-	}
+	return prog.Exit(ctx, err, stderr)
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -301,3 +302,37 @@ func (l *ListFlag) String() string { return strings.Join(*l, ",") }
 
 // Set adds v.
 func (l *ListFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// HelpCommand answers "PROG help [COMMAND]" (args are the words after help): the
+// program's usage, or the command's (or group's) help, with the exit
+// status: 0, or 2 for a command that does not exist.
+func (p *Program) HelpCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		p.WriteUsage(stdout)
+		return 0
+	}
+	if name := strings.Join(args, " "); !p.WriteCommandHelp(stdout, name) {
+		fmt.Fprintf(stderr, "%s help: no command %q; the commands are %s\n", p.Name, name, p.Names())
+		return 2
+	}
+	return 0
+}
+
+// Exit is the exit status for what a command returned, the error printed
+// on stderr when there is one to print: 0 done (or -h answered), 2 a bad
+// command line (already explained), 128+N for an interrupt by signal N,
+// 1 any other failure.
+func (p *Program) Exit(ctx context.Context, err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, ErrUsage):
+		return 2
+	case errors.Is(err, ErrInterrupted):
+		fmt.Fprintln(stderr, p.Name+":", err)
+		return InterruptedStatus(ctx)
+	default:
+		fmt.Fprintln(stderr, p.Name+":", err)
+		return 1
+	}
+}
