@@ -109,7 +109,7 @@ func (a *azLink) readOne() error {
 	for i, p := range added {
 		as[i] = compact.Unmap(p.Addr)
 	}
-	c.received(NetAZMP, as, append([]netip.AddrPort(nil), dropped...))
+	c.received(NetAZMP, as, nil, append([]netip.AddrPort(nil), dropped...))
 	return nil
 }
 

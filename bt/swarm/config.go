@@ -61,7 +61,8 @@ const (
 // Config tunes a Swarm. A nil *Config, or the zero value of a field, means
 // the default given per field; DefaultConfig returns them filled in.
 type Config struct {
-	// PeerID defaults to "-PX0001-" and 12 random bytes.
+	// PeerID defaults to "-PX0002-" and 12 random bytes (swarm.go: the
+	// prefix decides the PEX network between two pex peers).
 	PeerID [20]byte
 	// ListenPort is told to peers (the extended handshake's "p", AZ_HANDSHAKE's
 	// TCP port) so that they can list us; 0 when not listening.
@@ -141,6 +142,10 @@ type Config struct {
 	// Clock is the time the protocol runs on (clock.go); nil means real
 	// time.
 	Clock Clock
+	// Holepunch bounds hole punching (BEP 55), which a swarm with a uTP
+	// socket (ServeUTP) does in every role; the zero value means the
+	// defaults.
+	Holepunch HolepunchConfig
 }
 
 // DefaultConfig returns the configuration a nil *Config stands for (with a
@@ -181,6 +186,7 @@ func (c *Config) withDefaults() Config {
 	o.MaxHandshakes = cmp.Or(o.MaxHandshakes, DefaultMaxHandshakes)
 	o.MaxHandshakesPerIP = cmp.Or(o.MaxHandshakesPerIP, DefaultHandshakesPerIP)
 	o.MaxDialsPerIP = noLimitIfNegative(cmp.Or(o.MaxDialsPerIP, DefaultMaxDialsPerIP))
+	o.Holepunch = o.Holepunch.withDefaults()
 	return o
 }
 
@@ -212,5 +218,5 @@ func (c *Config) validate() error {
 	case c.MaxHandshakes < 0 || c.MaxHandshakesPerIP < 0:
 		return errors.New("swarm: MaxHandshakes and MaxHandshakesPerIP must not be negative")
 	}
-	return nil
+	return c.Holepunch.validate()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/seed0021ed4d/pex/bt/azmp"
 	"github.com/seed0021ed4d/pex/bt/pex"
 	"github.com/seed0021ed4d/pex/bt/wire"
+	"golang.org/x/time/rate"
 )
 
 // PEX networks, as in Event.Net and PeerInfo.Net.
@@ -59,6 +60,7 @@ type conn struct {
 	opening  *opening   // an incoming link's place in the handshake budget
 	wmu      sync.Mutex
 	closeBy  atomic.Int64 // unix ns by which an evicted link's reader ends it (evict); 0 for none
+	dup      atomic.Bool  // closed as the second link to one peer (dedup.go)
 
 	// guarded by s.mu
 	slot       bool      // holds one of MaxPeers' slots
@@ -69,9 +71,17 @@ type conn struct {
 	listen     netip.AddrPort
 	client     string
 	encryption bool
-	pexNet     string    // NetUTPex or NetAZMP once both sides speak it
-	cursor     logCursor // where in the PEX log its next message starts
-	news       bool      // the PEX log grew while it waited (pexLog.notify)
+	pexNet     string   // NetUTPex or NetAZMP once both sides speak it
+	utp        bool     // the link runs over uTP
+	punched    bool     // the link followed a hole punch's connect message
+	hp         byte     // the extended id the peer takes ut_holepunch under; 0 for none
+	peerID     [20]byte // from its BitTorrent handshake, once hasID
+	hasID      bool
+	rdvIn      *rate.Limiter // rendezvous it may ask of us (relay)
+	rdvOut     *rate.Limiter // rendezvous we may ask of it (initiator)
+	connectsIn *rate.Limiter // connect messages we take from it
+	cursor     logCursor     // where in the PEX log its next message starts
+	news       bool          // the PEX log grew while it waited (pexLog.notify)
 }
 
 // live reports whether the link counts as a connected peer: past its
@@ -80,7 +90,7 @@ type conn struct {
 func (c *conn) live() bool { return c.ready && !c.evicted }
 
 func (c *conn) info() PeerInfo {
-	return PeerInfo{Addr: c.addr, Listen: c.listen, Client: c.client, Source: c.source, Outgoing: c.outgoing, PEX: c.pexNet != "", Net: c.pexNet, Encrypted: c.mse}
+	return PeerInfo{Addr: c.addr, Listen: c.listen, Client: c.client, Source: c.source, Outgoing: c.outgoing, PEX: c.pexNet != "", Net: c.pexNet, Encrypted: c.mse, UTP: c.utp, Holepunch: c.hp != 0, Punched: c.punched}
 }
 
 func (c *conn) write(b []byte) error { return c.writeWithin(b, WriteTimeout) }
@@ -100,6 +110,7 @@ func (c *conn) writeWithin(b []byte, d time.Duration) error {
 // still open with MSE and holds op, its place in the handshake budget,
 // until its handshakes are done.
 func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoing, encrypted bool, op *opening, from netip.AddrPort) {
+	viaUTP := isUTP(nc)
 	if !outgoing {
 		// An incoming peer may open with MSE (aria2, rtorrent and others
 		// try it first; some insist on it).
@@ -117,7 +128,7 @@ func (s *Swarm) runConn(nc net.Conn, addr netip.AddrPort, source string, outgoin
 		}
 		nc, encrypted = mc, enc
 	}
-	c := &conn{s: s, nc: nc, addr: addr, source: source, from: from, outgoing: outgoing, mse: encrypted, encryption: encrypted, opening: op}
+	c := &conn{s: s, nc: nc, addr: addr, source: source, from: from, outgoing: outgoing, mse: encrypted, encryption: encrypted, opening: op, utp: viaUTP, punched: source == SourceHolepunch}
 	c.in.nc = nc
 	if outgoing {
 		c.listen = addr
@@ -153,6 +164,9 @@ func (s *Swarm) endConn(c *conn, reason error) {
 	case wasReady:
 		if c.evicted {
 			reason = errEvicted
+		}
+		if c.dup.Load() {
+			reason = errDuplicate
 		}
 		if isFlood(reason) {
 			s.counts.add(func(c *counters) { c.floods++ })
@@ -207,8 +221,11 @@ func (c *conn) handshake() error {
 	if theirs.PeerID == s.cfg.PeerID {
 		return errSelf
 	}
+	if err := s.dedupe(c, theirs.PeerID); err != nil {
+		return err
+	}
 	c.nc.SetDeadline(time.Time{})
-	if azmp.Chosen(hs.Reserved, theirs.Reserved) {
+	if azmp.Chosen(hs.Reserved, theirs.Reserved) && !(extPeer(s.cfg.PeerID) && extPeer(theirs.PeerID) && theirs.LTEP()) {
 		c.net = &azLink{c: c}
 	} else {
 		c.net = &ltepLink{c: c, ltep: theirs.LTEP()}
@@ -232,6 +249,7 @@ type linkState struct {
 	client     string
 	pexNet     string         // NetUTPex, NetAZMP or ""
 	listen     netip.AddrPort // an incoming peer's listen address, if told
+	hp         byte           // the extended id it takes ut_holepunch under, 0 for none
 	encryption bool           // the peer prefers encryption
 }
 
@@ -249,7 +267,7 @@ func (c *conn) update(st linkState, announce bool) error {
 		return errFull
 	}
 	defer s.mu.Unlock()
-	c.client, c.pexNet = st.client, st.pexNet
+	c.client, c.pexNet, c.hp = st.client, st.pexNet, st.hp
 	c.encryption = c.encryption || st.encryption
 	s.setListenLocked(c, st.listen)
 	if first {
@@ -258,7 +276,7 @@ func (c *conn) update(st linkState, announce bool) error {
 		if !c.outgoing {
 			s.counts.add(func(c *counters) { bump(&c.learned, SourceIncoming) })
 		}
-		s.emitLocked(Event{Type: EventConnected, Peer: c.addr, Listen: c.listen, Client: st.client, Source: c.source, Net: st.pexNet, Encrypted: c.mse, Outgoing: c.outgoing})
+		s.emitLocked(Event{Type: EventConnected, Peer: c.addr, Listen: c.listen, Client: st.client, Source: c.source, Net: st.pexNet, Encrypted: c.mse, Outgoing: c.outgoing, UTP: c.utp, Holepunch: c.punched})
 		s.syncPEXLocked(c.listen)
 	}
 	c.kick() // the sender looks at the link's PEX state again
@@ -267,14 +285,17 @@ func (c *conn) update(st linkState, announce bool) error {
 
 // received reports a PEX message and hands the peers it named to the peer
 // set. added and dropped belong to the caller's event.
-func (c *conn) received(net string, added, dropped []netip.AddrPort) {
+func (c *conn) received(net string, added []netip.AddrPort, flags []pex.Flags, dropped []netip.AddrPort) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.useful = true
 	s.counts.add(func(c *counters) { bump(&c.pexReceived, net) })
 	s.emitLocked(Event{Type: EventPEXReceived, Peer: c.addr, Net: net, Added: added, Dropped: dropped})
-	s.learnLocked(added, c.addr, net)
+	for _, d := range dropped {
+		s.unhintLocked(d, c.addr)
+	}
+	s.learnLocked(added, flags, c.addr, net)
 }
 
 func addrs(ps []pex.Peer) []netip.AddrPort {

@@ -41,6 +41,12 @@ const (
 	// see this swarm at (their yourip); Peer is that address with the port
 	// peers are told to dial. See Swarm.Observed.
 	EventObserved
+	// EventHolepunch: a step of a hole punch (BEP 55, holepunch.go): Role
+	// is RoleInitiator, RoleRelay or RoleTarget, Peer the peer punched to
+	// (for a relay: the target asked for), From the relay (for a relay:
+	// the peer that asked), Outcome what happened (Outcome* or a BEP 55
+	// error code's name), Duration the time since the punch began.
+	EventHolepunch
 )
 
 func (t EventType) String() string {
@@ -59,6 +65,8 @@ func (t EventType) String() string {
 		return "dial-failed"
 	case EventObserved:
 		return "observed"
+	case EventHolepunch:
+		return "holepunch"
 	}
 	return fmt.Sprintf("EventType(%d)", int(t))
 }
@@ -86,7 +94,13 @@ type Event struct {
 	Handshaking bool
 	// Retry (dial-failed): the wait before the next dial of a manual peer.
 	Retry time.Duration
-	Time  time.Time
+	// UTP (connected): the link runs over uTP. Holepunch (connected): it
+	// followed a hole punch's connect message (BEP 55), on either side.
+	UTP, Holepunch bool
+	// Role, Outcome and Duration (holepunch): see EventHolepunch.
+	Role, Outcome string
+	Duration      time.Duration
+	Time          time.Time
 }
 
 // FailedOpeningEventRate and FailedOpeningEventBurst bound the

@@ -9,8 +9,9 @@ import (
 	"github.com/seed0021ed4d/pex/bt/swarm"
 )
 
-// Two swarms for one infohash on loopback: b dials a. pex nodes prefer
-// AZMP between themselves, so their link runs AZ_PEER_EXCHANGE.
+// Two swarms for one infohash on loopback: b dials a. Both offer AZMP,
+// but two pex peers run the extension protocol between them (ut_pex
+// carries flags and hole punching that AZMP has no room for).
 func Example() {
 	ih := [20]byte{0xe1}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -27,9 +28,9 @@ func Example() {
 	b.AddPeer(netip.MustParseAddrPort(ln.Addr().String()), swarm.SourceManual)
 	for ev := range b.Events() {
 		if ev.Type == swarm.EventConnected {
-			fmt.Println(ev.Type.String(), ev.Source, ev.Net, strings.Fields(ev.Client)[0])
+			fmt.Println(ev.Type.String(), ev.Source, ev.Net, strings.Split(ev.Client, "/")[0])
 			break
 		}
 	}
-	// Output: connected manual azmp pex
+	// Output: connected manual ut_pex pex
 }

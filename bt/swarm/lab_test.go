@@ -67,6 +67,14 @@ func (l *lab) node(ip string, ih [20]byte, cfg Config) *node {
 		l.t.Fatal(err)
 	}
 	cfg.ListenPort = 6881
+	if cfg.PeerID == ([20]byte{}) {
+		// A pex of the first release (0001), which prefers AZMP with
+		// everyone, other pex peers included: the lab's swarms exercise
+		// both networks. Swarms of today run ut_pex between them
+		// (TestPexPeersRunExtensionProtocol).
+		cfg.PeerID = newPeerID()
+		copy(cfg.PeerID[:], "-PX0001-")
+	}
 	if cfg.Dialer == nil {
 		cfg.Dialer = l.dialer(ip)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/compact"
+	"github.com/seed0021ed4d/pex/bt/holepunch"
 	"github.com/seed0021ed4d/pex/bt/pex"
 	"github.com/seed0021ed4d/pex/bt/wire"
 	"golang.org/x/time/rate"
@@ -35,6 +36,11 @@ func (l *ltepLink) open() error {
 	if s.pexOn() {
 		m["ut_pex"] = utPexID
 	}
+	s.mu.Lock()
+	if s.holepunchOnLocked() {
+		m[holepunch.ExtensionName] = holepunchID
+	}
+	s.mu.Unlock()
 	ext := wire.ExtHandshake{M: m, Port: s.publicPortNow(), Version: s.cfg.Client, YourIP: c.addr.Addr(), ReqQ: 250}
 	msgs := wire.AppendExtended(nil, 0, ext.Bytes())
 	msgs = wire.AppendMessage(msgs, wire.MsgInterested, nil) // stay interesting to seeds
@@ -94,6 +100,9 @@ func (l *ltepLink) readOne() error {
 			st.pexNet = NetUTPex
 		}
 		l.theirPex.Store(uint32(id))
+		if hp := h.M[holepunch.ExtensionName]; hp > 0 && hp < 256 {
+			st.hp = byte(hp)
+		}
 		if h.Port > 0 && h.Port < 65536 {
 			st.listen = netip.AddrPortFrom(c.addr.Addr(), uint16(h.Port))
 		}
@@ -112,10 +121,13 @@ func (l *ltepLink) readOne() error {
 			return err
 		}
 		as := make([]netip.AddrPort, len(added))
+		fs := make([]pex.Flags, len(added))
 		for i, p := range added {
-			as[i] = compact.Unmap(p.Addr)
+			as[i], fs[i] = compact.Unmap(p.Addr), p.Flags
 		}
-		c.received(NetUTPex, as, append([]netip.AddrPort(nil), dropped...))
+		c.received(NetUTPex, as, fs, append([]netip.AddrPort(nil), dropped...))
+	case holepunchID:
+		return c.onHolepunch(msg.Payload[1:])
 	}
 	return nil
 }

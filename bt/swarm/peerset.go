@@ -1,13 +1,10 @@
 package swarm
 
 import (
-	"context"
-	"net"
 	"net/netip"
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/compact"
-	"github.com/seed0021ed4d/pex/bt/mse"
 	"github.com/seed0021ed4d/pex/bt/pex"
 )
 
@@ -25,6 +22,11 @@ type peerSet struct {
 	dials     dialPolicy                         // what may be dialed, and when
 	slots     int                                // of MaxPeers: dials in flight, outgoing links, incoming links past their handshakes
 	log       pexLog                             // the listen addresses PEX tells, in order of change
+	hints     map[netip.AddrPort]*peerHint       // what PEX said of peers (hints.go)
+	punches   map[netip.AddrPort]*punchState     // hole punches under way (holepunch.go)
+	asked     map[netip.AddrPort]time.Time       // rendezvous sent, by target
+	punchedAt map[netip.AddrPort]time.Time       // punches begun lately, by peer
+	running   int                                // punches dialing
 }
 
 func (ps *peerSet) init() {
@@ -36,6 +38,10 @@ func (ps *peerSet) init() {
 	ps.backoff = map[netip.AddrPort]time.Duration{}
 	ps.log.init()
 	ps.dials.init()
+	ps.hints = map[netip.AddrPort]*peerHint{}
+	ps.punches = map[netip.AddrPort]*punchState{}
+	ps.asked = map[netip.AddrPort]time.Time{}
+	ps.punchedAt = map[netip.AddrPort]time.Time{}
 }
 
 // syncPEXLocked brings the PEX log in line with whether the listen
@@ -49,11 +55,17 @@ func (s *Swarm) syncPEXLocked(a netip.AddrPort) {
 	switch told := s.log.has(a); {
 	case c != nil && c.live() && !told:
 		var f pex.Flags
-		if c.outgoing {
-			f |= pex.FlagReachable
+		if c.outgoing && !c.punched {
+			f |= pex.FlagReachable // we dialed it, and no punch was needed
 		}
 		if c.encryption {
 			f |= pex.FlagEncryption
+		}
+		if c.utp || c.hp != 0 {
+			f |= pex.FlagUTP // its link is uTP, or it takes hole punches, which need uTP
+		}
+		if c.hp != 0 {
+			f |= pex.FlagHolepunch // its extended handshake listed ut_holepunch
 		}
 		s.log.add(a, f)
 	case (c == nil || !c.live()) && told:
@@ -85,9 +97,14 @@ func (s *Swarm) AddPeer(addr netip.AddrPort, source string) {
 // each that is new is recorded, reported as discovered and dialed, all
 // under one hold of s.mu (the caller's), so that no peer is reported that
 // is then refused.
-func (s *Swarm) learnLocked(added []netip.AddrPort, from netip.AddrPort, net string) {
-	for _, a := range added {
-		if s.takeLocked(a, SourcePEX, from) {
+func (s *Swarm) learnLocked(added []netip.AddrPort, flags []pex.Flags, from netip.AddrPort, net string) {
+	for i, a := range added {
+		var f pex.Flags
+		if i < len(flags) {
+			f = flags[i]
+		}
+		s.hintLocked(a, f, from)
+		if s.takeHintedLocked(a, SourcePEX, from, f) {
 			s.emitLocked(Event{Type: EventDiscovered, Peer: a, Source: SourcePEX, From: from, Net: net})
 		}
 	}
@@ -99,6 +116,13 @@ func (s *Swarm) learnLocked(added []netip.AddrPort, from netip.AddrPort, net str
 // addresses cannot start more dials than there is room for, and the dial
 // policy (dialpolicy.go) keeps pex from being aimed at anyone.
 func (s *Swarm) takeLocked(a netip.AddrPort, source string, from netip.AddrPort) bool {
+	return s.takeHintedLocked(a, source, from, 0)
+}
+
+// takeHintedLocked is takeLocked for a peer whose PEX flags say how it
+// may be reached (0x04 uTP, 0x08 hole punching: hints, verified by the
+// connection).
+func (s *Swarm) takeHintedLocked(a netip.AddrPort, source string, from netip.AddrPort, flags pex.Flags) bool {
 	if s.closed || !pex.Usable(a) || s.slots >= s.cfg.MaxPeers {
 		return false
 	}
@@ -120,55 +144,8 @@ func (s *Swarm) takeLocked(a netip.AddrPort, source string, from netip.AddrPort)
 	s.dialing++
 	s.slots++
 	s.wg.Add(1)
-	go s.dialAndRun(a, source, from)
+	go s.dialAndRun(a, source, from, flags)
 	return true
-}
-
-// dialAndRun dials a peer taken into the set and runs the connection.
-func (s *Swarm) dialAndRun(addr netip.AddrPort, source string, from netip.AddrPort) {
-	defer s.wg.Done()
-	c, encrypted, err := s.dial(addr)
-	s.counts.add(func(c *counters) { bump(&c.dials, dialOutcome(err)) })
-	if err != nil {
-		s.cfg.Logger.Debug("swarm: dial failed", "peer", addr, "err", err)
-		s.mu.Lock()
-		s.dialing--
-		s.slots--
-		delete(s.known, addr)
-		s.dialEndedLocked(addr, source, from, false, s.now())
-		s.mu.Unlock()
-		var retry time.Duration
-		if source == SourceManual {
-			retry = s.redial(addr, true)
-		}
-		s.emit(Event{Type: EventDialFailed, Peer: addr, Source: source, From: from, Err: err, Retry: retry})
-		return
-	}
-	s.runConn(c, addr, source, true, encrypted, nil, from)
-}
-
-// dial connects to addr: with EncryptOutgoing, first with MSE (RC4
-// preferred) and, when that fails, once more in the clear.
-func (s *Swarm) dial(addr netip.AddrPort) (net.Conn, bool, error) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
-	defer cancel()
-	c, err := s.cfg.Dialer(ctx, "tcp", addr.String())
-	if err != nil || !s.cfg.EncryptOutgoing {
-		return c, false, err
-	}
-	raw := c // the closure must not read c, which a clear dial replaces
-	stop := context.AfterFunc(s.ctx, func() { raw.Close() })
-	mc, _, err := mse.Initiate(c, s.ih, mse.CryptoRC4|mse.CryptoPlain, nil, time.Now().Add(s.cfg.HandshakeTimeout))
-	stop()
-	if err == nil {
-		return mc, true, nil
-	}
-	c.Close()
-	s.cfg.Logger.Debug("swarm: MSE failed, dialing in the clear", "peer", addr, "err", err)
-	ctx2, cancel2 := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
-	defer cancel2()
-	c, err = s.cfg.Dialer(ctx2, "tcp", addr.String())
-	return c, false, err
 }
 
 // redial dials a manually given peer again a little later: clients drop
@@ -220,6 +197,9 @@ func (s *Swarm) register(c *conn) bool {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	if t, ok := s.punchedAt[c.addr]; ok && !c.outgoing && s.now().Sub(t) < s.cfg.Holepunch.PunchWindow+s.cfg.HandshakeTimeout {
+		c.punched = true // the other side's SYN of a punch got through
+	}
 	if c.outgoing && s.listening[c.addr] == nil {
 		s.listening[c.addr] = c
 	}

@@ -50,6 +50,27 @@ type Stats struct {
 	// is due (BEP 11: a minute apart at least) or a keep-alive is
 	// (KeepAliveInterval), for nothing else.
 	SenderWakeups uint64
+	// Holepunch counts hole punching (BEP 55) in its three roles.
+	Holepunch HolepunchStats
+}
+
+// HolepunchStats count hole punching (BEP 55). Undialable and Reached
+// are what a success rate needs: peers flagged as taking punches whose
+// dial failed, and peers reached through a punch (anacrolix/torrent's
+// NumPeersUndialableWithoutHolepunch and
+// NumPeersDialableOnlyAfterHolepunch).
+type HolepunchStats struct {
+	Undialable         uint64 // dials failed to peers flagged 0x08
+	Reached            uint64 // links a punch made
+	RendezvousSent     uint64 // initiator
+	RendezvousReceived uint64 // relay: asked
+	ConnectsRelayed    uint64 // relay: rendezvous answered with connect to both sides
+	ConnectsReceived   uint64 // initiator and target
+	Limited            uint64 // messages dropped or punches not started by a limit (HolepunchConfig)
+	// Outcomes counts the ends of punches and rendezvous by outcome:
+	// OutcomeConnected, OutcomeFailed, OutcomeNoAnswer, and the BEP 55
+	// error codes a relay sent or an initiator received.
+	Outcomes map[string]uint64
 }
 
 // counters are the swarm's counts, under a lock of their own so that
@@ -59,10 +80,18 @@ type counters struct {
 	pexSent, pexReceived map[string]uint64
 	learned, dials       map[string]uint64
 	floods, referrals    uint64
+	hp                   hpCounters
 
 	// Counted on hot paths (a refused opening, a sender's firing) without
 	// the lock.
 	openingsAdmitted, openingsRefused, wakeups atomic.Uint64
+}
+
+// hpCounters are HolepunchStats' counts.
+type hpCounters struct {
+	undialable, reached, rendezvousSent, rendezvousReceived uint64
+	connectsRelayed, connectsReceived, limited              uint64
+	outcomes                                                map[string]uint64
 }
 
 func bump(m *map[string]uint64, k string) {
@@ -99,6 +128,10 @@ func (s *Swarm) Stats() Stats {
 	st.Referrals = c.referrals
 	st.OpeningsAdmitted, st.OpeningsRefused = c.openingsAdmitted.Load(), c.openingsRefused.Load()
 	st.SenderWakeups = c.wakeups.Load()
+	h := c.hp
+	st.Holepunch = HolepunchStats{Undialable: h.undialable, Reached: h.reached, RendezvousSent: h.rendezvousSent,
+		RendezvousReceived: h.rendezvousReceived, ConnectsRelayed: h.connectsRelayed, ConnectsReceived: h.connectsReceived,
+		Limited: h.limited, Outcomes: maps.Clone(h.outcomes)}
 	return st
 }
 

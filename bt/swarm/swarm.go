@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/seed0021ed4d/pex/bt/compact"
+	"github.com/seed0021ed4d/pex/bt/utp"
 	"github.com/seed0021ed4d/pex/internal/acceptloop"
 	"github.com/seed0021ed4d/pex/internal/gate"
 	"golang.org/x/time/rate"
@@ -40,6 +41,9 @@ type PeerInfo struct {
 	// Encrypted: the link runs over MSE (pex picks RC4 for the payload
 	// when offered).
 	Encrypted bool
+	UTP       bool // the link runs over uTP, not TCP
+	Holepunch bool // the peer takes hole punches (its extended handshake listed ut_holepunch)
+	Punched   bool // the link followed a hole punch's connect message (BEP 55)
 }
 
 // A PeerSource finds peers for a swarm on a schedule of its own: package
@@ -73,6 +77,9 @@ type Swarm struct {
 	refusals  *rate.Limiter                // events of incoming links that failed their handshakes
 	peerSet                                // guarded by mu
 
+	utp    *utp.Socket   // ServeUTP's, for uTP dials and hole punches; nil for none
+	rdvAll *rate.Limiter // the rendezvous this swarm sends, overall
+
 	azIdentity [20]byte     // AZ_HANDSHAKE's identity, random per swarm
 	publicPort atomic.Int32 // the port told to peers, when not ListenPort (nat.go)
 }
@@ -89,17 +96,31 @@ func New(infohash [20]byte, cfg *Config) (*Swarm, error) {
 	}
 	s := &Swarm{ih: infohash, cfg: c, events: make(chan Event, c.EventBuffer), listeners: map[net.Listener]struct{}{},
 		openings: map[netip.Addr]*rate.Limiter{}, handshakes: gate.New(c.MaxHandshakes, c.MaxHandshakesPerIP),
-		refusals: rate.NewLimiter(FailedOpeningEventRate, FailedOpeningEventBurst)}
+		refusals: rate.NewLimiter(FailedOpeningEventRate, FailedOpeningEventBurst),
+		rdvAll:   rate.NewLimiter(rate.Limit(c.Holepunch.RendezvousRate), c.Holepunch.RendezvousBurst)}
 	s.peerSet.init()
 	rand.Read(s.azIdentity[:])
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
 
+// peerIDPrefix starts the peer ids of this pex. From 0002 on, two pex
+// peers run the extension protocol between them even though both offer
+// (and prefer) AZMP: ut_pex's flags, yourip and ut_holepunch (BEP 55)
+// have no AZMP counterpart. Both sides see both ids, so both choose alike;
+// a pex of 0001 and any other client choose as before (azmp.Chosen).
+const peerIDPrefix = "-PX0002-"
+
 func newPeerID() (id [20]byte) {
-	copy(id[:], "-PX0001-")
+	copy(id[:], peerIDPrefix)
 	rand.Read(id[8:])
 	return id
+}
+
+// extPeer reports a peer id of a pex that runs the extension protocol
+// with other such pex peers (above).
+func extPeer(id [20]byte) bool {
+	return string(id[:3]) == "-PX" && id[7] == '-' && string(id[3:7]) >= "0002" && string(id[3:7]) <= "9999"
 }
 
 // InfoHash returns the swarm's infohash.

@@ -244,3 +244,27 @@ func TestServeEndsWithClose(t *testing.T) {
 		}
 	})
 }
+
+// Two pex peers of today run the extension protocol between them, though
+// both offer AZMP (and prefer it with other clients): ut_pex's flags and
+// ut_holepunch have no AZMP counterpart. A pex of the first release
+// (peer id -PX0001-) still gets AZMP.
+func TestPexPeersRunExtensionProtocol(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{7, 1}
+		a := l.node("10.0.0.1", ih, Config{PeerID: newPeerID()})
+		b := l.node("10.0.0.2", ih, Config{PeerID: newPeerID()})
+		c := l.node("10.0.0.3", ih, Config{}) // the lab's default: -PX0001-
+		a.s.AddPeer(b.addr(), SourceManual)
+		a.s.AddPeer(c.addr(), SourceManual)
+		got := map[netip.AddrPort]string{}
+		for len(got) < 2 {
+			ev := waitEvent(t, a.s, EventConnected, nil)
+			got[ev.Peer] = ev.Net
+		}
+		if got[b.addr()] != NetUTPex || got[c.addr()] != NetAZMP {
+			t.Fatalf("links %v: want ut_pex with today's pex, azmp with the first release's", got)
+		}
+	})
+}

@@ -27,7 +27,22 @@ type Socket struct {
 // Listen opens a uTP socket on addr ("IP:PORT"; port 0 picks one). network
 // is "udp", "udp4" or "udp6".
 func Listen(network, addr string, cfg *Config) (*Socket, error) {
-	s, err := libutp.NewSocket(network, addr)
+	pc, err := net.ListenPacket(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	u, err := ListenPacket(pc, cfg)
+	if err != nil {
+		pc.Close()
+	}
+	return u, err
+}
+
+// ListenPacket runs uTP over pc, which the socket owns from then on (Close
+// closes it): a UDP socket set up by the caller, or a test's model of a
+// network.
+func ListenPacket(pc net.PacketConn, cfg *Config) (*Socket, error) {
+	s, err := libutp.NewSocketFromPacketConn(pc)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,9 @@ type Socket struct{}
 // Listen returns ErrUnsupported: this build has no uTP.
 func Listen(network, addr string, cfg *Config) (*Socket, error) { return nil, ErrUnsupported }
 
+// ListenPacket returns ErrUnsupported: this build has no uTP.
+func ListenPacket(pc net.PacketConn, cfg *Config) (*Socket, error) { return nil, ErrUnsupported }
+
 // Accept returns ErrUnsupported.
 func (u *Socket) Accept() (net.Conn, error) { return nil, ErrUnsupported }
 

@@ -134,12 +134,14 @@ var layers = map[string][]string{
 	"bt/metainfo":      {"bencode"},
 	"bt/azmp":          {"bencode", "bt/compact", "bt/wire", "internal/grow"},
 	"bt/pex":           {"bencode", "bt/compact", "bt/azmp"},
+	"bt/holepunch":     nil,
 	"pxp/wire":         nil,
 	// engines, sources and transports
 	"bt/tracker":          {"bencode", "bt/compact"},
 	"bt/dht":              nil,
+	"bt/utp":              nil,
 	"bt/crawl":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/version"},
-	"bt/swarm":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/acceptloop", "internal/gate", "internal/version"},
+	"bt/swarm":            {"bt/azmp", "bt/compact", "bt/holepunch", "bt/mse", "bt/pex", "bt/utp", "bt/wire", "internal/acceptloop", "internal/gate", "internal/version"},
 	"pxp":                 {"mux", "pxp/wire", "internal/acceptloop", "internal/gate"},
 	"pxp/webrtc":          {"pxp"},
 	"transport/ws":        nil,
@@ -172,7 +174,7 @@ var layers = map[string][]string{
 }
 
 // codecs import nothing outside the standard library and the module.
-var codecs = []string{"internal/grow", "internal/rbuf", "bencode", "mux", "bt/compact", "bt/mse", "bt/wire", "bt/metainfo", "bt/azmp", "bt/pex", "pxp/wire"}
+var codecs = []string{"internal/grow", "internal/rbuf", "bencode", "mux", "bt/compact", "bt/mse", "bt/wire", "bt/metainfo", "bt/azmp", "bt/pex", "bt/holepunch", "pxp/wire"}
 
 type imports struct {
 	ImportPath string

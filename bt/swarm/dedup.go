@@ -1,0 +1,39 @@
+package swarm
+
+import (
+	"bytes"
+	"errors"
+)
+
+// Two links to one peer: a hole punch makes them on purpose (both sides
+// dial at once, BEP 55), and a peer may also reach us over TCP while we
+// reach it over uTP. One must go, and both sides must pick the same one,
+// or each closes the link the other kept: the link kept is the one the
+// peer with the greater peer id dialed. Of two links in the same
+// direction, the older stays.
+
+// errDuplicate ends the second link to a peer.
+var errDuplicate = errors.New("a second link to the same peer (peer id): the other is kept")
+
+// dedupe records c's peer id, from its BitTorrent handshake, and decides
+// between c and another link to the same peer: it returns errDuplicate
+// when c must go, and closes the other when c stays.
+func (s *Swarm) dedupe(c *conn, id [20]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.peerID, c.hasID = id, true
+	weWin := bytes.Compare(s.cfg.PeerID[:], id[:]) > 0 // our dial is the one kept
+	for o := range s.conns {
+		if o == c || !o.hasID || o.peerID != id || o.evicted || o.dup.Load() {
+			continue
+		}
+		if c.outgoing == o.outgoing || o.outgoing == weWin {
+			o.punched = o.punched || c.punched
+			return errDuplicate
+		}
+		c.punched = c.punched || o.punched
+		o.dup.Store(true)
+		o.nc.Close() // its reader ends it, as a duplicate
+	}
+	return nil
+}

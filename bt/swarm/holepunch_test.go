@@ -1,0 +1,242 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bt/utp"
+)
+
+// firewall is a stateful firewall in front of a UDP socket, as a home
+// router keeps one: a datagram comes in only from an address the socket
+// sent to before. It is what makes two peers unable to reach each other
+// until both have sent (a hole punch).
+type firewall struct {
+	*net.UDPConn
+	mu      sync.Mutex
+	open    map[netip.AddrPort]bool
+	dropped int
+}
+
+func (f *firewall) WriteTo(b []byte, a net.Addr) (int, error) {
+	f.mu.Lock()
+	f.open[a.(*net.UDPAddr).AddrPort()] = true
+	f.mu.Unlock()
+	return f.UDPConn.WriteTo(b, a)
+}
+
+func (f *firewall) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, a, err := f.UDPConn.ReadFrom(b)
+		if err != nil {
+			return n, a, err
+		}
+		f.mu.Lock()
+		ok := f.open[a.(*net.UDPAddr).AddrPort()]
+		if !ok {
+			f.dropped++
+		}
+		f.mu.Unlock()
+		if ok {
+			return n, a, nil
+		}
+	}
+}
+
+// hpNode is a swarm with TCP and uTP on one loopback port.
+type hpNode struct {
+	s    *Swarm
+	ap   netip.AddrPort
+	fw   *firewall // nil: no firewall
+	mu   sync.Mutex
+	evs  []Event
+	done chan struct{}
+}
+
+// events returns the events of type typ so far.
+func (n *hpNode) events(typ EventType) []Event {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []Event
+	for _, e := range n.evs {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// newHPNode starts a swarm on a loopback port whose TCP and UDP sides are
+// both free; behind a firewall (UDP) when fw, and refusing TCP dials to
+// the ports in noTCP.
+func newHPNode(t *testing.T, ih [20]byte, fw bool, noTCP map[uint16]bool, hc HolepunchConfig, noPEX bool) *hpNode {
+	t.Helper()
+	var ln net.Listener
+	var uc *net.UDPConn
+	for range 50 {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(l.Addr().String())))
+		if err == nil {
+			ln, uc = l, u
+			break
+		}
+		l.Close()
+	}
+	if ln == nil {
+		t.Fatal("no loopback port free for both TCP and UDP")
+	}
+	ap := netip.MustParseAddrPort(ln.Addr().String())
+	n := &hpNode{ap: ap, done: make(chan struct{})}
+	var pc net.PacketConn = uc
+	if fw {
+		n.fw = &firewall{UDPConn: uc, open: map[netip.AddrPort]bool{}}
+		pc = n.fw
+	}
+	u, err := utp.ListenPacket(pc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &net.Dialer{}
+	s, err := New(ih, &Config{ListenPort: int(ap.Port()), HandshakeTimeout: 2 * time.Second, Holepunch: hc, NoPEX: noPEX,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if noTCP[netip.MustParseAddrPort(addr).Port()] {
+				return nil, errors.New("test: TCP blocked")
+			}
+			return d.DialContext(ctx, network, addr)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.s = s
+	go s.Serve(ln)
+	go s.ServeUTP(u)
+	go func() {
+		defer close(n.done)
+		for ev := range s.Events() {
+			n.mu.Lock()
+			n.evs = append(n.evs, ev)
+			n.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		s.Close()
+		<-n.done
+	})
+	return n
+}
+
+// linkTo returns n's live link to o, if any.
+func (n *hpNode) linkTo(o *hpNode) (PeerInfo, bool) {
+	for _, p := range n.s.Peers() {
+		if p.Addr == o.ap || p.Listen == o.ap {
+			return p, true
+		}
+	}
+	return PeerInfo{}, false
+}
+
+// until waits, for limit at most, for cond.
+func until(limit time.Duration, cond func() bool) bool {
+	end := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(end) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+// Two peers behind firewalls, neither able to dial the other (TCP is
+// blocked between them, uTP dropped by the firewalls), each linked to a
+// public relay over TCP. The relay's PEX names each to the other as
+// taking hole punches; each dial fails; a rendezvous goes to the relay,
+// which sends connect to both; the punch joins them over uTP. Without
+// the relay's help (hole punching off there) they never meet.
+func TestHolepunchJoinsFirewalledPeers(t *testing.T) {
+	if !utp.Supported() {
+		t.Skip("no uTP in this build")
+	}
+	for _, relayOn := range []bool{true, false} {
+		name := "relay"
+		if !relayOn {
+			name = "no-relay"
+		}
+		t.Run(name, func(t *testing.T) {
+			ih := [20]byte{5, 5}
+			noTCP := map[uint16]bool{}
+			a := newHPNode(t, ih, true, noTCP, HolepunchConfig{}, false)
+			// b learns nothing by PEX, so never dials a: a's dial and the
+			// relay's connect are the only ways they can meet (two peers
+			// that dial each other at once can cross their firewalls by
+			// chance, with no punch).
+			b := newHPNode(t, ih, true, noTCP, HolepunchConfig{}, true)
+			noTCP[a.ap.Port()], noTCP[b.ap.Port()] = true, true // before anyone dials
+			r := newHPNode(t, ih, false, nil, HolepunchConfig{Disable: !relayOn}, false)
+			a.s.AddPeer(r.ap, SourceManual)
+			b.s.AddPeer(r.ap, SourceManual)
+			joined := until(25*time.Second, func() bool {
+				pa, okA := a.linkTo(b)
+				pb, okB := b.linkTo(a)
+				return okA && okB && pa.Punched && pb.Punched
+			})
+			if !relayOn {
+				if joined {
+					t.Fatal("joined without a relay's help: the firewalls let them through")
+				}
+				if st := r.s.Stats().Holepunch; st.RendezvousReceived != 0 || st.ConnectsRelayed != 0 {
+					t.Fatalf("a relay with hole punching off took part: %+v", st)
+				}
+				return
+			}
+			if !joined {
+				t.Fatalf("not joined by a punch: a %+v, b %+v; relay %+v; a's holepunch events %+v, b's %+v",
+					a.s.Peers(), b.s.Peers(), r.s.Stats().Holepunch, a.events(EventHolepunch), b.events(EventHolepunch))
+			}
+			pa, _ := a.linkTo(b)
+			if !pa.UTP || !pa.Holepunch {
+				t.Errorf("a's link to b: %+v, want uTP with a peer that takes punches", pa)
+			}
+			if st := r.s.Stats().Holepunch; st.ConnectsRelayed == 0 {
+				t.Errorf("relay stats %+v: no connect relayed", st)
+			}
+			sa, sb := a.s.Stats().Holepunch, b.s.Stats().Holepunch
+			if sa.RendezvousSent+sb.RendezvousSent == 0 || sa.Undialable+sb.Undialable == 0 {
+				t.Errorf("no rendezvous sent: a %+v, b %+v", sa, sb)
+			}
+			if sa.Reached+sb.Reached == 0 {
+				t.Errorf("no punch counted as reaching its peer: a %+v, b %+v", sa, sb)
+			}
+			relayed := false
+			for _, e := range r.events(EventHolepunch) {
+				if e.Role == RoleRelay && e.Outcome == OutcomeConnectSent {
+					relayed = true
+				}
+			}
+			if !relayed {
+				t.Errorf("relay events %+v: no connect-sent", r.events(EventHolepunch))
+			}
+			// One link between them on each side, whichever SYN won.
+			time.Sleep(time.Second)
+			for _, pair := range [][2]*hpNode{{a, b}, {b, a}} {
+				n := 0
+				for _, p := range pair[0].s.Peers() {
+					if p.Addr == pair[1].ap || p.Listen == pair[1].ap {
+						n++
+					}
+				}
+				if n != 1 {
+					t.Errorf("%d links between the two, want 1: %+v", n, pair[0].s.Peers())
+				}
+			}
+		})
+	}
+}
