@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
@@ -21,6 +22,7 @@ import (
 	"github.com/seed0021ed4d/pex/bt/metainfo"
 	"github.com/seed0021ed4d/pex/bt/swarm"
 	"github.com/seed0021ed4d/pex/bt/tracker"
+	"github.com/seed0021ed4d/pex/bt/utp"
 	"github.com/seed0021ed4d/pex/metrics"
 )
 
@@ -82,7 +84,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		pr.Text("private torrent (BEP 27): PEX off, DHT off; peers come from its trackers only")
 	}
 	cfg := &swarm.Config{MaxPeers: o.maxPeers, NoPEX: o.noPEX, NoAZMP: o.noAZMP, EncryptOutgoing: o.encrypt, Private: target.Private,
-		Logger: logger(o.logLevel, stderr)}
+		Logger: logger(o.logLevel, stderr), Holepunch: swarm.HolepunchConfig{Disable: o.noHolepunch}}
 	var ln net.Listener
 	var err error
 	bound := "--listen"
@@ -96,9 +98,18 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 	if err != nil {
 		return err
 	}
+	var us *utp.Socket
 	if ln != nil {
 		defer ln.Close()
 		cfg.ListenPort = ln.Addr().(*net.TCPAddr).Port
+		if !o.noUTP {
+			if us, err = listenUTP(ln, o.listen != "" && !strings.HasSuffix(o.listen, ":0"), pr); err != nil {
+				return err
+			}
+			if us != nil {
+				defer us.Close()
+			}
+		}
 	}
 	// Outgoing connections leave from the address the user bound to.
 	if bind := o.bindHost(ln); bind != nil {
@@ -122,8 +133,11 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		defer stop()
 	}
 	if ln != nil {
-		pr.Event("listening", "addr", ln.Addr().String(), "bound", bound)
+		pr.Event("listening", "addr", ln.Addr().String(), "bound", bound, "utp", us != nil)
 		go s.Serve(ln)
+		if us != nil {
+			go s.ServeUTP(us)
+		}
 	}
 	peers := append(slices.Clone(o.peers), target.Peers...)
 	for _, p := range peers {

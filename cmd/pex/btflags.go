@@ -90,6 +90,7 @@ type btOpts struct {
 	noPortmap              bool
 	dhtListen              string
 	noPEX, noAZMP, encrypt bool
+	noUTP, noHolepunch     bool
 	maxPeers               int
 	duration               time.Duration
 	bootstrapTimeout       time.Duration
@@ -110,6 +111,8 @@ func (o *btOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.dhtListen, "dht-listen", "", "UDP `HOST:PORT` for the DHT node (default: the --listen host, or 127.0.0.1; any port)")
 	fs.BoolVar(&o.noPEX, "no-pex", false, "turn peer exchange (ut_pex and AZMP's) off for this swarm")
 	fs.BoolVar(&o.noAZMP, "no-azmp", false, "do not offer Vuze's messaging protocol (AZMP); use ut_pex with every peer")
+	fs.BoolVar(&o.noUTP, "no-utp", false, "run over TCP only: no uTP (BEP 29) beside it on the --listen port, no hole punching (default: uTP on, when listening)")
+	fs.BoolVar(&o.noHolepunch, "no-holepunch", false, "take no part in hole punching (BEP 55): offer no ut_holepunch, relay nothing, ask no peer (default: on with uTP)")
 	fs.BoolVar(&o.encrypt, "encrypt", false, "open outgoing connections with Message Stream Encryption (falls back to plain); incoming MSE is always answered")
 	fs.IntVar(&o.maxPeers, "max-peers", 0, fmt.Sprintf("`N` connections at most (0: the library's default, %d)", swarm.DefaultMaxPeers))
 	fs.DurationVar(&o.bootstrapTimeout, "bootstrap-timeout", 0, "exit 1 when no peer was connected within `D` (0: keep trying)")

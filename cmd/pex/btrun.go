@@ -105,13 +105,31 @@ func (r *btRun) progress() string {
 // summary ends the output: the table in text mode, one summary object with
 // the same rows in JSON mode.
 func (r *btRun) summary(failed error) {
+	hp := r.s.Stats().Holepunch
 	if r.pr.JSON() {
-		r.pr.Event("summary", r.table.summaryFields(time.Since(r.start), failed)...)
+		r.pr.Event("summary", append(r.table.summaryFields(time.Since(r.start), failed), "holepunching", holepunchFields(hp))...)
 		return
 	}
 	var sb strings.Builder
 	r.table.write(&sb)
+	if hp.RendezvousSent+hp.RendezvousReceived+hp.ConnectsReceived > 0 {
+		fmt.Fprintf(&sb, "hole punching (BEP 55): %d peers undialable, %d reached by a punch; rendezvous %d sent, %d relayed of %d asked; connects %d received; outcomes %v\n",
+			hp.Undialable, hp.Reached, hp.RendezvousSent, hp.ConnectsRelayed, hp.RendezvousReceived, hp.ConnectsReceived, hp.Outcomes)
+	}
 	r.pr.Text("\n%s", strings.TrimRight(sb.String(), "\n"))
+}
+
+// holepunchFields are the summary's hole punching counters (swarm.HolepunchStats).
+func holepunchFields(h swarm.HolepunchStats) map[string]any {
+	out := map[string]any{"undialable": h.Undialable, "reached": h.Reached, "rendezvous_sent": h.RendezvousSent,
+		"rendezvous_received": h.RendezvousReceived, "connects_relayed": h.ConnectsRelayed, "connects_received": h.ConnectsReceived,
+		"limited": h.Limited}
+	outcomes := map[string]any{}
+	for k, v := range h.Outcomes {
+		outcomes[k] = v
+	}
+	out["outcomes"] = outcomes
+	return out
 }
 
 func (r *btRun) printEvents() {
@@ -139,7 +157,12 @@ func (r *btRun) printEvents() {
 		pr := r.pr
 		switch ev.Type {
 		case swarm.EventConnected:
-			fields := []any{"peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source, "net", netName(ev.Net), "encrypted", ev.Encrypted, "outgoing", ev.Outgoing}
+			transport := "tcp"
+			if ev.UTP {
+				transport = "utp"
+			}
+			fields := []any{"peer", ev.Peer.String(), "client", ev.Client, "source", ev.Source, "net", netName(ev.Net), "encrypted", ev.Encrypted, "outgoing", ev.Outgoing,
+				"transport", transport, "holepunch", ev.Holepunch}
 			if ev.Listen.IsValid() {
 				fields = append(fields, "listen", ev.Listen.String())
 			}
@@ -170,6 +193,21 @@ func (r *btRun) printEvents() {
 				key += " " + ev.Peer.String()
 			}
 			pr.Limited(key, "dial-failed", fields...)
+		case swarm.EventHolepunch:
+			// One step of a hole punch (BEP 55): role, the peer punched
+			// to, the relay (for a relay: the peer that asked), outcome.
+			via := "relay"
+			if ev.Role == swarm.RoleRelay {
+				via = "asked_by"
+			}
+			fields := []any{"role", ev.Role, "peer", ev.Peer.String(), via, ev.From.String(), "outcome", ev.Outcome}
+			if ev.Duration > 0 {
+				fields = append(fields, "took_ms", cli.Millis(ev.Duration))
+			}
+			if ev.Err != nil {
+				fields = append(fields, "reason", ev.Err.Error())
+			}
+			pr.Limited("holepunch "+ev.Role+" "+ev.Outcome, "holepunch", fields...)
 		case swarm.EventDiscovered:
 			pr.Event("discovered", "peer", ev.Peer.String(), "source", ev.Source, "from", ev.From.String(), "net", ev.Net)
 		case swarm.EventPEXReceived:

@@ -38,6 +38,8 @@ type peerRow struct {
 	connected bool
 	everConn  bool
 	encrypted bool // the last link ran over MSE
+	utp       bool // the last link ran over uTP
+	punched   bool // the last link followed a hole punch (BEP 55)
 	pexIn     int  // messages received from it
 	pexOut    int  // messages sent to it
 	told      int  // peers it told us about
@@ -67,6 +69,7 @@ func (t *swarmTable) add(ev swarm.Event) bool {
 			t.conns++
 		}
 		r.connected, r.everConn, r.client, r.reason, r.encrypted = true, true, ev.Client, "", ev.Encrypted
+		r.utp, r.punched = ev.UTP, ev.Holepunch
 		if ev.Listen.IsValid() {
 			r.listen = ev.Listen
 		}
@@ -170,14 +173,15 @@ func (r *peerRow) mse() string {
 
 // tableLegend explains the end table's columns.
 const tableLegend = "LEARNED: manual, incoming, tracker, dht or pex (FROM: who named it); " +
-	"PEX: the network spoken with it (ut_pex, azmp, none); MSE: the link was encrypted; " +
+	"PEX: the network spoken with it (ut_pex, azmp, none); VIA: tcp or utp, +punch when " +
+	"a hole punch (BEP 55) made the link; MSE: the link was encrypted; " +
 	"IN/OUT: PEX messages received from it and sent to it; TOLD US: peers it named."
 
 // write prints the end table, connected peers first.
 func (t *swarmTable) write(w io.Writer) {
 	rows := t.sorted()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tLISTENS ON\tSTATE\tCLIENT\tLEARNED\tFROM\tPEX\tMSE\tIN/OUT\tTOLD US")
+	fmt.Fprintln(tw, "PEER\tLISTENS ON\tSTATE\tCLIENT\tLEARNED\tFROM\tPEX\tVIA\tMSE\tIN/OUT\tTOLD US")
 	for _, r := range rows {
 		from := "-"
 		if r.from.IsValid() {
@@ -187,7 +191,7 @@ func (t *swarmTable) write(w io.Writer) {
 		if r.listen.IsValid() {
 			listen = r.listen.String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\n", r.addr, listen, r.state(), dash(r.client), dash(r.source), from, dash(r.net), r.mse(), r.pexIn, r.pexOut, r.told)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\n", r.addr, listen, r.state(), dash(r.client), dash(r.source), from, dash(r.net), r.via(), r.mse(), r.pexIn, r.pexOut, r.told)
 	}
 	tw.Flush()
 	io.WriteString(w, cli.Wrap(tableLegend, 78, ""))
@@ -220,7 +224,7 @@ func (t *swarmTable) summaryFields(elapsed time.Duration, failed error) []any {
 			m["from"] = r.from.String()
 		}
 		if r.everConn {
-			m["client"], m["net"], m["encrypted"] = r.client, r.net, r.encrypted
+			m["client"], m["net"], m["encrypted"], m["transport"], m["holepunch"] = r.client, r.net, r.encrypted, transportName(r.utp), r.punched
 		}
 		if r.reason != "" {
 			m["reason"] = r.reason
@@ -235,6 +239,27 @@ func (t *swarmTable) summaryFields(elapsed time.Duration, failed error) []any {
 		f = append(f, "error", failed.Error())
 	}
 	return f
+}
+
+func transportName(utp bool) string {
+	if utp {
+		return "utp"
+	}
+	return "tcp"
+}
+
+// via names the last link's transport: tcp, utp or utp+punch; - when it
+// never connected.
+func (r *peerRow) via() string {
+	switch {
+	case !r.everConn:
+		return "-"
+	case r.punched:
+		return "utp+punch"
+	case r.utp:
+		return "utp"
+	}
+	return "tcp"
 }
 
 func dash(s string) string {

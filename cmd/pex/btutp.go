@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/seed0021ed4d/pex/bt/utp"
+	"github.com/seed0021ed4d/pex/cmd/internal/cli"
+)
+
+// uTP beside TCP, on the same port, as BitTorrent clients run it: peers
+// that PEX flags as speaking uTP are dialed over it, and hole punches
+// (BEP 55) go through it. Without it (--no-utp, or a build without cgo)
+// the swarm runs over TCP only and takes no part in hole punching.
+
+// listenUTP opens uTP on ln's host and port. A UDP port that is taken
+// fails the run when the user named the port with --listen; for the
+// default listener, or a port the system picked (--listen HOST:0), the
+// swarm goes on over TCP, and says so (utp-off).
+func listenUTP(ln net.Listener, named bool, pr *cli.Printer) (*utp.Socket, error) {
+	if !utp.Supported() {
+		pr.Event("utp-off", "reason", "this build has no uTP (built with CGO_ENABLED=0)")
+		return nil, nil
+	}
+	a := ln.Addr().(*net.TCPAddr)
+	network := "udp4"
+	if a.IP.To4() == nil {
+		network = "udp6"
+	}
+	if a.IP.IsUnspecified() {
+		network = "udp" // every interface, as the TCP listener
+	}
+	addr := net.JoinHostPort(a.IP.String(), strconv.Itoa(a.Port))
+	u, err := utp.Listen(network, addr, nil)
+	if err == nil {
+		return u, nil
+	}
+	if named {
+		return nil, fmt.Errorf("%w (uTP's UDP port; --no-utp runs over TCP only)", cli.BindError("listen", addr, err))
+	}
+	pr.Event("utp-off", "reason", fmt.Sprintf("UDP port %d is taken: %v", a.Port, err))
+	return nil, nil
+}
