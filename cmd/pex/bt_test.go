@@ -75,9 +75,10 @@ func TestBTSwarmCommand(t *testing.T) {
 	if !meetVia(c, bAddr, b, cAddr, "pex", 20*time.Second) {
 		t.Fatalf("b and c did not meet through pex: b %v c %v", b.evs, c.evs)
 	}
-	// pex nodes prefer AZMP between themselves.
-	a.wait(t, "pex-sent", func(ev map[string]any) bool { return ev["added_count"].(float64) >= 1 && ev["net"] == "azmp" })
-	b.wait(t, "connected", func(ev map[string]any) bool { return ev["peer"] == aAddr && ev["net"] == "azmp" })
+	// pex nodes run ut_pex between themselves (its flags and ut_holepunch
+	// have no AZMP counterpart), though both offer AZMP.
+	a.wait(t, "pex-sent", func(ev map[string]any) bool { return ev["added_count"].(float64) >= 1 && ev["net"] == "ut_pex" })
+	b.wait(t, "connected", func(ev map[string]any) bool { return ev["peer"] == aAddr && ev["net"] == "ut_pex" })
 }
 
 // Without --json: progress lines, then a table of the swarm. --no-azmp
@@ -133,7 +134,7 @@ func TestBTSwarmTextTable(t *testing.T) {
 		}
 	}
 	bAddr := b.wait(t, "listening", nil)["addr"].(string)
-	if f := strings.Fields(row); len(f) < 8 || f[1] != bAddr || f[2] != "connected" || f[4] != "incoming" || f[6] != "ut_pex" || f[7] != "no" {
+	if f := strings.Fields(row); len(f) < 9 || f[1] != bAddr || f[2] != "connected" || f[4] != "incoming" || f[6] != "ut_pex" || f[7] != "tcp" || f[8] != "no" {
 		t.Fatalf("no row for b (listening on %s, connected, incoming, ut_pex):\n%s", bAddr, text)
 	}
 }
