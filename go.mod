@@ -7,9 +7,9 @@ require golang.org/x/time v0.16.0
 require (
 	github.com/VictoriaMetrics/metrics v1.45.0
 	github.com/anacrolix/dht/v2 v2.23.1-0.20260525063928-ec3a9bd99456
-	github.com/anacrolix/go-libutp v1.5.2-0.20260908013213-836dd42cdde6
+	github.com/anacrolix/go-libutp v1.5.1
 	github.com/anacrolix/log v0.17.1-0.20251118025802-918f1157b7bb
-	github.com/anacrolix/torrent v1.62.0
+	github.com/anacrolix/torrent v1.59.1
 	github.com/coder/websocket v1.8.15
 	github.com/go-analyze/charts v0.6.4
 	github.com/huin/goupnp v1.3.0
@@ -78,8 +78,3 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 	lukechampine.com/blake3 v1.1.6 // indirect
 )
-
-// uTP (bt/utp): anacrolix/torrent v1.62.0, the codec benchmarks' baseline,
-// asks for a go-libutp pseudo-version the module proxy refuses; v1.5.1 is
-// the release it serves (docs/utp.md).
-replace github.com/anacrolix/go-libutp => github.com/anacrolix/go-libutp v1.5.1

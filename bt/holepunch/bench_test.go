@@ -6,7 +6,7 @@ import (
 	ahp "github.com/anacrolix/torrent/peer_protocol/ut-holepunch"
 )
 
-// The baseline is anacrolix/torrent v1.62.0's ut-holepunch package:
+// The baseline is anacrolix/torrent v1.59.1's ut-holepunch package:
 // Msg.MarshalBinary to encode and Msg.UnmarshalBinary to decode, on the
 // same six messages (each type, with an IPv4 and an IPv6 address), taken in
 // turn. Only this file imports anacrolix.

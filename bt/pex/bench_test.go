@@ -9,7 +9,7 @@ import (
 	pp "github.com/anacrolix/torrent/peer_protocol"
 )
 
-// The baseline is anacrolix/torrent v1.62.0: bencode.Marshal(&PexMsg) to
+// The baseline is anacrolix/torrent v1.59.1: bencode.Marshal(&PexMsg) to
 // encode and LoadPexMsg to decode, on the same message: 50 IPv4 and 50 IPv6
 // added peers with flags, and two dropped. Only this file imports anacrolix.
 

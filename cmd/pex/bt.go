@@ -74,6 +74,34 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		debug.SetGCPercent(btGCPercent)
 	}
 	ih := target.InfoHash
+	// BEP 27: a private torrent's peers come from its trackers only.
+	useDHT := !o.noDHT && !target.Private && len(o.dhtBoot) > 0
+	// Every socket is bound first, so that one that cannot be (a port in
+	// use) fails the start, naming its flag, before any is announced.
+	socks, err := o.bindSockets(useDHT)
+	if err != nil {
+		return err
+	}
+	ln := socks.ln
+	if ln != nil {
+		defer ln.Close()
+	}
+	if socks.dht != nil {
+		// Deferred before the swarm's Close, so run after it: the swarm
+		// stops its lookups first.
+		defer socks.dht.Close()
+	}
+	// uTP beside TCP on the listen port (btutp.go), bound with the rest.
+	var us *utp.Socket
+	if ln != nil && !o.noUTP {
+		if us, err = listenUTP(ln, o.listen != "" && !strings.HasSuffix(o.listen, ":0"), pr); err != nil {
+			socks.closeHTTP()
+			return err
+		}
+		if us != nil {
+			defer us.Close()
+		}
+	}
 	// Which swarm, and whether peer exchange runs in it.
 	fields := []any{"infohash", hex.EncodeToString(ih[:]), "private", target.Private, "pex", !o.noPEX && !target.Private}
 	if target.Name != "" {
@@ -84,32 +112,9 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		pr.Text("private torrent (BEP 27): PEX off, DHT off; peers come from its trackers only")
 	}
 	cfg := &swarm.Config{MaxPeers: o.maxPeers, NoPEX: o.noPEX, NoAZMP: o.noAZMP, EncryptOutgoing: o.encrypt, Private: target.Private,
-		Logger: logger(o.logLevel, stderr), Holepunch: swarm.HolepunchConfig{Disable: o.noHolepunch}}
-	var ln net.Listener
-	var err error
-	bound := "--listen"
-	switch {
-	case o.noListen:
-	case o.listen != "":
-		ln, err = cli.Listen("listen", o.listen)
-	default:
-		ln, bound, err = listenFirstFree(btListenHost, btListenPorts)
-	}
-	if err != nil {
-		return err
-	}
-	var us *utp.Socket
+		Logger: cli.Logger(o.logLevel, stderr), Holepunch: swarm.HolepunchConfig{Disable: o.noHolepunch}}
 	if ln != nil {
-		defer ln.Close()
 		cfg.ListenPort = ln.Addr().(*net.TCPAddr).Port
-		if !o.noUTP {
-			if us, err = listenUTP(ln, o.listen != "" && !strings.HasSuffix(o.listen, ":0"), pr); err != nil {
-				return err
-			}
-			if us != nil {
-				defer us.Close()
-			}
-		}
 	}
 	// Outgoing connections leave from the address the user bound to.
 	if bind := o.bindHost(ln); bind != nil {
@@ -117,23 +122,21 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 	}
 	state, err := openState(o.state, "bt-peers.json", "bt:"+hex.EncodeToString(ih[:]), pr)
 	if err != nil {
+		socks.closeHTTP()
 		return err
 	}
-	defer state.close() // deferred first, runs last: after the swarm closed
+	defer state.close() // deferred before the swarm's Close, runs after it
 	s, err := swarm.New(ih, cfg)
 	if err != nil {
+		socks.closeHTTP()
 		return err
 	}
 	defer s.Close()
-	if o.metrics != "" {
-		stop, err := cli.ServeMetrics(context.Background(), o.metrics, pr, metrics.NewSwarms(s))
-		if err != nil {
-			return err
-		}
-		defer stop()
+	if socks.metrics != nil {
+		defer cli.Serve(socks.metrics, "metrics", pr, metrics.Handler(metrics.NewSwarms(s)))()
 	}
 	if ln != nil {
-		pr.Event("listening", "addr", ln.Addr().String(), "bound", bound, "utp", us != nil)
+		pr.Event("listening", "addr", ln.Addr().String(), "bound", socks.bound, "utp", us != nil)
 		go s.Serve(ln)
 		if us != nil {
 			go s.ServeUTP(us)
@@ -168,21 +171,8 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 			},
 		})
 	}
-	// BEP 27: a private torrent's peers come from its trackers only.
-	useDHT := !o.noDHT && !target.Private && len(o.dhtBoot) > 0
-	if useDHT {
-		// The DHT binds the --listen host only when it was given: pex
-		// binds no UDP port on every interface unless asked to.
-		dhtHost := ln
-		if o.listen == "" {
-			dhtHost = nil
-		}
-		node, err := o.startDHT(dhtHost, pr)
-		if err != nil {
-			return err
-		}
-		// Closed after the swarm, which stops its lookups first.
-		defer node.Close()
+	if node := socks.dht; node != nil {
+		pr.Event("dht", "addr", node.Addr().String(), "bound", socks.dhtWhy)
 		s.AddSource(&dht.Source{
 			Node: node, InfoHash: ih, Port: cfg.ListenPort,
 			Report: func(n int, err error) {
@@ -200,14 +190,10 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		// with --listen: the default listener sends nothing to a router
 		// on its own (no UPnP or NAT-PMP traffic the user did not ask for).
 		nat: newBTNAT(s, pr, ln, o.noPortmap || o.listen == "", cfg.Logger)}
-	if o.http != "" {
+	if socks.http != nil {
 		live := startLive(pr, r.btSnapshot)
 		defer live.Close()
-		stop, err := cli.ServeOn(o.http, "http", pr, withLive(live, http.RedirectHandler("/live", http.StatusFound)))
-		if err != nil {
-			return err
-		}
-		defer stop()
+		defer cli.Serve(socks.http, "http", pr, withLive(live, http.RedirectHandler("/live", http.StatusFound)))()
 	}
 	nctx, stopNAT := context.WithCancel(ctx)
 	natDone := make(chan struct{})
@@ -217,6 +203,82 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 	}()
 	defer func() { stopNAT(); <-natDone }() // the mapping is removed before we return
 	return r.watch(ctx)
+}
+
+// btSockets are the sockets pex bt swarm binds before it announces any:
+// each nil when not asked for.
+type btSockets struct {
+	ln            net.Listener // the peers' (--listen's, or the default's)
+	bound         string       // why ln is where it is: "--listen", or the default's reason
+	metrics, http net.Listener // --metrics' and --http's
+	dht           *dht.Node    // the DHT's UDP socket (--dht-listen's, or the default's)
+	dhtWhy        string       // why the DHT is where it is
+}
+
+// bindSockets binds every socket the flags ask for, the DHT's when useDHT: a
+// socket that cannot be bound fails it, naming its flag, and closes those
+// bound before it.
+func (o *btOpts) bindSockets(useDHT bool) (b *btSockets, err error) {
+	b = &btSockets{bound: "--listen"}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	switch {
+	case o.noListen:
+	case o.listen != "":
+		b.ln, err = cli.Listen("listen", o.listen)
+	default:
+		b.ln, b.bound, err = listenFirstFree(btListenHost, btListenPorts)
+	}
+	if err != nil {
+		return b, err
+	}
+	for _, l := range []struct {
+		flag, addr string
+		ln         *net.Listener
+	}{{"metrics", o.metrics, &b.metrics}, {"http", o.http, &b.http}} {
+		if l.addr == "" {
+			continue
+		}
+		if *l.ln, err = cli.Listen(l.flag, l.addr); err != nil {
+			return b, err
+		}
+	}
+	if useDHT {
+		// The DHT binds the --listen host only when it was given: pex
+		// binds no UDP port on every interface unless asked to.
+		dhtHost := b.ln
+		if o.listen == "" {
+			dhtHost = nil
+		}
+		b.dht, b.dhtWhy, err = o.startDHT(dhtHost)
+	}
+	return b, err
+}
+
+// close closes every socket bindSockets opened.
+func (b *btSockets) close() {
+	for _, ln := range []net.Listener{b.ln, b.metrics, b.http} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	if b.dht != nil {
+		b.dht.Close()
+	}
+}
+
+// closeHTTP closes the --metrics and --http sockets, when a step after
+// bindSockets fails before they are served (the others are closed by run's
+// deferred calls).
+func (b *btSockets) closeHTTP() {
+	for _, ln := range []net.Listener{b.metrics, b.http} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 }
 
 // bindHost is the IP outgoing connections leave from: --bind, or the
@@ -250,8 +312,9 @@ func boundDialer(bind net.IP) func(ctx context.Context, network, addr string) (n
 
 // startDHT starts the DHT node on --dht-listen, or on the --listen host,
 // or on loopback only: the DHT is never bound to every interface unless
-// asked to.
-func (o *btOpts) startDHT(ln net.Listener, pr *cli.Printer) (*dht.Node, error) {
+// asked to. It returns the node and why it is where it is; a socket that
+// cannot be bound is an error naming --dht-listen (cli.BindError).
+func (o *btOpts) startDHT(ln net.Listener) (node *dht.Node, why string, err error) {
 	addr, why := o.dhtListen, "--dht-listen"
 	if addr == "" {
 		host := "127.0.0.1"
@@ -262,12 +325,22 @@ func (o *btOpts) startDHT(ln net.Listener, pr *cli.Printer) (*dht.Node, error) {
 		}
 		addr = net.JoinHostPort(host, "0")
 	}
-	node, err := dht.Start(dht.Config{Listen: addr, Bootstrap: o.dhtBoot})
+	node, err = dht.Start(dht.Config{Listen: addr, Bootstrap: o.dhtBoot})
 	if err != nil {
-		return nil, err
+		return nil, "", dhtBindError(addr, err)
 	}
-	pr.Event("dht", "addr", node.Addr().String(), "bound", why)
-	return node, nil
+	return node, why, nil
+}
+
+// dhtBindError names --dht-listen in a DHT start's failure to bind addr
+// (the DHT's socket is --dht-listen's, given or not); other failures are
+// returned as they are.
+func dhtBindError(addr string, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "listen" {
+		return cli.BindError("dht-listen", addr, err)
+	}
+	return err
 }
 
 // netName is a connection's PEX network for the connected event: "none"

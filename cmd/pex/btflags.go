@@ -4,9 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"time"
 
@@ -122,7 +120,7 @@ func (o *btOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.state, "state", "", "remember the peers that worked in `DIR` (bt-peers.json, per infohash) and dial them at the next start")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	fs.BoolVar(&o.quiet, "quiet", false, cli.QuietUsage)
-	addLogLevel(fs, &o.logLevel)
+	cli.AddLogLevel(fs, &o.logLevel)
 	return fs
 }
 
@@ -137,7 +135,7 @@ func (o *btOpts) check(args []string, stderr io.Writer) error {
 	if o.noListen && o.listen != "" {
 		c.Fail("no-listen", "give --listen or --no-listen, not both")
 	}
-	checkLogLevel(&c, o.logLevel)
+	c.LogLevel(o.logLevel)
 	c.HostPort("http", o.http)
 	c.HostPort("metrics", o.metrics)
 	c.HostPort("dht-listen", o.dhtListen)
@@ -149,33 +147,6 @@ func (o *btOpts) check(args []string, stderr io.Writer) error {
 		c.OutputDir("state", o.state, 0o700)
 	}
 	return c.Report(stderr)
-}
-
-// addLogLevel registers --log-level, shared by pex bt swarm and pex bt
-// crawl.
-func addLogLevel(fs *flag.FlagSet, level *string) {
-	fs.StringVar(level, "log-level", "", "log the protocols' messages of `LEVEL` and above to stderr: debug, info, warn or error (default none; PEX_DEBUG=1 is debug)")
-}
-
-// checkLogLevel refuses a --log-level slog does not know.
-func checkLogLevel(c *cli.Checks, level string) {
-	var l slog.Level
-	if level != "" && l.UnmarshalText([]byte(level)) != nil {
-		c.Fail("log-level", "want debug, info, warn or error, got %q", level)
-	}
-}
-
-// logger is the protocols' logger --log-level asks for (log/slog text on
-// stderr), PEX_DEBUG's debug one when it is not given, or nil: silent.
-func logger(level string, stderr io.Writer) *slog.Logger {
-	if level == "" && os.Getenv("PEX_DEBUG") != "" {
-		level = "debug"
-	}
-	var l slog.Level
-	if level == "" || l.UnmarshalText([]byte(level)) != nil {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l}))
 }
 
 // Where pex bt swarm listens without --listen: on every interface, at

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -318,5 +319,235 @@ func TestCrawlOutCheckedAtStart(t *testing.T) {
 	code := run(context.Background(), []string{"bt", "crawl", "--infohash", testIH, "--peer", closedPort(t), "--duration", "3s", "--out", filepath.Join(file, "x.json")}, io.Discard, &stderr)
 	if code != 2 || !strings.Contains(stderr.String(), "pex bt crawl: --out: cannot write") || time.Since(start) > 2*time.Second {
 		t.Fatalf("exit %d after %v: %q", code, time.Since(start), stderr.String())
+	}
+}
+
+// textLog collects a process's stderr for tests that wait for a line.
+type textLog struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	sb   strings.Builder
+}
+
+func newTextLog() *textLog {
+	l := &textLog{}
+	l.cond = sync.NewCond(&l.mu)
+	return l
+}
+
+func (l *textLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sb.Write(p)
+	l.cond.Broadcast()
+	return len(p), nil
+}
+
+func (l *textLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sb.String()
+}
+
+// waitFor waits, at most 20 s, for s to be written, and reports whether
+// it was.
+func (l *textLog) waitFor(s string) bool {
+	stop := time.AfterFunc(20*time.Second, func() { l.mu.Lock(); l.cond.Broadcast(); l.mu.Unlock() })
+	defer stop.Stop()
+	deadline := time.Now().Add(20 * time.Second)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for !strings.Contains(l.sb.String(), s) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		l.cond.Wait()
+	}
+	return true
+}
+
+// startBinary starts the built pex with args and without PEX_DEBUG in its
+// environment; its JSON lines go to the lines returned, its stderr to the
+// textLog. stop interrupts it (SIGINT) and returns its exit status.
+func startBinary(t *testing.T, bin string, args ...string) (*lines, *textLog, func() int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, cli.DebugEnv+"=") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	out, errOut := newLines(), newTextLog()
+	cmd.Stdout, cmd.Stderr = out, errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	code := 0
+	stop := func() int {
+		once.Do(func() {
+			cmd.Process.Signal(os.Interrupt) // the process this test started, by its id
+			err := cmd.Wait()
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				code = -1
+			}
+		})
+		return code
+	}
+	t.Cleanup(func() { stop() })
+	return out, errOut, stop
+}
+
+// --log-level is every command's, checked before any work: a level slog
+// does not know exits 2 naming the flag.
+func TestBinaryLogLevelRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildPex(t)
+	for _, args := range [][]string{
+		{"node", "--network", "x", "--listen", "127.0.0.1:0"},
+		{"demo"},
+		{"bt", "swarm", "--infohash", testIH, "--no-listen"},
+		{"bt", "crawl", "--infohash", testIH, "--peer", "127.0.0.1:9"},
+		{"turn", "--listen", "127.0.0.1:0", "--relay-ip", "127.0.0.1"},
+	} {
+		cmd := exec.Command(bin, append(args, "--log-level", "loud")...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		ee, _ := err.(*exec.ExitError)
+		if ee == nil || ee.ExitCode() != 2 || stdout.Len() != 0 ||
+			!strings.Contains(stderr.String(), `--log-level: want debug, info, warn or error, got "loud"`) {
+			t.Errorf("pex %v --log-level loud: %v\nstdout %q\nstderr %q", args, err, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// pex node --log-level debug logs the protocol to stderr (a link closed
+// for its bad magic); without the flag (or PEX_DEBUG) nothing is logged.
+func TestBinaryNodeLogLevel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildPex(t)
+	for _, level := range []string{"debug", ""} {
+		args := []string{"node", "--json", "--network", "x", "--listen", "127.0.0.1:0", "--no-webrtc"}
+		if level != "" {
+			args = append(args, "--log-level", level)
+		}
+		out, errOut, stop := startBinary(t, bin, args...)
+		addr := out.wait(t, "listening", nil)["addr"].(string)
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
+		io.Copy(io.Discard, c) // until the node closes the link
+		c.Close()
+		out.wait(t, "error", nil)
+		if level == "debug" && !errOut.waitFor(`level=DEBUG msg="pxp: link closed"`) {
+			t.Fatalf("--log-level debug logged %q", errOut.String())
+		}
+		if code := stop(); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		if level == "" && errOut.String() != "" {
+			t.Fatalf("logged without being asked: %q", errOut.String())
+		}
+	}
+}
+
+// pex turn --log-level debug logs pion/turn's handling of each request
+// to stderr, through log/slog with its scope; without it, nothing.
+func TestBinaryTurnLogLevel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildPex(t)
+	for _, level := range []string{"debug", ""} {
+		args := []string{"turn", "--json", "--listen", "127.0.0.1:0", "--relay-ip", "127.0.0.1"}
+		if level != "" {
+			args = append(args, "--log-level", level)
+		}
+		out, errOut, stop := startBinary(t, bin, args...)
+		addr := out.wait(t, "listening", nil)["addr"].(string)
+		stunBinding(t, addr)
+		if level == "debug" && !errOut.waitFor(`level=DEBUG msg="Received BindingRequest from 127.0.0.1:`) {
+			t.Fatalf("--log-level debug logged %q", errOut.String())
+		}
+		if code := stop(); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		if level == "debug" && !strings.Contains(errOut.String(), "scope=turn") {
+			t.Fatalf("no scope in %q", errOut.String())
+		}
+		if level == "" && errOut.String() != "" {
+			t.Fatalf("logged without being asked: %q", errOut.String())
+		}
+	}
+}
+
+// stunBinding sends a STUN binding request (RFC 8489 §5: type 0x0001,
+// no attributes, the magic cookie, a transaction id) to the UDP server
+// at addr and waits, at most 5 s, for its answer.
+func stunBinding(t *testing.T, addr string) {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	c.Write(req)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res := make([]byte, 512)
+	n, err := c.Read(res)
+	if err != nil || n < 20 || res[0] != 0x01 || res[1] != 0x01 || string(res[8:20]) != string(req[8:20]) {
+		t.Fatalf("no binding success answer: %d bytes, %v", n, err)
+	}
+}
+
+// A pex bt swarm socket that cannot be bound fails the start, exit 1,
+// naming its flag, before any listening event: every socket (--listen,
+// --metrics, --http, the DHT's) is bound before any is announced. pex bt
+// crawl's DHT socket alike.
+func TestBinaryBTBindFailureNamesFlag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildPex(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyUDP, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busyUDP.Close()
+	tcp, udp := busy.Addr().String(), busyUDP.LocalAddr().String()
+	swarm := []string{"bt", "swarm", "--infohash", testIH, "--duration", "5s", "--dht-bootstrap", "127.0.0.1:9"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{append(swarm, "--listen", tcp, "--metrics", "127.0.0.1:0", "--http", "127.0.0.1:0"), "pex: --listen " + tcp + ": address already in use"},
+		{append(swarm, "--listen", "127.0.0.1:0", "--metrics", tcp, "--http", "127.0.0.1:0"), "pex: --metrics " + tcp + ": address already in use"},
+		{append(swarm, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--http", tcp), "pex: --http " + tcp + ": address already in use"},
+		{append(swarm, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--http", "127.0.0.1:0", "--dht-listen", udp), "pex: --dht-listen " + udp + ": address already in use"},
+		{[]string{"bt", "crawl", "--infohash", testIH, "--duration", "5s", "--dht-bootstrap", "127.0.0.1:9", "--dht-listen", udp}, "pex: --dht-listen " + udp + ": address already in use"},
+	} {
+		cmd := exec.Command(bin, c.args...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		ee, _ := err.(*exec.ExitError)
+		if ee == nil || ee.ExitCode() != 1 || stderr.String() != c.want+"\n" || strings.Contains(stdout.String(), "listening") {
+			t.Errorf("pex %v: %v\nstdout %q\nstderr %q, want %q", c.args, err, stdout.String(), stderr.String(), c.want)
+		}
 	}
 }

@@ -74,7 +74,7 @@ func (o *crawlOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.out, "out", "", "write the report to `FILE` (JSON), the graph to FILE.dot and the coverage to FILE.coverage.tsv")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	fs.BoolVar(&o.quiet, "quiet", false, cli.QuietUsage)
-	addLogLevel(fs, &o.logLevel)
+	cli.AddLogLevel(fs, &o.logLevel)
 	return fs
 }
 
@@ -95,7 +95,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c.NonNegativeDuration("idle", o.idle)
 	c.NonNegativeDuration("revisit", o.revisit)
 	c.HostPort("dht-listen", o.dhtListen)
-	checkLogLevel(&c, o.logLevel)
+	c.LogLevel(o.logLevel)
 	o.swarmFlags.check(&c)
 	c.OutputFile("out", o.out)
 	if err := c.Report(stderr); err != nil {
@@ -115,14 +115,23 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	pr := cli.NewPrinter(stdout, o.json).Quiet(o.quiet)
 	ih := target.InfoHash
+	peers, trackers := append(slices.Clone(o.peers), target.Peers...), append(slices.Clone(o.trackers), target.Trackers...)
+	useDHT := len(o.dhtBoot) > 0 && !target.Private
+	// The DHT's socket is bound before anything is printed: a port in use
+	// fails the start, naming --dht-listen.
+	var node *dht.Node
+	if useDHT {
+		if node, err = dht.Start(dht.Config{Listen: o.dhtListen, Bootstrap: o.dhtBoot}); err != nil {
+			return dhtBindError(o.dhtListen, err)
+		}
+		defer node.Close()
+	}
 	cr, err := crawl.New(ih, &crawl.Config{Concurrency: o.concurrency, PEXWait: o.pexWait, Revisit: o.revisit, NoAZMP: o.noAZMP, Encrypt: o.encrypt,
-		Logger: logger(o.logLevel, stderr)})
+		Logger: cli.Logger(o.logLevel, stderr)})
 	if err != nil {
 		return err
 	}
 	pr.Event("crawl", "infohash", hex.EncodeToString(ih[:]), "private", target.Private)
-	peers, trackers := append(slices.Clone(o.peers), target.Peers...), append(slices.Clone(o.trackers), target.Trackers...)
-	useDHT := len(o.dhtBoot) > 0 && !target.Private
 	for _, p := range peers {
 		ap, err := resolvePeer(p)
 		if err != nil {
@@ -141,12 +150,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				pr.Event("announced", "tracker", u, "peers", len(res.Peers))
 			}})
 	}
-	if useDHT {
-		node, err := dht.Start(dht.Config{Listen: o.dhtListen, Bootstrap: o.dhtBoot})
-		if err != nil {
-			return err
-		}
-		defer node.Close()
+	if node != nil {
 		pr.Event("dht", "addr", node.Addr().String())
 		cr.AddSource(&dht.Source{Node: node, InfoHash: ih, Report: func(n int, err error) {
 			if err != nil {

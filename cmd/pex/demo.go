@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -41,6 +42,7 @@ type demoOpts struct {
 	timeout            time.Duration
 	json, quiet        bool
 	noWebRTC, noDirect bool
+	logLevel           string
 }
 
 func (o *demoOpts) flagSet() *flag.FlagSet {
@@ -52,6 +54,7 @@ func (o *demoOpts) flagSet() *flag.FlagSet {
 	fs.BoolVar(&o.noDirect, "no-direct", false, "no node listens for direct TCP dials")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	fs.BoolVar(&o.quiet, "quiet", false, cli.QuietUsage+" (the summary is an event then)")
+	cli.AddLogLevel(fs, &o.logLevel)
 	return fs
 }
 
@@ -72,11 +75,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if o.timeout <= 0 {
 		c.Fail("timeout", "must be positive (got %v)", o.timeout)
 	}
+	c.LogLevel(o.logLevel)
 	if err := c.Report(stderr); err != nil {
 		return err
 	}
 	pr := cli.NewPrinter(stdout, o.json).Quiet(o.quiet)
-	d := &demo{pr: pr, want: o.want, start: time.Now(), noWebRTC: o.noWebRTC, noDirect: o.noDirect, quiet: o.quiet}
+	d := &demo{pr: pr, want: o.want, start: time.Now(), noWebRTC: o.noWebRTC, noDirect: o.noDirect, quiet: o.quiet,
+		logger: cli.Logger(o.logLevel, stderr)}
 	return d.run(ctx, o.nodes, o.timeout)
 }
 
@@ -92,6 +97,7 @@ type demo struct {
 	noWebRTC bool
 	noDirect bool
 	quiet    bool
+	logger   *slog.Logger // --log-level's, or nil: silent
 	pr       *cli.Printer
 	want     int
 	start    time.Time
@@ -113,7 +119,7 @@ func (d *demo) run(parent context.Context, n int, timeout time.Duration) error {
 	// Its relays too: every node is one address and prefix here, which
 	// the per-prefix relay share would hold to a quarter of the slots.
 	boot, err := pxp.New(demoNetwork, &pxp.Config{MaxPeers: n + 16, ReservedOutbound: -1, MaxHandshakes: n + 16, MaxHandshakesPerIP: n + 16,
-		MaxRelays: 4 * n, MaxRelaysPerPrefix: 4 * n})
+		MaxRelays: 4 * n, MaxRelaysPerPrefix: 4 * n, Logger: d.nodeLogger("boot")})
 	if err != nil {
 		return err
 	}
@@ -139,12 +145,13 @@ func (d *demo) run(parent context.Context, n int, timeout time.Duration) error {
 		d.pr.Text("nodes meet through relayed sessions")
 	}
 	for i := 1; i <= n; i++ {
-		ex, err := d.newNode(runCtx, i%2 == 1)
+		name := fmt.Sprintf("n%d", i)
+		ex, err := d.newNode(runCtx, name, i%2 == 1)
 		if err != nil {
 			stopAll()
 			return err
 		}
-		dn := &demoNode{name: fmt.Sprintf("n%d", i), ex: ex}
+		dn := &demoNode{name: name, ex: ex}
 		all = append(all, dn)
 		d.wg.Add(2)
 		go d.drainIncoming(runCtx, ex)
@@ -192,11 +199,20 @@ func (d *demo) run(parent context.Context, n int, timeout time.Duration) error {
 	return fmt.Errorf("demo: timed out after --timeout %v: %d of %d nodes reached %d peers (the others are in the summary)", timeout, reached, n, d.want)
 }
 
-// newNode makes a demo node: with WebRTC on loopback, a dialer for
-// advertised addresses, and, when listen is set, a TCP listener it
-// advertises.
-func (d *demo) newNode(ctx context.Context, listen bool) (*pxp.Exchange, error) {
-	opts := nodeOpts{iceLoopback: true, noWebRTC: d.noWebRTC, noDirect: d.noDirect}
+// nodeLogger is the logger of the demo node called name: --log-level's,
+// each line naming its node, or nil.
+func (d *demo) nodeLogger(name string) *slog.Logger {
+	if d.logger == nil {
+		return nil
+	}
+	return d.logger.With("node", name)
+}
+
+// newNode makes the demo node called name: with WebRTC on loopback, a
+// dialer for advertised addresses, and, when listen is set, a TCP
+// listener it advertises.
+func (d *demo) newNode(ctx context.Context, name string, listen bool) (*pxp.Exchange, error) {
+	opts := nodeOpts{iceLoopback: true, noWebRTC: d.noWebRTC, noDirect: d.noDirect, logger: d.nodeLogger(name)}
 	var ln net.Listener
 	var laddr net.Addr
 	if listen && !d.noDirect {

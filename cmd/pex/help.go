@@ -14,7 +14,7 @@ var prog = cli.NewProgram("pex",
 	"Run \"pex help COMMAND\" or \"pex COMMAND -h\" for a command's description,\n"+
 		"examples and flags. Exit status: 0 done, 1 failed (the reason is printed),\n"+
 		"2 bad command line, 130 pex demo interrupted (128 and the signal's number).\n"+
-		"PEX_DEBUG=1 logs the protocols to stderr.",
+		"--log-level debug (or PEX_DEBUG=1) logs the protocols to stderr.",
 	nodeCmd, demoCmd, btSwarmCmd, btCrawlCmd, turnCmd, versionCmd)
 
 var versionCmd = &cli.Command{

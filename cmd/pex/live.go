@@ -84,7 +84,7 @@ func withLive(l *web.Live, h http.Handler) http.Handler {
 func (n *node) pxpSnapshot() any {
 	st := n.ex.Stats()
 	now := time.Now()
-	s := liveSnapshot{Kind: "pxp", Title: "pex node · " + n.opts.network, Self: liveNode{ID: n.ex.ID()}, Peers: []livePeer{},
+	s := liveSnapshot{Kind: "pxp", Title: "pex node · " + n.opts.network, Self: liveNode{ID: n.ex.ID()}, Peers: []livePeer{}, Others: []liveNode{}, Edges: []liveEdge{},
 		Stats: map[string]int64{"peers": int64(st.Peers), "relays": int64(st.Relays), "getpeers_served": int64(st.GetPeersServed),
 			"getpeers served": int64(st.GetPeersServed), // the old key, for one release (docs/pex.md, "Output")
 
@@ -162,6 +162,9 @@ func (r *btRun) btSnapshot() any {
 	st := r.s.Stats()
 	s := liveSnapshot{Kind: "bt", Title: "pex bt swarm", Self: liveNode{ID: "self"}, Peers: []livePeer{}, Others: []liveNode{}, Edges: []liveEdge{},
 		Stats: map[string]int64{"peers": int64(st.Peers), "dialing": int64(st.Dialing),
+			"pex_in": int64(sumCounts(st.PEXReceived)), "pex_out": int64(sumCounts(st.PEXSent)),
+			// The old keys, for one release (docs/pex.md, "Output"); the
+			// page never showed them (it leaves out keys with a space).
 			"pex in": int64(sumCounts(st.PEXReceived)), "pex out": int64(sumCounts(st.PEXSent))}}
 	id := map[string]string{} // connection address -> node id
 	known := map[string]bool{}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,7 +39,7 @@ type node struct {
 	started  time.Time
 	connects atomic.Int64 // links that got a data stream (connect events)
 
-	logger *slog.Logger // PEX_DEBUG's, or silent
+	logger *slog.Logger // --log-level's (or PEX_DEBUG's), or silent
 	natMu  sync.Mutex
 	nat    natState
 }
@@ -224,6 +225,11 @@ func (n *node) eventLoop() {
 				n.natCheck(n.ctx)
 			}()
 		case pxp.EventError:
+			var nm *pxp.NetworkMismatchError
+			if ev.Peer != nil && errors.As(ev.Err, &nm) {
+				n.incomingMismatch(ev.Peer.RemoteAddr().String(), ev.Peer.Transport(), nm)
+				continue
+			}
 			f := []any{"error", ev.Err.Error()}
 			source := ""
 			if ev.Peer != nil {
@@ -234,4 +240,16 @@ func (n *node) eventLoop() {
 			n.pr.Limited(source+" "+cli.ErrorKind(ev.Err), "error", f...)
 		}
 	}
+}
+
+// incomingMismatch reports a peer of another network that connected to
+// this node: once a remote host and network, its repeats counted (they
+// are summed up in a suppressed event when their window ends). Nothing
+// on this side can heal it, and a peer that retries must not flood the
+// output with errors.
+func (n *node) incomingMismatch(remote, transport string, nm *pxp.NetworkMismatchError) {
+	theirs := strings.Join(quoteAll(nm.Theirs), " and ")
+	n.pr.Once("network-mismatch incoming "+cli.HostOf(remote)+" "+theirs, "network-mismatch",
+		"side", "incoming", "remote", remote, "transport", transport, "network", nm.Ours, "their_networks", nm.Theirs,
+		"reason", fmt.Sprintf("%s is on network %s, this node on %q: refused", remote, theirs, nm.Ours))
 }

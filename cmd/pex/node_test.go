@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 
@@ -174,8 +178,9 @@ func TestNodeBootstrapRetried(t *testing.T) {
 
 // A node that reaches none of its --connect peers by --bootstrap-timeout
 // or --duration exits 1 with the reason; a handshake failed for a
-// mismatched network is one event on each side (network-mismatch on the
-// dialing one, error on the other), and not tried again.
+// mismatched network is one network-mismatch event on each side (side
+// outgoing on the dialing one, incoming on the other), and not tried
+// again.
 func TestNodeBootstrapDeadline(t *testing.T) {
 	for _, deadline := range [][]string{{"--bootstrap-timeout", "1500ms"}, {"--duration", "1500ms"}} {
 		var errOut strings.Builder
@@ -192,10 +197,79 @@ func TestNodeBootstrapDeadline(t *testing.T) {
 	}
 	tries := b.count("network-mismatch")
 	// a reports the failure as it sees it: wait (bounded) for it.
-	a.waitUntil(10*time.Second, func() bool { return a.countLocked("error") >= tries })
-	if tries != 1 || b.count("dial-failed") != 0 || a.count("error") != tries || b.count("error") != 0 {
-		t.Fatalf("%d failed dials: %d error events at the listener, %d at the dialer; want one each", tries, a.count("error"), b.count("error"))
+	a.waitUntil(10*time.Second, func() bool { return a.countLocked("network-mismatch") >= tries })
+	if tries != 1 || b.count("dial-failed") != 0 || a.count("network-mismatch") != tries || a.count("error") != 0 || b.count("error") != 0 {
+		t.Fatalf("%d failed dials: %d network-mismatch and %d error events at the listener, %d errors at the dialer; want one network-mismatch each",
+			tries, a.count("network-mismatch"), a.count("error"), b.count("error"))
 	}
+}
+
+// A peer of another network that connects to a node, again and again
+// (a --connect node restarted by its supervisor, or one that retries), is
+// one network-mismatch event (side incoming, the remote address and both
+// networks) at the node it connects to; its repeats are counted, summed
+// up in a suppressed event, not printed as errors.
+func TestNodeIncomingNetworkMismatch(t *testing.T) {
+	a, stop := startNode(t, "--network", "one", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--no-webrtc")
+	addr := a.wait(t, "listening", func(ev map[string]any) bool { return ev["transport"] == "tcp" })["addr"].(string)
+	metricsAddr := a.wait(t, "listening", func(ev map[string]any) bool { return ev["transport"] == "metrics" })["addr"].(string)
+	const tries = 3
+	for range tries {
+		var errOut strings.Builder
+		if code := run(context.Background(), []string{"node", "--network", "two", "--no-webrtc", "--connect", addr}, io.Discard, &errOut); code != 1 ||
+			!strings.Contains(errOut.String(), addr+` is on network "one", this node on "two"`) {
+			t.Fatalf("the node of another network: exit %d, %q", code, errOut.String())
+		}
+	}
+	// The listener counts each refused link before it reports it: once
+	// its count is in, every report is on its way to the event loop.
+	deadline := time.Now().Add(10 * time.Second)
+	for protocolErrors(t, metricsAddr, "network") < tries {
+		if time.Now().After(deadline) {
+			t.Fatalf("the listener counted %v network mismatches, want %d", protocolErrors(t, metricsAddr, "network"), tries)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("the listener: exit %d", code)
+	}
+	if n := a.count("network-mismatch"); n != 1 || a.count("error") != 0 {
+		t.Fatalf("%d network-mismatch and %d error events for %d links of another network; want 1 and 0: %v", n, a.count("error"), tries, a.evs)
+	}
+	ev := a.wait(t, "network-mismatch", nil)
+	remote, _ := ev["remote"].(string)
+	if ev["side"] != "incoming" || cli.HostOf(remote) != "127.0.0.1" || ev["network"] != "one" || fmt.Sprint(ev["their_networks"]) != "[two]" || ev["transport"] != "tcp" ||
+		!strings.Contains(fmt.Sprint(ev["reason"]), `is on network "two", this node on "one"`) {
+		t.Fatalf("network-mismatch %v", ev)
+	}
+	sup := a.wait(t, "suppressed", func(ev map[string]any) bool { return ev["of"] == "network-mismatch" })
+	if sup["count"] != float64(tries-1) || sup["side"] != "incoming" || a.count("suppressed") != 1 {
+		t.Fatalf("suppressed %v; want a count of %d", sup, tries-1)
+	}
+}
+
+// protocolErrors is the node's pex_pxp_protocol_errors_total of kind, as
+// its --metrics at addr serves it.
+func protocolErrors(t *testing.T, addr, kind string) float64 {
+	t.Helper()
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range fams["pex_pxp_protocol_errors_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "kind" && l.GetValue() == kind {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 // A --connect peer of another network is not dialed again: the node says

@@ -119,7 +119,7 @@ func (n *node) bootstrap(ctx context.Context, addr string) {
 		var nm *pxp.NetworkMismatchError
 		if errors.As(err, &nm) { // no redial will heal this
 			n.state.failure(addr)
-			n.pr.Event("network-mismatch", "remote", addr, "network", nm.Ours, "their_networks", nm.Theirs, "retry", false,
+			n.pr.Event("network-mismatch", "side", "outgoing", "remote", addr, "network", nm.Ours, "their_networks", nm.Theirs, "retry", false,
 				"reason", fmt.Sprintf("%s is on network %s, this node on %q: not dialed again", addr, strings.Join(quoteAll(nm.Theirs), " and "), nm.Ours))
 			n.boot.failed(addr, err)
 			return

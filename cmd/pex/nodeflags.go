@@ -27,6 +27,9 @@ type nodeOpts struct {
 	json    bool
 	quiet   bool
 
+	logLevel string       // --log-level
+	logger   *slog.Logger // the protocols' logger it asks for (cli.Logger), or nil: silent
+
 	iceLoopback bool
 	iceServers  cli.ListFlag
 	noWebRTC    bool
@@ -77,10 +80,7 @@ func (o *nodeOpts) page() web.Page {
 // exchangeConfig builds the pxp configuration the flags ask for. listenAddr
 // is the TCP address actually listened on, if any.
 func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
-	cfg := &pxp.Config{MaxPeers: o.maxPeers, MaxRelays: o.maxRelays}
-	if os.Getenv("PEX_DEBUG") != "" {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
+	cfg := &pxp.Config{MaxPeers: o.maxPeers, MaxRelays: o.maxRelays, Logger: o.logger}
 	if !o.noWebRTC {
 		wc := &webrtc.Config{Loopback: o.iceLoopback, Logger: cfg.Logger, ICEServers: o.iceServers, ICEUsername: o.turnUser, ICECredential: o.turnPass}
 		up, err := webrtc.New(wc)
@@ -156,6 +156,7 @@ func (o *nodeOpts) flagSet() *flag.FlagSet {
 	fs.BoolVar(&o.noPortmap, "no-portmap", false, "do not ask the router (NAT-PMP, PCP, UPnP) to map the --listen port")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	fs.BoolVar(&o.quiet, "quiet", false, cli.QuietUsage)
+	cli.AddLogLevel(fs, &o.logLevel)
 	o.addWebRTCFlags(fs)
 	return fs
 }
@@ -208,6 +209,7 @@ func (o *nodeOpts) check(fs *flag.FlagSet, stderr io.Writer) error {
 	c.HostPort("http", o.http)
 	c.HostPort("ws", o.ws)
 	c.HostPort("metrics", o.metrics)
+	c.LogLevel(o.logLevel)
 	given := cli.Given(fs)
 	if os.Getenv(turnPassEnv) != "" {
 		given[turnPassEnv] = true
@@ -258,6 +260,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := o.check(fs, stderr); err != nil {
 		return err
 	}
+	o.logger = cli.Logger(o.logLevel, stderr)
 	pr := cli.NewPrinter(stdout, o.json).Quiet(o.quiet)
 	n := &node{opts: o, pr: pr}
 	return n.run(ctx)

@@ -72,7 +72,7 @@ func (n *node) warnCredentials() {
 	}
 }
 
-// newExchange builds the node's exchange (and its logger, PEX_DEBUG's)
+// newExchange builds the node's exchange (and its logger, --log-level's)
 // from the flags and the listener's address; it returns the address the
 // node advertises, if any.
 func (n *node) newExchange() (advertise string, err error) {
@@ -146,6 +146,11 @@ func (n *node) acceptWS(ctx context.Context) func(*ws.Conn) {
 		go func() {
 			defer n.wg.Done()
 			dc, err := n.ex.Accept(ctx, c)
+			var nm *pxp.NetworkMismatchError
+			if errors.As(err, &nm) {
+				n.incomingMismatch(c.RemoteAddr().String(), "ws", nm)
+				return
+			}
 			if err != nil {
 				n.pr.Event("error", "error", err.Error(), "transport", "ws")
 				return

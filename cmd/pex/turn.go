@@ -32,7 +32,8 @@ var turnCmd = &cli.Command{
 		"NAME:PASSWORD, which ps and the shell's history show. Relays to loopback, " +
 		"link-local, private and unspecified addresses are refused unless --allow-private. " +
 		"Peers use it with pex node --ice-server stun:HOST:PORT --ice-server " +
-		"turn:HOST:PORT --turn-user NAME --turn-pass-file FILE. At the end (SIGINT or " +
+		"turn:HOST:PORT --turn-user NAME --turn-pass-file FILE. --log-level debug logs " +
+		"each STUN and TURN request pion/turn handles to stderr. At the end (SIGINT or " +
 		"SIGTERM) it prints a summary event.",
 	Required: []string{"listen", "relay-ip"},
 	Examples: []string{
@@ -50,6 +51,7 @@ type turnOpts struct {
 	maxTotal               int
 	allowPrivate           bool
 	json, quiet            bool
+	logLevel               string
 }
 
 // turnUsersEnv is the environment variable pex turn reads users from.
@@ -70,6 +72,7 @@ func (o *turnOpts) flagSet() *flag.FlagSet {
 	fs.BoolVar(&o.allowPrivate, "allow-private", false, "relay to loopback, link-local and private addresses too (labs)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	fs.BoolVar(&o.quiet, "quiet", false, cli.QuietUsage)
+	cli.AddLogLevel(fs, &o.logLevel)
 	return fs
 }
 
@@ -127,6 +130,7 @@ func (o *turnOpts) check(fs *flag.FlagSet, stderr io.Writer) (users map[string]s
 	if o.maxAllocations < 1 || o.maxTotal < 1 {
 		c.Fail("max-allocations", "--max-allocations and --max-total must be at least 1")
 	}
+	c.LogLevel(o.logLevel)
 	return users, c.Report(stderr)
 }
 
@@ -151,6 +155,7 @@ func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	srv, err := webrtc.NewTURNServer(webrtc.TURNConfig{
 		PacketConn: pc, RelayIP: relay, Realm: o.realm, Users: users,
 		MaxAllocations: o.maxAllocations, MaxTotal: o.maxTotal, AllowPrivate: o.allowPrivate,
+		Logger: cli.Logger(o.logLevel, stderr),
 		OnAllocation: func(user string, client, relay net.Addr) {
 			allocations.Add(1)
 			open.Add(1)

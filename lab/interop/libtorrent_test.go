@@ -26,10 +26,12 @@ func requireLibtorrent(t *testing.T) {
 }
 
 type ltPeer struct {
-	IP     string `json:"ip"`
-	Port   int    `json:"port"`
-	Source int    `json:"source"`
-	Client string `json:"client"`
+	IP          string `json:"ip"`
+	Port        int    `json:"port"`
+	Source      int    `json:"source"`
+	Client      string `json:"client"`
+	UTP         bool   `json:"utp"`         // the link runs over uTP
+	Holepunched bool   `json:"holepunched"` // libtorrent opened it on a BEP 55 connect
 }
 
 // ltNode is a running testdata/bt/lt_node.py: it prints its peers (and

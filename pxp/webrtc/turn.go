@@ -3,10 +3,12 @@ package webrtc
 import (
 	"cmp"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
 
+	"github.com/pion/logging"
 	"github.com/pion/turn/v5"
 )
 
@@ -32,6 +34,10 @@ type TURNConfig struct {
 	// OnAllocation and OnAllocationClosed, when set, report allocations.
 	OnAllocation       func(user string, client, relay net.Addr)
 	OnAllocationClosed func(user string, client net.Addr)
+	// Logger receives pion/turn's own log lines (each request at debug,
+	// refused permissions at info, failures at warn and error; its trace
+	// at LevelTrace), with the attribute scope; nil means silent.
+	Logger *slog.Logger
 }
 
 // TURNServer is a STUN and TURN server (pion/turn) for the operators of
@@ -58,9 +64,13 @@ func NewTURNServer(cfg TURNConfig) (*TURNServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	var logs logging.LoggerFactory = quietLogger{}
+	if cfg.Logger != nil {
+		logs = slogFactory{cfg.Logger}
+	}
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm:         cfg.Realm,
-		LoggerFactory: quietLogger{},
+		LoggerFactory: logs,
 		AuthHandler: func(ra *turn.RequestAttributes) (string, []byte, bool) {
 			key, ok := keys[ra.Username]
 			return ra.Username, key, ok

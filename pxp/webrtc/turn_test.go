@@ -1,7 +1,11 @@
 package webrtc
 
 import (
+	"fmt"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,4 +74,65 @@ func TestTURNServer(t *testing.T) {
 	if _, _, err := target.ReadFrom(make([]byte, 10)); err == nil {
 		t.Fatal("the relay sent to a loopback address")
 	}
+}
+
+// A TURN server given a Logger logs pion/turn's own lines through it,
+// with their scope and at slog's levels; pion's trace is below debug.
+func TestTURNServerLogger(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	srv, err := NewTURNServer(TURNConfig{PacketConn: pc, RelayIP: net.IPv4(127, 0, 0, 1),
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c, err := turn.NewClient(&turn.ClientConfig{STUNServerAddr: pc.LocalAddr().String(), Conn: conn, LoggerFactory: quietLogger{}, RTO: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SendBindingRequest(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close() // the request was answered, so logged: every line is in
+	want := fmt.Sprintf(`level=DEBUG msg="Received BindingRequest from %s" scope=turn`, conn.LocalAddr())
+	if !strings.Contains(logs.String(), want) {
+		t.Fatalf("logged %q, want a line with %q", logs.String(), want)
+	}
+	var trace syncBuffer
+	l := slogFactory{slog.New(slog.NewTextHandler(&trace, &slog.HandlerOptions{Level: LevelTrace}))}.NewLogger("ice")
+	l.Tracef("check %d", 1)
+	l.Errorf("failed %s", "x")
+	if got := trace.String(); !strings.Contains(got, `level=DEBUG-4 msg="check 1" scope=ice`) || !strings.Contains(got, `level=ERROR msg="failed x" scope=ice`) {
+		t.Fatalf("trace logger wrote %q", got)
+	}
+}
+
+// syncBuffer is a strings.Builder safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	sb strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.String()
 }

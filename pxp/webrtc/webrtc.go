@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -224,6 +225,44 @@ func (quietLogger) NewLogger(scope string) logging.LeveledLogger {
 	}
 	return logging.NewDefaultLeveledLoggerForScope("", logging.LogLevelDisabled, io.Discard)
 }
+
+// slogFactory hands pion's components loggers that write to one
+// *slog.Logger, each line with pion's scope ("turn", "ice"). pion's
+// levels map to slog's, its trace below slog's debug (LevelTrace).
+type slogFactory struct{ l *slog.Logger }
+
+// LevelTrace is the slog level of pion's trace messages: below
+// slog.LevelDebug, so that a debug logger leaves them out.
+const LevelTrace = slog.LevelDebug - 4
+
+func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
+	return slogLeveled{f.l.With("scope", scope)}
+}
+
+// slogLeveled is pion's logging.LeveledLogger over a *slog.Logger.
+type slogLeveled struct{ l *slog.Logger }
+
+func (s slogLeveled) log(level slog.Level, msg string) {
+	s.l.Log(context.Background(), level, msg)
+}
+
+// logf formats only what the logger would print.
+func (s slogLeveled) logf(level slog.Level, format string, args ...any) {
+	if s.l.Enabled(context.Background(), level) {
+		s.l.Log(context.Background(), level, fmt.Sprintf(format, args...))
+	}
+}
+
+func (s slogLeveled) Trace(msg string)                  { s.log(LevelTrace, msg) }
+func (s slogLeveled) Tracef(format string, args ...any) { s.logf(LevelTrace, format, args...) }
+func (s slogLeveled) Debug(msg string)                  { s.log(slog.LevelDebug, msg) }
+func (s slogLeveled) Debugf(format string, args ...any) { s.logf(slog.LevelDebug, format, args...) }
+func (s slogLeveled) Info(msg string)                   { s.log(slog.LevelInfo, msg) }
+func (s slogLeveled) Infof(format string, args ...any)  { s.logf(slog.LevelInfo, format, args...) }
+func (s slogLeveled) Warn(msg string)                   { s.log(slog.LevelWarn, msg) }
+func (s slogLeveled) Warnf(format string, args ...any)  { s.logf(slog.LevelWarn, format, args...) }
+func (s slogLeveled) Error(msg string)                  { s.log(slog.LevelError, msg) }
+func (s slogLeveled) Errorf(format string, args ...any) { s.logf(slog.LevelError, format, args...) }
 
 // certStore keeps one DTLS certificate for an Upgrader's upgrades: making
 // one (an ECDSA key) for each upgrade cost as much as a tenth of setting

@@ -1,8 +1,18 @@
 #!/usr/bin/python3
 # A libtorrent (python3-libtorrent, Debian) node driven by pex's interop
-# tests. DHT, LSD, UPnP, NAT-PMP and uTP are off. Prints one JSON object a
-# line: {"event":"listening"}, then {"event":"peers","peers":[...]} twice a
-# second, where source is libtorrent's peer_source_flags (4 = pex).
+# tests. DHT, LSD, UPnP and NAT-PMP are off; uTP is off unless --utp is
+# given, and --no-tcp turns TCP off both ways (so that only uTP is left).
+# Prints one JSON object a line: {"event":"listening"}, then
+# {"event":"peers","peers":[...]} twice a second, where source is
+# libtorrent's peer_source_flags (4 = pex), utp says whether the link runs
+# over uTP and holepunched whether libtorrent opened it on a BEP 55 connect
+# message; with --log-holepunch, each of libtorrent's HOLEPUNCH log lines
+# as {"event":"holepunch","msg":...}.
+#
+# ut_holepunch needs no setting: libtorrent 2.0 lists it in every extended
+# handshake it sends (bt_peer_connection::write_extensions), uTP on or off.
+# What uTP changes is what it does with a BEP 55 connect message: it dials
+# the named peer over uTP only when enable_outgoing_utp is on.
 import argparse, json, sys, time
 import libtorrent as lt
 
@@ -15,19 +25,32 @@ ap.add_argument('--seed', action='store_true')
 ap.add_argument('--duration', type=float, default=60)
 ap.add_argument('--download-rate', type=int, default=0)  # bytes/s, 0 = unlimited
 ap.add_argument('--block', action='append', default=[])  # refuse this IP both ways
+ap.add_argument('--utp', action='store_true')  # accept and dial uTP
+ap.add_argument('--no-tcp', action='store_true')  # neither accept nor dial TCP
+ap.add_argument('--log-holepunch', action='store_true')  # print libtorrent's HOLEPUNCH log lines
 a = ap.parse_args()
 
 def out(ev):
     sys.stdout.write(json.dumps(ev) + '\n')
     sys.stdout.flush()
 
+# peer_info::utp_socket (1 << 17 in libtorrent 2.0's peer_info.hpp); the
+# Python binding does not name it.
+UTP_SOCKET = int(getattr(lt.peer_info, 'utp_socket', 1 << 17))
+HOLEPUNCHED = int(getattr(lt.peer_info, 'holepunched', 1 << 15))
+
+mask = lt.alert.category_t.error_notification | lt.alert.category_t.peer_notification | lt.alert.category_t.connect_notification
+if a.log_holepunch:
+    # Every peer's log: the HOLEPUNCH lines are picked out below.
+    mask |= lt.alert.category_t.peer_log_notification
 s = lt.session({
     'listen_interfaces': a.listen,
     'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-    'enable_incoming_utp': False, 'enable_outgoing_utp': False,
-    'enable_incoming_tcp': True, 'enable_outgoing_tcp': True,
+    'enable_incoming_utp': a.utp, 'enable_outgoing_utp': a.utp,
+    'enable_incoming_tcp': not a.no_tcp, 'enable_outgoing_tcp': not a.no_tcp,
     'allow_multiple_connections_per_ip': True,
-    'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.peer_notification | lt.alert.category_t.connect_notification,
+    'alert_mask': mask,
+    'alert_queue_size': 100000 if a.log_holepunch else 2000,
     'user_agent': 'libtorrent-test',
     'download_rate_limit': a.download_rate,
     'ignore_limits_on_local_network': False,
@@ -49,11 +72,17 @@ end = time.time() + a.duration
 while time.time() < end:
     peers = []
     for pi in h.get_peer_info():
+        flags = int(pi.flags)
         peers.append({'ip': pi.ip[0], 'port': pi.ip[1], 'source': int(pi.source),
-                      'client': pi.client.decode('utf-8', 'replace') if isinstance(pi.client, bytes) else pi.client})
+                      'client': pi.client.decode('utf-8', 'replace') if isinstance(pi.client, bytes) else pi.client,
+                      'utp': bool(flags & UTP_SOCKET), 'holepunched': bool(flags & HOLEPUNCHED)})
     st = h.status()
     out({'event': 'peers', 'peers': peers, 'list_peers': st.list_peers, 'state': str(st.state)})
     for al in s.pop_alerts():
         if isinstance(al, lt.peer_disconnected_alert):
             out({'event': 'disconnected', 'peer': '%s:%d' % (al.endpoint[0], al.endpoint[1]), 'reason': al.message()})
+        elif a.log_holepunch and isinstance(al, lt.peer_log_alert):
+            m = al.message()
+            if 'HOLEPUNCH' in m:
+                out({'event': 'holepunch', 'msg': m})
     time.sleep(0.5)

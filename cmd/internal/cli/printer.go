@@ -24,6 +24,7 @@ type Printer struct {
 	quiet bool // events only: Text prints nothing
 
 	repeats map[string]*repeat              // events of one kind from one source, by key
+	once    map[string]*repeat              // Once's keys, kept for the printer's life
 	closed  bool                            // nothing more is printed
 	tap     func(name string, fields []any) // also told every event printed (the live view's log)
 	now     func() time.Time                // the clock events are stamped with; nil: Clock
@@ -140,6 +141,34 @@ func (p *Printer) Limited(key, name string, fields ...any) {
 	p.Event(name, fields...)
 }
 
+// Once prints an event the first time key is seen, and only counts the
+// later ones: a window (RepeatWindow, from the first repeat) that had
+// any ends with one suppressed event summing them up (Flush). It is for
+// a failure that repeating cannot change, said once per source (past
+// maxRepeatKeys sources, the rest share one key).
+func (p *Printer) Once(key, name string, fields ...any) {
+	p.mu.Lock()
+	if p.once == nil {
+		p.once = map[string]*repeat{}
+	}
+	r := p.once[key]
+	if r == nil && len(p.once) >= maxRepeatKeys {
+		key = "(many sources)"
+		r = p.once[key]
+	}
+	if r == nil {
+		p.once[key] = &repeat{name: name, fields: fields}
+		p.mu.Unlock()
+		p.Event(name, fields...)
+		return
+	}
+	if r.suppressed == 0 {
+		r.start = time.Now()
+	}
+	r.suppressed++
+	p.mu.Unlock()
+}
+
 // Flush prints the summaries of windows that have ended (or all, at the
 // end of a run).
 func (p *Printer) Flush(all bool) {
@@ -151,16 +180,28 @@ func (p *Printer) Flush(all bool) {
 			p.summaryLocked(key, r)
 		}
 	}
+	for _, r := range p.once {
+		if n := r.suppressed; n > 0 && (all || now.Sub(r.start) >= RepeatWindow) {
+			r.suppressed = 0 // before the lock is let go: repeats from now on are the next window's
+			p.suppressedLocked(r.name, n, r.fields)
+		}
+	}
 }
 
 // summaryLocked prints how many events of key were left out, and forgets
 // the key.
 func (p *Printer) summaryLocked(key string, r *repeat) {
 	delete(p.repeats, key)
-	if r.suppressed == 0 {
-		return
+	if r.suppressed > 0 {
+		p.suppressedLocked(r.name, r.suppressed, r.fields)
 	}
-	fields := append([]any{"of", r.name, "count", r.suppressed, "window_s", Seconds(RepeatWindow), "seconds", int(RepeatWindow.Seconds())}, r.fields...)
+}
+
+// suppressedLocked prints a suppressed event: count events called name
+// were left out; first are the first one's fields. It lets go of p.mu
+// while it prints.
+func (p *Printer) suppressedLocked(name string, count int, first []any) {
+	fields := append([]any{"of", name, "count", count, "window_s", Seconds(RepeatWindow), "seconds", int(RepeatWindow.Seconds())}, first...)
 	p.mu.Unlock()
 	p.Event("suppressed", fields...)
 	p.mu.Lock()

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +95,42 @@ func TestFieldCheckerSuppressed(t *testing.T) {
 	c.Check("suppressed", []any{"of", "other", "count", 3, "window_s", 10, "reached", false})
 	if len(c.Problems) != 1 || !strings.HasPrefix(c.Problems[0], "suppressed: reached is a bool") {
 		t.Fatalf("problems: %q", c.Problems)
+	}
+}
+
+// Once prints the first event of a key and only counts the rest: each
+// window with repeats ends with one suppressed event, and the key is
+// never printed again.
+func TestPrinterOnce(t *testing.T) {
+	var sb strings.Builder
+	p := NewPrinter(&sb, true)
+	for range 1000 {
+		p.Once("10.0.0.1 two", "network-mismatch", "side", "incoming", "remote", "10.0.0.1:1")
+	}
+	p.Once("10.0.0.2 two", "network-mismatch", "side", "incoming", "remote", "10.0.0.2:1")
+	p.Flush(false) // no window has ended: nothing to sum up yet
+	if n := strings.Count(sb.String(), "\n"); n != 2 {
+		t.Fatalf("%d lines before the flush, want the 2 first events:\n%s", n, sb.String())
+	}
+	p.Flush(true)
+	p.Once("10.0.0.1 two", "network-mismatch", "side", "incoming", "remote", "10.0.0.1:2")
+	p.Flush(true)
+	p.Flush(true) // nothing new: nothing printed
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(sb.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprint(m["event"], " ", m["remote"], " ", m["count"]))
+	}
+	want := []string{
+		"network-mismatch 10.0.0.1:1 <nil>",
+		"network-mismatch 10.0.0.2:1 <nil>",
+		"suppressed 10.0.0.1:1 999",
+		"suppressed 10.0.0.1:1 1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
