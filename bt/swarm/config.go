@@ -143,7 +143,7 @@ type Config struct {
 	// time.
 	Clock Clock
 	// Holepunch bounds hole punching (BEP 55), which a swarm with a uTP
-	// socket (ServeUTP) does in every role; the zero value means the
+	// socket (UseUTP) does in every role; the zero value means the
 	// defaults.
 	Holepunch HolepunchConfig
 }

@@ -13,31 +13,46 @@ import (
 )
 
 // How a peer is dialed: over TCP, or over uTP (BEP 29) when the swarm has
-// a uTP socket (ServeUTP). As libtorrent does, a peer that PEX flags as
-// speaking uTP (0x04, or 0x08, hole punching, which needs uTP) is tried
-// over uTP first and TCP after; any other over TCP, and over uTP when its
-// TCP port refused the connection (the host is up, but takes no TCP). A
-// uTP dial leaves from the socket's port, the one its TCP listener has
-// too, so that the peers and relays that see it see an address they can
-// name (BEP 55).
+// a uTP socket (UseUTP). As libtorrent does, every peer is tried over
+// uTP first and over TCP when that fails; a peer that PEX flags as
+// speaking uTP (0x04, or 0x08, hole punching, which needs uTP) is given
+// longer. A uTP dial leaves from the socket's port, the one its TCP
+// listener has too, so that the peers and relays that see the link see an
+// address they can name (BEP 55): libtorrent, as a relay, finds a peer
+// only by the address its link comes from, and a TCP link comes from a
+// port nobody can punch to.
 
-// UTPDialTimeout bounds a uTP connection's set-up. It is shorter than a
-// TCP dial's: libutp gives up on a SYN unanswered for a few seconds, and a
-// peer that does not answer uTP is tried over TCP after.
-const UTPDialTimeout = 5 * time.Second
+// UTPDialTimeout bounds a uTP connection's set-up to a peer flagged as
+// speaking uTP, UTPProbeTimeout to any other (a host that takes no uTP
+// answers nothing: no ICMP reaches a uTP socket). Both are shorter than a
+// TCP dial's; a peer that does not answer is tried over TCP after.
+const (
+	UTPDialTimeout  = 5 * time.Second
+	UTPProbeTimeout = 3 * time.Second
+)
 
-// ServeUTP accepts uTP connections on u, as Serve does on a TCP listener,
-// and dials uTP peers and hole punches (BEP 55) from it, until the swarm
-// is closed, which closes u. A swarm takes one uTP socket.
-func (s *Swarm) ServeUTP(u *utp.Socket) error {
+// UseUTP gives the swarm its uTP socket: from its return on, peers are
+// dialed over uTP first and hole punches (BEP 55) go through u, and a
+// goroutine accepts u's connections, as Serve does a TCP listener's, until
+// the swarm is closed, which closes u. A swarm takes one uTP socket; give
+// it before adding peers, so that their dials can use it.
+func (s *Swarm) UseUTP(u *utp.Socket) error {
 	s.mu.Lock()
-	if s.utp != nil && !s.closed {
-		s.mu.Unlock()
-		return errors.New("swarm: ServeUTP called twice")
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		u.Close()
+		return errors.New("swarm: closed")
+	case s.utp != nil:
+		return errors.New("swarm: UseUTP called twice")
 	}
 	s.utp = u
-	s.mu.Unlock()
-	return s.Serve(u)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.Serve(u)
+	}()
+	return nil
 }
 
 // utpSocket returns the swarm's uTP socket, nil when it has none.
@@ -75,37 +90,27 @@ func (s *Swarm) dialAndRun(addr netip.AddrPort, source string, from netip.AddrPo
 func (s *Swarm) dial(addr netip.AddrPort, flags pex.Flags) (net.Conn, bool, error) {
 	u := s.utpSocket()
 	if u == nil {
-		return s.dialOver(addr, nil)
+		return s.dialOver(addr, nil, 0)
 	}
+	wait := UTPProbeTimeout
 	if flags&(pex.FlagUTP|pex.FlagHolepunch) != 0 {
-		c, enc, err := s.dialOver(addr, u)
-		if err == nil || s.ctx.Err() != nil {
-			return c, enc, err
-		}
-		s.cfg.Logger.Debug("swarm: uTP dial failed, trying TCP", "peer", addr, "err", err)
-		return s.dialOver(addr, nil)
+		wait = UTPDialTimeout
 	}
-	c, enc, err := s.dialOver(addr, nil)
-	if err == nil || !refused(err) || s.ctx.Err() != nil {
+	c, enc, err := s.dialOver(addr, u, wait)
+	if err == nil || s.ctx.Err() != nil {
 		return c, enc, err
 	}
-	s.cfg.Logger.Debug("swarm: TCP refused, trying uTP", "peer", addr, "err", err)
-	if c, enc, uerr := s.dialOver(addr, u); uerr == nil {
-		return c, enc, nil
-	}
-	return nil, false, err
+	s.cfg.Logger.Debug("swarm: uTP dial failed, trying TCP", "peer", addr, "err", err)
+	return s.dialOver(addr, nil, 0)
 }
 
-// refused reports a dial the peer's host answered with a refusal.
-func refused(err error) bool { return dialOutcome(err) == "refused" }
-
-// dialOver connects to addr over uTP from u, or over TCP when u is nil:
-// with EncryptOutgoing, first with MSE (RC4 preferred) and, when that
-// fails, once more in the clear.
-func (s *Swarm) dialOver(addr netip.AddrPort, u *utp.Socket) (net.Conn, bool, error) {
+// dialOver connects to addr over uTP from u within wait, or over TCP when
+// u is nil: with EncryptOutgoing, first with MSE (RC4 preferred) and, when
+// that fails, once more in the clear.
+func (s *Swarm) dialOver(addr netip.AddrPort, u *utp.Socket, wait time.Duration) (net.Conn, bool, error) {
 	raw := func() (net.Conn, error) {
 		if u != nil {
-			ctx, cancel := context.WithTimeout(s.ctx, min(UTPDialTimeout, s.cfg.HandshakeTimeout))
+			ctx, cancel := context.WithTimeout(s.ctx, min(wait, s.cfg.HandshakeTimeout))
 			defer cancel()
 			return u.DialContext(ctx, addr)
 		}

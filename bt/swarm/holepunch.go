@@ -14,7 +14,7 @@ import (
 )
 
 // Hole punching (BEP 55, ut_holepunch) in its three roles, for a swarm
-// with a uTP socket (ServeUTP):
+// with a uTP socket (UseUTP):
 //
 //   - initiator: a peer PEX flagged 0x08 that cannot be dialed is asked
 //     for (rendezvous) through a connected peer that named it and lists

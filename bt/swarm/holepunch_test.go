@@ -117,7 +117,7 @@ func newHPNode(t *testing.T, ih [20]byte, fw bool, noTCP map[uint16]bool, hc Hol
 	}
 	n.s = s
 	go s.Serve(ln)
-	go s.ServeUTP(u)
+	s.UseUTP(u)
 	go func() {
 		defer close(n.done)
 		for ev := range s.Events() {
@@ -238,5 +238,29 @@ func TestHolepunchJoinsFirewalledPeers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With uTP on, a peer is dialed over uTP first (as libtorrent does), from
+// the listen port: the link runs over uTP and the other side sees it come
+// from the dialer's listen address.
+func TestDialsOverUTPFirst(t *testing.T) {
+	if !utp.Supported() {
+		t.Skip("no uTP in this build")
+	}
+	ih := [20]byte{6, 6}
+	a := newHPNode(t, ih, false, nil, HolepunchConfig{}, false)
+	b := newHPNode(t, ih, false, nil, HolepunchConfig{}, false)
+	b.s.AddPeer(a.ap, SourceManual)
+	if !until(10*time.Second, func() bool { _, ok := a.linkTo(b); return ok }) {
+		t.Fatalf("not linked: b's events %+v", b.events(EventDialFailed))
+	}
+	pa, _ := a.linkTo(b)
+	pb, _ := b.linkTo(a)
+	if !pa.UTP || !pb.UTP || pa.Addr != b.ap || pa.Outgoing || !pb.Outgoing {
+		t.Fatalf("a sees %+v, b sees %+v: want one uTP link b dialed from its listen address %v", pa, pb, b.ap)
+	}
+	if d := a.events(EventDisconnected); len(d) != 0 {
+		t.Fatalf("links ended on the way: %+v", d)
 	}
 }

@@ -77,7 +77,7 @@ type Swarm struct {
 	refusals  *rate.Limiter                // events of incoming links that failed their handshakes
 	peerSet                                // guarded by mu
 
-	utp    *utp.Socket   // ServeUTP's, for uTP dials and hole punches; nil for none
+	utp    *utp.Socket   // UseUTP's, for uTP dials and hole punches; nil for none
 	rdvAll *rate.Limiter // the rendezvous this swarm sends, overall
 
 	azIdentity [20]byte     // AZ_HANDSHAKE's identity, random per swarm

@@ -94,7 +94,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 	// uTP beside TCP on the listen port (btutp.go), bound with the rest.
 	var us *utp.Socket
 	if ln != nil && !o.noUTP {
-		if us, err = listenUTP(ln, o.listen != "" && !strings.HasSuffix(o.listen, ":0"), pr); err != nil {
+		if us, err = listenUTP(ln, o.bindHost(ln), o.listen != "" && !strings.HasSuffix(o.listen, ":0"), pr); err != nil {
 			socks.closeHTTP()
 			return err
 		}
@@ -139,7 +139,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		pr.Event("listening", "addr", ln.Addr().String(), "bound", socks.bound, "utp", us != nil)
 		go s.Serve(ln)
 		if us != nil {
-			go s.ServeUTP(us)
+			s.UseUTP(us)
 		}
 	}
 	peers := append(slices.Clone(o.peers), target.Peers...)

@@ -134,7 +134,7 @@ func TestBTSwarmTextTable(t *testing.T) {
 		}
 	}
 	bAddr := b.wait(t, "listening", nil)["addr"].(string)
-	if f := strings.Fields(row); len(f) < 9 || f[1] != bAddr || f[2] != "connected" || f[4] != "incoming" || f[6] != "ut_pex" || f[7] != "tcp" || f[8] != "no" {
+	if f := strings.Fields(row); len(f) < 9 || f[1] != bAddr || f[2] != "connected" || f[4] != "incoming" || f[6] != "ut_pex" || f[7] != "utp" || f[8] != "no" {
 		t.Fatalf("no row for b (listening on %s, connected, incoming, ut_pex):\n%s", bAddr, text)
 	}
 }

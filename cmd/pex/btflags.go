@@ -103,7 +103,7 @@ func (o *btOpts) flagSet() *flag.FlagSet {
 	o.swarmFlags.add(fs, "connect to the peer at `HOST:PORT` (repeatable; retried with backoff)", "announce to the tracker at `URL` (http, https or udp; repeatable)")
 	fs.StringVar(&o.listen, "listen", "", "accept peers on `HOST:PORT` (port 0 picks one; default: every interface, the first free port of 6881-6889, or any port when all are taken)")
 	fs.BoolVar(&o.noListen, "no-listen", false, "accept no peers, only dial (trackers are told port 1, as libtorrent does: many refuse 0)")
-	fs.StringVar(&o.bind, "bind", "", "dial peers from `HOST` (default: the --listen host when it is a specific address)")
+	fs.StringVar(&o.bind, "bind", "", "dial peers from `HOST`, over TCP and uTP (uTP's socket is bound there, at the --listen port; default: the --listen host when it is a specific address)")
 	fs.BoolVar(&o.noPortmap, "no-portmap", false, "do not ask the router (NAT-PMP, PCP, UPnP) to map the --listen port (it is asked only for a port given with --listen)")
 	fs.BoolVar(&o.noDHT, "no-dht", false, "do not use the DHT even when bootstrap nodes are given")
 	fs.StringVar(&o.dhtListen, "dht-listen", "", "UDP `HOST:PORT` for the DHT node (default: the --listen host, or 127.0.0.1; any port)")

@@ -14,16 +14,21 @@ import (
 // (BEP 55) go through it. Without it (--no-utp, or a build without cgo)
 // the swarm runs over TCP only and takes no part in hole punching.
 
-// listenUTP opens uTP on ln's host and port. A UDP port that is taken
+// listenUTP opens uTP on ln's port, at bind (--bind's host, from which
+// every dial leaves, uTP's included: a uTP dial leaves from its socket) or
+// else at ln's host. A UDP port that is taken
 // fails the run when the user named the port with --listen; for the
 // default listener, or a port the system picked (--listen HOST:0), the
 // swarm goes on over TCP, and says so (utp-off).
-func listenUTP(ln net.Listener, named bool, pr *cli.Printer) (*utp.Socket, error) {
+func listenUTP(ln net.Listener, bind net.IP, named bool, pr *cli.Printer) (*utp.Socket, error) {
 	if !utp.Supported() {
 		pr.Event("utp-off", "reason", "this build has no uTP (built with CGO_ENABLED=0)")
 		return nil, nil
 	}
-	a := ln.Addr().(*net.TCPAddr)
+	a := *ln.Addr().(*net.TCPAddr)
+	if bind != nil {
+		a.IP = bind
+	}
 	network := "udp4"
 	if a.IP.To4() == nil {
 		network = "udp6"
