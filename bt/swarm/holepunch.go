@@ -282,6 +282,19 @@ func (s *Swarm) connectLocked(c *conn, a netip.AddrPort) {
 	s.counts.add(func(k *counters) { k.hp.connectsReceived++ })
 	role := RoleTarget
 	p := s.punches[a]
+	if p == nil {
+		// The relay names the target where it sees the target's link come
+		// from, which a NAT may have moved off the port we asked for: the
+		// answer to our rendezvous is the connect from that relay naming
+		// that IP.
+		for t, q := range s.punches {
+			if q.asked && q.relay == c.addr && t.Addr() == a.Addr() {
+				delete(s.punches, t)
+				p = q
+				break
+			}
+		}
+	}
 	if p != nil && p.asked && p.relay == c.addr {
 		role = RoleInitiator
 	} else if p != nil {
