@@ -138,22 +138,36 @@ func Parse(b []byte) (m Msg, err error) {
 		return m, ErrMsgType
 	}
 	var ip netip.Addr
+	var port uint16
+	var code ErrCode
+	// libtorrent (bt_peer_connection::write_holepunch_msg) writes err_code
+	// in error messages only: its rendezvous and connect messages end at
+	// the port, four bytes short of BEP 55's layout. Both lengths are
+	// taken for them; an error message needs its code.
+	short := 0
 	switch b[1] {
 	case addrType4:
-		if len(b) != size4 {
+		if t != Error && len(b) == size4-4 {
+			short = 4
+		} else if len(b) != size4 {
 			return m, lengthErr(len(b), size4)
 		}
 		ip = netip.AddrFrom4([4]byte(b[2:6]))
+		port = binary.BigEndian.Uint16(b[6:8])
 	case addrType6:
-		if len(b) != MaxSize {
+		if t != Error && len(b) == MaxSize-4 {
+			short = 4
+		} else if len(b) != MaxSize {
 			return m, lengthErr(len(b), MaxSize)
 		}
 		ip = netip.AddrFrom16([16]byte(b[2:18])).Unmap()
+		port = binary.BigEndian.Uint16(b[18:20])
 	default:
 		return m, ErrAddrType
 	}
-	tail := b[len(b)-6:] // port and err_code
-	code := ErrCode(binary.BigEndian.Uint32(tail[2:]))
+	if short == 0 {
+		code = ErrCode(binary.BigEndian.Uint32(b[len(b)-4:]))
+	}
 	switch {
 	case t != Error:
 		// A non-zero err_code on a rendezvous or connect breaks BEP 55
@@ -165,7 +179,7 @@ func Parse(b []byte) (m Msg, err error) {
 	case code == 0:
 		return m, ErrZeroCode
 	}
-	m.Type, m.Addr, m.Err = t, netip.AddrPortFrom(ip, binary.BigEndian.Uint16(tail)), code
+	m.Type, m.Addr, m.Err = t, netip.AddrPortFrom(ip, port), code
 	return m, nil
 }
 

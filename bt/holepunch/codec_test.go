@@ -91,6 +91,8 @@ func TestParseRejects(t *testing.T) {
 		{"msg_type only", []byte{0x00}, ErrShort},
 		{"header only", []byte{0x00, 0x00}, ErrShort},
 		{"IPv4 one byte short", v4[:11], ErrShort},
+		{"IPv4 error without its code", []byte{0x02, 0x00, 1, 2, 3, 4, 0x1a, 0xe1}, ErrShort},
+		{"IPv4 five bytes short", v4[:7], ErrShort},
 		{"IPv6 one byte short", v6[:23], ErrShort},
 		{"IPv6 addr_type, IPv4 length", with(v4, 1, 0x01), ErrShort},
 		{"IPv4 one byte long", append(bytes.Clone(v4), 0), ErrLength},
@@ -207,5 +209,26 @@ func TestZeroAllocations(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { Parse([]byte{9, 9}) }); n != 0 {
 		t.Errorf("Parse refusing: %v allocations", n)
+	}
+}
+
+// libtorrent writes err_code in error messages only: its rendezvous and
+// connect messages end at the port (bt_peer_connection.cpp,
+// write_holepunch_msg). Parse takes them, IPv4 and IPv6.
+func TestParseLibtorrentShortForm(t *testing.T) {
+	addr4 := netip.MustParseAddrPort("192.0.2.7:6881")
+	addr6 := netip.MustParseAddrPort("[2001:db8::1]:51413")
+	cases := []struct {
+		b []byte
+		m Msg
+	}{
+		{golden("00 00 c0000207 1ae1"), Msg{Type: Rendezvous, Addr: addr4}},
+		{golden("01 00 c0000207 1ae1"), Msg{Type: Connect, Addr: addr4}},
+		{golden("01 01 20010db8000000000000000000000001 c8d5"), Msg{Type: Connect, Addr: addr6}},
+	}
+	for _, tc := range cases {
+		if m, err := Parse(tc.b); err != nil || m != tc.m {
+			t.Errorf("Parse(% x) = %v, %v; want %v", tc.b, m, err, tc.m)
+		}
 	}
 }

@@ -11,6 +11,9 @@ import (
 // address takes the IPv4 form. b must be a payload Parse accepts.
 func canonical(b []byte) []byte {
 	out := bytes.Clone(b)
+	if full := map[byte]int{0: 12, 1: 24}[out[1]]; len(out) == full-4 {
+		out = append(out, 0, 0, 0, 0) // libtorrent's short form: no err_code
+	}
 	if out[0] != byte(Error) {
 		copy(out[len(out)-4:], []byte{0, 0, 0, 0})
 	}
@@ -30,6 +33,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(golden("00 00 0a000001 1ae1 00000007"))                         // ignored err_code
 	f.Add(golden("01 01 00000000000000000000ffffc0000207 1ae1 00000000")) // IPv4-mapped
 	f.Add(golden("02 00 0a000001 1ae1 00000000"))                         // error without a code
+	f.Add(golden("01 00 0a000001 1ae1"))                                  // libtorrent's short form
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Parse(b)
 		if err != nil {

@@ -195,7 +195,13 @@ func (s *Swarm) sendHolepunchLocked(o *conn, m holepunch.Msg) {
 func (c *conn) onHolepunch(payload []byte) error {
 	m, err := holepunch.Parse(payload)
 	if err != nil {
-		return err
+		// Dropped, not fatal: clients differ in the layout's details
+		// (libtorrent leaves err_code out of rendezvous and connect), and
+		// a link is worth more than one message. A flood of them is the
+		// message limits' (Config.MessageRate).
+		c.s.counts.add(func(k *counters) { k.hp.malformed++ })
+		c.s.cfg.Logger.Debug("swarm: ut_holepunch message dropped", "peer", c.addr, "err", err)
+		return nil
 	}
 	m.Addr = compact.Unmap(m.Addr)
 	s := c.s

@@ -67,6 +67,7 @@ type HolepunchStats struct {
 	ConnectsRelayed    uint64 // relay: rendezvous answered with connect to both sides
 	ConnectsReceived   uint64 // initiator and target
 	Limited            uint64 // messages dropped or punches not started by a limit (HolepunchConfig)
+	Malformed          uint64 // ut_holepunch messages dropped as malformed (the link stays)
 	// Outcomes counts the ends of punches and rendezvous by outcome:
 	// OutcomeConnected, OutcomeFailed, OutcomeNoAnswer, and the BEP 55
 	// error codes a relay sent or an initiator received.
@@ -90,7 +91,7 @@ type counters struct {
 // hpCounters are HolepunchStats' counts.
 type hpCounters struct {
 	undialable, reached, rendezvousSent, rendezvousReceived uint64
-	connectsRelayed, connectsReceived, limited              uint64
+	connectsRelayed, connectsReceived, limited, malformed   uint64
 	outcomes                                                map[string]uint64
 }
 
@@ -131,7 +132,7 @@ func (s *Swarm) Stats() Stats {
 	h := c.hp
 	st.Holepunch = HolepunchStats{Undialable: h.undialable, Reached: h.reached, RendezvousSent: h.rendezvousSent,
 		RendezvousReceived: h.rendezvousReceived, ConnectsRelayed: h.connectsRelayed, ConnectsReceived: h.connectsReceived,
-		Limited: h.limited, Outcomes: maps.Clone(h.outcomes)}
+		Limited: h.limited, Malformed: h.malformed, Outcomes: maps.Clone(h.outcomes)}
 	return st
 }
 

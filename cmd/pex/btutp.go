@@ -30,11 +30,15 @@ func listenUTP(ln net.Listener, bind net.IP, named bool, pr *cli.Printer) (*utp.
 		a.IP = bind
 	}
 	network := "udp4"
-	if a.IP.To4() == nil {
+	switch {
+	case a.IP.IsUnspecified():
+		// Every IPv4 interface. Not a dual-stack socket: libutp matches
+		// a reply by its sender's address, and an IPv4 peer's replies
+		// come to such a socket as IPv4-mapped IPv6 addresses, which
+		// match no connection dialed to the IPv4 one.
+		a.IP = net.IPv4zero
+	case a.IP.To4() == nil:
 		network = "udp6"
-	}
-	if a.IP.IsUnspecified() {
-		network = "udp" // every interface, as the TCP listener
 	}
 	addr := net.JoinHostPort(a.IP.String(), strconv.Itoa(a.Port))
 	u, err := utp.Listen(network, addr, nil)

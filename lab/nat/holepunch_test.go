@@ -21,6 +21,7 @@ type punchResult struct {
 	took     time.Duration // A's start to the link
 	punchMS  float64       // the initiator's rendezvous to the link (its holepunch event)
 	outcomes []string      // the initiator's holepunch outcomes, in order
+	data     bool          // a download finished over the link (libtorrent pairs)
 }
 
 // Hole punching (BEP 55) through a pex relay, for every pair of routers

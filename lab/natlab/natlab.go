@@ -67,6 +67,7 @@ type Lab struct {
 
 	mu      sync.Mutex
 	n       int      // hosts and routers made, for addresses and names
+	fw      int      // Firewall homes made: each has a /28 of 198.51.100.0/24
 	wans    []string // namespaces on the public network
 	routed  []string // "SUBNET via ADDR" routes every public namespace needs
 	names   []string // every namespace, for cleanup
@@ -253,8 +254,16 @@ func (l *Lab) HomeHost(name string, r Router, port int) *Host {
 	l.run(router, fmt.Sprintf("ip link add lan type veth peer name eth0 netns %s && ip link set lan up", home))
 	var lanNet, routerLAN, hostAddr netip.Addr
 	if r == Firewall {
-		// A public subnet of its own, routed through the router.
-		base := byte(16 * (i % 16))
+		// A public subnet of its own, routed through the router: one of
+		// the sixteen /28s of 198.51.100.0/24.
+		l.mu.Lock()
+		k := l.fw
+		l.fw++
+		l.mu.Unlock()
+		if k >= 16 {
+			l.t.Fatalf("natlab: more than 16 Firewall homes in one lab")
+		}
+		base := byte(16 * k)
 		lanNet = netip.AddrFrom4([4]byte{198, 51, 100, base})
 		routerLAN = netip.AddrFrom4([4]byte{198, 51, 100, base + 1})
 		hostAddr = netip.AddrFrom4([4]byte{198, 51, 100, base + 2})

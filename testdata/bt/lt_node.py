@@ -28,6 +28,7 @@ ap.add_argument('--block', action='append', default=[])  # refuse this IP both w
 ap.add_argument('--utp', action='store_true')  # accept and dial uTP
 ap.add_argument('--no-tcp', action='store_true')  # neither accept nor dial TCP
 ap.add_argument('--log-holepunch', action='store_true')  # print libtorrent's HOLEPUNCH log lines
+ap.add_argument('--connect-timeout', type=int, default=0)  # peer_connect_timeout, s (0: libtorrent's 15)
 a = ap.parse_args()
 
 def out(ev):
@@ -38,8 +39,10 @@ def out(ev):
 # Python binding does not name it.
 UTP_SOCKET = int(getattr(lt.peer_info, 'utp_socket', 1 << 17))
 HOLEPUNCHED = int(getattr(lt.peer_info, 'holepunched', 1 << 15))
+# A peer still connecting or in its handshakes is listed too: not linked.
+NOT_YET = int(lt.peer_info.connecting) | int(lt.peer_info.handshake)
 
-mask = lt.alert.category_t.error_notification | lt.alert.category_t.peer_notification | lt.alert.category_t.connect_notification
+mask = lt.alert.category_t.error_notification | lt.alert.category_t.peer_notification | lt.alert.category_t.connect_notification | lt.alert.category_t.status_notification
 if a.log_holepunch:
     # Every peer's log: the HOLEPUNCH lines are picked out below.
     mask |= lt.alert.category_t.peer_log_notification
@@ -55,6 +58,8 @@ s = lt.session({
     'download_rate_limit': a.download_rate,
     'ignore_limits_on_local_network': False,
 })
+if a.connect_timeout > 0:
+    s.apply_settings({'peer_connect_timeout': a.connect_timeout})
 if a.block:
     f = lt.ip_filter()
     for ip in a.block:
@@ -64,6 +69,18 @@ params = {'ti': lt.torrent_info(a.torrent), 'save_path': a.save}
 if a.seed:
     params['flags'] = lt.torrent_flags.seed_mode
 h = s.add_torrent(params)
+# The session opens its sockets in the background: "listening" waits for
+# them (TCP and, with --utp, uTP), so that a peer told of it is not
+# refused by a socket not yet open.
+want = (0 if a.no_tcp else 1) + (1 if a.utp else 0)
+deadline = time.time() + 10
+while want > 0 and time.time() < deadline:
+    s.wait_for_alert(500)
+    for al in s.pop_alerts():
+        if isinstance(al, lt.listen_succeeded_alert):
+            want -= 1
+        elif isinstance(al, lt.listen_failed_alert):
+            out({'event': 'listen-failed', 'msg': al.message()})
 out({'event': 'listening', 'port': s.listen_port()})
 for p in a.peer:
     ip, port = p.rsplit(':', 1)
@@ -75,7 +92,8 @@ while time.time() < end:
         flags = int(pi.flags)
         peers.append({'ip': pi.ip[0], 'port': pi.ip[1], 'source': int(pi.source),
                       'client': pi.client.decode('utf-8', 'replace') if isinstance(pi.client, bytes) else pi.client,
-                      'utp': bool(flags & UTP_SOCKET), 'holepunched': bool(flags & HOLEPUNCHED)})
+                      'utp': bool(flags & UTP_SOCKET), 'holepunched': bool(flags & HOLEPUNCHED),
+                      'linked': not (flags & NOT_YET)})
     st = h.status()
     out({'event': 'peers', 'peers': peers, 'list_peers': st.list_peers, 'state': str(st.state)})
     for al in s.pop_alerts():
