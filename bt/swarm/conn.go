@@ -276,7 +276,9 @@ func (c *conn) update(st linkState, announce bool) error {
 		if !c.outgoing {
 			s.counts.add(func(c *counters) { bump(&c.learned, SourceIncoming) })
 		}
-		s.emitLocked(Event{Type: EventConnected, Peer: c.addr, Listen: c.listen, Client: st.client, Source: c.source, Net: st.pexNet, Encrypted: c.mse, Outgoing: c.outgoing, UTP: c.utp, Holepunch: c.punched})
+		_, dialed := s.dials.records[c.addr]
+		s.emitLocked(Event{Type: EventConnected, Peer: c.addr, Listen: c.listen, Client: st.client, Source: c.source, Net: st.pexNet, Encrypted: c.mse, Outgoing: c.outgoing,
+			UTP: c.utp, Holepunch: c.punched, Solicited: !c.outgoing && c.utp && (dialed || c.punched)})
 		s.syncPEXLocked(c.listen)
 	}
 	c.kick() // the sender looks at the link's PEX state again

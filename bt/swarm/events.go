@@ -97,6 +97,11 @@ type Event struct {
 	// UTP (connected): the link runs over uTP. Holepunch (connected): it
 	// followed a hole punch's connect message (BEP 55), on either side.
 	UTP, Holepunch bool
+	// Solicited (connected, incoming over uTP): this swarm had sent to
+	// the peer's address before (a dial or a punch), so the link may be
+	// the other half of its own datagrams, through its own router: it
+	// proves nothing about whether a stranger can reach the swarm.
+	Solicited bool
 	// Role, Outcome and Duration (holepunch): see EventHolepunch.
 	Role, Outcome string
 	Duration      time.Duration

@@ -3,13 +3,16 @@ package swarm
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/seed0021ed4d/pex/bt/holepunch"
 	"github.com/seed0021ed4d/pex/bt/utp"
+	"github.com/seed0021ed4d/pex/bt/wire"
 )
 
 // firewall is a stateful firewall in front of a UDP socket, as a home
@@ -262,5 +265,103 @@ func TestDialsOverUTPFirst(t *testing.T) {
 	}
 	if d := a.events(EventDisconnected); len(d) != 0 {
 		t.Fatalf("links ended on the way: %+v", d)
+	}
+}
+
+// rawPeer links to the swarm at addr as a bare BitTorrent peer that lists
+// ut_holepunch (under id 4) and sends what the test writes.
+func rawPeer(t *testing.T, ih [20]byte, addr netip.AddrPort) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ext := wire.ExtHandshake{M: map[string]int{holepunch.ExtensionName: 4}}
+	msgs := append(ltepHandshake(ih, "-XX0001-attacker0000"), wire.AppendExtended(nil, 0, ext.Bytes())...)
+	if _, err := c.Write(msgs); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, c) // whatever the swarm says back
+	return c
+}
+
+// sendHolepunch writes n ut_holepunch messages m to c, under the swarm's
+// id for them.
+func sendHolepunch(t *testing.T, c net.Conn, m holepunch.Msg, n int) {
+	t.Helper()
+	payload, err := holepunch.Append(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := wire.AppendExtended(nil, holepunchID, payload)
+	var b []byte
+	for range n {
+		b = append(b, frame...)
+	}
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A relay cannot be used to aim connect messages: 200 rendezvous from one
+// peer for a target it holds make it send connect at most RelayBurst
+// times plus RelayRate a second, and the rest are counted as limited. And
+// a target cannot be made to punch at will: 200 connect messages naming
+// one victim start at most MaxDialsPerIP punches at it (the dial policy's
+// window), and messages over ConnectBurst are dropped.
+func TestHolepunchFloodsBounded(t *testing.T) {
+	if !utp.Supported() {
+		t.Skip("no uTP in this build")
+	}
+	ih := [20]byte{7, 7}
+	r := newHPNode(t, ih, false, nil, HolepunchConfig{}, false)
+	tg := newHPNode(t, ih, false, nil, HolepunchConfig{}, true)
+	tg.s.AddPeer(r.ap, SourceManual)
+	if !until(10*time.Second, func() bool { _, ok := r.linkTo(tg); return ok }) {
+		t.Fatal("the target did not link to the relay")
+	}
+	start := time.Now()
+	att := rawPeer(t, ih, r.ap)
+	sendHolepunch(t, att, holepunch.Msg{Type: holepunch.Rendezvous, Addr: tg.ap}, 200)
+	if !until(10*time.Second, func() bool {
+		st := r.s.Stats().Holepunch
+		return st.RendezvousReceived+st.Limited >= 200
+	}) {
+		t.Fatalf("the relay did not take the 200 rendezvous: %+v", r.s.Stats().Holepunch)
+	}
+	st := r.s.Stats().Holepunch
+	allowed := uint64(DefaultRelayBurst + int(DefaultRelayRate*time.Since(start).Seconds()) + 1)
+	if st.ConnectsRelayed == 0 || st.ConnectsRelayed > allowed || st.Limited < 200-allowed {
+		t.Fatalf("relay stats %+v: want 1 to %d connects relayed, the rest limited", st, allowed)
+	}
+
+	// The connect flood, straight at a swarm, naming one victim.
+	victim := netip.MustParseAddrPort("127.0.0.1:9") // discard: nobody answers uTP there
+	start = time.Now()
+	att2 := rawPeer(t, ih, tg.ap)
+	sendHolepunch(t, att2, holepunch.Msg{Type: holepunch.Connect, Addr: victim}, 200)
+	if !until(10*time.Second, func() bool {
+		st := tg.s.Stats().Holepunch
+		return st.ConnectsReceived+st.Limited >= 200
+	}) {
+		t.Fatalf("the target did not take the 200 connects: %+v", tg.s.Stats().Holepunch)
+	}
+	punches := 0
+	for _, e := range tg.events(EventHolepunch) {
+		if e.Peer == victim {
+			punches++
+		}
+	}
+	// The target also took the connects the relay sent it above.
+	allowed2 := st.ConnectsRelayed + uint64(DefaultConnectBurst+int(DefaultConnectRate*time.Since(start).Seconds())+1)
+	if got := tg.s.Stats().Holepunch; got.ConnectsReceived > allowed2 || got.Limited < 200-allowed2 {
+		t.Fatalf("target stats %+v: want at most %d connects taken, the rest limited", got, allowed2)
+	}
+	if !until(20*time.Second, func() bool { return tg.s.Stats().Dialing == 0 }) {
+		t.Fatal("the punches did not end")
+	}
+	if punches > DefaultMaxDialsPerIP {
+		t.Fatalf("%d punches at the victim, want at most MaxDialsPerIP (%d)", punches, DefaultMaxDialsPerIP)
 	}
 }

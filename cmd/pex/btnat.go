@@ -67,10 +67,10 @@ func (b *btNAT) event(ev swarm.Event) {
 		b.observed = ev.Peer.Addr()
 	case swarm.EventConnected:
 		ip := ev.Peer.Addr().Unmap()
-		// Over TCP only: an incoming uTP link may be the other half of
-		// our own datagrams (a hole punch, or two dials crossing), which
-		// proves nothing about a stranger's reach.
-		if ev.Outgoing || ev.UTP || b.reachable || !publicIP(ip) || ip == b.observed {
+		// An incoming uTP link from a peer we had sent to may be the
+		// other half of our own datagrams (a hole punch, or two dials
+		// crossing), which proves nothing about a stranger's reach.
+		if ev.Outgoing || ev.Solicited || b.reachable || !publicIP(ip) || ip == b.observed {
 			b.mu.Unlock()
 			return
 		}

@@ -86,7 +86,18 @@ for p in a.peer:
     ip, port = p.rsplit(':', 1)
     h.connect_peer((ip, int(port)))
 end = time.time() + a.duration
+redial = time.time() + 5
 while time.time() < end:
+    if time.time() >= redial:
+        # A --peer that is not linked is asked again: libtorrent drops a
+        # peer whose first connection failed (one not yet listening, say)
+        # and would not try it again for minutes.
+        redial = time.time() + 5
+        linked = {(pi.ip[0], pi.ip[1]) for pi in h.get_peer_info()}
+        for p in a.peer:
+            ip, port = p.rsplit(':', 1)
+            if (ip, int(port)) not in linked:
+                h.connect_peer((ip, int(port)))
     peers = []
     for pi in h.get_peer_info():
         flags = int(pi.flags)
