@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,6 +78,7 @@ type conn struct {
 	hp         byte     // the extended id the peer takes ut_holepunch under; 0 for none
 	peerID     [20]byte // from its BitTorrent handshake, once hasID
 	hasID      bool
+	yourIP     netip.Addr    // the address it says it sees us at (its yourip)
 	rdvIn      *rate.Limiter // rendezvous it may ask of us (relay)
 	rdvOut     *rate.Limiter // rendezvous we may ask of it (initiator)
 	connectsIn *rate.Limiter // connect messages we take from it
@@ -296,6 +298,20 @@ func (c *conn) received(net string, added []netip.AddrPort, flags []pex.Flags, d
 	s.emitLocked(Event{Type: EventPEXReceived, Peer: c.addr, Net: net, Added: added, Dropped: dropped})
 	for _, d := range dropped {
 		s.unhintLocked(d, c.addr)
+	}
+	if c.yourIP.IsValid() {
+		// Not ourselves: the address this peer sees us at, with the port
+		// we tell, is ours, though one peer's word is not enough to
+		// believe it for every peer (nat.go). A peer that lists us back
+		// to ourselves (libtorrent may) would have us dial ourselves, and
+		// ask a relay to introduce us to ourselves.
+		own := netip.AddrPortFrom(c.yourIP, uint16(s.publicPortNow()))
+		if i := slices.Index(added, own); i >= 0 {
+			added = slices.Delete(slices.Clone(added), i, i+1)
+			if i < len(flags) {
+				flags = slices.Delete(slices.Clone(flags), i, i+1)
+			}
+		}
 	}
 	s.learnLocked(added, flags, c.addr, net)
 }

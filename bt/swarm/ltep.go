@@ -89,6 +89,7 @@ func (l *ltepLink) readOne() error {
 			// address never to dial, once peers from two addresses agree.
 			s.mu.Lock()
 			s.claimSelfLocked(h.YourIP.Unmap(), c.addr.Addr())
+			c.yourIP = h.YourIP.Unmap()
 			s.mu.Unlock()
 		}
 		l.extBy = time.Time{}
