@@ -206,13 +206,18 @@ $PEX bt swarm --infohash ` + ih + ` --listen 127.0.0.1:7424 --peer 127.0.0.1:742
 c=$!
 $CHROME "http://127.0.0.1:7422/live?report=1" > $DIR/chrome.log 2>&1 &
 chrome=$!
-` + waitState(`LIVE-STATE {"peers":\["127.0.0.1:7423","127.0.0.1:7424"\],"nodes":3,"edges":[4-9]`) + `kill $c
+` + waitState(`LIVE-STATE {"peers":\["127.0.0.1:7423","127.0.0.1:7424"\],"nodes":3,"edges":[3-9]`) + `kill $c
 ` + waitState(`LIVE-STATE {"peers":\["127.0.0.1:7423"\]`) + `kill $chrome $a $b 2>/dev/null || true
 wait 2>/dev/null || true
 `
 	states, _ := chromiumStates(t, script)
 	both := slices.IndexFunc(states, func(s liveState) bool {
-		return slices.Equal(s.Peers, []string{"127.0.0.1:7423", "127.0.0.1:7424"}) && s.Nodes == 3 && s.Edges >= 4 && s.Rows == 2
+		// A's two links, and at least one edge learned from a PEX message:
+		// B and C each name the other to A once they have met, but BEP
+		// 11's pace (a message a minute) may hold the second naming past
+		// the test's window when the first message went out before they
+		// met.
+		return slices.Equal(s.Peers, []string{"127.0.0.1:7423", "127.0.0.1:7424"}) && s.Nodes == 3 && s.Edges >= 3 && s.Rows == 2
 	})
 	if both < 0 {
 		t.Fatalf("the page never showed B and C with who named whom: %+v", states)

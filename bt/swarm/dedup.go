@@ -10,7 +10,10 @@ import (
 // reach it over uTP. One must go, and both sides must pick the same one,
 // or each closes the link the other kept: the link kept is the one the
 // peer with the greater peer id dialed. Of two links in the same
-// direction, the older stays.
+// direction, the older stays. Only links from one IP are doubles: a peer
+// with two addresses (a multihomed host, whose dials leave from another
+// address than it listens on, as libtorrent's may) keeps a link on each,
+// since PEX names it at the address of each.
 
 // errDuplicate ends the second link to a peer.
 var errDuplicate = errors.New("a second link to the same peer (peer id): the other is kept")
@@ -24,7 +27,7 @@ func (s *Swarm) dedupe(c *conn, id [20]byte) error {
 	c.peerID, c.hasID = id, true
 	weWin := bytes.Compare(s.cfg.PeerID[:], id[:]) > 0 // our dial is the one kept
 	for o := range s.conns {
-		if o == c || !o.hasID || o.peerID != id || o.evicted || o.dup.Load() {
+		if o == c || !o.hasID || o.peerID != id || o.evicted || o.dup.Load() || o.addr.Addr() != c.addr.Addr() {
 			continue
 		}
 		if c.outgoing == o.outgoing || o.outgoing == weWin {

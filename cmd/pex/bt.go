@@ -189,7 +189,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		// The router is asked to map a port only that the user named
 		// with --listen: the default listener sends nothing to a router
 		// on its own (no UPnP or NAT-PMP traffic the user did not ask for).
-		nat: newBTNAT(s, pr, ln, o.noPortmap || o.listen == "", cfg.Logger)}
+		nat: newBTNAT(s, pr, ln, o.noPortmap || o.listen == "", us != nil, cfg.Logger)}
 	if socks.http != nil {
 		live := startLive(pr, r.btSnapshot)
 		defer live.Close()

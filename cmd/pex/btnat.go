@@ -24,6 +24,7 @@ type btNAT struct {
 	s       *swarm.Swarm
 	pr      *cli.Printer
 	wantMap bool         // a mapping is asked for; the event waits for its outcome
+	utp     bool         // uTP runs on the port too: its UDP side is mapped as well
 	logger  *slog.Logger // --log-level's, for the port mapping protocols; nil: silent
 
 	mu        sync.Mutex
@@ -34,8 +35,8 @@ type btNAT struct {
 	said      string // the last nat event's fields, to say only changes
 }
 
-func newBTNAT(s *swarm.Swarm, pr *cli.Printer, ln net.Listener, noPortmap bool, logger *slog.Logger) *btNAT {
-	return &btNAT{s: s, pr: pr, wantMap: ln != nil && !noPortmap && mappable(ln.Addr()), logger: logger}
+func newBTNAT(s *swarm.Swarm, pr *cli.Printer, ln net.Listener, noPortmap, utp bool, logger *slog.Logger) *btNAT {
+	return &btNAT{s: s, pr: pr, wantMap: ln != nil && !noPortmap && mappable(ln.Addr()), utp: utp, logger: logger}
 }
 
 // run asks the router for a mapping of the listen port when wanted, tells
@@ -44,9 +45,18 @@ func (b *btNAT) run(ctx context.Context, port int) {
 	if !b.wantMap {
 		return
 	}
-	m := requestMapping(ctx, port, "pex bt", b.logger, b.pr)
+	m := requestMapping(ctx, "tcp", port, "pex bt", b.logger, b.pr)
 	if m != nil {
 		b.s.SetPublicPort(int(m.External.Port()))
+	}
+	if m != nil && b.utp {
+		// uTP's side of the port, for uTP peers to reach us too. Peers
+		// are told one port: a router that maps UDP to another external
+		// port than TCP's leaves uTP reachable only by punching, and the
+		// event says which port it gave.
+		if u := requestMapping(ctx, "udp", port, "pex bt uTP", b.logger, b.pr); u != nil {
+			defer u.Close()
+		}
 	}
 	b.mu.Lock()
 	b.mapping, b.mapped = m, true

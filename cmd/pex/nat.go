@@ -38,16 +38,16 @@ func mappable(a net.Addr) bool {
 	return ta.IP == nil || ta.IP.IsUnspecified() || ta.IP.IsPrivate()
 }
 
-// requestMapping asks the router for a mapping of TCP port and reports
-// the outcome in a portmap event (or a limited error); nil when there is
-// none.
-func requestMapping(ctx context.Context, port int, desc string, logger *slog.Logger, pr *cli.Printer) *portmap.Mapping {
-	m, err := portmap.Map(ctx, "tcp", port, &portmap.Config{Description: desc, Logger: logger})
+// requestMapping asks the router for a mapping of port over proto ("tcp"
+// or "udp") and reports the outcome in a portmap event (or a limited
+// error); nil when there is none.
+func requestMapping(ctx context.Context, proto string, port int, desc string, logger *slog.Logger, pr *cli.Printer) *portmap.Mapping {
+	m, err := portmap.Map(ctx, proto, port, &portmap.Config{Description: desc, Logger: logger})
 	if err != nil {
-		pr.Limited("portmap", "error", "error", err.Error())
+		pr.Limited("portmap "+proto, "error", "error", err.Error(), "protocol", proto)
 		return nil
 	}
-	pr.Event("portmap", "method", m.Method, "external", m.External.String(), "internal", m.Internal)
+	pr.Event("portmap", "method", m.Method, "external", m.External.String(), "internal", m.Internal, "protocol", proto)
 	return m
 }
 
@@ -56,7 +56,7 @@ func requestMapping(ctx context.Context, port int, desc string, logger *slog.Log
 // removes it.
 func (n *node) portmapLoop(ctx context.Context) {
 	port := n.listen.(*net.TCPAddr).Port
-	m := requestMapping(ctx, port, "pex "+n.opts.network, n.logger, n.pr)
+	m := requestMapping(ctx, "tcp", port, "pex "+n.opts.network, n.logger, n.pr)
 	n.natMu.Lock()
 	n.nat.mapping, n.nat.mapped = m, true
 	n.natMu.Unlock()

@@ -168,7 +168,7 @@ var layers = map[string][]string{
 	"examples/btswarm": {"bt/metainfo", "bt/swarm"},
 	// the commands: the user's, the lab's, and what they share
 	"cmd/internal/cli":        {"metrics"},
-	"cmd/pex":                 {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
+	"cmd/pex":                 {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "bt/utp", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
 	"cmd/pexlab/internal/sim": {"lab/memnet", "pxp", "bt/swarm", "bt/pex"},
 	"cmd/pexlab":              {"cmd/internal/cli", "cmd/pexlab/internal/sim", "lab/proc", "bt/metainfo", "bt/pex", "bt/wire", "bt/compact", "metrics", "pxp", "pxp/webrtc", "lab/memnet"},
 }
