@@ -165,7 +165,11 @@ func (r *btRun) btSnapshot() any {
 			"pex_in": int64(sumCounts(st.PEXReceived)), "pex_out": int64(sumCounts(st.PEXSent)),
 			// The old keys, for one release (docs/pex.md, "Output"); the
 			// page never showed them (it leaves out keys with a space).
-			"pex in": int64(sumCounts(st.PEXReceived)), "pex out": int64(sumCounts(st.PEXSent))}}
+			"pex in": int64(sumCounts(st.PEXReceived)), "pex out": int64(sumCounts(st.PEXSent)),
+			// Hole punching (BEP 55): peers that could not be dialed, and
+			// those a punch reached; rendezvous sent and relayed.
+			"holepunch_undialable": int64(st.Holepunch.Undialable), "holepunch_reached": int64(st.Holepunch.Reached),
+			"holepunch_rendezvous_sent": int64(st.Holepunch.RendezvousSent), "holepunch_connects_relayed": int64(st.Holepunch.ConnectsRelayed)}}
 	id := map[string]string{} // connection address -> node id
 	known := map[string]bool{}
 	for _, p := range peers {
