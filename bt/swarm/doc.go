@@ -16,6 +16,11 @@
 // peerset.go decides, under one lock, which learned peers to take and dial.
 // A peer a full swarm turns away, or lets go to make room for a newcomer,
 // leaves with one PEX message naming peers the swarm has (referral.go).
+// With a uTP socket (UseUTP, package bt/utp) peers are dialed over uTP
+// first, from the listen port, then over TCP (dial.go), and the swarm
+// takes part in hole punching (BEP 55) as initiator, relay and target
+// (holepunch*.go, bounded by Config.Holepunch); two links to one peer are
+// reduced to one that both sides agree on (dedup.go).
 // Peer sources (trackers, the DHT) are given with AddSource. A link whose
 // handshakes fail is reported with why, as EventDialFailed (dialed) or
 // EventDisconnected with Handshaking set (incoming), its Err wrapping one
