@@ -25,8 +25,14 @@ type peerHint struct {
 	namers []netip.AddrPort // connected peers that named it, at most MaxNamers
 }
 
-// hintLocked records that from named a with flags.
+// hintLocked records that from named a with flags. Only a peer flagged as
+// taking hole punches, in a swarm that punches, is recorded: nothing else
+// reads the hints (the flags of a dial go with it), and a PEX message of 50
+// peers should not cost 50 records.
 func (s *Swarm) hintLocked(a netip.AddrPort, flags pex.Flags, from netip.AddrPort) {
+	if flags&pex.FlagHolepunch == 0 && s.hints[a] == nil || !s.holepunchOnLocked() {
+		return
+	}
 	h := s.hints[a]
 	if h == nil {
 		if len(s.hints) >= MaxHints {

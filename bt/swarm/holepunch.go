@@ -7,6 +7,7 @@ import (
 	"github.com/seed0021ed4d/pex/bt/compact"
 	"github.com/seed0021ed4d/pex/bt/holepunch"
 	"github.com/seed0021ed4d/pex/bt/wire"
+	"golang.org/x/time/rate"
 )
 
 // Hole punching (BEP 55, ut_holepunch) in its three roles, for a swarm
@@ -64,6 +65,15 @@ type punchState struct {
 }
 
 func (s *Swarm) holepunchOnLocked() bool { return s.utp != nil && !s.cfg.Holepunch.Disable }
+
+// allow takes a token of *l, a link's limiter made at its first use (most
+// links never send or take a hole punching message); s.mu is held.
+func allow(l **rate.Limiter, r float64, burst int) bool {
+	if *l == nil {
+		*l = rate.NewLimiter(rate.Limit(r), burst)
+	}
+	return (*l).Allow()
+}
 
 // linkAtLocked finds the live link whose remote address is a, or else
 // whose listen address is.

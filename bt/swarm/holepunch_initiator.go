@@ -6,7 +6,6 @@ import (
 
 	"github.com/seed0021ed4d/pex/bt/holepunch"
 	"github.com/seed0021ed4d/pex/bt/pex"
-	"golang.org/x/time/rate"
 )
 
 // The initiator's side of hole punching (BEP 55): asking a relay for a
@@ -34,10 +33,7 @@ func (s *Swarm) undialableLocked(a netip.AddrPort) {
 		if r == nil || r.hp == 0 {
 			continue
 		}
-		if r.rdvOut == nil {
-			r.rdvOut = rate.NewLimiter(rate.Limit(s.cfg.Holepunch.PerRelayRate), s.cfg.Holepunch.PerRelayBurst)
-		}
-		if !r.rdvOut.Allow() {
+		if !allow(&r.rdvOut, s.cfg.Holepunch.PerRelayRate, s.cfg.Holepunch.PerRelayBurst) {
 			continue
 		}
 		if !s.rdvAll.Allow() {

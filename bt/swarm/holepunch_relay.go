@@ -5,18 +5,13 @@ import (
 
 	"github.com/seed0021ed4d/pex/bt/holepunch"
 	"github.com/seed0021ed4d/pex/bt/pex"
-	"golang.org/x/time/rate"
 )
 
 // The relay's side of hole punching (BEP 55): answering a rendezvous.
 
 // relayLocked answers c's rendezvous for target.
 func (s *Swarm) relayLocked(c *conn, target netip.AddrPort) {
-	hc := s.cfg.Holepunch
-	if c.rdvIn == nil {
-		c.rdvIn = rate.NewLimiter(rate.Limit(hc.RelayRate), hc.RelayBurst)
-	}
-	if !c.rdvIn.Allow() {
+	if !allow(&c.rdvIn, s.cfg.Holepunch.RelayRate, s.cfg.Holepunch.RelayBurst) {
 		s.counts.add(func(k *counters) { k.hp.limited++ })
 		return
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/pex"
-	"golang.org/x/time/rate"
 )
 
 // The punch itself (BEP 55), on a connect message: the target's side,
@@ -17,10 +16,7 @@ import (
 // rendezvous, or another peer's, relayed by c, asking us to punch.
 func (s *Swarm) connectLocked(c *conn, a netip.AddrPort) {
 	hc := s.cfg.Holepunch
-	if c.connectsIn == nil {
-		c.connectsIn = rate.NewLimiter(rate.Limit(hc.ConnectRate), hc.ConnectBurst)
-	}
-	if !c.connectsIn.Allow() {
+	if !allow(&c.connectsIn, hc.ConnectRate, hc.ConnectBurst) {
 		s.counts.add(func(k *counters) { k.hp.limited++ })
 		return
 	}
