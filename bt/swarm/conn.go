@@ -62,6 +62,7 @@ type conn struct {
 	wmu      sync.Mutex
 	closeBy  atomic.Int64 // unix ns by which an evicted link's reader ends it (evict); 0 for none
 	dup      atomic.Bool  // closed as the second link to one peer (dedup.go)
+	replaced atomic.Bool  // closed as given up on by the peer (dedup.go)
 
 	// guarded by s.mu
 	slot       bool      // holds one of MaxPeers' slots
@@ -169,6 +170,9 @@ func (s *Swarm) endConn(c *conn, reason error) {
 		}
 		if c.dup.Load() {
 			reason = errDuplicate
+		}
+		if c.replaced.Load() {
+			reason = errReplaced
 		}
 		if isFlood(reason) {
 			s.counts.add(func(c *counters) { c.floods++ })

@@ -25,6 +25,7 @@ func (s *Swarm) dedupe(c *conn, id [20]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.peerID, c.hasID = id, true
+	s.replaceStaleLocked(c)
 	weWin := bytes.Compare(s.cfg.PeerID[:], id[:]) > 0 // our dial is the one kept
 	for o := range s.conns {
 		if o == c || !o.hasID || o.peerID != id || o.evicted || o.dup.Load() || o.addr.Addr() != c.addr.Addr() {
@@ -39,4 +40,32 @@ func (s *Swarm) dedupe(c *conn, id [20]byte) error {
 		o.nc.Close() // its reader ends it, as a duplicate
 	}
 	return nil
+}
+
+// errReplaced ends a uTP link its peer gave up on: the peer came back
+// from the same address and port with a new one.
+var errReplaced = errors.New("replaced by the peer's new uTP link from the same address and port: it had given up on this one")
+
+// replaceStaleLocked closes the incoming uTP links that come from c's
+// very address and port, c being one too. uTP connections from one UDP
+// port are one client's (a client's uTP leaves from its listen socket),
+// and a client opens a second link to a peer it is linked to only when it
+// has given up on the first: libtorrent drops a link that is of no use to
+// it (a seed's peer that requests nothing, after a minute) with a FIN
+// that libutp does not take, so without this the old link would stay
+// "connected" here until the keep-alive found it dead, and a BEP 55 relay
+// could name the peer on it. Peer ids cannot tell: libtorrent 2.0 sends
+// another on every connection. Crossing dials are in opposite directions,
+// and dedupe's business.
+func (s *Swarm) replaceStaleLocked(c *conn) {
+	if c.outgoing || !c.utp {
+		return
+	}
+	for o := range s.conns {
+		if o == c || o.outgoing || !o.utp || o.addr != c.addr || o.evicted || o.dup.Load() {
+			continue
+		}
+		o.replaced.Store(true)
+		o.nc.Close() // its reader ends it, and says why
+	}
 }

@@ -3,6 +3,7 @@ package swarm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -31,22 +32,29 @@ const (
 	UTPProbeTimeout = 3 * time.Second
 )
 
-// UseUTP gives the swarm its uTP socket: from its return on, peers are
-// dialed over uTP first and hole punches (BEP 55) go through u, and a
-// goroutine accepts u's connections, as Serve does a TCP listener's, until
-// the swarm is closed, which closes u. A swarm takes one uTP socket; give
-// it before adding peers, so that their dials can use it.
+// UseUTP gives the swarm a uTP socket: from its return on, peers of its
+// address family are dialed over uTP first and hole punches (BEP 55) to
+// them go through u, and a goroutine accepts u's connections, as Serve
+// does a TCP listener's, until the swarm is closed, which closes u. A
+// swarm takes one socket of each family, IPv4 and IPv6 (a socket bound to
+// an IPv6 address, the unspecified one included, is taken as IPv6's: bind
+// it with network "udp6", which leaves IPv4 to a socket of its own); give
+// them before adding peers, so that their dials can use them.
 func (s *Swarm) UseUTP(u *utp.Socket) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	slot := &s.utp4
+	if a := u.AddrPort().Addr(); a.Is6() && !a.Is4In6() {
+		slot = &s.utp6
+	}
 	switch {
 	case s.closed:
 		u.Close()
 		return errors.New("swarm: closed")
-	case s.utp != nil:
-		return errors.New("swarm: UseUTP called twice")
+	case *slot != nil:
+		return fmt.Errorf("swarm: UseUTP called twice for one address family (%s, then %s)", (*slot).AddrPort(), u.AddrPort())
 	}
-	s.utp = u
+	*slot = u
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -55,11 +63,19 @@ func (s *Swarm) UseUTP(u *utp.Socket) error {
 	return nil
 }
 
-// utpSocket returns the swarm's uTP socket, nil when it has none.
-func (s *Swarm) utpSocket() *utp.Socket {
+// utpFor returns the swarm's uTP socket for a's address family, nil when
+// it has none.
+func (s *Swarm) utpFor(a netip.AddrPort) *utp.Socket {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.utp
+	return s.utpForLocked(a)
+}
+
+func (s *Swarm) utpForLocked(a netip.AddrPort) *utp.Socket {
+	if ip := a.Addr(); ip.Is6() && !ip.Is4In6() {
+		return s.utp6
+	}
+	return s.utp4
 }
 
 // dialAndRun dials a peer taken into the set and runs the connection.
@@ -88,7 +104,7 @@ func (s *Swarm) dialAndRun(addr netip.AddrPort, source string, from netip.AddrPo
 
 // dial connects to addr, over uTP or TCP as flags suggest (above).
 func (s *Swarm) dial(addr netip.AddrPort, flags pex.Flags) (net.Conn, bool, error) {
-	u := s.utpSocket()
+	u := s.utpFor(addr)
 	if u == nil {
 		return s.dialOver(addr, nil, 0)
 	}

@@ -64,7 +64,11 @@ type punchState struct {
 	running bool // uTP dials under way
 }
 
-func (s *Swarm) holepunchOnLocked() bool { return s.utp != nil && !s.cfg.Holepunch.Disable }
+// holepunchOnLocked reports whether the swarm takes part in hole punching:
+// it has a uTP socket, of either family.
+func (s *Swarm) holepunchOnLocked() bool {
+	return (s.utp4 != nil || s.utp6 != nil) && !s.cfg.Holepunch.Disable
+}
 
 // allow takes a token of *l, a link's limiter made at its first use (most
 // links never send or take a hole punching message); s.mu is held.

@@ -17,7 +17,7 @@ import (
 // it and speaks ut_holepunch.
 func (s *Swarm) undialableLocked(a netip.AddrPort) {
 	h := s.hints[a]
-	if !s.holepunchOnLocked() || h == nil || h.flags&pex.FlagHolepunch == 0 {
+	if !s.holepunchOnLocked() || s.utpForLocked(a) == nil || h == nil || h.flags&pex.FlagHolepunch == 0 {
 		return
 	}
 	now := s.now()

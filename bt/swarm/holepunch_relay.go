@@ -34,6 +34,11 @@ func (s *Swarm) relayLocked(c *conn, target netip.AddrPort) {
 			// Never bridge a peer on our LAN (or loopback) and one
 			// outside it: neither could reach the address named.
 			code = holepunch.NoSuchPeer
+		case c.reachAt().Addr().Is4() != t.reachAt().Addr().Is4():
+			// One linked over IPv4, the other over IPv6: each would punch
+			// towards the other's address in a family its own packets
+			// do not leave in, opening nothing the other's packets meet.
+			code = holepunch.NoSuchPeer
 		}
 	}
 	if code != 0 {

@@ -45,6 +45,8 @@ func (s *Swarm) connectLocked(c *conn, a netip.AddrPort) {
 	switch {
 	case !pex.Usable(a) || s.ours(a) || scopeOf(a.Addr()) > scopeOf(c.addr.Addr()):
 		// Not an address c can name to us (as for PEX, dialpolicy.go).
+	case s.utpForLocked(a) == nil:
+		// No uTP socket of a's address family to punch from.
 	case s.linkAtLocked(a) != nil || s.known[a] != "":
 		// Linked to it already, or dialing it.
 	case s.running >= hc.MaxPunches || s.slots >= s.cfg.MaxPeers:
@@ -99,7 +101,7 @@ func (s *Swarm) mayPunchLocked(a netip.AddrPort, now time.Time) bool {
 func (s *Swarm) punch(a, via netip.AddrPort, role string) {
 	defer s.wg.Done()
 	hc := s.cfg.Holepunch
-	u := s.utpSocket()
+	u := s.utpFor(a)
 	end := time.Now().Add(hc.PunchWindow)
 	var nc net.Conn
 	var err error

@@ -104,8 +104,16 @@ func (l *ltepLink) readOne() error {
 		if hp := h.M[holepunch.ExtensionName]; hp > 0 && hp < 256 {
 			st.hp = byte(hp)
 		}
-		if h.Port > 0 && h.Port < 65536 {
+		switch {
+		case h.Port > 0 && h.Port < 65536:
 			st.listen = netip.AddrPortFrom(c.addr.Addr(), uint16(h.Port))
+		case c.utp && !c.outgoing:
+			// No port told (libtorrent 2.0 leaves "p" out of some of its
+			// handshakes over IPv6), but a uTP link comes from its
+			// client's listen socket: where it comes from is where the
+			// client takes connections (or its NAT's mapping of it, what
+			// a punch aims at).
+			st.listen = c.addr
 		}
 		if err := c.update(st, true); err != nil {
 			return err

@@ -77,7 +77,8 @@ type Swarm struct {
 	refusals  *rate.Limiter                // events of incoming links that failed their handshakes
 	peerSet                                // guarded by mu
 
-	utp    *utp.Socket   // UseUTP's, for uTP dials and hole punches; nil for none
+	utp4   *utp.Socket   // UseUTP's, for uTP dials and hole punches over IPv4; nil for none
+	utp6   *utp.Socket   // the same over IPv6
 	rdvAll *rate.Limiter // the rendezvous this swarm sends, overall
 
 	azIdentity [20]byte     // AZ_HANDSHAKE's identity, random per swarm

@@ -92,14 +92,14 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		defer socks.dht.Close()
 	}
 	// uTP beside TCP on the listen port (btutp.go), bound with the rest.
-	var us *utp.Socket
+	var us []*utp.Socket
 	if ln != nil && !o.noUTP {
 		if us, err = listenUTP(ln, o.bindHost(ln), o.listen != "" && !strings.HasSuffix(o.listen, ":0"), pr); err != nil {
 			socks.closeHTTP()
 			return err
 		}
-		if us != nil {
-			defer us.Close()
+		for _, u := range us {
+			defer u.Close()
 		}
 	}
 	// Which swarm, and whether peer exchange runs in it.
@@ -136,10 +136,10 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		defer cli.Serve(socks.metrics, "metrics", pr, metrics.Handler(metrics.NewSwarms(s)))()
 	}
 	if ln != nil {
-		pr.Event("listening", "addr", ln.Addr().String(), "bound", socks.bound, "utp", us != nil)
+		pr.Event("listening", "addr", ln.Addr().String(), "bound", socks.bound, "utp", len(us) > 0)
 		go s.Serve(ln)
-		if us != nil {
-			s.UseUTP(us)
+		for _, u := range us {
+			s.UseUTP(u)
 		}
 	}
 	peers := append(slices.Clone(o.peers), target.Peers...)
@@ -189,7 +189,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		// The router is asked to map a port only that the user named
 		// with --listen: the default listener sends nothing to a router
 		// on its own (no UPnP or NAT-PMP traffic the user did not ask for).
-		nat: newBTNAT(s, pr, ln, o.noPortmap || o.listen == "", us != nil, cfg.Logger)}
+		nat: newBTNAT(s, pr, ln, o.noPortmap || o.listen == "", len(us) > 0, cfg.Logger)}
 	if socks.http != nil {
 		live := startLive(pr, r.btSnapshot)
 		defer live.Close()

@@ -72,6 +72,9 @@ func startSide(t *testing.T, h *natlab.Host, kind, torrent string, port int, see
 		}
 		return &ltSide{kind: kind, p: start(t, h, args...)}
 	}
+	if h.Addr6.IsValid() { // a dual-stack host: libtorrent dials only families it listens on
+		listen += fmt.Sprintf(",[::]:%d", port)
+	}
 	save := t.TempDir()
 	if seed {
 		save = filepath.Join(filepath.Dir(torrent), "seed")

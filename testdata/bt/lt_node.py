@@ -19,7 +19,7 @@ import libtorrent as lt
 ap = argparse.ArgumentParser()
 ap.add_argument('--torrent', required=True)
 ap.add_argument('--save', required=True)
-ap.add_argument('--listen', required=True)  # IP:PORT
+ap.add_argument('--listen', required=True)  # IP:PORT, or several, comma-separated ("0.0.0.0:6881,[::]:6881")
 ap.add_argument('--peer', action='append', default=[])
 ap.add_argument('--seed', action='store_true')
 ap.add_argument('--duration', type=float, default=60)
@@ -72,7 +72,7 @@ h = s.add_torrent(params)
 # The session opens its sockets in the background: "listening" waits for
 # them (TCP and, with --utp, uTP), so that a peer told of it is not
 # refused by a socket not yet open.
-want = (0 if a.no_tcp else 1) + (1 if a.utp else 0)
+want = ((0 if a.no_tcp else 1) + (1 if a.utp else 0)) * len(a.listen.split(','))
 deadline = time.time() + 10
 while want > 0 and time.time() < deadline:
     s.wait_for_alert(500)
@@ -82,9 +82,12 @@ while want > 0 and time.time() < deadline:
         elif isinstance(al, lt.listen_failed_alert):
             out({'event': 'listen-failed', 'msg': al.message()})
 out({'event': 'listening', 'port': s.listen_port()})
-for p in a.peer:
+def endpoint(p):  # "IP:PORT" or "[IPv6]:PORT"
     ip, port = p.rsplit(':', 1)
-    h.connect_peer((ip, int(port)))
+    return ip.strip('[]'), int(port)
+
+for p in a.peer:
+    h.connect_peer(endpoint(p))
 end = time.time() + a.duration
 redial = time.time() + 5
 while time.time() < end:
@@ -95,9 +98,8 @@ while time.time() < end:
         redial = time.time() + 5
         linked = {(pi.ip[0], pi.ip[1]) for pi in h.get_peer_info()}
         for p in a.peer:
-            ip, port = p.rsplit(':', 1)
-            if (ip, int(port)) not in linked:
-                h.connect_peer((ip, int(port)))
+            if endpoint(p) not in linked:
+                h.connect_peer(endpoint(p))
     peers = []
     for pi in h.get_peer_info():
         flags = int(pi.flags)
