@@ -92,7 +92,8 @@ func testAttackEclipse(t *testing.T) {
 }
 
 // Churn attackers come and go during the attack, a new one taking each
-// leaver's place: as many are live at its end as at its start.
+// leaver's place: never fewer live than at its start (a few more, when
+// caught between a successor's start and its leaver's going).
 func TestAttackChurn(t *testing.T) { synctest.Test(t, testAttackChurn) }
 
 func testAttackChurn(t *testing.T) {
@@ -104,7 +105,7 @@ func testAttackChurn(t *testing.T) {
 	a := res.Attack
 	t.Logf("%+v; %d joined, %d left", a.End, a.Joined, a.Left)
 	// 40 attackers staying a second on average, for 4 s: about 160.
-	if a.Left < int64(a.Attackers) || a.Joined != a.Left || a.End.Attackers != a.Attackers {
+	if a.Left < int64(a.Attackers) || a.Joined != a.Left || a.End.Attackers < a.Attackers || a.End.Attackers > a.Attackers+a.Attackers/4 {
 		t.Fatalf("%d attackers joined and %d left in 4 s of stays of 1 s; %d live at the end of %d", a.Joined, a.Left, a.End.Attackers, a.Attackers)
 	}
 	checkAttackFigures(t, res)

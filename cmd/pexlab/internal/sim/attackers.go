@@ -136,7 +136,7 @@ func (a *attackWorld) aim(ctx context.Context, n *pxpNode, rng *rand.Rand) {
 
 // churn is one churn attacker's place: it joins and reaches out as in
 // hoard until the attack starts, then stays a random time (exponential,
-// of mean Lifetime), leaves, and a new attacker takes its place, until
+// of mean Lifetime) and leaves as a new attacker takes its place, until
 // the attack ends (the one in place then stays).
 func (a *attackWorld) churn(n *pxpNode, rng *rand.Rand) {
 	a.reach(a.joinCtx, n, rng)
@@ -148,14 +148,22 @@ func (a *attackWorld) churn(n *pxpNode, rng *rand.Rand) {
 		if a.ctx.Err() != nil {
 			return
 		}
-		a.view.remove(n.ex.ID())
-		n.kill()
-		a.left.Add(1)
-		var err error
-		if n, err = a.replace(n); err != nil {
+		// The successor first, then the leaver goes (no longer named,
+		// nor counted live) while its engine closes beside: on a loaded
+		// machine starting one engine and closing another take a while,
+		// and the attack would otherwise run short of attackers.
+		next, err := a.replace(n)
+		if err != nil {
 			return
 		}
 		a.joined.Add(1)
+		a.view.remove(n.ex.ID())
+		n.mu.Lock()
+		n.dead = true
+		n.mu.Unlock()
+		a.wg.Go(n.kill)
+		a.left.Add(1)
+		n = next
 	}
 }
 

@@ -133,12 +133,17 @@ func (a *attackWorld) point() AttackPoint {
 	alive := make([]bool, len(nodes))
 	var shares []float64
 	sum := 0.0
+	// The live attackers first, in one quick pass: the honest nodes'
+	// pass takes long enough, on a loaded machine, for many churn
+	// attackers to leave during it, their successors started after the
+	// snapshot.
 	for i, n := range nodes {
-		if i < w.cfg.Seeds || n == nil || n.isDead() {
-			continue
-		}
-		if n.atk != nil {
+		if i >= w.cfg.Seeds && n != nil && n.atk != nil && !n.isDead() {
 			p.Attackers++
+		}
+	}
+	for i, n := range nodes {
+		if i < w.cfg.Seeds || n == nil || n.atk != nil || n.isDead() {
 			continue
 		}
 		alive[i] = true
@@ -151,7 +156,7 @@ func (a *attackWorld) point() AttackPoint {
 			}
 			if q.atk == nil {
 				hon++
-				if l.Outgoing() {
+				if l.Outgoing() && q.i < len(nodes) { // a node started since the snapshot has no place in g
 					g.addEdge(i, q.i)
 				}
 				continue
