@@ -18,11 +18,14 @@ type AttackPoint struct {
 	// ShareMean, ShareP99 and ShareMax are the attackers' share of an
 	// honest node's links, over the honest nodes that have any.
 	ShareMean, ShareP99, ShareMax float64
-	Eclipsed                      int // honest nodes with links, every one to an attacker
-	Isolated                      int // honest nodes with no link
-	HonestLargest                 int // the largest component of the overlay of honest nodes and their links to each other
-	AtWant                        int // honest nodes with Want links or more, as they count (attackers too)
-	AtWantHonest                  int // honest nodes with Want links or more to honest nodes
+	// OutShareMean is the attackers' share of the links an honest node
+	// opened itself, the mean over the honest nodes that opened any.
+	OutShareMean  float64
+	Eclipsed      int // honest nodes with links, every one to an attacker
+	Isolated      int // honest nodes with no link
+	HonestLargest int // the largest component of the overlay of honest nodes and their links to each other
+	AtWant        int // honest nodes with Want links or more, as they count (attackers too)
+	AtWantHonest  int // honest nodes with Want links or more to honest nodes
 	// LinksIn and LinksOut are the honest nodes' links to attackers:
 	// those the attackers opened, and those the honest nodes opened
 	// (introductions).
@@ -132,7 +135,7 @@ func (a *attackWorld) point() AttackPoint {
 	g := newGraph(len(nodes))
 	alive := make([]bool, len(nodes))
 	var shares []float64
-	sum := 0.0
+	sum, outSum, outN := 0.0, 0.0, 0
 	// The live attackers first, in one quick pass: the honest nodes'
 	// pass takes long enough, on a loaded machine, for many churn
 	// attackers to leave during it, their successors started after the
@@ -148,11 +151,14 @@ func (a *attackWorld) point() AttackPoint {
 		}
 		alive[i] = true
 		p.Honest++
-		att, hon := 0, 0
+		att, hon, out, outAtt := 0, 0, 0, 0
 		for _, l := range n.ex.Peers() {
 			q := w.overlayNode(l.ID())
 			if q == nil || q.isDead() {
 				continue
+			}
+			if l.Outgoing() {
+				out++
 			}
 			if q.atk == nil {
 				hon++
@@ -164,6 +170,7 @@ func (a *attackWorld) point() AttackPoint {
 			att++
 			if l.Outgoing() {
 				p.LinksOut++
+				outAtt++
 			} else {
 				p.LinksIn++
 			}
@@ -184,10 +191,17 @@ func (a *attackWorld) point() AttackPoint {
 		s := float64(att) / float64(att+hon)
 		shares = append(shares, s)
 		sum += s
+		if out > 0 {
+			outSum += float64(outAtt) / float64(out)
+			outN++
+		}
 	}
 	g.dedupe()
 	_, largest := g.components(alive)
 	p.HonestLargest = largest.size
+	if outN > 0 {
+		p.OutShareMean = outSum / float64(outN)
+	}
 	if len(shares) > 0 {
 		slices.Sort(shares)
 		p.ShareMean = sum / float64(len(shares))

@@ -18,7 +18,8 @@ func attackTable(b *strings.Builder, a *AttackResult, want int) {
 	fmt.Fprintf(b, "  honest nodes      %d eclipsed (at most %d), %d isolated; largest honest component %d of %d (at least %d)\n",
 		e.Eclipsed, a.PeakEclipsed, e.Isolated, e.HonestLargest, e.Honest, a.LowLargest)
 	fmt.Fprintf(b, "  at want %-9d %d honest nodes with %d links or more, %d with %d to honest nodes\n", want, e.AtWant, want, e.AtWantHonest, want)
-	fmt.Fprintf(b, "  attacker links    %d opened by the attackers, %d by honest nodes\n", e.LinksIn, e.LinksOut)
+	fmt.Fprintf(b, "  attacker links    %d opened by the attackers, %d by honest nodes (attackers' share of the links an honest node opened: mean %.1f %%)\n",
+		e.LinksIn, e.LinksOut, 100*e.OutShareMean)
 	fmt.Fprintf(b, "  introductions     %d by honest nodes, %d ended at an attacker (%d named by an attacker's answer)\n",
 		a.Intros, a.IntrosToAttacker, a.IntrosNamed)
 	if len(a.Targets) > 0 {
