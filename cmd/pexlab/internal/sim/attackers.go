@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -180,32 +179,6 @@ func (a *attackWorld) connect(ctx context.Context, n *pxpNode, addr string) erro
 		return err
 	}
 	return dc.Close() // the link stays; the sim moves no data
-}
-
-// localAddr is a fresh address for n to dial from.
-func (w *pxpWorld) localAddr(n *pxpNode) string {
-	return fmt.Sprintf("%s:%d", n.ip, 10000+w.ports.Add(1)%50000)
-}
-
-// nodeAt returns node i, nil when it has not started.
-func (w *pxpWorld) nodeAt(i int) *pxpNode {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if i < len(w.nodes) {
-		return w.nodes[i]
-	}
-	return nil
-}
-
-// nodeByID returns the node whose exchange has id (nil: none) and
-// whether it is a seed.
-func (w *pxpWorld) nodeByID(id string) (*pxpNode, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if j, ok := w.byID[id]; ok {
-		return w.nodes[j], j < w.cfg.Seeds
-	}
-	return nil, false
 }
 
 // candidateAddr reads a candidate's id and advertised address.

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -79,9 +80,9 @@ func (a *attackWorld) since() time.Duration {
 	return time.Since(a.t0)
 }
 
-// sampling records, from t0 (the first join) until stop, a point a
-// second, and every 250 ms the eclipse targets' honest links. Nothing
-// without attackers.
+// sampling records, from t0 (the first join) until stop (which may be
+// called again), a point a second, and every 250 ms the eclipse
+// targets' honest links. Nothing without attackers.
 func (a *attackWorld) sampling(ctx context.Context, t0 time.Time) (stop func()) {
 	if a == nil {
 		return func() {}
@@ -108,7 +109,8 @@ func (a *attackWorld) sampling(ctx context.Context, t0 time.Time) (stop func()) 
 			}
 		}
 	}()
-	return func() { cancel(); <-done }
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); <-done }) }
 }
 
 // record keeps p in the series.

@@ -81,6 +81,7 @@ func RunPXP(ctx context.Context, cfg PXPConfig) (*PXPResult, error) {
 	cfg.Progress.say("joining", "nodes", cfg.Nodes)
 	joinStart := time.Now()
 	stopSampling := w.atk.sampling(ctx, joinStart)
+	defer stopSampling()
 	if err := w.joinMany(ctx, cfg.Seeds, cfg.Nodes); err != nil {
 		return nil, err
 	}

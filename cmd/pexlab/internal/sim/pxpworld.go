@@ -116,10 +116,8 @@ func (w *pxpWorld) startNode(i int, ap netip.AddrPort, cfg *pxp.Config, atk *att
 	if err != nil {
 		return nil, err
 	}
-	host := ap.Addr().String()
 	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
-		local := fmt.Sprintf("%s:%d", host, 10000+w.ports.Add(1)%50000)
-		return w.nw.DialFrom(local, addr)
+		return w.nw.DialFrom(w.localAddr(n), addr)
 	}
 	cfg.Dialer, cfg.AdvertiseAddr = dial, n.addr
 	ex, err := pxp.New("sim", cfg)
@@ -151,11 +149,38 @@ func (w *pxpWorld) node(i int) *pxpNode {
 	return w.nodes[i]
 }
 
+// localAddr is a fresh address for n to dial from.
+func (w *pxpWorld) localAddr(n *pxpNode) string {
+	return fmt.Sprintf("%s:%d", n.ip, 10000+w.ports.Add(1)%50000)
+}
+
+// nodeAt returns node i, nil when it has not started.
+func (w *pxpWorld) nodeAt(i int) *pxpNode {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if i < len(w.nodes) {
+		return w.nodes[i]
+	}
+	return nil
+}
+
+// nodeByID returns the node whose exchange has id (nil: none) and
+// whether it is a seed.
+func (w *pxpWorld) nodeByID(id string) (*pxpNode, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if j, ok := w.byID[id]; ok {
+		return w.nodes[j], j < w.cfg.Seeds
+	}
+	return nil, false
+}
+
 // overlayPeers counts n's links to live nodes, links to seeds aside:
-// what counts toward Want (links to attackers too: a node cannot tell). A link to a killed node is not counted even
-// while n has yet to read its end: on a loaded machine that can take a
-// while, and a survivor counted at Want through the dead would make a
-// mass failure look healed before it is.
+// what counts toward Want (links to attackers too: a node cannot tell
+// them). A link to a killed node is not counted even while n has yet to
+// read its end: on a loaded machine that can take a while, and a
+// survivor counted at Want through the dead would make a mass failure
+// look healed before it is.
 func (w *pxpWorld) overlayPeers(n *pxpNode) int {
 	c := 0
 	for _, p := range n.ex.Peers() {
