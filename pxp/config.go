@@ -3,6 +3,7 @@ package pxp
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -164,6 +165,10 @@ type Config struct {
 
 	// Logger receives debug and warning logs; nil means silent.
 	Logger *slog.Logger
+
+	// chosenCandidates, set only by the lab (labhooks.go), answers every
+	// getpeers in place of a sample of the peers.
+	chosenCandidates func(asker string) []json.RawMessage
 }
 
 // DefaultConfig returns the configuration the zero value stands for.

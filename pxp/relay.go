@@ -41,6 +41,10 @@ func (p *Peer) onGetPeers(m wire.Message) error {
 		p.refuse(wire.CmdGetPeers, m.Nonce, "request", "Peer requested an unknown network:%q", network)
 		return nil
 	}
+	if p.ex.cfg.chosenCandidates != nil { // the lab's attackers (labhooks.go)
+		p.answerChosen(m.Nonce, network)
+		return nil
+	}
 	peers := p.ex.candidatesFor(p)
 	now := time.Now()
 	out := make([]Candidate, len(peers))

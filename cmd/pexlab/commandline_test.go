@@ -42,6 +42,9 @@ func TestSimChecksOutputsAtStart(t *testing.T) {
 		{[]string{"sim", "--metrics", "127.0.0.1"}, "pexlab sim: --metrics: want HOST:PORT"},
 		{[]string{"bench", "swarm", "--pex-metrics", "127.0.0.1:99999"}, "pexlab bench swarm: --pex-metrics: want HOST:PORT"},
 		{[]string{"sim", "--nodse", "10"}, "pexlab sim: unknown flag --nodse; did you mean --nodes?"},
+		{[]string{"sim", "--attack", "eclipse"}, "pexlab sim: --attack needs --attackers"},
+		{[]string{"sim", "--attackers", "0.2", "--attack", "siege"}, "pexlab sim: --attack: must be one of hoard, eclipse, churn"},
+		{[]string{"sim", "--nodes", "20", "--attackers", "0.6"}, "pexlab sim: --attackers: leaves 8 honest nodes, too few for --want 8"},
 	} {
 		var errOut strings.Builder
 		if code := run(context.Background(), c.args, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), c.want) {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
@@ -27,12 +29,20 @@ var simCmd = &cli.Command{
 		"--heal-for. It reports the time to reach --want, messages and bytes per node, the " +
 		"overlay's in-degrees, clustering coefficient and path length against a random graph " +
 		"of the same mean degree, and after the failure the share of survivors in the largest " +
-		"component over time. With --out, it writes plots (SVG) and the tables there. It exits " +
-		"0 when every surviving node ends at --want. pexlab sim bt runs a BitTorrent swarm.",
+		"component over time. With --attackers, that share of the nodes are attackers (real " +
+		"engines with a hostile policy, in /24s of their own) joining among the honest ones; " +
+		"once the joins have settled they attack for --attack-for as --attack says (hoard, " +
+		"eclipse or churn), and it reports the attackers' share of the honest nodes' links, the " +
+		"honest nodes eclipsed and the largest component of the honest overlay, over the run " +
+		"and when the attack ended. With --out, it writes plots (SVG) and the tables there. It " +
+		"exits 0 when every surviving (honest) node ends at --want. pexlab sim bt runs a " +
+		"BitTorrent swarm.",
 	Examples: []string{
 		"pexlab sim --nodes 1000",
 		"pexlab sim --nodes 10000 --want 8 --kill 0.5 --out sim-out",
 		"pexlab sim --nodes 2000 --churn 0.02 --churn-for 20s --seeds 3 --json",
+		"pexlab sim --nodes 2000 --attackers 0.2 --attack-prefixes 16 --out sim-out",
+		"pexlab sim --nodes 2000 --attackers 0.2 --attack eclipse --attack-targets 10",
 	},
 	Flags: func() *flag.FlagSet { return new(simOpts).flagSet() },
 }
@@ -57,6 +67,14 @@ func (o *simOpts) flagSet() *flag.FlagSet {
 	fs.Float64Var(&o.cfg.Kill, "kill", 0, "kill this share of the nodes at once, `FRACTION`, after the joins (0: none)")
 	fs.DurationVar(&o.cfg.HealFor, "heal-for", time.Minute, "the longest the survivors are given to heal, `D`")
 	fs.Uint64Var(&o.cfg.Seed, "seed", 1, "`S` seeds the run's own random choices (the engines draw their own)")
+	a := &o.cfg.Attack
+	fs.Float64Var(&a.Fraction, "attackers", 0, "make this share of --nodes attackers, `FRACTION` (0.2 of 10000: 2000 attackers, 8000 honest nodes; 0: none)")
+	fs.StringVar(&a.Strategy, "attack", sim.AttackHoard, "what the attackers do, `STRATEGY`: "+strings.Join(sim.AttackStrategies, ", "))
+	fs.IntVar(&a.Prefixes, "attack-prefixes", 0, "spread the attackers over `P` /24s of their own (0: one each)")
+	fs.IntVar(&a.Targets, "attack-targets", 10, "`N` honest nodes the eclipse attack aims at")
+	fs.IntVar(&a.Links, "attack-links", 0, "the most links, `L`, one hoard or churn attacker opens to honest nodes (0: --max-peers)")
+	fs.DurationVar(&a.Lifetime, "attack-lifetime", 5*time.Second, "a churn attacker's mean stay once the attack starts, `D`")
+	fs.DurationVar(&a.For, "attack-for", 30*time.Second, "how long the attack runs once the joins have settled, `D`")
 	fs.StringVar(&o.out, "out", "", "write plots and tables under `DIR`")
 	fs.StringVar(&o.metrics, "metrics", "", "serve profiles at /debug/pprof/ on `HOST:PORT`")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
@@ -95,6 +113,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if o.cfg.Kill < 0 || o.cfg.Kill >= 1 {
 		c.Fail("kill", "must be 0 to less than 1 (got %v)", o.cfg.Kill)
 	}
+	o.checkAttack(&c, fs)
 	c.HostPort("metrics", o.metrics)
 	if c.OK() {
 		c.OutputDir("out", o.out, 0o755)
@@ -108,6 +127,9 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer stop()
 	o.cfg.Progress = progress
+	if o.cfg.Attack.Fraction == 0 {
+		o.cfg.Attack = sim.AttackConfig{} // no attackers: nothing of them in the result
+	}
 	res, err := sim.RunPXP(ctx, o.cfg)
 	if err != nil {
 		return err
@@ -168,9 +190,67 @@ func simSummary(r *sim.PXPResult) []any {
 		"mean_degree", cli.Round(o.MeanDegree, 3), "clustering", cli.Round(o.Clustering, 4), "random_clustering", cli.Round(o.RandClustering, 4),
 		"path_length", cli.Round(o.PathLength, 3), "random_path_length", cli.Round(o.RandPathLength, 3), "largest", o.Largest,
 		"alive", r.Alive, "at_target", r.AtTarget}
+	if a := r.Attack; a != nil {
+		f = append(f, attackSummary(a)...)
+	}
 	if k := r.Kill; k != nil {
 		f = append(f, "killed", k.Killed, "largest_after_kill_share", cli.Round(k.LargestAfter, 4), "largest_after_kill", cli.Round(k.LargestAfter, 4),
 			"at_target_after_kill_share", cli.Round(k.AtTargetAfter, 4), "at_target_after_kill", cli.Round(k.AtTargetAfter, 4), "healed_s", cli.Seconds(k.Healed))
+	}
+	return f
+}
+
+// checkAttack refuses attack flags that do not hold together.
+func (o *simOpts) checkAttack(c *cli.Checks, fs *flag.FlagSet) {
+	a := o.cfg.Attack
+	why := "the attack flags shape the attackers --attackers adds"
+	var rules []cli.Rule
+	for _, f := range []string{"attack", "attack-prefixes", "attack-targets", "attack-links", "attack-lifetime", "attack-for"} {
+		rules = append(rules, cli.Rule{If: f, Needs: []string{"attackers"}, Why: why})
+	}
+	c.Rules(cli.Given(fs), rules)
+	if a.Fraction < 0 || a.Fraction >= 1 {
+		c.Fail("attackers", "must be 0 to less than 1 (got %v)", a.Fraction)
+	}
+	if !slices.Contains(sim.AttackStrategies, a.Strategy) {
+		c.Fail("attack", "must be one of %s (got %q)", strings.Join(sim.AttackStrategies, ", "), a.Strategy)
+	}
+	attackers := a.Attackers(o.cfg.Nodes)
+	if a.Fraction > 0 && o.cfg.Nodes-attackers <= o.cfg.Want {
+		c.Fail("attackers", "leaves %d honest nodes, too few for --want %d", o.cfg.Nodes-attackers, o.cfg.Want)
+	}
+	if a.Prefixes < 0 || (a.Fraction > 0 && a.Prefixes > attackers) {
+		c.Fail("attack-prefixes", "must be 0 to the number of attackers, %d (got %d)", attackers, a.Prefixes)
+	}
+	if a.Targets < 1 {
+		c.Fail("attack-targets", "must be at least 1 (got %d)", a.Targets)
+	}
+	c.NonNegative("attack-links", int64(a.Links))
+	if a.Lifetime <= 0 {
+		c.Fail("attack-lifetime", "must be positive (got %v)", a.Lifetime)
+	}
+	if a.For <= 0 {
+		c.Fail("attack-for", "must be positive (got %v)", a.For)
+	}
+}
+
+// attackSummary is the summary's fields of an attack: the figures when
+// it ended, then over it.
+func attackSummary(a *sim.AttackResult) []any {
+	e := a.End
+	f := []any{"attack", a.Config.Strategy, "attackers", a.Attackers, "honest", a.Honest, "attack_prefixes", a.Config.Prefixes,
+		"attack_link_share_mean", cli.Round(e.ShareMean, 4), "attack_link_share_p99", cli.Round(e.ShareP99, 4), "attack_link_share_max", cli.Round(e.ShareMax, 4),
+		"attack_out_link_share_mean", cli.Round(e.OutShareMean, 4), "eclipsed", e.Eclipsed, "honest_largest", e.HonestLargest, "honest_isolated", e.Isolated,
+		"honest_at_want", e.AtWant, "honest_at_want_honest", e.AtWantHonest,
+		"attack_links_in", e.LinksIn, "attack_links_out", e.LinksOut,
+		"intros", a.Intros, "intros_to_attacker", a.IntrosToAttacker, "intros_named_by_attacker", a.IntrosNamed,
+		"attack_link_share_mean_peak", cli.Round(a.PeakShareMean, 4), "attack_link_share_p99_peak", cli.Round(a.PeakShareP99, 4),
+		"eclipsed_peak", a.PeakEclipsed, "honest_largest_low", a.LowLargest}
+	if a.Config.Strategy == sim.AttackEclipse {
+		f = append(f, "eclipse_targets", len(a.Targets), "targets_min_honest", a.TargetsMinHonest)
+	}
+	if a.Config.Strategy == sim.AttackChurn {
+		f = append(f, "attackers_joined", a.Joined, "attackers_left", a.Left)
 	}
 	return f
 }

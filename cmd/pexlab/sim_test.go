@@ -13,15 +13,19 @@ import (
 // summary is the last JSON line, and the plots and tables are written.
 func TestSimCommands(t *testing.T) {
 	for _, c := range []struct {
-		args  []string
-		files []string
+		args   []string
+		files  []string
+		fields []string // the summary has them
 	}{
 		{[]string{"sim", "--nodes", "60", "--want", "4", "--kill", "0.5", "--heal-for", "20s"},
-			[]string{"pxp-summary.txt", "pxp-result.json", "pxp-join.svg", "pxp-indegree.svg", "pxp-heal.svg"}},
+			[]string{"pxp-summary.txt", "pxp-result.json", "pxp-join.svg", "pxp-indegree.svg", "pxp-heal.svg"}, nil},
+		{[]string{"sim", "--nodes", "60", "--want", "4", "--attackers", "0.2", "--attack", "eclipse", "--attack-targets", "2", "--attack-for", "2s"},
+			[]string{"pxp-summary.txt", "pxp-result.json", "pxp-attack-share.svg", "pxp-attack-honest.svg", "pxp-attack-targets.svg"},
+			[]string{"attack_link_share_mean", "attack_link_share_p99", "attack_link_share_max", "eclipsed", "honest_largest", "targets_min_honest"}},
 		{[]string{"sim", "bt", "--peers", "40", "--max-peers", "10", "--duration", "3m"},
-			[]string{"bt-summary.txt", "bt-result.json", "bt-knowledge.svg", "bt-tracker-load.svg"}},
+			[]string{"bt-summary.txt", "bt-result.json", "bt-knowledge.svg", "bt-tracker-load.svg"}, nil},
 	} {
-		t.Run(c.args[len(c.args)-1], func(t *testing.T) {
+		t.Run(strings.Join(c.args[1:], " "), func(t *testing.T) {
 			dir := t.TempDir()
 			var out strings.Builder
 			args := append(c.args, "--json", "--out", dir)
@@ -32,6 +36,11 @@ func TestSimCommands(t *testing.T) {
 			var last map[string]any
 			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last["event"] != "summary" {
 				t.Fatalf("the last line is %v, not the summary", last)
+			}
+			for _, f := range c.fields {
+				if _, ok := last[f]; !ok {
+					t.Errorf("the summary has no %s: %v", f, last)
+				}
 			}
 			for _, f := range c.files {
 				if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {

@@ -142,12 +142,13 @@ var layers = map[string][]string{
 	"bt/utp":              nil,
 	"bt/crawl":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/version"},
 	"bt/swarm":            {"bt/azmp", "bt/compact", "bt/holepunch", "bt/mse", "bt/pex", "bt/utp", "bt/wire", "internal/acceptloop", "internal/gate", "internal/version"},
-	"pxp":                 {"mux", "pxp/wire", "internal/acceptloop", "internal/gate"},
+	"pxp":                 {"mux", "pxp/wire", "internal/acceptloop", "internal/gate", "internal/pxphook"},
 	"pxp/webrtc":          {"pxp"},
 	"transport/ws":        nil,
 	"web":                 nil,
 	"internal/acceptloop": nil,
 	"internal/gate":       nil,
+	"internal/pxphook":    nil, // the lab's hooks into pxp, which pxp sets in its init
 	"portmap":             nil,
 	"metrics":             {"pxp", "bt/swarm"},
 	"metrics/prom":        {"metrics", "pxp"},
@@ -169,7 +170,7 @@ var layers = map[string][]string{
 	// the commands: the user's, the lab's, and what they share
 	"cmd/internal/cli":        {"metrics"},
 	"cmd/pex":                 {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "bt/utp", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
-	"cmd/pexlab/internal/sim": {"lab/memnet", "pxp", "bt/swarm", "bt/pex"},
+	"cmd/pexlab/internal/sim": {"lab/memnet", "pxp", "bt/swarm", "bt/pex", "internal/pxphook"},
 	"cmd/pexlab":              {"cmd/internal/cli", "cmd/pexlab/internal/sim", "lab/proc", "bt/metainfo", "bt/pex", "bt/wire", "bt/compact", "metrics", "pxp", "pxp/webrtc", "lab/memnet"},
 }
 

@@ -80,13 +80,13 @@ func (w *pxpWorld) settle(ctx context.Context, limit time.Duration) {
 	}
 }
 
-// live returns the live nodes, seeds aside.
+// live returns the live honest nodes, seeds and attackers aside.
 func (w *pxpWorld) live() []*pxpNode {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []*pxpNode
 	for i, n := range w.nodes {
-		if i >= w.cfg.Seeds && n != nil && !n.isDead() {
+		if i >= w.cfg.Seeds && n != nil && n.atk == nil && !n.isDead() {
 			out = append(out, n)
 		}
 	}

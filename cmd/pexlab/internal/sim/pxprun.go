@@ -27,6 +27,7 @@ type PXPResult struct {
 	AtTarget                  int            // surviving nodes at Want when the run ended
 	Below                     map[string]int // nodes below Want at the end, by their last GetNewPeer failure
 	Alive                     int            // surviving nodes
+	Attack                    *AttackResult  `json:",omitempty"` // what the attackers did, when there were any (attackfigures.go)
 }
 
 // KillResult is a mass failure and the healing after it.
@@ -54,6 +55,10 @@ func RunPXP(ctx context.Context, cfg PXPConfig) (*PXPResult, error) {
 	w := &pxpWorld{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), ctx: ctx, byID: map[string]int{}}
 	w.nw = memnet.NewNetwork()
 	defer w.closeAll()
+	if cfg.Attack.Fraction > 0 {
+		w.atk = newAttackWorld(ctx, w)
+		defer w.atk.stop() // before closeAll: the attackers' goroutines end first
+	}
 	for i := range cfg.Seeds {
 		s, err := w.newNode(i, cfg.Nodes+cfg.Joining+64)
 		if err != nil {
@@ -75,6 +80,8 @@ func RunPXP(ctx context.Context, cfg PXPConfig) (*PXPResult, error) {
 	// Joins, at JoinRate, at most Joining at once.
 	cfg.Progress.say("joining", "nodes", cfg.Nodes)
 	joinStart := time.Now()
+	stopSampling := w.atk.sampling(ctx, joinStart)
+	defer stopSampling()
 	if err := w.joinMany(ctx, cfg.Seeds, cfg.Nodes); err != nil {
 		return nil, err
 	}
@@ -87,6 +94,9 @@ func RunPXP(ctx context.Context, cfg PXPConfig) (*PXPResult, error) {
 	res.InDegree = histogram(g.InDegree, alive)
 	res.MsgsPerNode, res.BytesPerNode = w.traffic()
 	cfg.Progress.say("joined", "nodes", cfg.Nodes, "elapsed_s", math.Round(res.JoinWall.Seconds()*1e3)/1e3, "seconds", math.Round(res.JoinWall.Seconds()*1e3)/1e3, "failed", res.Failed)
+	if w.atk != nil {
+		res.Attack = w.attack(ctx)
+	}
 	if cfg.Churn > 0 {
 		first := len(w.nodes)
 		w.churn(ctx)
@@ -101,6 +111,10 @@ func RunPXP(ctx context.Context, cfg PXPConfig) (*PXPResult, error) {
 		res.Kill = w.massFailure(ctx)
 	}
 	stop()
+	stopSampling()
+	if res.Attack != nil {
+		res.Attack.Series = w.atk.series()
+	}
 	res.AtTarget, res.Alive = w.atTarget()
 	res.Below = w.belowReasons()
 	res.Wall = time.Since(start)
@@ -124,7 +138,8 @@ func (w *pxpWorld) progress(ctx context.Context, start time.Time) (stop func()) 
 				return
 			case <-t.C:
 				at, alive := w.atTarget()
-				w.cfg.Progress.say("progress", "elapsed_s", time.Since(start).Truncate(time.Second).Seconds(), "alive", alive, "at_target", at)
+				f := []any{"elapsed_s", time.Since(start).Truncate(time.Second).Seconds(), "alive", alive, "at_target", at}
+				w.cfg.Progress.say("progress", append(f, w.atk.progressFields()...)...)
 			}
 		}
 	}()
@@ -147,6 +162,15 @@ func (w *pxpWorld) joinMany(ctx context.Context, first, n int) error {
 			sleepCtx(ctx, d)
 		}
 		next = next.Add(tick)
+		if w.atk.isAttacker(i) { // attackers join in among the others
+			if err := w.atk.launch(i); err != nil {
+				errMu.Lock()
+				firstErr = err
+				errMu.Unlock()
+				break
+			}
+			continue
+		}
 		sem <- struct{}{}
 		node, err := w.newNode(i, w.cfg.MaxPeers)
 		if err != nil {
@@ -174,6 +198,9 @@ func (w *pxpWorld) joinTimes(from, to int) ([]float64, int) {
 	failed := 0
 	for i := from; i < to; i++ {
 		n := w.node(i)
+		if n == nil || n.atk != nil {
+			continue // an attacker (or a place kept for one)
+		}
 		n.mu.Lock()
 		r, ok := n.reached, n.atWant
 		n.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ type PXPConfig struct {
 	Kill     float64       // the share of nodes killed at once after the network settles (0: none)
 	HealFor  time.Duration // how long the survivors are given to heal (default 60 s)
 	Seed     uint64        // the run's own random choices (pxp's are its own)
+	Attack   AttackConfig  `json:",omitzero"` // adversarial nodes among Nodes (zero: none; attack.go)
 	Progress Progress      `json:"-"`
 }
 
@@ -52,12 +54,15 @@ func (c *PXPConfig) defaults() {
 	if c.ChurnFor <= 0 {
 		c.ChurnFor = 10 * time.Second
 	}
+	c.Attack.defaults(c.MaxPeers)
 }
 
 // pxpNode is one node of the run.
 type pxpNode struct {
 	i      int
+	ip     netip.Addr // its host: it listens at addr and dials from ip
 	addr   string
+	atk    *attacker // an attacker's state; nil for an honest node (attack.go)
 	ex     *pxp.Exchange
 	ln     *memnet.Listener
 	seedID string // the seed it joined through
@@ -83,6 +88,8 @@ type pxpWorld struct {
 	nodes []*pxpNode // seeds first
 	byID  map[string]int
 	ports atomic.Int64
+
+	atk *attackWorld // the attackers; nil when there are none (attack.go)
 }
 
 func (w *pxpWorld) intn(n int) int {
@@ -94,21 +101,25 @@ func (w *pxpWorld) intn(n int) int {
 // newNode starts node i: an exchange listening on its address, dialing
 // from it.
 func (w *pxpWorld) newNode(i int, maxPeers int) (*pxpNode, error) {
-	ap := nodeAddr(i, 7000)
-	n := &pxpNode{i: i, addr: ap.String()}
+	cfg := &pxp.Config{MaxPeers: maxPeers, EventBuffer: 1, IncomingBuffer: 16}
+	if i < w.cfg.Seeds {
+		cfg.ReservedOutbound = -1 // a seed only takes links: all its slots are for them
+	}
+	return w.startNode(i, nodeAddr(i, 7000), cfg, nil)
+}
+
+// startNode starts node i at ap with cfg, to which it adds the dialer
+// and the advertised address; atk is an attacker's state (nil: honest).
+func (w *pxpWorld) startNode(i int, ap netip.AddrPort, cfg *pxp.Config, atk *attacker) (*pxpNode, error) {
+	n := &pxpNode{i: i, ip: ap.Addr(), addr: ap.String(), atk: atk}
 	ln, err := w.nw.Listen(n.addr)
 	if err != nil {
 		return nil, err
 	}
-	host := ap.Addr().String()
 	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
-		local := fmt.Sprintf("%s:%d", host, 10000+w.ports.Add(1)%50000)
-		return w.nw.DialFrom(local, addr)
+		return w.nw.DialFrom(w.localAddr(n), addr)
 	}
-	cfg := &pxp.Config{MaxPeers: maxPeers, Dialer: dial, AdvertiseAddr: n.addr, EventBuffer: 1, IncomingBuffer: 16}
-	if i < w.cfg.Seeds {
-		cfg.ReservedOutbound = -1 // a seed only takes links: all its slots are for them
-	}
+	cfg.Dialer, cfg.AdvertiseAddr = dial, n.addr
 	ex, err := pxp.New("sim", cfg)
 	if err != nil {
 		ln.Close()
@@ -138,11 +149,38 @@ func (w *pxpWorld) node(i int) *pxpNode {
 	return w.nodes[i]
 }
 
+// localAddr is a fresh address for n to dial from.
+func (w *pxpWorld) localAddr(n *pxpNode) string {
+	return fmt.Sprintf("%s:%d", n.ip, 10000+w.ports.Add(1)%50000)
+}
+
+// nodeAt returns node i, nil when it has not started.
+func (w *pxpWorld) nodeAt(i int) *pxpNode {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if i < len(w.nodes) {
+		return w.nodes[i]
+	}
+	return nil
+}
+
+// nodeByID returns the node whose exchange has id (nil: none) and
+// whether it is a seed.
+func (w *pxpWorld) nodeByID(id string) (*pxpNode, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if j, ok := w.byID[id]; ok {
+		return w.nodes[j], j < w.cfg.Seeds
+	}
+	return nil, false
+}
+
 // overlayPeers counts n's links to live nodes, links to seeds aside:
-// what counts toward Want. A link to a killed node is not counted even
-// while n has yet to read its end: on a loaded machine that can take a
-// while, and a survivor counted at Want through the dead would make a
-// mass failure look healed before it is.
+// what counts toward Want (links to attackers too: a node cannot tell
+// them). A link to a killed node is not counted even while n has yet to
+// read its end: on a loaded machine that can take a while, and a
+// survivor counted at Want through the dead would make a mass failure
+// look healed before it is.
 func (w *pxpWorld) overlayPeers(n *pxpNode) int {
 	c := 0
 	for _, p := range n.ex.Peers() {
@@ -172,17 +210,22 @@ func (w *pxpWorld) join(ctx context.Context, n *pxpNode) bool {
 		n.start = time.Now()
 	}
 	n.mu.Unlock()
-	seed := w.node(w.intn(w.cfg.Seeds))
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	return w.connectSeed(ctx, n) && w.grow(ctx, n)
+}
+
+// connectSeed links n to a random seed; it reports whether it did.
+func (w *pxpWorld) connectSeed(ctx context.Context, n *pxpNode) bool {
+	seed := w.node(w.intn(w.cfg.Seeds))
 	for attempt := 0; ; attempt++ {
-		c, err := w.nw.DialFrom(nodeAddr(n.i, 9000).String(), seed.addr)
+		c, err := w.nw.DialFrom(netip.AddrPortFrom(n.ip, 9000).String(), seed.addr)
 		if err == nil {
 			var dc *pxp.Conn
 			if dc, err = n.ex.Connect(ctx, c); err == nil {
 				n.seedID = dc.Peer().ID()
 				dc.Close()
-				break
+				return true
 			}
 		}
 		if ctx.Err() != nil || attempt > 50 {
@@ -190,7 +233,6 @@ func (w *pxpWorld) join(ctx context.Context, n *pxpNode) bool {
 		}
 		sleepCtx(ctx, 50*time.Millisecond)
 	}
-	return w.grow(ctx, n)
 }
 
 // grow calls GetNewPeer until n has Want peers besides seeds; then, with
@@ -220,6 +262,7 @@ func (w *pxpWorld) grow(ctx context.Context, n *pxpNode) bool {
 			continue
 		}
 		fails = 0
+		w.atk.introduced(n, c) // with attackers: whether it ended at one
 		c.Close()
 	}
 	n.mu.Lock()
@@ -261,7 +304,8 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-// graph snapshots the overlay among live nodes (seeds aside).
+// graph snapshots the overlay among live honest nodes (seeds and
+// attackers aside).
 func (w *pxpWorld) graph() (*Graph, []bool) {
 	w.mu.Lock()
 	nodes := slices.Clone(w.nodes)
@@ -269,13 +313,13 @@ func (w *pxpWorld) graph() (*Graph, []bool) {
 	g := newGraph(len(nodes))
 	alive := make([]bool, len(nodes))
 	for i, n := range nodes {
-		if i < w.cfg.Seeds || n == nil || n.isDead() {
+		if i < w.cfg.Seeds || n == nil || n.atk != nil || n.isDead() {
 			continue
 		}
 		alive[i] = true
 		for _, p := range n.ex.Peers() {
 			q := w.overlayNode(p.ID())
-			if q == nil {
+			if q == nil || q.atk != nil {
 				continue
 			}
 			if p.Outgoing() { // the other end sees the same link as incoming

@@ -21,6 +21,9 @@ func PXPTable(r *PXPResult) string {
 	fmt.Fprintf(&b, "  clustering        %.3f (random graph of the same degree: %.4f)\n", o.Clustering, o.RandClustering)
 	fmt.Fprintf(&b, "  path length       %.2f (random graph: %.2f), diameter seen %d\n", o.PathLength, o.RandPathLength, o.Diameter)
 	fmt.Fprintf(&b, "  in-degree         %s\n", degreeLine(r.InDegree))
+	if a := r.Attack; a != nil {
+		attackTable(&b, a, r.Config.Want)
+	}
 	if s := r.AfterChurn; s != nil {
 		fmt.Fprintf(&b, "  after churn       %d nodes, largest component %d, clustering %.3f, path %.2f; joins during churn p50 %.0f ms\n",
 			s.Nodes, s.Largest, s.Clustering, s.PathLength, Percentile(r.ChurnJoins, 50))
@@ -92,6 +95,11 @@ func WritePXP(dir string, r *PXPResult) ([]string, error) {
 	name = filepath.Join(dir, "pxp-indegree.svg")
 	if err := add(name, plotHistogram(name, "In-degree of the overlay", "links opened to the node", r.InDegree)); err != nil {
 		return files, err
+	}
+	if r.Attack != nil {
+		if err := writeAttack(dir, r.Attack, add); err != nil {
+			return files, err
+		}
 	}
 	if r.Kill != nil {
 		name = filepath.Join(dir, "pxp-heal.svg")
