@@ -14,7 +14,7 @@ import (
 
 	"github.com/seed0021ed4d/pex/pxp"
 	"github.com/seed0021ed4d/pex/pxp/webrtc"
-	"github.com/seed0021ed4d/pex/web"
+	"github.com/seed0021ed4d/pex/turnrest"
 )
 
 type nodeOpts struct {
@@ -44,6 +44,10 @@ type nodeOpts struct {
 
 	turnUser, turnPass string
 	turnPassFile       string
+	turnSecretFile     string           // --turn-secret
+	turnTTL            time.Duration    // --turn-ttl
+	turnMinter         *turnrest.Minter // from --turn-secret, or nil
+	turnName           func() string    // the name the node's own credentials carry (its id)
 	noPortmap          bool
 
 	bootstrapTimeout time.Duration
@@ -57,24 +61,11 @@ func (o *nodeOpts) addWebRTCFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.turnUser, "turn-user", "", "the user `NAME` for the turn: servers (default: none, no TURN)")
 	fs.StringVar(&o.turnPass, "turn-pass", "", "the `PASSWORD` for the turn: servers, visible to ps and in the shell's history: prefer --turn-pass-file or "+turnPassEnv+" (default: none)")
 	fs.StringVar(&o.turnPassFile, "turn-pass-file", "", "read the password for the turn: servers from the first line of `FILE` (default: "+turnPassEnv+" in the environment)")
+	fs.StringVar(&o.turnSecretFile, "turn-secret", "", "mint short-lived credentials for the turn: servers from the secret in `FILE`, which they share (pex turn --auth-secret, coturn's static-auth-secret): fresh ones for each upgrade and each page --http serves (default: none)")
+	fs.DurationVar(&o.turnTTL, "turn-ttl", defaultTurnTTL, "the life `D` of a credential minted from --turn-secret, "+shortDuration(minTurnTTL)+" to "+shortDuration(maxTurnTTL)+"; the page asks for fresh ones at half of it")
 	fs.BoolVar(&o.noWebRTC, "no-webrtc", false, "keep introductions as relayed sessions")
 	fs.StringVar(&o.advertise, "advertise", "", "TCP `HOST:PORT` told to peers for direct dials (default: the --listen address when it names an IP)")
 	fs.BoolVar(&o.noDirect, "no-direct", false, "neither advertise a TCP address nor dial advertised ones")
-}
-
-// page is what the browser page served with --http is told: the node's
-// network and ICE servers (with the TURN credentials: whoever loads the
-// page sees them).
-func (o *nodeOpts) page() web.Page {
-	p := web.Page{Network: o.network}
-	for _, u := range o.iceServers {
-		s := web.ICEServer{URLs: []string{u}}
-		if strings.HasPrefix(u, "turn") {
-			s.Username, s.Credential = o.turnUser, o.turnPass
-		}
-		p.ICEServers = append(p.ICEServers, s)
-	}
-	return p
 }
 
 // exchangeConfig builds the pxp configuration the flags ask for. listenAddr
@@ -82,7 +73,8 @@ func (o *nodeOpts) page() web.Page {
 func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
 	cfg := &pxp.Config{MaxPeers: o.maxPeers, MaxRelays: o.maxRelays, Logger: o.logger}
 	if !o.noWebRTC {
-		wc := &webrtc.Config{Loopback: o.iceLoopback, Logger: cfg.Logger, ICEServers: o.iceServers, ICEUsername: o.turnUser, ICECredential: o.turnPass}
+		wc := &webrtc.Config{Loopback: o.iceLoopback, Logger: cfg.Logger, ICEServers: o.iceServers, ICEUsername: o.turnUser, ICECredential: o.turnPass,
+			ICECredentials: o.iceCredentials()}
 		up, err := webrtc.New(wc)
 		if err != nil {
 			return nil, err
@@ -127,12 +119,16 @@ var nodeCmd = &cli.Command{
 		"end of --duration otherwise close every link cleanly and exit 0. Output is one " +
 		"event a line: logfmt, or JSON with --json; a summary event is the last. " +
 		"The TURN password is best read from --turn-pass-file or PEX_TURN_PASS, off the " +
-		"command line.",
+		"command line; with --turn-secret the node mints short-lived TURN credentials " +
+		"instead (the TURN REST API, which pex turn --auth-secret and coturn's " +
+		"use-auth-secret check), fresh for each of its upgrades and for each page load, " +
+		"and the page asks for fresh ones before they expire.",
 	Examples: []string{
 		"pex node --network chat --listen 127.0.0.1:7000 --hello 'hi from A'",
 		"pex node --network chat --connect 127.0.0.1:7000 --want 3 --ice-loopback",
 		"pex node --network chat --listen 127.0.0.1:7000 --http 127.0.0.1:8080",
 		"pex node --network chat --connect 192.0.2.7:7000 --ice-server stun:192.0.2.1:3478 --json",
+		"pex node --network chat --listen 0.0.0.0:7000 --http 0.0.0.0:8080 --ice-server turn:192.0.2.1:3478 --turn-secret /etc/pex/turn-secret",
 	},
 	Flags: func() *flag.FlagSet { return new(nodeOpts).flagSet() },
 }
@@ -181,15 +177,18 @@ var nodeRules = []cli.Rule{
 	{If: "turn-pass-file", Needs: []string{"turn-user"}, Why: "a TURN server takes a password with its user"},
 	{If: "turn-user", Needs: []string{"ice-server turn:HOST:PORT"}, Why: "the credentials are for turn: and turns: servers, and none is given"},
 	{If: "turn-pass", Excludes: []string{"turn-pass-file"}, Why: "the password is given twice"},
+	{If: "turn-secret", Needs: []string{"ice-server turn:HOST:PORT"}, Why: "the credentials are for turn: and turns: servers, and none is given"},
+	{If: "turn-secret", Excludes: []string{"turn-user", "turn-pass", "turn-pass-file"}, Why: "the turn: servers are given one kind of credential: short-lived ones minted from --turn-secret, or --turn-user's long-term one"},
+	{If: "turn-ttl", Needs: []string{"turn-secret"}, Why: "it is the life of the credentials minted from --turn-secret"},
 	// With --http the ICE servers and TURN user are the browser page's,
 	// which uses WebRTC whatever the node does.
-	{If: "no-webrtc", Excludes: []string{"ice-server", "turn-user"}, Unless: []string{"http"}, Why: "they configure WebRTC, which --no-webrtc turns off (with --http they would be the browser page's)"},
+	{If: "no-webrtc", Excludes: []string{"ice-server", "turn-user", "turn-secret"}, Unless: []string{"http"}, Why: "they configure WebRTC, which --no-webrtc turns off (with --http they would be the browser page's)"},
 	{If: "no-direct", Excludes: []string{"advertise"}, Why: "--no-direct advertises no TCP address"},
 }
 
 // check refuses a bad command line at start, naming each bad flag; it
-// reads the TURN password from --turn-pass-file or PEX_TURN_PASS, and
-// makes --state's directory.
+// reads the TURN password from --turn-pass-file or PEX_TURN_PASS, or the
+// secret from --turn-secret, and makes --state's directory.
 func (o *nodeOpts) check(fs *flag.FlagSet, stderr io.Writer) error {
 	c := cli.Checks{Cmd: "pex node"}
 	if o.network == "" {
@@ -234,6 +233,7 @@ func (o *nodeOpts) check(fs *flag.FlagSet, stderr io.Writer) error {
 	if o.turnUser != "" && o.turnPass == "" {
 		o.turnPass = os.Getenv(turnPassEnv)
 	}
+	o.checkTurnSecret(&c)
 	if c.OK() {
 		c.OutputDir("state", o.state, 0o700)
 	}

@@ -60,22 +60,13 @@ func (n *node) bind() error {
 	return nil
 }
 
-// warnCredentials says, at start, that the page --http serves hands the
-// TURN user and password to whoever loads it.
-func (n *node) warnCredentials() {
-	if n.opts.http == "" || n.opts.turnUser == "" || n.opts.noWebRTC {
-		return
-	}
-	if servers := n.opts.turnServers(); len(servers) > 0 {
-		n.pr.Event("turn-credentials-served", "http", n.httpLn.Addr().String(), "user", n.opts.turnUser, "servers", servers,
-			"why", "the page --http serves embeds the TURN user and password: everyone who loads it can relay through these servers")
-	}
-}
-
 // newExchange builds the node's exchange (and its logger, --log-level's)
 // from the flags and the listener's address; it returns the address the
 // node advertises, if any.
 func (n *node) newExchange() (advertise string, err error) {
+	// The node's own TURN credentials are named by its id; upgrades
+	// start once the exchange is made and has links.
+	n.opts.turnName = func() string { return n.ex.ID() }
 	cfg, err := n.opts.exchangeConfig(n.listen)
 	n.logger = slog.New(slog.DiscardHandler)
 	if cfg != nil && cfg.Logger != nil {

@@ -29,16 +29,23 @@ var turnCmd = &cli.Command{
 		"--max-allocations at once (and --max-total over all users). The users come from " +
 		"--user-file (a NAME:PASSWORD a line), from " + turnUsersEnv + " in the environment " +
 		"(NAME:PASSWORD entries separated by commas or newlines) and from --user " +
-		"NAME:PASSWORD, which ps and the shell's history show. Relays to loopback, " +
+		"NAME:PASSWORD, which ps and the shell's history show. With --auth-secret FILE it " +
+		"also takes short-lived credentials minted from the secret in FILE (the TURN REST " +
+		"API: user name EXPIRY:NAME, password base64 HMAC-SHA1 of it; coturn's " +
+		"use-auth-secret), as pex node --turn-secret mints them: one whose expiry has " +
+		"passed cannot allocate, and NAME's allocations count against its quota. A " +
+		"refused credential prints an auth-refused event. Relays to loopback, " +
 		"link-local, private and unspecified addresses are refused unless --allow-private. " +
 		"Peers use it with pex node --ice-server stun:HOST:PORT --ice-server " +
-		"turn:HOST:PORT --turn-user NAME --turn-pass-file FILE. --log-level debug logs " +
+		"turn:HOST:PORT --turn-user NAME --turn-pass-file FILE, or --turn-secret FILE. " +
+		"--log-level debug logs " +
 		"each STUN and TURN request pion/turn handles to stderr. At the end (SIGINT or " +
 		"SIGTERM) it prints a summary event.",
 	Required: []string{"listen", "relay-ip"},
 	Examples: []string{
 		"pex turn --listen 0.0.0.0:3478 --relay-ip 203.0.113.7 --user-file /etc/pex/turn-users",
 		"pex turn --listen 127.0.0.1:3478 --relay-ip 127.0.0.1 --user lab:lab --allow-private --json",
+		"pex turn --listen 0.0.0.0:3478 --relay-ip 203.0.113.7 --auth-secret /etc/pex/turn-secret",
 	},
 	Flags: func() *flag.FlagSet { return new(turnOpts).flagSet() },
 }
@@ -47,6 +54,7 @@ type turnOpts struct {
 	listen, relayIP, realm string
 	users                  cli.ListFlag
 	userFile               string
+	authSecret             string // --auth-secret's file
 	maxAllocations         int
 	maxTotal               int
 	allowPrivate           bool
@@ -64,8 +72,9 @@ func (o *turnOpts) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("pex turn", flag.ContinueOnError)
 	fs.StringVar(&o.listen, "listen", "", "serve STUN and TURN on UDP `HOST:PORT` (3478 is the standard port; required)")
 	fs.StringVar(&o.relayIP, "relay-ip", "", "the public `IP` relayed addresses are given (required)")
-	fs.Var(&o.users, "user", "a TURN user as `NAME:PASSWORD`, visible to ps and in the shell's history: prefer --user-file or "+turnUsersEnv+" (repeatable; with none of the three: STUN only)")
+	fs.Var(&o.users, "user", "a TURN user as `NAME:PASSWORD`, visible to ps and in the shell's history: prefer --user-file or "+turnUsersEnv+" (repeatable; with none of the three nor --auth-secret: STUN only)")
 	fs.StringVar(&o.userFile, "user-file", "", "read TURN users from `FILE`, one NAME:PASSWORD a line (blank lines and lines starting with # skipped; default: none)")
+	fs.StringVar(&o.authSecret, "auth-secret", "", "take short-lived TURN REST credentials minted from the secret in `FILE` (its bytes, white space around them trimmed; at least 16), as pex node --turn-secret and coturn's static-auth-secret (default: none)")
 	fs.StringVar(&o.realm, "realm", "pex", "the TURN `REALM`")
 	fs.IntVar(&o.maxAllocations, "max-allocations", 8, "relayed allocations one user may hold at once (`N`)")
 	fs.IntVar(&o.maxTotal, "max-total", 1024, "relayed allocations over all users (`N`)")
@@ -77,8 +86,9 @@ func (o *turnOpts) flagSet() *flag.FlagSet {
 }
 
 // check refuses a bad command line at start, naming each bad flag, and
-// gathers the users from --user-file, PEX_TURN_USERS and --user.
-func (o *turnOpts) check(fs *flag.FlagSet, stderr io.Writer) (users map[string]string, err error) {
+// gathers the users from --user-file, PEX_TURN_USERS and --user, and the
+// secret from --auth-secret.
+func (o *turnOpts) check(fs *flag.FlagSet, stderr io.Writer) (users map[string]string, secret []byte, err error) {
 	c := cli.Checks{Cmd: "pex turn"}
 	c.NoArgs(fs.Args())
 	if o.listen == "" {
@@ -127,11 +137,14 @@ func (o *turnOpts) check(fs *flag.FlagSet, stderr io.Writer) (users map[string]s
 			c.Fail("user", "%s, got %q", fmt.Sprintf(format, args...), u)
 		})
 	}
+	if o.authSecret != "" {
+		secret = readSecret(&c, "auth-secret", o.authSecret)
+	}
 	if o.maxAllocations < 1 || o.maxTotal < 1 {
 		c.Fail("max-allocations", "--max-allocations and --max-total must be at least 1")
 	}
 	c.LogLevel(o.logLevel)
-	return users, c.Report(stderr)
+	return users, secret, c.Report(stderr)
 }
 
 func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -140,7 +153,7 @@ func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := turnCmd.ParseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	users, err := o.check(fs, stderr)
+	users, secret, err := o.check(fs, stderr)
 	if err != nil {
 		return err
 	}
@@ -151,9 +164,9 @@ func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	pr := cli.NewPrinter(stdout, o.json).Quiet(o.quiet)
 	start := time.Now()
-	var allocations, open atomic.Int64
+	var allocations, open, refused atomic.Int64
 	srv, err := webrtc.NewTURNServer(webrtc.TURNConfig{
-		PacketConn: pc, RelayIP: relay, Realm: o.realm, Users: users,
+		PacketConn: pc, RelayIP: relay, Realm: o.realm, Users: users, AuthSecret: secret,
 		MaxAllocations: o.maxAllocations, MaxTotal: o.maxTotal, AllowPrivate: o.allowPrivate,
 		Logger: cli.Logger(o.logLevel, stderr),
 		OnAllocation: func(user string, client, relay net.Addr) {
@@ -165,17 +178,24 @@ func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			open.Add(-1)
 			pr.Event("allocation-closed", "user", user, "client", client.String())
 		},
+		// A client repeating a refused credential is printed five
+		// times a window, then summed up (cli.Printer.Limited).
+		OnAuthRefused: func(user string, client net.Addr, method, reason string) {
+			refused.Add(1)
+			pr.Limited("auth-refused "+hostOf(client), "auth-refused", "user", user, "client", client.String(), "method", method, "reason", reason)
+		},
 	})
 	if err != nil {
 		pc.Close()
 		return err
 	}
-	pr.Event("listening", "addr", pc.LocalAddr().String(), "transport", "stun/turn", "relay_ip", relay.String(), "users", len(users))
-	<-ctx.Done()
+	pr.Event("listening", "addr", pc.LocalAddr().String(), "transport", "stun/turn", "relay_ip", relay.String(), "users", len(users), "auth_secret", secret != nil)
+	flushUntil(ctx, pr)
 	openAtEnd := open.Load()
 	err = srv.Close()
+	pr.Flush(true)
 	f := []any{"elapsed_s", cli.Seconds(time.Since(start)), "stop", "canceled", "users", len(users),
-		"allocations", allocations.Load(), "open_at_end", openAtEnd}
+		"allocations", allocations.Load(), "open_at_end", openAtEnd, "auth_refused", refused.Load()}
 	var se *cli.SignalError
 	if errors.As(context.Cause(ctx), &se) {
 		f[3] = "signal"
@@ -186,4 +206,27 @@ func runTurn(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	pr.Event("summary", f...)
 	return err
+}
+
+// flushUntil sums up repeated events when their window ends, until ctx
+// ends.
+func flushUntil(ctx context.Context, pr *cli.Printer) {
+	t := time.NewTicker(cli.RepeatWindow)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pr.Flush(false)
+		}
+	}
+}
+
+// hostOf is the host of a UDP address, for keys by client.
+func hostOf(a net.Addr) string {
+	if ua, ok := a.(*net.UDPAddr); ok {
+		return ua.IP.String()
+	}
+	return a.String()
 }

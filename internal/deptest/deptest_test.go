@@ -143,7 +143,7 @@ var layers = map[string][]string{
 	"bt/crawl":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/version"},
 	"bt/swarm":            {"bt/azmp", "bt/compact", "bt/holepunch", "bt/mse", "bt/pex", "bt/utp", "bt/wire", "internal/acceptloop", "internal/gate", "internal/version"},
 	"pxp":                 {"mux", "pxp/wire", "internal/acceptloop", "internal/gate", "internal/pxphook"},
-	"pxp/webrtc":          {"pxp"},
+	"pxp/webrtc":          {"pxp", "turnrest"},
 	"transport/ws":        nil,
 	"web":                 nil,
 	"internal/acceptloop": nil,
@@ -153,6 +153,7 @@ var layers = map[string][]string{
 	"metrics":             {"pxp", "bt/swarm"},
 	"metrics/prom":        {"metrics", "pxp"},
 	"peerstore":           nil,
+	"turnrest":            nil,
 	// the lab: in-process networks, the NAT lab, the process harness and
 	// the suites that drive real processes
 	"lab/memnet":  nil,
@@ -169,7 +170,7 @@ var layers = map[string][]string{
 	"examples/btswarm": {"bt/metainfo", "bt/swarm"},
 	// the commands: the user's, the lab's, and what they share
 	"cmd/internal/cli":        {"metrics"},
-	"cmd/pex":                 {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "bt/utp", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "web"},
+	"cmd/pex":                 {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "bt/utp", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "turnrest", "web"},
 	"cmd/pexlab/internal/sim": {"lab/memnet", "pxp", "bt/swarm", "bt/pex", "internal/pxphook"},
 	"cmd/pexlab":              {"cmd/internal/cli", "cmd/pexlab/internal/sim", "lab/proc", "bt/metainfo", "bt/pex", "bt/wire", "bt/compact", "metrics", "pxp", "pxp/webrtc", "lab/memnet"},
 }

@@ -21,6 +21,9 @@ func helper() bool {
 	case "portmap":
 		portmapHelper()
 		return true
+	case "turnalloc":
+		turnAllocHelper()
+		return true
 	case "dial":
 		c, err := net.DialTimeout("tcp", os.Args[len(os.Args)-1], 2*time.Second)
 		if err == nil {

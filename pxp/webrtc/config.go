@@ -15,6 +15,13 @@ type Config struct {
 	// ICEUsername and ICECredential authenticate to the TURN servers
 	// among ICEServers.
 	ICEUsername, ICECredential string
+	// ICECredentials, when set, is called at the start of each upgrade
+	// for the TURN servers' user name and credential, in place of
+	// ICEUsername and ICECredential: short-lived credentials (package
+	// turnrest) minted fresh for every upgrade, so that a node running for
+	// months never offers a TURN server an expired one. An upgrade makes
+	// its allocations within Timeout of its start.
+	ICECredentials func() (username, credential string)
 	// Loopback restricts ICE to loopback addresses, both the candidates
 	// gathered here and the remote ones tried (wrtc lists the machine's
 	// other addresses too). For tests and demos on one machine; `pex node

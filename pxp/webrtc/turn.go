@@ -3,13 +3,17 @@ package webrtc
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/pion/logging"
 	"github.com/pion/turn/v5"
+
+	"github.com/seed0021ed4d/pex/turnrest"
 )
 
 // TURNConfig configures a TURNServer.
@@ -21,8 +25,25 @@ type TURNConfig struct {
 	RelayIP net.IP
 	// Realm defaults to "pex".
 	Realm string
-	// Users are the TURN users and their passwords; none serves STUN only.
+	// Users are the TURN users and their passwords (RFC 8489's long-term
+	// credentials).
 	Users map[string]string
+	// AuthSecret, when set, is the secret shared with whoever mints TURN
+	// REST credentials (package turnrest; coturn's static-auth-secret): a
+	// user name "EXPIRY:NAME" with the password the secret gives it may
+	// allocate until EXPIRY, and its allocations count against NAME's
+	// quota. Beside Users: a name with a colon is a REST one. With
+	// neither, the server serves STUN only.
+	AuthSecret []byte
+	// Now is the clock REST credentials' expiries are checked against;
+	// nil means time.Now.
+	Now func() time.Time
+	// OnAuthRefused, when set, reports a request whose credential was
+	// refused: the user name it gave, the client, the STUN method
+	// ("Allocate", "Refresh", ...) and the reason (RefusedExpired, ...).
+	// A client's first request, sent without credentials to learn the
+	// realm and nonce, is answered with a challenge, not refused.
+	OnAuthRefused func(user string, client net.Addr, method, reason string)
 	// MaxAllocations bounds the relayed allocations one user holds at
 	// once (default 8), MaxTotal those over all users (default 1024); zero
 	// or negative means the default.
@@ -52,12 +73,21 @@ func NewTURNServer(cfg TURNConfig) (*TURNServer, error) {
 	if cfg.PacketConn == nil || cfg.RelayIP == nil {
 		return nil, errors.New("webrtc: TURN needs a PacketConn and a RelayIP")
 	}
+	if n := len(cfg.AuthSecret); n > 0 && (n < turnrest.MinSecretLen || n > turnrest.MaxSecretLen) {
+		return nil, fmt.Errorf("webrtc: AuthSecret: %w", turnrest.ErrSecret)
+	}
+	if len(cfg.AuthSecret) == 0 {
+		cfg.AuthSecret = nil
+	}
 	cfg.Realm = cmp.Or(cfg.Realm, "pex")
 	cfg.MaxAllocations = positiveOr(cfg.MaxAllocations, 8)
 	cfg.MaxTotal = positiveOr(cfg.MaxTotal, 1024)
-	keys := map[string][]byte{}
+	auth := &turnAuth{realm: cfg.Realm, keys: map[string][]byte{}, secret: cfg.AuthSecret, now: cfg.Now, refused: cfg.OnAuthRefused}
+	if auth.now == nil {
+		auth.now = time.Now
+	}
 	for name, pass := range cfg.Users {
-		keys[name] = turn.GenerateAuthKey(name, cfg.Realm, pass)
+		auth.keys[name] = turn.GenerateAuthKey(name, cfg.Realm, pass)
 	}
 	q := &turnQuota{perUser: cfg.MaxAllocations, total: cfg.MaxTotal, held: map[string]int{}}
 	host, _, err := net.SplitHostPort(cfg.PacketConn.LocalAddr().String())
@@ -71,12 +101,10 @@ func NewTURNServer(cfg TURNConfig) (*TURNServer, error) {
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm:         cfg.Realm,
 		LoggerFactory: logs,
-		AuthHandler: func(ra *turn.RequestAttributes) (string, []byte, bool) {
-			key, ok := keys[ra.Username]
-			return ra.Username, key, ok
-		},
-		QuotaHandler: q.take,
+		AuthHandler:   auth.handle,
+		QuotaHandler:  q.take,
 		EventHandler: turn.EventHandler{
+			OnAuth: auth.onAuth,
 			OnAllocationCreated: func(src, _ net.Addr, _, user, _ string, relay net.Addr, _ int) {
 				q.hold(user)
 				if cfg.OnAllocation != nil {

@@ -81,12 +81,11 @@ func New(cfg *Config) (*Upgrader, error) {
 	}
 	var servers []webrtc.ICEServer
 	for _, u := range c.ICEServers {
-		uri, err := stun.ParseURI(u)
-		if err != nil {
+		if _, err := stun.ParseURI(u); err != nil {
 			return nil, fmt.Errorf("webrtc: ICE server %q: %w", u, err)
 		}
 		s := webrtc.ICEServer{URLs: []string{u}}
-		if uri.Scheme == stun.SchemeTypeTURN || uri.Scheme == stun.SchemeTypeTURNS {
+		if isTURN(u) {
 			s.Username, s.Credential = c.ICEUsername, c.ICECredential
 		}
 		servers = append(servers, s)
@@ -141,6 +140,29 @@ func serverAddrs(urls []string) []netip.Addr {
 	return out
 }
 
+// iceServers are the ICE servers of one upgrade: with
+// Config.ICECredentials, the TURN servers get the credentials it gives
+// now.
+func (u *Upgrader) iceServers() []webrtc.ICEServer {
+	if u.cfg.ICECredentials == nil {
+		return u.servers
+	}
+	user, cred := u.cfg.ICECredentials()
+	servers := slices.Clone(u.servers)
+	for i, s := range servers {
+		if isTURN(s.URLs[0]) {
+			servers[i].Username, servers[i].Credential = user, cred
+		}
+	}
+	return servers
+}
+
+// isTURN reports whether an ICE server URL is a turn: or turns: one.
+func isTURN(url string) bool {
+	uri, err := stun.ParseURI(url)
+	return err == nil && (uri.Scheme == stun.SchemeTypeTURN || uri.Scheme == stun.SchemeTypeTURNS)
+}
+
 // Transport returns "webrtc".
 func (u *Upgrader) Transport() string { return "webrtc" }
 
@@ -165,7 +187,7 @@ func (u *Upgrader) Start(ctx context.Context, initiator bool, send func(json.Raw
 	// never flows); one certificate per Upgrader, not one per upgrade.
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&webrtc.MediaEngine{}),
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: u.servers, Certificates: []webrtc.Certificate{cert}})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: u.iceServers(), Certificates: []webrtc.Certificate{cert}})
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: %w", err)
 	}
