@@ -20,19 +20,24 @@ import (
 // failed test shows its log and last events.
 func start(t *testing.T, h *natlab.Host, args ...string) *proc.Proc {
 	t.Helper()
-	cmd, opts := pexCommand(h, args)
+	cmd, opts, started := pexCommand(h, args)
+	defer started()
 	return proc.StartT(t, cmd, opts...)
 }
 
 // startProc runs pex with args and --json in host h until its Stop.
 func startProc(h *natlab.Host, args ...string) (*proc.Proc, error) {
-	cmd, opts := pexCommand(h, args)
+	cmd, opts, started := pexCommand(h, args)
+	defer started()
 	return proc.Start(cmd, opts...)
 }
 
 // pexCommand is pex with args and --json in host h. PEX_NAT_DEBUG names a
-// directory for each process's debug log (its stderr) and events.
-func pexCommand(h *natlab.Host, args []string) (*exec.Cmd, []proc.Option) {
+// directory for each process's debug log (its stderr) and events; the
+// caller calls started once the process has started (it has its own copy
+// of the log file then).
+func pexCommand(h *natlab.Host, args []string) (*exec.Cmd, []proc.Option, func()) {
+	started := func() {}
 	cmd := h.Command(context.Background(), pexBin, append(args, "--json")...)
 	opts := []proc.Option{proc.Name(h.NS + ": pex " + args[0])}
 	if dir := os.Getenv("PEX_NAT_DEBUG"); dir != "" {
@@ -40,13 +45,13 @@ func pexCommand(h *natlab.Host, args []string) (*exec.Cmd, []proc.Option) {
 		name := filepath.Join(dir, fmt.Sprintf("%s-%d", h.NS, time.Now().UnixNano()))
 		if f, err := os.Create(name + ".log"); err == nil {
 			cmd.Stderr = f
-			defer f.Close() // the process has its own copy
+			started = func() { f.Close() }
 		}
 		if f, err := os.Create(name + ".events"); err == nil {
 			opts = append(opts, proc.Tee(f))
 		}
 	}
-	return cmd, opts
+	return cmd, opts, started
 }
 
 // jsScript is the JS reference's driver; the test is skipped (or fails,
