@@ -154,12 +154,13 @@ var layers = map[string][]string{
 	"peerstore":           nil,
 	// the lab: in-process networks, the NAT lab, the process harness and
 	// the suites that drive real processes
-	"lab/memnet":  nil,
-	"lab/natlab":  nil,
-	"lab/proc":    nil,
-	"lab/interop": {"lab/proc"},
-	"lab/attack":  {"lab/proc"},
-	"lab/nat":     {"lab/natlab", "lab/proc"},
+	"lab/memnet":   nil,
+	"lab/natlab":   nil,
+	"lab/proc":     nil,
+	"lab/testcert": nil,
+	"lab/interop":  {"lab/proc"},
+	"lab/attack":   {"lab/proc"},
+	"lab/nat":      {"lab/natlab", "lab/proc"},
 	// tests only
 	"internal/deptest": nil,
 	"examples":         nil,
