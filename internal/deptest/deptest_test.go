@@ -158,6 +158,7 @@ var layers = map[string][]string{
 	"lab/natlab":   nil,
 	"lab/proc":     nil,
 	"lab/testcert": nil,
+	"lab/nginx":    nil,
 	"lab/interop":  {"lab/proc"},
 	"lab/attack":   {"lab/proc"},
 	"lab/nat":      {"lab/natlab", "lab/proc"},
