@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -114,5 +115,23 @@ func TestWebSocketThroughNginx(t *testing.T) {
 				t.Logf("client at %s, spoofing 6.6.6.6 and 7.7.7.7: the node saw %s", from, remote)
 			}
 		})
+	}
+}
+
+// README.md and docs/operating.md show the configuration the tests run:
+// the map in the http block, and the location in a server block (four
+// spaces in), proxying a node's --http on 127.0.0.1:8080.
+func TestDocsShowTheTestedConfig(t *testing.T) {
+	loc := indent(strings.ReplaceAll(Location, "UPSTREAM", "127.0.0.1:8080"), "    ")
+	for _, doc := range []string{"../../README.md", "../../docs/operating.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string]string{"Upgrade": Upgrade, "Location": loc} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s does not show %s as the tests run it:\n%s", doc, name, want)
+			}
+		}
 	}
 }

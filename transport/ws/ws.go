@@ -2,6 +2,12 @@
 // that use a WebSocket stream. Each binary message is a chunk of the PXP
 // byte stream (magic, then multiplex frames) with no framing of its own;
 // text messages are refused.
+//
+// Handler takes pages of any origin unless told which (OriginPatterns),
+// and behind reverse proxies it trusts (TrustedProxies) gives each
+// connection the client's address that X-Forwarded-For or Forwarded
+// names (ClientAddr), so that pxp's bounds per IP and per prefix hold
+// each client, not the proxy.
 package ws
 
 import (
