@@ -1,7 +1,6 @@
 package nat
 
 import (
-	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -56,19 +55,27 @@ func trustingHome(t *testing.T, ca *testcert.CA) string {
 // node over WSS through nginx and meet each other over WebRTC. With
 // --trusted-proxy 127.0.0.1 the node sees each page at its own public
 // address (its router's), as nginx tells it in X-Forwarded-For; without,
-// it sees nginx's only.
+// it sees nginx's only. Last, the same pages load the page from pex
+// itself, serving TLS with --tls-cert and --tls-key.
 //
 // Chromium runs as it ships: its host candidates are mDNS names, which
 // the other page cannot resolve across routers, so the pages meet through
 // the addresses a STUN server (pex turn) shows them, which the node's
 // --ice-server hands the page. Chromium trusts the test's CA (trustingHome)
-// rather than ignoring certificate errors: the name and chain nginx
-// presents are checked, and a wrong certificate fails the test.
+// rather than ignoring certificate errors: the name and chain presented
+// are checked, and a wrong certificate fails the test.
 func TestBrowsersBehindNginx(t *testing.T) {
 	browser := chromium(t)
 	nginx.Binary(t)
-	for _, trusted := range []bool{true, false} {
-		t.Run(fmt.Sprintf("trusted-proxy=%v", trusted), func(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		nginx, trusted bool
+	}{
+		{"nginx, trusted-proxy", true, true},
+		{"nginx, no trusted-proxy", true, false},
+		{"pex's own TLS", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			l := natlab.New(t)
 			stun, front := l.PublicHost("stun"), l.PublicHost("proxy")
 			pages := map[string]*natlab.Host{"A": l.HomeHost("wa", natlab.EIM, 0), "B": l.HomeHost("wb", natlab.EIM, 0)}
@@ -79,20 +86,29 @@ func TestBrowsersBehindNginx(t *testing.T) {
 			ca.Issue(t, "pex.test").Write(t, cert, key)
 			home := trustingHome(t, ca)
 
-			args := []string{"node", "--network", network, "--http", "127.0.0.1:8080", "--ice-server", "stun:" + stun.Addr.String() + ":3478"}
-			if trusted {
-				args = append(args, "--trusted-proxy", "127.0.0.1")
+			args := []string{"node", "--network", network, "--ice-server", "stun:" + stun.Addr.String() + ":3478"}
+			url := "https://pex.test/"
+			switch {
+			case !tc.nginx:
+				args = append(args, "--http", front.Addr.String()+":8443", "--tls-cert", cert, "--tls-key", key)
+				url = "https://pex.test:8443/"
+			case tc.trusted:
+				args = append(args, "--http", "127.0.0.1:8080", "--trusted-proxy", "127.0.0.1")
+			default:
+				args = append(args, "--http", "127.0.0.1:8080")
 			}
 			node := start(t, front, args...)
 			if node.Wait("listening", 10*time.Second, nil) == nil {
 				t.Fatal("the node did not start")
 			}
-			nginx.Start(t, nginx.Config{Listen: front.Addr.String() + ":443", ServerName: "pex.test",
-				CertFile: cert, KeyFile: key, Upstream: "127.0.0.1:8080"}, front.Command)
+			if tc.nginx {
+				nginx.Start(t, nginx.Config{Listen: front.Addr.String() + ":443", ServerName: "pex.test",
+					CertFile: cert, KeyFile: key, Upstream: "127.0.0.1:8080"}, front.Command)
+			}
 
 			resolve := "--host-resolver-rules=MAP pex.test " + front.Addr.String()
 			for name, h := range pages {
-				defer openPageWith(t, h, browser, "https://pex.test/?name="+name+"&auto=1", []string{"HOME=" + home}, resolve)()
+				defer openPageWith(t, h, browser, url+"?name="+name+"&auto=1", []string{"HOME=" + home}, resolve)()
 			}
 			for _, name := range []string{"A", "B"} {
 				other := map[string]string{"A": "B", "B": "A"}[name]
@@ -115,17 +131,25 @@ func TestBrowsersBehindNginx(t *testing.T) {
 				}
 			}
 			t.Logf("the node saw the pages at %v (their routers: A %s, B %s)", slices.Sorted(maps.Keys(seen)), pages["A"].Public, pages["B"].Public)
-			want := map[string]bool{"127.0.0.1": true}
-			if trusted {
-				want = map[string]bool{pages["A"].Public.String() + ":0": true, pages["B"].Public.String() + ":0": true}
+			// The hosts the node should see the pages at: nginx's, or
+			// the pages' routers'.
+			want := map[string]bool{pages["A"].Public.String(): true, pages["B"].Public.String(): true}
+			if tc.nginx && !tc.trusted {
+				want = map[string]bool{"127.0.0.1": true}
 			}
+			hosts := map[string]bool{}
 			for r := range seen {
-				if !want[r] && !want[r[:strings.LastIndexByte(r, ':')]] {
+				host := r[:strings.LastIndexByte(r, ':')]
+				hosts[host] = true
+				if !want[host] {
 					t.Errorf("a page seen at %s, want one of %v", r, slices.Sorted(maps.Keys(want)))
 				}
+				if tc.trusted && !strings.HasSuffix(r, ":0") {
+					t.Errorf("a page seen at %s: nginx names no port, want port 0", r)
+				}
 			}
-			if trusted && len(seen) != 2 {
-				t.Errorf("the node saw the two pages at %v, want one address each", seen)
+			if len(hosts) != len(want) {
+				t.Errorf("the node saw the pages at %v, want %v", slices.Sorted(maps.Keys(seen)), slices.Sorted(maps.Keys(want)))
 			}
 		})
 	}
