@@ -9,6 +9,10 @@
 // with its licence), a table and a log, kept current by server-sent
 // events (`pex node --http` and `pex bt swarm --http` at /live).
 //
+// The page joins the node that served it, or the one ?ws=URL names (a web
+// application of its own origin bootstrapping from a node elsewhere), on
+// the network its server's /network.js names or the one ?network=ID names.
+//
 // The page speaks PXP itself (static/pxp.js): magic, multiplex framing,
 // control messages, relayed sessions, and the WebRTC upgrade with
 // simple-peer's signal shapes, so browsers also interoperate with Go and

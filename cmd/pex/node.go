@@ -50,6 +50,8 @@ type node struct {
 //
 // A node that started ends with a summary event, whatever ended it.
 func (n *node) run(parent context.Context) error {
+	hup, stopHup := cli.Hangups() // first: a SIGHUP while the node starts must not end it
+	defer stopHup()
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	n.boot = newBootState(n.opts.connect)
@@ -62,6 +64,8 @@ func (n *node) run(parent context.Context) error {
 		return err
 	}
 	n.startLoops(ctx)
+	n.wg.Add(1)
+	go n.hangupLoop(ctx, hup)
 	n.startBootstrap(ctx)
 	n.startFlusher(ctx)
 	stop, err := n.wait(ctx)
@@ -96,12 +100,22 @@ func (n *node) summary(stop []any, st pxp.Stats, failed error) {
 	n.pr.Event("summary", f...)
 }
 
+// shutdownGrace bounds shutdown's wait for the links to close and the
+// loops to end (a router that does not answer the removal of a port
+// mapping, a stuck write): past it the node saves --state and returns
+// anyway, and says so (shutdown-slow). A node stopped by SIGTERM exits
+// within this and the time the HTTP servers take to close their
+// listeners. contrib/systemd/pex-node.service waits longer before it
+// kills (TimeoutStopSec).
+const shutdownGrace = 10 * time.Second
+
 // shutdown closes what start and the loops opened, whichever step the run
 // reached, in the node's order rather than the reverse of start's: first
 // the doors (the TCP listener, then the HTTP servers, last started first
 // stopped), then the links (the exchange, which closes Events and
 // Incoming, ending their loops), the summaries of repeated events, the
-// live view, and --state last: the last word on the links.
+// live view, and --state last: the last word on the links. The links and
+// loops are waited for at most shutdownGrace.
 func (n *node) shutdown() {
 	for _, ln := range n.bound { // --listen's, and those not served yet when a step failed
 		ln.Close()
@@ -109,15 +123,35 @@ func (n *node) shutdown() {
 	for i := len(n.stops) - 1; i >= 0; i-- {
 		n.stops[i]()
 	}
-	if n.ex != nil {
-		n.ex.Close()
+	closed := make(chan struct{})
+	go func() {
+		if n.ex != nil {
+			n.ex.Close()
+		}
+		n.wg.Wait()
+		close(closed)
+	}()
+	if !waitFor(closed, shutdownGrace) {
+		n.pr.Event("shutdown-slow", "waited_s", cli.Seconds(shutdownGrace),
+			"reason", "links or loops still closing after the grace period: --state is saved without them")
 	}
-	n.wg.Wait()
 	n.pr.Flush(true)
 	if n.live != nil {
 		n.live.Close()
 	}
 	n.state.close()
+}
+
+// waitFor reports whether done closed within d.
+func waitFor(done <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // startLoops starts what runs beside the transports: the port mapping,

@@ -52,6 +52,8 @@ type nodeOpts struct {
 
 	bootstrapTimeout time.Duration
 	duration         time.Duration
+
+	front frontOpts // --tls-cert, --tls-key, --trusted-proxy, --ws-origin (nodefront.go)
 }
 
 // addWebRTCFlags registers the transport flags of node-like commands.
@@ -154,6 +156,7 @@ func (o *nodeOpts) flagSet() *flag.FlagSet {
 	fs.BoolVar(&o.quiet, "quiet", false, cli.QuietUsage)
 	cli.AddLogLevel(fs, &o.logLevel)
 	o.addWebRTCFlags(fs)
+	o.front.addFlags(fs)
 	return fs
 }
 
@@ -222,6 +225,7 @@ func (o *nodeOpts) check(fs *flag.FlagSet, stderr io.Writer) error {
 		}
 	}
 	c.Rules(given, nodeRules)
+	o.front.check(&c, given)
 	if o.turnPassFile != "" {
 		if b, ok := c.ReadFile("turn-pass-file", o.turnPassFile, maxSecretFile); ok {
 			line, _, _ := strings.Cut(string(b), "\n")

@@ -32,6 +32,7 @@ func (n *node) start(ctx context.Context) error {
 		return err
 	}
 	n.warnCredentials()
+	n.startTLS()
 	if n.state, err = openState(n.opts.state, "pxp-peers.json", "pxp:"+n.opts.network, n.pr); err != nil {
 		return err
 	}
@@ -97,11 +98,11 @@ func (n *node) serveTransports(ctx context.Context, advertise string) error {
 		n.stops = append(n.stops, cli.Serve(n.metricsLn, "metrics", n.pr, metrics.Handler(metrics.NewPXP(n.ex))))
 	}
 	if n.wsLn != nil {
-		n.stops = append(n.stops, n.serveHTTP(n.wsLn, "ws", &ws.Handler{Serve: n.acceptWS(ctx)}))
+		n.stops = append(n.stops, n.serveHTTP(n.wsLn, "ws", n.opts.front.wsHandler(n.acceptWS(ctx))))
 	}
 	if n.httpLn != nil {
 		n.live = startLive(n.pr, n.pxpSnapshot)
-		h := withLive(n.live, web.Handler(n.opts.page(), &ws.Handler{Serve: n.acceptWS(ctx)}))
+		h := withLive(n.live, web.Handler(n.opts.page(), n.opts.front.wsHandler(n.acceptWS(ctx))))
 		n.stops = append(n.stops, n.serveHTTP(n.httpLn, "http", h))
 	}
 	return nil
@@ -115,9 +116,11 @@ func (n *node) acceptLoop(ctx context.Context, ln net.Listener) {
 	}
 }
 
-// serveHTTP serves h on ln until stop, which waits for it.
+// serveHTTP serves h on ln (over TLS with --tls-cert) until stop, which
+// waits for it.
 func (n *node) serveHTTP(ln net.Listener, transport string, h http.Handler) (stop func()) {
-	n.pr.Event("listening", "node", n.ex.ID(), "addr", ln.Addr().String(), "transport", transport, "network", n.opts.network)
+	ln, tlsFields := n.opts.front.listener(ln)
+	n.pr.Event("listening", append([]any{"node", n.ex.ID(), "addr", ln.Addr().String(), "transport", transport, "network", n.opts.network}, tlsFields...)...)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {

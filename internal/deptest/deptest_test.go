@@ -156,12 +156,14 @@ var layers = map[string][]string{
 	"turnrest":            nil,
 	// the lab: in-process networks, the NAT lab, the process harness and
 	// the suites that drive real processes
-	"lab/memnet":  nil,
-	"lab/natlab":  nil,
-	"lab/proc":    nil,
-	"lab/interop": {"lab/proc"},
-	"lab/attack":  {"lab/proc"},
-	"lab/nat":     {"lab/natlab", "lab/proc"},
+	"lab/memnet":   nil,
+	"lab/natlab":   nil,
+	"lab/proc":     nil,
+	"lab/testcert": nil,
+	"lab/nginx":    nil,
+	"lab/interop":  {"lab/proc"},
+	"lab/attack":   {"lab/proc"},
+	"lab/nat":      {"lab/natlab", "lab/proc"},
 	// tests only
 	"internal/deptest": nil,
 	"examples":         nil,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -178,11 +179,34 @@ func chromium(t *testing.T) string {
 	return path
 }
 
-// openPage runs headless Chromium in host h on url until stop.
+// openPage runs headless Chromium in host h on url until stop, with its
+// local addresses shown to pages (--disable-features=WebRtcHideLocalIpsWithMdns),
+// or, with PEX_BROWSER_MDNS=1 in the environment, as it ships: its host
+// candidates behind mDNS names.
 func openPage(t *testing.T, h *natlab.Host, chromium, url string) (stop func()) {
-	cmd := h.Command(t.Context(), chromium, "--headless", "--no-sandbox", "--disable-gpu",
+	if os.Getenv("PEX_BROWSER_MDNS") == "1" {
+		return openPageWith(t, h, chromium, url, nil)
+	}
+	return openPageWith(t, h, chromium, url, nil, "--disable-features=WebRtcHideLocalIpsWithMdns")
+}
+
+// openPageWith runs headless Chromium in host h on url until stop, with
+// env added to its environment and flags added to its own.
+func openPageWith(t *testing.T, h *natlab.Host, chromium, url string, env []string, flags ...string) (stop func()) {
+	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-		"--disable-quic", "--user-data-dir="+t.TempDir(), "--disable-features=WebRtcHideLocalIpsWithMdns", url)
+		"--disable-quic", "--user-data-dir=" + t.TempDir()}, flags...)
+	cmd := h.Command(t.Context(), chromium, append(args, url)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	if dir := os.Getenv("PEX_NAT_DEBUG"); dir != "" { // its log and the page's console
+		if f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-chromium-%d.log", h.NS, time.Now().UnixNano()))); err == nil {
+			defer f.Close() // the process has its own copy
+			cmd.Stdout, cmd.Stderr = f, f
+			cmd.Args = append(cmd.Args[:len(cmd.Args)-1], "--enable-logging=stderr", url)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -286,7 +286,19 @@ function dcPipe (dc, pc) {
     onData: null,
     onClose: null,
     send: (b) => { for (let i = 0; i < b.length; i += 16384) dc.send(b.slice(i, i + 16384)) },
-    close: () => { dc.close(); pc.close() }
+    close: () => { dc.close(); pc.close() },
+    // pair: how the link's ICE pair connects, from the connection's
+    // stats: each side's candidate type and address (an mDNS name shows
+    // as the address the peer was reached at).
+    pair: async () => {
+      const stats = await pc.getStats()
+      let pairStat = null
+      stats.forEach((r) => { if (r.type === 'transport' && r.selectedCandidatePairId) pairStat = stats.get(r.selectedCandidatePairId) })
+      if (!pairStat) stats.forEach((r) => { if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pairStat = r })
+      if (!pairStat) return null
+      const side = (c) => c ? { type: c.candidateType, address: c.address || c.ip || '', port: c.port } : null
+      return { local: side(stats.get(pairStat.localCandidateId)), remote: side(stats.get(pairStat.remoteCandidateId)) }
+    }
   }
   dc.binaryType = 'arraybuffer'
   dc.onmessage = (e) => pipe.onData && pipe.onData(new Uint8Array(e.data))

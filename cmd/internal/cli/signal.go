@@ -50,3 +50,11 @@ func InterruptedStatus(ctx context.Context) int {
 	}
 	return 130
 }
+
+// Hangups delivers SIGHUP, the operator's "read your files again", on
+// the channel returned, until stop; without it SIGHUP ends the process.
+func Hangups() (c <-chan os.Signal, stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	return ch, func() { signal.Stop(ch) }
+}
