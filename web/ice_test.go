@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -91,10 +92,24 @@ func TestPageRefreshesICEServers(t *testing.T) {
 	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 		"--user-data-dir="+t.TempDir(), srv.URL+"/?name=A")
+	// Its own process group, ended whole: Chromium's helpers (renderer,
+	// network service) outlive a killed browser process for a moment and
+	// write into the profile while the test removes it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }() // the Chromium we started, by its id
+	defer func() { // the Chromium we started and its helpers, by their group's id
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		for range 50 { // the helpers, reparented, end within moments
+			if syscall.Kill(-cmd.Process.Pid, 0) != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 	for i := range 2 {
 		select {
 		case <-refreshes:
