@@ -147,6 +147,23 @@ type Config struct {
 	// address ("tcp" in connectInfo) directly, before trying the relay.
 	// pex never dials on its own: nil means no direct dials.
 	Dialer func(ctx context.Context, network, address string) (net.Conn, error)
+	// DirectDialBackoff, MaxDirectDialBackoff, MaxDirectDialsPerIP and
+	// MaxDirectDialRecords hold the Dialer's direct dials to the
+	// addresses candidates advertise, which nobody vouches for: a relay
+	// can name anyone's (directdial.go). An address whose dial did not
+	// end in a PXP link is not dialed again for DirectDialBackoff,
+	// doubling with each such dial in a row up to MaxDirectDialBackoff,
+	// whichever relay names it; at most MaxDirectDialsPerIP dials to one
+	// IP (on any ports) start within a DirectDialBackoff window (a dial
+	// that ends in a link gives its place back); MaxDirectDialRecords
+	// bounds the addresses remembered, and when they are all backing off
+	// a new address is not dialed. A candidate not dialed is introduced
+	// through its relay, as one advertising no address is. Defaults 1 min,
+	// 30 min, 4 and 4096, as bt/swarm's dial policy.
+	DirectDialBackoff    time.Duration
+	MaxDirectDialBackoff time.Duration
+	MaxDirectDialsPerIP  int
+	MaxDirectDialRecords int
 	// AdvertiseAddr is a TCP "host:port" this node accepts PXP on, told to
 	// peers in connectInfo so that Go requesters can dial it directly
 	// (Exchange.SetAdvertiseAddr changes it).
@@ -183,6 +200,10 @@ func (c *Config) withDefaults() Config {
 	o.ReservedOutbound = cmp.Or(o.ReservedOutbound, o.MaxPeers/8)
 	o.PrefixBits4 = cmp.Or(o.PrefixBits4, 24)
 	o.PrefixBits6 = cmp.Or(o.PrefixBits6, 48)
+	o.DirectDialBackoff = cmp.Or(o.DirectDialBackoff, time.Minute)
+	o.MaxDirectDialBackoff = cmp.Or(o.MaxDirectDialBackoff, 30*time.Minute)
+	o.MaxDirectDialsPerIP = cmp.Or(o.MaxDirectDialsPerIP, 4)
+	o.MaxDirectDialRecords = cmp.Or(o.MaxDirectDialRecords, 4096)
 	o.HandshakeTimeout = cmp.Or(o.HandshakeTimeout, 10*time.Second)
 	o.RequestTimeout = cmp.Or(o.RequestTimeout, 10*time.Second)
 	o.MaxCandidates = cmp.Or(o.MaxCandidates, 16)
@@ -226,6 +247,10 @@ func (c *Config) validate() error {
 		c.MaxInboundPerIP < 0, c.MaxInboundPerPrefix < 0, c.MaxRelaysPerPrefix < 0, c.MaxUnclaimedBytes < 0,
 		c.MinObservers < 0, c.MaxDialBacks < 0:
 		return errors.New("pxp: config limits must not be negative")
+	case c.MaxDirectDialsPerIP < 0, c.MaxDirectDialRecords < 0:
+		return errors.New("pxp: MaxDirectDialsPerIP and MaxDirectDialRecords must not be negative")
+	case c.DirectDialBackoff < 0, c.MaxDirectDialBackoff < c.DirectDialBackoff:
+		return errors.New("pxp: DirectDialBackoff must not be negative, nor more than MaxDirectDialBackoff")
 	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0, c.RelayIdleTimeout < 0, c.DialBackTimeout < 0:
 		return errors.New("pxp: config durations must not be negative")
 	case c.GetPeersRate < 0, c.RequestRate < 0, c.RequestBurst < 0, c.RefusalBurst < 0:

@@ -40,6 +40,7 @@ type Exchange struct {
 	pendingIncoming int
 	obs             observations  // what peers say they see this node at
 	dialBacks       chan struct{} // dial-backs in progress (a semaphore)
+	direct          directDials   // the direct dials' backoff (directdial.go); its own lock
 
 	handshakes *gate.Gate  // incoming connections in their handshake
 	unclaimed  *mux.Budget // bytes of streams nobody asked for, over all links

@@ -158,7 +158,7 @@ const (
 // advertises a TCP address, else through via, upgraded when both can.
 func (e *Exchange) introduceTo(ctx context.Context, via *Peer, c Candidate, ci connectInfo) (*Conn, error) {
 	if ci.tcp != "" && e.cfg.Dialer != nil {
-		conn, err := e.dialDirect(ctx, ci.tcp)
+		conn, err := e.dialAdvertised(ctx, ci.tcp)
 		if err == nil {
 			return conn, nil
 		}
