@@ -32,9 +32,17 @@ type Config struct {
 	// relays GetNewPeer asks are spread across prefixes, and when incoming
 	// slots are full a newcomer from a prefix with fewer incoming links
 	// than the most crowded one takes the slot of that prefix's most idle
-	// link (its two longest-connected links are spared). Otherwise the
-	// newcomer's connect is answered "peer is full" (ErrPeerFull).
+	// link (its two longest-connected links are spared). A newcomer from
+	// the most crowded prefix itself takes the slot of its own prefix's
+	// most idle link, the two longest-connected again spared, when that
+	// link has sent nothing for EvictIdle: idle links cannot lock the
+	// rest of their prefix out, and a link that talks more often than
+	// that is never evicted by its prefix's newcomers, however many come.
+	// Otherwise the newcomer's connect is answered "peer is full"
+	// (ErrPeerFull). Outgoing links are never evicted. Default EvictIdle
+	// 1 min; negative: a newcomer never takes a slot of its own prefix.
 	PrefixBits4, PrefixBits6 int
+	EvictIdle                time.Duration
 	// MaxInboundPerIP and MaxInboundPerPrefix, when set, cap the incoming
 	// links from one IP and from one prefix outright: a newcomer past
 	// either is told "peer is full" even when slots are free. Zero means
@@ -200,6 +208,7 @@ func (c *Config) withDefaults() Config {
 	o.ReservedOutbound = cmp.Or(o.ReservedOutbound, o.MaxPeers/8)
 	o.PrefixBits4 = cmp.Or(o.PrefixBits4, 24)
 	o.PrefixBits6 = cmp.Or(o.PrefixBits6, 48)
+	o.EvictIdle = cmp.Or(o.EvictIdle, time.Minute)
 	o.DirectDialBackoff = cmp.Or(o.DirectDialBackoff, time.Minute)
 	o.MaxDirectDialBackoff = cmp.Or(o.MaxDirectDialBackoff, 30*time.Minute)
 	o.MaxDirectDialsPerIP = cmp.Or(o.MaxDirectDialsPerIP, 4)
