@@ -27,6 +27,21 @@ type Config struct {
 	// ones this node chose. Default MaxPeers/8 (8 of the default 64
 	// peers); negative means none.
 	ReservedOutbound int
+	// MaxOutboundPerRelay and MaxOutboundPerPrefix spread the links
+	// GetNewPeer opens over the relays that introduce them and over
+	// network prefixes, so that one relay cannot choose all of a node's
+	// peers (outbound.go). A relay that introduced MaxOutboundPerRelay of
+	// this node's live links is not asked again until one of them ends;
+	// with every relay at its cap GetNewPeer fails with ErrNoCandidates. A candidate whose
+	// advertised address lies in a prefix already holding
+	// MaxOutboundPerPrefix of this node's outgoing links is passed over
+	// while any relay asked offers one elsewhere: it is taken only when
+	// none does, so a network on one machine or one LAN still grows
+	// (candidates from prefixes holding fewer of them are tried first).
+	// Links opened with Connect are the application's choice and count
+	// toward the prefixes but are never refused. Defaults 4 and 2;
+	// negative means no cap.
+	MaxOutboundPerRelay, MaxOutboundPerPrefix int
 	// PrefixBits4 and PrefixBits6 group peers into network prefixes (/24
 	// of IPv4 and /48 of IPv6 by default): candidates for getpeers and the
 	// relays GetNewPeer asks are spread across prefixes, and when incoming
@@ -209,6 +224,8 @@ func (c *Config) withDefaults() Config {
 	o.PrefixBits4 = cmp.Or(o.PrefixBits4, 24)
 	o.PrefixBits6 = cmp.Or(o.PrefixBits6, 48)
 	o.EvictIdle = cmp.Or(o.EvictIdle, time.Minute)
+	o.MaxOutboundPerRelay = cmp.Or(o.MaxOutboundPerRelay, 4)
+	o.MaxOutboundPerPrefix = cmp.Or(o.MaxOutboundPerPrefix, 2)
 	o.DirectDialBackoff = cmp.Or(o.DirectDialBackoff, time.Minute)
 	o.MaxDirectDialBackoff = cmp.Or(o.MaxDirectDialBackoff, 30*time.Minute)
 	o.MaxDirectDialsPerIP = cmp.Or(o.MaxDirectDialsPerIP, 4)

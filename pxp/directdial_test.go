@@ -344,7 +344,7 @@ func TestSynctestDirectDialsToPeersNotHeld(t *testing.T) {
 			go h.Serve(ln)
 			joinVia(t, nw, h, fmt.Sprintf("192.0.2.7:%d", 100+i), "198.51.100.1:7000")
 		}
-		node := newExchange(t, &Config{Dialer: memDialer(nw, "203.0.113.9")})
+		node := newExchange(t, &Config{Dialer: memDialer(nw, "203.0.113.9"), MaxOutboundPerRelay: -1, MaxOutboundPerPrefix: -1})
 		joinVia(t, nw, node, "203.0.113.9:1", "198.51.100.1:7000")
 		for i := range n {
 			c, err := node.GetNewPeer(context.Background())

@@ -42,6 +42,8 @@ type Exchange struct {
 	dialBacks       chan struct{} // dial-backs in progress (a semaphore)
 	direct          directDials   // the direct dials' backoff (directdial.go); its own lock
 
+	outPending outboundPending // introductions in progress (outbound.go); guarded by mu
+
 	handshakes *gate.Gate  // incoming connections in their handshake
 	unclaimed  *mux.Budget // bytes of streams nobody asked for, over all links
 
