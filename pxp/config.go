@@ -191,6 +191,12 @@ type Config struct {
 	// peers in connectInfo so that Go requesters can dial it directly
 	// (Exchange.SetAdvertiseAddr changes it).
 	AdvertiseAddr string
+	// MaxAnchors is how many links Exchange.Anchors names at most: the
+	// longest-connected links this node opened, to an address it can dial
+	// again, that carried traffic past their handshake, for an
+	// application to save and dial first at its next start (as Bitcoin
+	// Core's anchors: anchors.go). Default 2; negative means none.
+	MaxAnchors int
 	// MinObservers is how many peers, at different IP addresses, must say
 	// they see this node at an address before it is believed
 	// (Exchange.Observed; observe.go). Default 2.
@@ -230,6 +236,7 @@ func (c *Config) withDefaults() Config {
 	o.MaxDirectDialBackoff = cmp.Or(o.MaxDirectDialBackoff, 30*time.Minute)
 	o.MaxDirectDialsPerIP = cmp.Or(o.MaxDirectDialsPerIP, 4)
 	o.MaxDirectDialRecords = cmp.Or(o.MaxDirectDialRecords, 4096)
+	o.MaxAnchors = cmp.Or(o.MaxAnchors, 2)
 	o.HandshakeTimeout = cmp.Or(o.HandshakeTimeout, 10*time.Second)
 	o.RequestTimeout = cmp.Or(o.RequestTimeout, 10*time.Second)
 	o.MaxCandidates = cmp.Or(o.MaxCandidates, 16)

@@ -169,6 +169,7 @@ func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoin
 	p.mu.Lock()
 	p.opened = true
 	p.mu.Unlock()
+	p.openedIn.Store(p.bytesIn.Load())
 	return c, nil
 }
 
