@@ -177,8 +177,9 @@ type Config struct {
 	// end in a PXP link is not dialed again for DirectDialBackoff,
 	// doubling with each such dial in a row up to MaxDirectDialBackoff,
 	// whichever relay names it; at most MaxDirectDialsPerIP dials to one
-	// IP (on any ports) start within a DirectDialBackoff window (a dial
-	// that ends in a link gives its place back); MaxDirectDialRecords
+	// IP (on any ports; host names, which may stand for any IP, share one
+	// count) start within a DirectDialBackoff window (a dial that ends in
+	// a link gives its place back); MaxDirectDialRecords
 	// bounds the addresses remembered, and when they are all backing off
 	// a new address is not dialed. A candidate not dialed is introduced
 	// through its relay, as one advertising no address is. Defaults 1 min,

@@ -24,8 +24,8 @@ import (
 // directDials is the exchange's memory of its direct dials.
 type directDials struct {
 	mu      sync.Mutex
-	records map[string]*directRecord // by address as advertised
-	perIP   map[string]*directWindow // by host (an IP, or a name as given)
+	records map[string]*directRecord // by address (dialHost's key)
+	perIP   map[string]*directWindow // by IP; every name under namesHost
 }
 
 // directRecord is the backoff of one address.
@@ -49,37 +49,42 @@ var errDialHeld = errors.New("pxp: direct dial held back by the dial policy")
 // dialAdvertised dials a candidate's advertised address when the policy
 // allows, and records how the dial ended.
 func (e *Exchange) dialAdvertised(ctx context.Context, addr string) (*Conn, error) {
-	host, ok := dialHost(addr)
+	key, host, ok := dialHost(addr)
 	if !ok {
 		return nil, fmt.Errorf("pxp: unusable advertised address %q", addr)
 	}
 	d := &e.direct
-	window, ok := d.start(&e.cfg, addr, host, time.Now())
+	window, ok := d.start(&e.cfg, key, host, time.Now())
 	if !ok {
 		return nil, errDialHeld
 	}
 	c, err := e.dialDirect(ctx, addr)
 	// A dial the caller gave up on says nothing of the address.
 	verdict := err == nil || ctx.Err() == nil
-	d.end(&e.cfg, addr, host, window, err == nil, verdict, time.Now())
+	d.end(&e.cfg, key, host, window, err == nil, verdict, time.Now())
 	return c, err
 }
 
-// dialHost is the host an address's dials are counted under: its IP,
-// unmapped, or its name in lower case.
-func dialHost(addr string) (string, bool) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port == "0" || port == "" || host == "" {
-		return "", false
+// namesHost is the host all names are counted under: a name may stand for
+// any IP, and a relay can make up any number of them for one victim.
+const namesHost = "(names)"
+
+// dialHost returns the key an address's backoff is kept under (an IP's
+// address in one spelling, a name's as given in lower case) and the host
+// its dials are counted under: its IP, unmapped, or namesHost for a name.
+func dialHost(addr string) (key, host string, ok bool) {
+	h, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "0" || port == "" || h == "" {
+		return "", "", false
 	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		ip = ip.Unmap()
+	if ip, err := netip.ParseAddr(h); err == nil {
+		ip = ip.Unmap().WithZone("")
 		if ip.IsUnspecified() || ip.IsMulticast() {
-			return "", false
+			return "", "", false
 		}
-		return ip.WithZone("").String(), true
+		return net.JoinHostPort(ip.String(), port), ip.String(), true
 	}
-	return strings.ToLower(host), true
+	return strings.ToLower(addr), namesHost, true
 }
 
 // start decides whether addr may be dialed at now and, if so, records the

@@ -272,13 +272,22 @@ func TestSynctestRelayCannotAimDials(t *testing.T) {
 }
 
 // A relay naming many ports of one IP gets at most MaxDirectDialsPerIP
-// dials to that IP started in a DirectDialBackoff window.
+// dials to that IP started in a DirectDialBackoff window, and so does one
+// naming many host names (which may all stand for one IP).
 func TestSynctestDirectDialsPerIP(t *testing.T) {
+	ports := func(i int) string { return fmt.Sprintf("192.0.2.7:%d", 7000+i) }
+	names := func(i int) string { return fmt.Sprintf("v%d.example:7000", i) }
+	for _, target := range []func(int) string{ports, names} {
+		testDirectDialsPerIP(t, target)
+	}
+}
+
+func testDirectDialsPerIP(t *testing.T, target func(int) string) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.NewNetwork()
 		var targets []string
 		for i := range 48 {
-			targets = append(targets, fmt.Sprintf("192.0.2.7:%d", 7000+i))
+			targets = append(targets, target(i))
 		}
 		v := listenVictims(t, nw, targets...)
 		listenAimingRelay(t, nw, "198.51.100.1:7000", targets...)
@@ -312,10 +321,10 @@ func TestSynctestDirectDialsPerIP(t *testing.T) {
 				}
 			}
 			if in > 2*most {
-				t.Fatalf("%d dials to 192.0.2.7 within %v of %v", in, window, at)
+				t.Fatalf("%d dials to targets like %s within %v of %v", in, targets[0], window, at)
 			}
 		}
-		t.Logf("48 ports of one IP named for %v: %d dials, %d in the first %v (at most %d a window)", d, len(times), first, window, most)
+		t.Logf("48 addresses like %s named for %v: %d dials, %d in the first %v (at most %d a window)", targets[0], d, len(times), first, window, most)
 		if first > most || first == 0 {
 			t.Fatalf("%d dials to one IP in the first window, want 1 to %d", first, most)
 		}
