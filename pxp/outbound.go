@@ -76,7 +76,7 @@ func (e *Exchange) relaysLocked() (relays []*Peer, capped bool) {
 		// before settling for fewer relays than there are.
 		var more []*Peer
 		for q := range e.peers {
-			if ok(q) && !slices.Contains(relays, q) {
+			if q.acceptsIncoming() && ok(q) && !slices.Contains(relays, q) {
 				more = append(more, q)
 			}
 		}
