@@ -45,10 +45,11 @@ func (p *Peer) GetPeers(ctx context.Context) ([]Candidate, error) {
 // node is not connected to yet, through the peer that offered it. It tries
 // up to four peers in random order, spread across network prefixes, and up
 // to three of the candidates each offers, keeping to
-// Config.MaxOutboundPerRelay and MaxOutboundPerPrefix (outbound.go). The result is a direct TCP link when the
-// candidate advertises an address and Config.Dialer is set, an upgraded link
-// when Config.Upgrader is set and the candidate takes it, and otherwise the
-// relayed session itself (Transport "relay").
+// Config.MaxOutboundPerRelay and MaxOutboundPerPrefix (outbound.go). The
+// result is a direct TCP link when the candidate advertises an address,
+// Config.Dialer is set and the dial policy allows it (directdial.go), an
+// upgraded link when Config.Upgrader is set and the candidate takes it,
+// and otherwise the relayed session itself (Transport "relay").
 func (e *Exchange) GetNewPeer(ctx context.Context) (*Conn, error) {
 	start := time.Now()
 	c, err := e.getNewPeer(ctx)
@@ -69,10 +70,9 @@ func (e *Exchange) getNewPeer(ctx context.Context) (*Conn, error) {
 		return nil, ErrClosed
 	}
 	// Up to four relays, at random and from different prefixes first: a
-	// crowd of links from one /24 cannot be every relay asked; those that
-	// introduced fewer of this node's links first, none that introduced
-	// MaxOutboundPerRelay (outbound.go). Relayed sessions cannot relay
-	// (no chains).
+	// crowd of links from one /24 cannot be every relay asked; none that
+	// introduced MaxOutboundPerRelay of this node's links (outbound.go).
+	// Relayed sessions cannot relay (no chains).
 	peers, capped := e.relaysLocked()
 	e.mu.Unlock()
 	if len(peers) == 0 {
