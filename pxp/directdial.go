@@ -59,8 +59,9 @@ func (e *Exchange) dialAdvertised(ctx context.Context, addr string) (*Conn, erro
 		return nil, errDialHeld
 	}
 	c, err := e.dialDirect(ctx, addr)
-	// A dial the caller gave up on says nothing of the address.
-	verdict := err == nil || ctx.Err() == nil
+	// A dial the caller gave up on, or refused for this node's own
+	// limit or shutdown, says nothing of the address.
+	verdict := err == nil || ctx.Err() == nil && e.ctx.Err() == nil && !errors.Is(err, ErrTooManyPeers)
 	d.end(&e.cfg, key, host, window, err == nil, verdict, time.Now())
 	return c, err
 }
