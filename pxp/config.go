@@ -29,18 +29,19 @@ type Config struct {
 	ReservedOutbound int
 	// MaxOutboundPerRelay and MaxOutboundPerPrefix spread the links
 	// GetNewPeer opens over the relays that introduce them and over
-	// network prefixes, so that one relay cannot choose all of a node's
-	// peers (outbound.go). A relay that introduced MaxOutboundPerRelay of
-	// this node's live links is not asked again until one of them ends;
-	// with every relay at its cap GetNewPeer fails with ErrNoCandidates. A candidate whose
-	// advertised address lies in a prefix already holding
-	// MaxOutboundPerPrefix of this node's outgoing links is passed over
-	// while any relay asked offers one elsewhere: it is taken only when
-	// none does, so a network on one machine or one LAN still grows
-	// (candidates from prefixes holding fewer of them are tried first).
-	// Links opened with Connect are the application's choice and count
-	// toward the prefixes but are never refused. Defaults 4 and 2;
-	// negative means no cap.
+	// network prefixes, so that one relay, or one crowd of addresses,
+	// cannot choose all of a node's peers while others can (outbound.go).
+	// A relay that introduced MaxOutboundPerRelay of this node's live
+	// links is asked only when no relay under its cap gave a link, and a
+	// candidate in a prefix already holding MaxOutboundPerPrefix of this
+	// node's outgoing links only when no relay asked offered one
+	// elsewhere (those holding fewer are tried first): a node whose only
+	// relay is its bootstrap, or a network on one machine or one LAN,
+	// still grows. A candidate's prefix is that of the address it
+	// advertises; those advertising none are counted in one prefix of
+	// their own, with the relayed sessions. Links opened with Connect are
+	// the application's choice: they count toward the prefixes, and are
+	// never refused. Defaults 4 and 2; negative means no cap.
 	MaxOutboundPerRelay, MaxOutboundPerPrefix int
 	// PrefixBits4 and PrefixBits6 group peers into network prefixes (/24
 	// of IPv4 and /48 of IPv6 by default): candidates for getpeers and the

@@ -71,14 +71,11 @@ func (e *Exchange) getNewPeer(ctx context.Context) (*Conn, error) {
 	}
 	// Up to four relays, at random and from different prefixes first: a
 	// crowd of links from one /24 cannot be every relay asked; none that
-	// introduced MaxOutboundPerRelay of this node's links (outbound.go).
-	// Relayed sessions cannot relay (no chains).
-	peers, capped := e.relaysLocked()
+	// introduced MaxOutboundPerRelay of this node's links while others
+	// can (outbound.go). Relayed sessions cannot relay (no chains).
+	relays, capped := e.relaysLocked()
 	e.mu.Unlock()
-	if len(peers) == 0 {
-		if capped {
-			return nil, fmt.Errorf("%w: every relay introduced MaxOutboundPerRelay of this node's links", ErrNoCandidates)
-		}
+	if len(relays)+len(capped) == 0 {
 		return nil, ErrNoPeers
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -87,11 +84,11 @@ func (e *Exchange) getNewPeer(ctx context.Context) (*Conn, error) {
 	defer stop()
 	var lastErr error = ErrNoCandidates
 	var crowded []offered // candidates in prefixes at MaxOutboundPerPrefix
-	for _, via := range peers {
+	for _, via := range relays {
 		if ctx.Err() != nil {
 			break
 		}
-		c, more, err := e.introduceVia(ctx, via)
+		c, more, err := e.introduceVia(ctx, via, false)
 		if err == nil {
 			return c, nil
 		}
@@ -107,6 +104,18 @@ func (e *Exchange) getNewPeer(ctx context.Context) (*Conn, error) {
 		}
 		lastErr = err
 	}
+	// Nor did any relay under its cap give a link: those at it may.
+	for _, via := range capped {
+		if ctx.Err() != nil {
+			break
+		}
+		c, _, err := e.introduceVia(ctx, via, true)
+		if err == nil {
+			return c, nil
+		}
+		lastErr = err
+		e.cfg.Logger.Debug("pxp: getNewPeer attempt failed", "via", via.String(), "err", err)
+	}
 	if ctx.Err() != nil && e.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
@@ -115,9 +124,11 @@ func (e *Exchange) getNewPeer(ctx context.Context) (*Conn, error) {
 
 // introduceVia asks via for candidates and tries up to three of them; it
 // returns those it passed over for being in a prefix that holds
-// MaxOutboundPerPrefix of this node's outgoing links.
-func (e *Exchange) introduceVia(ctx context.Context, via *Peer) (*Conn, []offered, error) {
-	release, ok := e.reserveRelay(via)
+// MaxOutboundPerPrefix of this node's outgoing links. With last (via is at
+// its MaxOutboundPerRelay, asked when no other relay gave a link) it
+// passes over none: those come after the others.
+func (e *Exchange) introduceVia(ctx context.Context, via *Peer, last bool) (*Conn, []offered, error) {
+	release, ok := e.reserveRelay(via, last)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: %s introduced MaxOutboundPerRelay of this node's links", ErrNoCandidates, via)
 	}
@@ -146,6 +157,9 @@ func (e *Exchange) introduceVia(ctx context.Context, via *Peer) (*Conn, []offere
 		e.mu.Unlock()
 	}
 	usable, crowded := e.spreadByPrefix(usable)
+	if last {
+		usable, crowded = append(usable, crowded...), nil
+	}
 	if len(usable) == 0 {
 		return nil, crowded, fmt.Errorf("%w from %s outside prefixes holding MaxOutboundPerPrefix of this node's links", ErrNoCandidates, via)
 	}

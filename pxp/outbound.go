@@ -54,36 +54,35 @@ func (p *Peer) IntroducedBy() string {
 
 // relaysLocked picks up to maxRelaysAsked peers to ask for candidates:
 // from different prefixes first, at random, none that already introduced
-// MaxOutboundPerRelay of this node's links. capped reports that some were
-// left out for their cap. (Asking the relays that introduced fewest first
-// was tried: it asks the newest links, whose peers are the node's
-// neighbours' neighbours, and raised pex sim's clustering coefficient from
-// 0.19 to 0.26 for no gain in spread that the cap does not give.)
-func (e *Exchange) relaysLocked() (relays []*Peer, capped bool) {
-	ok := func(q *Peer) bool {
-		if q.via != nil {
-			return false
+// MaxOutboundPerRelay of this node's links; and, apart, up to as many of
+// those, to ask only when no other relay gave a link. (Asking the relays
+// that introduced fewest first was tried: it asks the newest links, whose
+// peers are the node's neighbours' neighbours, and raised pex sim's
+// clustering coefficient from 0.19 to 0.26 for no gain in spread that the
+// cap does not give.)
+func (e *Exchange) relaysLocked() (relays, capped []*Peer) {
+	ok := func(q *Peer) bool { return q.via == nil && e.relayRoomLocked(q) }
+	relays = e.index.sample(e.rng, maxRelaysAsked, ok)
+	var more []*Peer
+	for q := range e.peers {
+		if q.via != nil || !q.acceptsIncoming() {
+			continue
 		}
 		if !e.relayRoomLocked(q) {
-			capped = true
-			return false
+			capped = append(capped, q)
+		} else if len(relays) < maxRelaysAsked && !slices.Contains(relays, q) {
+			// The sample draws from a few prefixes only: with relays
+			// left out for their cap, look at every peer before
+			// settling for fewer than there are.
+			more = append(more, q)
 		}
-		return true
 	}
-	relays = e.index.sample(e.rng, maxRelaysAsked, ok)
-	if len(relays) < maxRelaysAsked && capped {
-		// The sample draws from a few prefixes only: look at every peer
-		// before settling for fewer relays than there are.
-		var more []*Peer
-		for q := range e.peers {
-			if q.acceptsIncoming() && ok(q) && !slices.Contains(relays, q) {
-				more = append(more, q)
-			}
-		}
+	if len(capped) > 0 {
 		e.rng.Shuffle(len(more), func(i, j int) { more[i], more[j] = more[j], more[i] })
 		relays = append(relays, more[:min(len(more), maxRelaysAsked-len(relays))]...)
 	}
-	return relays, capped
+	e.rng.Shuffle(len(capped), func(i, j int) { capped[i], capped[j] = capped[j], capped[i] })
+	return relays, capped[:min(len(capped), maxRelaysAsked)]
 }
 
 // introducedLocked is how many of this node's live links the relay named
@@ -98,12 +97,12 @@ func (e *Exchange) relayRoomLocked(q *Peer) bool {
 }
 
 // reserveRelay counts an introduction through via as in progress, when
-// via has room for one; release ends it.
-func (e *Exchange) reserveRelay(via *Peer) (release func(), ok bool) {
+// via has room for one or over is set; release ends it.
+func (e *Exchange) reserveRelay(via *Peer, over bool) (release func(), ok bool) {
 	key := relayKey(via)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.relayRoomLocked(via) {
+	if !over && !e.relayRoomLocked(via) {
 		return nil, false
 	}
 	if e.outPending.relay == nil {
@@ -119,17 +118,16 @@ func (e *Exchange) reserveRelay(via *Peer) (release func(), ok bool) {
 	}, true
 }
 
-// advertisedPrefix is the prefix of the address a candidate advertises,
-// when it names an IP.
-func (e *Exchange) advertisedPrefix(ci connectInfo) (netip.Prefix, bool) {
-	if ci.tcp == "" {
-		return netip.Prefix{}, false
-	}
+// advertisedPrefix is the prefix a candidate is counted in: that of the
+// IP it advertises, or, for one that advertises none (or a name), the
+// zero Prefix, where the links whose address this node cannot tell are
+// counted (relayed sessions among them).
+func (e *Exchange) advertisedPrefix(ci connectInfo) netip.Prefix {
 	ap, err := netip.ParseAddrPort(ci.tcp)
 	if err != nil {
-		return netip.Prefix{}, false
+		return netip.Prefix{}
 	}
-	return prefixOf(ap.Addr().Unmap(), e.cfg.PrefixBits4, e.cfg.PrefixBits6), true
+	return prefixOf(ap.Addr().Unmap(), e.cfg.PrefixBits4, e.cfg.PrefixBits6)
 }
 
 // outboundLocked is how many of this node's outgoing links are in prefix,
@@ -143,17 +141,15 @@ func (e *Exchange) outboundLocked(prefix netip.Prefix) int {
 }
 
 // spreadByPrefix orders candidates by how many of this node's outgoing
-// links their advertised prefix holds, fewest first (stable: a relay's
-// order stands among equals), and sets apart those in prefixes holding
-// MaxOutboundPerPrefix. A candidate advertising no IP is never set apart.
+// links their prefix holds (advertisedPrefix), fewest first (stable: a
+// relay's order stands among equals), and sets apart those in prefixes
+// holding MaxOutboundPerPrefix.
 func (e *Exchange) spreadByPrefix(cands []offered) (kept, crowded []offered) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := make(map[*offered]int, len(cands))
 	for i := range cands {
-		if p, ok := e.advertisedPrefix(cands[i].ci); ok {
-			n[&cands[i]] = e.outboundLocked(p)
-		}
+		n[&cands[i]] = e.outboundLocked(e.advertisedPrefix(cands[i].ci))
 	}
 	order := make([]*offered, len(cands))
 	for i := range cands {
@@ -175,21 +171,17 @@ func (e *Exchange) spreadByPrefix(cands []offered) (kept, crowded []offered) {
 // counting it toward its advertised prefix while it is in progress, and
 // records which relay introduced the link.
 func (e *Exchange) introduceOffered(ctx context.Context, o offered) (*Conn, error) {
-	prefix, counted := e.advertisedPrefix(o.ci)
-	if counted {
-		e.mu.Lock()
-		if e.outPending.prefix == nil {
-			e.outPending.prefix = make(map[netip.Prefix]int)
-		}
-		e.outPending.prefix[prefix]++
-		e.mu.Unlock()
+	prefix := e.advertisedPrefix(o.ci)
+	e.mu.Lock()
+	if e.outPending.prefix == nil {
+		e.outPending.prefix = make(map[netip.Prefix]int)
 	}
+	e.outPending.prefix[prefix]++
+	e.mu.Unlock()
 	c, err := e.introduceTo(ctx, o.via, o.Candidate, o.ci)
 	e.mu.Lock()
-	if counted {
-		if e.outPending.prefix[prefix]--; e.outPending.prefix[prefix] <= 0 {
-			delete(e.outPending.prefix, prefix)
-		}
+	if e.outPending.prefix[prefix]--; e.outPending.prefix[prefix] <= 0 {
+		delete(e.outPending.prefix, prefix)
 	}
 	if err == nil && c.Peer() != nil {
 		e.attributeLocked(c.Peer(), relayKey(o.via))
@@ -224,7 +216,7 @@ func (e *Exchange) introduceCrowded(ctx context.Context, crowded []offered) (*Co
 		if o.via.Err() != nil || e.knows(o.ci.id) {
 			continue
 		}
-		release, ok := e.reserveRelay(o.via)
+		release, ok := e.reserveRelay(o.via, false)
 		if !ok {
 			continue
 		}

@@ -2,7 +2,6 @@ package pxp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -45,39 +44,59 @@ func grow(node *Exchange, n int) ([]*Peer, error) {
 	return out, nil
 }
 
-// A relay that has 10 peers to introduce chooses at most
-// MaxOutboundPerRelay of the links a node holds: past them GetNewPeer
-// does not ask it (here no other relay has anyone new: ErrNoCandidates);
-// when one of them ends it is asked again. Without the cap the node
-// takes all 10 from it.
+// A relay with 10 peers to introduce, beside another whose 10 peers also
+// introduce each other: the first chooses at most MaxOutboundPerRelay (4)
+// of the 12 links a node grows by, the rest coming through the second and
+// its peers; without the cap it chooses more. A node whose only relay it
+// is still grows to all 10: a relay at its cap is asked when no other
+// gives a link.
 func TestSynctestOutboundPerRelay(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	run := func(t *testing.T, cfg *Config, withOther bool) (links []*Peer, byR int) {
 		nw := memnet.NewNetwork()
-		relay := listening(t, nw, "198.51.100.1:7000")
+		r := listening(t, nw, "198.51.100.1:7000")
 		for i := range 10 {
 			listening(t, nw, fmt.Sprintf("10.%d.0.1:7000", i+1), "198.51.100.1:7000")
 		}
-		node := newExchange(t, &Config{Dialer: memDialer(nw, "203.0.113.9")})
-		joinVia(t, nw, node, "203.0.113.9:1", "198.51.100.1:7000")
-		links, err := grow(node, 10)
-		if len(links) != 4 || !errors.Is(err, ErrNoCandidates) {
-			t.Fatalf("%d links from one relay with 10 to offer, then %v; want MaxOutboundPerRelay (4), then ErrNoCandidates", len(links), err)
+		cfg.Dialer = memDialer(nw, "100.64.0.9")
+		node := newExchange(t, cfg)
+		joinVia(t, nw, node, "100.64.0.9:1", "198.51.100.1:7000")
+		want := 10
+		if withOther {
+			listening(t, nw, "203.0.113.1:7000")
+			group := []string{"203.0.113.1:7000"}
+			for i := range 10 {
+				a := fmt.Sprintf("172.16.%d.1:7000", i+1)
+				listening(t, nw, a, group...)
+				group = append(group, a)
+			}
+			joinVia(t, nw, node, "100.64.0.9:2", "203.0.113.1:7000")
+			want = 12
+		}
+		links, err := growRetry(node, want, 50)
+		if len(links) != want {
+			t.Fatalf("grew by %d of %d: %v", len(links), want, err)
 		}
 		for _, p := range links {
-			if p.IntroducedBy() != relay.ID() {
-				t.Fatalf("link introduced by %q, want the relay %q", p.IntroducedBy(), relay.ID())
+			if p.IntroducedBy() == r.ID() {
+				byR++
 			}
 		}
-		links[0].Close()
-		synctest.Wait()
-		if more, err := grow(node, 1); len(more) != 1 {
-			t.Fatalf("with one of its 4 links ended the relay was not asked again: %v", err)
+		return links, byR
+	}
+	synctest.Test(t, func(t *testing.T) {
+		_, byR := run(t, &Config{}, true)
+		t.Logf("with another relay: %d of 12 links chosen by the first", byR)
+		if byR > 4 {
+			t.Fatalf("one relay chose %d of the links, its cap is 4", byR)
 		}
-
-		free := newExchange(t, &Config{Dialer: memDialer(nw, "203.0.113.10"), MaxOutboundPerRelay: -1})
-		joinVia(t, nw, free, "203.0.113.10:1", "198.51.100.1:7000")
-		if links, err := growRetry(free, 10, 50); len(links) != 10 {
-			t.Fatalf("without the cap: %d links, %v; want all 10", len(links), err)
+	})
+	synctest.Test(t, func(t *testing.T) {
+		_, byR := run(t, &Config{MaxOutboundPerRelay: -1}, true)
+		t.Logf("without the cap: %d of 12 links chosen by the first relay", byR)
+	})
+	synctest.Test(t, func(t *testing.T) {
+		if _, byR := run(t, &Config{}, false); byR != 10 {
+			t.Fatalf("the only relay introduced %d of 10", byR)
 		}
 	})
 }
