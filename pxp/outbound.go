@@ -63,6 +63,9 @@ func (p *Peer) IntroducedBy() string {
 func (e *Exchange) relaysLocked() (relays, capped []*Peer) {
 	ok := func(q *Peer) bool { return q.via == nil && e.relayRoomLocked(q) }
 	relays = e.index.sample(e.rng, maxRelaysAsked, ok)
+	if !e.anyRelayCappedLocked() {
+		return relays, nil
+	}
 	var more []*Peer
 	for q := range e.peers {
 		if q.via != nil || !q.acceptsIncoming() {
@@ -83,6 +86,26 @@ func (e *Exchange) relaysLocked() (relays, capped []*Peer) {
 	}
 	e.rng.Shuffle(len(capped), func(i, j int) { capped[i], capped[j] = capped[j], capped[i] })
 	return relays, capped[:min(len(capped), maxRelaysAsked)]
+}
+
+// anyRelayCappedLocked reports whether some relay introduced
+// MaxOutboundPerRelay of this node's links (without walking the peers).
+func (e *Exchange) anyRelayCappedLocked() bool {
+	c := e.cfg.MaxOutboundPerRelay
+	if c < 0 {
+		return false
+	}
+	for key := range e.index.introduced {
+		if e.introducedLocked(key) >= c {
+			return true
+		}
+	}
+	for key := range e.outPending.relay {
+		if e.introducedLocked(key) >= c {
+			return true
+		}
+	}
+	return false
 }
 
 // introducedLocked is how many of this node's live links the relay named
@@ -145,23 +168,23 @@ func (e *Exchange) outboundLocked(prefix netip.Prefix) int {
 // relay's order stands among equals), and sets apart those in prefixes
 // holding MaxOutboundPerPrefix.
 func (e *Exchange) spreadByPrefix(cands []offered) (kept, crowded []offered) {
+	type counted struct {
+		o offered
+		n int // this node's outgoing links in its prefix
+	}
+	order := make([]counted, len(cands))
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := make(map[*offered]int, len(cands))
-	for i := range cands {
-		n[&cands[i]] = e.outboundLocked(e.advertisedPrefix(cands[i].ci))
+	for i, o := range cands {
+		order[i] = counted{o, e.outboundLocked(e.advertisedPrefix(o.ci))}
 	}
-	order := make([]*offered, len(cands))
-	for i := range cands {
-		order[i] = &cands[i]
-	}
-	slices.SortStableFunc(order, func(a, b *offered) int { return cmp.Compare(n[a], n[b]) })
+	e.mu.Unlock()
+	slices.SortStableFunc(order, func(a, b counted) int { return cmp.Compare(a.n, b.n) })
 	c := e.cfg.MaxOutboundPerPrefix
-	for _, o := range order {
-		if c >= 0 && n[o] >= c {
-			crowded = append(crowded, *o)
+	for _, x := range order {
+		if c >= 0 && x.n >= c {
+			crowded = append(crowded, x.o)
 		} else {
-			kept = append(kept, *o)
+			kept = append(kept, x.o)
 		}
 	}
 	return kept, crowded
