@@ -162,3 +162,34 @@ func TestSynctestDirectDialsToPeersNotHeld(t *testing.T) {
 		}
 	})
 }
+
+// The addresses remembered are bounded by MaxDirectDialRecords: with all
+// of them backing off, a new address is not dialed; once their backoff is
+// over they are forgotten to make room.
+func TestDirectDialRecordsBounded(t *testing.T) {
+	cfg := (&Config{MaxDirectDialRecords: 8}).withDefaults()
+	var d directDials
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	dialed := 0
+	for i := range 100 {
+		key, host, ok := dialHost(fmt.Sprintf("192.0.2.%d:7000", i+1))
+		if !ok {
+			t.Fatal("unusable address")
+		}
+		if w, ok := d.start(&cfg, key, host, now); ok {
+			dialed++
+			d.end(&cfg, key, host, w, false, true, now)
+		}
+		if len(d.records) > 8 || len(d.perIP) > 8 {
+			t.Fatalf("%d records and %d windows held, bound 8", len(d.records), len(d.perIP))
+		}
+	}
+	if dialed != 8 {
+		t.Fatalf("%d of 100 new addresses dialed with room for 8", dialed)
+	}
+	later := now.Add(cfg.DirectDialBackoff)
+	key, host, _ := dialHost("198.51.100.1:7000")
+	if _, ok := d.start(&cfg, key, host, later); !ok {
+		t.Fatal("a new address not dialed once the others' backoff was over")
+	}
+}
