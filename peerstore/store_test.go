@@ -125,3 +125,42 @@ func TestBadFiles(t *testing.T) {
 	s = open(t, path, nil)
 	s.Close()
 }
+
+// Replace sets a scope whole: what it drops is forgotten, what it keeps
+// keeps its record, and an unchanged set is not written again.
+func TestReplace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "peers.json")
+	c := &clock{time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	s := open(t, path, &Config{Now: c.now})
+	s.Replace("anchors:pxp:chat", []string{"10.0.0.1:1", "10.0.0.2:2"}, "anchor")
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c.t = c.t.Add(time.Hour)
+	s.Replace("anchors:pxp:chat", []string{"10.0.0.2:2", "10.0.0.3:3"}, "anchor")
+	got := s.Peers("anchors:pxp:chat")
+	if len(got) != 2 || got[0].Addr != "10.0.0.3:3" || got[1].Addr != "10.0.0.2:2" || !got[1].FirstSeen.Equal(c.t.Add(-time.Hour)) {
+		t.Fatalf("after a replace: %+v", got)
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	c.t = c.t.Add(time.Hour)
+	s.Replace("anchors:pxp:chat", []string{"10.0.0.3:3", "10.0.0.2:2"}, "anchor")
+	if s.dirty {
+		t.Fatal("an unchanged set marked the store for writing")
+	}
+	s.Replace("anchors:pxp:chat", nil, "anchor")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st2, _ := os.Stat(path); st2.ModTime().Equal(st.ModTime()) && st2.Size() == st.Size() {
+		t.Fatal("removing the scope was not written")
+	}
+	s = open(t, path, &Config{Now: c.now})
+	defer s.Close()
+	if got := s.Peers("anchors:pxp:chat"); len(got) != 0 {
+		t.Fatalf("an emptied scope holds %+v", got)
+	}
+}

@@ -28,14 +28,38 @@ type Config struct {
 	// ones this node chose. Default MaxPeers/8 (8 of the default 64
 	// peers); negative means none.
 	ReservedOutbound int
+	// MaxOutboundPerRelay and MaxOutboundPerPrefix spread the links
+	// GetNewPeer opens over the relays that introduce them and over
+	// network prefixes, so that one relay, or one crowd of addresses,
+	// cannot choose all of a node's peers while others can (outbound.go).
+	// A relay that introduced MaxOutboundPerRelay of this node's live
+	// links is asked only when no relay under its cap gave a link, and a
+	// candidate in a prefix already holding MaxOutboundPerPrefix of this
+	// node's outgoing links only when no relay asked offered one
+	// elsewhere (those holding fewer are tried first): a node whose only
+	// relay is its bootstrap, or a network on one machine or one LAN,
+	// still grows. A candidate's prefix is that of the address it
+	// advertises; those advertising none are counted in one prefix of
+	// their own, with the relayed sessions. Links opened with Connect are
+	// the application's choice: they count toward the prefixes, and are
+	// never refused. Defaults 4 and 2; negative means no cap.
+	MaxOutboundPerRelay, MaxOutboundPerPrefix int
 	// PrefixBits4 and PrefixBits6 group peers into network prefixes (/24
 	// of IPv4 and /48 of IPv6 by default): candidates for getpeers and the
 	// relays GetNewPeer asks are spread across prefixes, and when incoming
 	// slots are full a newcomer from a prefix with fewer incoming links
 	// than the most crowded one takes the slot of that prefix's most idle
-	// link (its two longest-connected links are spared). Otherwise the
-	// newcomer's connect is answered "peer is full" (ErrPeerFull).
+	// link (its two longest-connected links are spared). A newcomer from
+	// the most crowded prefix itself takes the slot of its own prefix's
+	// most idle link, the two longest-connected again spared, when that
+	// link has sent nothing for EvictIdle: idle links cannot lock the
+	// rest of their prefix out, and a link that talks more often than
+	// that is never evicted by its prefix's newcomers, however many come.
+	// Otherwise the newcomer's connect is answered "peer is full"
+	// (ErrPeerFull). Outgoing links are never evicted. Default EvictIdle
+	// 1 min; negative: a newcomer never takes a slot of its own prefix.
 	PrefixBits4, PrefixBits6 int
+	EvictIdle                time.Duration
 	// MaxInboundPerIP and MaxInboundPerPrefix, when set, cap the incoming
 	// links from one IP and from one prefix outright: a newcomer past
 	// either is told "peer is full" even when slots are free. Zero means
@@ -148,10 +172,34 @@ type Config struct {
 	// address ("tcp" in connectInfo) directly, before trying the relay.
 	// pex never dials on its own: nil means no direct dials.
 	Dialer func(ctx context.Context, network, address string) (net.Conn, error)
+	// DirectDialBackoff, MaxDirectDialBackoff, MaxDirectDialsPerIP and
+	// MaxDirectDialRecords hold the Dialer's direct dials to the
+	// addresses candidates advertise, which nobody vouches for: a relay
+	// can name anyone's (directdial.go). An address whose dial did not
+	// end in a PXP link is not dialed again for DirectDialBackoff,
+	// doubling with each such dial in a row up to MaxDirectDialBackoff,
+	// whichever relay names it; at most MaxDirectDialsPerIP dials to one
+	// IP (on any ports; host names, which may stand for any IP, share one
+	// count) start within a DirectDialBackoff window (a dial that ends in
+	// a link gives its place back); MaxDirectDialRecords
+	// bounds the addresses remembered, and when they are all backing off
+	// a new address is not dialed. A candidate not dialed is introduced
+	// through its relay, as one advertising no address is. Defaults 1 min,
+	// 30 min, 4 and 4096, as bt/swarm's dial policy.
+	DirectDialBackoff    time.Duration
+	MaxDirectDialBackoff time.Duration
+	MaxDirectDialsPerIP  int
+	MaxDirectDialRecords int
 	// AdvertiseAddr is a TCP "host:port" this node accepts PXP on, told to
 	// peers in connectInfo so that Go requesters can dial it directly
 	// (Exchange.SetAdvertiseAddr changes it).
 	AdvertiseAddr string
+	// MaxAnchors is how many links Exchange.Anchors names at most: the
+	// longest-connected links this node opened, to an address it can dial
+	// again, that carried traffic past their handshake, for an
+	// application to save and dial first at its next start (as Bitcoin
+	// Core's anchors: anchors.go). Default 2; negative means none.
+	MaxAnchors int
 	// MinObservers is how many peers, at different IP addresses, must say
 	// they see this node at an address before it is believed
 	// (Exchange.Observed; observe.go). Default 2.
@@ -188,6 +236,14 @@ func (c *Config) withDefaults() Config {
 	o.ReservedOutbound = cmp.Or(o.ReservedOutbound, o.MaxPeers/8)
 	o.PrefixBits4 = cmp.Or(o.PrefixBits4, 24)
 	o.PrefixBits6 = cmp.Or(o.PrefixBits6, 48)
+	o.EvictIdle = cmp.Or(o.EvictIdle, time.Minute)
+	o.MaxOutboundPerRelay = cmp.Or(o.MaxOutboundPerRelay, 4)
+	o.MaxOutboundPerPrefix = cmp.Or(o.MaxOutboundPerPrefix, 2)
+	o.DirectDialBackoff = cmp.Or(o.DirectDialBackoff, time.Minute)
+	o.MaxDirectDialBackoff = cmp.Or(o.MaxDirectDialBackoff, 30*time.Minute)
+	o.MaxDirectDialsPerIP = cmp.Or(o.MaxDirectDialsPerIP, 4)
+	o.MaxDirectDialRecords = cmp.Or(o.MaxDirectDialRecords, 4096)
+	o.MaxAnchors = cmp.Or(o.MaxAnchors, 2)
 	o.HandshakeTimeout = cmp.Or(o.HandshakeTimeout, 10*time.Second)
 	o.RequestTimeout = cmp.Or(o.RequestTimeout, 10*time.Second)
 	o.MaxCandidates = cmp.Or(o.MaxCandidates, 16)
@@ -231,6 +287,10 @@ func (c *Config) validate() error {
 		c.MaxInboundPerIP < 0, c.MaxInboundPerPrefix < 0, c.MaxRelaysPerPrefix < 0, c.MaxUnclaimedBytes < 0,
 		c.MinObservers < 0, c.MaxDialBacks < 0:
 		return errors.New("pxp: config limits must not be negative")
+	case c.MaxDirectDialsPerIP < 0, c.MaxDirectDialRecords < 0:
+		return errors.New("pxp: MaxDirectDialsPerIP and MaxDirectDialRecords must not be negative")
+	case c.DirectDialBackoff < 0, c.MaxDirectDialBackoff < c.DirectDialBackoff:
+		return errors.New("pxp: DirectDialBackoff must not be negative, nor more than MaxDirectDialBackoff")
 	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0, c.RelayIdleTimeout < 0, c.DialBackTimeout < 0:
 		return errors.New("pxp: config durations must not be negative")
 	case c.GetPeersRate < 0, c.RequestRate < 0, c.RequestBurst < 0, c.RefusalBurst < 0:

@@ -35,8 +35,9 @@ var (
 	// RemoteError carrying that message matches ErrPeerFull.
 	ErrPeerFull = errors.New("pxp: peer is full")
 	// ErrEvicted: the link was closed to make room for a newcomer from a
-	// less represented network prefix (see Config.PrefixBits4).
-	ErrEvicted = errors.New("pxp: evicted for a newcomer from a less crowded prefix")
+	// less represented network prefix, or, idle for Config.EvictIdle, for
+	// a newcomer of its own (see Config.PrefixBits4).
+	ErrEvicted = errors.New("pxp: evicted for a newcomer")
 	// ErrFlood: the peer kept sending messages over its rate
 	// (Config.RequestRate, GetPeersRate) and was disconnected.
 	ErrFlood = errors.New("pxp: peer sent too many messages")

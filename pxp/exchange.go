@@ -40,6 +40,9 @@ type Exchange struct {
 	pendingIncoming int
 	obs             observations  // what peers say they see this node at
 	dialBacks       chan struct{} // dial-backs in progress (a semaphore)
+	direct          directDials   // the direct dials' backoff (directdial.go); its own lock
+
+	outPending outboundPending // introductions in progress (outbound.go); guarded by mu
 
 	handshakes *gate.Gate  // incoming connections in their handshake
 	unclaimed  *mux.Budget // bytes of streams nobody asked for, over all links
@@ -166,6 +169,7 @@ func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoin
 	p.mu.Lock()
 	p.opened = true
 	p.mu.Unlock()
+	p.openedIn.Store(p.bytesIn.Load())
 	return c, nil
 }
 

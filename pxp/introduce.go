@@ -44,10 +44,12 @@ func (p *Peer) GetPeers(ctx context.Context) ([]Candidate, error) {
 // GetNewPeer asks connected peers for candidates and connects to one this
 // node is not connected to yet, through the peer that offered it. It tries
 // up to four peers in random order, spread across network prefixes, and up
-// to three of the candidates each offers. The result is a direct TCP link when the
-// candidate advertises an address and Config.Dialer is set, an upgraded link
-// when Config.Upgrader is set and the candidate takes it, and otherwise the
-// relayed session itself (Transport "relay").
+// to three of the candidates each offers, keeping to
+// Config.MaxOutboundPerRelay and MaxOutboundPerPrefix (outbound.go). The
+// result is a direct TCP link when the candidate advertises an address,
+// Config.Dialer is set and the dial policy allows it (directdial.go), an
+// upgraded link when Config.Upgrader is set and the candidate takes it,
+// and otherwise the relayed session itself (Transport "relay").
 func (e *Exchange) GetNewPeer(ctx context.Context) (*Conn, error) {
 	start := time.Now()
 	c, err := e.getNewPeer(ctx)
@@ -68,11 +70,12 @@ func (e *Exchange) getNewPeer(ctx context.Context) (*Conn, error) {
 		return nil, ErrClosed
 	}
 	// Up to four relays, at random and from different prefixes first: a
-	// crowd of links from one /24 cannot be every relay asked.
-	// Relayed sessions cannot relay (no chains).
-	peers := e.index.sample(e.rng, maxRelaysAsked, func(q *Peer) bool { return q.via == nil })
+	// crowd of links from one /24 cannot be every relay asked; none that
+	// introduced MaxOutboundPerRelay of this node's links while others
+	// can (outbound.go). Relayed sessions cannot relay (no chains).
+	relays, capped := e.relaysLocked()
 	e.mu.Unlock()
-	if len(peers) == 0 {
+	if len(relays)+len(capped) == 0 {
 		return nil, ErrNoPeers
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -80,11 +83,33 @@ func (e *Exchange) getNewPeer(ctx context.Context) (*Conn, error) {
 	stop := context.AfterFunc(e.ctx, cancel)
 	defer stop()
 	var lastErr error = ErrNoCandidates
-	for _, via := range peers {
+	var crowded []offered // candidates in prefixes at MaxOutboundPerPrefix
+	for _, via := range relays {
 		if ctx.Err() != nil {
 			break
 		}
-		c, err := e.introduceVia(ctx, via)
+		c, more, err := e.introduceVia(ctx, via, false)
+		if err == nil {
+			return c, nil
+		}
+		crowded = append(crowded, more...)
+		lastErr = err
+		e.cfg.Logger.Debug("pxp: getNewPeer attempt failed", "via", via.String(), "err", err)
+	}
+	// No relay offered a candidate elsewhere: one in a crowded prefix
+	// will do.
+	if c, err := e.introduceCrowded(ctx, crowded); c != nil || err != nil {
+		if err == nil {
+			return c, nil
+		}
+		lastErr = err
+	}
+	// Nor did any relay under its cap give a link: those at it may.
+	for _, via := range capped {
+		if ctx.Err() != nil {
+			break
+		}
+		c, _, err := e.introduceVia(ctx, via, true)
 		if err == nil {
 			return c, nil
 		}
@@ -97,55 +122,64 @@ func (e *Exchange) getNewPeer(ctx context.Context) (*Conn, error) {
 	return nil, lastErr
 }
 
-func (e *Exchange) introduceVia(ctx context.Context, via *Peer) (*Conn, error) {
+// introduceVia asks via for candidates and tries up to three of them; it
+// returns those it passed over for being in a prefix that holds
+// MaxOutboundPerPrefix of this node's outgoing links. With last (via is at
+// its MaxOutboundPerRelay, asked when no other relay gave a link) it
+// passes over none: those come after the others.
+func (e *Exchange) introduceVia(ctx context.Context, via *Peer, last bool) (*Conn, []offered, error) {
+	release, ok := e.reserveRelay(via, last)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %s introduced MaxOutboundPerRelay of this node's links", ErrNoCandidates, via)
+	}
+	defer release()
 	cands, err := via.GetPeers(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	type usableCandidate struct {
-		Candidate
-		ci connectInfo
-	}
-	var usable []usableCandidate
+	var usable []offered
 	for _, c := range cands {
 		ci := parseConnectInfo(c.ConnectInfo)
 		if !ci.accepting || c.Network != e.network || e.knows(ci.id) || len(c.ID) > maxIDLen {
 			continue // B3: null connectInfo is skipped, not fatal
 		}
-		usable = append(usable, usableCandidate{c, ci})
+		usable = append(usable, offered{Candidate: c, ci: ci, via: via})
 	}
 	if len(usable) == 0 {
-		return nil, fmt.Errorf("%w from %s", ErrNoCandidates, via)
+		return nil, nil, fmt.Errorf("%w from %s", ErrNoCandidates, via)
 	}
 	// A Go relay (it names itself with an id) orders its candidates one
 	// per prefix first: try them in that order. A JS relay lists all its
 	// peers in the same order every time: try them at random.
-	order := make([]int, len(usable))
-	for i := range order {
-		order[i] = i
-	}
 	if via.ID() == "" {
 		e.mu.Lock()
-		order = e.rng.Perm(len(usable))
+		e.rng.Shuffle(len(usable), func(i, j int) { usable[i], usable[j] = usable[j], usable[i] })
 		e.mu.Unlock()
 	}
-	for i, j := range order {
+	usable, crowded := e.spreadByPrefix(usable)
+	if last {
+		usable, crowded = append(usable, crowded...), nil
+	}
+	if len(usable) == 0 {
+		return nil, crowded, fmt.Errorf("%w from %s outside prefixes holding MaxOutboundPerPrefix of this node's links", ErrNoCandidates, via)
+	}
+	for i, u := range usable {
 		if i == maxCandidatesTried {
 			break
 		}
 		if ctx.Err() != nil {
-			return nil, ctxErr(ctx)
+			return nil, nil, ctxErr(ctx)
 		}
 		var conn *Conn
-		if conn, err = e.introduceTo(ctx, via, usable[j].Candidate, usable[j].ci); err == nil {
-			return conn, nil
+		if conn, err = e.introduceOffered(ctx, u); err == nil {
+			return conn, nil, nil
 		}
 		if via.Err() != nil {
 			break // the relay is gone
 		}
 		e.cfg.Logger.Debug("pxp: candidate failed", "via", via.String(), "err", err)
 	}
-	return nil, err
+	return nil, crowded, err
 }
 
 // Bounds of one GetNewPeer.
@@ -158,7 +192,7 @@ const (
 // advertises a TCP address, else through via, upgraded when both can.
 func (e *Exchange) introduceTo(ctx context.Context, via *Peer, c Candidate, ci connectInfo) (*Conn, error) {
 	if ci.tcp != "" && e.cfg.Dialer != nil {
-		conn, err := e.dialDirect(ctx, ci.tcp)
+		conn, err := e.dialAdvertised(ctx, ci.tcp)
 		if err == nil {
 			return conn, nil
 		}

@@ -140,6 +140,7 @@ func (p *Peer) startControlFeed() {
 		lines: lineSplitter{max: p.ex.cfg.MaxMessageSize, skipBlank: true},
 		handle: func(line []byte) error {
 			p.ex.msgsIn.Add(1)
+			p.msgsIn.Add(1)
 			m, err := wire.ParseMessage(line)
 			if err != nil {
 				return &ProtocolError{Reason: err.(*wire.MessageError).Reason}

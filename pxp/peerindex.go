@@ -17,6 +17,9 @@ type peerIndex struct {
 	byID    map[string]*Peer
 	inbound int
 	ipIn    map[netip.Addr]int // incoming links by remote IP
+	// introduced counts the live links each relay introduced (by
+	// relayKey; outbound.go)
+	introduced map[string]int
 }
 
 type bucket struct {
@@ -24,6 +27,7 @@ type bucket struct {
 	pos      int // in peerIndex.list
 	peers    []*Peer
 	inbound  int
+	outbound int     // its outgoing links
 	offer    []*Peer // its peers that take introductions over a direct link: what samples draw from
 	offerPos int     // in peerIndex.offer, while offer is not empty
 }
@@ -35,12 +39,16 @@ type slotInfo struct {
 	pos      int // in its bucket's peers
 	offerPos int // in its bucket's offer, or -1
 	joinedAt time.Time
+	// introducer is the relay that introduced the link (relayKey), set
+	// once it joined (outbound.go)
+	introducer string
 }
 
 func (ix *peerIndex) init() {
 	ix.buckets = make(map[netip.Prefix]*bucket)
 	ix.byID = make(map[string]*Peer)
 	ix.ipIn = make(map[netip.Addr]int)
+	ix.introduced = make(map[string]int)
 }
 
 func (ix *peerIndex) add(p *Peer, ip netip.Addr, prefix netip.Prefix) {
@@ -68,6 +76,8 @@ func (ix *peerIndex) add(p *Peer, ip netip.Addr, prefix netip.Prefix) {
 		b.inbound++
 		ix.inbound++
 		ix.ipIn[ip]++
+	} else {
+		b.outbound++
 	}
 	if id := p.remote.id; id != "" {
 		ix.byID[id] = p
@@ -104,6 +114,13 @@ func (ix *peerIndex) remove(p *Peer) {
 		ix.inbound--
 		if ix.ipIn[p.slot.ip]--; ix.ipIn[p.slot.ip] <= 0 {
 			delete(ix.ipIn, p.slot.ip)
+		}
+	} else {
+		b.outbound--
+	}
+	if k := p.slot.introducer; k != "" {
+		if ix.introduced[k]--; ix.introduced[k] <= 0 {
+			delete(ix.introduced, k)
 		}
 	}
 	if id := p.remote.id; id != "" && ix.byID[id] == p {

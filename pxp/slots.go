@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/seed0021ed4d/pex/internal/gate"
 )
@@ -77,16 +78,33 @@ func (e *Exchange) inboundSlots() int {
 // victimLocked picks the incoming link a newcomer from prefix may replace:
 // the most idle one of the prefix with the most incoming links, sparing
 // its two longest-connected, when that prefix holds at least two more
-// incoming links than the newcomer's. Nil when there is none.
+// incoming links than the newcomer's. Failing that (the newcomer's prefix
+// is about as crowded as any), the most idle of its own prefix's incoming
+// links, its two longest-connected spared, when that link has sent
+// nothing for EvictIdle: a crowd of idle links cannot lock the rest of
+// its prefix out, and it cannot evict a link that talks. Nil when there is
+// none.
 func (e *Exchange) victimLocked(prefix netip.Prefix) *Peer {
 	b := e.index.crowdedInbound()
-	mine := 0
-	if nb := e.index.buckets[prefix]; nb != nil {
-		mine = nb.inbound
+	mine := e.index.buckets[prefix]
+	n := 0
+	if mine != nil {
+		n = mine.inbound
 	}
-	if b == nil || b.inbound < mine+2 {
+	if b != nil && b.inbound >= n+2 {
+		return mostIdle(b, false, 0)
+	}
+	if mine == nil || e.cfg.EvictIdle < 0 {
 		return nil
 	}
+	return mostIdle(mine, true, time.Now().Add(-e.cfg.EvictIdle).UnixNano())
+}
+
+// mostIdle returns the incoming link of b that has been silent longest,
+// sparing its two longest-connected (always when spare is set, else only
+// when it holds more than two), and, when idleSince is not zero, only a
+// link silent since then. Nil when there is none.
+func mostIdle(b *bucket, spare bool, idleSince int64) *Peer {
 	var in []*Peer
 	for _, q := range b.peers {
 		if !q.outgoing {
@@ -94,12 +112,19 @@ func (e *Exchange) victimLocked(prefix netip.Prefix) *Peer {
 		}
 	}
 	slices.SortFunc(in, func(x, y *Peer) int { return x.slot.joinedAt.Compare(y.slot.joinedAt) })
-	if len(in) > 2 {
+	switch {
+	case len(in) > 2:
 		in = in[2:] // the two longest-connected are spared
+	case spare:
+		return nil
 	}
 	var victim *Peer
 	for _, q := range in {
-		if victim == nil || q.lastActive.Load() < victim.lastActive.Load() {
+		last := q.lastActive.Load()
+		if idleSince != 0 && last > idleSince {
+			continue
+		}
+		if victim == nil || last < victim.lastActive.Load() {
 			victim = q
 		}
 	}

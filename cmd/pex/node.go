@@ -123,6 +123,7 @@ func (n *node) shutdown() {
 	for i := len(n.stops) - 1; i >= 0; i-- {
 		n.stops[i]()
 	}
+	n.keepAnchors() // before the links close
 	closed := make(chan struct{})
 	go func() {
 		if n.ex != nil {
@@ -172,21 +173,28 @@ func (n *node) startLoops(ctx context.Context) {
 	}
 }
 
-// startBootstrap dials the --connect peers and those --state remembers,
-// and, with --want, keeps asking for more.
+// startBootstrap dials the anchors --state saved first (anchors.go), then
+// the --connect peers and those --state remembers, and, with --want, keeps
+// asking for more.
 func (n *node) startBootstrap(ctx context.Context) {
-	for _, addr := range n.opts.connect {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			n.bootstrap(ctx, addr)
-		}()
-	}
-	n.dialRemembered(ctx)
-	if n.opts.want > 0 {
-		n.wg.Add(1)
-		go n.wantLoop(ctx)
-	}
+	n.startAnchorKeeper(ctx)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		anchors := n.dialAnchors(ctx)
+		for _, addr := range n.opts.connect {
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				n.bootstrap(ctx, addr)
+			}()
+		}
+		n.dialRemembered(ctx, anchors)
+		if n.opts.want > 0 {
+			n.wg.Add(1)
+			go n.wantLoop(ctx)
+		}
+	}()
 }
 
 // startFlusher sums up repeated events when their window ends.

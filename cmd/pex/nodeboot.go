@@ -167,15 +167,15 @@ func (n *node) connectTo(ctx context.Context, addr string) (*pxp.Conn, error) {
 const maxRemembered = 8
 
 // dialRemembered dials, once each, the best peers --state remembers
-// that --connect does not name: a node restarted without --connect finds
-// its way back into the mesh.
-func (n *node) dialRemembered(ctx context.Context) {
+// that neither --connect nor the anchors dialed name: a node restarted
+// without --connect finds its way back into the mesh.
+func (n *node) dialRemembered(ctx context.Context, anchors []string) {
 	tried := 0
 	for _, p := range n.state.peers() {
 		if tried == maxRemembered {
 			break
 		}
-		if slices.Contains(n.opts.connect, p.Addr) {
+		if slices.Contains(n.opts.connect, p.Addr) || slices.Contains(anchors, p.Addr) {
 			continue
 		}
 		tried++

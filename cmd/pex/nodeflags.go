@@ -39,6 +39,7 @@ type nodeOpts struct {
 	http        string
 	metrics     string
 	state       string
+	anchors     int
 	maxPeers    int
 	maxRelays   int
 
@@ -74,6 +75,9 @@ func (o *nodeOpts) addWebRTCFlags(fs *flag.FlagSet) {
 // is the TCP address actually listened on, if any.
 func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
 	cfg := &pxp.Config{MaxPeers: o.maxPeers, MaxRelays: o.maxRelays, Logger: o.logger}
+	if cfg.MaxAnchors = o.anchors; o.anchors == 0 {
+		cfg.MaxAnchors = -1 // none
+	}
 	if !o.noWebRTC {
 		wc := &webrtc.Config{Loopback: o.iceLoopback, Logger: cfg.Logger, ICEServers: o.iceServers, ICEUsername: o.turnUser, ICECredential: o.turnPass,
 			ICECredentials: o.iceCredentials()}
@@ -151,6 +155,7 @@ func (o *nodeOpts) flagSet() *flag.FlagSet {
 	fs.DurationVar(&o.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at /metrics and profiles at /debug/pprof/ on `HOST:PORT` (default: none)")
 	fs.StringVar(&o.state, "state", "", "remember the peers that worked in `DIR` (pxp-peers.json) and bootstrap from them at the next start (default: none, remember nothing)")
+	fs.IntVar(&o.anchors, "anchors", 2, "with --state, save the `N` longest-lived links this node opened that carried traffic, and dial them first at the next start, before the bootstrap (0: none)")
 	fs.BoolVar(&o.noPortmap, "no-portmap", false, "do not ask the router (NAT-PMP, PCP, UPnP) to map the --listen port")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object a line")
 	fs.BoolVar(&o.quiet, "quiet", false, cli.QuietUsage)
@@ -175,6 +180,7 @@ var nodeRules = []cli.Rule{
 	{If: "want", Needs: []string{"connect", "listen", "ws", "http", "state"},
 		Why: "GetNewPeer asks the node's peers for new ones, and a node that neither dials nor accepts peers has none to ask"},
 	{If: "bootstrap-timeout", Needs: []string{"connect"}, Why: "it bounds the time to reach a --connect peer"},
+	{If: "anchors", Needs: []string{"state"}, Why: "the anchors are saved with --state"},
 	{If: "turn-user", Needs: []string{"turn-pass", "turn-pass-file", turnPassEnv}, Why: "a TURN server takes a user with its password"},
 	{If: "turn-pass", Needs: []string{"turn-user"}, Why: "a TURN server takes a password with its user"},
 	{If: "turn-pass-file", Needs: []string{"turn-user"}, Why: "a TURN server takes a password with its user"},
@@ -199,6 +205,7 @@ func (o *nodeOpts) check(fs *flag.FlagSet, stderr io.Writer) error {
 	}
 	c.NoArgs(fs.Args())
 	c.NonNegative("want", int64(o.want))
+	c.NonNegative("anchors", int64(o.anchors))
 	c.NonNegative("max-peers", int64(o.maxPeers))
 	c.NonNegative("max-relays", int64(o.maxRelays))
 	c.NonNegativeDuration("bootstrap-timeout", o.bootstrapTimeout)
