@@ -4,15 +4,24 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"time"
 )
 
-// BTPoint is the swarm at one protocol time: what peers know of it, and
-// the announces the tracker answered so far.
+// BTPoint is the swarm at one protocol time: what its honest peers (all
+// its peers, in a run without attackers) know of them and the links they
+// hold, the announces the tracker answered so far, and the dials wasted.
 type BTPoint struct {
 	T         time.Duration // protocol time since the first join
-	Mean, Min float64       // the share of the swarm peers know: mean, and the least any peer knows
+	Mean, Min float64       // the share of the honest swarm honest peers know: mean, and the least any peer knows
 	Announces int64
+	// HonestConns and AttackerConns: the links an honest peer holds to
+	// honest peers and to attackers, mean.
+	HonestConns, AttackerConns float64
+	// Wasted: the honest peers' dials so far to addresses where nothing
+	// listens or to victims; VictimDials: the connections the victims
+	// took so far.
+	Wasted, VictimDials int64
 }
 
 // LoadRow is the tracker-load figure for one share: the announces a
@@ -28,77 +37,32 @@ type LoadRow struct {
 type BTResult struct {
 	Config  BTConfig
 	Wall    time.Duration
-	PEX     []BTPoint // the swarm of real engines, PEX on
-	Tracker []BTPoint // the same tracker, schedule and connection limit without PEX
+	PEX     []BTPoint // the swarm of real engines, PEX on (with attackers, when the run has them)
+	Tracker []BTPoint // the same tracker, schedule and connection limit without PEX (not with attackers)
 	Load    []LoadRow
-	Conns   float64 // mean connections per peer at the end, PEX on
+	Conns   float64 // mean connections per (honest) peer at the end, PEX on
+	// Attack compares the run with attackers and the same run without
+	// them; nil without attackers.
+	Attack *BTAttackResult `json:",omitempty"`
 }
 
 // Shares the tracker-load figure is given for.
 var loadShares = []float64{0.5, 0.9, 0.99}
 
-// RunBT runs the swarm cfg describes, then the tracker-only baseline.
+// RunBT runs the swarm cfg describes, then the tracker-only baseline; or,
+// with attackers, the swarm without them and then with them
+// (btattackrun.go).
 func RunBT(ctx context.Context, cfg BTConfig) (*BTResult, error) {
 	cfg.defaults()
-	w := newBTWorld(cfg)
-	start := w.clock.Start
-	defer w.close()
-	res := &BTResult{Config: cfg}
-	tick := time.Duration(float64(time.Second) / cfg.JoinRate)
-	nextAnnounce := make([]time.Time, cfg.Peers)
-	sampleEvery := cfg.real(time.Minute)
-	nextSample := start
-	sample := func() {
-		p := w.sample(time.Duration(float64(time.Since(start)) * cfg.Scale))
-		res.PEX = append(res.PEX, p)
-		cfg.Progress.say("progress", "protocol_s", p.T.Truncate(time.Second).Seconds(), "protocol_minutes", math.Round(p.T.Truncate(time.Second).Minutes()*1e3)/1e3, "peers", len(w.peers),
-			"known_mean", math.Round(p.Mean*1e4)/1e4, "known_least", p.Min, "announces", p.Announces)
+	if cfg.Attack.Fraction > 0 {
+		return runAttack(ctx, cfg)
 	}
-	reannounce := func(now time.Time) {
-		for i := range w.peers {
-			if !nextAnnounce[i].IsZero() && now.After(nextAnnounce[i]) {
-				w.learn(w.peers[i], w.announce(i))
-				nextAnnounce[i] = now.Add(cfg.real(cfg.Interval))
-			}
-		}
+	start := time.Now()
+	run, err := runSwarm(ctx, cfg, newAttackPlan(cfg), false, "")
+	if err != nil {
+		return nil, err
 	}
-	cfg.Progress.say("joining", "peers", cfg.Peers)
-	for i := range cfg.Peers {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		p, err := w.start(i, false)
-		if err != nil {
-			return nil, err
-		}
-		p.know.add(i)
-		w.learn(p, w.announce(i))
-		now := time.Now()
-		nextAnnounce[i] = now.Add(cfg.real(cfg.Interval))
-		if now.After(nextSample) {
-			sample()
-			nextSample = now.Add(sampleEvery)
-			reannounce(now)
-		}
-		sleepCtx(ctx, time.Until(start.Add(time.Duration(i+1)*tick)))
-	}
-	cfg.Progress.say("joined", "peers", cfg.Peers, "elapsed_s", math.Round(time.Since(start).Seconds()*1e3)/1e3, "seconds", math.Round(time.Since(start).Seconds()*1e3)/1e3)
-	end := time.Now().Add(cfg.real(cfg.Duration))
-	for time.Now().Before(end) && ctx.Err() == nil {
-		sleepCtx(ctx, time.Until(nextSample))
-		now := time.Now()
-		reannounce(now)
-		sample()
-		nextSample = nextSample.Add(sampleEvery)
-		if last := res.PEX[len(res.PEX)-1]; last.Min >= loadShares[len(loadShares)-1] && len(res.PEX) > 5 {
-			break // every peer knows the last share: the figure is complete
-		}
-	}
-	total := 0
-	for _, p := range w.peers {
-		total += len(p.s.Peers())
-	}
-	res.Conns = float64(total) / float64(len(w.peers))
+	res := &BTResult{Config: cfg, PEX: run.Points, Conns: run.Conns}
 	cfg.Progress.say("baseline", "peers", cfg.Peers)
 	res.Tracker = trackerOnly(cfg, res.PEX)
 	res.Load = loadTable(res.PEX, res.Tracker)
@@ -106,19 +70,136 @@ func RunBT(ctx context.Context, cfg BTConfig) (*BTResult, error) {
 	return res, nil
 }
 
-// sample reads every joined peer's knowledge.
+// runSwarm runs the honest peers of plan, and its attackers when attack
+// is set, on cfg's schedule: peers join at JoinRate in the plan's order
+// (an attacker's slot stays empty in a run without attackers), announce at
+// join and every Interval, and the run lasts Duration after the joins;
+// run names it in the progress events ("" for a run with no attack to
+// compare). Without an attack to compare, it stops early once every peer
+// knows the last of loadShares.
+func runSwarm(ctx context.Context, cfg BTConfig, plan *attackPlan, attack bool, run string) (*BTSide, error) {
+	w := newBTWorld(cfg, plan, attack)
+	start := w.clock.Start
+	defer w.close()
+	say := func(phase string, f ...any) {
+		if run != "" {
+			f = append(f, "run", run)
+		}
+		cfg.Progress.say(phase, f...)
+	}
+	if len(plan.victims) > 0 {
+		if err := w.startVictims(); err != nil {
+			return nil, err
+		}
+	}
+	side := &BTSide{}
+	tick := time.Duration(float64(time.Second) / cfg.JoinRate)
+	nextAnnounce := make([]time.Time, cfg.Peers) // by member id
+	sampleEvery := cfg.real(time.Minute)
+	nextSample := start
+	sample := func() {
+		p := w.sample(time.Duration(float64(time.Since(start)) * cfg.Scale))
+		side.Points = append(side.Points, p)
+		say("progress", "protocol_s", p.T.Truncate(time.Second).Seconds(), "protocol_minutes", math.Round(p.T.Truncate(time.Second).Minutes()*1e3)/1e3, "peers", len(w.peers),
+			"known_mean", math.Round(p.Mean*1e4)/1e4, "known_least", math.Round(p.Min*1e4)/1e4, "announces", p.Announces)
+	}
+	reannounce := func(now time.Time) {
+		for id, next := range nextAnnounce {
+			if !next.IsZero() && now.After(next) {
+				w.learnMember(id, w.announce(id))
+				nextAnnounce[id] = now.Add(cfg.real(cfg.Interval))
+			}
+		}
+	}
+	say("joining", "peers", cfg.Peers)
+	for k := range cfg.Peers {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		id := plan.index[k]
+		if plan.attacker[k] {
+			id += plan.honest
+		}
+		switch {
+		case !plan.attacker[k]:
+			p, err := w.start(id)
+			if err != nil {
+				return nil, err
+			}
+			p.know.add(id)
+		case attack:
+			if _, err := w.startAttacker(plan.index[k]); err != nil {
+				return nil, err
+			}
+		}
+		if !plan.attacker[k] || attack {
+			w.learnMember(id, w.announce(id))
+			nextAnnounce[id] = time.Now().Add(cfg.real(cfg.Interval))
+		}
+		if now := time.Now(); now.After(nextSample) {
+			sample()
+			nextSample = now.Add(sampleEvery)
+			reannounce(now)
+		}
+		sleepCtx(ctx, time.Until(start.Add(time.Duration(k+1)*tick)))
+	}
+	say("joined", "peers", cfg.Peers, "elapsed_s", math.Round(time.Since(start).Seconds()*1e3)/1e3, "seconds", math.Round(time.Since(start).Seconds()*1e3)/1e3)
+	end := time.Now().Add(cfg.real(cfg.Duration))
+	for time.Now().Before(end) && ctx.Err() == nil {
+		sleepCtx(ctx, time.Until(nextSample))
+		now := time.Now()
+		reannounce(now)
+		sample()
+		nextSample = nextSample.Add(sampleEvery)
+		if last := side.Points[len(side.Points)-1]; run == "" && last.Min >= loadShares[len(loadShares)-1] && len(side.Points) > 5 {
+			break // every peer knows the last share: the figure is complete
+		}
+	}
+	w.tally(side)
+	return side, nil
+}
+
+// learnMember hands member id the tracker's answer.
+func (w *btWorld) learnMember(id int, from []int) {
+	if id < w.plan.honest {
+		w.learn(w.peers[id], from)
+		return
+	}
+	addrs := make([]netip.AddrPort, len(from))
+	for i, j := range from {
+		addrs[i] = w.memberAddr(j)
+	}
+	w.attackers[id-w.plan.honest].learn(addrs)
+}
+
+// sample reads every joined honest peer's knowledge and links, and the
+// dials wasted so far.
 func (w *btWorld) sample(t time.Duration) BTPoint {
 	w.mu.Lock()
-	peers := w.peers
+	peers, victims := w.peers, w.victims
 	w.mu.Unlock()
 	pt := BTPoint{T: t, Announces: w.announces.Load(), Min: 1}
 	for _, p := range peers {
-		f := float64(p.know.count()) / float64(w.cfg.Peers)
+		f := float64(p.know.count()) / float64(w.plan.honest)
 		pt.Mean += f
 		pt.Min = min(pt.Min, f)
+		for _, c := range p.s.Peers() {
+			switch ip := c.Addr.Addr(); {
+			case honestIP(ip):
+				pt.HonestConns++
+			case attackerIP(ip):
+				pt.AttackerConns++
+			}
+		}
+		pt.Wasted += p.dials[kindVictim].Load() + p.dials[kindDead].Load()
 	}
-	if len(peers) > 0 {
-		pt.Mean /= float64(len(peers))
+	if n := float64(len(peers)); n > 0 {
+		pt.Mean /= n
+		pt.HonestConns /= n
+		pt.AttackerConns /= n
+	}
+	for _, v := range victims {
+		pt.VictimDials += v.total.Load()
 	}
 	return pt
 }
