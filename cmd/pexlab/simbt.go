@@ -30,9 +30,10 @@ var simBTCmd = &cli.Command{
 		"--attack-rate PEX messages a protocol minute of --attack-added addresses each: the " +
 		"--victims (hosts that are no BitTorrent peers, which count the connections they take, " +
 		"each named at one of --victim-ports ports), up to ten other attackers, and addresses " +
-		"where nothing listens (a dial there times out after --dead-wait). The run is then " +
-		"compared with the same one without the attackers, run first (the same honest peers " +
-		"joining at the same times, the same tracker): the honest peers' knowledge of the " +
+		"where nothing listens (a dial there times out after --dead-wait). The run is " +
+		"compared with the same one without the attackers, run beside it in this process on " +
+		"the same clock (the same honest peers joining at the same times, the same tracker): " +
+		"the honest peers' knowledge of the " +
 		"honest swarm and their links to it over time, their dials wasted on victims and on " +
 		"addresses where nothing listens, and the dials each victim takes; no tracker-only " +
 		"figure is computed. Attackers send many messages: a lower --scale keeps the " +

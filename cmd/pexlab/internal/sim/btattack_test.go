@@ -165,7 +165,7 @@ func TestAttackPlanAddrs(t *testing.T) {
 	if len(prefixes) != 3 {
 		t.Fatalf("attackers over %d prefixes: %v", len(prefixes), prefixes)
 	}
-	w := newBTWorld(cfg, pl, true)
+	w := newBTWorld(cfg, pl, true, time.Now())
 	for range 1000 {
 		a := inventedAddr(w.rng, 3)
 		p, _ := a.Addr().Prefix(24)

@@ -2,13 +2,13 @@ package sim
 
 import (
 	"context"
-	"runtime/debug"
 	"time"
 )
 
 // BTAttackResult compares a swarm with attackers (btattacker.go) and the
-// same swarm without them: the same honest peers joining at the same
-// times, the same tracker and seed, the attackers' join slots left empty.
+// same swarm without them, run side by side in one process on one clock:
+// the same honest peers joining at the same times, the same tracker and
+// seed, the attackers' join slots left empty.
 type BTAttackResult struct {
 	Attack    BTAttack // its fields filled with the defaults
 	Honest    int      // honest peers
@@ -66,23 +66,16 @@ type VictimLoad struct {
 	PerMinute []int64
 }
 
-// runAttack runs cfg's swarm without its attackers, then with them.
+// runAttack runs cfg's swarm without its attackers and with them, side
+// by side.
 func runAttack(ctx context.Context, cfg BTConfig) (*BTResult, error) {
-	start := time.Now()
 	plan := newAttackPlan(cfg)
-	ar := &BTAttackResult{Attack: cfg.Attack, Honest: plan.honest, Attackers: len(plan.attackers)}
-	base, err := runSwarm(ctx, cfg, plan, false, "unattacked")
-	if err != nil {
+	base, att := &swarmRun{label: "unattacked"}, &swarmRun{attack: true, label: "attacked"}
+	if err := runSwarms(ctx, cfg, plan, base, att); err != nil {
 		return nil, err
 	}
-	ar.Baseline = *base
-	debug.FreeOSMemory() // the first swarm's memory, before the second grows
-	att, err := runSwarm(ctx, cfg, plan, true, "attacked")
-	if err != nil {
-		return nil, err
-	}
-	ar.Attacked = *att
-	return &BTResult{Config: cfg, PEX: att.Points, Conns: att.Conns, Attack: ar, Wall: time.Since(start)}, nil
+	ar := &BTAttackResult{Attack: cfg.Attack, Honest: plan.honest, Attackers: len(plan.attackers), Attacked: att.side, Baseline: base.side}
+	return &BTResult{Config: cfg, PEX: att.side.Points, Conns: att.side.Conns, Attack: ar, Wall: time.Since(att.w.clock.Start)}, nil
 }
 
 // tally reads the run's counters into side, before the world closes.

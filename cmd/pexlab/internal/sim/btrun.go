@@ -50,91 +50,96 @@ type BTResult struct {
 var loadShares = []float64{0.5, 0.9, 0.99}
 
 // RunBT runs the swarm cfg describes, then the tracker-only baseline; or,
-// with attackers, the swarm without them and then with them
+// with attackers, the swarm with them and without them side by side
 // (btattackrun.go).
 func RunBT(ctx context.Context, cfg BTConfig) (*BTResult, error) {
 	cfg.defaults()
 	if cfg.Attack.Fraction > 0 {
 		return runAttack(ctx, cfg)
 	}
-	start := time.Now()
-	run, err := runSwarm(ctx, cfg, newAttackPlan(cfg), false, "")
-	if err != nil {
+	run := &swarmRun{}
+	if err := runSwarms(ctx, cfg, newAttackPlan(cfg), run); err != nil {
 		return nil, err
 	}
-	res := &BTResult{Config: cfg, PEX: run.Points, Conns: run.Conns}
+	res := &BTResult{Config: cfg, PEX: run.side.Points, Conns: run.side.Conns}
 	cfg.Progress.say("baseline", "peers", cfg.Peers)
 	res.Tracker = trackerOnly(cfg, res.PEX)
 	res.Load = loadTable(res.PEX, res.Tracker)
-	res.Wall = time.Since(start)
+	res.Wall = time.Since(run.w.clock.Start)
 	return res, nil
 }
 
-// runSwarm runs the honest peers of plan, and its attackers when attack
-// is set, on cfg's schedule: peers join at JoinRate in the plan's order
-// (an attacker's slot stays empty in a run without attackers), announce at
-// join and every Interval, and the run lasts Duration after the joins;
-// run names it in the progress events ("" for a run with no attack to
-// compare). Without an attack to compare, it stops early once every peer
+// swarmRun is one world of a run: the plan's honest peers, with its
+// attackers or without, and what it measured.
+type swarmRun struct {
+	attack bool
+	label  string // the run field of its progress events ("" for a run with nothing to compare)
+	w      *btWorld
+	side   BTSide
+	next   []time.Time // its members' next announces, by member id
+}
+
+func (r *swarmRun) say(cfg *BTConfig, phase string, f ...any) {
+	if r.label != "" {
+		f = append(f, "run", r.label)
+	}
+	cfg.Progress.say(phase, f...)
+}
+
+// runSwarms runs the plan's honest peers, and its attackers in a run
+// that attacks, on cfg's schedule, every run in a world of its own, side
+// by side on one clock: peers join at JoinRate in the plan's order (an
+// attacker's slot stays empty in a run without attackers), announce at
+// join and every Interval, and the runs last Duration after the joins.
+// The worlds share the machine, so that a run falling behind its clock
+// (the engines' work taking longer than the protocol time it stands for)
+// drags the others alike, and they join, sample and announce at the same
+// times. A lone run with nothing to compare stops early once every peer
 // knows the last of loadShares.
-func runSwarm(ctx context.Context, cfg BTConfig, plan *attackPlan, attack bool, run string) (*BTSide, error) {
-	w := newBTWorld(cfg, plan, attack)
-	start := w.clock.Start
-	defer w.close()
-	say := func(phase string, f ...any) {
-		if run != "" {
-			f = append(f, "run", run)
-		}
-		cfg.Progress.say(phase, f...)
-	}
-	if len(plan.victims) > 0 {
-		if err := w.startVictims(); err != nil {
-			return nil, err
+func runSwarms(ctx context.Context, cfg BTConfig, plan *attackPlan, runs ...*swarmRun) error {
+	start := time.Now()
+	for _, r := range runs {
+		r.w = newBTWorld(cfg, plan, r.attack, start)
+		defer r.w.close()
+		r.next = make([]time.Time, cfg.Peers)
+		if len(plan.victims) > 0 {
+			if err := r.w.startVictims(); err != nil {
+				return err
+			}
 		}
 	}
-	side := &BTSide{}
 	tick := time.Duration(float64(time.Second) / cfg.JoinRate)
-	nextAnnounce := make([]time.Time, cfg.Peers) // by member id
 	sampleEvery := cfg.real(time.Minute)
 	nextSample := start
 	sample := func() {
-		p := w.sample(time.Duration(float64(time.Since(start)) * cfg.Scale))
-		side.Points = append(side.Points, p)
-		say("progress", "protocol_s", p.T.Truncate(time.Second).Seconds(), "protocol_minutes", math.Round(p.T.Truncate(time.Second).Minutes()*1e3)/1e3, "peers", len(w.peers),
-			"known_mean", math.Round(p.Mean*1e4)/1e4, "known_least", math.Round(p.Min*1e4)/1e4, "announces", p.Announces)
+		for _, r := range runs {
+			p := r.w.sample(time.Duration(float64(time.Since(start)) * cfg.Scale))
+			r.side.Points = append(r.side.Points, p)
+			r.say(&cfg, "progress", "protocol_s", p.T.Truncate(time.Second).Seconds(), "protocol_minutes", math.Round(p.T.Truncate(time.Second).Minutes()*1e3)/1e3,
+				"peers", len(r.w.peers), "known_mean", math.Round(p.Mean*1e4)/1e4, "known_least", math.Round(p.Min*1e4)/1e4, "announces", p.Announces)
+		}
 	}
 	reannounce := func(now time.Time) {
-		for id, next := range nextAnnounce {
-			if !next.IsZero() && now.After(next) {
-				w.learnMember(id, w.announce(id))
-				nextAnnounce[id] = now.Add(cfg.real(cfg.Interval))
+		for _, r := range runs {
+			for id, next := range r.next {
+				if !next.IsZero() && now.After(next) {
+					r.w.learnMember(id, r.w.announce(id))
+					r.next[id] = now.Add(cfg.real(cfg.Interval))
+				}
 			}
 		}
 	}
-	say("joining", "peers", cfg.Peers)
+	for _, r := range runs {
+		r.say(&cfg, "joining", "peers", cfg.Peers)
+	}
 	for k := range cfg.Peers {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
-		id := plan.index[k]
-		if plan.attacker[k] {
-			id += plan.honest
-		}
-		switch {
-		case !plan.attacker[k]:
-			p, err := w.start(id)
-			if err != nil {
-				return nil, err
+		for _, r := range runs {
+			if err := r.join(k); err != nil {
+				return err
 			}
-			p.know.add(id)
-		case attack:
-			if _, err := w.startAttacker(plan.index[k]); err != nil {
-				return nil, err
-			}
-		}
-		if !plan.attacker[k] || attack {
-			w.learnMember(id, w.announce(id))
-			nextAnnounce[id] = time.Now().Add(cfg.real(cfg.Interval))
 		}
 		if now := time.Now(); now.After(nextSample) {
 			sample()
@@ -143,20 +148,53 @@ func runSwarm(ctx context.Context, cfg BTConfig, plan *attackPlan, attack bool, 
 		}
 		sleepCtx(ctx, time.Until(start.Add(time.Duration(k+1)*tick)))
 	}
-	say("joined", "peers", cfg.Peers, "elapsed_s", math.Round(time.Since(start).Seconds()*1e3)/1e3, "seconds", math.Round(time.Since(start).Seconds()*1e3)/1e3)
+	elapsed := math.Round(time.Since(start).Seconds()*1e3) / 1e3
+	for _, r := range runs {
+		r.say(&cfg, "joined", "peers", cfg.Peers, "elapsed_s", elapsed, "seconds", elapsed)
+	}
 	end := time.Now().Add(cfg.real(cfg.Duration))
+	early := len(runs) == 1 && runs[0].label == ""
 	for time.Now().Before(end) && ctx.Err() == nil {
 		sleepCtx(ctx, time.Until(nextSample))
 		now := time.Now()
 		reannounce(now)
 		sample()
 		nextSample = nextSample.Add(sampleEvery)
-		if last := side.Points[len(side.Points)-1]; run == "" && last.Min >= loadShares[len(loadShares)-1] && len(side.Points) > 5 {
+		pts := runs[0].side.Points
+		if early && pts[len(pts)-1].Min >= loadShares[len(loadShares)-1] && len(pts) > 5 {
 			break // every peer knows the last share: the figure is complete
 		}
 	}
-	w.tally(side)
-	return side, nil
+	for _, r := range runs {
+		r.w.tally(&r.side)
+	}
+	return nil
+}
+
+// join brings up join slot k's member in r's world: an honest peer, or an
+// attacker in a run that attacks, which announces and dials what the
+// tracker names.
+func (r *swarmRun) join(k int) error {
+	w, plan := r.w, r.w.plan
+	id := plan.index[k]
+	switch {
+	case !plan.attacker[k]:
+		p, err := w.start(id)
+		if err != nil {
+			return err
+		}
+		p.know.add(id)
+	case r.attack:
+		if _, err := w.startAttacker(id); err != nil {
+			return err
+		}
+		id += plan.honest
+	default:
+		return nil
+	}
+	w.learnMember(id, w.announce(id))
+	r.next[id] = time.Now().Add(w.cfg.real(w.cfg.Interval))
+	return nil
 }
 
 // learnMember hands member id the tracker's answer.
@@ -184,6 +222,9 @@ func (w *btWorld) sample(t time.Duration) BTPoint {
 		pt.Mean += f
 		pt.Min = min(pt.Min, f)
 		for _, c := range p.s.Peers() {
+			if j, ok := w.byAdr[c.Listen]; ok {
+				p.know.add(j) // known, whether or not its connected event was dropped
+			}
 			switch ip := c.Addr.Addr(); {
 			case honestIP(ip):
 				pt.HonestConns++

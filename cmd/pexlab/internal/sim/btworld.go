@@ -115,9 +115,11 @@ type btPeer struct {
 	takenAtk atomic.Int64        // the addresses it took from them
 }
 
-func newBTWorld(cfg BTConfig, plan *attackPlan, attack bool) *btWorld {
+// newBTWorld makes the world of plan's honest peers, and of its attackers
+// when attack is set, on a clock scaled from start.
+func newBTWorld(cfg BTConfig, plan *attackPlan, attack bool, start time.Time) *btWorld {
 	w := &btWorld{cfg: cfg, plan: plan, attack: attack, nw: memnet.NewNetwork(), byAdr: map[netip.AddrPort]int{},
-		clock: swarm.ScaledClock{Start: time.Now(), Scale: cfg.Scale},
+		clock: swarm.ScaledClock{Start: start, Scale: cfg.Scale},
 		rng:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5851f42d4c957f2d))}
 	w.ih[0], w.ih[19] = 0x51, 0x4d
 	for i := range plan.honest {
