@@ -37,7 +37,7 @@ func TestSimBTAttackCommand(t *testing.T) {
 	if _, ok := last["load_50_with_pex"]; ok {
 		t.Errorf("a run with attackers has no tracker-only baseline, but the summary gives its load: %v", last)
 	}
-	for _, f := range []string{"bt-attack-summary.txt", "bt-attack-result.json", "bt-attack-knowledge.svg", "bt-attack-links.svg", "bt-attack-dials.svg"} {
+	for _, f := range []string{"bt-attack-summary.txt", "bt-attack-result.json", "bt-attack-knowledge.svg", "bt-attack-conns.svg", "bt-attack-dials.svg"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}

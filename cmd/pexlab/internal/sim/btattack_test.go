@@ -110,6 +110,10 @@ func TestBTAttack(t *testing.T) {
 	if l := at.Last(); l.AttackerConns <= 0 || l.Mean <= 0 || l.Mean > 1 || l.Min > l.Mean {
 		t.Fatalf("attacked, at the end: %+v", l)
 	}
+	if at.LinksToAttackers <= 0 || at.HonestLinks+at.LinksToAttackers > float64(cfg.MaxPeers) || base.LinksToAttackers != 0 || base.HonestLinks <= 0 {
+		t.Fatalf("links at the end, attacked: %.1f to honest peers, %.1f to attackers; unattacked: %.1f, %.1f",
+			at.HonestLinks, at.LinksToAttackers, base.HonestLinks, base.LinksToAttackers)
+	}
 	// Without attackers: the same honest peers, nothing wasted, nobody
 	// flooding.
 	if base.Dials.Wasted() != 0 || base.Dials.Attacker != 0 || base.PEXFromAttackers != 0 || base.AttackerPEX != 0 || base.FloodDisconnects != 0 {

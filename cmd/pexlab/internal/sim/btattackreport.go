@@ -22,7 +22,7 @@ func BTAttackTable(r *BTResult) string {
 		c.Peers, c.MaxPeers, a.Honest, a.Attackers, a.Attack.Prefixes, c.Scale, r.Wall.Seconds())
 	fmt.Fprintf(&b, "  an attacker sends %g PEX messages a link a protocol minute, of %d addresses: %d victims (of %d ports each), up to %d attackers, the rest where nothing listens (%s)\n",
 		a.Attack.Rate, a.Attack.Added, a.Attack.Victims, a.Attack.VictimPorts, attackNamed, dead)
-	fmt.Fprintf(&b, "  honest peers: share of the honest swarm known (mean / least), links to honest peers (mean), dials wasted so far\n")
+	fmt.Fprintf(&b, "  honest peers: share of the honest swarm known (mean / least), connections open to honest peers (mean), dials wasted so far\n")
 	fmt.Fprintf(&b, "    %-8s %-40s %s\n", "time", "attacked", "unattacked")
 	at, base := a.Attacked.Points, a.Baseline.Points
 	for i, p := range at {
@@ -30,7 +30,7 @@ func BTAttackTable(r *BTResult) string {
 			continue
 		}
 		q := nearestAt(base, p.T)
-		fmt.Fprintf(&b, "    %-8s %5.1f %% / %5.1f %%, %4.1f links, %8d   %5.1f %% / %5.1f %%, %4.1f links, %d\n",
+		fmt.Fprintf(&b, "    %-8s %5.1f %% / %5.1f %%, %4.1f conns, %8d   %5.1f %% / %5.1f %%, %4.1f conns, %d\n",
 			p.T.Round(time.Second), 100*p.Mean, 100*p.Min, p.HonestConns, p.Wasted, 100*q.Mean, 100*q.Min, q.HonestConns, q.Wasted)
 	}
 	row := func(name, with, without string) { fmt.Fprintf(&b, "    %-26s %-32s %s\n", name, with, without) }
@@ -40,11 +40,11 @@ func BTAttackTable(r *BTResult) string {
 	pct := func(f float64) string { return fmt.Sprintf("%.1f %%", 100*f) }
 	row("known, mean", pct(la.Mean), pct(lb.Mean))
 	row("known, least", pct(la.Min), pct(lb.Min))
-	row("links to honest peers", fmt.Sprintf("%.1f", la.HonestConns), fmt.Sprintf("%.1f", lb.HonestConns))
-	row("links to attackers", fmt.Sprintf("%.1f", la.AttackerConns), fmt.Sprintf("%.1f", lb.AttackerConns))
 	sides := [2]*BTSide{&a.Attacked, &a.Baseline}
 	col := func(f func(s *BTSide) string) (string, string) { return f(sides[0]), f(sides[1]) }
 	row2 := func(name string, f func(s *BTSide) string) { x, y := col(f); row(name, x, y) }
+	row2("links to honest peers", func(s *BTSide) string { return fmt.Sprintf("%.1f", s.HonestLinks) })
+	row2("links to attackers", func(s *BTSide) string { return fmt.Sprintf("%.1f", s.LinksToAttackers) })
 	h := float64(a.Honest)
 	row2("dials to honest peers", func(s *BTSide) string { return fmt.Sprint(s.Dials.Honest) })
 	row2("dials to attackers", func(s *BTSide) string { return fmt.Sprint(s.Dials.Attacker) })
@@ -64,7 +64,7 @@ func BTAttackTable(r *BTResult) string {
 	})
 	row2("attackers sent", func(s *BTSide) string { return fmt.Sprintf("%d PEX, %d addresses", s.AttackerPEX, s.AttackerNamed) })
 	row2("attackers' links", func(s *BTSide) string {
-		return fmt.Sprintf("%.1f each at the end, %d ended", s.AttackerLinks, s.AttackerLinksEnded)
+		return fmt.Sprintf("%.1f each at the end, %d ended", s.LinksPerAttacker, s.AttackerLinksEnded)
 	})
 	row2("flood disconnects", func(s *BTSide) string { return fmt.Sprint(s.FloodDisconnects) })
 	row2("events dropped", func(s *BTSide) string { return fmt.Sprint(s.EventsDropped) })
@@ -108,8 +108,8 @@ func WriteBTAttack(dir string, r *BTResult) ([]string, error) {
 		line("unattacked, mean", a.Baseline.Points, mean), line("unattacked, least", a.Baseline.Points, least))); err != nil {
 		return files, err
 	}
-	name = filepath.Join(dir, "bt-attack-links.svg")
-	if err := write(name, plotXY(name, "Links an honest peer holds, mean", "protocol minutes", "links", nil, true,
+	name = filepath.Join(dir, "bt-attack-conns.svg")
+	if err := write(name, plotXY(name, "Connections an honest peer has open, mean", "protocol minutes", "connections", nil, true,
 		line("to honest peers, attacked", a.Attacked.Points, func(p BTPoint) float64 { return p.HonestConns }),
 		line("to attackers, attacked", a.Attacked.Points, func(p BTPoint) float64 { return p.AttackerConns }),
 		line("to honest peers, unattacked", a.Baseline.Points, func(p BTPoint) float64 { return p.HonestConns }))); err != nil {

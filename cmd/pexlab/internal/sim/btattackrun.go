@@ -21,7 +21,10 @@ type BTAttackResult struct {
 // of the victims and of the attackers.
 type BTSide struct {
 	Points []BTPoint
-	Conns  float64 // mean links an honest peer held at the end, to anyone
+	// Conns, HonestLinks and LinksToAttackers: the links an honest peer
+	// held at the end (Swarm.Peers: past their handshakes), mean, to
+	// anyone, to honest peers and to attackers.
+	Conns, HonestLinks, LinksToAttackers float64
 	// Dials counts the honest peers' dials by what they reached.
 	Dials DialCounts
 	// WastedMax is the most dials one honest peer wasted (to victims and
@@ -36,10 +39,10 @@ type BTSide struct {
 	// (at most the rule's 50 a message).
 	PEXFromAttackers, TakenFromAttackers int64
 	// AttackerPEX and AttackerNamed: the messages the attackers sent and
-	// the addresses they named in them; AttackerLinks the mean links an
-	// attacker held at the end, AttackerLinksEnded its links that ended.
+	// the addresses they named in them; LinksPerAttacker the mean links an
+	// attacker held at the end, AttackerLinksEnded their links that ended.
 	AttackerPEX, AttackerNamed int64
-	AttackerLinks              float64
+	LinksPerAttacker           float64
 	AttackerLinksEnded         int64
 	// FloodDisconnects: the links honest peers ended for sending too
 	// often; EventsDropped: events the honest engines dropped, their
@@ -83,9 +86,18 @@ func (w *btWorld) tally(side *BTSide) {
 	w.mu.Lock()
 	peers, attackers, victims := w.peers, w.attackers, w.victims
 	w.mu.Unlock()
-	total := 0
+	var total, honest, bad int
 	for _, p := range peers {
-		total += len(p.s.Peers())
+		links := p.s.Peers()
+		total += len(links)
+		for _, c := range links {
+			switch ip := c.Addr.Addr(); {
+			case honestIP(ip):
+				honest++
+			case attackerIP(ip):
+				bad++
+			}
+		}
 		d := DialCounts{Honest: p.dials[kindHonest].Load(), Attacker: p.dials[kindAttacker].Load(),
 			Victim: p.dials[kindVictim].Load(), Dead: p.dials[kindDead].Load()}
 		side.Dials.Honest += d.Honest
@@ -99,8 +111,8 @@ func (w *btWorld) tally(side *BTSide) {
 		side.FloodDisconnects += st.FloodDisconnects
 		side.EventsDropped += st.EventsDropped
 	}
-	if len(peers) > 0 {
-		side.Conns = float64(total) / float64(len(peers))
+	if n := float64(len(peers)); n > 0 {
+		side.Conns, side.HonestLinks, side.LinksToAttackers = float64(total)/n, float64(honest)/n, float64(bad)/n
 	}
 	side.DeadInFlightMax = w.deadMax.Load()
 	for i := 1; i < len(side.Points); i++ {
@@ -114,7 +126,7 @@ func (w *btWorld) tally(side *BTSide) {
 		links += a.conns()
 	}
 	if len(attackers) > 0 {
-		side.AttackerLinks = float64(links) / float64(len(attackers))
+		side.LinksPerAttacker = float64(links) / float64(len(attackers))
 	}
 	for _, v := range victims {
 		v.mu.Lock()

@@ -34,12 +34,58 @@ func (w *btWorld) dialer(p *btPeer) func(ctx context.Context, network, addr stri
 		switch k {
 		case kindVictim:
 			// A victim answers on every port it is named at.
-			return w.nw.DialFrom(from, netip.AddrPortFrom(a.Addr(), 80).String())
+			addr = netip.AddrPortFrom(a.Addr(), 80).String()
 		case kindDead:
 			return w.deadDial(ctx, p, a)
+		case kindHonest:
+			p.know.add(w.byAdr[a]) // known: it dials it (a PEX event naming it may have been dropped)
 		}
-		return w.nw.DialFrom(from, addr)
+		c, err := w.nw.DialFrom(from, addr)
+		if err != nil {
+			return nil, err
+		}
+		return track(c, p, k), nil
 	}
+}
+
+// trackedConn counts a connection open at an honest peer, by what is at
+// the other end, until it is closed.
+type trackedConn struct {
+	*memnet.Conn
+	open   *atomic.Int64
+	closed atomic.Bool
+}
+
+func track(c *memnet.Conn, p *btPeer, kind int) net.Conn {
+	p.open[kind].Add(1)
+	return &trackedConn{Conn: c, open: &p.open[kind]}
+}
+
+func (c *trackedConn) Close() error {
+	if !c.closed.Swap(true) {
+		c.open.Add(-1)
+	}
+	return c.Conn.Close()
+}
+
+// trackedListener is an honest peer's listener, whose connections are
+// counted by who dialed them: an honest peer or an attacker.
+type trackedListener struct {
+	*memnet.Listener
+	p *btPeer
+}
+
+func (l trackedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	mc := c.(*memnet.Conn)
+	kind := kindHonest
+	if a, err := netip.ParseAddrPort(mc.RemoteAddr().String()); err == nil && attackerIP(a.Addr()) {
+		kind = kindAttacker
+	}
+	return track(mc, l.p, kind), nil
 }
 
 // kindOf says what is at a.

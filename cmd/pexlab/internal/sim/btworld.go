@@ -110,6 +110,7 @@ type btPeer struct {
 	know knowledge // of the honest peers
 
 	dials    [kinds]atomic.Int64 // its dials, by what they reached
+	open     [kinds]atomic.Int64 // its connections open, dialed or taken, by what is at the other end
 	deadNow  atomic.Int64        // its dials to invented addresses in flight
 	fromAtk  atomic.Int64        // PEX messages it received from attackers
 	takenAtk atomic.Int64        // the addresses it took from them
@@ -179,7 +180,7 @@ func (w *btWorld) start(i int) (*btPeer, error) {
 		return nil, err
 	}
 	p.s, p.ln = s, ln
-	go s.Serve(ln)
+	go s.Serve(trackedListener{ln, p})
 	w.wg.Add(1)
 	go func() { // what the peer learns from PEX and from peers dialing in
 		defer w.wg.Done()
