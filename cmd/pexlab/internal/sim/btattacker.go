@@ -326,7 +326,9 @@ func (a *btAttacker) conns() int {
 }
 
 func (a *btAttacker) close() {
+	a.mu.Lock() // dialSome adds to wg under mu, and only before the cancel
 	a.cancel()
+	a.mu.Unlock()
 	a.ln.Close()
 	a.wg.Wait()
 }

@@ -46,7 +46,8 @@ type BTSide struct {
 	AttackerLinksEnded         int64
 	// FloodDisconnects: the links honest peers ended for sending too
 	// often; EventsDropped: events the honest engines dropped, their
-	// channels full (the knowledge figure reads them).
+	// channels full (PEXFromAttackers and TakenFromAttackers count from
+	// them; what peers know is read off their connections).
 	FloodDisconnects, EventsDropped uint64
 	// SampleGapMax is the longest protocol time between two samples,
 	// planned a minute apart: far more says the simulation fell behind

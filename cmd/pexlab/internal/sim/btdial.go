@@ -44,21 +44,36 @@ func (w *btWorld) dialer(p *btPeer) func(ctx context.Context, network, addr stri
 		if err != nil {
 			return nil, err
 		}
-		return track(c, p, k), nil
+		return w.track(c, p, k, a.Addr()), nil
 	}
 }
 
 // trackedConn counts a connection open at an honest peer, by what is at
-// the other end, until it is closed.
+// the other end, until it is closed; on a connection with an honest peer,
+// its tap reads what the peer is told (bttap.go).
 type trackedConn struct {
 	*memnet.Conn
 	open   *atomic.Int64
 	closed atomic.Bool
+	tap    *pexTap
 }
 
-func track(c *memnet.Conn, p *btPeer, kind int) net.Conn {
+// track counts c, honest peer p's connection with kind at remote.
+func (w *btWorld) track(c *memnet.Conn, p *btPeer, kind int, remote netip.Addr) net.Conn {
 	p.open[kind].Add(1)
-	return &trackedConn{Conn: c, open: &p.open[kind]}
+	tc := &trackedConn{Conn: c, open: &p.open[kind]}
+	if kind == kindHonest {
+		tc.tap = newTap(w, p, remote)
+	}
+	return tc
+}
+
+func (c *trackedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if c.tap != nil && n > 0 {
+		c.tap.feed(b[:n])
+	}
+	return n, err
 }
 
 func (c *trackedConn) Close() error {
@@ -72,6 +87,7 @@ func (c *trackedConn) Close() error {
 // counted by who dialed them: an honest peer or an attacker.
 type trackedListener struct {
 	*memnet.Listener
+	w *btWorld
 	p *btPeer
 }
 
@@ -82,10 +98,11 @@ func (l trackedListener) Accept() (net.Conn, error) {
 	}
 	mc := c.(*memnet.Conn)
 	kind := kindHonest
-	if a, err := netip.ParseAddrPort(mc.RemoteAddr().String()); err == nil && attackerIP(a.Addr()) {
+	a, _ := netip.ParseAddrPort(mc.RemoteAddr().String())
+	if attackerIP(a.Addr()) {
 		kind = kindAttacker
 	}
-	return track(mc, l.p, kind), nil
+	return l.w.track(mc, l.p, kind, a.Addr()), nil
 }
 
 // kindOf says what is at a.

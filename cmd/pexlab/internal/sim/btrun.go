@@ -199,17 +199,32 @@ func (r *swarmRun) join(k int) error {
 	return nil
 }
 
-// learnMember hands member id the tracker's answer.
+// learnMember hands member id the tracker's answer, on a goroutine of its
+// own: a busy swarm's lock may keep AddPeer waiting, and the joins, the
+// samples and the other announces keep their schedule meanwhile.
 func (w *btWorld) learnMember(id int, from []int) {
+	w.mu.Lock()
+	var p *btPeer
+	var a *btAttacker
 	if id < w.plan.honest {
-		w.learn(w.peers[id], from)
-		return
+		p = w.peers[id]
+	} else {
+		a = w.attackers[id-w.plan.honest]
 	}
-	addrs := make([]netip.AddrPort, len(from))
-	for i, j := range from {
-		addrs[i] = w.memberAddr(j)
-	}
-	w.attackers[id-w.plan.honest].learn(addrs)
+	w.mu.Unlock()
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		if p != nil {
+			w.learn(p, from)
+			return
+		}
+		addrs := make([]netip.AddrPort, len(from))
+		for i, j := range from {
+			addrs[i] = w.memberAddr(j)
+		}
+		a.learn(addrs)
+	}()
 }
 
 // sample reads every joined honest peer's knowledge and connections, and

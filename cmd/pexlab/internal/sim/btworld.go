@@ -180,26 +180,14 @@ func (w *btWorld) start(i int) (*btPeer, error) {
 		return nil, err
 	}
 	p.s, p.ln = s, ln
-	go s.Serve(trackedListener{ln, p})
+	go s.Serve(trackedListener{ln, w, p})
 	w.wg.Add(1)
-	go func() { // what the peer learns from PEX and from peers dialing in
+	go func() { // the attackers' PEX the engine took (what the peer knows is read off its connections: bttap.go)
 		defer w.wg.Done()
 		for ev := range s.Events() {
-			switch ev.Type {
-			case swarm.EventPEXReceived:
-				for _, a := range ev.Added {
-					if j, ok := w.byAdr[a]; ok {
-						p.know.add(j)
-					}
-				}
-				if attackerIP(ev.Peer.Addr()) {
-					p.fromAtk.Add(1)
-					p.takenAtk.Add(int64(len(ev.Added)))
-				}
-			case swarm.EventConnected:
-				if j, ok := w.byAdr[ev.Listen]; ok {
-					p.know.add(j)
-				}
+			if ev.Type == swarm.EventPEXReceived && attackerIP(ev.Peer.Addr()) {
+				p.fromAtk.Add(1)
+				p.takenAtk.Add(int64(len(ev.Added)))
 			}
 		}
 	}()
