@@ -173,7 +173,7 @@ var layers = map[string][]string{
 	// the commands: the user's, the lab's, and what they share
 	"cmd/internal/cli":        {"metrics"},
 	"cmd/pex":                 {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "bt/utp", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "turnrest", "web"},
-	"cmd/pexlab/internal/sim": {"lab/memnet", "pxp", "bt/swarm", "bt/pex", "internal/pxphook"},
+	"cmd/pexlab/internal/sim": {"lab/memnet", "pxp", "bt/swarm", "bt/pex", "bt/wire", "internal/pxphook"},
 	"cmd/pexlab":              {"cmd/internal/cli", "cmd/pexlab/internal/sim", "lab/proc", "bt/metainfo", "bt/pex", "bt/wire", "bt/compact", "metrics", "pxp", "pxp/webrtc", "lab/memnet"},
 }
 
