@@ -115,7 +115,8 @@ func (c *Swarms) Collect() []Family {
 			name string
 			n    uint64
 		}{{"undialable", h.Undialable}, {"reached", h.Reached}, {"rendezvous_sent", h.RendezvousSent}, {"rendezvous_received", h.RendezvousReceived},
-			{"connects_relayed", h.ConnectsRelayed}, {"connects_received", h.ConnectsReceived}, {"limited", h.Limited}} {
+			{"connects_relayed", h.ConnectsRelayed}, {"connects_received", h.ConnectsReceived}, {"limited", h.Limited},
+			{"introductions", h.Introductions}} {
 			add(hp, float64(e.n), swarm, Label{"event", e.name})
 		}
 		addCounters(hpOutcomes, h.Outcomes, "outcome", swarm)

@@ -83,6 +83,7 @@ type conn struct {
 	rdvIn      *rate.Limiter // rendezvous it may ask of us (relay)
 	rdvOut     *rate.Limiter // rendezvous we may ask of it (initiator)
 	connectsIn *rate.Limiter // connect messages we take from it
+	introsIn   *rate.Limiter // introductions we may send it (introduce.go)
 	cursor     logCursor     // where in the PEX log its next message starts
 	news       bool          // the PEX log grew while it waited (pexLog.notify)
 }

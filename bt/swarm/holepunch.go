@@ -47,6 +47,7 @@ const (
 	OutcomeConnected      = "connected"       // initiator, target: the punch made a link
 	OutcomeFailed         = "failed"          // initiator, target: no link within PunchWindow
 	OutcomeNoAnswer       = "no-answer"       // initiator: the relay said nothing within RendezvousTimeout
+	OutcomeIntroduced     = "introduced"      // relay: told Peer of the newcomer From out of PEX's pace (introduce.go)
 	// Otherwise the outcome is a BEP 55 error code's name
 	// (holepunch.ErrCode.String: "no-such-peer", "not-connected",
 	// "no-support", "no-self"), sent (relay) or received (initiator).

@@ -45,6 +45,17 @@ type HolepunchConfig struct {
 	MaxPunches  int
 	PunchWindow time.Duration
 	PunchRetry  time.Duration
+	// NoIntroductions turns off the relay's simultaneous introductions
+	// (introduce.go): a newcomer's first PEX message naming a peer that
+	// nobody has reached, one of the two lacking ut_holepunch, brings
+	// that peer a PEX message naming the newcomer, so that the two dial
+	// each other at once. IntroduceRate and IntroduceBurst bound the
+	// introductions sent to one link (a second, and at once);
+	// MaxIntroductions those one newcomer brings. Defaults 1/60, 2 and 8.
+	NoIntroductions  bool
+	IntroduceRate    float64
+	IntroduceBurst   int
+	MaxIntroductions int
 }
 
 // Defaults of HolepunchConfig's fields.
@@ -62,6 +73,9 @@ const (
 	DefaultMaxPunches        = 16
 	DefaultPunchWindow       = 8 * time.Second
 	DefaultPunchRetry        = time.Second
+	DefaultIntroduceRate     = 1.0 / 60
+	DefaultIntroduceBurst    = 2
+	DefaultMaxIntroductions  = 8
 )
 
 func (h HolepunchConfig) withDefaults() HolepunchConfig {
@@ -78,13 +92,17 @@ func (h HolepunchConfig) withDefaults() HolepunchConfig {
 	h.MaxPunches = cmp.Or(h.MaxPunches, DefaultMaxPunches)
 	h.PunchWindow = cmp.Or(h.PunchWindow, DefaultPunchWindow)
 	h.PunchRetry = cmp.Or(h.PunchRetry, DefaultPunchRetry)
+	h.IntroduceRate = cmp.Or(h.IntroduceRate, DefaultIntroduceRate)
+	h.IntroduceBurst = cmp.Or(h.IntroduceBurst, DefaultIntroduceBurst)
+	h.MaxIntroductions = cmp.Or(h.MaxIntroductions, DefaultMaxIntroductions)
 	return h
 }
 
 func (h HolepunchConfig) validate() error {
 	if h.RelayRate < 0 || h.RelayBurst < 0 || h.ConnectRate < 0 || h.ConnectBurst < 0 ||
 		h.RendezvousRate < 0 || h.RendezvousBurst < 0 || h.PerRelayRate < 0 || h.PerRelayBurst < 0 ||
-		h.RendezvousBackoff < 0 || h.RendezvousTimeout < 0 || h.MaxPunches < 0 || h.PunchWindow < 0 || h.PunchRetry < 0 {
+		h.RendezvousBackoff < 0 || h.RendezvousTimeout < 0 || h.MaxPunches < 0 || h.PunchWindow < 0 || h.PunchRetry < 0 ||
+		h.IntroduceRate < 0 || h.IntroduceBurst < 0 || h.MaxIntroductions < 0 {
 		return errors.New("swarm: Holepunch's limits must not be negative")
 	}
 	return nil

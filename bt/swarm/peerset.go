@@ -54,24 +54,38 @@ func (s *Swarm) syncPEXLocked(a netip.AddrPort) {
 	c := s.listening[a]
 	switch told := s.log.has(a); {
 	case c != nil && c.live() && !told:
-		var f pex.Flags
-		if c.outgoing && !c.punched {
-			f |= pex.FlagReachable // we dialed it, and no punch was needed
-		}
-		if c.encryption {
-			f |= pex.FlagEncryption
-		}
-		if c.utp || c.hp != 0 {
-			f |= pex.FlagUTP // its link is uTP, or it takes hole punches, which need uTP
-		}
-		if c.hp != 0 {
-			f |= pex.FlagHolepunch // its extended handshake listed ut_holepunch
-		}
-		s.log.add(a, f)
+		s.log.add(a, c.pexFlags())
 	case (c == nil || !c.live()) && told:
 		s.log.drop(a, s.minCursorLocked)
 	}
 }
+
+// pexFlags are the flags PEX gives the peer of link c: honest ones,
+// from what the link has shown.
+func (c *conn) pexFlags() pex.Flags {
+	var f pex.Flags
+	if c.reached() {
+		f |= pex.FlagReachable // we dialed it, and no punch was needed
+	}
+	if c.encryption {
+		f |= pex.FlagEncryption
+	}
+	if c.speaksUTP() {
+		f |= pex.FlagUTP // its link is uTP, or it takes hole punches, which need uTP
+	}
+	if c.hp != 0 {
+		f |= pex.FlagHolepunch // its extended handshake listed ut_holepunch
+	}
+	return f
+}
+
+// reached reports a peer known to take connections: we dialed it, and
+// no punch was needed.
+func (c *conn) reached() bool { return c.outgoing && !c.punched }
+
+// speaksUTP reports a peer known to speak uTP: its link is uTP, or it
+// takes hole punches, which need uTP.
+func (c *conn) speaksUTP() bool { return c.utp || c.hp != 0 }
 
 // minCursorLocked is the least PEX log cursor of the connections that
 // have read the log (those that have not skip every drop anyway).

@@ -104,6 +104,7 @@ func (c *conn) fire() {
 	m := &b.m
 	m.Reset()
 	sent, waiting := false, false
+	var intros []*conn // links to tell of c, with its first message (introduce.go)
 	s.mu.Lock()
 	if c.news {
 		c.news = false
@@ -114,6 +115,9 @@ func (c *conn) fire() {
 		if s.log.pending(&c.cursor) {
 			s.log.read(&c.cursor, c.listen, pc.MaxAdded, pc.MaxDropped, m)
 			sent = len(m.Added) > 0 || len(m.Dropped) > 0
+			if sent && snd.lastSent.IsZero() {
+				intros = s.introductionsLocked(c, m.Added)
+			}
 		}
 		if !sent {
 			waiting = true // nothing to tell: woken by the next entry
@@ -130,6 +134,7 @@ func (c *conn) fire() {
 		}
 		if ok {
 			snd.lastWrite, snd.lastSent = realNow, now
+			s.introduce(c, intros)
 		}
 	}
 	if !realNow.Before(snd.lastWrite.Add(KeepAliveInterval)) {

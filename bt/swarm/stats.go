@@ -66,6 +66,7 @@ type HolepunchStats struct {
 	RendezvousReceived uint64 // relay: asked
 	ConnectsRelayed    uint64 // relay: rendezvous answered with connect to both sides
 	ConnectsReceived   uint64 // initiator and target
+	Introductions      uint64 // relay: PEX messages naming a newcomer sent out of pace (introduce.go)
 	Limited            uint64 // messages dropped or punches not started by a limit (HolepunchConfig)
 	Malformed          uint64 // ut_holepunch messages dropped as malformed (the link stays)
 	// Outcomes counts the ends of punches and rendezvous by outcome:
@@ -92,6 +93,7 @@ type counters struct {
 type hpCounters struct {
 	undialable, reached, rendezvousSent, rendezvousReceived uint64
 	connectsRelayed, connectsReceived, limited, malformed   uint64
+	introductions                                           uint64
 	outcomes                                                map[string]uint64
 }
 
@@ -132,7 +134,7 @@ func (s *Swarm) Stats() Stats {
 	h := c.hp
 	st.Holepunch = HolepunchStats{Undialable: h.undialable, Reached: h.reached, RendezvousSent: h.rendezvousSent,
 		RendezvousReceived: h.rendezvousReceived, ConnectsRelayed: h.connectsRelayed, ConnectsReceived: h.connectsReceived,
-		Limited: h.limited, Malformed: h.malformed, Outcomes: maps.Clone(h.outcomes)}
+		Limited: h.limited, Malformed: h.malformed, Introductions: h.introductions, Outcomes: maps.Clone(h.outcomes)}
 	return st
 }
 

@@ -112,7 +112,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		pr.Text("private torrent (BEP 27): PEX off, DHT off; peers come from its trackers only")
 	}
 	cfg := &swarm.Config{MaxPeers: o.maxPeers, NoPEX: o.noPEX, NoAZMP: o.noAZMP, EncryptOutgoing: o.encrypt, Private: target.Private,
-		Logger: cli.Logger(o.logLevel, stderr), Holepunch: swarm.HolepunchConfig{Disable: o.noHolepunch}}
+		Logger: cli.Logger(o.logLevel, stderr), Holepunch: swarm.HolepunchConfig{Disable: o.noHolepunch, NoIntroductions: o.noIntroductions}}
 	if ln != nil {
 		cfg.ListenPort = ln.Addr().(*net.TCPAddr).Port
 	}

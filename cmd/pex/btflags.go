@@ -89,6 +89,7 @@ type btOpts struct {
 	dhtListen              string
 	noPEX, noAZMP, encrypt bool
 	noUTP, noHolepunch     bool
+	noIntroductions        bool
 	maxPeers               int
 	duration               time.Duration
 	bootstrapTimeout       time.Duration
@@ -111,6 +112,7 @@ func (o *btOpts) flagSet() *flag.FlagSet {
 	fs.BoolVar(&o.noAZMP, "no-azmp", false, "do not offer Vuze's messaging protocol (AZMP); use ut_pex with every peer")
 	fs.BoolVar(&o.noUTP, "no-utp", false, "run over TCP only: no uTP (BEP 29) beside it on the --listen port, no hole punching (default: uTP on, when listening)")
 	fs.BoolVar(&o.noHolepunch, "no-holepunch", false, "take no part in hole punching (BEP 55): offer no ut_holepunch, relay nothing, ask no peer (default: on with uTP)")
+	fs.BoolVar(&o.noIntroductions, "no-introductions", false, "as a relay, do not introduce a newcomer to a peer behind a NAT that one of the two cannot punch to (BEP 55 needs ut_holepunch on both): by default such a peer is sent a PEX message naming the newcomer at once, so that both dial at the same moment")
 	fs.BoolVar(&o.encrypt, "encrypt", false, "open outgoing connections with Message Stream Encryption (falls back to plain); incoming MSE is always answered")
 	fs.IntVar(&o.maxPeers, "max-peers", 0, fmt.Sprintf("`N` connections at most (0: the library's default, %d)", swarm.DefaultMaxPeers))
 	fs.DurationVar(&o.bootstrapTimeout, "bootstrap-timeout", 0, "exit 1 when no peer was connected within `D` (0: keep trying)")

@@ -112,9 +112,9 @@ func (r *btRun) summary(failed error) {
 	}
 	var sb strings.Builder
 	r.table.write(&sb)
-	if hp.RendezvousSent+hp.RendezvousReceived+hp.ConnectsReceived > 0 {
-		fmt.Fprintf(&sb, "hole punching (BEP 55): %d peers undialable, %d reached by a punch; rendezvous %d sent, %d relayed of %d asked; connects %d received; outcomes %v\n",
-			hp.Undialable, hp.Reached, hp.RendezvousSent, hp.ConnectsRelayed, hp.RendezvousReceived, hp.ConnectsReceived, hp.Outcomes)
+	if hp.RendezvousSent+hp.RendezvousReceived+hp.ConnectsReceived+hp.Introductions > 0 {
+		fmt.Fprintf(&sb, "hole punching (BEP 55): %d peers undialable, %d reached by a punch; rendezvous %d sent, %d relayed of %d asked; connects %d received; %d introductions sent; outcomes %v\n",
+			hp.Undialable, hp.Reached, hp.RendezvousSent, hp.ConnectsRelayed, hp.RendezvousReceived, hp.ConnectsReceived, hp.Introductions, hp.Outcomes)
 	}
 	r.pr.Text("\n%s", strings.TrimRight(sb.String(), "\n"))
 }
@@ -123,7 +123,7 @@ func (r *btRun) summary(failed error) {
 func holepunchFields(h swarm.HolepunchStats) map[string]any {
 	out := map[string]any{"undialable": h.Undialable, "reached": h.Reached, "rendezvous_sent": h.RendezvousSent,
 		"rendezvous_received": h.RendezvousReceived, "connects_relayed": h.ConnectsRelayed, "connects_received": h.ConnectsReceived,
-		"limited": h.Limited}
+		"limited": h.Limited, "introductions": h.Introductions}
 	outcomes := map[string]any{}
 	for k, v := range h.Outcomes {
 		outcomes[k] = v
