@@ -193,6 +193,25 @@ func TestBitTorrentAcrossNATs(t *testing.T) {
 	fmt.Fprintf(&sb, "%d of %d pairs connected; of the %d pairs neither side of which can be dialed but a punch can join, %d joined by a BEP 55 punch (a link that followed a connect message), %d by their own dials crossing\n",
 		joined, pairs, needPunch, byPunch, byChance)
 	t.Log(sb.String())
+	// A mapped router maps uTP's side of the port too (UDP), at the port
+	// TCP's has: peers are told one port.
+	for _, b := range hosts {
+		if b.mapping == "none" {
+			continue
+		}
+		udp := b.p.Wait("portmap", 5*time.Second, func(ev proc.Event) bool { return ev["protocol"] == "udp" })
+		if udp == nil {
+			t.Errorf("%s: no UDP port mapping for uTP (portmap events: %v)", b.label, b.p.Count("portmap", nil))
+			continue
+		}
+		in := b.p.Count("connected", func(ev proc.Event) bool {
+			return ev["transport"] == "utp" && ev["outgoing"] == false && ev["holepunch"] != true
+		})
+		t.Logf("%s: uTP mapped at %v (%v); %d uTP links came in", b.label, udp["external"], udp["method"], in)
+		if udp["external"] != fmt.Sprintf("%s:5000", b.h.Public) {
+			t.Errorf("%s: uTP mapped at %v, want %s:5000 (peers are told one port)", b.label, udp["external"], b.h.Public)
+		}
+	}
 	for _, b := range hosts {
 		if nat := b.p.Last("nat"); !natOK(b) {
 			t.Errorf("%s: nat event %v; want observed %s, mapping %s, reachable %v", b.label, nat, b.h.Public, b.mapping, b.reachable)

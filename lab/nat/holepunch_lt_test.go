@@ -1,17 +1,15 @@
 package nat
 
 import (
-	"context"
-	"crypto/sha1"
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/seed0021ed4d/pex/bencode"
 	"github.com/seed0021ed4d/pex/lab/natlab"
 	"github.com/seed0021ed4d/pex/lab/proc"
 )
@@ -26,258 +24,279 @@ import (
 // B has had its first message, naming a filler peer, when A joins, and A
 // is told of B at once).
 
-// ltTorrent writes a one-file torrent and its data (in dir/seed).
-func ltTorrent(t *testing.T, dir string) string {
-	t.Helper()
-	data := make([]byte, 2<<20)
-	for i := range data {
-		data[i] = byte(i * 131)
-	}
-	const pieceLen = 16 << 10
-	var pieces []byte
-	for i := 0; i < len(data); i += pieceLen {
-		h := sha1.Sum(data[i : i+pieceLen])
-		pieces = append(pieces, h[:]...)
-	}
-	info := map[string]any{"name": "pex-punch.bin", "length": int64(len(data)), "piece length": int64(pieceLen), "pieces": string(pieces)}
-	tor, err := bencode.Encode(map[string]any{"info": info})
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "punch.torrent")
-	os.WriteFile(path, tor, 0o644)
-	os.MkdirAll(filepath.Join(dir, "seed"), 0o755)
-	os.WriteFile(filepath.Join(dir, "seed", "pex-punch.bin"), data, 0o644)
-	return path
+// ltScenario is who relays, who asks (A) and who is asked for (B): each
+// "libtorrent", or "pex" and flags of its own. A pex B runs --no-pex
+// unless bPEX: a link then can only come of A's dial or of a punch.
+type ltScenario struct {
+	relay, a, b string
+	bPEX        bool
 }
 
-// ltSide is one side of a pair: pex or libtorrent.
-type ltSide struct {
-	kind string // "pex" or "libtorrent"
-	p    *proc.Proc
+func (sc ltScenario) String() string {
+	return fmt.Sprintf("%s and %s through a %s relay", sc.a, sc.b, sc.relay)
 }
 
-// startSide starts kind in h, listening on port, dialing peers; a B side
-// (target) of pex runs --no-pex; a libtorrent seed has the data.
-func startSide(t *testing.T, h *natlab.Host, kind, torrent string, port int, seed, target bool, peers ...string) *ltSide {
-	t.Helper()
-	listen := fmt.Sprintf("0.0.0.0:%d", port)
-	if kind == "pex" {
-		args := []string{"bt", "swarm", "--torrent", torrent, "--listen", listen, "--no-portmap", "--duration", "4m"}
-		if target {
-			args = append(args, "--no-pex")
-		}
-		for _, p := range peers {
-			args = append(args, "--peer", p)
-		}
-		return &ltSide{kind: kind, p: start(t, h, args...)}
-	}
-	if h.Addr6.IsValid() { // a dual-stack host: libtorrent dials only families it listens on
-		listen += fmt.Sprintf(",[::]:%d", port)
-	}
-	save := t.TempDir()
-	if seed {
-		save = filepath.Join(filepath.Dir(torrent), "seed")
-	}
-	args := []string{filepath.Join(proc.Root(), "testdata", "bt", "lt_node.py"), "--torrent", torrent, "--save", save,
-		"--listen", listen, "--utp", "--duration", "240", "--log-holepunch", "--connect-timeout", "5"}
-	if seed {
-		args = append(args, "--seed")
-	}
-	for _, p := range peers {
-		args = append(args, "--peer", p)
-	}
-	p := proc.StartT(t, h.Command(context.Background(), "/usr/bin/python3", args...), proc.Name(h.NS+": libtorrent"), proc.Grace(0))
-	if p.Wait("listening", 30*time.Second, nil) == nil {
-		t.Fatalf("libtorrent in %s did not start", h.NS)
-	}
-	// A torrent still checking its files turns peers away: over uTP a
-	// dial then fails (after its timeout), and the peer links over TCP,
-	// which a libtorrent relay cannot find (it matches a target by its
-	// link's address).
-	if p.Wait("peers", 30*time.Second, func(ev proc.Event) bool { return !strings.Contains(fmt.Sprint(ev["state"]), "checking") }) == nil {
-		t.Fatalf("libtorrent in %s still checking its files", h.NS)
-	}
-	return &ltSide{kind: kind, p: p}
+// ltRun is one pair of routers in one scenario: its hosts, and how it
+// ended.
+type ltRun struct {
+	sc                    ltScenario
+	relay, filler, ha, hb *natlab.Host
+	r                     punchResult
+	ran                   bool // got as far as A's start
+	introduced            bool // the relay introduced the two (introduce.go)
 }
 
-// ltPeersOf is a libtorrent side's last peers.
-func ltPeersOf(p *proc.Proc) []ltPeerInfo {
-	var last struct {
-		Peers []ltPeerInfo `json:"peers"`
-	}
-	if ev := p.Last("peers"); ev != nil {
-		b, _ := json.Marshal(ev)
-		json.Unmarshal(b, &last)
-	}
-	return last.Peers
-}
-
-type ltPeerInfo struct {
-	IP          string `json:"ip"`
-	Port        int    `json:"port"`
-	Source      int    `json:"source"`
-	UTP         bool   `json:"utp"`
-	Holepunched bool   `json:"holepunched"`
-	Linked      bool   `json:"linked"` // past its handshakes
-}
-
-// linkTo reports whether s is linked to a peer at ip, and whether that
-// link says it followed a punch.
-func (s *ltSide) linkTo(ip string) (linked, punched bool) {
-	if s.kind == "pex" {
-		for _, ev := range s.p.Events() {
-			if ev["event"] == "connected" && strings.HasPrefix(fmt.Sprint(ev["peer"]), ip+":") {
-				linked = true
-				punched = punched || ev["holepunch"] == true
-			}
-		}
-		return linked, punched
-	}
-	for _, p := range ltPeersOf(s.p) {
-		if p.IP == ip && p.Linked {
-			linked = true
-			punched = punched || p.Holepunched
-		}
-	}
-	return linked, punched
-}
-
-// heardOf reports whether a libtorrent side has a peer at ip (from PEX).
-func (s *ltSide) heardOf(ip string) bool {
-	for _, p := range ltPeersOf(s.p) {
-		if p.IP == ip {
-			return true
-		}
-	}
-	return false
-}
-
-func TestHolepunchWithLibtorrent(t *testing.T) {
-	if _, err := os.Stat("/usr/lib/python3/dist-packages/libtorrent.cpython-311-x86_64-linux-gnu.so"); err != nil {
-		if matches, _ := filepath.Glob("/usr/lib/python3/dist-packages/libtorrent*.so"); len(matches) == 0 {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("python3-libtorrent is not installed")
-			}
-			t.Skip("python3-libtorrent is not installed")
-		}
-	}
+// runLTMatrix makes the hosts of every pair of routers in every scenario
+// in a lab of its own (room for 16 Firewall homes: 4 a scenario), then
+// runs the pairs at once, PEX_NAT_PARALLEL at a time (default 12), as
+// subtests of one named name: most of a pair's time is waiting for BEP
+// 11's pace, not CPU. prepare, when not nil, is given each run's hosts
+// before it starts.
+func runLTMatrix(t *testing.T, name, torrent string, scenarios []ltScenario, pairs [][2]natlab.Router, prepare func(t *testing.T, run *ltRun)) []*ltRun {
 	l := natlab.New(t)
-	torrent := ltTorrent(t, t.TempDir())
-	type scenario struct{ relay, a, b string }
-	scenarios := []scenario{
-		{"pex", "libtorrent", "libtorrent"},
-		{"libtorrent", "pex", "pex"},
-		{"libtorrent", "libtorrent", "pex"},
-		{"libtorrent", "pex", "libtorrent"},
-	}
-	pairs := [][2]natlab.Router{{natlab.EIM, natlab.Firewall}, {natlab.EIM, natlab.Symmetric}}
-	if os.Getenv("PEX_NAT_FULL") != "" {
-		pairs = [][2]natlab.Router{{natlab.EIM, natlab.EIM}, {natlab.EIM, natlab.Firewall}, {natlab.Firewall, natlab.Firewall},
-			{natlab.EIM, natlab.Symmetric}, {natlab.Firewall, natlab.Symmetric}, {natlab.Symmetric, natlab.Symmetric}}
-	}
-	n := 0
-	for i, sc := range scenarios {
-		if only := os.Getenv("PEX_NAT_SCENARIO"); only != "" && only != fmt.Sprint(i+1) { // 1 to 4, to look at one
-			continue
-		}
-		name := fmt.Sprintf("%s and %s through a %s relay", sc.a, sc.b, sc.relay)
-		var results []punchResult
+	var runs []*ltRun
+	for _, sc := range scenarios {
 		for _, pr := range pairs {
-			n++
-			relay := l.PublicHost(fmt.Sprintf("ltr%d", n))
-			filler := l.PublicHost(fmt.Sprintf("ltf%d", n))
-			ha := l.HomeHost(fmt.Sprintf("lta%d", n), pr[0], 5000)
-			hb := l.HomeHost(fmt.Sprintf("ltb%d", n), pr[1], 5000)
-			relayAddr := relay.Addr.String() + ":6881"
-			rs := startSide(t, relay, sc.relay, torrent, 6881, false, false)
-			// The filler gives the relay a peer to tell B of before A comes.
-			fs := startSide(t, filler, "pex", torrent, 6881, false, true, relayAddr)
-			if fs.p.Wait("connected", 20*time.Second, nil) == nil {
-				t.Fatalf("%s: the filler did not reach the relay", name)
+			n := len(runs) + 1
+			run := &ltRun{sc: sc, r: punchResult{a: pr[0], b: pr[1]},
+				relay:  l.PublicHost(fmt.Sprintf("ltr%d", n)),
+				filler: l.PublicHost(fmt.Sprintf("ltf%d", n)),
+				ha:     l.HomeHost(fmt.Sprintf("lta%d", n), pr[0], 5000),
+				hb:     l.HomeHost(fmt.Sprintf("ltb%d", n), pr[1], 5000),
 			}
-			// B seeds where A, a libtorrent, downloads from it; a libtorrent
-			// relay drops a link between two seeds ("upload to upload").
-			b := startSide(t, hb, sc.b, torrent, 5000, sc.a == "libtorrent" && sc.relay == "pex", true, relayAddr)
-			if b.kind == "libtorrent" && sc.relay == "pex" && !b.p.Until(45*time.Second, func() bool { return b.heardOf(filler.Addr.String()) }) {
-				t.Fatalf("%s: B never heard of the filler from the relay", name)
+			if prepare != nil {
+				prepare(t, run)
 			}
-			if b.kind == "pex" && b.p.Wait("connected", 20*time.Second, nil) == nil {
-				t.Fatalf("%s: B did not reach the relay", name)
-			}
-			if b.kind == "libtorrent" && !b.p.Until(30*time.Second, func() bool { ok, _ := b.linkTo(relay.Addr.String()); return ok }) {
-				t.Fatalf("%s: B did not reach the relay: its peers %+v; its events %v", name, ltPeersOf(b.p), b.p.Events())
-			}
-			begun := time.Now()
-			a := startSide(t, ha, sc.a, torrent, 5000, false, false, relayAddr)
-			r := punchResult{a: pr[0], b: pr[1]}
-			bIP := hb.Public.String()
-			limit := 55 * time.Second
-			if sc.relay == "libtorrent" {
-				limit = 90 * time.Second // libtorrent's ut_pex goes out once a minute
-			}
-			a.p.Until(limit, func() bool { ok, _ := a.linkTo(bIP); return ok })
-			r.joined, r.punched = a.linkTo(bIP)
-			if _, bp := b.linkTo(ha.Public.String()); bp {
-				r.punched = true
-			}
-			// libtorrent flags a link holepunched only on the side whose
-			// own punch made it; a pex relay says when it sent connect to
-			// the pair. B heard of the filler first, so the relay cannot
-			// have told B of A before a minute had passed: a link within
-			// that minute, after a connect, is the punch's.
-			if !r.punched && rs.kind == "pex" && r.joined && r.took < time.Minute {
-				for _, e := range rs.p.Events() {
-					if e["event"] == "holepunch" && e["outcome"] == "connect-sent" && strings.HasPrefix(fmt.Sprint(e["peer"]), bIP+":") {
-						r.punched = true
-					}
-				}
-			}
-			// Data moves over the link: a libtorrent A downloads the
-			// torrent from B, the seed.
-			if r.joined && a.kind == "libtorrent" && b.kind == "libtorrent" {
-				r.data = a.p.Until(30*time.Second, func() bool {
-					ev := a.p.Last("peers")
-					return ev != nil && strings.Contains(fmt.Sprint(ev["state"]), "seeding")
-				})
-			}
-			if r.joined {
-				r.took = time.Since(begun)
-			}
-			for _, e := range a.p.Events() {
-				if e["event"] != "holepunch" {
-					continue
-				}
-				if a.kind == "pex" {
-					r.outcomes = append(r.outcomes, fmt.Sprintf("%v(%v)", e["outcome"], e["peer"]))
-				} else {
-					r.outcomes = append(r.outcomes, fmt.Sprint(e["msg"]))
-				}
-			}
-			if len(r.outcomes) > 4 {
-				r.outcomes = r.outcomes[:4]
-			}
-			results = append(results, r)
-			for _, s := range []*ltSide{a, b, fs, rs} {
-				s.p.Stop()
-			}
+			runs = append(runs, run)
 		}
-		reportPunches(t, name, results)
-		for _, r := range results {
+	}
+	t.Run(name, func(t *testing.T) {
+		concurrently(t, len(runs), func(i int) string {
+			return fmt.Sprintf("%s/%sx%s", strings.ReplaceAll(runs[i].sc.String(), " ", "_"), runs[i].r.a, runs[i].r.b)
+		}, func(t *testing.T, i int) { runLTPair(t, runs[i], torrent) })
+	})
+	return runs
+}
+
+// concurrently runs n subtests of t at once, PEX_NAT_PARALLEL at a time
+// (default 12), and returns when all have ended. Not t.Parallel: that is
+// held to -test.parallel (GOMAXPROCS, 2 here), and these subtests spend
+// their time waiting on other processes, not on CPU.
+func concurrently(t *testing.T, n int, name func(i int) string, f func(t *testing.T, i int)) {
+	sem := make(chan struct{}, envInt("PEX_NAT_PARALLEL", 12))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t.Run(name(i), func(t *testing.T) { f(t, i) })
+		}()
+	}
+	wg.Wait()
+}
+
+// The whole table runs in CI: every pair of the three router kinds no
+// direct dial crosses (the other kinds are TestBitTorrentAcrossNATs'),
+// in each of the four scenarios. The pairs of a round run at once
+// (PEX_NAT_PARALLEL at a time, default 12), each in hosts of its own:
+// most of a pair's time is waiting for BEP 11's pace, not CPU.
+// PEX_NAT_ROUNDS repeats the table, for the punch times' percentiles.
+func TestHolepunchWithLibtorrent(t *testing.T) {
+	needLibtorrent(t)
+	torrent := ltTorrent(t, t.TempDir())
+	scenarios := []ltScenario{
+		{relay: "pex", a: "libtorrent", b: "libtorrent"},
+		{relay: "libtorrent", a: "pex", b: "pex"},
+		{relay: "libtorrent", a: "libtorrent", b: "pex"},
+		{relay: "libtorrent", a: "pex", b: "libtorrent"},
+	}
+	if only := os.Getenv("PEX_NAT_SCENARIO"); only != "" { // 1 to 4, to look at one
+		k, _ := strconv.Atoi(only)
+		if k < 1 || k > len(scenarios) {
+			t.Fatalf("PEX_NAT_SCENARIO=%s: 1 to %d", only, len(scenarios))
+		}
+		scenarios = scenarios[k-1 : k]
+	}
+	pairs := slices.Clone(allPairs)
+	if only := os.Getenv("PEX_NAT_ROUTERS"); only != "" { // e.g. "eim,firewall": the pairs of those kinds
+		pairs = slices.DeleteFunc(pairs, func(p [2]natlab.Router) bool {
+			kinds := strings.Split(only, ",")
+			return !slices.Contains(kinds, p[0].String()) || !slices.Contains(kinds, p[1].String())
+		})
+	}
+	var all []*ltRun
+	for round := 1; round <= envInt("PEX_NAT_ROUNDS", 1); round++ {
+		all = append(all, runLTMatrix(t, fmt.Sprintf("round%d", round), torrent, scenarios, pairs, nil)...)
+	}
+	times := map[string][]float64{} // punch times by the relay's kind
+	for _, sc := range scenarios {
+		var results []punchResult
+		for _, run := range all {
+			if run.sc != sc || !run.ran {
+				continue
+			}
+			r := run.r
+			results = append(results, r)
+			if r.joined && r.punched && r.punchMS > 0 {
+				times[sc.relay] = append(times[sc.relay], r.punchMS)
+			}
 			want := punchable(r.a, r.b)
 			switch {
 			case want && !r.joined:
-				t.Errorf("%s, %s x %s: a punch can join them, but they did not link", name, r.a, r.b)
+				t.Errorf("%s, %s x %s: a punch can join them, but they did not link (A's punch log %v)", sc, r.a, r.b, r.outcomes)
 			case want && !r.punched && (sc.b == "pex" || sc.relay == "pex" && os.Getenv("PEX_NAT_STRICT") != ""):
 				// A libtorrent B cannot be kept from dialing A (it has no
 				// --no-pex): the two may meet by their dials crossing,
 				// which the table reports. A pex B never dials A.
-				t.Errorf("%s, %s x %s: linked, but not by a punch", name, r.a, r.b)
+				t.Errorf("%s, %s x %s: linked, but not by a punch", sc, r.a, r.b)
 			case want && sc.a == "libtorrent" && sc.b == "libtorrent" && !r.data:
-				t.Errorf("%s, %s x %s: linked, but the download did not finish over the link", name, r.a, r.b)
+				t.Errorf("%s, %s x %s: linked, but the download did not finish over the link", sc, r.a, r.b)
 			case !want && r.joined:
-				t.Errorf("%s, %s x %s: linked, though no punch can join them", name, r.a, r.b)
+				t.Errorf("%s, %s x %s: linked, though no punch can join them", sc, r.a, r.b)
+			}
+		}
+		reportPunches(t, sc.String(), results)
+	}
+	var sb strings.Builder
+	sb.WriteString("\nBEP 55 punch times (the initiator's rendezvous to the link), by relay, this run:")
+	for _, relay := range []string{"pex", "libtorrent"} {
+		fmt.Fprintf(&sb, "\n  %s relay: %s", relay, percentiles(times[relay]))
+	}
+	t.Log(sb.String())
+}
+
+// runLTPair runs one pair: the relay and the filler, then B, then A; it
+// fills run.r.
+func runLTPair(t *testing.T, run *ltRun, torrent string) {
+	sc, r := run.sc, &run.r
+	relayAddr := run.relay.Addr.String() + ":6881"
+	rs := startSide(t, run.relay, sc.relay, torrent, 6881, false, false)
+	// The filler gives the relay a peer to tell B of before A comes.
+	fs := startSide(t, run.filler, "pex", torrent, 6881, false, true, relayAddr)
+	if fs.p.Wait("connected", 20*time.Second, nil) == nil {
+		t.Fatalf("the filler did not reach the relay")
+	}
+	// B seeds where A, a libtorrent, downloads from it; a libtorrent
+	// relay drops a link between two seeds ("upload to upload").
+	b := startSide(t, run.hb, sc.b, torrent, 5000, sc.a == "libtorrent" && strings.HasPrefix(sc.relay, "pex"), !sc.bPEX, relayAddr)
+	fillerAddr := run.filler.Addr.String() + ":6881"
+	if b.kind == "libtorrent" && strings.HasPrefix(sc.relay, "pex") && !b.p.Until(45*time.Second, func() bool { return b.heardOf(run.filler.Addr.String()) }) {
+		t.Fatalf("B never heard of the filler from the relay")
+	}
+	if b.kind == "pex" && b.p.Wait("connected", 20*time.Second, nil) == nil {
+		t.Fatalf("B did not reach the relay")
+	}
+	if b.kind == "pex" && sc.bPEX && !b.p.Until(30*time.Second, func() bool { return pexReceived(b.p, relayAddr, "added", fillerAddr) }) {
+		t.Fatalf("B never heard of the filler from the relay")
+	}
+	if b.kind == "libtorrent" && !b.p.Until(30*time.Second, func() bool { ok, _ := b.linkTo(run.relay.Addr.String()); return ok }) {
+		t.Fatalf("B did not reach the relay: its peers %+v", ltPeersOf(b.p))
+	}
+	begun := time.Now()
+	a := startSide(t, run.ha, sc.a, torrent, 5000, false, false, relayAddr)
+	run.ran = true
+	bIP, aIP := run.hb.Public.String(), run.ha.Public.String()
+	limit := 55 * time.Second
+	if sc.relay == "libtorrent" {
+		limit = 90 * time.Second // libtorrent's ut_pex goes out once a minute
+	}
+	if sc.bPEX {
+		limit = 45 * time.Second // before the relay's next message to B could name A
+	}
+	var linkedAt time.Time // a libtorrent A's first peers list with B linked
+	a.p.Until(limit, func() bool {
+		ok, _ := a.linkTo(bIP)
+		if ok && linkedAt.IsZero() && a.kind == "libtorrent" {
+			linkedAt = eventTime(a.p.Last("peers"))
+		}
+		return ok
+	})
+	r.joined, r.punched = a.linkTo(bIP)
+	if r.joined {
+		r.took = time.Since(begun)
+	}
+	if _, bp := b.linkTo(aIP); bp {
+		r.punched = true
+	}
+	// libtorrent flags a link holepunched only on the side whose own
+	// punch made it; a pex relay says when it sent connect to the pair.
+	// B heard of the filler first, so the relay cannot have told B of A
+	// before a minute had passed: a link within that minute, after a
+	// connect, is the punch's.
+	for _, e := range rs.p.Events() {
+		if rs.kind != "pex" || e["event"] != "holepunch" {
+			continue
+		}
+		peer, from := fmt.Sprint(e["peer"]), fmt.Sprint(e["from"])
+		switch e["outcome"] {
+		case "connect-sent":
+			if !r.punched && r.joined && r.took < time.Minute && strings.HasPrefix(peer, bIP+":") {
+				r.punched = true
+			}
+		case "introduced":
+			if strings.HasPrefix(peer, bIP+":") && strings.HasPrefix(from, aIP+":") || strings.HasPrefix(peer, aIP+":") && strings.HasPrefix(from, bIP+":") {
+				run.introduced = true
 			}
 		}
 	}
+	// The punch's time: from A's rendezvous for B to the link. pex says
+	// it in its holepunch event; for libtorrent it is the stamp of its
+	// "==> HOLEPUNCH [ msg: rendezvous to: B" line to that of its first
+	// peers list with B linked (both read every half second).
+	var rendezvous time.Time
+	for _, e := range a.p.Events() {
+		if e["event"] != "holepunch" {
+			continue
+		}
+		if a.kind == "pex" {
+			if e["role"] == "initiator" && e["outcome"] == "connected" && strings.HasPrefix(fmt.Sprint(e["peer"]), bIP+":") {
+				if ms, ok := e["took_ms"].(float64); ok {
+					r.punchMS = ms
+				}
+			}
+			r.outcomes = append(r.outcomes, fmt.Sprintf("%v(%v)", e["outcome"], e["peer"]))
+			continue
+		}
+		msg := fmt.Sprint(e["msg"])
+		if rendezvous.IsZero() && strings.Contains(msg, "==> HOLEPUNCH [ msg: rendezvous to: "+bIP) {
+			rendezvous = eventTime(e)
+		}
+		r.outcomes = append(r.outcomes, msg)
+	}
+	if a.kind == "libtorrent" && r.punched && !rendezvous.IsZero() && !linkedAt.IsZero() && linkedAt.After(rendezvous) {
+		r.punchMS = float64(linkedAt.Sub(rendezvous).Milliseconds())
+	}
+	if len(r.outcomes) > 4 {
+		r.outcomes = r.outcomes[:4]
+	}
+	// Data moves over the link: a libtorrent A downloads the torrent
+	// from B, the seed.
+	if r.joined && a.kind == "libtorrent" && b.kind == "libtorrent" {
+		r.data = a.p.Until(30*time.Second, func() bool {
+			ev := a.p.Last("peers")
+			return ev != nil && strings.Contains(fmt.Sprint(ev["state"]), "seeding")
+		})
+	}
+	for _, s := range []*ltSide{a, b, fs, rs} {
+		s.p.Stop()
+	}
+}
+
+// eventTime is an event's "time" stamp (pex's and lt_node.py's), or zero.
+func eventTime(ev proc.Event) time.Time {
+	if ev == nil {
+		return time.Time{}
+	}
+	at, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(ev["time"]))
+	return at
+}
+
+// envInt is the positive integer in the environment variable, or def.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }

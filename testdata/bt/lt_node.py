@@ -32,6 +32,10 @@ ap.add_argument('--connect-timeout', type=int, default=0)  # peer_connect_timeou
 a = ap.parse_args()
 
 def out(ev):
+    # Stamped as pex stamps its events (UTC, milliseconds), when printed:
+    # alerts are read every half second, so a stamp is that late at most.
+    now = time.time()
+    ev.setdefault('time', time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now)) + '.%03dZ' % int(now % 1 * 1000))
     sys.stdout.write(json.dumps(ev) + '\n')
     sys.stdout.flush()
 

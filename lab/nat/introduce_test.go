@@ -1,0 +1,115 @@
+package nat
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/seed0021ed4d/pex/lab/natlab"
+)
+
+// Beyond BEP 55 (issue 28, item 7): what a pex relay joins that
+// libtorrent's cannot.
+
+// allPairs is every pair of the router kinds no direct dial crosses.
+var allPairs = [][2]natlab.Router{{natlab.EIM, natlab.EIM}, {natlab.EIM, natlab.Firewall}, {natlab.Firewall, natlab.Firewall},
+	{natlab.EIM, natlab.Symmetric}, {natlab.Firewall, natlab.Symmetric}, {natlab.Symmetric, natlab.Symmetric}}
+
+// Simultaneous introductions (bt/swarm introduce.go): A and B behind
+// routers, one of them without ut_holepunch, so that BEP 55 cannot join
+// them. B takes PEX, but the relay's first message to it named the
+// filler, so its next comes a minute later: within that minute, B can
+// learn of A only from an introduction. With introductions on, the relay
+// names A to B as it names B to A, both dial at once, and every pair a
+// punch can join ends linked; with them off (--no-introductions), none
+// does. A libtorrent on one side shows it works with a peer that knows
+// nothing of it.
+func TestSimultaneousIntroductionsAcrossNATs(t *testing.T) {
+	needLibtorrent(t)
+	torrent := ltTorrent(t, t.TempDir())
+	base := []ltScenario{
+		{relay: "pex", a: "pex", b: "pex --no-holepunch", bPEX: true},
+		{relay: "pex", a: "libtorrent", b: "pex --no-holepunch", bPEX: true},
+		{relay: "pex", a: "pex --no-holepunch", b: "libtorrent", bPEX: true},
+	}
+	joined := map[bool]int{}
+	for _, on := range []bool{true, false} {
+		scenarios, name := base, "introductions"
+		if !on {
+			scenarios, name = nil, "no-introductions"
+			for _, sc := range base {
+				sc.relay += " --no-introductions"
+				scenarios = append(scenarios, sc)
+			}
+		}
+		runs := runLTMatrix(t, name, torrent, scenarios, allPairs, nil)
+		for _, sc := range scenarios {
+			var results []punchResult
+			for _, run := range runs {
+				if run.sc != sc || !run.ran {
+					continue
+				}
+				r := run.r
+				r.punched = r.joined && run.introduced // the table's column: joined after an introduction
+				results = append(results, r)
+				want := on && punchable(r.a, r.b)
+				switch {
+				case want && !(r.joined && run.introduced):
+					t.Errorf("%s, %s x %s: an introduction can join them, but joined %v, introduced %v (A's log %v)", sc, r.a, r.b, r.joined, run.introduced, r.outcomes)
+				case !want && r.joined:
+					t.Errorf("%s, %s x %s: linked, though nothing can join them", sc, r.a, r.b)
+				}
+				if r.joined {
+					joined[on]++
+				}
+			}
+			reportPunches(t, sc.String(), results)
+		}
+	}
+	t.Logf("simultaneous introductions: %d pairs joined with them, %d without", joined[true], joined[false])
+}
+
+// A relay whose every link is TCP (its host drops UDP to its port, as a
+// host whose router forwards only TCP would): libtorrent's relay finds a
+// target only by the address its link comes from, an ephemeral TCP port,
+// and answers not-connected; a pex relay finds it by its listen address
+// too, and the punch (uTP, between A and B) joins every pair one can.
+func TestHolepunchThroughTCPRelay(t *testing.T) {
+	needLibtorrent(t)
+	torrent := ltTorrent(t, t.TempDir())
+	scenarios := []ltScenario{
+		{relay: "pex", a: "pex", b: "pex"},
+		{relay: "libtorrent", a: "pex", b: "pex"},
+	}
+	noUDP := func(t *testing.T, run *ltRun) {
+		rules := "table inet relay { chain in { type filter hook input priority 0; udp dport 6881 drop; } }"
+		if out, err := exec.Command("ip", "netns", "exec", run.relay.NS, "nft", rules).CombinedOutput(); err != nil {
+			t.Fatalf("nft in %s: %v: %s", run.relay.NS, err, out)
+		}
+	}
+	runs := runLTMatrix(t, "tcp-relay", torrent, scenarios, allPairs, noUDP)
+	joined := map[string]int{}
+	for _, sc := range scenarios {
+		var results []punchResult
+		for _, run := range runs {
+			if run.sc != sc || !run.ran {
+				continue
+			}
+			r := run.r
+			results = append(results, r)
+			if r.joined && r.punched {
+				joined[sc.relay]++
+			}
+			want := punchable(r.a, r.b)
+			switch {
+			case sc.relay == "pex" && want && !(r.joined && r.punched):
+				t.Errorf("%s, %s x %s: a punch can join them, but joined %v, punched %v (A's log %v)", sc, r.a, r.b, r.joined, r.punched, r.outcomes)
+			case !want && r.joined:
+				t.Errorf("%s, %s x %s: linked, though no punch can join them", sc, r.a, r.b)
+			}
+		}
+		reportPunches(t, sc.String()+", every link to the relay over TCP", results)
+	}
+	t.Log(strings.TrimSpace(fmt.Sprintf("relays over TCP: a pex relay joined %d pairs by a punch, libtorrent's %d", joined["pex"], joined["libtorrent"])))
+}

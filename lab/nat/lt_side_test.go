@@ -1,0 +1,151 @@
+package nat
+
+// One side of the BEP 55 scenarios with libtorrent: a pex bt swarm or a
+// libtorrent 2.0.8 (testdata/bt/lt_node.py) in a lab host, the torrent
+// they share, and what a side reports of its links.
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed0021ed4d/pex/bencode"
+	"github.com/seed0021ed4d/pex/lab/natlab"
+	"github.com/seed0021ed4d/pex/lab/proc"
+)
+
+// ltTorrent writes a one-file torrent and its data (in dir/seed).
+func ltTorrent(t *testing.T, dir string) string {
+	t.Helper()
+	data := make([]byte, 2<<20)
+	for i := range data {
+		data[i] = byte(i * 131)
+	}
+	const pieceLen = 16 << 10
+	var pieces []byte
+	for i := 0; i < len(data); i += pieceLen {
+		h := sha1.Sum(data[i : i+pieceLen])
+		pieces = append(pieces, h[:]...)
+	}
+	info := map[string]any{"name": "pex-punch.bin", "length": int64(len(data)), "piece length": int64(pieceLen), "pieces": string(pieces)}
+	tor, err := bencode.Encode(map[string]any{"info": info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "punch.torrent")
+	os.WriteFile(path, tor, 0o644)
+	os.MkdirAll(filepath.Join(dir, "seed"), 0o755)
+	os.WriteFile(filepath.Join(dir, "seed", "pex-punch.bin"), data, 0o644)
+	return path
+}
+
+// ltSide is one side of a pair: pex or libtorrent.
+type ltSide struct {
+	kind string // "pex" or "libtorrent"
+	p    *proc.Proc
+}
+
+// startSide starts kind in h, listening on port, dialing peers; a B side
+// (target) of pex runs --no-pex; a libtorrent seed has the data. kind is
+// "libtorrent", or "pex" followed by flags of its own ("pex
+// --no-holepunch").
+func startSide(t *testing.T, h *natlab.Host, kind, torrent string, port int, seed, target bool, peers ...string) *ltSide {
+	t.Helper()
+	listen := fmt.Sprintf("0.0.0.0:%d", port)
+	flags := strings.Fields(kind)
+	if kind = flags[0]; kind == "pex" {
+		args := append([]string{"bt", "swarm", "--torrent", torrent, "--listen", listen, "--no-portmap", "--duration", "4m"}, flags[1:]...)
+		if target {
+			args = append(args, "--no-pex")
+		}
+		for _, p := range peers {
+			args = append(args, "--peer", p)
+		}
+		return &ltSide{kind: kind, p: start(t, h, args...)}
+	}
+	if h.Addr6.IsValid() { // a dual-stack host: libtorrent dials only families it listens on
+		listen += fmt.Sprintf(",[::]:%d", port)
+	}
+	save := t.TempDir()
+	if seed {
+		save = filepath.Join(filepath.Dir(torrent), "seed")
+	}
+	args := []string{filepath.Join(proc.Root(), "testdata", "bt", "lt_node.py"), "--torrent", torrent, "--save", save,
+		"--listen", listen, "--utp", "--duration", "240", "--log-holepunch", "--connect-timeout", "5"}
+	if seed {
+		args = append(args, "--seed")
+	}
+	for _, p := range peers {
+		args = append(args, "--peer", p)
+	}
+	p := proc.StartT(t, h.Command(context.Background(), "/usr/bin/python3", args...), proc.Name(h.NS+": libtorrent"), proc.Grace(0))
+	if p.Wait("listening", 30*time.Second, nil) == nil {
+		t.Fatalf("libtorrent in %s did not start", h.NS)
+	}
+	// A torrent still checking its files turns peers away: over uTP a
+	// dial then fails (after its timeout), and the peer links over TCP,
+	// which a libtorrent relay cannot find (it matches a target by its
+	// link's address).
+	if p.Wait("peers", 30*time.Second, func(ev proc.Event) bool { return !strings.Contains(fmt.Sprint(ev["state"]), "checking") }) == nil {
+		t.Fatalf("libtorrent in %s still checking its files", h.NS)
+	}
+	return &ltSide{kind: kind, p: p}
+}
+
+// ltPeersOf is a libtorrent side's last peers.
+func ltPeersOf(p *proc.Proc) []ltPeerInfo {
+	var last struct {
+		Peers []ltPeerInfo `json:"peers"`
+	}
+	if ev := p.Last("peers"); ev != nil {
+		b, _ := json.Marshal(ev)
+		json.Unmarshal(b, &last)
+	}
+	return last.Peers
+}
+
+type ltPeerInfo struct {
+	IP          string `json:"ip"`
+	Port        int    `json:"port"`
+	Source      int    `json:"source"`
+	UTP         bool   `json:"utp"`
+	Holepunched bool   `json:"holepunched"`
+	Linked      bool   `json:"linked"` // past its handshakes
+}
+
+// linkTo reports whether s is linked to a peer at ip, and whether that
+// link says it followed a punch.
+func (s *ltSide) linkTo(ip string) (linked, punched bool) {
+	if s.kind == "pex" {
+		for _, ev := range s.p.Events() {
+			if ev["event"] == "connected" && strings.HasPrefix(fmt.Sprint(ev["peer"]), ip+":") {
+				linked = true
+				punched = punched || ev["holepunch"] == true
+			}
+		}
+		return linked, punched
+	}
+	for _, p := range ltPeersOf(s.p) {
+		if p.IP == ip && p.Linked {
+			linked = true
+			punched = punched || p.Holepunched
+		}
+	}
+	return linked, punched
+}
+
+// heardOf reports whether a libtorrent side has a peer at ip (from PEX).
+func (s *ltSide) heardOf(ip string) bool {
+	for _, p := range ltPeersOf(s.p) {
+		if p.IP == ip {
+			return true
+		}
+	}
+	return false
+}
