@@ -41,6 +41,14 @@ type Config struct {
 	// WriteTimeout bounds one write to the transport when it is a net.Conn.
 	// A write that does not finish in time ends the session. Default 30 s.
 	WriteTimeout time.Duration
+	// CloseDrain and CloseDrainBytes bound Close's drain (close.go): on a
+	// transport that can half close, Close sends its end and reads and
+	// drops what the peer still sends until the peer ends too, so that
+	// bytes left unread do not turn the close into a reset, for at most
+	// CloseDrain and CloseDrainBytes; then it closes the transport.
+	// Defaults 2 s and 1 MiB.
+	CloseDrain      time.Duration
+	CloseDrainBytes int
 	// Logger receives debug logs; nil means silent.
 	Logger *slog.Logger
 }
@@ -54,6 +62,8 @@ const (
 	DefaultPendingTimeout    = 15 * time.Second
 	DefaultStallTimeout      = 2 * time.Second
 	DefaultWriteTimeout      = 30 * time.Second
+	DefaultCloseDrain        = 2 * time.Second
+	DefaultCloseDrainBytes   = 1 << 20
 )
 
 // positiveOr returns v when it is positive and d otherwise: in this
@@ -84,6 +94,8 @@ func (c *Config) withDefaults() Config {
 	o.PendingTimeout = positiveOr(o.PendingTimeout, DefaultPendingTimeout)
 	o.StallTimeout = positiveOr(o.StallTimeout, DefaultStallTimeout)
 	o.WriteTimeout = positiveOr(o.WriteTimeout, DefaultWriteTimeout)
+	o.CloseDrain = positiveOr(o.CloseDrain, DefaultCloseDrain)
+	o.CloseDrainBytes = positiveOr(o.CloseDrainBytes, DefaultCloseDrainBytes)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -36,8 +36,11 @@
 // A [Session] writes each frame with one Write call, enforces a maximum frame
 // size, keeps an error on one channel local to that channel, never sends an
 // ERROR frame itself (JS peers close the whole connection on any ERROR frame),
-// and buffers a bounded amount of data for channels that open before anyone
-// asked for their name.
+// buffers a bounded amount of data for channels that open before anyone
+// asked for their name, and closes gracefully: [Session.Close] half closes
+// a transport that can, and reads what the peer still sends until its end,
+// within a bound ([Config.CloseDrain]), so that the peer sees a clean end
+// rather than a reset.
 package mux
 
 import (

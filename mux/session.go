@@ -28,6 +28,15 @@ type Session struct {
 	closed  bool
 	err     error
 
+	// The graceful close (close.go): shut is set once Close began (a
+	// writer that sees it sends nothing more); lingering while the read
+	// loop drops what the peer still sends, from byte lingerFrom, until
+	// the peer's end, CloseDrainBytes, or lingerTimer (CloseDrain).
+	shut        atomic.Bool
+	lingering   atomic.Bool
+	lingerFrom  uint64
+	lingerTimer *time.Timer
+
 	done     chan struct{}
 	bytesIn  atomic.Uint64
 	bytesOut atomic.Uint64
@@ -72,20 +81,25 @@ func (s *Session) BytesRead() uint64 { return s.bytesIn.Load() }
 // BytesWritten counts bytes written to the transport.
 func (s *Session) BytesWritten() uint64 { return s.bytesOut.Load() }
 
-// Close ends the session and every stream, closes the transport, and waits
-// for the reading goroutine to stop.
-func (s *Session) Close() error {
-	s.fail(ErrSessionClosed)
-	<-s.done
-	return nil
-}
-
-// fail ends the session with err (the first error wins).
+// fail ends the session with err (the first error wins) and closes the
+// transport at once: the way a session ends on a fault. Close is the
+// graceful way (close.go).
 func (s *Session) fail(err error) {
 	s.mu.Lock()
-	if s.closed {
+	if !s.endLocked(err) {
 		s.mu.Unlock()
 		return
+	}
+	s.mu.Unlock()
+	_ = s.conn.Close()
+}
+
+// endLocked marks the session ended with err, ends its streams and
+// pending channels and wakes whatever waits on them. It reports false
+// when the session had ended already.
+func (s *Session) endLocked(err error) bool {
+	if s.closed {
+		return false
 	}
 	s.closed = true
 	s.err = err
@@ -96,8 +110,7 @@ func (s *Session) fail(err error) {
 		s.dropPendingLocked(name, p, true)
 	}
 	s.wakeLocked()
-	s.mu.Unlock()
-	_ = s.conn.Close()
+	return true
 }
 
 // Stream opens the shared stream called name: writes go out on our own
@@ -130,15 +143,22 @@ func (s *Session) Stream(name string) (*Stream, error) {
 
 func (s *Session) readLoop() {
 	defer close(s.done)
-	r := NewReader(countingReader{s.conn, &s.bytesIn}, s.cfg.MaxFrameSize)
+	cr := countingReader{s.conn, &s.bytesIn}
+	r := NewReader(cr, s.cfg.MaxFrameSize)
 	for {
 		f, err := r.ReadFrame()
-		if err != nil {
-			s.fail(err)
-			s.endAll()
-			return
+		if err == nil && !s.lingering.Load() {
+			s.handle(f)
+			continue
 		}
-		s.handle(f)
+		if err != nil {
+			s.fail(err) // nothing new when Close came first
+		} else {
+			s.discard(cr) // Close came: what the peer still sends is dropped
+		}
+		s.endAll()
+		s.endLinger()
+		return
 	}
 }
 
@@ -267,66 +287,6 @@ func (s *Session) waitRoomLocked(st *Stream, n int) bool {
 	}
 	return true
 }
-
-// send writes one frame for st; the caller holds the write lock. NEW goes
-// first when st's channel is not open yet.
-func (s *Session) send(st *Stream, typ uint8, payload []byte) error {
-	s.mu.Lock()
-	if s.closed {
-		err := s.err
-		s.mu.Unlock()
-		if err == nil || err == io.EOF {
-			err = ErrSessionClosed
-		}
-		return err
-	}
-	if !st.hasID {
-		st.id = s.nextID
-		st.hasID = true
-		s.nextID++
-		s.local[st.id] = st
-	}
-	needNew := !st.opened
-	st.opened = true
-	id := st.id
-	deadline := st.writeDeadline
-	s.mu.Unlock()
-
-	// The frame is built in a pooled buffer, given back after the write:
-	// an idle session holds none.
-	wb := writeBufs.Get().(*[]byte)
-	buf := (*wb)[:0]
-	if needNew {
-		buf = AppendFrame(buf, id, TypeNew, []byte(st.name))
-	}
-	buf = AppendFrame(buf, id, typ, payload)
-	if nc, ok := s.conn.(net.Conn); ok {
-		d := time.Now().Add(s.cfg.WriteTimeout)
-		if !deadline.IsZero() && deadline.Before(d) {
-			d = deadline
-		}
-		_ = nc.SetWriteDeadline(d)
-	}
-	n, err := s.conn.Write(buf)
-	s.bytesOut.Add(uint64(n))
-	if cap(buf) <= maxPooledWrite {
-		*wb = buf
-		writeBufs.Put(wb)
-	}
-	if err != nil {
-		// A partial frame leaves the transport unusable.
-		err = fmt.Errorf("mux: write: %w", err)
-		s.fail(err)
-		return err
-	}
-	return nil
-}
-
-// writeBufs are the buffers frames are built in; one larger than
-// maxPooledWrite (a frame of a large write) goes to the garbage collector.
-var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-const maxPooledWrite = 64<<10 + 2*FrameOverhead
 
 type countingReader struct {
 	r io.Reader

@@ -152,6 +152,18 @@ type Config struct {
 	// link, each for 15 s); past it such streams are discarded. Default
 	// 16 MiB.
 	MaxUnclaimedBytes int
+	// CloseDrain and CloseDrainBytes bound a link's graceful close: when
+	// this node ends a link (Close, Peer.Close, an eviction, a protocol
+	// error) over a transport that can half close (TCP, a relayed
+	// session), it sends its end, then reads and drops what the peer still
+	// sends until the peer ends too, for at most CloseDrain and
+	// CloseDrainBytes, before closing the transport: closed with the
+	// peer's bytes unread, a TCP connection is reset, and the peer sees
+	// "connection reset by peer" instead of a clean end. Links end
+	// together: Exchange.Close takes at most about CloseDrain however
+	// many it holds. Defaults 2 s and 1 MiB (package mux's).
+	CloseDrain      time.Duration
+	CloseDrainBytes int
 
 	// EventBuffer is the capacity of the Events channel; events that find
 	// it full are dropped (and counted), never blocking the protocol.
@@ -273,6 +285,8 @@ func (c *Config) withDefaults() Config {
 	o.DialBackTimeout = cmp.Or(o.DialBackTimeout, 5*time.Second)
 	o.MaxDialBacks = cmp.Or(o.MaxDialBacks, 8)
 	o.MaxUnclaimedBytes = cmp.Or(o.MaxUnclaimedBytes, 16<<20)
+	o.CloseDrain = cmp.Or(o.CloseDrain, mux.DefaultCloseDrain)
+	o.CloseDrainBytes = cmp.Or(o.CloseDrainBytes, mux.DefaultCloseDrainBytes)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -285,13 +299,14 @@ func (c *Config) validate() error {
 		c.MaxRelays < 0, c.MaxRelaysPerPeer < 0, c.MaxPendingIncoming < 0, c.MaxPendingIncomingPerPeer < 0, c.EventBuffer < 0,
 		c.IncomingBuffer < 0, c.MaxHandshakes < 0, c.MaxHandshakesPerIP < 0,
 		c.MaxInboundPerIP < 0, c.MaxInboundPerPrefix < 0, c.MaxRelaysPerPrefix < 0, c.MaxUnclaimedBytes < 0,
-		c.MinObservers < 0, c.MaxDialBacks < 0:
+		c.MinObservers < 0, c.MaxDialBacks < 0, c.CloseDrainBytes < 0:
 		return errors.New("pxp: config limits must not be negative")
 	case c.MaxDirectDialsPerIP < 0, c.MaxDirectDialRecords < 0:
 		return errors.New("pxp: MaxDirectDialsPerIP and MaxDirectDialRecords must not be negative")
 	case c.DirectDialBackoff < 0, c.MaxDirectDialBackoff < c.DirectDialBackoff:
 		return errors.New("pxp: DirectDialBackoff must not be negative, nor more than MaxDirectDialBackoff")
-	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0, c.RelayIdleTimeout < 0, c.DialBackTimeout < 0:
+	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0, c.RelayIdleTimeout < 0, c.DialBackTimeout < 0,
+		c.CloseDrain < 0:
 		return errors.New("pxp: config durations must not be negative")
 	case c.GetPeersRate < 0, c.RequestRate < 0, c.RequestBurst < 0, c.RefusalBurst < 0:
 		return errors.New("pxp: request rates and bursts must not be negative")

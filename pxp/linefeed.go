@@ -134,7 +134,7 @@ func (c *Conn) ReadLines(max int, handle func(line []byte) error, done func(err 
 
 // startControlFeed reads the link's control stream: each line is a
 // message, dispatched; the stream's end closes the link, and releases the
-// link's hold on the exchange's wait group.
+// link's hold on the exchange's wait group once its session has closed.
 func (p *Peer) startControlFeed() {
 	p.rd = &lineFeed{
 		lines: lineSplitter{max: p.ex.cfg.MaxMessageSize, skipBlank: true},
@@ -155,6 +155,7 @@ func (p *Peer) startControlFeed() {
 				err = se // the transport's failure says more than the stream's end
 			}
 			p.closeWith(err)
+			<-p.sess.Done() // its graceful close, bounded by Config.CloseDrain
 			p.ex.wg.Done()
 		},
 	}

@@ -89,3 +89,13 @@ func (m *magicConn) Write(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// CloseWrite half closes the transport when it can (TCP, a relayed
+// stream), for package mux's graceful close; errors.ErrUnsupported when
+// it cannot (WebSocket, WebRTC), and mux then closes it at once.
+func (m *magicConn) CloseWrite() error {
+	if cw, ok := m.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}

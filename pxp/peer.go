@@ -130,7 +130,10 @@ func (p *Peer) Err() error {
 	return p.err
 }
 
-// Close ends the link.
+// Close ends the link. It returns at once; the transport is closed
+// gracefully behind it (half closed, the peer's last bytes read, for at
+// most Config.CloseDrain), so that the peer sees a clean end rather than
+// a reset. Exchange.Close waits for that.
 func (p *Peer) Close() error {
 	p.closeWith(ErrClosed)
 	return nil
@@ -188,11 +191,13 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 	}
 	_ = conn.SetWriteDeadline(time.Time{})
 	sess := mux.NewSession(p.conn, &mux.Config{
-		StreamBuffer:  e.cfg.StreamBuffer,
-		PendingBudget: e.unclaimed,
-		StallTimeout:  e.cfg.StallTimeout,
-		MaxFrameSize:  e.cfg.MaxFrameSize,
-		Logger:        e.cfg.Logger,
+		StreamBuffer:    e.cfg.StreamBuffer,
+		PendingBudget:   e.unclaimed,
+		StallTimeout:    e.cfg.StallTimeout,
+		MaxFrameSize:    e.cfg.MaxFrameSize,
+		CloseDrain:      e.cfg.CloseDrain,
+		CloseDrainBytes: e.cfg.CloseDrainBytes,
+		Logger:          e.cfg.Logger,
 	})
 	p.mu.Lock()
 	p.sess = sess
@@ -248,7 +253,10 @@ func (p *Peer) closeWith(err error) {
 	}
 	close(p.done)
 	if sess != nil {
-		sess.Close()
+		// Graceful, and not waited for here: an eviction or a Peer.Close
+		// does not wait on the peer. The control feed's end waits for the
+		// session (startControlFeed), and Exchange.Close for the feeds.
+		sess.StartClose()
 	} else {
 		p.conn.Close()
 	}

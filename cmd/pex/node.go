@@ -106,7 +106,9 @@ func (n *node) summary(stop []any, st pxp.Stats, failed error) {
 // anyway, and says so (shutdown-slow). A node stopped by SIGTERM exits
 // within this and the time the HTTP servers take to close their
 // listeners. contrib/systemd/pex-node.service waits longer before it
-// kills (TimeoutStopSec).
+// kills (TimeoutStopSec). The links' graceful close, which lets their
+// peers see a clean end rather than a reset, takes at most
+// pxp.Config.CloseDrain (2 s) of it, all links together.
 const shutdownGrace = 10 * time.Second
 
 // shutdown closes what start and the loops opened, whichever step the run

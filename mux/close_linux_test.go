@@ -1,0 +1,107 @@
+package mux
+
+import (
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// The condition a close turns into a reset in: the peer's bytes lie unread
+// in this side's socket when it closes. Over real TCP on loopback, since
+// the reset is the kernel's. Before the graceful close, the peer's
+// session ended with "connection reset by peer".
+func TestCloseWithUnreadBytesIsNoReset(t *testing.T) {
+	a, b := tcpPair(t)
+	gb := &gatedConn{TCPConn: b, open: make(chan struct{})}
+	sa, sb := NewSession(a, nil), NewSession(gb, nil)
+	defer sa.Close()
+	// sb reads nothing more: the peer's frames stay in its socket.
+	st := mustStream(t, sa, "data")
+	if _, err := st.Write(make([]byte, 32<<10)); err != nil {
+		t.Fatal(err)
+	}
+	waitUnread(t, b)
+	sb.Close()
+	<-sa.Done()
+	if err := sa.Err(); err != io.EOF {
+		t.Fatalf("the peer's session ended with %v, want io.EOF (a clean close, not a reset)", err)
+	}
+}
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := <-accepted
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a.(*net.TCPConn), b.(*net.TCPConn)
+}
+
+// gatedConn reads nothing until it is closed or half closed: its owner
+// has not read the bytes that came when it decides to close.
+type gatedConn struct {
+	*net.TCPConn
+	once sync.Once
+	open chan struct{}
+}
+
+func (g *gatedConn) Read(p []byte) (int, error) {
+	<-g.open
+	return g.TCPConn.Read(p)
+}
+
+func (g *gatedConn) CloseWrite() error {
+	g.once.Do(func() { close(g.open) })
+	return g.TCPConn.CloseWrite()
+}
+
+func (g *gatedConn) Close() error {
+	err := g.TCPConn.Close()
+	g.once.Do(func() { close(g.open) })
+	return err
+}
+
+// waitUnread waits until c's socket holds bytes not read yet (SIOCINQ).
+func waitUnread(t *testing.T, c *net.TCPConn) {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var n int32
+		var errno syscall.Errno
+		if err := rc.Control(func(fd uintptr) {
+			_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(time.Millisecond) // loopback delivers within the write; this rarely loops
+	}
+}

@@ -1,0 +1,154 @@
+package pxp
+
+import (
+	"context"
+	"net"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// The flake of pex node's SIGTERM test, made certain: a node closes its
+// links with the peer's bytes still unread in its socket. Over real TCP
+// on loopback, since the reset is the kernel's. Before the graceful close
+// the peer's link ended with "connection reset by peer" (an EventError,
+// and a disconnect with that reason); now it sees a clean end.
+func TestCloseWithUnreadBytesIsClean(t *testing.T) {
+	a, b := newExchange(t, nil), newExchange(t, nil)
+	ca, cb := tcpPair(t)
+	gb := &heldConn{TCPConn: cb, parked: make(chan struct{}, 1), open: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Accept(context.Background(), gb)
+		errc <- err
+	}()
+	ac, err := a.Connect(context.Background(), ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, a, EventConnect, nil)
+
+	// b stops reading: once its reader waits at the gate, a's next bytes
+	// stay in b's socket.
+	gb.hold()
+	if _, err := ac.Write([]byte("wakes b's reader\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-gb.parked
+	if _, err := ac.Write(make([]byte, 32<<10)); err != nil {
+		t.Fatal(err)
+	}
+	waitUnread(t, cb)
+	b.Close()
+
+	for ev := range a.Events() {
+		switch ev.Type {
+		case EventError:
+			t.Fatalf("the peer's close was an error here: %v", ev.Err)
+		case EventDisconnect:
+			if ev.Err != nil {
+				t.Fatalf("disconnect reason %v, want none (a clean close)", ev.Err)
+			}
+			return
+		}
+	}
+}
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := <-accepted
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a.(*net.TCPConn), b.(*net.TCPConn)
+}
+
+// heldConn stops reading after hold, until it is closed or half closed:
+// its owner has not read the bytes that came when it decides to close.
+type heldConn struct {
+	*net.TCPConn
+	mu     sync.Mutex
+	held   bool
+	parked chan struct{} // a Read waits at the gate
+	once   sync.Once
+	open   chan struct{}
+}
+
+func (g *heldConn) hold() {
+	g.mu.Lock()
+	g.held = true
+	g.mu.Unlock()
+}
+
+func (g *heldConn) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	held := g.held
+	g.mu.Unlock()
+	if held {
+		select {
+		case g.parked <- struct{}{}:
+		default:
+		}
+		<-g.open
+	}
+	return g.TCPConn.Read(p)
+}
+
+func (g *heldConn) release() { g.once.Do(func() { close(g.open) }) }
+
+func (g *heldConn) CloseWrite() error {
+	g.release()
+	return g.TCPConn.CloseWrite()
+}
+
+func (g *heldConn) Close() error {
+	err := g.TCPConn.Close()
+	g.release()
+	return err
+}
+
+// waitUnread waits until c's socket holds bytes not read yet (SIOCINQ).
+func waitUnread(t *testing.T, c *net.TCPConn) {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var n int32
+		var errno syscall.Errno
+		if err := rc.Control(func(fd uintptr) {
+			_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(time.Millisecond) // loopback delivers within the write; this rarely loops
+	}
+}
