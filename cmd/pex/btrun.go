@@ -197,7 +197,10 @@ func (r *btRun) printEvents() {
 			// One step of a hole punch (BEP 55): role, the peer punched
 			// to, the relay (for a relay: the peer that asked), outcome.
 			via := "relay"
-			if ev.Role == swarm.RoleRelay {
+			switch {
+			case ev.Outcome == swarm.OutcomeIntroduced:
+				via = "newcomer" // the peer named to Peer (introduce.go)
+			case ev.Role == swarm.RoleRelay:
 				via = "asked_by"
 			}
 			fields := []any{"role", ev.Role, "peer", ev.Peer.String(), via, ev.From.String(), "outcome", ev.Outcome}

@@ -104,6 +104,18 @@ while time.time() < end:
         for p in a.peer:
             if endpoint(p) not in linked:
                 h.connect_peer(endpoint(p))
+    # Alerts as they come for half a second (their stamps are when they
+    # were printed: this keeps them close), then the peers as they are.
+    tick = time.time() + 0.5
+    while time.time() < tick:
+        s.wait_for_alert(max(1, int((tick - time.time()) * 1000)))
+        for al in s.pop_alerts():
+            if isinstance(al, lt.peer_disconnected_alert):
+                out({'event': 'disconnected', 'peer': '%s:%d' % (al.endpoint[0], al.endpoint[1]), 'reason': al.message()})
+            elif a.log_holepunch and isinstance(al, lt.peer_log_alert):
+                m = al.message()
+                if 'HOLEPUNCH' in m:
+                    out({'event': 'holepunch', 'msg': m})
     peers = []
     for pi in h.get_peer_info():
         flags = int(pi.flags)
@@ -113,11 +125,3 @@ while time.time() < end:
                       'linked': not (flags & NOT_YET)})
     st = h.status()
     out({'event': 'peers', 'peers': peers, 'list_peers': st.list_peers, 'state': str(st.state)})
-    for al in s.pop_alerts():
-        if isinstance(al, lt.peer_disconnected_alert):
-            out({'event': 'disconnected', 'peer': '%s:%d' % (al.endpoint[0], al.endpoint[1]), 'reason': al.message()})
-        elif a.log_holepunch and isinstance(al, lt.peer_log_alert):
-            m = al.message()
-            if 'HOLEPUNCH' in m:
-                out({'event': 'holepunch', 'msg': m})
-    time.sleep(0.5)
