@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/seed0021ed4d/pex/pxp/psk"
 	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
@@ -131,8 +132,18 @@ func (e *Exchange) dialBackTo(addr netip.AddrPort) bool {
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	var r io.Reader = c
+	if k := e.cfg.NetworkKey; k != nil {
+		// In a private network the magic comes inside the key's
+		// handshake: the node dialed must hold the key.
+		kc, err := psk.Client(ctx, c, k)
+		if err != nil {
+			return false
+		}
+		r = kc
+	}
 	magic := make([]byte, len(wire.Magic))
-	if _, err := io.ReadFull(c, magic); err != nil {
+	if _, err := io.ReadFull(r, magic); err != nil {
 		return false
 	}
 	return string(magic) == wire.Magic

@@ -3,6 +3,7 @@ package pxp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/seed0021ed4d/pex/internal/gate"
 	"github.com/seed0021ed4d/pex/mux"
+	"github.com/seed0021ed4d/pex/pxp/psk"
 )
 
 // Exchange is a PXP node for one network id: it holds links to peers,
@@ -155,12 +157,25 @@ func (e *Exchange) accept(ctx context.Context, conn net.Conn, report bool) (*Con
 // says conn is an Upgrader's (the peer spoke PXP over the session that
 // signaled it).
 func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoing bool, via *Peer, report, upgraded bool) (*Conn, error) {
+	ctx, cancel := e.handshakeContext(ctx)
+	defer cancel()
+	if e.cfg.NetworkKey != nil && via == nil {
+		// A direct transport of a private network: PXP runs inside the
+		// network key's handshake (a relayed session runs inside a link
+		// that passed it).
+		kc, err := e.secure(ctx, conn, kind, outgoing)
+		if err != nil {
+			if report {
+				e.emit(Event{Type: EventError, Err: err})
+			}
+			return nil, err
+		}
+		conn = kc
+	}
 	p, err := e.startLink(conn, kind, outgoing, via, !report, upgraded)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := e.handshakeContext(ctx)
-	defer cancel()
 	c, err := p.establish(ctx)
 	if err != nil {
 		p.closeWith(err)
@@ -171,6 +186,40 @@ func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoin
 	p.mu.Unlock()
 	p.openedIn.Store(p.bytesIn.Load())
 	return c, nil
+}
+
+// secure runs the network key's handshake over conn, as the initiator
+// when this node opened the link, and returns the encrypted link, which
+// PXP then runs over. conn is closed on failure; a peer that did not prove
+// the key is a *NetworkKeyError.
+func (e *Exchange) secure(ctx context.Context, conn net.Conn, kind string, outgoing bool) (net.Conn, error) {
+	handshake := psk.Server
+	if outgoing {
+		handshake = psk.Client
+	}
+	kc, err := handshake(ctx, conn, e.cfg.NetworkKey)
+	if err == nil {
+		return kc, nil
+	}
+	conn.Close()
+	var ne net.Error
+	switch {
+	case e.ctx.Err() != nil:
+		return nil, ErrClosed
+	case ctx.Err() != nil:
+		err = ctxErr(ctx)
+	case errors.As(err, &ne) && ne.Timeout():
+		err = ErrHandshakeTimeout
+	case errors.Is(err, psk.ErrBadPreamble):
+		err = fmt.Errorf("%w: %w", ErrBadMagic, err)
+	case errors.Is(err, psk.ErrKeyMismatch), errors.Is(err, psk.ErrPeerKeyless), errors.Is(err, psk.ErrBadHandshake):
+		err = &NetworkKeyError{Transport: kind, Remote: conn.RemoteAddr().String(), Reason: err}
+	}
+	if k := protocolErrorKind(err); k != "" {
+		e.counts.add(func(c *counters) { bump(&c.protocolErrors, k) })
+	}
+	e.cfg.Logger.Debug("pxp: network key handshake failed", "transport", kind, "remote", conn.RemoteAddr().String(), "err", err)
+	return nil, err
 }
 
 func (e *Exchange) handshakeContext(ctx context.Context) (context.Context, context.CancelFunc) {
