@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/seed0021ed4d/pex/internal/gate"
 	"github.com/seed0021ed4d/pex/mux"
@@ -201,6 +202,9 @@ func (e *Exchange) secure(ctx context.Context, conn net.Conn, kind string, outgo
 	if err == nil {
 		return kc, nil
 	}
+	if errors.Is(err, psk.ErrPeerKeyless) {
+		drainKeyless(ctx, conn)
+	}
 	conn.Close()
 	var ne net.Error
 	switch {
@@ -220,6 +224,26 @@ func (e *Exchange) secure(ctx context.Context, conn net.Conn, kind string, outgo
 	}
 	e.cfg.Logger.Debug("pxp: network key handshake failed", "transport", kind, "remote", conn.RemoteAddr().String(), "err", err)
 	return nil, err
+}
+
+// keylessLinger bounds how long a keyed node reads on, and throws away, what
+// a keyless peer sends after its magic, before closing: a connection
+// closed with bytes unread is reset, and the peer's stack may throw away
+// the preamble it was about to read, which is what tells the peer why it
+// was refused. The peer closes as soon as it has read it.
+const keylessLinger = time.Second
+
+// drainKeyless reads and discards up to 64 KiB from a refused keyless
+// peer for keylessLinger at most (and not past ctx).
+func drainKeyless(ctx context.Context, conn net.Conn) {
+	d := time.Now().Add(keylessLinger)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
+		d = dl
+	}
+	_ = conn.SetReadDeadline(d)
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	_, _ = io.Copy(io.Discard, io.LimitReader(conn, 64<<10))
 }
 
 func (e *Exchange) handshakeContext(ctx context.Context) (context.Context, context.CancelFunc) {

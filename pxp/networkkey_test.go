@@ -130,6 +130,41 @@ func TestNetworkKeyLinksAndIntroduces(t *testing.T) {
 			break
 		}
 	})
+	t.Run("the upgrade proves the key", func(t *testing.T) {
+		// c is given another key once linked to the hub, as if it had
+		// only seen the signaling: its upgraded link is refused.
+		hub := keyed(t, k, nil)
+		up := newFakeUpgrader()
+		b, c := keyed(t, k, &Config{Upgrader: up}), keyed(t, k, &Config{Upgrader: up})
+		link(t, b, hub)
+		link(t, c, hub)
+		c.cfg.NetworkKey = testKey(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, err := b.GetNewPeer(ctx)
+		if err == nil && conn.Transport() == "webrtc" {
+			t.Fatal("an upgraded link without the key")
+		}
+		if errors.Is(err, ErrNetworkKey) {
+			return
+		}
+		// Else the refusal was told as an event, by the requester or the
+		// answerer, whichever ended the relayed session first.
+		for {
+			select {
+			case ev := <-b.Events():
+				if ev.Type == EventError && errors.Is(ev.Err, ErrNetworkKey) {
+					return
+				}
+			case ev := <-c.Events():
+				if ev.Type == EventError && errors.Is(ev.Err, ErrNetworkKey) {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("no network-key error (GetNewPeer: %v)", err)
+			}
+		}
+	})
 	t.Run("tcp and dial-back", func(t *testing.T) {
 		var d net.Dialer
 		x := keyed(t, k, &Config{Dialer: d.DialContext})
