@@ -19,7 +19,8 @@ import (
 // it at, it asks a peer to dial it there (AutoNAT's idea): the request
 // "dialback" with a TCP port, answered true when the peer's connection to
 // that port of the address it sees the asker at got PXP's magic back
-// within DialBackTimeout. A peer dials only the IP of the link the request
+// within DialBackTimeout (in a private network, inside the network key's
+// handshake: the node there must hold the key). A peer dials only the IP of the link the request
 // came on, so that no one can aim dials at a third party, and at most
 // MaxDialBacks at once; the per-kind request rate bounds the rest. Go
 // nodes say they answer it ("dialback" in connectInfo); JS nodes do not.

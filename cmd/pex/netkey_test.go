@@ -178,4 +178,3 @@ func TestBinaryNodeNetworkKey(t *testing.T) {
 		t.Fatalf("keyed links dropped: b %d, c %d", b.count("disconnect"), c.count("disconnect"))
 	}
 }
-
