@@ -158,13 +158,15 @@ func (e *Exchange) accept(ctx context.Context, conn net.Conn, report bool) (*Con
 // says conn is an Upgrader's (the peer spoke PXP over the session that
 // signaled it).
 func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoing bool, via *Peer, report, upgraded bool) (*Conn, error) {
-	ctx, cancel := e.handshakeContext(ctx)
-	defer cancel()
+	var hctx context.Context // the handshake's, once it started
+	var cancel context.CancelFunc
 	if e.cfg.NetworkKey != nil && via == nil {
 		// A direct transport of a private network: PXP runs inside the
 		// network key's handshake (a relayed session runs inside a link
-		// that passed it).
-		kc, err := e.secure(ctx, conn, kind, outgoing)
+		// that passed it), both within one HandshakeTimeout.
+		hctx, cancel = e.handshakeContext(ctx)
+		defer cancel()
+		kc, err := e.secure(hctx, conn, kind, outgoing)
 		if err != nil {
 			if report {
 				e.emit(Event{Type: EventError, Err: err})
@@ -177,7 +179,11 @@ func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoin
 	if err != nil {
 		return nil, err
 	}
-	c, err := p.establish(ctx)
+	if hctx == nil {
+		hctx, cancel = e.handshakeContext(ctx)
+		defer cancel()
+	}
+	c, err := p.establish(hctx)
 	if err != nil {
 		p.closeWith(err)
 		return nil, err
