@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/seed0021ed4d/pex/mux"
+	"github.com/seed0021ed4d/pex/pxp/psk"
 )
 
 // Config tunes an Exchange. The zero value (or a nil *Config) means the
@@ -222,6 +223,23 @@ type Config struct {
 	// 5 s and 8.
 	DialBackTimeout time.Duration
 	MaxDialBacks    int
+
+	// NetworkKey, when set, makes the network private (package pxp/psk):
+	// every direct link (Connect, Accept, Serve, direct dials, dial-backs
+	// and the links upgrades make) starts with a Noise handshake that
+	// proves both ends hold this key, and its PXP bytes then travel
+	// encrypted and authenticated under the keys that handshake made. A
+	// peer without the key, or with another, is refused at that
+	// handshake with an error matching ErrNetworkKey (a
+	// *NetworkKeyError), before any PXP is spoken, within
+	// HandshakeTimeout and in the handshake budget as any incoming
+	// handshake. Relayed sessions run inside keyed links, and the
+	// signaling of upgrades with them. A node with a key links only to
+	// nodes with the same key: not to keyless ones, nor to the JS
+	// reference, which has no keys. Nil (the default) is PXP as the
+	// reference speaks it, byte for byte. The byte counters (Stats,
+	// PeerStats) count PXP's bytes, inside the encryption.
+	NetworkKey *psk.Key
 
 	// Logger receives debug and warning logs; nil means silent.
 	Logger *slog.Logger

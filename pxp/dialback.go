@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/seed0021ed4d/pex/pxp/psk"
 	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
@@ -18,7 +19,8 @@ import (
 // it at, it asks a peer to dial it there (AutoNAT's idea): the request
 // "dialback" with a TCP port, answered true when the peer's connection to
 // that port of the address it sees the asker at got PXP's magic back
-// within DialBackTimeout. A peer dials only the IP of the link the request
+// within DialBackTimeout (in a private network, inside the network key's
+// handshake: the node there must hold the key). A peer dials only the IP of the link the request
 // came on, so that no one can aim dials at a third party, and at most
 // MaxDialBacks at once; the per-kind request rate bounds the rest. Go
 // nodes say they answer it ("dialback" in connectInfo); JS nodes do not.
@@ -131,8 +133,18 @@ func (e *Exchange) dialBackTo(addr netip.AddrPort) bool {
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	var r io.Reader = c
+	if k := e.cfg.NetworkKey; k != nil {
+		// In a private network the magic comes inside the key's
+		// handshake: the node dialed must hold the key.
+		kc, err := psk.Client(ctx, c, k)
+		if err != nil {
+			return false
+		}
+		r = kc
+	}
 	magic := make([]byte, len(wire.Magic))
-	if _, err := io.ReadFull(c, magic); err != nil {
+	if _, err := io.ReadFull(r, magic); err != nil {
 		return false
 	}
 	return string(magic) == wire.Magic

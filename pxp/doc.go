@@ -53,4 +53,11 @@
 //
 // The byte-level description with captured traffic is docs/pxp-wire.md in
 // this repository (docs/pxp-capture.txt holds the frames).
+//
+// # Private networks
+//
+// With Config.NetworkKey set, every direct transport first runs a Noise
+// handshake that proves both ends hold the key (package pxp/psk), and the
+// bytes above travel inside it, encrypted; peers without the key are
+// refused with ErrNetworkKey. Without a key nothing changes on the wire.
 package pxp

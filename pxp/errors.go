@@ -41,6 +41,11 @@ var (
 	// ErrFlood: the peer kept sending messages over its rate
 	// (Config.RequestRate, GetPeersRate) and was disconnected.
 	ErrFlood = errors.New("pxp: peer sent too many messages")
+	// ErrNetworkKey: the peer did not prove it holds this node's network
+	// key (Config.NetworkKey): it holds another, or none (a keyless node,
+	// the JS reference), or this node has none and the peer asks for
+	// one. The error is a *NetworkKeyError.
+	ErrNetworkKey = errors.New("pxp: network key mismatch")
 	// ErrUnsupportedUpgrade: the peer asked for a transport upgrade this
 	// node cannot do.
 	ErrUnsupportedUpgrade = errors.New("pxp: unsupported transport upgrade")
@@ -87,3 +92,24 @@ func (e *NetworkMismatchError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrNetworkMismatch) hold.
 func (e *NetworkMismatchError) Unwrap() error { return ErrNetworkMismatch }
+
+// NetworkKeyError is the ErrNetworkKey of one connection: its transport,
+// the peer's address, and why (psk.ErrKeyMismatch, psk.ErrPeerKeyless,
+// ErrPeerKeyed, ...; errors.Is matches each).
+type NetworkKeyError struct {
+	Transport string // "tcp", "ws", "webrtc", ...
+	Remote    string // the transport's remote address
+	Reason    error
+}
+
+// ErrPeerKeyed is the Reason of a NetworkKeyError on a node without a
+// network key whose peer opened with a keyed handshake.
+var ErrPeerKeyed = errors.New("the peer is in a private network and asks for a network key; this node has none")
+
+func (e *NetworkKeyError) Error() string {
+	return fmt.Sprintf("%v with %s %s: %v", ErrNetworkKey, e.Transport, e.Remote, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrNetworkKey) hold, and errors.Is for the
+// reason.
+func (e *NetworkKeyError) Unwrap() []error { return []error{ErrNetworkKey, e.Reason} }

@@ -3,15 +3,18 @@ package pxp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/seed0021ed4d/pex/internal/gate"
 	"github.com/seed0021ed4d/pex/mux"
+	"github.com/seed0021ed4d/pex/pxp/psk"
 )
 
 // Exchange is a PXP node for one network id: it holds links to peers,
@@ -155,13 +158,32 @@ func (e *Exchange) accept(ctx context.Context, conn net.Conn, report bool) (*Con
 // says conn is an Upgrader's (the peer spoke PXP over the session that
 // signaled it).
 func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoing bool, via *Peer, report, upgraded bool) (*Conn, error) {
+	var hctx context.Context // the handshake's, once it started
+	var cancel context.CancelFunc
+	if e.cfg.NetworkKey != nil && via == nil {
+		// A direct transport of a private network: PXP runs inside the
+		// network key's handshake (a relayed session runs inside a link
+		// that passed it), both within one HandshakeTimeout.
+		hctx, cancel = e.handshakeContext(ctx)
+		defer cancel()
+		kc, err := e.secure(hctx, conn, kind, outgoing)
+		if err != nil {
+			if report {
+				e.emit(Event{Type: EventError, Err: err})
+			}
+			return nil, err
+		}
+		conn = kc
+	}
 	p, err := e.startLink(conn, kind, outgoing, via, !report, upgraded)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := e.handshakeContext(ctx)
-	defer cancel()
-	c, err := p.establish(ctx)
+	if hctx == nil {
+		hctx, cancel = e.handshakeContext(ctx)
+		defer cancel()
+	}
+	c, err := p.establish(hctx)
 	if err != nil {
 		p.closeWith(err)
 		return nil, err
@@ -171,6 +193,63 @@ func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoin
 	p.mu.Unlock()
 	p.openedIn.Store(p.bytesIn.Load())
 	return c, nil
+}
+
+// secure runs the network key's handshake over conn, as the initiator
+// when this node opened the link, and returns the encrypted link, which
+// PXP then runs over. conn is closed on failure; a peer that did not prove
+// the key is a *NetworkKeyError.
+func (e *Exchange) secure(ctx context.Context, conn net.Conn, kind string, outgoing bool) (net.Conn, error) {
+	handshake := psk.Server
+	if outgoing {
+		handshake = psk.Client
+	}
+	kc, err := handshake(ctx, conn, e.cfg.NetworkKey)
+	if err == nil {
+		return kc, nil
+	}
+	if errors.Is(err, psk.ErrPeerKeyless) {
+		drainKeyless(ctx, conn)
+	}
+	conn.Close()
+	var ne net.Error
+	switch {
+	case e.ctx.Err() != nil:
+		return nil, ErrClosed
+	case ctx.Err() != nil:
+		err = ctxErr(ctx)
+	case errors.As(err, &ne) && ne.Timeout():
+		err = ErrHandshakeTimeout
+	case errors.Is(err, psk.ErrBadPreamble):
+		err = fmt.Errorf("%w: %w", ErrBadMagic, err)
+	case errors.Is(err, psk.ErrKeyMismatch), errors.Is(err, psk.ErrPeerKeyless), errors.Is(err, psk.ErrBadHandshake):
+		err = &NetworkKeyError{Transport: kind, Remote: conn.RemoteAddr().String(), Reason: err}
+	}
+	if k := protocolErrorKind(err); k != "" {
+		e.counts.add(func(c *counters) { bump(&c.protocolErrors, k) })
+	}
+	e.cfg.Logger.Debug("pxp: network key handshake failed", "transport", kind, "remote", conn.RemoteAddr().String(), "err", err)
+	return nil, err
+}
+
+// keylessLinger bounds how long a keyed node reads on, and throws away, what
+// a keyless peer sends after its magic, before closing: a connection
+// closed with bytes unread is reset, and the peer's stack may throw away
+// the preamble it was about to read, which is what tells the peer why it
+// was refused. The peer closes as soon as it has read it.
+const keylessLinger = time.Second
+
+// drainKeyless reads and discards up to 64 KiB from a refused keyless
+// peer for keylessLinger at most (and not past ctx).
+func drainKeyless(ctx context.Context, conn net.Conn) {
+	d := time.Now().Add(keylessLinger)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
+		d = dl
+	}
+	_ = conn.SetReadDeadline(d)
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	_, _ = io.Copy(io.Discard, io.LimitReader(conn, 64<<10))
 }
 
 func (e *Exchange) handshakeContext(ctx context.Context) (context.Context, context.CancelFunc) {

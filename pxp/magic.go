@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/seed0021ed4d/pex/pxp/psk"
 	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
@@ -57,6 +58,8 @@ func (m *magicConn) Read(b []byte) (int, error) {
 		}
 		switch {
 		case string(got[:]) == wire.Magic:
+		case string(got[:]) == psk.Preamble && m.ex.cfg.NetworkKey == nil:
+			return 0, &NetworkKeyError{Transport: m.p.kind, Remote: m.Conn.RemoteAddr().String(), Reason: ErrPeerKeyed}
 		case m.upgraded && string(got[:]) == lostMagic:
 			m.ahead = append([]byte(nil), got[:]...)
 			m.ex.cfg.Logger.Debug("pxp: an upgraded link began without the peer's magic (lost by its browser); taken", "peer", m.p.String())

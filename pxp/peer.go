@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/seed0021ed4d/pex/mux"
+	"github.com/seed0021ed4d/pex/pxp/psk"
 	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
@@ -111,10 +112,14 @@ func (p *Peer) ConnectInfo() json.RawMessage {
 // relayed stream). Applications may look for more on it, such as package
 // webrtc's CandidateType.
 func (p *Peer) NetConn() net.Conn {
-	if mc, ok := p.conn.(*magicConn); ok {
-		return mc.Conn
+	c := p.conn
+	if mc, ok := c.(*magicConn); ok {
+		c = mc.Conn
 	}
-	return p.conn
+	if kc, ok := c.(*psk.Conn); ok { // the keyed link's transport
+		c = kc.NetConn()
+	}
+	return c
 }
 
 // RemoteAddr returns the transport's remote address.

@@ -175,6 +175,8 @@ func protocolErrorKind(err error) string {
 		return "invalid-message"
 	case errors.Is(err, ErrFlood):
 		return "flood"
+	case errors.Is(err, ErrNetworkKey):
+		return "network-key"
 	case errors.Is(err, ErrBadMagic):
 		return "bad-magic"
 	case errors.Is(err, ErrVersionMismatch):

@@ -15,7 +15,7 @@ var prog = cli.NewProgram("pex",
 		"examples and flags. Exit status: 0 done, 1 failed (the reason is printed),\n"+
 		"2 bad command line, 130 pex demo interrupted (128 and the signal's number).\n"+
 		"--log-level debug (or PEX_DEBUG=1) logs the protocols to stderr.",
-	nodeCmd, demoCmd, btSwarmCmd, btCrawlCmd, turnCmd, versionCmd)
+	nodeCmd, demoCmd, btSwarmCmd, btCrawlCmd, turnCmd, keygenCmd, versionCmd)
 
 var versionCmd = &cli.Command{
 	Name:    "version",

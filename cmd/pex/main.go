@@ -7,6 +7,7 @@
 //	pex bt swarm --infohash HEX ...   peer exchange in one BitTorrent swarm
 //	pex bt crawl --infohash HEX ...   map a BitTorrent swarm through PEX
 //	pex turn --listen ADDR ...        a STUN and TURN server for relay operators
+//	pex keygen --out FILE             a network key for pex node --network-key
 //	pex version
 //
 // "pex help COMMAND" prints a command's description, examples and flags;
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBT(ctx, args[1:], stdout, stderr)
 	case "turn":
 		err = runTurn(ctx, args[1:], stdout, stderr)
+	case "keygen":
+		err = runKeygen(args[1:], stdout, stderr)
 	case "version", "--version":
 		err = runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

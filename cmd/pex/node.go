@@ -171,7 +171,7 @@ func (n *node) startLoops(ctx context.Context) {
 	go n.eventLoop()
 	go n.incomingLoop(ctx)
 	if n.ln == nil && n.opts.ws == "" && n.opts.http == "" {
-		n.pr.Event("started", "node", n.ex.ID(), "network", n.opts.network)
+		n.pr.Event("started", append([]any{"node", n.ex.ID(), "network", n.opts.network}, n.networkKeyFields()...)...)
 	}
 }
 
@@ -272,6 +272,15 @@ func (n *node) eventLoop() {
 			var nm *pxp.NetworkMismatchError
 			if ev.Peer != nil && errors.As(ev.Err, &nm) {
 				n.incomingMismatch(ev.Peer.RemoteAddr().String(), ev.Peer.Transport(), nm)
+				continue
+			}
+			var nk *pxp.NetworkKeyError
+			if errors.As(ev.Err, &nk) {
+				side := "incoming"
+				if ev.Peer != nil && ev.Peer.Outgoing() {
+					side = "outgoing"
+				}
+				n.networkKeyRefused(side, nk)
 				continue
 			}
 			f := []any{"error", ev.Err.Error()}

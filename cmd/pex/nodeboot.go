@@ -124,7 +124,13 @@ func (n *node) bootstrap(ctx context.Context, addr string) {
 			n.boot.failed(addr, err)
 			return
 		}
-		if err != nil {
+		var nk *pxp.NetworkKeyError
+		if errors.As(err, &nk) {
+			// Retried: a peer's key changes when its operator rotates it.
+			n.state.failure(addr)
+			n.boot.failed(addr, err)
+			n.networkKeyRefused("outgoing", nk, "retry_s", cli.Seconds(wait))
+		} else if err != nil {
 			n.state.failure(addr)
 			n.boot.failed(addr, err)
 			n.pr.Limited("dial-failed "+addr, "dial-failed", "remote", addr, "reason", err.Error(), "retry_s", cli.Seconds(wait))

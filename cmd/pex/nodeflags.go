@@ -13,6 +13,7 @@ import (
 	"github.com/seed0021ed4d/pex/cmd/internal/cli"
 
 	"github.com/seed0021ed4d/pex/pxp"
+	"github.com/seed0021ed4d/pex/pxp/psk"
 	"github.com/seed0021ed4d/pex/pxp/webrtc"
 	"github.com/seed0021ed4d/pex/turnrest"
 )
@@ -55,6 +56,10 @@ type nodeOpts struct {
 	duration         time.Duration
 
 	front frontOpts // --tls-cert, --tls-key, --trusted-proxy, --ws-origin (nodefront.go)
+
+	networkKeyFile string      // --network-key
+	networkKey     *psk.Key    // read from it at start
+	networkKeyMode os.FileMode // its mode when others may read it, else 0
 }
 
 // addWebRTCFlags registers the transport flags of node-like commands.
@@ -74,7 +79,7 @@ func (o *nodeOpts) addWebRTCFlags(fs *flag.FlagSet) {
 // exchangeConfig builds the pxp configuration the flags ask for. listenAddr
 // is the TCP address actually listened on, if any.
 func (o *nodeOpts) exchangeConfig(listenAddr net.Addr) (*pxp.Config, error) {
-	cfg := &pxp.Config{MaxPeers: o.maxPeers, MaxRelays: o.maxRelays, Logger: o.logger}
+	cfg := &pxp.Config{MaxPeers: o.maxPeers, MaxRelays: o.maxRelays, Logger: o.logger, NetworkKey: o.networkKey}
 	if cfg.MaxAnchors = o.anchors; o.anchors == 0 {
 		cfg.MaxAnchors = -1 // none
 	}
@@ -128,13 +133,18 @@ var nodeCmd = &cli.Command{
 		"command line; with --turn-secret the node mints short-lived TURN credentials " +
 		"instead (the TURN REST API, which pex turn --auth-secret and coturn's " +
 		"use-auth-secret check), fresh for each of its upgrades and for each page load, " +
-		"and the page asks for fresh ones before they expire.",
+		"and the page asks for fresh ones before they expire. With --network-key FILE the " +
+		"network is private: the node links only to nodes holding the same key (pex keygen " +
+		"makes one), and its TCP, WebSocket and WebRTC links are encrypted and authenticated " +
+		"under it; a node without it, with another, or the JS reference is refused, with a " +
+		"network-key event (SECURITY.md).",
 	Examples: []string{
 		"pex node --network chat --listen 127.0.0.1:7000 --hello 'hi from A'",
 		"pex node --network chat --connect 127.0.0.1:7000 --want 3 --ice-loopback",
 		"pex node --network chat --listen 127.0.0.1:7000 --http 127.0.0.1:8080",
 		"pex node --network chat --connect 192.0.2.7:7000 --ice-server stun:192.0.2.1:3478 --json",
 		"pex node --network chat --listen 0.0.0.0:7000 --http 0.0.0.0:8080 --ice-server turn:192.0.2.1:3478 --turn-secret /etc/pex/turn-secret",
+		"pex node --network fleet --listen 0.0.0.0:7000 --network-key /etc/pex/network.key",
 	},
 	Flags: func() *flag.FlagSet { return new(nodeOpts).flagSet() },
 }
@@ -145,6 +155,7 @@ func (o *nodeOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.listen, "listen", "", "accept TCP peers on `HOST:PORT` (port 0 picks a free one; default: none, no TCP listener)")
 	fs.StringVar(&o.http, "http", "", "serve the browser page on `HOST:PORT` (WebSocket peers at /ws; default: none)")
 	fs.StringVar(&o.ws, "ws", "", "accept WebSocket peers on `HOST:PORT` (binary messages carry the PXP stream; default: none)")
+	fs.StringVar(&o.networkKeyFile, "network-key", "", "make the network private: link only to nodes holding the key in `FILE` (libp2p's swarm.key format; pex keygen makes one), every link encrypted and authenticated under it (default: none, open to whoever knows the network id)")
 	fs.Var(&o.connect, "connect", "bootstrap from the peer at `HOST:PORT` (repeatable; retried with backoff; none by default: the node waits to be dialed)")
 	fs.IntVar(&o.want, "want", 0, "call GetNewPeer until `N` peers are connected (needs peers to ask: --connect, --listen, --ws, --http or --state; 0, the default: never call it)")
 	fs.StringVar(&o.hello, "hello", "", "write `TEXT` and a newline on every new data stream (default: none, write nothing)")
@@ -193,6 +204,7 @@ var nodeRules = []cli.Rule{
 	// which uses WebRTC whatever the node does.
 	{If: "no-webrtc", Excludes: []string{"ice-server", "turn-user", "turn-secret"}, Unless: []string{"http"}, Why: "they configure WebRTC, which --no-webrtc turns off (with --http they would be the browser page's)"},
 	{If: "no-direct", Excludes: []string{"advertise"}, Why: "--no-direct advertises no TCP address"},
+	{If: "network-key", Excludes: []string{"http"}, Why: "the page's browsers speak PXP without a network key (the JS reference has none): a private network's node would refuse every one of them"},
 }
 
 // check refuses a bad command line at start, naming each bad flag; it
@@ -245,6 +257,7 @@ func (o *nodeOpts) check(fs *flag.FlagSet, stderr io.Writer) error {
 		o.turnPass = os.Getenv(turnPassEnv)
 	}
 	o.checkTurnSecret(&c)
+	o.checkNetworkKey(&c)
 	if c.OK() {
 		c.OutputDir("state", o.state, 0o700)
 	}

@@ -32,6 +32,7 @@ func (n *node) start(ctx context.Context) error {
 		return err
 	}
 	n.warnCredentials()
+	n.warnNetworkKey()
 	n.startTLS()
 	if n.state, err = openState(n.opts.state, "pxp-peers.json", "pxp:"+n.opts.network, n.pr); err != nil {
 		return err
@@ -86,7 +87,7 @@ func (n *node) newExchange() (advertise string, err error) {
 // opened: TCP, then metrics, WebSocket and the web page.
 func (n *node) serveTransports(ctx context.Context, advertise string) error {
 	if n.ln != nil {
-		f := []any{"node", n.ex.ID(), "addr", n.ln.Addr().String(), "transport", "tcp", "network", n.opts.network}
+		f := append([]any{"node", n.ex.ID(), "addr", n.ln.Addr().String(), "transport", "tcp", "network", n.opts.network}, n.networkKeyFields()...)
 		if advertise != "" {
 			f = append(f, "advertise", advertise)
 		}
@@ -120,7 +121,7 @@ func (n *node) acceptLoop(ctx context.Context, ln net.Listener) {
 // waits for it.
 func (n *node) serveHTTP(ln net.Listener, transport string, h http.Handler) (stop func()) {
 	ln, tlsFields := n.opts.front.listener(ln)
-	n.pr.Event("listening", append([]any{"node", n.ex.ID(), "addr", ln.Addr().String(), "transport", transport, "network", n.opts.network}, tlsFields...)...)
+	n.pr.Event("listening", append(append([]any{"node", n.ex.ID(), "addr", ln.Addr().String(), "transport", transport, "network", n.opts.network}, tlsFields...), n.networkKeyFields()...)...)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
@@ -143,6 +144,11 @@ func (n *node) acceptWS(ctx context.Context) func(*ws.Conn) {
 			var nm *pxp.NetworkMismatchError
 			if errors.As(err, &nm) {
 				n.incomingMismatch(c.RemoteAddr().String(), "ws", nm)
+				return
+			}
+			var nk *pxp.NetworkKeyError
+			if errors.As(err, &nk) {
+				n.networkKeyRefused("incoming", nk)
 				return
 			}
 			if err != nil {

@@ -142,7 +142,8 @@ var layers = map[string][]string{
 	"bt/utp":              nil,
 	"bt/crawl":            {"bt/azmp", "bt/compact", "bt/mse", "bt/pex", "bt/wire", "internal/version"},
 	"bt/swarm":            {"bt/azmp", "bt/compact", "bt/holepunch", "bt/mse", "bt/pex", "bt/utp", "bt/wire", "internal/acceptloop", "internal/gate", "internal/version"},
-	"pxp":                 {"mux", "pxp/wire", "internal/acceptloop", "internal/gate", "internal/pxphook"},
+	"pxp":                 {"mux", "pxp/psk", "pxp/wire", "internal/acceptloop", "internal/gate", "internal/pxphook"},
+	"pxp/psk":             nil, // private networks: the Noise handshake and framing, on flynn/noise
 	"pxp/webrtc":          {"pxp", "turnrest"},
 	"transport/ws":        nil,
 	"web":                 nil,
@@ -172,7 +173,7 @@ var layers = map[string][]string{
 	"examples/btswarm": {"bt/metainfo", "bt/swarm"},
 	// the commands: the user's, the lab's, and what they share
 	"cmd/internal/cli":        {"metrics"},
-	"cmd/pex":                 {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "bt/utp", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "turnrest", "web"},
+	"cmd/pex":                 {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "bt/utp", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/psk", "pxp/webrtc", "transport/ws", "turnrest", "web"},
 	"cmd/pexlab/internal/sim": {"lab/memnet", "pxp", "bt/swarm", "bt/pex", "bt/wire", "internal/pxphook"},
 	"cmd/pexlab":              {"cmd/internal/cli", "cmd/pexlab/internal/sim", "lab/proc", "bt/metainfo", "bt/pex", "bt/wire", "bt/compact", "metrics", "pxp", "pxp/webrtc", "lab/memnet"},
 }
