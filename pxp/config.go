@@ -25,7 +25,12 @@ type Config struct {
 	// ReservedOutbound of MaxPeers' slots are kept for links this node
 	// opens (Connect, GetNewPeer): incoming links take at most
 	// MaxPeers-ReservedOutbound, so peers that dial in cannot crowd out the
-	// ones this node chose. Default MaxPeers/8 (8 of the default 64
+	// ones this node chose. Past them, a link this node opens when every
+	// slot is taken takes the slot of an incoming link (the most idle of
+	// the prefix holding the most incoming links, its two
+	// longest-connected spared when it holds more than two), which is
+	// closed with ErrEvicted: a crowd that dialed in cannot keep a node
+	// from choosing its peers. Default MaxPeers/8 (8 of the default 64
 	// peers); negative means none.
 	ReservedOutbound int
 	// MaxOutboundPerRelay and MaxOutboundPerPrefix spread the links
@@ -42,8 +47,22 @@ type Config struct {
 	// advertises; those advertising none are counted in one prefix of
 	// their own, with the relayed sessions. Links opened with Connect are
 	// the application's choice: they count toward the prefixes, and are
-	// never refused. Defaults 4 and 2; negative means no cap.
+	// never refused. The link this node has held longest (its bootstrap,
+	// in practice) is not held to MaxOutboundPerRelay: it is asked first
+	// (chosen.go), and a node whose first few links from it all went to
+	// a crowd would otherwise take every later one from that crowd's
+	// answers. Defaults 4 and 2; negative means no cap.
 	MaxOutboundPerRelay, MaxOutboundPerPrefix int
+	// InboundRelays and InboundCandidates turn off two defences against
+	// peers that dial in (chosen.go): anyone can make a node take an
+	// incoming link, so by default GetNewPeer asks the links this node
+	// opened itself (Connect, GetNewPeer) for candidates, the one held
+	// longest first, and incoming links only after those brought no new
+	// link; and a getpeers answer lists this node's outgoing links
+	// first, filling the rest from incoming ones. InboundRelays draws
+	// the relays asked from every peer alike; InboundCandidates samples
+	// every peer alike.
+	InboundRelays, InboundCandidates bool
 	// PrefixBits4 and PrefixBits6 group peers into network prefixes (/24
 	// of IPv4 and /48 of IPv6 by default): candidates for getpeers and the
 	// relays GetNewPeer asks are spread across prefixes, and when incoming

@@ -62,7 +62,7 @@ func (p *Peer) IntroducedBy() string {
 // cap does not give.)
 func (e *Exchange) relaysLocked() (relays, capped []*Peer) {
 	ok := func(q *Peer) bool { return q.via == nil && e.relayRoomLocked(q) }
-	relays = e.index.sample(e.rng, maxRelaysAsked, ok)
+	relays = e.relayOrderLocked(ok)
 	if !e.anyRelayCappedLocked() {
 		return relays, nil
 	}
@@ -116,7 +116,7 @@ func (e *Exchange) introducedLocked(key string) int {
 
 func (e *Exchange) relayRoomLocked(q *Peer) bool {
 	c := e.cfg.MaxOutboundPerRelay
-	return c < 0 || e.introducedLocked(relayKey(q)) < c
+	return c < 0 || e.introducedLocked(relayKey(q)) < c || q == e.oldestOutLocked()
 }
 
 // reserveRelay counts an introduction through via as in progress, when

@@ -16,6 +16,7 @@ type peerIndex struct {
 	offer   []*bucket // the buckets with a peer that may be offered as a candidate
 	byID    map[string]*Peer
 	inbound int
+	out     map[*Peer]struct{} // the outgoing links (chosen.go)
 	ipIn    map[netip.Addr]int // incoming links by remote IP
 	// introduced counts the live links each relay introduced (by
 	// relayKey; outbound.go)
@@ -48,6 +49,7 @@ func (ix *peerIndex) init() {
 	ix.buckets = make(map[netip.Prefix]*bucket)
 	ix.byID = make(map[string]*Peer)
 	ix.ipIn = make(map[netip.Addr]int)
+	ix.out = make(map[*Peer]struct{})
 	ix.introduced = make(map[string]int)
 }
 
@@ -78,6 +80,7 @@ func (ix *peerIndex) add(p *Peer, ip netip.Addr, prefix netip.Prefix) {
 		ix.ipIn[ip]++
 	} else {
 		b.outbound++
+		ix.out[p] = struct{}{}
 	}
 	if id := p.remote.id; id != "" {
 		ix.byID[id] = p
@@ -117,6 +120,7 @@ func (ix *peerIndex) remove(p *Peer) {
 		}
 	} else {
 		b.outbound--
+		delete(ix.out, p)
 	}
 	if k := p.slot.introducer; k != "" {
 		if ix.introduced[k]--; ix.introduced[k] <= 0 {
