@@ -39,7 +39,7 @@ func (e *Exchange) relayOrderLocked(ok func(*Peer) bool) []*Peer {
 	for q := range e.index.out {
 		switch {
 		case q.slot.offerPos < 0 || !ok(q): // as peerIndex.sample, those that take introductions
-		case oldest == nil || q.since.Before(oldest.since):
+		case oldest == nil || q.slot.seq < oldest.slot.seq:
 			if oldest != nil {
 				out = append(out, oldest)
 			}
@@ -121,7 +121,7 @@ func (e *Exchange) candidatesFor(asker *Peer) []*Peer {
 func (e *Exchange) oldestOutLocked() *Peer {
 	var oldest *Peer
 	for q := range e.index.out {
-		if oldest == nil || q.since.Before(oldest.since) {
+		if oldest == nil || q.slot.seq < oldest.slot.seq {
 			oldest = q
 		}
 	}

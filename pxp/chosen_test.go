@@ -242,3 +242,39 @@ func TestSynctestCrowdCannotChooseLinks(t *testing.T) {
 		}
 	})
 }
+
+// The link held longest is the first one made, even when the clock has
+// not moved since (a test's virtual time; a coarse clock): a node that
+// opens its bootstrap link and then three more at the same instant asks
+// its bootstrap first in each of 8 GetNewPeer calls, so that every new
+// link comes through it.
+func TestSynctestOldestLinkAtSameInstant(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.NewNetwork()
+		boot := listening(t, nw, "198.51.100.1:7000")
+		for i := range 12 {
+			listening(t, nw, fmt.Sprintf("10.%d.0.1:7000", i+1), "198.51.100.1:7000")
+		}
+		node := listeningWith(t, nw, "203.0.113.9:7000", Config{Dialer: memDialer(nw, "203.0.113.9"), MaxOutboundPerRelay: -1})
+		start := time.Now()
+		joinVia(t, nw, node, "203.0.113.9:1", "198.51.100.1:7000")
+		for i := range 3 {
+			a := fmt.Sprintf("172.16.%d.1:7000", i+1)
+			listening(t, nw, a, fmt.Sprintf("10.%d.0.1:7000", i+1))
+			joinVia(t, nw, node, fmt.Sprintf("203.0.113.9:%d", 10+i), a)
+		}
+		synctest.Wait()
+		if !time.Now().Equal(start) {
+			t.Fatal("the links were made at different instants: the test does not show ties")
+		}
+		links, err := grow(node, 8)
+		if len(links) != 8 {
+			t.Fatalf("grew by %d of 8: %v", len(links), err)
+		}
+		for _, p := range links {
+			if p.IntroducedBy() != boot.ID() {
+				t.Fatalf("a new link came through %s; want every one through the bootstrap, the link held longest", p.IntroducedBy())
+			}
+		}
+	})
+}

@@ -63,6 +63,20 @@ type Config struct {
 	// the relays asked from every peer alike; InboundCandidates samples
 	// every peer alike.
 	InboundRelays, InboundCandidates bool
+	// RelayFailures, RelayBackoff and MaxRelayBackoff take standing from
+	// a relay that brings no new link (standing.go): after RelayFailures
+	// introductions in a row through one link that ended in none (its
+	// getpeers failed, it named no usable candidate, or every candidate
+	// tried failed, a relay it refused among them), GetNewPeer leaves
+	// that link out for RelayBackoff while any other link can be asked;
+	// asked again after that, its next failure holds it back again for
+	// twice as long, up to MaxRelayBackoff; a new link through it
+	// restores it. Failures this node causes (it is
+	// full or closing, the caller gave up, its prefix caps) are not
+	// counted. Defaults 3, 30 s and 10 min; RelayFailures negative turns
+	// the rule off.
+	RelayFailures                 int
+	RelayBackoff, MaxRelayBackoff time.Duration
 	// PrefixBits4 and PrefixBits6 group peers into network prefixes (/24
 	// of IPv4 and /48 of IPv6 by default): candidates for getpeers and the
 	// relays GetNewPeer asks are spread across prefixes, and when incoming
@@ -258,6 +272,9 @@ func (c *Config) withDefaults() Config {
 	o.EvictIdle = cmp.Or(o.EvictIdle, time.Minute)
 	o.MaxOutboundPerRelay = cmp.Or(o.MaxOutboundPerRelay, 4)
 	o.MaxOutboundPerPrefix = cmp.Or(o.MaxOutboundPerPrefix, 2)
+	o.RelayFailures = cmp.Or(o.RelayFailures, 3)
+	o.RelayBackoff = cmp.Or(o.RelayBackoff, 30*time.Second)
+	o.MaxRelayBackoff = cmp.Or(o.MaxRelayBackoff, 10*time.Minute)
 	o.DirectDialBackoff = cmp.Or(o.DirectDialBackoff, time.Minute)
 	o.MaxDirectDialBackoff = cmp.Or(o.MaxDirectDialBackoff, 30*time.Minute)
 	o.MaxDirectDialsPerIP = cmp.Or(o.MaxDirectDialsPerIP, 4)
@@ -308,6 +325,8 @@ func (c *Config) validate() error {
 		return errors.New("pxp: config limits must not be negative")
 	case c.MaxDirectDialsPerIP < 0, c.MaxDirectDialRecords < 0:
 		return errors.New("pxp: MaxDirectDialsPerIP and MaxDirectDialRecords must not be negative")
+	case c.RelayBackoff < 0, c.MaxRelayBackoff < c.RelayBackoff:
+		return errors.New("pxp: RelayBackoff must not be negative, nor more than MaxRelayBackoff")
 	case c.DirectDialBackoff < 0, c.MaxDirectDialBackoff < c.DirectDialBackoff:
 		return errors.New("pxp: DirectDialBackoff must not be negative, nor more than MaxDirectDialBackoff")
 	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0, c.RelayIdleTimeout < 0, c.DialBackTimeout < 0:

@@ -1,6 +1,7 @@
 package pxp
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -120,7 +121,7 @@ func mostIdle(b *bucket, spare bool, idleSince int64) *Peer {
 			in = append(in, q)
 		}
 	}
-	slices.SortFunc(in, func(x, y *Peer) int { return x.slot.joinedAt.Compare(y.slot.joinedAt) })
+	slices.SortFunc(in, func(x, y *Peer) int { return cmp.Compare(x.slot.seq, y.slot.seq) })
 	switch {
 	case len(in) > 2:
 		in = in[2:] // the two longest-connected are spared
