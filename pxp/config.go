@@ -26,7 +26,12 @@ type Config struct {
 	// ReservedOutbound of MaxPeers' slots are kept for links this node
 	// opens (Connect, GetNewPeer): incoming links take at most
 	// MaxPeers-ReservedOutbound, so peers that dial in cannot crowd out the
-	// ones this node chose. Default MaxPeers/8 (8 of the default 64
+	// ones this node chose. Past them, a link this node opens when every
+	// slot is taken takes the slot of an incoming link (the most idle of
+	// the prefix holding the most incoming links, its two
+	// longest-connected spared when it holds more than two), which is
+	// closed with ErrEvicted: a crowd that dialed in cannot keep a node
+	// from choosing its peers. Default MaxPeers/8 (8 of the default 64
 	// peers); negative means none.
 	ReservedOutbound int
 	// MaxOutboundPerRelay and MaxOutboundPerPrefix spread the links
@@ -43,8 +48,36 @@ type Config struct {
 	// advertises; those advertising none are counted in one prefix of
 	// their own, with the relayed sessions. Links opened with Connect are
 	// the application's choice: they count toward the prefixes, and are
-	// never refused. Defaults 4 and 2; negative means no cap.
+	// never refused. The link this node has held longest (its bootstrap,
+	// in practice) is not held to MaxOutboundPerRelay: it is asked first
+	// (chosen.go), and a node whose first few links from it all went to
+	// a crowd would otherwise take every later one from that crowd's
+	// answers. Defaults 4 and 2; negative means no cap.
 	MaxOutboundPerRelay, MaxOutboundPerPrefix int
+	// InboundRelays and InboundCandidates turn off two defences against
+	// peers that dial in (chosen.go): anyone can make a node take an
+	// incoming link, so by default GetNewPeer asks the links this node
+	// opened itself (Connect, GetNewPeer) for candidates, the one held
+	// longest first, and incoming links only after those brought no new
+	// link; and a getpeers answer lists this node's outgoing links
+	// first, filling the rest from incoming ones. InboundRelays draws
+	// the relays asked from every peer alike; InboundCandidates samples
+	// every peer alike.
+	InboundRelays, InboundCandidates bool
+	// RelayFailures, RelayBackoff and MaxRelayBackoff take standing from
+	// a relay that brings no new link (standing.go): after RelayFailures
+	// introductions in a row through one link that ended in none (its
+	// getpeers failed, it named no usable candidate, or every candidate
+	// tried failed, a relay it refused among them), GetNewPeer leaves
+	// that link out for RelayBackoff while any other link can be asked;
+	// asked again after that, its next failure holds it back again for
+	// twice as long, up to MaxRelayBackoff; a new link through it
+	// restores it. Failures this node causes (it is
+	// full or closing, the caller gave up, its prefix caps) are not
+	// counted. Defaults 3, 30 s and 10 min; RelayFailures negative turns
+	// the rule off.
+	RelayFailures                 int
+	RelayBackoff, MaxRelayBackoff time.Duration
 	// PrefixBits4 and PrefixBits6 group peers into network prefixes (/24
 	// of IPv4 and /48 of IPv6 by default): candidates for getpeers and the
 	// relays GetNewPeer asks are spread across prefixes, and when incoming
@@ -269,6 +302,9 @@ func (c *Config) withDefaults() Config {
 	o.EvictIdle = cmp.Or(o.EvictIdle, time.Minute)
 	o.MaxOutboundPerRelay = cmp.Or(o.MaxOutboundPerRelay, 4)
 	o.MaxOutboundPerPrefix = cmp.Or(o.MaxOutboundPerPrefix, 2)
+	o.RelayFailures = cmp.Or(o.RelayFailures, 3)
+	o.RelayBackoff = cmp.Or(o.RelayBackoff, 30*time.Second)
+	o.MaxRelayBackoff = cmp.Or(o.MaxRelayBackoff, 10*time.Minute)
 	o.DirectDialBackoff = cmp.Or(o.DirectDialBackoff, time.Minute)
 	o.MaxDirectDialBackoff = cmp.Or(o.MaxDirectDialBackoff, 30*time.Minute)
 	o.MaxDirectDialsPerIP = cmp.Or(o.MaxDirectDialsPerIP, 4)
@@ -321,6 +357,8 @@ func (c *Config) validate() error {
 		return errors.New("pxp: config limits must not be negative")
 	case c.MaxDirectDialsPerIP < 0, c.MaxDirectDialRecords < 0:
 		return errors.New("pxp: MaxDirectDialsPerIP and MaxDirectDialRecords must not be negative")
+	case c.RelayBackoff < 0, c.MaxRelayBackoff < c.RelayBackoff:
+		return errors.New("pxp: RelayBackoff must not be negative, nor more than MaxRelayBackoff")
 	case c.DirectDialBackoff < 0, c.MaxDirectDialBackoff < c.DirectDialBackoff:
 		return errors.New("pxp: DirectDialBackoff must not be negative, nor more than MaxDirectDialBackoff")
 	case c.HandshakeTimeout < 0, c.RequestTimeout < 0, c.CandidateTTL < 0, c.RelayIdleTimeout < 0, c.DialBackTimeout < 0,

@@ -28,7 +28,8 @@ var (
 	// ErrSelf: the link leads back to this node.
 	ErrSelf = errors.New("pxp: connected to self")
 	// ErrTooManyPeers: Config.MaxPeers is reached (for a link this node
-	// opened).
+	// opened) and every link is one this node opened: a link it opens
+	// otherwise takes the slot of an incoming one.
 	ErrTooManyPeers = errors.New("pxp: too many peers")
 	// ErrPeerFull: the node has no slot for an incoming link; it answers
 	// the link's connect with "peer is full" before closing it, and a
@@ -36,7 +37,8 @@ var (
 	ErrPeerFull = errors.New("pxp: peer is full")
 	// ErrEvicted: the link was closed to make room for a newcomer from a
 	// less represented network prefix, or, idle for Config.EvictIdle, for
-	// a newcomer of its own (see Config.PrefixBits4).
+	// a newcomer of its own (see Config.PrefixBits4), or, an incoming
+	// link, for a link this node opened (see Config.ReservedOutbound).
 	ErrEvicted = errors.New("pxp: evicted for a newcomer")
 	// ErrFlood: the peer kept sending messages over its rate
 	// (Config.RequestRate, GetPeersRate) and was disconnected.

@@ -272,7 +272,7 @@ func (e *Exchange) Peers() []*Peer {
 // Stats returns the exchange's counters.
 func (e *Exchange) Stats() Stats {
 	e.mu.Lock()
-	n, r := len(e.peers), e.relays
+	n, r, out := len(e.peers), e.relays, len(e.index.out)
 	links := make(map[string]int)
 	for p := range e.peers {
 		links[p.kind]++
@@ -281,6 +281,7 @@ func (e *Exchange) Stats() Stats {
 	st := Stats{
 		Links:            links,
 		Peers:            n,
+		Outbound:         out,
 		Relays:           r,
 		MessagesSent:     e.msgsOut.Load(),
 		MessagesReceived: e.msgsIn.Load(),

@@ -135,6 +135,7 @@ func (e *Exchange) introduceVia(ctx context.Context, via *Peer, last bool) (*Con
 	defer release()
 	cands, err := via.GetPeers(ctx)
 	if err != nil {
+		e.relayOutcome(ctx, via, err)
 		return nil, nil, err
 	}
 	var usable []offered
@@ -146,7 +147,9 @@ func (e *Exchange) introduceVia(ctx context.Context, via *Peer, last bool) (*Con
 		usable = append(usable, offered{Candidate: c, ci: ci, via: via})
 	}
 	if len(usable) == 0 {
-		return nil, nil, fmt.Errorf("%w from %s", ErrNoCandidates, via)
+		err := fmt.Errorf("%w from %s", ErrNoCandidates, via)
+		e.relayOutcome(ctx, via, err)
+		return nil, nil, err
 	}
 	// A Go relay (it names itself with an id) orders its candidates one
 	// per prefix first: try them in that order. A JS relay lists all its
@@ -172,6 +175,7 @@ func (e *Exchange) introduceVia(ctx context.Context, via *Peer, last bool) (*Con
 		}
 		var conn *Conn
 		if conn, err = e.introduceOffered(ctx, u); err == nil {
+			e.relayOutcome(ctx, via, nil)
 			return conn, nil, nil
 		}
 		if via.Err() != nil {
@@ -179,6 +183,7 @@ func (e *Exchange) introduceVia(ctx context.Context, via *Peer, last bool) (*Con
 		}
 		e.cfg.Logger.Debug("pxp: candidate failed", "via", via.String(), "err", err)
 	}
+	e.relayOutcome(ctx, via, err)
 	return nil, crowded, err
 }
 

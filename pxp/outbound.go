@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // The links a node opens itself (GetNewPeer) are its defence against an
@@ -60,15 +61,28 @@ func (p *Peer) IntroducedBy() string {
 // peers are the node's neighbours' neighbours, and raised pex sim's
 // clustering coefficient from 0.19 to 0.26 for no gain in spread that the
 // cap does not give.)
+//
+// Relays held back for their standing (standing.go) are left out, unless
+// every relay is.
 func (e *Exchange) relaysLocked() (relays, capped []*Peer) {
-	ok := func(q *Peer) bool { return q.via == nil && e.relayRoomLocked(q) }
-	relays = e.index.sample(e.rng, maxRelaysAsked, ok)
+	now := time.Now()
+	relays, capped = e.relaysAmongLocked(func(q *Peer) bool { return e.inStandingLocked(q, now) })
+	if len(relays)+len(capped) == 0 {
+		relays, capped = e.relaysAmongLocked(func(*Peer) bool { return true })
+	}
+	return relays, capped
+}
+
+// relaysAmongLocked is relaysLocked among the peers among accepts.
+func (e *Exchange) relaysAmongLocked(among func(*Peer) bool) (relays, capped []*Peer) {
+	ok := func(q *Peer) bool { return q.via == nil && among(q) && e.relayRoomLocked(q) }
+	relays = e.relayOrderLocked(ok)
 	if !e.anyRelayCappedLocked() {
 		return relays, nil
 	}
 	var more []*Peer
 	for q := range e.peers {
-		if q.via != nil || !q.acceptsIncoming() {
+		if q.via != nil || !q.acceptsIncoming() || !among(q) {
 			continue
 		}
 		if !e.relayRoomLocked(q) {
@@ -116,7 +130,7 @@ func (e *Exchange) introducedLocked(key string) int {
 
 func (e *Exchange) relayRoomLocked(q *Peer) bool {
 	c := e.cfg.MaxOutboundPerRelay
-	return c < 0 || e.introducedLocked(relayKey(q)) < c
+	return c < 0 || e.introducedLocked(relayKey(q)) < c || q == e.oldestOutLocked()
 }
 
 // reserveRelay counts an introduction through via as in progress, when

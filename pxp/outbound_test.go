@@ -45,7 +45,8 @@ func grow(node *Exchange, n int) ([]*Peer, error) {
 }
 
 // A relay with 10 peers to introduce, beside another whose 10 peers also
-// introduce each other: the first chooses at most MaxOutboundPerRelay (4)
+// introduce each other (and, held longest, a link with nobody to
+// introduce): the first chooses at most MaxOutboundPerRelay (4)
 // of the 12 links a node grows by, the rest coming through the second and
 // its peers; without the cap it chooses more. A node whose only relay it
 // is still grows to all 10: a relay at its cap is asked when no other
@@ -59,7 +60,6 @@ func TestSynctestOutboundPerRelay(t *testing.T) {
 		}
 		cfg.Dialer = memDialer(nw, "100.64.0.9")
 		node := newExchange(t, cfg)
-		joinVia(t, nw, node, "100.64.0.9:1", "198.51.100.1:7000")
 		want := 10
 		if withOther {
 			listening(t, nw, "203.0.113.1:7000")
@@ -69,9 +69,15 @@ func TestSynctestOutboundPerRelay(t *testing.T) {
 				listening(t, nw, a, group...)
 				group = append(group, a)
 			}
+			// The node's first link, held longest, is not held to the
+			// cap and is asked first (chosen.go): one to a peer with
+			// nobody to introduce.
+			listening(t, nw, "192.0.2.50:7000")
+			joinVia(t, nw, node, "100.64.0.9:3", "192.0.2.50:7000")
 			joinVia(t, nw, node, "100.64.0.9:2", "203.0.113.1:7000")
 			want = 12
 		}
+		joinVia(t, nw, node, "100.64.0.9:1", "198.51.100.1:7000")
 		links, err := growRetry(node, want, 50)
 		if len(links) != want {
 			t.Fatalf("grew by %d of %d: %v", len(links), want, err)

@@ -3,7 +3,6 @@ package pxp
 import (
 	mrand "math/rand/v2"
 	"net/netip"
-	"time"
 )
 
 // peerIndex holds the joined peers grouped by network prefix (a /24 of
@@ -16,10 +15,12 @@ type peerIndex struct {
 	offer   []*bucket // the buckets with a peer that may be offered as a candidate
 	byID    map[string]*Peer
 	inbound int
+	out     map[*Peer]struct{} // the outgoing links (chosen.go)
 	ipIn    map[netip.Addr]int // incoming links by remote IP
 	// introduced counts the live links each relay introduced (by
 	// relayKey; outbound.go)
 	introduced map[string]int
+	joins      uint64 // links added so far: the next one's slotInfo.seq
 }
 
 type bucket struct {
@@ -38,16 +39,21 @@ type slotInfo struct {
 	prefix   netip.Prefix
 	pos      int // in its bucket's peers
 	offerPos int // in its bucket's offer, or -1
-	joinedAt time.Time
+	// seq orders the links by when they joined, lowest first: a count,
+	// not a time, which may not advance between two links (the clock's
+	// resolution; a test's virtual time)
+	seq uint64
 	// introducer is the relay that introduced the link (relayKey), set
 	// once it joined (outbound.go)
 	introducer string
+	standing   relayStanding // as a relay this node asks (standing.go)
 }
 
 func (ix *peerIndex) init() {
 	ix.buckets = make(map[netip.Prefix]*bucket)
 	ix.byID = make(map[string]*Peer)
 	ix.ipIn = make(map[netip.Addr]int)
+	ix.out = make(map[*Peer]struct{})
 	ix.introduced = make(map[string]int)
 }
 
@@ -58,7 +64,8 @@ func (ix *peerIndex) add(p *Peer, ip netip.Addr, prefix netip.Prefix) {
 		ix.buckets[prefix] = b
 		ix.list = append(ix.list, b)
 	}
-	p.slot = slotInfo{ip: ip, prefix: prefix, pos: len(b.peers), offerPos: -1, joinedAt: time.Now()}
+	ix.joins++
+	p.slot = slotInfo{ip: ip, prefix: prefix, pos: len(b.peers), offerPos: -1, seq: ix.joins}
 	b.peers = append(b.peers, p)
 	// Only peers that take introductions, over a link of their own, are
 	// drawn for samples: a node refusing them, or a relayed session,
@@ -78,6 +85,7 @@ func (ix *peerIndex) add(p *Peer, ip netip.Addr, prefix netip.Prefix) {
 		ix.ipIn[ip]++
 	} else {
 		b.outbound++
+		ix.out[p] = struct{}{}
 	}
 	if id := p.remote.id; id != "" {
 		ix.byID[id] = p
@@ -117,6 +125,7 @@ func (ix *peerIndex) remove(p *Peer) {
 		}
 	} else {
 		b.outbound--
+		delete(ix.out, p)
 	}
 	if k := p.slot.introducer; k != "" {
 		if ix.introduced[k]--; ix.introduced[k] <= 0 {

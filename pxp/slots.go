@@ -1,6 +1,7 @@
 package pxp
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -11,8 +12,8 @@ import (
 
 // register adds p to the peer list after a valid hello, enforcing self
 // links, duplicates and the slots of MaxPeers. An incoming link may take
-// the slot of an idle incoming link from a more crowded prefix; that link
-// is closed.
+// the slot of an idle incoming link from a more crowded prefix, and an
+// outgoing one that of any incoming link; that link is closed.
 func (e *Exchange) register(p *Peer) error {
 	e.mu.Lock()
 	if e.closed {
@@ -37,8 +38,17 @@ func (e *Exchange) register(p *Peer) error {
 		e.mu.Unlock()
 		return ErrPeerFull
 	case p.outgoing && len(e.peers) >= e.cfg.MaxPeers:
-		e.mu.Unlock()
-		return ErrTooManyPeers
+		// The links a node opens outrank those others opened to it: one
+		// takes the slot of an incoming link, the most idle of the
+		// prefix holding the most.
+		b := e.index.crowdedInbound()
+		if b == nil || b.inbound == 0 {
+			e.mu.Unlock()
+			return ErrTooManyPeers
+		}
+		victim = mostIdle(b, false, 0)
+		delete(e.peers, victim)
+		e.index.remove(victim)
 	case !p.outgoing && (len(e.peers) >= e.cfg.MaxPeers || e.index.inbound >= e.inboundSlots()):
 		if victim = e.victimLocked(prefix); victim == nil {
 			e.mu.Unlock()
@@ -111,7 +121,7 @@ func mostIdle(b *bucket, spare bool, idleSince int64) *Peer {
 			in = append(in, q)
 		}
 	}
-	slices.SortFunc(in, func(x, y *Peer) int { return x.slot.joinedAt.Compare(y.slot.joinedAt) })
+	slices.SortFunc(in, func(x, y *Peer) int { return cmp.Compare(x.slot.seq, y.slot.seq) })
 	switch {
 	case len(in) > 2:
 		in = in[2:] // the two longest-connected are spared
@@ -142,16 +152,4 @@ func (e *Exchange) knows(id string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.index.byID[id] != nil
-}
-
-// candidatesFor picks up to MaxCandidates peers to offer to asker, at
-// random and spread across prefixes, leaving out relayed sessions (no
-// chains of relays) and peers that failed the last introduction relayed to
-// them.
-func (e *Exchange) candidatesFor(asker *Peer) []*Peer {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.index.sample(e.rng, e.cfg.MaxCandidates, func(q *Peer) bool {
-		return q != asker && q.via == nil && !q.unresponsive.Load() && q.acceptsIncoming() && (q.remote.id == "" || q.remote.id != asker.remote.id)
-	})
 }

@@ -12,6 +12,7 @@ import (
 // The maps are copies the caller may keep.
 type Stats struct {
 	Peers            int    // connected peers
+	Outbound         int    // of them, links this node opened (Connect, GetNewPeer)
 	Relays           int    // relayed pairs being carried now
 	MessagesSent     uint64 // control messages sent, on every link
 	MessagesReceived uint64 // control messages received, on every link

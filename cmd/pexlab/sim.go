@@ -58,6 +58,7 @@ func (o *simOpts) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("pexlab sim", flag.ContinueOnError)
 	fs.IntVar(&o.cfg.Nodes, "nodes", 1000, "`N` nodes besides the seeds (at least 10)")
 	fs.IntVar(&o.cfg.Want, "want", 8, "`K` peers each node grows to")
+	fs.IntVar(&o.cfg.Own, "own", 0, "of --want, the `K` links a node opens itself, whatever others open to it (0: all of --want; negative: none, incoming links count alike)")
 	fs.IntVar(&o.cfg.Seeds, "seeds", 1, "`S` bootstrap nodes; a node joins through one at random")
 	fs.BoolVar(&o.cfg.DropSeed, "drop-seed", false, "close the link to the seed after reaching --want (a seed then knows only nodes still joining)")
 	fs.Float64Var(&o.cfg.JoinRate, "join-rate", 2000, "nodes starting to join a second, `R`")
@@ -184,7 +185,7 @@ func writeSim(pr *cli.Printer, dir string, write func() ([]string, error)) error
 // simSummary is the summary event's fields.
 func simSummary(r *sim.PXPResult) []any {
 	o := r.Overlay
-	f := []any{"nodes", r.Config.Nodes, "want", r.Config.Want, "wall_s", cli.Seconds(r.Wall), "join_wall_s", cli.Seconds(r.JoinWall),
+	f := []any{"nodes", r.Config.Nodes, "want", r.Config.Want, "own", r.Config.Own, "wall_s", cli.Seconds(r.Wall), "join_wall_s", cli.Seconds(r.JoinWall),
 		"join_p50_ms", cli.Round(sim.Percentile(r.JoinMS, 50), 3), "join_p99_ms", cli.Round(sim.Percentile(r.JoinMS, 99), 3), "failed", r.Failed,
 		"msgs_per_node", cli.Round(r.MsgsPerNode, 3), "bytes_per_node", cli.Round(r.BytesPerNode, 3),
 		"mean_degree", cli.Round(o.MeanDegree, 3), "clustering", cli.Round(o.Clustering, 4), "random_clustering", cli.Round(o.RandClustering, 4),

@@ -33,7 +33,7 @@ func (w *pxpWorld) maintain(ctx context.Context) (stop func()) {
 			case <-t.C:
 			}
 			for _, n := range w.live() {
-				if w.overlayPeers(n) >= w.cfg.Want {
+				if w.atWant(n) {
 					continue
 				}
 				n.mu.Lock()
@@ -97,7 +97,7 @@ func (w *pxpWorld) live() []*pxpNode {
 func (w *pxpWorld) atTarget() (at, alive int) {
 	for _, n := range w.live() {
 		alive++
-		if w.overlayPeers(n) >= w.cfg.Want {
+		if w.atWant(n) {
 			at++
 		}
 	}
@@ -204,7 +204,7 @@ func healPoint(t time.Duration, at, largest, n int) HealPoint {
 func (w *pxpWorld) belowReasons() map[string]int {
 	m := map[string]int{}
 	for _, n := range w.live() {
-		if peers := w.overlayPeers(n); peers < w.cfg.Want {
+		if peers := w.overlayPeers(n); !w.atWant(n) {
 			n.mu.Lock()
 			why := n.lastErr
 			n.mu.Unlock()

@@ -20,6 +20,7 @@ import (
 type PXPConfig struct {
 	Nodes    int     // nodes besides the seeds (default 1000)
 	Want     int     // peers each node grows to with GetNewPeer (default 8)
+	Own      int     // of them, links a node opens itself, however many others open to it (default Want; negative: none)
 	Seeds    int     // bootstrap nodes; a joining node connects to one at random (default 1)
 	DropSeed bool    // close the link to the seed after reaching Want (default: keep it, as PXP nodes do)
 	JoinRate float64 // nodes starting to join per second (default 2000)
@@ -42,6 +43,12 @@ func (c *PXPConfig) defaults() {
 	}
 	def(&c.Nodes, 1000)
 	def(&c.Want, 8)
+	switch {
+	case c.Own == 0 || c.Own > c.Want:
+		c.Own = c.Want
+	case c.Own < 0:
+		c.Own = 0
+	}
 	def(&c.Seeds, 1)
 	def(&c.Joining, 256)
 	def(&c.MaxPeers, 64)
@@ -182,13 +189,28 @@ func (w *pxpWorld) nodeByID(id string) (*pxpNode, bool) {
 // survivor counted at Want through the dead would make a mass failure
 // look healed before it is.
 func (w *pxpWorld) overlayPeers(n *pxpNode) int {
-	c := 0
+	c, _ := w.overlayLinks(n)
+	return c
+}
+
+// overlayLinks counts n's links as overlayPeers does, and, of them, those
+// n opened.
+func (w *pxpWorld) overlayLinks(n *pxpNode) (links, opened int) {
 	for _, p := range n.ex.Peers() {
 		if q := w.overlayNode(p.ID()); q != nil && !q.isDead() {
-			c++
+			links++
+			if p.Outgoing() {
+				opened++
+			}
 		}
 	}
-	return c
+	return links, opened
+}
+
+// atWant reports whether n has Want links, Own of them opened by n.
+func (w *pxpWorld) atWant(n *pxpNode) bool {
+	links, opened := w.overlayLinks(n)
+	return links >= w.cfg.Want && opened >= w.cfg.Own
 }
 
 // overlayNode returns the node whose exchange has id, nil when that is
@@ -239,7 +261,7 @@ func (w *pxpWorld) connectSeed(ctx context.Context, n *pxpNode) bool {
 // DropSeed, it closes the seed link.
 func (w *pxpWorld) grow(ctx context.Context, n *pxpNode) bool {
 	fails := 0
-	for w.overlayPeers(n) < w.cfg.Want {
+	for !w.atWant(n) {
 		if ctx.Err() != nil || n.isDead() {
 			return false
 		}
