@@ -78,6 +78,16 @@ func (p *Peer) request(ctx context.Context, cmd string, args json.RawMessage) (j
 	case <-ctx.Done():
 		return nil, fmt.Errorf("pxp: %s: %w", cmd, ctxErr(ctx))
 	case <-p.done:
+		// An answer read before the link ended is dispatched before the
+		// end is seen (one goroutine does both), yet both may be in when
+		// this wakes and select picks at random: the answer wins. A node
+		// that refuses a connect ("peer is full") closes the link right
+		// after answering, and its refusal is what the caller must get.
+		select {
+		case res := <-ch:
+			return res, nil
+		default:
+		}
 		return nil, fmt.Errorf("pxp: %s: link closed: %w", cmd, p.Err())
 	}
 }
