@@ -77,7 +77,10 @@ func startSide(t *testing.T, h *natlab.Host, kind, torrent string, port int, see
 		save = filepath.Join(filepath.Dir(torrent), "seed")
 	}
 	args := []string{filepath.Join(proc.Root(), "testdata", "bt", "lt_node.py"), "--torrent", torrent, "--save", save,
-		"--listen", listen, "--utp", "--duration", "240", "--log-holepunch", "--connect-timeout", "5"}
+		"--listen", listen, "--utp", "--duration", "240", "--log-holepunch", "--connect-timeout", "5",
+		// A --peer that failed once (a relay not yet answering uTP, on a
+		// busy machine) is tried again in seconds, not libtorrent's 60.
+		"--reconnect-time", "3"}
 	if seed {
 		args = append(args, "--seed")
 	}

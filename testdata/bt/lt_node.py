@@ -29,6 +29,7 @@ ap.add_argument('--utp', action='store_true')  # accept and dial uTP
 ap.add_argument('--no-tcp', action='store_true')  # neither accept nor dial TCP
 ap.add_argument('--log-holepunch', action='store_true')  # print libtorrent's HOLEPUNCH log lines
 ap.add_argument('--connect-timeout', type=int, default=0)  # peer_connect_timeout, s (0: libtorrent's 15)
+ap.add_argument('--reconnect-time', type=int, default=0)  # min_reconnect_time, s (0: libtorrent's 60): how soon a peer that failed is tried again
 a = ap.parse_args()
 
 def out(ev):
@@ -64,6 +65,8 @@ s = lt.session({
 })
 if a.connect_timeout > 0:
     s.apply_settings({'peer_connect_timeout': a.connect_timeout})
+if a.reconnect_time > 0:
+    s.apply_settings({'min_reconnect_time': a.reconnect_time})
 if a.block:
     f = lt.ip_filter()
     for ip in a.block:
