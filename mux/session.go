@@ -130,6 +130,7 @@ func (s *Session) Stream(name string) (*Stream, error) {
 	if p, ok := s.pending[name]; ok {
 		s.dropPendingLocked(name, p, false)
 		st.buf = p.data
+		st.received.Store(uint64(len(p.data)))
 		st.rEOF = p.eof
 		st.rErr = p.err
 		if rc, ok := s.remote[p.ch]; ok && rc.pend == p {
@@ -233,6 +234,7 @@ func (s *Session) handle(f Frame) {
 			return
 		}
 		st.buf = append(st.buf, f.Payload...)
+		st.received.Add(uint64(len(f.Payload)))
 		s.wakeLocked()
 	case TypeEndInit, TypeErrInit:
 		rc := s.remote[f.Channel]

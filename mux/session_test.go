@@ -370,3 +370,31 @@ func TestPendingBudgetShared(t *testing.T) {
 		t.Fatalf("%d bytes still counted after the sessions closed", budget.Used())
 	}
 }
+
+// BytesReceived counts the payload the peer wrote to a stream, whether
+// it came before the stream was asked for or after, read or not, and
+// none of the frames without payload (its channel's NEW and END).
+func TestBytesReceived(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sa, sb := pair(t, nil)
+		a, b := mustStream(t, sa, "x"), mustStream(t, sb, "x")
+		a.Close() // NEW and END, no payload
+		synctest.Wait()
+		if n := b.BytesReceived(); n != 0 {
+			t.Fatalf("%d bytes received from a stream's NEW and END", n)
+		}
+		early := mustStream(t, sa, "y")
+		early.Write([]byte("early"))
+		synctest.Wait()
+		late := mustStream(t, sb, "y")
+		early.Write([]byte("late"))
+		synctest.Wait()
+		if n := late.BytesReceived(); n != 9 {
+			t.Fatalf("%d bytes received, want 9", n)
+		}
+		readN(t, late, 9)
+		if n := late.BytesReceived(); n != 9 {
+			t.Fatalf("%d bytes received once read, want 9", n)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,10 +32,18 @@ type Stream struct {
 	rdTimer       *time.Timer
 	writeDeadline time.Time
 	notify        func() // SetReadNotify's
+
+	received atomic.Uint64 // payload bytes taken from the peer's channel
 }
 
 // Name returns the stream's name.
 func (st *Stream) Name() string { return st.name }
+
+// BytesReceived returns how many bytes of payload the peer sent on its
+// channel of this name that the stream took, read or still buffered: what
+// the peer wrote to the stream, and none of the frames that carry no
+// payload (its channel's NEW and END).
+func (st *Stream) BytesReceived() uint64 { return st.received.Load() }
 
 // Session returns the session carrying the stream.
 func (st *Stream) Session() *Session { return st.s }

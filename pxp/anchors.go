@@ -3,6 +3,8 @@ package pxp
 import (
 	"slices"
 	"time"
+
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // Anchors, as Bitcoin Core's (its anchors.dat, and "Eclipse Attacks on
@@ -14,8 +16,9 @@ import (
 
 // Anchors returns the addresses of up to Config.MaxAnchors links fit to be
 // this node's anchors, longest-connected first: links this node opened
-// (Connect, GetNewPeer), up, whose peer sent something past the handshake
-// (a request, an answer, data), and that can be dialed again: over TCP
+// (Connect, GetNewPeer), up, whose peer sent traffic past the handshake
+// (a request, an answer, data; not its own bookkeeping: an info, the ends
+// of its half of the data stream), and that can be dialed again: over TCP
 // to the address dialed, else to the address the peer advertises. An
 // application saves them and dials them first at its next start (pex node
 // does so with --state).
@@ -52,16 +55,38 @@ func (e *Exchange) Anchors() []string {
 	return out
 }
 
-// handshakeMessages is what a peer sends in a link's handshake: its hello,
-// and the connect or the answer to ours.
-const handshakeMessages = 2
+// handshakeMessages is what Peer.msgsIn counts of a link's handshake: the
+// answer to this node's connect (or to the peer's, when both sent one).
+const handshakeMessages = 1
+
+// isTraffic reports whether a control message the peer sent is traffic
+// (a request, an answer) rather than the link's bookkeeping: its hello,
+// its connect, an info re-advertising it.
+func isTraffic(m wire.Message) bool {
+	switch m.Command {
+	case wire.CmdHello, wire.CmdConnect, wire.CmdInfo:
+		return false
+	}
+	return true
+}
 
 // carriedTraffic reports whether the link's handshake is over and its peer
-// sent something since: a control message (a request, an answer to one of
-// ours) or other bytes (data, relayed sessions) read after the handshake.
+// sent traffic: a control message past the handshake (a request, which
+// relayed sessions and introductions begin with, or an answer to one of
+// this node's), or payload on the data stream. What a silent peer sends
+// on its own does not count, however late it is read: its hello and info
+// messages, and the mux frames that carry no payload (the NEW and END of
+// its half of the data stream, which it sends when this node ends its
+// own). So neither when the handshake's last bytes are read nor when this
+// is asked changes the answer for a link whose peer said nothing.
 func (p *Peer) carriedTraffic() bool {
-	at := p.openedIn.Load()
-	return at != 0 && (p.msgsIn.Load() > handshakeMessages || p.bytesIn.Load() > at)
+	p.mu.Lock()
+	opened, data := p.opened, p.data
+	p.mu.Unlock()
+	if !opened {
+		return false
+	}
+	return p.msgsIn.Load() > handshakeMessages || (data != nil && data.BytesReceived() > 0)
 }
 
 // dialAddr is the address the link's peer can be dialed at: the address

@@ -191,7 +191,6 @@ func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoin
 	p.mu.Lock()
 	p.opened = true
 	p.mu.Unlock()
-	p.openedIn.Store(p.bytesIn.Load())
 	return c, nil
 }
 

@@ -140,10 +140,12 @@ func (p *Peer) startControlFeed() {
 		lines: lineSplitter{max: p.ex.cfg.MaxMessageSize, skipBlank: true},
 		handle: func(line []byte) error {
 			p.ex.msgsIn.Add(1)
-			p.msgsIn.Add(1)
 			m, err := wire.ParseMessage(line)
 			if err != nil {
 				return &ProtocolError{Reason: err.(*wire.MessageError).Reason}
+			}
+			if isTraffic(m) {
+				p.msgsIn.Add(1)
 			}
 			return p.dispatch(m)
 		},

@@ -44,8 +44,7 @@ type Peer struct {
 	since        time.Time                // when the link started
 	bytesIn      atomic.Uint64            // bytes read from the link's transport
 	bytesOut     atomic.Uint64            // bytes written to it
-	openedIn     atomic.Uint64            // bytesIn when the handshake ended (anchors.go)
-	msgsIn       atomic.Uint64            // control messages read from it
+	msgsIn       atomic.Uint64            // control messages read from it that are traffic (anchors.go)
 
 	mu          sync.Mutex
 	nonce       uint64

@@ -26,6 +26,7 @@ func TestNodeAnchors(t *testing.T) {
 
 	b2, _ := startNode(t, "--network", "anc", "--connect", cAddr, "--state", dir, "--no-webrtc")
 	b2.wait(t, "anchor", func(ev map[string]any) bool { return ev["remote"] == aAddr })
+	b2.wait(t, "connect", func(ev map[string]any) bool { return ev["remote"] == aAddr })
 	b2.wait(t, "connect", func(ev map[string]any) bool { return ev["remote"] == cAddr })
 	b2.mu.Lock()
 	defer b2.mu.Unlock()
@@ -35,7 +36,10 @@ func TestNodeAnchors(t *testing.T) {
 			order = append(order, ev["event"].(string)+" "+ev["remote"].(string))
 		}
 	}
-	if len(order) < 3 || order[0] != "anchor "+aAddr || order[1] != "connect "+aAddr || order[2] != "connect "+cAddr {
+	// The anchor's own connect event comes when its stream is served,
+	// which may be after the bootstrap has reached the --connect peer:
+	// what is promised is the anchor reached first.
+	if order[0] != "anchor "+aAddr {
 		t.Fatalf("events %v: want the anchor %s reached first, then the --connect peer %s", order, aAddr, cAddr)
 	}
 }
