@@ -30,8 +30,9 @@ type Result struct {
 const DrainWait = 5 * time.Second
 
 // maxSampleFailures is how many samples in a row may fail before the run
-// gives up.
-const maxSampleFailures = 3
+// gives up (a sample that fails is left out; the fit uses the times the
+// others were taken at).
+const maxSampleFailures = 5
 
 // LeakPerDeparture is the smallest leak per departed member that grows
 // the metric of tr past its bound at cfg's churn: the bound over the

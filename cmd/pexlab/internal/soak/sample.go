@@ -57,8 +57,13 @@ type sampler struct {
 	client  http.Client
 }
 
+// sampleTimeout bounds one request of a sample. The heap profile, every
+// allocation recorded, is a few megabytes of text the process symbolizes:
+// a second or two on an idle machine, ten and more on a busy one.
+const sampleTimeout = time.Minute
+
 func newSampler(pid int, metricsAddr, linksMetric string) *sampler {
-	return &sampler{pid: pid, metrics: metricsAddr, links: linksMetric, client: http.Client{Timeout: 10 * time.Second}}
+	return &sampler{pid: pid, metrics: metricsAddr, links: linksMetric, client: http.Client{Timeout: sampleTimeout}}
 }
 
 // sample reads every metric; an error means one could not be read. With
