@@ -12,6 +12,7 @@ require (
 	github.com/anacrolix/torrent v1.59.1
 	github.com/coder/websocket v1.8.15
 	github.com/go-analyze/charts v0.6.4
+	github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b
 	github.com/huin/goupnp v1.3.0
 	github.com/jackpal/go-nat-pmp v1.1.0
 	github.com/pion/datachannel v1.6.3

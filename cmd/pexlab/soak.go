@@ -16,16 +16,22 @@ import (
 
 const soakAbout = "Every --interval it samples the process's anonymous memory (RssAnon of " +
 	"/proc/PID/status), its goroutines (go_goroutines of its --metrics), its open file " +
-	"descriptors (/proc/PID/fd), its links (%s) and its live timers (the in-use count " +
-	"at time.newTimer in its heap profile, every allocation recorded: the process runs " +
-	"with GODEBUG=memprofilerate=1). Over the second half of the run it fits each " +
+	"descriptors (/proc/PID/fd), its links (%s) and, every --timers-every samples, its " +
+	"live timers (the in-use count at time.newTimer in its heap profile, every allocation " +
+	"recorded: the process runs with GODEBUG=memprofilerate=1; a profile that does not " +
+	"come within a minute leaves that sample without a count, and a sample that fails " +
+	"is left out, both counted in the summary). Over the second half of the run it fits each " +
 	"metric's least-squares slope and fails (exit 1) when one grows: when the slope, " +
 	"less four of its standard errors (widened for the samples' autocorrelation), is " +
 	"over the metric's bound, a share of its level an hour (memory 20 %%, the others " +
 	"10 %%) and never under a floor (1 MiB, 20 goroutines, fds or timers, 10 links " +
 	"an hour). Each member stays --lifetime on average (half to one and a half of it), " +
 	"leaves (a clean close, or a reset for a quarter of them) and a new one takes its " +
-	"place from a new address, each alone in its /24; --misbehaving clients run at " +
+	"place. Members come from a pool of --addresses addresses, each alone in its /24, " +
+	"the least recently used first, and those that listen listen at port 6881 of " +
+	"theirs: peers come back where they were, and the node's tables by address fill " +
+	"within the first half of the run (--addresses 0: a new address for every " +
+	"member, and the tables fill toward their caps for hours). --misbehaving clients run at " +
 	"once, one kind after another. With --out it writes the samples (CSV) and a plot " +
 	"of each metric with its fit there. docs/operating.md gives the figures of a run."
 
@@ -90,6 +96,7 @@ func (o *soakOpts) flagSet(engine string) *flag.FlagSet {
 	fs.IntVar(&o.cfg.Nodes, "nodes", nodes, "`N` "+nodesAre+" at a time")
 	fs.IntVar(&o.cfg.Clients, "clients", clients, "`N` "+clientsAre+" at a time")
 	fs.DurationVar(&o.cfg.Lifetime, "lifetime", soak.DefaultLifetime, "a member's mean stay, `D`")
+	fs.IntVar(&o.cfg.Addresses, "addresses", soak.DefaultAddresses, "members come from a pool of `N` addresses (0: a new one each)")
 	fs.IntVar(&o.cfg.Misbehaving, "misbehaving", soak.DefaultMisbehaving, "`N` misbehaving clients at a time (0: none)")
 	if engine == soak.EnginePXP {
 		fs.IntVar(&o.cfg.Want, "want", soak.DefaultWant, "introductions each member keeps, `K`")
@@ -97,6 +104,7 @@ func (o *soakOpts) flagSet(engine string) *flag.FlagSet {
 	} else {
 		fs.DurationVar(&o.cfg.DataEvery, "data-every", soak.DefaultDataEvery, "a keep-alive from each peer on the wire every `D`")
 	}
+	fs.IntVar(&o.cfg.TimersEvery, "timers-every", 0, "count timers every `K` samples (0: 5, or fewer to have 12 counts in the second half)")
 	fs.Uint64Var(&o.cfg.Seed, "seed", 1, "`S` seeds the population's random choices")
 	fs.StringVar(&o.cfg.Pex, "pex", "", "the pex `BINARY` to soak (default: pex beside pexlab, else on PATH)")
 	fs.StringVar(&o.out, "out", "", "write the samples (CSV) and plots (SVG) under `DIR`")
@@ -138,6 +146,10 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		c.Fail("lifetime", "must be at least 1s (got %v)", o.cfg.Lifetime)
 	}
 	c.NonNegative("misbehaving", int64(o.cfg.Misbehaving))
+	c.NonNegative("timers-every", int64(o.cfg.TimersEvery))
+	if o.cfg.Addresses < 0 || o.cfg.Addresses > 0 && o.cfg.Addresses < o.cfg.Nodes+o.cfg.Clients {
+		c.Fail("addresses", "must be 0 or at least --nodes plus --clients, %d (got %d)", o.cfg.Nodes+o.cfg.Clients, o.cfg.Addresses)
+	}
 	c.NonNegative("want", int64(o.cfg.Want))
 	c.NonNegativeDuration("data-every", o.cfg.DataEvery)
 	if c.OK() {
@@ -148,6 +160,9 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if o.cfg.Misbehaving == 0 {
 		o.cfg.Misbehaving = -1 // none, not the default
+	}
+	if o.cfg.Addresses == 0 {
+		o.cfg.Addresses = -1 // fresh addresses, not the default
 	}
 	var err error
 	if o.cfg.Pex, err = findPex(o.cfg.Pex); err != nil {
@@ -165,7 +180,8 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, tr := range res.Trends {
 		pr.Event("trend", "metric", tr.Metric, "samples", tr.N, "level", cli.Round(tr.Level, 1), "first", tr.First, "last", tr.Last,
 			"slope_per_h", cli.Round(tr.Slope, 1), "se_per_h", cli.Round(tr.SE, 1), "bound_per_h", cli.Round(tr.Bound, 1),
-			"leak_per_departure", cli.Round(soak.LeakPerDeparture(&res.Config, tr), 4), "grows", tr.Grows)
+			"leak_per_departure", cli.Round(soak.LeakPerDeparture(&res.Config, tr), 4),
+			"caught_per_departure", cli.Round(soak.CaughtPerDeparture(&res.Config, tr), 4), "grows", tr.Grows)
 	}
 	pr.Event("drained", append([]any{"after_s", cli.Seconds(soak.DrainWait)}, sampleFields(res.Drained)...)...)
 	if err := writeSim(pr, o.out, func() ([]string, error) { return soak.Write(o.out, res) }); err != nil {
@@ -177,10 +193,11 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		grows = []string{}
 	}
 	pr.Event("summary", "engine", res.Config.Engine, "duration_s", cli.Seconds(res.Config.Duration), "interval_s", cli.Seconds(res.Config.Interval),
-		"samples", len(res.Samples), "nodes", res.Config.Nodes, "clients", res.Config.Clients, "misbehaving", max(res.Config.Misbehaving, 0),
+		"samples", len(res.Samples), "nodes", res.Config.Nodes, "clients", res.Config.Clients, "addresses", max(res.Config.Addresses, 0), "misbehaving", max(res.Config.Misbehaving, 0),
 		"lifetime_s", cli.Seconds(res.Config.Lifetime), "departures_per_h", cli.Round(res.Config.DeparturesPerHour(), 1),
 		"joined", p.Joined, "left", p.Left, "join_failed", p.JoinFailed, "intros", p.Intros, "intro_failed", p.IntroFailed,
-		"lines", p.Lines, "misbehaved", p.Misbehaved, "cut_off", p.CutOff, "grows", grows, "wall_s", cli.Seconds(res.Wall))
+		"lines", p.Lines, "misbehaved", p.Misbehaved, "cut_off", p.CutOff, "timers_every", res.Config.TimersEvery,
+		"samples_missed", res.Missed, "timer_counts_missed", res.TimersMissed, "last_miss", res.LastMiss, "grown", grows, "wall_s", cli.Seconds(res.Wall))
 	if !o.json {
 		for _, tr := range res.Trends {
 			pr.Text("%s", tr)
@@ -195,6 +212,9 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // sampleFields are a sample's metrics and the population's size, as
 // event fields.
 func sampleFields(s soak.Sample) []any {
-	return []any{"anon_kib", s.AnonKiB, "rss_kib", s.RSSKiB, "heap_kib", s.HeapKiB, "stack_kib", s.StackKiB, "prof_kib", s.ProfKiB, "goroutines", s.Goroutines, "fds", s.FDs, "links", s.Links, "timers", s.Timers,
-		"members", s.Pop.Joined - s.Pop.Left, "departed", s.Pop.Left, "misbehaved", s.Pop.Misbehaved}
+	f := []any{"anon_kib", s.AnonKiB, "rss_kib", s.RSSKiB, "heap_kib", s.HeapKiB, "stack_kib", s.StackKiB, "prof_kib", s.ProfKiB, "goroutines", s.Goroutines, "fds", s.FDs, "links", s.Links}
+	if s.Timers != soak.NoCount {
+		f = append(f, "timers", s.Timers)
+	}
+	return append(f, "members", s.Pop.Joined-s.Pop.Left, "departed", s.Pop.Left, "misbehaved", s.Pop.Misbehaved)
 }

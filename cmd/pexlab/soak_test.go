@@ -45,7 +45,7 @@ func TestSoak(t *testing.T) {
 				events[name] = append(events[name], ev)
 			}
 			for _, tr := range events["trend"] {
-				t.Logf("%s: level %v, slope %v/h ± %v (bound %v/h), grows %v", tr["metric"], tr["level"], tr["slope_per_h"], tr["se_per_h"], tr["bound_per_h"], tr["grows"])
+				t.Logf("%s: level %v, slope %v/h ± %v (bound %v/h), grows %v; a leak of %v a departure would be caught", tr["metric"], tr["level"], tr["slope_per_h"], tr["se_per_h"], tr["bound_per_h"], tr["grows"], tr["caught_per_departure"])
 			}
 			if code != 0 {
 				t.Fatalf("exit %d\n%s", code, stderr.String())
@@ -79,6 +79,7 @@ func TestSoak(t *testing.T) {
 					t.Errorf("the node held %v links for %v members", tr["level"], members)
 				}
 			}
+			checkDetects(t, events["sample"])
 			first, drained := events["sample"][0], events["drained"][0]
 			for _, k := range []string{"goroutines", "fds", "links"} {
 				if num(drained, k) > num(first, k)+5 {
@@ -95,5 +96,35 @@ func TestSoak(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkDetects holds the detector to this run's own samples with a leak
+// added: one goroutine, one timer or one descriptor more per departed
+// member, or 64 KiB of memory, on top of what was measured, grows. Two
+// minutes of memory are too noisy for less (a collection moves RssAnon
+// by megabytes): each trend's caught_per_departure says what a run
+// would catch (11 to 21 KiB at CI's size, a few times less in a
+// ten-minute run: docs/operating.md).
+func checkDetects(t *testing.T, samples []map[string]any) {
+	t.Helper()
+	for metric, per := range map[string]float64{soak.MetricGoroutines: 1, soak.MetricTimers: 1, soak.MetricFDs: 1, soak.MetricAnon: 64} {
+		var ts, ys []float64
+		for _, s := range samples {
+			v, ok := s[metric].(float64)
+			if !ok {
+				continue // timers, counted at some samples only
+			}
+			ts, ys = append(ts, s["t_s"].(float64)), append(ys, v+per*s["departed"].(float64))
+		}
+		tr, err := soak.Assess(metric, ts, ys, soak.DefaultBounds[metric])
+		if err != nil {
+			t.Errorf("%s: %v", metric, err)
+			continue
+		}
+		t.Logf("%s, %v more a departure: %v", metric, per, tr)
+		if !tr.Grows {
+			t.Errorf("a leak of %v %s a departure was not caught: %v", per, metric, tr)
+		}
 	}
 }

@@ -84,14 +84,16 @@ func TestCommandLinksNoHeavyInit(t *testing.T) {
 const mod = "github.com/seed0021ed4d/pex/"
 
 // pex is the user's command: it links neither the lab's command, its
-// simulators and bench harness, nor the labs and their plotting library.
+// simulators and bench harness, nor the labs and their plotting library
+// and profile parser.
 func TestUserCommandLinksNoLab(t *testing.T) {
 	for _, p := range list(t) {
 		if p.ImportPath != mod+"cmd/pex" {
 			continue
 		}
 		for _, d := range p.Deps {
-			if strings.HasPrefix(d, mod+"cmd/pexlab") || strings.HasPrefix(d, mod+"lab/") || strings.HasPrefix(d, "github.com/go-analyze/charts") {
+			if strings.HasPrefix(d, mod+"cmd/pexlab") || strings.HasPrefix(d, mod+"lab/") || strings.HasPrefix(d, "github.com/go-analyze/charts") ||
+				strings.HasPrefix(d, "github.com/google/pprof") {
 				t.Errorf("cmd/pex links %s", d)
 			}
 		}
@@ -171,6 +173,9 @@ var layers = map[string][]string{
 	"examples/pxp":     {"pxp"},
 	"examples/btswarm": {"bt/metainfo", "bt/swarm"},
 	// the commands: the user's, the lab's, and what they share
+	// (soak reads heap profiles with github.com/google/pprof/profile,
+	// Go's own parser of the format: a dependency of the lab alone,
+	// TestUserCommandLinksNoLab)
 	"cmd/internal/cli":         {"metrics"},
 	"cmd/pex":                  {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "bt/utp", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/webrtc", "transport/ws", "turnrest", "web"},
 	"cmd/pexlab/internal/sim":  {"lab/memnet", "pxp", "bt/swarm", "bt/pex", "bt/wire", "internal/pxphook"},

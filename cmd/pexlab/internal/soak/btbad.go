@@ -27,8 +27,12 @@ var btBadKinds = []string{"garbage", "half-handshake", "silent", "mse-stall", "w
 
 // misbehave runs one misbehaving peer, of the next kind.
 func (p *btPop) misbehave(ctx context.Context, rng *rand.Rand) {
-	kind := btBadKinds[int(p.bad.Load())%len(btBadKinds)]
-	ip := p.badAddr()
+	kind := btBadKinds[int(p.badRuns.Add(1)-1)%len(btBadKinds)]
+	ip, ok := take(ctx, p.bads)
+	if !ok {
+		return
+	}
+	defer p.bads.give(ip)
 	c, err := dialer(ip).DialContext(ctx, "tcp", p.target.String())
 	if err != nil {
 		sleep(ctx, time.Second)

@@ -44,10 +44,14 @@ func (p *btPop) run(ctx context.Context) {
 // engine lives one BitTorrent engine's life: a bt/swarm Swarm listening
 // at an address of its own, dialing the node and what PEX tells it.
 func (p *btPop) engine(ctx context.Context, rng *rand.Rand) {
+	ip, ok := take(ctx, p.addrs)
+	if !ok {
+		return
+	}
+	defer p.addrs.give(ip) // once all below is closed
 	life, cancel := context.WithTimeout(ctx, p.lifetime(rng))
 	defer cancel()
-	ip := p.memberAddr()
-	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+	ln, err := net.Listen("tcp", p.listenAt(ip))
 	if err != nil {
 		p.n.joinFailed.Add(1)
 		sleep(ctx, time.Second)
@@ -137,9 +141,13 @@ const btUnreachablePort = 1
 // DataEvery and, once, a ut_pex message naming engines it knows of,
 // then leaves (a reset for a quarter of them).
 func (p *btPop) wirePeer(ctx context.Context, rng *rand.Rand) {
+	ip, ok := take(ctx, p.addrs)
+	if !ok {
+		return
+	}
+	defer p.addrs.give(ip)
 	life, cancel := context.WithTimeout(ctx, p.lifetime(rng))
 	defer cancel()
-	ip := p.memberAddr()
 	c, err := dialer(ip).DialContext(life, "tcp", p.target.String())
 	if err != nil {
 		if ctx.Err() == nil {
@@ -148,8 +156,9 @@ func (p *btPop) wirePeer(ctx context.Context, rng *rand.Rand) {
 		}
 		return
 	}
+	vanish := rng.IntN(4) == 0 // drawn here: the slot's next member draws from rng while this one's end runs
 	stop := context.AfterFunc(life, func() {
-		if rng.IntN(4) == 0 {
+		if vanish {
 			reset(c)
 		}
 		c.Close()

@@ -20,6 +20,8 @@ const (
 	DefaultLifetime    = 20 * time.Second
 	DefaultMisbehaving = 2
 	DefaultWant        = 2
+	DefaultAddresses   = 256
+	DefaultTimersEvery = 5
 	DefaultDataEvery   = 2 * time.Second
 	// DefaultPXPNodes and DefaultPXPClients are the PXP relay's Go nodes
 	// over TCP and its WebSocket clients (browsers).
@@ -60,6 +62,13 @@ type Config struct {
 	// a reset for a quarter of them) and a new one joins in its slot.
 	// Default 20 s.
 	Lifetime time.Duration
+	// Addresses is the pool of addresses members come from (pool.go):
+	// each member takes the one least recently given back and returns it
+	// when it leaves, and one that listens does so at memberPort of it.
+	// Default 256; negative: every member at a new address (the node's
+	// tables by address then fill toward their caps for hours). It must
+	// hold Nodes+Clients.
+	Addresses int
 	// Misbehaving is how many misbehaving clients run at once, each
 	// one of the kinds of misbehave.go after another. Default 2;
 	// negative means none.
@@ -71,6 +80,11 @@ type Config struct {
 	// links (the node echoes those on its own, members answer each
 	// other's). Default 2 s.
 	DataEvery time.Duration
+	// TimersEvery is how many samples apart timers are counted: the heap
+	// profile they are counted from costs the process a few hundred
+	// milliseconds (heapprofile.go). Default 5, or fewer when the second
+	// half of the run would hold under minTimerSamples counts.
+	TimersEvery int
 	// Bounds hold each metric's slope (DefaultBounds for those missing).
 	Bounds map[string]Bound
 	// Seed seeds the population's random choices.
@@ -99,10 +113,17 @@ func (c *Config) defaults() {
 	if c.Clients == 0 {
 		c.Clients = clients
 	}
+	if c.Addresses == 0 {
+		c.Addresses = DefaultAddresses
+	}
 	if c.Misbehaving == 0 {
 		c.Misbehaving = DefaultMisbehaving
 	}
 	c.Misbehaving = max(c.Misbehaving, 0)
+	if c.TimersEvery == 0 {
+		half := int(c.Duration / c.Interval / 2)
+		c.TimersEvery = min(max(half/minTimerSamples, 1), DefaultTimersEvery)
+	}
 	if c.Want == 0 {
 		c.Want = DefaultWant
 	}
@@ -130,11 +151,21 @@ func (c *Config) validate() error {
 		return fmt.Errorf("soak: duration %v: at least %d intervals, for %d samples in its second half", c.Duration, 2*MinSamples, MinSamples)
 	case c.Lifetime < time.Second:
 		return fmt.Errorf("soak: lifetime %v: 1s at least", c.Lifetime)
+	case c.Addresses > 0 && c.Addresses < c.Nodes+c.Clients:
+		return fmt.Errorf("soak: %d addresses for %d members at once", c.Addresses, c.Nodes+c.Clients)
+	case c.TimersEvery < 0:
+		return fmt.Errorf("soak: timers every %d samples", c.TimersEvery)
 	case c.Want < 0 || c.DataEvery < 0:
 		return errors.New("soak: negative want or data interval")
 	}
 	return nil
 }
+
+// minTimerSamples is the fewest counts of timers the second half of a
+// run should hold for TimersEvery's default: one and a half times
+// MinSamples, so that a few profiles that do not come in time leave
+// enough.
+const minTimerSamples = 3 * MinSamples / 2
 
 // DeparturesPerHour is the members (nodes and clients, misbehaving ones
 // aside) that leave an hour, on average, once the run is under way.

@@ -4,7 +4,7 @@
 // browser page) and `pexlab soak bt` (pex bt swarm holding a swarm).
 //
 // The population runs in the lab's process, real engines over loopback,
-// each member from an address of its own: for the relay, Go PXP nodes
+// members drawn from a pool of addresses (pool.go): for the relay, Go PXP nodes
 // over TCP and WebSocket clients as browsers are, joining, asking for
 // introductions, writing lines on every link and leaving (pxppop.go);
 // for the swarm, BitTorrent engines that learn each other from its PEX
@@ -15,10 +15,12 @@
 // Every Config.Interval the process is sampled (sample.go): its
 // anonymous memory (RssAnon, /proc/PID/status), goroutines
 // (go_goroutines of its --metrics), open descriptors (/proc/PID/fd),
-// links (its pex_pxp_links or pex_bt_connections) and live timers
-// (heapprofile.go: the in-use count at time.newTimer in its heap
-// profile, the process run with GODEBUG=memprofilerate=1 so that every
-// allocation is recorded). Nothing is done to the process to move a
+// links (its pex_pxp_links or pex_bt_connections) and, every
+// Config.TimersEvery samples, live timers (heapprofile.go: the in-use
+// count at time.newTimer in its heap profile, the process run with
+// GODEBUG=memprofilerate=1 so that every allocation is recorded). A
+// sample that fails is left out, a count of timers that fails leaves its
+// sample without one; both are counted in the Result. Nothing is done to the process to move a
 // figure: no page is released, and no collection forced while the
 // population runs (once it has left, the drained sample counts timers
 // after one, its memory read before).

@@ -33,27 +33,61 @@ func (c *counts) snapshot() PopCounts {
 }
 
 // pop is what both populations share: the config, the counts, the
-// addresses members come from, and the slots they run in.
+// addresses members come from (pool.go), and the slots they run in.
 type pop struct {
-	cfg  *Config
-	n    counts
-	next atomic.Int64 // members ever, for their addresses
-	bad  atomic.Int64 // misbehaving clients ever, for theirs
-	wg   sync.WaitGroup
+	cfg     *Config
+	n       counts
+	next    atomic.Int64 // member addresses made, for the next
+	bad     atomic.Int64 // misbehaving clients' addresses made, for theirs
+	badRuns atomic.Int64 // misbehaving clients run, for their kinds
+	addrs   *addrPool    // the members'
+	bads    *addrPool    // the misbehaving clients'
+	wg      sync.WaitGroup
 }
 
-// memberAddr is a new member's address: 127.A.B.1, each member alone in
-// a /24 (the node's per-IP and per-prefix limits see the many networks a
-// public node's peers come from), A.B cycling through 51,200 /24s.
+// badPool is the misbehaving clients' pool, beside the members' one.
+const badPool = 32
+
+func (p *pop) init(cfg *Config) {
+	p.cfg = cfg
+	good, bad := 0, 0
+	if cfg.Addresses > 0 {
+		good, bad = cfg.Addresses, max(badPool, 2*cfg.Misbehaving)
+	}
+	p.addrs, p.bads = newAddrPool(good, p.memberAddr), newAddrPool(bad, p.badAddr)
+}
+
+// memberAddr is a new member address: 127.A.B.1, each alone in a /24 (the
+// node's per-IP and per-prefix limits see the many networks a public
+// node's peers come from), A.B cycling through 51,200 /24s.
 func (p *pop) memberAddr() netip.Addr {
 	k := p.next.Add(1)
 	return netip.AddrFrom4([4]byte{127, byte(16 + k/256%200), byte(k), 1})
 }
 
-// badAddr is a misbehaving client's address, in 127.240.0.0/12.
+// badAddr is a new misbehaving client's address, in 127.240.0.0/12.
 func (p *pop) badAddr() netip.Addr {
 	k := p.bad.Add(1)
 	return netip.AddrFrom4([4]byte{127, byte(240 + k>>16%16), byte(k >> 8), byte(k%254 + 1)})
+}
+
+// listenAt is where a member at ip listens: memberPort with a pool of
+// addresses, else a port of the system's choice.
+func (p *pop) listenAt(ip netip.Addr) string {
+	if p.addrs.fixedPort() {
+		return netip.AddrPortFrom(ip, memberPort).String()
+	}
+	return netip.AddrPortFrom(ip, 0).String()
+}
+
+// take takes an address of pool for one life; when every one is in use
+// it waits a little and reports false (the slot tries again).
+func take(ctx context.Context, pool *addrPool) (netip.Addr, bool) {
+	ip, ok := pool.take()
+	if !ok {
+		sleep(ctx, 100*time.Millisecond)
+	}
+	return ip, ok
 }
 
 // dialer dials from ip.

@@ -35,8 +35,12 @@ var pxpBadKinds = []string{"garbage", "garbage-ws", "half-hello", "silent", "sil
 
 // misbehave runs one misbehaving client, of the next kind.
 func (p *pxpPop) misbehave(ctx context.Context, rng *rand.Rand) {
-	kind := pxpBadKinds[int(p.bad.Load())%len(pxpBadKinds)]
-	ip := p.badAddr()
+	kind := pxpBadKinds[int(p.badRuns.Add(1)-1)%len(pxpBadKinds)]
+	ip, ok := take(ctx, p.bads)
+	if !ok {
+		return
+	}
+	defer p.bads.give(ip)
 	var c net.Conn
 	var err error
 	if kind == "garbage-ws" || kind == "silent-ws" {

@@ -62,13 +62,17 @@ func (m *pxpMember) setRaw(c net.Conn) {
 // addresses candidates advertise) or a browser (over WebSocket, its
 // introductions relayed sessions).
 func (p *pxpPop) member(ctx context.Context, rng *rand.Rand, browser bool) {
+	ip, ok := take(ctx, p.addrs)
+	if !ok {
+		return
+	}
+	defer p.addrs.give(ip) // once all below is closed
 	life, cancel := context.WithTimeout(ctx, p.lifetime(rng))
 	defer cancel()
-	ip := p.memberAddr()
 	m := &pxpMember{p: p, dataGap: p.cfg.DataEvery}
 	cfg := &pxp.Config{MaxPeers: 8}
 	if !browser {
-		ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+		ln, err := net.Listen("tcp", p.listenAt(ip))
 		if err != nil {
 			p.n.joinFailed.Add(1)
 			sleep(ctx, time.Second)

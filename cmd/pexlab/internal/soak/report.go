@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -44,8 +45,12 @@ func writeCSV(file string, samples []Sample) error {
 	for _, s := range samples {
 		p := s.Pop
 		row := []string{strconv.FormatFloat(s.T.Seconds(), 'f', 1, 64)}
-		for _, v := range []int64{int64(s.AnonKiB), int64(s.Goroutines), int64(s.FDs), int64(s.Links), int64(s.Timers), int64(s.RSSKiB), int64(s.HeapKiB), int64(s.StackKiB), int64(s.ProfKiB),
+		for i, v := range []int64{int64(s.AnonKiB), int64(s.Goroutines), int64(s.FDs), int64(s.Links), int64(s.Timers), int64(s.RSSKiB), int64(s.HeapKiB), int64(s.StackKiB), int64(s.ProfKiB),
 			p.Joined, p.Left, p.JoinFailed, p.Intros, p.IntroFailed, p.Lines, p.Misbehaved, p.CutOff} {
+			if csvColumns[i+1] == MetricTimers && v == NoCount {
+				row = append(row, "") // not counted at this sample
+				continue
+			}
 			row = append(row, strconv.FormatInt(v, 10))
 		}
 		w.Write(row)
@@ -60,7 +65,9 @@ func writeCSV(file string, samples []Sample) error {
 func plotTrend(file string, res *Result, tr Trend) error {
 	var xs, ys []float64
 	for _, s := range res.Samples {
-		xs, ys = append(xs, s.T.Minutes()), append(ys, s.Value(tr.Metric))
+		if v := s.Value(tr.Metric); !math.IsNaN(v) {
+			xs, ys = append(xs, s.T.Minutes()), append(ys, v)
+		}
 	}
 	end := xs[len(xs)-1]
 	// The fit passes through (mean time, level); its ends are at half

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"sync"
@@ -23,22 +24,37 @@ type Result struct {
 	Drained Sample
 	// Wall is how long the run took, start to drain.
 	Wall time.Duration
+	// Missed are the samples that could not be taken (left out: the fit
+	// uses the times the others were taken at), TimersMissed the samples
+	// due to count timers whose heap profile did not come in time (kept,
+	// without a count), and LastMiss why the last of either failed.
+	Missed, TimersMissed int
+	LastMiss             string
 }
 
 // DrainWait is how long the node is given, once the population has left,
 // before Result.Drained is sampled.
 const DrainWait = 5 * time.Second
 
-// maxSampleFailures is how many samples in a row may fail before the run
-// gives up (a sample that fails is left out; the fit uses the times the
-// others were taken at).
-const maxSampleFailures = 5
+// giveUpAfter is how long the run goes on with every sample failing
+// (the node up but not answering) before it gives up: longer than any
+// stall of a loaded machine.
+const giveUpAfter = 2 * time.Minute
 
 // LeakPerDeparture is the smallest leak per departed member that grows
 // the metric of tr past its bound at cfg's churn: the bound over the
 // departures an hour.
 func LeakPerDeparture(cfg *Config, tr Trend) float64 {
 	return tr.Bound / cfg.DeparturesPerHour()
+}
+
+// CaughtPerDeparture is the smallest leak per departed member that this
+// run would have called growing had it been added to what was measured:
+// the bound plus Sigmas standard errors of the slope, over the
+// departures an hour. A short run's noise makes it many times
+// LeakPerDeparture, memory's most of all.
+func CaughtPerDeparture(cfg *Config, tr Trend) float64 {
+	return (tr.Bound + Sigmas*tr.SE) / cfg.DeparturesPerHour()
 }
 
 // Run runs one soak: it starts the node under test, churns its
@@ -68,13 +84,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	switch cfg.Engine {
 	case EnginePXP:
-		run = &pxpPop{pop: pop{cfg: &cfg}, tcp: t.p.Addr("tcp"), ws: t.p.Addr("ws"), http: t.p.Addr("http")}
+		pp := &pxpPop{tcp: t.p.Addr("tcp"), ws: t.p.Addr("ws"), http: t.p.Addr("http")}
+		pp.init(&cfg)
+		run = pp
 	case EngineBT:
 		target, err := netip.ParseAddrPort(t.p.Addr("tcp"))
 		if err != nil {
 			return nil, fmt.Errorf("the swarm's address: %w", err)
 		}
-		run = &btPop{pop: pop{cfg: &cfg}, ih: ih, target: target}
+		bp := &btPop{ih: ih, target: target}
+		bp.init(&cfg)
+		run = bp
 	}
 	start := time.Now()
 	res := &Result{Config: cfg}
@@ -85,14 +105,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	stopPopulation := func() { stopPop(); popDone.Wait() }
 	defer stopPopulation()
 
+	// A slow sample delays the next (the ticker drops the ticks it
+	// missed); each sample's time is when it began.
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
-	failures := 0
-	for at := time.Duration(0); ; {
-		s, err := smp.sample(false)
+	lastTaken, timersDue := start, 0
+	for i, at := 0, time.Duration(0); ; i++ {
+		s, err := smp.sample(ctx)
+		if err == nil && i >= timersDue {
+			timersDue = i + cfg.TimersEvery
+			if terr := smp.countTimers(ctx, &s, false); terr != nil {
+				res.TimersMissed++
+				res.LastMiss = fmt.Sprintf("timers at %.0f s: %v", at.Seconds(), terr)
+			}
+		}
 		switch {
 		case err == nil:
-			failures = 0
+			lastTaken = time.Now()
 			s.T, s.Pop = at, run.counts()
 			res.Samples = append(res.Samples, s)
 			if cfg.Progress != nil {
@@ -100,9 +129,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		case t.ended():
 			return nil, fmt.Errorf("the node ended %.0f s into the run:\n%s", at.Seconds(), t.p.Report(20))
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
 		default:
-			if failures++; failures >= maxSampleFailures {
-				return nil, fmt.Errorf("%d samples in a row failed, the last: %w", failures, err)
+			res.Missed++
+			res.LastMiss = fmt.Sprintf("sample at %.0f s: %v", at.Seconds(), err)
+			if time.Since(lastTaken) > giveUpAfter {
+				return nil, fmt.Errorf("no sample taken for %v, the last failure: %w", giveUpAfter, err)
 			}
 		}
 		if at >= cfg.Duration {
@@ -120,8 +153,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	time.Sleep(DrainWait)
-	if res.Drained, err = smp.sample(true); err != nil {
+	if res.Drained, err = smp.sample(ctx); err != nil {
 		return nil, fmt.Errorf("the drained sample: %w", err)
+	}
+	if err := smp.countTimers(ctx, &res.Drained, true); err != nil {
+		res.TimersMissed++
+		res.LastMiss = fmt.Sprintf("the drained sample's timers: %v", err)
 	}
 	res.Drained.T, res.Drained.Pop = time.Since(start), run.counts()
 	res.Wall = time.Since(start)
@@ -130,15 +167,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // assess fits every metric's second half and fills Trends and Grows.
 func assess(res *Result) error {
-	ts := make([]float64, len(res.Samples))
-	for i, s := range res.Samples {
-		ts[i] = s.T.Seconds()
-	}
 	var errs []error
 	for _, m := range Metrics {
-		ys := make([]float64, len(res.Samples))
-		for i, s := range res.Samples {
-			ys[i] = s.Value(m)
+		var ts, ys []float64
+		for _, s := range res.Samples {
+			if v := s.Value(m); !math.IsNaN(v) { // timers, counted at some samples only
+				ts, ys = append(ts, s.T.Seconds()), append(ys, v)
+			}
 		}
 		tr, err := Assess(m, ts, ys, res.Config.Bounds[m])
 		if err != nil {

@@ -3,9 +3,11 @@ package soak
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strconv"
@@ -21,7 +23,7 @@ type Sample struct {
 	Goroutines int           // go_goroutines of /metrics
 	FDs        int           // entries of /proc/PID/fd
 	Links      int           // pex_pxp_links or pex_bt_connections, summed over their labels
-	Timers     int           // live runtime timers (heapprofile.go)
+	Timers     int           // live runtime timers (heapprofile.go); NoCount when not counted
 	RSSKiB     int           // VmRSS, beside AnonKiB (not held to a bound)
 	// What the Go runtime says of its memory (go_memstats_*, not held to
 	// a bound): the heap's spans in use, the goroutines' stacks, and the
@@ -31,7 +33,13 @@ type Sample struct {
 	Pop                        PopCounts // the population's counts at T
 }
 
-// Value is the sample's value of metric (one of Metrics).
+// NoCount is Sample.Timers when the sample did not count timers: not
+// one of the samples that do (Config.TimersEvery), or the profile did
+// not come in time.
+const NoCount = -1
+
+// Value is the sample's value of metric (one of Metrics); NaN when the
+// sample holds none.
 func (s Sample) Value(metric string) float64 {
 	switch metric {
 	case MetricAnon:
@@ -43,6 +51,9 @@ func (s Sample) Value(metric string) float64 {
 	case MetricLinks:
 		return float64(s.Links)
 	case MetricTimers:
+		if s.Timers == NoCount {
+			return math.NaN()
+		}
 		return float64(s.Timers)
 	}
 	panic("soak: no metric " + metric)
@@ -57,22 +68,23 @@ type sampler struct {
 	client  http.Client
 }
 
-// sampleTimeout bounds one request of a sample. The heap profile, every
-// allocation recorded, is a few megabytes of text the process symbolizes:
-// a second or two on an idle machine, ten and more on a busy one.
-const sampleTimeout = time.Minute
+// The time a sample's requests are given: /metrics is small and quick;
+// the heap profile costs the process a few hundred milliseconds on an
+// idle machine and seconds on a loaded one (a profile that does not come
+// in time leaves the sample without a count of timers, run.go).
+const (
+	metricsTimeout = 20 * time.Second
+	profileTimeout = time.Minute
+)
 
 func newSampler(pid int, metricsAddr, linksMetric string) *sampler {
-	return &sampler{pid: pid, metrics: metricsAddr, links: linksMetric, client: http.Client{Timeout: sampleTimeout}}
+	return &sampler{pid: pid, metrics: metricsAddr, links: linksMetric}
 }
 
-// sample reads every metric; an error means one could not be read. With
-// gc the timers are counted after a garbage collection the profile
-// request asks for (the drained sample: a node with nothing to do
-// collects no garbage, and its profile would stay as of its last busy
-// moment); memory is read before it.
-func (s *sampler) sample(gc bool) (Sample, error) {
-	var smp Sample
+// sample reads every metric but the timers (Timers is NoCount); an error
+// means one could not be read.
+func (s *sampler) sample(ctx context.Context) (Sample, error) {
+	smp := Sample{Timers: NoCount}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid))
 	if err != nil {
 		return smp, err
@@ -88,7 +100,7 @@ func (s *sampler) sample(gc bool) (Sample, error) {
 		return smp, err
 	}
 	smp.FDs = len(fds)
-	vals, err := s.scrape(map[string]bool{"go_goroutines": true, s.links: true,
+	vals, err := s.scrape(ctx, map[string]bool{"go_goroutines": true, s.links: true,
 		"go_memstats_heap_inuse_bytes": true, "go_memstats_stack_inuse_bytes": true, "go_memstats_buck_hash_sys_bytes": true})
 	if err != nil {
 		return smp, err
@@ -96,10 +108,23 @@ func (s *sampler) sample(gc bool) (Sample, error) {
 	smp.Goroutines, smp.Links = int(vals["go_goroutines"]), int(vals[s.links])
 	smp.HeapKiB, smp.StackKiB = int(vals["go_memstats_heap_inuse_bytes"]/1024), int(vals["go_memstats_stack_inuse_bytes"]/1024)
 	smp.ProfKiB = int(vals["go_memstats_buck_hash_sys_bytes"] / 1024)
-	if smp.Timers, err = s.timers(gc); err != nil {
-		return smp, err
-	}
 	return smp, nil
+}
+
+// countTimers sets smp.Timers from the heap profile, taken within
+// profileTimeout. With gc the profile is taken after a garbage
+// collection the request asks for (the drained sample: a node with
+// nothing to do collects no garbage, and its profile would stay as of
+// its last busy moment).
+func (s *sampler) countTimers(ctx context.Context, smp *Sample, gc bool) error {
+	ctx, cancel := context.WithTimeout(ctx, profileTimeout)
+	defer cancel()
+	n, err := s.timers(ctx, gc)
+	if err != nil {
+		return err
+	}
+	smp.Timers = n
+	return nil
 }
 
 // statusKiB reads the field "name   123 kB" of /proc/PID/status.
@@ -116,8 +141,10 @@ func statusKiB(status []byte, name string) (int, error) {
 // scrape reads /metrics and sums the samples of each metric named in
 // want over their labels; a metric with no sample (a gauge of an empty
 // family) is 0.
-func (s *sampler) scrape(want map[string]bool) (map[string]float64, error) {
-	body, err := s.get("/metrics")
+func (s *sampler) scrape(ctx context.Context, want map[string]bool) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, metricsTimeout)
+	defer cancel()
+	body, err := s.get(ctx, "/metrics")
 	if err != nil {
 		return nil, err
 	}
@@ -151,9 +178,14 @@ func parseMetrics(r io.Reader, want map[string]bool) (map[string]float64, error)
 	return vals, sc.Err()
 }
 
-// get fetches path of the metrics listener.
-func (s *sampler) get(path string) (io.ReadCloser, error) {
-	resp, err := s.client.Get("http://" + s.metrics + path)
+// get fetches path of the metrics listener; ctx bounds the request and
+// the reading of its body.
+func (s *sampler) get(ctx context.Context, path string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.metrics+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"go.uber.org/goleak"
 )
 
@@ -26,11 +27,7 @@ func TestCountTimers(t *testing.T) {
 		for range 3 { // the profile is as of the last collection but one
 			runtime.GC()
 		}
-		var b bytes.Buffer
-		if err := pprof.Lookup("heap").WriteTo(&b, 1); err != nil {
-			t.Fatal(err)
-		}
-		n, err := countTimers(&b)
+		n, err := countTimers(heapProfile(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,14 +53,27 @@ func TestCountTimers(t *testing.T) {
 	}
 }
 
+// heapProfile is this process's heap profile, as the soak reads the
+// node's: written in its binary form and parsed.
+func heapProfile(t *testing.T) *profile.Profile {
+	t.Helper()
+	var b bytes.Buffer
+	if err := pprof.Lookup("heap").WriteTo(&b, 0); err != nil {
+		t.Fatal(err)
+	}
+	p, err := profile.Parse(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // A heap profile not taken with every allocation recorded is refused.
 func TestCountTimersNeedsEveryAllocation(t *testing.T) {
 	if runtime.MemProfileRate == 1 {
 		t.Skip("the test binary records every allocation")
 	}
-	var b bytes.Buffer
-	pprof.Lookup("heap").WriteTo(&b, 1)
-	if _, err := countTimers(&b); err == nil || !strings.Contains(err.Error(), memProfileEnv) {
+	if _, err := countTimers(heapProfile(t)); err == nil || !strings.Contains(err.Error(), memProfileEnv) {
 		t.Fatalf("a sampled profile was taken: %v", err)
 	}
 }
