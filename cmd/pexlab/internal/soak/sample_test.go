@@ -2,6 +2,10 @@ package soak
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -109,5 +113,26 @@ func TestStatusKiB(t *testing.T) {
 	}
 	if _, err := statusKiB(b, "NoSuchField:"); err == nil {
 		t.Fatal("a missing field was read")
+	}
+}
+
+// A sample is taken without the heap profile: a profile that fails
+// leaves the sample's other metrics read and its timers uncounted.
+func TestSampleWithoutProfile(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			io.WriteString(w, "go_goroutines 7\npex_bt_connections 3\n")
+			return
+		}
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	s := newSampler(os.Getpid(), strings.TrimPrefix(srv.URL, "http://"), "pex_bt_connections")
+	smp, err := s.sample(context.Background())
+	if err != nil || smp.Goroutines != 7 || smp.Links != 3 || smp.AnonKiB <= 0 || smp.FDs <= 0 || smp.Timers != NoCount {
+		t.Fatalf("sample %+v: %v", smp, err)
+	}
+	if err := s.countTimers(context.Background(), &smp, false); err == nil || smp.Timers != NoCount {
+		t.Fatalf("a failed profile counted %d timers (%v)", smp.Timers, err)
 	}
 }

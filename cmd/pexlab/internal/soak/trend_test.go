@@ -112,3 +112,29 @@ func TestAssessNeedsSamples(t *testing.T) {
 		t.Fatal("a slope from 2 samples")
 	}
 }
+
+// Samples without a count of timers (not due, or the profile did not
+// come in time) are left out of the timers' fit and nothing else's.
+func TestAssessSkipsUncountedTimers(t *testing.T) {
+	res := &Result{Config: Config{Bounds: DefaultBounds}}
+	for i := range 60 { // every 2 s, to 118 s; timers every third, to 114 s
+		s := Sample{T: time.Duration(i) * 2 * time.Second, AnonKiB: 1000, Goroutines: 50, FDs: 20, Links: 10, Timers: NoCount}
+		if i%3 == 0 {
+			s.Timers = 60
+		}
+		res.Samples = append(res.Samples, s)
+	}
+	if err := assess(res); err != nil {
+		t.Fatal(err)
+	}
+	level := map[string]float64{MetricAnon: 1000, MetricGoroutines: 50, MetricFDs: 20, MetricLinks: 10, MetricTimers: 60}
+	for _, tr := range res.Trends {
+		want := 30 // from 59 s: 60 to 118 s
+		if tr.Metric == MetricTimers {
+			want = 10 // from 57 s: 60, 66 ... 114 s
+		}
+		if tr.N != want || tr.Grows || tr.Level != level[tr.Metric] {
+			t.Errorf("%v: %d samples, want %d", tr, tr.N, want)
+		}
+	}
+}
