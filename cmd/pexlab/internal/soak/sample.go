@@ -112,8 +112,8 @@ func (s *sampler) sample(ctx context.Context) (Sample, error) {
 }
 
 // countTimers sets smp.Timers from the heap profile, taken within
-// profileTimeout. With gc the profile is taken after a garbage
-// collection the request asks for (the drained sample: a node with
+// profileTimeout. With gc the profile is taken after garbage
+// collections the requests ask for (the drained sample: a node with
 // nothing to do collects no garbage, and its profile would stay as of
 // its last busy moment).
 func (s *sampler) countTimers(ctx context.Context, smp *Sample, gc bool) error {
