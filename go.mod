@@ -13,6 +13,7 @@ require (
 	github.com/coder/websocket v1.8.15
 	github.com/flynn/noise v1.1.0
 	github.com/go-analyze/charts v0.6.4
+	github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b
 	github.com/huin/goupnp v1.3.0
 	github.com/jackpal/go-nat-pmp v1.1.0
 	github.com/pion/datachannel v1.6.3

@@ -191,6 +191,7 @@ func (o *btOpts) run(ctx context.Context, target metainfo.Swarm, pr *cli.Printer
 		// on its own (no UPnP or NAT-PMP traffic the user did not ask for).
 		nat: newBTNAT(s, pr, ln, o.noPortmap || o.listen == "", len(us) > 0, cfg.Logger)}
 	if socks.http != nil {
+		r.graph = new(swarmGraph)
 		live := startLive(pr, r.btSnapshot)
 		defer live.Close()
 		defer cli.Serve(socks.http, "http", pr, withLive(live, http.RedirectHandler("/live", http.StatusFound)))()

@@ -28,7 +28,7 @@ type btRun struct {
 	connected latch // set at the first connection
 	nat       *btNAT
 	state     *stateKeeper // --state, or nil
-	graph     swarmGraph   // who named whom, for --http's view
+	graph     *swarmGraph  // who named whom, for --http's view; nil without it
 }
 
 // errNoPeers: the swarm had somewhere to look but never connected.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"container/list"
 	"fmt"
 	"io"
 	"net/netip"
@@ -16,16 +17,23 @@ import (
 )
 
 // swarmTable keeps what the plain-text output of pex bt swarm shows: a
-// progress line while it runs and, at the end, every peer it connected to
-// or heard of, how it was learned and what PEX passed between them.
+// progress line while it runs and, at the end, every peer it is connected
+// to and the last maxIdleRows it was connected to or heard of, how each
+// was learned and what PEX passed between them.
 type swarmTable struct {
-	mu       sync.Mutex
-	rows     map[netip.AddrPort]*peerRow
-	pexIn    int
-	pexOut   int
-	learned  int // peers discovered through PEX
-	conns    int // rows connected now
-	maxConns int
+	mu   sync.Mutex
+	rows map[netip.AddrPort]*peerRow
+	// idle holds the rows of peers not connected now, in the order they
+	// left (or were heard of): the first is forgotten when there are more
+	// than maxIdleRows. A swarm that runs for months meets peers without
+	// end, each incoming one at a new port.
+	idle      list.List
+	forgotten int // rows forgotten
+	pexIn     int
+	pexOut    int
+	learned   int // peers discovered through PEX
+	conns     int // rows connected now
+	maxConns  int
 }
 
 type peerRow struct {
@@ -44,10 +52,16 @@ type peerRow struct {
 	pexOut    int  // messages sent to it
 	told      int  // peers it told us about
 	reason    string
+	idle      *list.Element // in swarmTable.idle while not connected
 }
+
+// maxIdleRows bounds the rows of peers not connected: those that left
+// and those only heard of.
+const maxIdleRows = 256
 
 func newSwarmTable() *swarmTable { return &swarmTable{rows: map[netip.AddrPort]*peerRow{}} }
 
+// row is a's row, made if it has none.
 func (t *swarmTable) row(a netip.AddrPort) *peerRow {
 	r := t.rows[a]
 	if r == nil {
@@ -57,14 +71,34 @@ func (t *swarmTable) row(a netip.AddrPort) *peerRow {
 	return r
 }
 
+// settle files r after an event: a connected row out of the idle rows, a
+// row not connected into them (at their end, as the latest to leave, if
+// it was not there), and forgets the oldest idle rows past maxIdleRows.
+func (t *swarmTable) settle(r *peerRow) {
+	switch {
+	case r.connected && r.idle != nil:
+		t.idle.Remove(r.idle)
+		r.idle = nil
+	case !r.connected && r.idle == nil:
+		r.idle = t.idle.PushBack(r)
+	}
+	for t.idle.Len() > maxIdleRows {
+		old := t.idle.Remove(t.idle.Front()).(*peerRow)
+		old.idle = nil
+		delete(t.rows, old.addr)
+		t.forgotten++
+	}
+}
+
 // add records one swarm event; it reports whether the event was a
 // connection.
 func (t *swarmTable) add(ev swarm.Event) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	var r *peerRow // the row the event touched
 	switch ev.Type {
 	case swarm.EventConnected:
-		r := t.row(ev.Peer)
+		r = t.row(ev.Peer)
 		if !r.connected {
 			t.conns++
 		}
@@ -83,7 +117,7 @@ func (t *swarmTable) add(ev swarm.Event) bool {
 		if ev.Handshaking {
 			break // a stranger that never connected: printed, not a row
 		}
-		r := t.row(ev.Peer)
+		r = t.row(ev.Peer)
 		if r.connected {
 			t.conns--
 		}
@@ -91,7 +125,7 @@ func (t *swarmTable) add(ev swarm.Event) bool {
 	case swarm.EventDialFailed:
 		// A peer the user named gets a row saying why it was not reached;
 		// others have theirs from discovered, or are too many to list.
-		r := t.rows[ev.Peer]
+		r = t.rows[ev.Peer]
 		if r == nil && ev.Source == swarm.SourceManual {
 			r = t.row(ev.Peer)
 			r.source = ev.Source
@@ -100,7 +134,7 @@ func (t *swarmTable) add(ev swarm.Event) bool {
 			r.reason = errString(ev.Err)
 		}
 	case swarm.EventDiscovered:
-		r := t.row(ev.Peer)
+		r = t.row(ev.Peer)
 		if r.source == "" {
 			r.source, r.from = ev.Source, ev.From
 		}
@@ -108,16 +142,19 @@ func (t *swarmTable) add(ev swarm.Event) bool {
 			t.learned++
 		}
 	case swarm.EventPEXReceived:
-		r := t.row(ev.Peer)
+		r = t.row(ev.Peer)
 		r.pexIn++
 		r.told += len(ev.Added)
 		r.net = ev.Net
 		t.pexIn++
 	case swarm.EventPEXSent:
-		r := t.row(ev.Peer)
+		r = t.row(ev.Peer)
 		r.pexOut++
 		r.net = ev.Net
 		t.pexOut++
+	}
+	if r != nil {
+		t.settle(r)
 	}
 	t.maxConns = max(t.maxConns, t.conns) // counted as rows change: an event costs O(1), not a walk of the table
 	return ev.Type == swarm.EventConnected
@@ -128,7 +165,7 @@ func (t *swarmTable) progress(connected int) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return fmt.Sprintf("peers: %d connected, %d known, %d learned by pex; pex messages: %d received, %d sent",
-		connected, len(t.rows), t.learned, t.pexIn, t.pexOut)
+		connected, len(t.rows)+t.forgotten, t.learned, t.pexIn, t.pexOut)
 }
 
 // sorted copies the rows, connected peers first, then by address.
@@ -194,6 +231,12 @@ func (t *swarmTable) write(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\n", r.addr, listen, r.state(), dash(r.client), dash(r.source), from, dash(r.net), r.via(), r.mse(), r.pexIn, r.pexOut, r.told)
 	}
 	tw.Flush()
+	t.mu.Lock()
+	forgotten := t.forgotten
+	t.mu.Unlock()
+	if forgotten > 0 {
+		fmt.Fprintf(w, "(and %d peers that left or were heard of earlier: the table keeps the last %d)\n", forgotten, maxIdleRows)
+	}
 	io.WriteString(w, cli.Wrap(tableLegend, 78, ""))
 	var gone []string
 	for _, r := range rows {
@@ -233,7 +276,7 @@ func (t *swarmTable) summaryFields(elapsed time.Duration, failed error) []any {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f := []any{"elapsed_s", cli.Seconds(elapsed), "connected", connected, "known", len(rows), "most_connected", t.maxConns,
+	f := []any{"elapsed_s", cli.Seconds(elapsed), "connected", connected, "known", len(rows) + t.forgotten, "forgotten", t.forgotten, "most_connected", t.maxConns,
 		"learned_by_pex", t.learned, "pex_received", t.pexIn, "pex_sent", t.pexOut, "peer_rows", peers, "peers", peers}
 	if failed != nil {
 		f = append(f, "error", failed.Error())

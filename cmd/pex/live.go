@@ -132,8 +132,10 @@ type swarmGraph struct {
 	order []liveEdge
 }
 
+// add records the edges of a PEX message; a nil graph (no live view to
+// show it) records nothing.
 func (g *swarmGraph) add(ev swarm.Event) {
-	if ev.Type != swarm.EventPEXReceived || len(ev.Added) == 0 {
+	if g == nil || ev.Type != swarm.EventPEXReceived || len(ev.Added) == 0 {
 		return
 	}
 	g.mu.Lock()

@@ -8,6 +8,8 @@
 //	pexlab bench swarm [flags]        a swarm of many idle peers, pex against libtorrent
 //	pexlab sim [flags]                thousands of PXP nodes in one process
 //	pexlab sim bt [flags]             thousands of BitTorrent peers in one process
+//	pexlab soak pxp [flags]           a public relay under churn, checked for growth
+//	pexlab soak bt [flags]            a BitTorrent swarm under churn, checked for growth
 //
 // Where a bench measures a pex process it runs the binary given with
 // --pex (default: "pex" beside pexlab's own executable, else on PATH).
@@ -36,11 +38,12 @@ func main() {
 // text (TestDocsMatchHelp).
 var prog = cli.NewProgram("pexlab",
 	"pexlab: the pex project's laboratory. Benchmarks that measure a pex binary\n"+
-		"against its baselines, and simulators of whole networks in one process.",
+		"against its baselines, simulators of whole networks in one process, and soaks\n"+
+		"that run a pex process under churn and check that nothing it holds grows.",
 	"Run \"pexlab help COMMAND\" or \"pexlab COMMAND -h\" for a command's\n"+
 		"description, examples and flags. Exit status: 0 done, 1 failed (the reason\n"+
 		"is printed), 2 bad command line. BENCHMARKS.md records the results.",
-	benchCmd, benchRelayCmd, benchSwarmCmd, simCmd, simBTCmd)
+	benchCmd, benchRelayCmd, benchSwarmCmd, simCmd, simBTCmd, soakPXPCmd, soakBTCmd)
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -53,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "sim":
 		err = runSim(ctx, args[1:], stdout, stderr)
+	case "soak":
+		err = runSoak(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		return prog.HelpCommand(args[1:], stdout, stderr)
 	default:

@@ -84,14 +84,16 @@ func TestCommandLinksNoHeavyInit(t *testing.T) {
 const mod = "github.com/seed0021ed4d/pex/"
 
 // pex is the user's command: it links neither the lab's command, its
-// simulators and bench harness, nor the labs and their plotting library.
+// simulators and bench harness, nor the labs and their plotting library
+// and profile parser.
 func TestUserCommandLinksNoLab(t *testing.T) {
 	for _, p := range list(t) {
 		if p.ImportPath != mod+"cmd/pex" {
 			continue
 		}
 		for _, d := range p.Deps {
-			if strings.HasPrefix(d, mod+"cmd/pexlab") || strings.HasPrefix(d, mod+"lab/") || strings.HasPrefix(d, "github.com/go-analyze/charts") {
+			if strings.HasPrefix(d, mod+"cmd/pexlab") || strings.HasPrefix(d, mod+"lab/") || strings.HasPrefix(d, "github.com/go-analyze/charts") ||
+				strings.HasPrefix(d, "github.com/google/pprof") {
 				t.Errorf("cmd/pex links %s", d)
 			}
 		}
@@ -172,10 +174,14 @@ var layers = map[string][]string{
 	"examples/pxp":     {"pxp"},
 	"examples/btswarm": {"bt/metainfo", "bt/swarm"},
 	// the commands: the user's, the lab's, and what they share
-	"cmd/internal/cli":        {"metrics"},
-	"cmd/pex":                 {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "bt/utp", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/psk", "pxp/webrtc", "transport/ws", "turnrest", "web"},
-	"cmd/pexlab/internal/sim": {"lab/memnet", "pxp", "bt/swarm", "bt/pex", "bt/wire", "internal/pxphook"},
-	"cmd/pexlab":              {"cmd/internal/cli", "cmd/pexlab/internal/sim", "lab/proc", "bt/metainfo", "bt/pex", "bt/wire", "bt/compact", "metrics", "pxp", "pxp/webrtc", "lab/memnet"},
+	// (soak reads heap profiles with github.com/google/pprof/profile,
+	// Go's own parser of the format: a dependency of the lab alone,
+	// TestUserCommandLinksNoLab)
+	"cmd/internal/cli":         {"metrics"},
+	"cmd/pex":                  {"cmd/internal/cli", "bt/crawl", "bt/dht", "bt/pex", "bt/wire", "bt/metainfo", "bt/swarm", "bt/tracker", "bt/utp", "internal/version", "metrics", "peerstore", "portmap", "pxp", "pxp/psk", "pxp/webrtc", "transport/ws", "turnrest", "web"},
+	"cmd/pexlab/internal/sim":  {"lab/memnet", "pxp", "bt/swarm", "bt/pex", "bt/wire", "internal/pxphook"},
+	"cmd/pexlab/internal/soak": {"lab/proc", "pxp", "pxp/wire", "mux", "transport/ws", "bt/swarm", "bt/wire", "bt/pex", "bencode"},
+	"cmd/pexlab":               {"cmd/internal/cli", "cmd/pexlab/internal/sim", "cmd/pexlab/internal/soak", "lab/proc", "bt/metainfo", "bt/pex", "bt/wire", "bt/compact", "metrics", "pxp", "pxp/webrtc", "lab/memnet"},
 }
 
 // codecs import nothing outside the standard library and the module.
