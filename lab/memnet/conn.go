@@ -192,7 +192,10 @@ func (c *Conn) setDeadline(t time.Time, dl *time.Time, timer **time.Timer, h *ha
 		(*timer).Stop()
 		*timer = nil
 	}
-	if !t.IsZero() {
+	// A deadline already past needs no timer: the broadcast below wakes
+	// the waiters, and they see it (mux's graceful close moves a write
+	// deadline to now on every link it closes).
+	if !t.IsZero() && time.Now().Before(t) {
 		*timer = time.AfterFunc(time.Until(t), func() {
 			h.mu.Lock()
 			h.cond.Broadcast()
