@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/seed0021ed4d/pex/lab/loopback"
 )
 
 // The condition a close turns into a reset in: the peer's bytes lie unread
@@ -15,7 +17,7 @@ import (
 // the reset is the kernel's. Before the graceful close, the peer's
 // session ended with "connection reset by peer".
 func TestCloseWithUnreadBytesIsNoReset(t *testing.T) {
-	a, b := tcpPair(t)
+	a, b := loopback.TCPPair(t)
 	gb := &gatedConn{TCPConn: b, open: make(chan struct{})}
 	sa, sb := NewSession(a, nil), NewSession(gb, nil)
 	defer sa.Close()
@@ -30,31 +32,6 @@ func TestCloseWithUnreadBytesIsNoReset(t *testing.T) {
 	if err := sa.Err(); err != io.EOF {
 		t.Fatalf("the peer's session ended with %v, want io.EOF (a clean close, not a reset)", err)
 	}
-}
-
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-accepted
-	if b == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a.(*net.TCPConn), b.(*net.TCPConn)
 }
 
 // gatedConn reads nothing until it is closed or half closed: its owner

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/seed0021ed4d/pex/lab/loopback"
 )
 
 // The flake of pex node's SIGTERM test, made certain: a node closes its
@@ -17,7 +19,7 @@ import (
 // and a disconnect with that reason); now it sees a clean end.
 func TestCloseWithUnreadBytesIsClean(t *testing.T) {
 	a, b := newExchange(t, nil), newExchange(t, nil)
-	ca, cb := tcpPair(t)
+	ca, cb := loopback.TCPPair(t)
 	gb := &heldConn{TCPConn: cb, parked: make(chan struct{}, 1), open: make(chan struct{})}
 	errc := make(chan error, 1)
 	go func() {
@@ -57,31 +59,6 @@ func TestCloseWithUnreadBytesIsClean(t *testing.T) {
 			return
 		}
 	}
-}
-
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-accepted
-	if b == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a.(*net.TCPConn), b.(*net.TCPConn)
 }
 
 // heldConn stops reading after hold, until it is closed or half closed:

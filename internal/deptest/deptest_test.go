@@ -160,6 +160,7 @@ var layers = map[string][]string{
 	// the lab: in-process networks, the NAT lab, the process harness and
 	// the suites that drive real processes
 	"lab/memnet":   nil,
+	"lab/loopback": nil,
 	"lab/natlab":   nil,
 	"lab/proc":     nil,
 	"lab/testcert": nil,

@@ -5,28 +5,9 @@ import (
 	"io"
 	"net"
 	"testing"
-)
 
-// tcpPair is a loopback TCP connection's two ends.
-func tcpPair(b *testing.B) (net.Conn, net.Conn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := <-ch
-	b.Cleanup(func() { c.Close(); s.Close() })
-	return c, s
-}
+	"github.com/seed0021ed4d/pex/lab/loopback"
+)
 
 // BenchmarkStream moves bytes one way over loopback TCP, plain and keyed,
 // in writes of a mux frame's usual sizes.
@@ -39,7 +20,7 @@ func BenchmarkStream(b *testing.B) {
 			}
 			b.Run(name+"/"+byteSize(size), func(b *testing.B) {
 				var w, r net.Conn
-				w, r = tcpPair(b)
+				w, r = loopback.TCPPair(b)
 				if keyed {
 					k := &Key{1}
 					done := make(chan *Conn)
@@ -89,7 +70,7 @@ func BenchmarkHandshake(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		c, s := tcpPair(b)
+		c, s := loopback.TCPPair(b)
 		b.StartTimer()
 		done := make(chan error)
 		go func() {
