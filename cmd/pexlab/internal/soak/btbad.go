@@ -42,21 +42,14 @@ func (p *btPop) misbehave(ctx context.Context, rng *rand.Rand) {
 	defer stop()
 	p.n.misbehaved.Add(1)
 	c.SetWriteDeadline(time.Now().Add(badHold))
-	random := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rng.UintN(256))
-		}
-		return b
-	}
 	hs := btHandshake(p.ih, fmt.Sprintf("-SB0001-%012d", rng.Uint64()%1e12), btUnreachablePort)
 	switch kind {
 	case "garbage":
-		c.Write(random(4096))
+		c.Write(garbage(rng, 4096))
 	case "half-handshake":
 		c.Write(hs[:30])
 	case "mse-stall":
-		c.Write(random(96))
+		c.Write(garbage(rng, 96))
 	case "wrong-infohash":
 		other := p.ih
 		other[0] ^= 0xff
@@ -79,4 +72,13 @@ func (p *btPop) misbehave(ctx context.Context, rng *rand.Rand) {
 	if holdUntilClosed(c, badHold) {
 		p.n.cutOff.Add(1)
 	}
+}
+
+// garbage is n random bytes, a misbehaving client's opening.
+func garbage(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.UintN(256))
+	}
+	return b
 }

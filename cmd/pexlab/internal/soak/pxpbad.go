@@ -59,11 +59,7 @@ func (p *pxpPop) misbehave(ctx context.Context, rng *rand.Rand) {
 	c.SetWriteDeadline(time.Now().Add(badHold))
 	switch kind {
 	case "garbage", "garbage-ws":
-		b := make([]byte, 4096)
-		for i := range b {
-			b[i] = byte(rng.UintN(256))
-		}
-		c.Write(b)
+		c.Write(garbage(rng, 4096))
 	case "half-hello":
 		c.Write(append([]byte(wire.Magic), mux.TypeNew, 3))
 	case "flood":
