@@ -260,3 +260,30 @@ func histogram(deg []int, alive []bool) []int {
 	}
 	return h
 }
+
+// graph snapshots the overlay among live honest nodes (seeds and
+// attackers aside).
+func (w *pxpWorld) graph() (*Graph, []bool) {
+	w.mu.Lock()
+	nodes := slices.Clone(w.nodes)
+	w.mu.Unlock()
+	g := newGraph(len(nodes))
+	alive := make([]bool, len(nodes))
+	for i, n := range nodes {
+		if i < w.cfg.Seeds || n == nil || n.atk != nil || n.isDead() {
+			continue
+		}
+		alive[i] = true
+		for _, p := range n.ex.Peers() {
+			q := w.overlayNode(p.ID())
+			if q == nil || q.atk != nil {
+				continue
+			}
+			if p.Outgoing() { // the other end sees the same link as incoming
+				g.addEdge(i, q.i)
+			}
+		}
+	}
+	g.dedupe()
+	return g, alive
+}

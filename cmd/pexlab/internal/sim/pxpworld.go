@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -324,31 +323,4 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-// graph snapshots the overlay among live honest nodes (seeds and
-// attackers aside).
-func (w *pxpWorld) graph() (*Graph, []bool) {
-	w.mu.Lock()
-	nodes := slices.Clone(w.nodes)
-	w.mu.Unlock()
-	g := newGraph(len(nodes))
-	alive := make([]bool, len(nodes))
-	for i, n := range nodes {
-		if i < w.cfg.Seeds || n == nil || n.atk != nil || n.isDead() {
-			continue
-		}
-		alive[i] = true
-		for _, p := range n.ex.Peers() {
-			q := w.overlayNode(p.ID())
-			if q == nil || q.atk != nil {
-				continue
-			}
-			if p.Outgoing() { // the other end sees the same link as incoming
-				g.addEdge(i, q.i)
-			}
-		}
-	}
-	g.dedupe()
-	return g, alive
 }
