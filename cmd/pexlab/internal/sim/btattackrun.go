@@ -87,6 +87,16 @@ func (w *btWorld) tally(side *BTSide) {
 	w.mu.Lock()
 	peers, attackers, victims := w.peers, w.attackers, w.victims
 	w.mu.Unlock()
+	// The world still runs while it is read: what is counted at the
+	// receiving end (a victim's connections, an honest peer's messages
+	// from attackers) is read before what is counted at the sending end
+	// (the dials, the attackers' messages), which counts first, so that
+	// a reading never shows more received than sent.
+	for _, v := range victims {
+		v.mu.Lock()
+		side.Victims = append(side.Victims, VictimLoad{Dials: v.total.Load(), PerMinute: append([]int64(nil), v.perMi...)})
+		v.mu.Unlock()
+	}
 	var total, honest, bad int
 	for _, p := range peers {
 		links := p.s.Peers()
@@ -128,11 +138,6 @@ func (w *btWorld) tally(side *BTSide) {
 	}
 	if len(attackers) > 0 {
 		side.LinksPerAttacker = float64(links) / float64(len(attackers))
-	}
-	for _, v := range victims {
-		v.mu.Lock()
-		side.Victims = append(side.Victims, VictimLoad{Dials: v.total.Load(), PerMinute: append([]int64(nil), v.perMi...)})
-		v.mu.Unlock()
 	}
 }
 

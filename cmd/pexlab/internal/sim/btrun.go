@@ -235,6 +235,12 @@ func (w *btWorld) sample(t time.Duration) BTPoint {
 	peers, victims := w.peers, w.victims
 	w.mu.Unlock()
 	pt := BTPoint{T: t, Announces: w.announces.Load(), Min: 1}
+	// The victims' side first, then the dials that reach them (counted
+	// before they connect), so that a point never shows a victim taking
+	// more than was dialed.
+	for _, v := range victims {
+		pt.VictimDials += v.total.Load()
+	}
 	for _, p := range peers {
 		f := float64(p.know.count()) / float64(w.plan.honest)
 		pt.Mean += f
@@ -247,9 +253,6 @@ func (w *btWorld) sample(t time.Duration) BTPoint {
 		pt.Mean /= n
 		pt.HonestConns /= n
 		pt.AttackerConns /= n
-	}
-	for _, v := range victims {
-		pt.VictimDials += v.total.Load()
 	}
 	return pt
 }
