@@ -278,6 +278,9 @@ func TestNodeFlagRules(t *testing.T) {
 	}{
 		{[]string{"--want", "3"}, "--want needs --connect, --listen, --ws, --http or --state"},
 		{[]string{"--want", "3", "--listen", "127.0.0.1:0", "--bootstrap-timeout", "1s"}, "--bootstrap-timeout needs --connect: it bounds the time to reach a --connect peer"},
+		{[]string{"--own", "1", "--listen", "127.0.0.1:0"}, "--own needs --want: it counts links within --want"},
+		{[]string{"--want", "2", "--own", "3", "--listen", "127.0.0.1:0"}, "--own: 3 is more than --want 2"},
+		{[]string{"--want", "2", "--own", "-1", "--listen", "127.0.0.1:0"}, "--own"},
 		{[]string{"--turn-pass", "p", "--ice-server", "turn:127.0.0.1:3478"}, "--turn-pass needs --turn-user"},
 		{[]string{"--turn-user", "u", "--turn-pass", "p"}, "--turn-user needs --ice-server turn:HOST:PORT"},
 		{[]string{"--no-webrtc", "--ice-server", "stun:127.0.0.1:3478"}, "--no-webrtc and --ice-server do not go together"},
@@ -294,6 +297,7 @@ func TestNodeFlagRules(t *testing.T) {
 	// The same flags in combinations that make sense start (and stop).
 	for _, args := range [][]string{
 		{"--want", "2", "--listen", "127.0.0.1:0", "--no-portmap"},
+		{"--want", "2", "--own", "2", "--listen", "127.0.0.1:0", "--no-portmap"},
 		{"--want", "2", "--state", t.TempDir()},
 		{"--no-webrtc", "--listen", "127.0.0.1:0", "--advertise", "127.0.0.1:9"},
 		// Redundant but harmless, as scripts that keep every node off the

@@ -23,6 +23,7 @@ type nodeOpts struct {
 	listen  string
 	connect cli.ListFlag
 	want    int
+	own     int // of want, links the node opens itself; ownAuto: half of want
 	hello   string
 	echo    bool
 	json    bool
@@ -120,7 +121,7 @@ var nodeCmd = &cli.Command{
 		"the same network, with its WebSocket at /ws); it bootstraps from each --connect " +
 		"peer, dialing it again with backoff (1 s, doubling to 30 s) while the dial fails " +
 		"and after the link drops; and it calls GetNewPeer until --want peers are " +
-		"connected. An introduced peer comes over WebRTC or over a direct TCP dial to the " +
+		"connected, --own of them links it opened itself. An introduced peer comes over WebRTC or over a direct TCP dial to the " +
 		"address it advertises (--no-webrtc and --no-direct turn either off; without both, " +
 		"introductions stay relayed sessions). Every data stream gets --hello, and --echo " +
 		"writes each line back. A node that reaches none of its --connect peers within " +
@@ -151,6 +152,7 @@ var nodeCmd = &cli.Command{
 
 func (o *nodeOpts) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("pex node", flag.ContinueOnError)
+	o.own = ownAuto
 	fs.StringVar(&o.network, "network", "", "the network `ID`: only nodes of one network talk (required)")
 	fs.StringVar(&o.listen, "listen", "", "accept TCP peers on `HOST:PORT` (port 0 picks a free one; default: none, no TCP listener)")
 	fs.StringVar(&o.http, "http", "", "serve the browser page on `HOST:PORT` (WebSocket peers at /ws; default: none)")
@@ -158,6 +160,7 @@ func (o *nodeOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.networkKeyFile, "network-key", "", "make the network private: link only to nodes holding the key in `FILE` (libp2p's swarm.key format; pex keygen makes one), every link encrypted and authenticated under it (default: none, open to whoever knows the network id)")
 	fs.Var(&o.connect, "connect", "bootstrap from the peer at `HOST:PORT` (repeatable; retried with backoff; none by default: the node waits to be dialed)")
 	fs.IntVar(&o.want, "want", 0, "call GetNewPeer until `N` peers are connected (needs peers to ask: --connect, --listen, --ws, --http or --state; 0, the default: never call it)")
+	fs.Var(ownFlag{&o.own}, "own", "of --want, call GetNewPeer until `K` of the links are ones this node opened, however many others opened to it: peers that flood a node with links cannot stop it choosing its own (default: half of --want, rounded up; 0: none, links opened to it count alike)")
 	fs.StringVar(&o.hello, "hello", "", "write `TEXT` and a newline on every new data stream (default: none, write nothing)")
 	fs.BoolVar(&o.echo, "echo", false, "write each received line back prefixed with echo:")
 	fs.IntVar(&o.maxPeers, "max-peers", 0, "`N` links at most (0: the library's default, 64)")
@@ -190,6 +193,7 @@ const maxSecretFile = 4096
 var nodeRules = []cli.Rule{
 	{If: "want", Needs: []string{"connect", "listen", "ws", "http", "state"},
 		Why: "GetNewPeer asks the node's peers for new ones, and a node that neither dials nor accepts peers has none to ask"},
+	{If: "own", Needs: []string{"want"}, Why: "it counts links within --want"},
 	{If: "bootstrap-timeout", Needs: []string{"connect"}, Why: "it bounds the time to reach a --connect peer"},
 	{If: "anchors", Needs: []string{"state"}, Why: "the anchors are saved with --state"},
 	{If: "turn-user", Needs: []string{"turn-pass", "turn-pass-file", turnPassEnv}, Why: "a TURN server takes a user with its password"},
@@ -217,6 +221,11 @@ func (o *nodeOpts) check(fs *flag.FlagSet, stderr io.Writer) error {
 	}
 	c.NoArgs(fs.Args())
 	c.NonNegative("want", int64(o.want))
+	if o.own != ownAuto {
+		if o.own > o.want {
+			c.Fail("own", "%d is more than --want %d: it counts links within --want", o.own, o.want)
+		}
+	}
 	c.NonNegative("anchors", int64(o.anchors))
 	c.NonNegative("max-peers", int64(o.maxPeers))
 	c.NonNegative("max-relays", int64(o.maxRelays))

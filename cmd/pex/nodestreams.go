@@ -27,6 +27,7 @@ func (n *node) incomingLoop(ctx context.Context) {
 }
 
 // wantLoop calls GetNewPeer while fewer than want peers are connected,
+// or fewer than --own of them are links the node opened (nodeown.go),
 // backing off after failures. A want it cannot meet is one want-unmet
 // event each time the peers it has or the reason change, not an error
 // each try.
@@ -35,10 +36,12 @@ func (n *node) wantLoop(ctx context.Context) {
 	backoff := 250 * time.Millisecond
 	unmet := "" // the have and reason of the last want-unmet printed
 	for ctx.Err() == nil {
-		if n.ex.Stats().Peers >= n.opts.want {
+		st := n.ex.Stats()
+		more := n.wantsMore(st.Peers, st.Outbound)
+		if !more {
 			unmet = ""
 		}
-		if n.ex.Stats().Peers >= n.opts.want || n.ex.Stats().Peers == 0 {
+		if !more || st.Peers == 0 {
 			if !sleepCtx(ctx, 250*time.Millisecond) {
 				return
 			}
@@ -52,16 +55,24 @@ func (n *node) wantLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			have := n.ex.Stats().Peers
+			st := n.ex.Stats()
 			reason := wantUnmetReason(err)
-			if key := fmt.Sprint(have, " ", reason, " ", cli.ErrorKind(err)); key != unmet {
+			if key := fmt.Sprint(st.Peers, " ", st.Outbound, " ", reason, " ", cli.ErrorKind(err)); key != unmet {
 				unmet = key
-				n.pr.Event("want-unmet", "have", have, "want", n.opts.want, "reason", reason, "error", "getnewpeer: "+err.Error())
+				n.pr.Event("want-unmet", "have", st.Peers, "want", n.opts.want, "opened", st.Outbound, "own", ownTarget(n.opts.want, n.opts.own),
+					"reason", reason, "error", "getnewpeer: "+err.Error())
 			}
 			if !sleepCtx(ctx, backoff) {
 				return
 			}
-			backoff = min(2*backoff, 10*time.Second)
+			// A node at --want short only of links of its own (a small
+			// network, whose every node already links to it) asks less
+			// often than one short of links.
+			ceiling := 10 * time.Second
+			if st.Peers >= n.opts.want {
+				ceiling = time.Minute
+			}
+			backoff = min(2*backoff, ceiling)
 			continue
 		}
 		backoff = 250 * time.Millisecond
