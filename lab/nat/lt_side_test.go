@@ -47,8 +47,9 @@ func ltTorrent(t *testing.T, dir string) string {
 
 // ltSide is one side of a pair: pex or libtorrent.
 type ltSide struct {
-	kind string // "pex" or "libtorrent"
-	p    *proc.Proc
+	kind  string // "pex" or "libtorrent"
+	p     *proc.Proc
+	seeds bool // a libtorrent with the data
 }
 
 // startSide starts kind in h, listening on port, dialing peers; a B side
@@ -98,7 +99,7 @@ func startSide(t *testing.T, h *natlab.Host, kind, torrent string, port int, see
 	if p.Wait("peers", 30*time.Second, func(ev proc.Event) bool { return !strings.Contains(fmt.Sprint(ev["state"]), "checking") }) == nil {
 		t.Fatalf("libtorrent in %s still checking its files", h.NS)
 	}
-	return &ltSide{kind: kind, p: p}
+	return &ltSide{kind: kind, p: p, seeds: seed}
 }
 
 // ltPeersOf is a libtorrent side's last peers.
