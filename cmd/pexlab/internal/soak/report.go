@@ -90,13 +90,16 @@ func plotTrend(file string, res *Result, tr Trend) error {
 		verdict = "GROWS"
 	}
 	c := chartdraw.Chart{
-		Title: fmt.Sprintf("pex %s soak: %s, slope %+.1f/h ± %.1f, bound %.1f/h: %s", res.Config.Engine, tr.Metric, tr.Slope, tr.SE, tr.Bound, verdict),
-		Width: 900, Height: 500,
+		Title: fmt.Sprintf("pex %s soak, %s: %s; the red line, fitted over the second half: %+.1f/h ± %.1f (bound %.1f/h)",
+			res.Config.Engine, tr.Metric, verdict, tr.Slope, tr.SE, tr.Bound),
+		TitleStyle: chartdraw.Style{FontStyle: chartdraw.FontStyle{FontSize: 11}},
+		// Room above the plot for the title.
+		Background: chartdraw.Style{Padding: chartdraw.Box{Top: 40, Left: 20, Right: 10, Bottom: 10}},
+		Width:      900, Height: 500,
 		XAxis:  chartdraw.XAxis{Name: "minutes"},
 		YAxis:  chartdraw.YAxis{Name: tr.Metric},
 		Series: []chartdraw.Series{chartdraw.ContinuousSeries{Name: tr.Metric, XValues: xs, YValues: ys, Style: chartdraw.Style{StrokeWidth: 1.5, DotWidth: 1.5}}, fit},
 	}
-	c.Elements = []chartdraw.Renderable{chartdraw.Legend(&c)}
 	f, err := os.Create(file)
 	if err != nil {
 		return err
