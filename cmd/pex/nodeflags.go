@@ -221,10 +221,8 @@ func (o *nodeOpts) check(fs *flag.FlagSet, stderr io.Writer) error {
 	}
 	c.NoArgs(fs.Args())
 	c.NonNegative("want", int64(o.want))
-	if o.own != ownAuto {
-		if o.own > o.want {
-			c.Fail("own", "%d is more than --want %d: it counts links within --want", o.own, o.want)
-		}
+	if o.own != ownAuto && o.own > o.want {
+		c.Fail("own", "%d is more than --want %d: it counts links within --want", o.own, o.want)
 	}
 	c.NonNegative("anchors", int64(o.anchors))
 	c.NonNegative("max-peers", int64(o.maxPeers))
