@@ -1,6 +1,7 @@
 package nat
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -76,7 +77,7 @@ func runLTMatrix(t *testing.T, name, torrent string, scenarios []ltScenario, pai
 	t.Run(name, func(t *testing.T) {
 		concurrently(t, len(runs), func(i int) string {
 			return fmt.Sprintf("%s/%sx%s", strings.ReplaceAll(runs[i].sc.String(), " ", "_"), runs[i].r.a, runs[i].r.b)
-		}, func(t *testing.T, i int) { runLTPair(t, runs[i], torrent) })
+		}, func(t *testing.T, i int) { runLTPairOnce(t, runs[i], torrent) })
 	})
 	return runs
 }
@@ -184,35 +185,68 @@ func TestHolepunchWithLibtorrent(t *testing.T) {
 	t.Log(sb.String())
 }
 
+// runLTPairOnce runs one pair, and once more when a libtorrent of it
+// crashed (ltCrash): python3-libtorrent 2.0.8 dies now and then with
+// SIGSEGV as a uTP link starts, between two libtorrents as well as with
+// pex (4 times in some ten runs of these tables; its uTP crashes are
+// known, arvidn/libtorrent#7277), and a pair whose real client died says
+// nothing of pex. A second crash, or any other failure, fails the pair.
+func runLTPairOnce(t *testing.T, run *ltRun, torrent string) {
+	err := runLTPair(t, run, torrent)
+	if crash := (*ltCrash)(nil); errors.As(err, &crash) {
+		t.Logf("%v; the pair runs again on its hosts", err)
+		run.r, run.ran, run.introduced = punchResult{a: run.r.a, b: run.r.b}, false, false
+		err = runLTPair(t, run, torrent)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // runLTPair runs one pair: the relay and the filler, then B, then A; it
-// fills run.r.
-func runLTPair(t *testing.T, run *ltRun, torrent string) {
+// fills run.r. It fails with an ltCrash when a libtorrent of the pair
+// died of a signal it was not sent.
+func runLTPair(t *testing.T, run *ltRun, torrent string) (err error) {
 	sc, r := run.sc, &run.r
+	var sides []*ltSide
+	defer func() {
+		if crash := crashed(sides, err != nil); crash != nil {
+			err = crash
+		}
+		for _, s := range sides {
+			s.p.Stop()
+		}
+	}()
+	start := func(h *natlab.Host, kind string, port int, seed, target bool, peers ...string) *ltSide {
+		s := startSide(t, h, kind, torrent, port, seed, target, peers...)
+		sides = append(sides, s)
+		return s
+	}
 	relayAddr := run.relay.Addr.String() + ":6881"
-	rs := startSide(t, run.relay, sc.relay, torrent, 6881, false, false)
+	rs := start(run.relay, sc.relay, 6881, false, false)
 	// The filler gives the relay a peer to tell B of before A comes.
-	fs := startSide(t, run.filler, "pex", torrent, 6881, false, true, relayAddr)
+	fs := start(run.filler, "pex", 6881, false, true, relayAddr)
 	if fs.p.Wait("connected", 20*time.Second, nil) == nil {
-		t.Fatalf("the filler did not reach the relay")
+		return errors.New("the filler did not reach the relay")
 	}
 	// B seeds where A, a libtorrent, downloads from it; a libtorrent
 	// relay drops a link between two seeds ("upload to upload").
-	b := startSide(t, run.hb, sc.b, torrent, 5000, sc.a == "libtorrent" && strings.HasPrefix(sc.relay, "pex"), !sc.bPEX, relayAddr)
+	b := start(run.hb, sc.b, 5000, sc.a == "libtorrent" && strings.HasPrefix(sc.relay, "pex"), !sc.bPEX, relayAddr)
 	fillerAddr := run.filler.Addr.String() + ":6881"
 	if b.kind == "libtorrent" && strings.HasPrefix(sc.relay, "pex") && !b.p.Until(45*time.Second, func() bool { return b.heardOf(run.filler.Addr.String()) }) {
-		t.Fatalf("B never heard of the filler from the relay")
+		return errors.New("B never heard of the filler from the relay")
 	}
 	if b.kind == "pex" && b.p.Wait("connected", 45*time.Second, nil) == nil { // a libtorrent relay under load takes its time
-		t.Fatalf("B did not reach the relay")
+		return errors.New("B did not reach the relay")
 	}
 	if b.kind == "pex" && sc.bPEX && !b.p.Until(30*time.Second, func() bool { return pexReceived(b.p, relayAddr, "added", fillerAddr) }) {
-		t.Fatalf("B never heard of the filler from the relay")
+		return errors.New("B never heard of the filler from the relay")
 	}
 	if b.kind == "libtorrent" && !b.p.Until(30*time.Second, func() bool { ok, _ := b.linkTo(run.relay.Addr.String()); return ok }) {
-		t.Fatalf("B did not reach the relay: its peers %+v", ltPeersOf(b.p))
+		return fmt.Errorf("B did not reach the relay: its peers %+v", ltPeersOf(b.p))
 	}
 	begun := time.Now()
-	a := startSide(t, run.ha, sc.a, torrent, 5000, false, false, relayAddr)
+	a := start(run.ha, sc.a, 5000, false, false, relayAddr)
 	run.ran = true
 	bIP, aIP := run.hb.Public.String(), run.ha.Public.String()
 	limit := 55 * time.Second
@@ -323,9 +357,7 @@ func runLTPair(t *testing.T, run *ltRun, torrent string) {
 			t.Logf("%s (%s) said:\n%s", side.name, side.s.kind, strings.Join(said, "\n"))
 		}
 	}
-	for _, s := range []*ltSide{a, b, fs, rs} {
-		s.p.Stop()
-	}
+	return nil
 }
 
 // eventTime is an event's "time" stamp (pex's and lt_node.py's), or zero.

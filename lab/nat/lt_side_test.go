@@ -8,10 +8,13 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,4 +155,50 @@ func (s *ltSide) heardOf(ip string) bool {
 		}
 	}
 	return false
+}
+
+// ltCrash is a libtorrent of a pair that died of a signal nobody sent it.
+type ltCrash struct {
+	host string
+	sig  syscall.Signal
+	log  string // its stderr's tail: the Python stacks faulthandler printed
+}
+
+func (c *ltCrash) Error() string {
+	return fmt.Sprintf("libtorrent in %s crashed (%v): python3-libtorrent's fault, not the pair's; it said:\n%s", c.host, c.sig, c.log)
+}
+
+// crashed returns the first libtorrent among sides that died of a signal,
+// before any was stopped; after a failure it gives each up to 2 s to end,
+// since the failure may be its death seen first.
+func crashed(sides []*ltSide, failed bool) *ltCrash {
+	for _, s := range sides {
+		if s.kind != "libtorrent" {
+			continue
+		}
+		if failed {
+			select {
+			case <-s.p.Done():
+			case <-time.After(2 * time.Second):
+				continue
+			}
+		} else {
+			select {
+			case <-s.p.Done():
+			default:
+				continue
+			}
+		}
+		var ee *exec.ExitError
+		if errors.As(s.p.Err(), &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				log := s.p.Log()
+				if len(log) > 2000 {
+					log = log[len(log)-2000:]
+				}
+				return &ltCrash{host: s.p.Name(), sig: ws.Signal(), log: log}
+			}
+		}
+	}
+	return nil
 }

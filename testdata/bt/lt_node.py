@@ -13,8 +13,12 @@
 # handshake it sends (bt_peer_connection::write_extensions), uTP on or off.
 # What uTP changes is what it does with a BEP 55 connect message: it dials
 # the named peer over uTP only when enable_outgoing_utp is on.
-import argparse, json, sys, time
+import argparse, faulthandler, json, sys, time
 import libtorrent as lt
+
+# A crash inside libtorrent (a SIGSEGV in its uTP, seen now and then)
+# prints every thread's Python stack to stderr, for the test's report.
+faulthandler.enable()
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--torrent', required=True)
