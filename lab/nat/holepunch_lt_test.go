@@ -83,7 +83,7 @@ func runLTMatrix(t *testing.T, name, torrent string, scenarios []ltScenario, pai
 }
 
 // pairSlots is the pairs that run at once across the package: the
-// libtorrent tables run side by side (lt_parallel), and their pairs share
+// libtorrent tables run side by side (ltParallel), and their pairs share
 // these slots, so that PEX_NAT_PARALLEL (default 12) bounds the lab's load
 // whichever tests are running.
 var pairSlots = make(chan struct{}, envInt("PEX_NAT_PARALLEL", 12))
