@@ -52,7 +52,7 @@ func testPXPMassFailure(t *testing.T) {
 	}
 	k := res.Kill
 	t.Logf("killed %d: largest %.2f, at target %.2f right after; healed in %v", k.Killed, k.LargestAfter, k.AtTargetAfter, k.Healed)
-	if k.Killed != 150 || k.Healed == 0 || res.AtTarget != res.Alive || res.Alive != 150 || k.Final.Largest != 150 {
+	if k.Killed != 150 || k.Healed == 0 || k.HealedLinks == 0 || k.HealedLinks > k.Healed || res.AtTarget != res.Alive || res.Alive != 150 || k.Final.Largest != 150 {
 		t.Fatalf("kill %+v, %d of %d at target", k, res.AtTarget, res.Alive)
 	}
 	// The first point is the overlay the moment the victims crashed: with

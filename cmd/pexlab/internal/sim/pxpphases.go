@@ -104,6 +104,16 @@ func (w *pxpWorld) atTarget() (at, alive int) {
 	return at, alive
 }
 
+// atLinks is how many live nodes have Want links, whoever opened them.
+func (w *pxpWorld) atLinks() (at int) {
+	for _, n := range w.live() {
+		if links, _ := w.overlayLinks(n); links >= w.cfg.Want {
+			at++
+		}
+	}
+	return at
+}
+
 // churn replaces Churn of the live nodes a second, for ChurnFor: killed
 // at random, new ones joining.
 func (w *pxpWorld) churn(ctx context.Context) {
@@ -177,6 +187,9 @@ func (w *pxpWorld) massFailure(ctx context.Context) *KillResult {
 		at, n := w.atTarget()
 		p := healPoint(time.Since(start), at, largest.size, n)
 		r.Series = append(r.Series, p)
+		if r.HealedLinks == 0 && largest.size == n && w.atLinks() == n {
+			r.HealedLinks = max(p.T, time.Millisecond)
+		}
 		if at == n && largest.size == n {
 			r.Healed = max(p.T, time.Millisecond)
 			r.Final = g.stats(alive, 200, w.rng)

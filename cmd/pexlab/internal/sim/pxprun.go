@@ -36,9 +36,13 @@ type KillResult struct {
 	LargestAfter  float64       // the share of survivors in the largest component right after
 	AtTargetAfter float64       // the share of survivors still at Want right after
 	Healed        time.Duration // until every survivor was in one component at Want; 0 if not within HealFor
-	Series        []HealPoint
-	Below         map[string]int // when not healed: the nodes below Want, by their last failure
-	Final         Stats
+	// HealedLinks is until every survivor was in one component with Want
+	// links, whoever opened them: Healed without Own's part, the measure
+	// before Own was (at most Healed; 0 if not within HealFor).
+	HealedLinks time.Duration
+	Series      []HealPoint
+	Below       map[string]int // when not healed: the nodes below Want, by their last failure
+	Final       Stats
 }
 
 // HealPoint is the state of the survivors at one moment after the kill.
