@@ -4,10 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
-	"unsafe"
 
 	"github.com/seed0021ed4d/pex/lab/loopback"
 )
@@ -26,7 +23,7 @@ func TestCloseWithUnreadBytesIsNoReset(t *testing.T) {
 	if _, err := st.Write(make([]byte, 32<<10)); err != nil {
 		t.Fatal(err)
 	}
-	waitUnread(t, b)
+	loopback.WaitUnread(t, b)
 	sb.Close()
 	<-sa.Done()
 	if err := sa.Err(); err != io.EOF {
@@ -56,29 +53,4 @@ func (g *gatedConn) Close() error {
 	err := g.TCPConn.Close()
 	g.once.Do(func() { close(g.open) })
 	return err
-}
-
-// waitUnread waits until c's socket holds bytes not read yet (SIOCINQ).
-func waitUnread(t *testing.T, c *net.TCPConn) {
-	t.Helper()
-	rc, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		var n int32
-		var errno syscall.Errno
-		if err := rc.Control(func(fd uintptr) {
-			_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if errno != 0 {
-			t.Fatal(errno)
-		}
-		if n > 0 {
-			return
-		}
-		time.Sleep(time.Millisecond) // loopback delivers within the write; this rarely loops
-	}
 }
