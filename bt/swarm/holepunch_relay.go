@@ -16,31 +16,7 @@ func (s *Swarm) relayLocked(c *conn, target netip.AddrPort) {
 		return
 	}
 	s.counts.add(func(k *counters) { k.hp.rendezvousReceived++ })
-	var code holepunch.ErrCode
-	var t *conn
-	switch {
-	case !pex.Usable(target):
-		code = holepunch.NoSuchPeer
-	case s.ours(target) || target.Addr() == s.observed && int(target.Port()) == s.publicPortNow():
-		code = holepunch.NoSelf
-	default:
-		t = s.linkAtLocked(target)
-		switch {
-		case t == nil || t == c:
-			code = holepunch.NotConnected
-		case t.hp == 0:
-			code = holepunch.NoSupport
-		case local(c.addr.Addr()) != local(t.addr.Addr()):
-			// Never bridge a peer on our LAN (or loopback) and one
-			// outside it: neither could reach the address named.
-			code = holepunch.NoSuchPeer
-		case c.reachAt().Addr().Is4() != t.reachAt().Addr().Is4():
-			// One linked over IPv4, the other over IPv6: each would punch
-			// towards the other's address in a family its own packets
-			// do not leave in, opening nothing the other's packets meet.
-			code = holepunch.NoSuchPeer
-		}
-	}
+	t, code := s.rendezvousLocked(c, target)
 	if code != 0 {
 		s.sendHolepunchLocked(c, holepunch.Msg{Type: holepunch.Error, Addr: target, Err: code})
 		s.counts.add(func(k *counters) { bump(&k.hp.outcomes, code.String()) })
@@ -51,6 +27,50 @@ func (s *Swarm) relayLocked(c *conn, target netip.AddrPort) {
 	s.sendHolepunchLocked(c, holepunch.Msg{Type: holepunch.Connect, Addr: t.reachAt()})
 	s.counts.add(func(k *counters) { k.hp.connectsRelayed++ })
 	s.emitLocked(Event{Type: EventHolepunch, Role: RoleRelay, Peer: target, From: c.addr, Outcome: OutcomeConnectSent})
+}
+
+// rendezvousLocked decides c's rendezvous for target: the link to put c
+// through to, or the BEP 55 error code that says why not.
+//
+// The codes, as BEP 55 defines them and as pex reads the cases it leaves
+// open:
+//   - NoSuchPeer: the target is no address a peer can have (port 0, an
+//     unspecified, multicast or broadcast address), or one the relay must
+//     not name to c: across the edge of a LAN, or across address families
+//     (below);
+//   - NotConnected: no live link at the target's address (a link still in
+//     its handshakes is not one);
+//   - NoSupport: the target's extended handshake did not list
+//     ut_holepunch;
+//   - NoSelf: the target is the relay itself (BEP 55's meaning), or the
+//     asker itself (libtorrent answers so too: the target is the asker's
+//     own address, where no punch can go).
+func (s *Swarm) rendezvousLocked(c *conn, target netip.AddrPort) (*conn, holepunch.ErrCode) {
+	if !pex.Usable(target) {
+		return nil, holepunch.NoSuchPeer
+	}
+	if s.ours(target) || target.Addr() == s.observed && int(target.Port()) == s.publicPortNow() {
+		return nil, holepunch.NoSelf
+	}
+	t := s.linkAtLocked(target)
+	switch {
+	case t == c:
+		return nil, holepunch.NoSelf
+	case t == nil:
+		return nil, holepunch.NotConnected
+	case t.hp == 0:
+		return nil, holepunch.NoSupport
+	case local(c.addr.Addr()) != local(t.addr.Addr()):
+		// Never bridge a peer on our LAN (or loopback) and one outside
+		// it: neither could reach the address named.
+		return nil, holepunch.NoSuchPeer
+	case c.reachAt().Addr().Is4() != t.reachAt().Addr().Is4():
+		// One linked over IPv4, the other over IPv6: each would punch
+		// towards the other's address in a family its own packets do not
+		// leave in, opening nothing the other's packets meet.
+		return nil, holepunch.NoSuchPeer
+	}
+	return t, 0
 }
 
 // local reports an address outside the global internet: loopback, link
