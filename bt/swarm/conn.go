@@ -81,6 +81,7 @@ type conn struct {
 	hasID      bool
 	yourIP     netip.Addr    // the address it says it sees us at (its yourip)
 	rdvIn      *rate.Limiter // rendezvous it may ask of us (relay)
+	rdvErrs    *rate.Limiter // errors we answer its rendezvous with past rdvIn (holepunch_relay.go)
 	rdvOut     *rate.Limiter // rendezvous we may ask of it (initiator)
 	connectsIn *rate.Limiter // connect messages we take from it
 	introsIn   *rate.Limiter // introductions we may send it (introduce.go)

@@ -8,11 +8,47 @@ import (
 )
 
 // The relay's side of hole punching (BEP 55): answering a rendezvous.
+//
+// Every rendezvous the relay takes up is answered: with connect to both
+// sides, or with an error saying why not. Answers are bounded per asking
+// peer, in two budgets of RelayRate a second and RelayBurst at once each
+// (HolepunchConfig):
+//
+//   - the connect budget: a rendezvous within it is answered as its target
+//     warrants, connect to both sides or an error;
+//   - the error budget, for rendezvous over the connect budget: such a
+//     rendezvous is answered with an error only, never with connect,
+//     so that no peer can aim more connect messages at others than the
+//     connect budget allows.
+//
+// Past both, a rendezvous is dropped unanswered (and counted as limited).
+// That silence is deliberate: an error is a write to the asker's link, and
+// a peer flooding rendezvous would otherwise make the relay write as fast
+// as it reads. Errors go back to the asker only, one per rendezvous at
+// most, so they amplify nothing; the error budget only keeps the relay's
+// writes to a flooding peer bounded. A peer that asks at a sane pace never
+// meets the silence.
+//
+// BEP 55 has no code for "not now". A rendezvous over the connect budget
+// whose target would be put through is answered NotConnected: "this relay
+// cannot put you through to it", which sends an initiator to another
+// relay or a later try, and says nothing false of the target itself (not
+// that its address is bad, that it lacks ut_holepunch, or that it is us).
+// One whose target would be refused anyway gets that refusal's own code.
 
 // relayLocked answers c's rendezvous for target.
 func (s *Swarm) relayLocked(c *conn, target netip.AddrPort) {
-	if !allow(&c.rdvIn, s.cfg.Holepunch.RelayRate, s.cfg.Holepunch.RelayBurst) {
+	hc := s.cfg.Holepunch
+	if !allow(&c.rdvIn, hc.RelayRate, hc.RelayBurst) {
 		s.counts.add(func(k *counters) { k.hp.limited++ })
+		if !allow(&c.rdvErrs, hc.RelayRate, hc.RelayBurst) {
+			return // past both budgets: see above
+		}
+		_, code := s.rendezvousLocked(c, target)
+		if code == 0 {
+			code = holepunch.NotConnected // not now (above)
+		}
+		s.sendHolepunchLocked(c, holepunch.Msg{Type: holepunch.Error, Addr: target, Err: code})
 		return
 	}
 	s.counts.add(func(k *counters) { k.hp.rendezvousReceived++ })

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/seed0021ed4d/pex/bt/holepunch"
 )
@@ -121,6 +122,67 @@ func TestRelayRefusesLocalBridgeAndMixedFamilies(t *testing.T) {
 			if got := tc.target.take(); len(got) != 0 {
 				t.Errorf("%s: the target was sent %+v", tc.name, got)
 			}
+		}
+	})
+}
+
+// A rendezvous over the relay's connect budget is answered with an error,
+// never with connect, until a second budget of the same size runs out;
+// past both, the relay is silent. So a flood of rendezvous from one peer
+// brings it RelayBurst connects and RelayBurst errors at once, its target
+// RelayBurst connects, and each budget refills at RelayRate. A rendezvous
+// that would be refused anyway is refused with its own code.
+func TestRelayOverLimitAnsweredWithinBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{28, 3}
+		const burst, flood = 4, 50
+		r := hpLabNode(l, "10.0.0.1", ih, HolepunchConfig{RelayRate: 0.5, RelayBurst: burst})
+		asker := linkLabPeer(t, l, "10.0.0.9", r.ap, ih, labPeerOpts{holepunch: true, port: 6881})
+		tg := linkLabPeer(t, l, "10.0.0.3", r.ap, ih, labPeerOpts{holepunch: true, port: 6881})
+		synctest.Wait()
+		count := func(msgs []holepunch.Msg) (connects, notConnected, other int) {
+			for _, m := range msgs {
+				switch {
+				case m.Type == holepunch.Connect:
+					connects++
+				case m.Type == holepunch.Error && m.Err == holepunch.NotConnected:
+					notConnected++
+				default:
+					other++
+				}
+			}
+			return
+		}
+		asker.sendHP(holepunch.Msg{Type: holepunch.Rendezvous, Addr: tg.listen}, flood)
+		c, e, o := count(asker.take())
+		if c != burst || e != burst || o != 0 {
+			t.Errorf("%d rendezvous: the asker got %d connects, %d not-connected, %d other; want %d, %d, 0", flood, c, e, o, burst, burst)
+		}
+		if c, _, _ := count(tg.take()); c != burst {
+			t.Errorf("%d rendezvous: the target got %d connects, want %d", flood, c, burst)
+		}
+		if st := r.s.Stats().Holepunch; st.ConnectsRelayed != burst || st.Limited != flood-burst {
+			t.Errorf("relay stats %+v: want %d put through, %d limited", st, burst, flood-burst)
+		}
+
+		// Two seconds refill one token of each budget: one more connect,
+		// one more error, then silence again.
+		time.Sleep(2 * time.Second)
+		asker.sendHP(holepunch.Msg{Type: holepunch.Rendezvous, Addr: tg.listen}, 5)
+		if c, e, o := count(asker.take()); c != 1 || e != 1 || o != 0 {
+			t.Errorf("after 2 s: the asker got %d connects, %d not-connected, %d other; want 1, 1, 0", c, e, o)
+		}
+
+		// Over the budget, a target that would be refused anyway is
+		// refused with its own code.
+		time.Sleep(2 * time.Second)
+		self := holepunch.Msg{Type: holepunch.Rendezvous, Addr: r.ap}
+		asker.sendHP(self, 2) // the first takes the connect budget's token
+		got := asker.take()
+		want := holepunch.Msg{Type: holepunch.Error, Addr: r.ap, Err: holepunch.NoSelf}
+		if len(got) != 2 || got[0] != want || got[1] != want {
+			t.Errorf("two rendezvous for the relay itself, the second over budget: got %+v, want twice %+v", got, want)
 		}
 	})
 }

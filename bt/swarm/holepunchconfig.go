@@ -14,8 +14,13 @@ type HolepunchConfig struct {
 	// none anyway.
 	Disable bool
 	// RelayRate and RelayBurst bound the rendezvous one peer may ask this
-	// swarm to relay (a second, and at once); more are dropped, so that
-	// no peer can use the swarm to aim connect messages at others.
+	// swarm to relay (a second, and at once), so that no peer can use the
+	// swarm to aim connect messages at others. Past them a rendezvous is
+	// answered with an error only, within a second budget of the same
+	// rate and burst, and past that one it is dropped unanswered: errors
+	// go back to the asker alone, one per rendezvous, so they amplify
+	// nothing, but answering a flood of them one for one would have the
+	// swarm write as fast as the flooder sends (holepunch_relay.go).
 	// Defaults 0.5 and 8.
 	RelayRate  float64
 	RelayBurst int

@@ -67,7 +67,7 @@ type HolepunchStats struct {
 	ConnectsRelayed    uint64 // relay: rendezvous answered with connect to both sides
 	ConnectsReceived   uint64 // initiator and target
 	Introductions      uint64 // relay: PEX messages naming a newcomer sent out of pace (introduce.go)
-	Limited            uint64 // messages dropped or punches not started by a limit (HolepunchConfig)
+	Limited            uint64 // messages dropped, rendezvous refused, or punches not started by a limit (HolepunchConfig)
 	Malformed          uint64 // ut_holepunch messages dropped as malformed (the link stays)
 	// Outcomes counts the ends of punches and rendezvous by outcome:
 	// OutcomeConnected, OutcomeFailed, OutcomeNoAnswer, and the BEP 55
