@@ -61,7 +61,7 @@ func (s *Swarm) syncPEXLocked(a netip.AddrPort) {
 }
 
 // pexFlags are the flags PEX gives the peer of link c: honest ones,
-// from what the link has shown.
+// from what the link has shown, never from what others said of the peer.
 func (c *conn) pexFlags() pex.Flags {
 	var f pex.Flags
 	if c.reached() {
@@ -71,7 +71,7 @@ func (c *conn) pexFlags() pex.Flags {
 		f |= pex.FlagEncryption
 	}
 	if c.speaksUTP() {
-		f |= pex.FlagUTP // its link is uTP, or it takes hole punches, which need uTP
+		f |= pex.FlagUTP // its link runs over uTP
 	}
 	if c.hp != 0 {
 		f |= pex.FlagHolepunch // its extended handshake listed ut_holepunch
@@ -83,9 +83,12 @@ func (c *conn) pexFlags() pex.Flags {
 // no punch was needed.
 func (c *conn) reached() bool { return c.outgoing && !c.punched }
 
-// speaksUTP reports a peer known to speak uTP: its link is uTP, or it
-// takes hole punches, which need uTP.
-func (c *conn) speaksUTP() bool { return c.utp || c.hp != 0 }
+// speaksUTP reports a peer known to speak uTP: its link runs over uTP,
+// whichever side opened it. Listing ut_holepunch is no proof: libtorrent
+// lists it with uTP turned off, and a peer that took no uTP would be
+// dialed over uTP in vain by everyone we told (0x04), and chosen for
+// introductions (introduce.go) it cannot take.
+func (c *conn) speaksUTP() bool { return c.utp }
 
 // minCursorLocked is the least PEX log cursor of the connections that
 // have read the log (those that have not skip every drop anyway).
