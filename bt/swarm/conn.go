@@ -278,6 +278,7 @@ func (c *conn) update(st linkState, announce bool) error {
 	c.client, c.pexNet, c.hp = st.client, st.pexNet, st.hp
 	c.encryption = c.encryption || st.encryption
 	s.setListenLocked(c, st.listen)
+	s.settleHintLocked(c) // PEX's 0x08 for this peer, if it had one, was a hint
 	if first {
 		c.opening.leave() // the handshakes are done
 		c.ready, c.readyAt = true, s.now()

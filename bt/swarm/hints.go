@@ -7,10 +7,18 @@ import (
 )
 
 // What PEX messages said of a peer beyond its address: the flags they
-// gave it (uTP, hole punching: hints, verified when a connection is made)
-// and which connected peers named it. A peer that cannot be dialed is
-// asked for through one of those (BEP 55, holepunch.go): a peer that
-// names another in PEX says it is connected to it.
+// gave it and which connected peers named it. A peer that cannot be
+// dialed is asked for through one of those (BEP 55, holepunch.go): a peer
+// that names another in PEX says it is connected to it.
+//
+// The flags are other peers' word, which may be wrong (a client that
+// sets 0x08 for everyone, or a lie), so a link to the peer settles them:
+// the 0x08 (hole punching) of a peer is what its own extended handshake
+// said, on the last link that told it, and PEX no longer changes it
+// (settleHintLocked). Of the flags, only 0x08 is kept: it is the one read
+// later, when a dial fails (undialableLocked). A dial takes the flags of
+// the message that named the peer, and uses them only to wait longer for
+// uTP before trying TCP (dial.go); every peer is tried over uTP anyway.
 
 // MaxHints bounds the peers whose hints are kept; MaxNamers the peers
 // remembered as having named one.
@@ -19,9 +27,11 @@ const (
 	MaxNamers = 4
 )
 
-// peerHint is what PEX said of one peer.
+// peerHint is what PEX said of one peer, corrected by what a link to it
+// showed.
 type peerHint struct {
 	flags  pex.Flags
+	shown  pex.Flags        // the flags a link settled: PEX's word on them is ignored
 	namers []netip.AddrPort // connected peers that named it, at most MaxNamers
 }
 
@@ -43,8 +53,11 @@ func (s *Swarm) hintLocked(a netip.AddrPort, flags pex.Flags, from netip.AddrPor
 		}
 		h = &peerHint{}
 		s.hints[a] = h
+		if o := s.listening[a]; o != nil && o.live() {
+			h.settle(o) // linked already: the link knows better
+		}
 	}
-	h.flags |= flags
+	h.flags |= flags &^ h.shown
 	if !from.IsValid() {
 		return
 	}
@@ -75,5 +88,25 @@ func (s *Swarm) unhintLocked(a, from netip.AddrPort) {
 	}
 	if len(h.namers) == 0 {
 		delete(s.hints, a)
+	}
+}
+
+// settleHintLocked corrects what PEX said of c's peer, if anything, with
+// what c showed: called once c's handshakes have told whether it takes
+// ut_holepunch.
+func (s *Swarm) settleHintLocked(c *conn) {
+	if h := s.hints[c.listen]; h != nil && c.listen.IsValid() {
+		h.settle(c)
+	}
+}
+
+// settle sets h's 0x08 to what link c showed, for good: a later PEX
+// message flagging the peer otherwise changes nothing, a later link does.
+func (h *peerHint) settle(c *conn) {
+	h.shown |= pex.FlagHolepunch
+	if c.hp != 0 {
+		h.flags |= pex.FlagHolepunch
+	} else {
+		h.flags &^= pex.FlagHolepunch
 	}
 }

@@ -1,10 +1,12 @@
 package swarm
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/seed0021ed4d/pex/bt/holepunch"
@@ -135,4 +137,50 @@ func TestPEXFlagsHonest(t *testing.T) {
 			t.Errorf("%s: x's PEX flags %#02x (of 0x1c), want %#02x", tc.name, f, tc.want)
 		}
 	}
+}
+
+// PEX's 0x08 is a hint, and a link to the peer settles it: a peer named as
+// taking hole punches whose extended handshake lists no ut_holepunch is
+// not asked for through a relay when its dial fails, and PEX naming it so
+// again does not bring the hint back. A peer whose link confirmed the
+// flag is asked for. The link may come before the hint or after it.
+func TestHolepunchHintSettledByLink(t *testing.T) {
+	for _, hintFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("hint first %v", hintFirst), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				il, l := newInitiatorLab(t, HolepunchConfig{})
+				ih := il.a.s.InfoHash()
+				liar := netip.MustParseAddrPort("10.0.0.3:6881")
+				honest := netip.MustParseAddrPort("10.0.0.4:6881")
+				var r *labPeer
+				if hintFirst {
+					r = il.relay(l, "198.51.100.9", liar, honest)
+				}
+				pl := linkLabPeer(t, l, liar.Addr().String(), il.a.ap, ih, labPeerOpts{port: 6881})
+				ph := linkLabPeer(t, l, honest.Addr().String(), il.a.ap, ih, labPeerOpts{holepunch: true, port: 6881})
+				synctest.Wait()
+				if n := len(il.a.s.Peers()); n != 2+btoi(hintFirst) {
+					t.Fatalf("links %+v", il.a.s.Peers())
+				}
+				if !hintFirst {
+					r = il.relay(l, "198.51.100.9", liar, honest)
+				}
+				pl.c.Close()
+				ph.c.Close()
+				synctest.Wait()
+				il.fail(liar)
+				wantAsked(t, "the peer without ut_holepunch, once gone", asked(t, r))
+				il.name(r, liar, honest) // named again, flagged 0x08
+				il.fail(liar, honest)
+				wantAsked(t, "both, named again", asked(t, r), honest)
+			})
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
