@@ -69,11 +69,12 @@ func (c *Swarms) Collect() []Family {
 		{Name: "pex_bt_events_dropped_total", Help: "Events that found the Events channel full.", Type: Counter},
 		{Name: "pex_bt_openings_total", Help: "Incoming connections at the opening gate: admitted into the handshakes (where MSE's Diffie-Hellman is answered), or refused over their IP's opening rate, before any work.", Type: Counter},
 		{Name: "pex_bt_sender_wakeups_total", Help: "Firings of the links' PEX and keep-alive senders.", Type: Counter},
-		{Name: "pex_bt_holepunch_total", Help: "Hole punching (BEP 55), by event: undialable (dials failed to peers flagged as taking punches), reached (links a punch made), rendezvous_sent, rendezvous_received, connects_relayed, connects_received, limited.", Type: Counter},
+		{Name: "pex_bt_holepunch_total", Help: "Hole punching (BEP 55), by event: undialable (dials failed to peers flagged as taking punches), reached (links a punch made), rendezvous_sent, rendezvous_received, connects_relayed, connects_received, limited, introductions, malformed (ut_holepunch messages dropped, the link kept).", Type: Counter},
 		{Name: "pex_bt_holepunch_outcomes_total", Help: "Ends of hole punches and rendezvous, by outcome: connected, failed, no-answer, or the BEP 55 error code sent or received.", Type: Counter},
+		{Name: "pex_bt_holepunch_errors_total", Help: "BEP 55 errors, by role (relay: sent to an initiator; initiator: received from a relay) and code: no-such-peer, not-connected, no-support, no-self.", Type: Counter},
 	}
 	conns, dialing, handshaking, pexMsgs, learned, dials, floods, referrals, dropped := &fams[0], &fams[1], &fams[2], &fams[3], &fams[4], &fams[5], &fams[6], &fams[7], &fams[8]
-	openings, wakeups, hp, hpOutcomes := &fams[9], &fams[10], &fams[11], &fams[12]
+	openings, wakeups, hp, hpOutcomes, hpErrors := &fams[9], &fams[10], &fams[11], &fams[12], &fams[13]
 	add := func(f *Family, v float64, labels ...Label) {
 		f.Samples = append(f.Samples, Sample{Labels: labels, Value: v})
 	}
@@ -116,10 +117,12 @@ func (c *Swarms) Collect() []Family {
 			n    uint64
 		}{{"undialable", h.Undialable}, {"reached", h.Reached}, {"rendezvous_sent", h.RendezvousSent}, {"rendezvous_received", h.RendezvousReceived},
 			{"connects_relayed", h.ConnectsRelayed}, {"connects_received", h.ConnectsReceived}, {"limited", h.Limited},
-			{"introductions", h.Introductions}} {
+			{"introductions", h.Introductions}, {"malformed", h.Malformed}} {
 			add(hp, float64(e.n), swarm, Label{"event", e.name})
 		}
 		addCounters(hpOutcomes, h.Outcomes, "outcome", swarm)
+		addCounters(hpErrors, h.ErrorsSent, "code", swarm, Label{"role", "relay"})
+		addCounters(hpErrors, h.ErrorsReceived, "code", swarm, Label{"role", "initiator"})
 	}
 	return fams
 }

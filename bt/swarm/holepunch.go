@@ -156,7 +156,7 @@ func (c *conn) onHolepunch(payload []byte) error {
 			return nil // not an answer to anything we asked
 		}
 		delete(s.punches, m.Addr)
-		s.counts.add(func(k *counters) { bump(&k.hp.outcomes, m.Err.String()) })
+		s.counts.add(func(k *counters) { bump(&k.hp.outcomes, m.Err.String()); bump(&k.hp.errorsReceived, m.Err.String()) })
 		s.emitLocked(Event{Type: EventHolepunch, Role: RoleInitiator, Peer: m.Addr, From: c.addr, Outcome: m.Err.String(), Duration: s.now().Sub(p.start)})
 	}
 	return nil

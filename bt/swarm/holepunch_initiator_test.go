@@ -155,3 +155,29 @@ func TestRendezvousBounded(t *testing.T) {
 		})
 	})
 }
+
+// An initiator counts the BEP 55 errors its relays answer, by code, in
+// ErrorsReceived (never ErrorsSent), and only answers to rendezvous it
+// sent, to the relay it sent them to: an error from another peer, or for
+// a target nobody asked for, is not counted.
+func TestInitiatorCountsErrorsReceived(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		il, l := newInitiatorLab(t, HolepunchConfig{})
+		tg := targets(3)
+		r := il.relay(l, "198.51.100.1", tg...)
+		other := il.relay(l, "198.51.100.2")
+		il.fail(tg[0], tg[1])
+		synctest.Wait()
+		wantAsked(t, "two failed dials", asked(t, r), tg[0], tg[1])
+		r.sendHP(holepunch.Msg{Type: holepunch.Error, Addr: tg[0], Err: holepunch.NotConnected}, 1)
+		other.sendHP(holepunch.Msg{Type: holepunch.Error, Addr: tg[1], Err: holepunch.NoSupport}, 1) // not the relay asked
+		r.sendHP(holepunch.Msg{Type: holepunch.Error, Addr: tg[2], Err: holepunch.NoSelf}, 1)        // never asked for
+		r.sendHP(holepunch.Msg{Type: holepunch.Error, Addr: tg[1], Err: holepunch.NoSupport}, 1)
+		synctest.Wait()
+		st := il.a.s.Stats().Holepunch
+		want := map[string]uint64{"not-connected": 1, "no-support": 1}
+		if len(st.ErrorsReceived) != len(want) || st.ErrorsReceived["not-connected"] != 1 || st.ErrorsReceived["no-support"] != 1 || len(st.ErrorsSent) != 0 {
+			t.Errorf("errors received %v, sent %v: want received %v, none sent", st.ErrorsReceived, st.ErrorsSent, want)
+		}
+	})
+}

@@ -49,13 +49,14 @@ func (s *Swarm) relayLocked(c *conn, target netip.AddrPort) {
 			code = holepunch.NotConnected // not now (above)
 		}
 		s.sendHolepunchLocked(c, holepunch.Msg{Type: holepunch.Error, Addr: target, Err: code})
+		s.counts.add(func(k *counters) { bump(&k.hp.errorsSent, code.String()) })
 		return
 	}
 	s.counts.add(func(k *counters) { k.hp.rendezvousReceived++ })
 	t, code := s.rendezvousLocked(c, target)
 	if code != 0 {
 		s.sendHolepunchLocked(c, holepunch.Msg{Type: holepunch.Error, Addr: target, Err: code})
-		s.counts.add(func(k *counters) { bump(&k.hp.outcomes, code.String()) })
+		s.counts.add(func(k *counters) { bump(&k.hp.outcomes, code.String()); bump(&k.hp.errorsSent, code.String()) })
 		s.emitLocked(Event{Type: EventHolepunch, Role: RoleRelay, Peer: target, From: c.addr, Outcome: code.String()})
 		return
 	}

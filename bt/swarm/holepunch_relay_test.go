@@ -70,6 +70,12 @@ func TestRelayAnswersEveryErrorCode(t *testing.T) {
 			if st.Outcomes[k] != n {
 				t.Errorf("relay outcomes %v: %s %d, want %d", st.Outcomes, k, st.Outcomes[k], n)
 			}
+			if st.ErrorsSent[k] != n {
+				t.Errorf("relay errors sent %v: %s %d, want %d", st.ErrorsSent, k, st.ErrorsSent[k], n)
+			}
+		}
+		if len(st.ErrorsSent) != len(want) || len(st.ErrorsReceived) != 0 {
+			t.Errorf("relay errors sent %v, received %v: want the four codes sent, none received", st.ErrorsSent, st.ErrorsReceived)
 		}
 		if st.RendezvousReceived != uint64(len(cases)+1) || st.ConnectsRelayed != 1 || st.Limited != 0 {
 			t.Errorf("relay stats %+v: want %d rendezvous, 1 put through, none limited", st, len(cases)+1)

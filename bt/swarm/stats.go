@@ -73,6 +73,12 @@ type HolepunchStats struct {
 	// OutcomeConnected, OutcomeFailed, OutcomeNoAnswer, and the BEP 55
 	// error codes a relay sent or an initiator received.
 	Outcomes map[string]uint64
+	// ErrorsSent counts the BEP 55 errors this swarm sent as a relay, by
+	// code (no-such-peer, not-connected, no-support, no-self), over-limit
+	// answers included; ErrorsReceived those it received as an initiator,
+	// in answer to its own rendezvous. Outcomes holds both without the
+	// role.
+	ErrorsSent, ErrorsReceived map[string]uint64
 }
 
 // counters are the swarm's counts, under a lock of their own so that
@@ -94,7 +100,7 @@ type hpCounters struct {
 	undialable, reached, rendezvousSent, rendezvousReceived uint64
 	connectsRelayed, connectsReceived, limited, malformed   uint64
 	introductions                                           uint64
-	outcomes                                                map[string]uint64
+	outcomes, errorsSent, errorsReceived                    map[string]uint64
 }
 
 func bump(m *map[string]uint64, k string) {
@@ -134,7 +140,8 @@ func (s *Swarm) Stats() Stats {
 	h := c.hp
 	st.Holepunch = HolepunchStats{Undialable: h.undialable, Reached: h.reached, RendezvousSent: h.rendezvousSent,
 		RendezvousReceived: h.rendezvousReceived, ConnectsRelayed: h.connectsRelayed, ConnectsReceived: h.connectsReceived,
-		Limited: h.limited, Malformed: h.malformed, Introductions: h.introductions, Outcomes: maps.Clone(h.outcomes)}
+		Limited: h.limited, Malformed: h.malformed, Introductions: h.introductions, Outcomes: maps.Clone(h.outcomes),
+		ErrorsSent: maps.Clone(h.errorsSent), ErrorsReceived: maps.Clone(h.errorsReceived)}
 	return st
 }
 

@@ -123,12 +123,17 @@ func (r *btRun) summary(failed error) {
 func holepunchFields(h swarm.HolepunchStats) map[string]any {
 	out := map[string]any{"undialable": h.Undialable, "reached": h.Reached, "rendezvous_sent": h.RendezvousSent,
 		"rendezvous_received": h.RendezvousReceived, "connects_relayed": h.ConnectsRelayed, "connects_received": h.ConnectsReceived,
-		"limited": h.Limited, "introductions": h.Introductions}
-	outcomes := map[string]any{}
-	for k, v := range h.Outcomes {
-		outcomes[k] = v
+		"limited": h.Limited, "introductions": h.Introductions, "malformed": h.Malformed}
+	asAny := func(m map[string]uint64) map[string]any {
+		out := map[string]any{}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
 	}
-	out["outcomes"] = outcomes
+	out["outcomes"] = asAny(h.Outcomes)
+	out["errors_sent"] = asAny(h.ErrorsSent)
+	out["errors_received"] = asAny(h.ErrorsReceived)
 	return out
 }
 

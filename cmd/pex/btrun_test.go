@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seed0021ed4d/pex/bt/swarm"
 )
 
 // runSwarm runs pex bt swarm with args (--json added) to its end and
@@ -151,5 +153,33 @@ func TestBTSwarmDHTLoopbackByDefault(t *testing.T) {
 	ev := out.wait(t, "dht", nil)
 	if !strings.HasPrefix(ev["addr"].(string), "127.0.0.1:") || !strings.Contains(ev["bound"].(string), "loopback only") {
 		t.Fatalf("dht event %v", ev)
+	}
+}
+
+// The summary's holepunching object carries every counter of
+// swarm.HolepunchStats, the BEP 55 errors apart by role and code.
+func TestHolepunchFields(t *testing.T) {
+	h := swarm.HolepunchStats{Undialable: 1, Reached: 2, RendezvousSent: 3, RendezvousReceived: 4, ConnectsRelayed: 5,
+		ConnectsReceived: 6, Introductions: 7, Limited: 8, Malformed: 9,
+		Outcomes:       map[string]uint64{"connected": 2, "no-support": 3},
+		ErrorsSent:     map[string]uint64{"no-support": 1},
+		ErrorsReceived: map[string]uint64{"no-support": 2, "not-connected": 1}}
+	f := holepunchFields(h)
+	for k, want := range map[string]uint64{"undialable": 1, "reached": 2, "rendezvous_sent": 3, "rendezvous_received": 4, "connects_relayed": 5,
+		"connects_received": 6, "introductions": 7, "limited": 8, "malformed": 9} {
+		if f[k] != want {
+			t.Errorf("%s: %v, want %d", k, f[k], want)
+		}
+	}
+	for k, want := range map[string]map[string]uint64{"outcomes": h.Outcomes, "errors_sent": h.ErrorsSent, "errors_received": h.ErrorsReceived} {
+		got, _ := f[k].(map[string]any)
+		if len(got) != len(want) {
+			t.Errorf("%s: %v, want %v", k, got, want)
+		}
+		for code, n := range want {
+			if got[code] != n {
+				t.Errorf("%s[%s]: %v, want %d", k, code, got[code], n)
+			}
+		}
 	}
 }

@@ -169,9 +169,14 @@ func (r *btRun) btSnapshot() any {
 			// page never showed them (it leaves out keys with a space).
 			"pex in": int64(sumCounts(st.PEXReceived)), "pex out": int64(sumCounts(st.PEXSent)),
 			// Hole punching (BEP 55): peers that could not be dialed, and
-			// those a punch reached; rendezvous sent and relayed.
+			// those a punch reached; rendezvous sent and relayed; errors
+			// sent as a relay and received as an initiator, and what the
+			// limits held back.
 			"holepunch_undialable": int64(st.Holepunch.Undialable), "holepunch_reached": int64(st.Holepunch.Reached),
-			"holepunch_rendezvous_sent": int64(st.Holepunch.RendezvousSent), "holepunch_connects_relayed": int64(st.Holepunch.ConnectsRelayed)}}
+			"holepunch_rendezvous_sent": int64(st.Holepunch.RendezvousSent), "holepunch_connects_relayed": int64(st.Holepunch.ConnectsRelayed),
+			"holepunch_rendezvous_received": int64(st.Holepunch.RendezvousReceived), "holepunch_connects_received": int64(st.Holepunch.ConnectsReceived),
+			"holepunch_errors_sent": int64(sumCounts(st.Holepunch.ErrorsSent)), "holepunch_errors_received": int64(sumCounts(st.Holepunch.ErrorsReceived)),
+			"holepunch_limited": int64(st.Holepunch.Limited)}}
 	id := map[string]string{} // connection address -> node id
 	known := map[string]bool{}
 	for _, p := range peers {
