@@ -78,8 +78,8 @@ func (n *hpNode) events(typ EventType) []Event {
 
 // newHPNode starts a swarm on a loopback port whose TCP and UDP sides are
 // both free; behind a firewall (UDP) when fw, and refusing TCP dials to
-// the ports in noTCP.
-func newHPNode(t *testing.T, ih [20]byte, fw bool, noTCP map[uint16]bool, hc HolepunchConfig, noPEX bool) *hpNode {
+// the ports in noTCP. mods change its Config before it starts.
+func newHPNode(t *testing.T, ih [20]byte, fw bool, noTCP map[uint16]bool, hc HolepunchConfig, noPEX bool, mods ...func(*Config)) *hpNode {
 	t.Helper()
 	var ln net.Listener
 	var uc *net.UDPConn
@@ -110,13 +110,17 @@ func newHPNode(t *testing.T, ih [20]byte, fw bool, noTCP map[uint16]bool, hc Hol
 		t.Fatal(err)
 	}
 	d := &net.Dialer{}
-	s, err := New(ih, &Config{ListenPort: int(ap.Port()), HandshakeTimeout: 2 * time.Second, Holepunch: hc, NoPEX: noPEX,
+	cfg := &Config{ListenPort: int(ap.Port()), HandshakeTimeout: 2 * time.Second, Holepunch: hc, NoPEX: noPEX,
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if noTCP[netip.MustParseAddrPort(addr).Port()] {
 				return nil, errors.New("test: TCP blocked")
 			}
 			return d.DialContext(ctx, network, addr)
-		}})
+		}}
+	for _, mod := range mods {
+		mod(cfg)
+	}
+	s, err := New(ih, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
