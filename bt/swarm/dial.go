@@ -35,7 +35,11 @@ const (
 // UseUTP gives the swarm a uTP socket: from its return on, peers of its
 // address family are dialed over uTP first and hole punches (BEP 55) to
 // them go through u, and a goroutine accepts u's connections, as Serve
-// does a TCP listener's, until the swarm is closed, which closes u. A
+// does a TCP listener's, until the swarm is closed, which closes u. u's
+// refusal hook (utp.Socket.SetRefuse) becomes the swarm's opening gate
+// (refuseUTP): an opening over its IP's OpeningRate and OpeningBurst is
+// dropped at its SYN, before libutp makes a connection of it; the
+// connections that libutp took before UseUTP pass without a token. A
 // swarm takes one socket of each family, IPv4 and IPv6 (a socket bound to
 // an IPv6 address, the unspecified one included, is taken as IPv6's: bind
 // it with network "udp6", which leaves IPv4 to a socket of its own); give
@@ -55,10 +59,11 @@ func (s *Swarm) UseUTP(u *utp.Socket) error {
 		return fmt.Errorf("swarm: UseUTP called twice for one address family (%s, then %s)", (*slot).AddrPort(), u.AddrPort())
 	}
 	*slot = u
+	u.SetRefuse(s.refuseUTP)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.Serve(u)
+		s.serve(u, func(c net.Conn) { s.accept(c, true) })
 	}()
 	return nil
 }

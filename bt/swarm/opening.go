@@ -62,6 +62,28 @@ func (s *Swarm) acceptOpening(nc net.Conn) (_ net.Conn, encrypted bool, _ error)
 	}
 }
 
+// refuseUTP is the refusal hook of the swarm's uTP sockets (UseUTP).
+// libutp asks it about each SYN that would start a connection, before it
+// answers: the opening takes its IP's token here, as a TCP one does in
+// Accept, so that an IP over OpeningRate and OpeningBurst (or a new IP
+// when maxOpeningLimiters IPs are tracked) gets no answer at all, and no
+// connection, goroutine or handshake place is spent on it. A dialer
+// repeats an unanswered SYN, and each repeat is refused and counted
+// (Stats.OpeningsRefused). The connection the SYN makes reaches accept
+// with its token taken. Refusals send no event: the hook runs with
+// libutp's lock held, and must take no lock but openMu.
+func (s *Swarm) refuseUTP(from netip.AddrPort) bool {
+	if s.ctx.Err() != nil {
+		return true // closed
+	}
+	if !s.takeOpening(from.Addr().Unmap()) {
+		s.counts.openingsRefused.Add(1)
+		return true
+	}
+	s.counts.openingsAdmitted.Add(1)
+	return false
+}
+
 // replayConn reads prefix before the rest of Conn.
 type replayConn struct {
 	net.Conn

@@ -41,7 +41,9 @@ type Stats struct {
 	// the opening gate (Accept): admitted into the handshakes, where an
 	// MSE opening's Diffie-Hellman is answered, or refused because their
 	// IP opened more than OpeningRate and OpeningBurst allow, and closed
-	// before any work was done on them.
+	// before any work was done on them. Over uTP (UseUTP) the gate is at
+	// the SYN, before a connection is made: a refused SYN is dropped
+	// unanswered, and each SYN a dialer repeats is counted again.
 	OpeningsAdmitted, OpeningsRefused uint64
 	// SenderWakeups counts the firings of the links' senders (sender.go:
 	// a timer each, or a kick when the link's PEX state or the swarm's PEX

@@ -70,12 +70,17 @@ type Swarm struct {
 	counts     counters
 	handshakes *gate.Gate // incoming connections in their handshakes
 
+	// openMu guards openings, alone: the uTP sockets' refusal hook
+	// (refuseUTP) takes it with libutp's lock held, and no other lock may
+	// be taken under it.
+	openMu   sync.Mutex
+	openings map[netip.Addr]*rate.Limiter // incoming connections per IP
+
 	mu        sync.Mutex
 	closed    bool
 	listeners map[net.Listener]struct{}
-	openings  map[netip.Addr]*rate.Limiter // incoming connections per IP
-	refusals  *rate.Limiter                // events of incoming links that failed their handshakes
-	peerSet                                // guarded by mu
+	refusals  *rate.Limiter // events of incoming links that failed their handshakes
+	peerSet                 // guarded by mu
 
 	utp4   *utp.Socket   // UseUTP's, for uTP dials and hole punches over IPv4; nil for none
 	utp6   *utp.Socket   // the same over IPv6
@@ -142,11 +147,15 @@ func (s *Swarm) azOn() bool { return !s.cfg.NoAZMP }
 // handshake budget (Config.MaxHandshakes), and may be closed to make room
 // for a newer one; then it needs one of MaxPeers' slots, which it may take
 // from an incoming peer that has told us nothing.
-func (s *Swarm) Accept(c net.Conn) {
+func (s *Swarm) Accept(c net.Conn) { s.accept(c, false) }
+
+// accept is Accept; admitted says the opening's token was taken before
+// the connection was made (refuseUTP, for the uTP sockets of UseUTP).
+func (s *Swarm) accept(c net.Conn, admitted bool) {
 	addr, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	addr = compact.Unmap(addr)
 	s.mu.Lock()
-	if s.closed || !s.openingLocked(gate.IP(c)) {
+	if s.closed || !admitted && !s.takeOpening(gate.IP(c)) {
 		refused := !s.closed
 		if refused && s.refusals.Allow() {
 			s.emitLocked(Event{Type: EventDisconnected, Peer: addr, Source: SourceIncoming, Err: errOpeningRefused, Handshaking: true})
@@ -160,7 +169,9 @@ func (s *Swarm) Accept(c net.Conn) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	s.counts.openingsAdmitted.Add(1)
+	if !admitted {
+		s.counts.openingsAdmitted.Add(1)
+	}
 	go func() {
 		defer s.wg.Done()
 		// runConn leaves the handshake budget once the handshakes are done,
@@ -177,8 +188,10 @@ func (s *Swarm) Accept(c net.Conn) {
 // maxOpeningLimiters bounds the IPs whose opening rate is tracked.
 const maxOpeningLimiters = 4096
 
-// openingLocked takes a token of ip's opening bucket.
-func (s *Swarm) openingLocked(ip netip.Addr) bool {
+// takeOpening takes a token of ip's opening bucket.
+func (s *Swarm) takeOpening(ip netip.Addr) bool {
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
 	l := s.openings[ip]
 	if l == nil {
 		if len(s.openings) >= maxOpeningLimiters {
@@ -200,7 +213,10 @@ func (s *Swarm) openingLocked(ip netip.Addr) bool {
 // Serve accepts connections on ln and hands them to Accept until ln fails
 // or the swarm is closed, which also closes ln. It returns nil after Close
 // and the listener's error otherwise.
-func (s *Swarm) Serve(ln net.Listener) error {
+func (s *Swarm) Serve(ln net.Listener) error { return s.serve(ln, s.Accept) }
+
+// serve is Serve, handing each connection to accept.
+func (s *Swarm) serve(ln net.Listener, accept func(net.Conn)) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -216,7 +232,7 @@ func (s *Swarm) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 	}()
 	return acceptloop.Run(s.ctx, ln, func(c net.Conn) bool {
-		s.Accept(c)
+		accept(c)
 		return true
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	libutp "github.com/anacrolix/go-libutp"
 )
@@ -19,6 +20,12 @@ func Supported() bool { return true }
 // use.
 type Socket struct {
 	s *libutp.Socket
+
+	// refuse is Config.Refuse, gate SetRefuse's hook: both are read with
+	// libutp's lock held, so neither may sit behind mu (Close holds mu
+	// while it takes libutp's lock).
+	refuse func(netip.AddrPort) bool
+	gate   atomic.Pointer[func(netip.AddrPort) bool]
 
 	mu     sync.Mutex
 	closed bool
@@ -46,13 +53,40 @@ func ListenPacket(pc net.PacketConn, cfg *Config) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg != nil && cfg.Refuse != nil {
-		refuse := cfg.Refuse
-		s.SetSyncFirewallCallback(func(a net.Addr) bool { return refuse(addrPort(a)) })
-	}
 	u := &Socket{s: s}
+	if cfg != nil {
+		u.refuse = cfg.Refuse
+	}
+	s.SetSyncFirewallCallback(u.refused)
 	go u.drain()
 	return u, nil
+}
+
+// refused is libutp's firewall callback: asked about an incoming SYN
+// that starts a connection (not about a repeat of one it took), it drops
+// the SYN unanswered when either hook says so.
+func (u *Socket) refused(a net.Addr) bool {
+	from := addrPort(a)
+	if u.refuse != nil && u.refuse(from) {
+		return true
+	}
+	if g := u.gate.Load(); g != nil && (*g)(from) {
+		return true
+	}
+	return false
+}
+
+// SetRefuse sets a second refusal hook beside Config.Refuse, asked after
+// it with the same contract (quick, called with the uTP stack's lock held,
+// no calls into the socket); an attempt either refuses is dropped
+// unanswered. A later call replaces the hook, nil removes it. A swarm's
+// UseUTP sets it to the swarm's opening gate.
+func (u *Socket) SetRefuse(f func(from netip.AddrPort) bool) {
+	if f == nil {
+		u.gate.Store(nil)
+		return
+	}
+	u.gate.Store(&f)
 }
 
 // drain reads and drops the datagrams that are not uTP (punches, strays):

@@ -35,6 +35,9 @@ func (u *Socket) DialContext(ctx context.Context, addr netip.AddrPort) (net.Conn
 	return nil, ErrUnsupported
 }
 
+// SetRefuse does nothing: no connection comes in to refuse.
+func (u *Socket) SetRefuse(f func(from netip.AddrPort) bool) {}
+
 // Punch returns ErrUnsupported.
 func (u *Socket) Punch(addr netip.AddrPort) error { return ErrUnsupported }
 

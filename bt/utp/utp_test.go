@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,4 +138,42 @@ func TestPunchAndClose(t *testing.T) {
 	if _, err := a.Accept(); err == nil {
 		t.Error("Accept after Close succeeded")
 	}
+}
+
+// SetRefuse's hook drops attempts as Config.Refuse's does, beside it; nil
+// removes it, and the next attempt connects.
+func TestSetRefuse(t *testing.T) {
+	if !Supported() {
+		t.Skip("no uTP in this build")
+	}
+	b := listen(t, nil)
+	a := listen(t, nil)
+	var asked atomic.Int32
+	b.SetRefuse(func(from netip.AddrPort) bool {
+		asked.Add(1)
+		return from == a.AddrPort()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	c, err := a.DialContext(ctx, b.AddrPort())
+	cancel()
+	if err == nil {
+		c.Close()
+		t.Fatal("a dial the hook refused connected")
+	}
+	b.SetRefuse(nil)
+	if asked.Load() == 0 {
+		t.Fatal("the hook was never asked")
+	}
+	go func() {
+		if c, err := b.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err = a.DialContext(ctx, b.AddrPort())
+	if err != nil {
+		t.Fatalf("after SetRefuse(nil): %v", err)
+	}
+	c.Close()
 }

@@ -12,7 +12,10 @@ import (
 // uTP beside TCP, on the same port, as BitTorrent clients run it: peers
 // that PEX flags as speaking uTP are dialed over it, and hole punches
 // (BEP 55) go through it. Without it (--no-utp, or a build without cgo)
-// the swarm runs over TCP only and takes no part in hole punching.
+// the swarm runs over TCP only and takes no part in hole punching. The
+// sockets are opened without a refusal hook: swarm.UseUTP sets the swarm's
+// opening gate as one, so that an IP over its opening rate is refused at
+// its SYN, before libutp makes a connection.
 
 // listenUTP opens uTP on ln's port, at bind (--bind's host, from which
 // every dial leaves, uTP's included: a uTP dial leaves from its socket) or
