@@ -286,7 +286,19 @@ func runLTPair(t *testing.T, run *ltRun, torrent string) (err error) {
 	// punch made it; a pex relay says when it sent connect to the pair.
 	// B heard of the filler first, so the relay cannot have told B of A
 	// before a minute had passed: a link within that minute, after a
-	// connect, is the punch's.
+	// connect, is the punch's. After: the connect's stamp is no later
+	// than A's first sight of the link (a pex A's connected event, a
+	// libtorrent A's first peers list with B linked, printed within half
+	// a second of it).
+	linkSeen := linkedAt
+	if a.kind == "pex" {
+		for _, e := range a.p.Events() {
+			if e["event"] == "connected" && strings.HasPrefix(fmt.Sprint(e["peer"]), bIP+":") {
+				linkSeen = eventTime(e)
+				break
+			}
+		}
+	}
 	for _, e := range rs.p.Events() {
 		if rs.kind != "pex" || e["event"] != "holepunch" {
 			continue
@@ -294,7 +306,7 @@ func runLTPair(t *testing.T, run *ltRun, torrent string) (err error) {
 		peer, from := fmt.Sprint(e["peer"]), fmt.Sprint(e["newcomer"])
 		switch e["outcome"] {
 		case "connect-sent":
-			if !r.punched && r.joined && r.took < time.Minute && strings.HasPrefix(peer, bIP+":") {
+			if !r.punched && r.joined && r.took < time.Minute && strings.HasPrefix(peer, bIP+":") && (linkSeen.IsZero() || !eventTime(e).After(linkSeen)) {
 				r.punched = true
 			}
 		case "introduced":

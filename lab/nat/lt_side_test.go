@@ -73,11 +73,27 @@ func startSide(t *testing.T, h *natlab.Host, kind, torrent string, port int, see
 		}
 		return &ltSide{kind: kind, p: start(t, h, args...)}
 	}
+	return &ltSide{kind: kind, p: startLibtorrent(t, h, torrent, port, ltOptions{seed: seed}, peers...), seeds: seed}
+}
+
+// ltOptions are a libtorrent's own: whether it seeds the torrent, and
+// whether it maps its port at its router (UPnP and NAT-PMP: only behind
+// a lab router, which answers them).
+type ltOptions struct {
+	seed, portmap bool
+}
+
+// startLibtorrent runs lt_node.py in h on port (both families on a
+// dual-stack host) with uTP, dialing peers, and waits until it listens
+// and has checked its files.
+func startLibtorrent(t *testing.T, h *natlab.Host, torrent string, port int, o ltOptions, peers ...string) *proc.Proc {
+	t.Helper()
+	listen := fmt.Sprintf("0.0.0.0:%d", port)
 	if h.Addr6.IsValid() { // a dual-stack host: libtorrent dials only families it listens on
 		listen += fmt.Sprintf(",[::]:%d", port)
 	}
 	save := t.TempDir()
-	if seed {
+	if o.seed {
 		save = filepath.Join(filepath.Dir(torrent), "seed")
 	}
 	args := []string{filepath.Join(proc.Root(), "testdata", "bt", "lt_node.py"), "--torrent", torrent, "--save", save,
@@ -85,8 +101,11 @@ func startSide(t *testing.T, h *natlab.Host, kind, torrent string, port int, see
 		// A --peer that failed once (a relay not yet answering uTP, on a
 		// busy machine) is tried again in seconds, not libtorrent's 60.
 		"--reconnect-time", "3"}
-	if seed {
+	if o.seed {
 		args = append(args, "--seed")
+	}
+	if o.portmap {
+		args = append(args, "--portmap")
 	}
 	for _, p := range peers {
 		args = append(args, "--peer", p)
@@ -102,7 +121,7 @@ func startSide(t *testing.T, h *natlab.Host, kind, torrent string, port int, see
 	if p.Wait("peers", 30*time.Second, func(ev proc.Event) bool { return !strings.Contains(fmt.Sprint(ev["state"]), "checking") }) == nil {
 		t.Fatalf("libtorrent in %s still checking its files", h.NS)
 	}
-	return &ltSide{kind: kind, p: p, seeds: seed}
+	return p
 }
 
 // ltPeersOf is a libtorrent side's last peers.

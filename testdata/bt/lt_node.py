@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # A libtorrent (python3-libtorrent, Debian) node driven by pex's interop
-# tests. DHT, LSD, UPnP and NAT-PMP are off; uTP is off unless --utp is
+# tests. DHT and LSD are off; UPnP and NAT-PMP are off unless --portmap is
+# given (only behind a lab router that answers them); uTP is off unless --utp is
 # given, and --no-tcp turns TCP off both ways (so that only uTP is left).
 # Prints one JSON object a line: {"event":"listening"}, then
 # {"event":"peers","peers":[...]} twice a second, where source is
@@ -33,6 +34,7 @@ ap.add_argument('--utp', action='store_true')  # accept and dial uTP
 ap.add_argument('--no-tcp', action='store_true')  # neither accept nor dial TCP
 ap.add_argument('--log-holepunch', action='store_true')  # print libtorrent's HOLEPUNCH log lines
 ap.add_argument('--connect-timeout', type=int, default=0)  # peer_connect_timeout, s (0: libtorrent's 15)
+ap.add_argument('--portmap', action='store_true')  # map the port with UPnP and NAT-PMP: only behind a router the test runs
 ap.add_argument('--reconnect-time', type=int, default=0)  # min_reconnect_time, s (0: libtorrent's 60): how soon a peer that failed is tried again
 a = ap.parse_args()
 
@@ -52,12 +54,14 @@ HOLEPUNCHED = int(getattr(lt.peer_info, 'holepunched', 1 << 15))
 NOT_YET = int(lt.peer_info.connecting) | int(lt.peer_info.handshake)
 
 mask = lt.alert.category_t.error_notification | lt.alert.category_t.peer_notification | lt.alert.category_t.connect_notification | lt.alert.category_t.status_notification
+if a.portmap:
+    mask |= lt.alert.category_t.port_mapping_notification
 if a.log_holepunch:
     # Every peer's log: the HOLEPUNCH lines are picked out below.
     mask |= lt.alert.category_t.peer_log_notification
 s = lt.session({
     'listen_interfaces': a.listen,
-    'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+    'enable_dht': False, 'enable_lsd': False, 'enable_upnp': a.portmap, 'enable_natpmp': a.portmap,
     'enable_incoming_utp': a.utp, 'enable_outgoing_utp': a.utp,
     'enable_incoming_tcp': not a.no_tcp, 'enable_outgoing_tcp': not a.no_tcp,
     'allow_multiple_connections_per_ip': True,
@@ -92,6 +96,8 @@ while want > 0 and time.time() < deadline:
             want -= 1
         elif isinstance(al, lt.listen_failed_alert):
             out({'event': 'listen-failed', 'msg': al.message()})
+        elif isinstance(al, lt.portmap_alert):
+            out({'event': 'portmap', 'external_port': al.external_port, 'msg': al.message()})
 out({'event': 'listening', 'port': s.listen_port()})
 def endpoint(p):  # "IP:PORT" or "[IPv6]:PORT"
     ip, port = p.rsplit(':', 1)
@@ -123,6 +129,12 @@ while time.time() < end:
                 m = al.message()
                 if 'HOLEPUNCH' in m:
                     out({'event': 'holepunch', 'msg': m})
+            elif isinstance(al, lt.portmap_alert):
+                # A port mapped at the router: "portmap", with the
+                # external port and libtorrent's words (UPnP or NAT-PMP).
+                out({'event': 'portmap', 'external_port': al.external_port, 'msg': al.message()})
+            elif isinstance(al, lt.portmap_error_alert):
+                out({'event': 'portmap-failed', 'msg': al.message()})
     peers = []
     for pi in h.get_peer_info():
         flags = int(pi.flags)
