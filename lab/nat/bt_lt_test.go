@@ -149,27 +149,20 @@ func TestLibtorrentAcrossNATs(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	var sb strings.Builder
-	sb.WriteString("\nlibtorrent and pex behind routers: linked (link), joined by a BEP 55 punch (punch), or not (-)\n               ")
-	for _, b := range homes {
-		fmt.Fprintf(&sb, " %-15s", b.label)
+	sb.WriteString("\nlibtorrent and pex behind routers: linked (link), joined by a BEP 55 punch (punch), or not (-)\n")
+	labels := make([]string, len(homes))
+	for i, h := range homes {
+		labels[i] = h.label
 	}
-	sb.WriteString("\n")
-	for _, a := range homes {
-		fmt.Fprintf(&sb, "%-15s", a.label)
-		for _, b := range homes {
-			cell := "-"
-			switch {
-			case a == b:
-				cell = "."
-			case punched(a, b):
-				cell = "punch"
-			case connected(a, b):
-				cell = "link"
-			}
-			fmt.Fprintf(&sb, " %-15s", cell)
+	writeMatrix(&sb, labels, 15, func(i, j int) string {
+		switch a, b := homes[i], homes[j]; {
+		case punched(a, b):
+			return "punch"
+		case connected(a, b):
+			return "link"
 		}
-		sb.WriteString("\n")
-	}
+		return "-"
+	})
 	type tally struct{ pairs, joined, needPunch, byPunch, byChance int }
 	var withLT, ltLT tally
 	for i, a := range homes {

@@ -148,25 +148,17 @@ func TestBitTorrentAcrossNATs(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	var sb strings.Builder
-	sb.WriteString("\nBitTorrent: row dialed column (out), column dialed row (in), a hole punch joined them (punch), or not connected (-)\n           ")
-	for _, b := range hosts {
-		fmt.Fprintf(&sb, " %-11s", b.label)
+	sb.WriteString("\nBitTorrent: row dialed column (out), column dialed row (in), a hole punch joined them (punch), or not connected (-)\n")
+	labels := make([]string, len(hosts))
+	for i, b := range hosts {
+		labels[i] = b.label
 	}
-	sb.WriteString("\n")
-	for _, a := range hosts {
-		fmt.Fprintf(&sb, "%-11s", a.label)
-		la := links(a)
-		for _, b := range hosts {
-			cell := "-"
-			if a == b {
-				cell = "."
-			} else if d := la[b]; d != "" {
-				cell = d
-			}
-			fmt.Fprintf(&sb, " %-11s", cell)
+	writeMatrix(&sb, labels, 11, func(i, j int) string {
+		if d := links(hosts[i])[hosts[j]]; d != "" {
+			return d
 		}
-		sb.WriteString("\n")
-	}
+		return "-"
+	})
 	pairs, joined, needPunch, byPunch, byChance := 0, 0, 0, 0, 0
 	for i, a := range hosts {
 		for _, b := range hosts[i+1:] {
@@ -216,5 +208,27 @@ func TestBitTorrentAcrossNATs(t *testing.T) {
 		if nat := b.p.Last("nat"); !natOK(b) {
 			t.Errorf("%s: nat event %v; want observed %s, mapping %s, reachable %v", b.label, nat, b.h.Public, b.mapping, b.reachable)
 		}
+	}
+}
+
+// writeMatrix writes a table of every row label against every column
+// label, width wide a column: "." on the diagonal, cell(row, column)
+// elsewhere.
+func writeMatrix(sb *strings.Builder, labels []string, width int, cell func(i, j int) string) {
+	fmt.Fprintf(sb, "%*s", width, "")
+	for _, l := range labels {
+		fmt.Fprintf(sb, " %-*s", width, l)
+	}
+	sb.WriteString("\n")
+	for i, l := range labels {
+		fmt.Fprintf(sb, "%-*s", width, l)
+		for j := range labels {
+			c := "."
+			if i != j {
+				c = cell(i, j)
+			}
+			fmt.Fprintf(sb, " %-*s", width, c)
+		}
+		sb.WriteString("\n")
 	}
 }
