@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -144,7 +146,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		pr.Text("\n%s", sim.PXPTable(res))
 	}
 	if res.AtTarget != res.Alive {
-		return fmt.Errorf("%d of %d surviving nodes ended below --want", res.Alive-res.AtTarget, res.Alive)
+		return fmt.Errorf("%d of %d surviving nodes ended below --want: %s", res.Alive-res.AtTarget, res.Alive, belowWhy(res.Below))
 	}
 	if ctx.Err() != nil {
 		return errors.New("interrupted")
@@ -191,6 +193,9 @@ func simSummary(r *sim.PXPResult) []any {
 		"mean_degree", cli.Round(o.MeanDegree, 3), "clustering", cli.Round(o.Clustering, 4), "random_clustering", cli.Round(o.RandClustering, 4),
 		"path_length", cli.Round(o.PathLength, 3), "random_path_length", cli.Round(o.RandPathLength, 3), "largest", o.Largest,
 		"alive", r.Alive, "at_target", r.AtTarget}
+	if len(r.Below) > 0 {
+		f = append(f, "below", r.Below) // live nodes below --want at the end, by their last GetNewPeer failure
+	}
 	if a := r.Attack; a != nil {
 		f = append(f, attackSummary(a)...)
 	}
@@ -254,4 +259,17 @@ func attackSummary(a *sim.AttackResult) []any {
 		f = append(f, "attackers_joined", a.Joined, "attackers_left", a.Left)
 	}
 	return f
+}
+
+// belowWhy says why nodes ended below --want: each last GetNewPeer
+// failure (and the peers such a node had) with how many nodes it left
+// there, the most common first.
+func belowWhy(below map[string]int) string {
+	whys := slices.Collect(maps.Keys(below))
+	slices.SortFunc(whys, func(a, b string) int { return cmp.Or(below[b]-below[a], strings.Compare(a, b)) })
+	parts := make([]string, len(whys))
+	for i, w := range whys {
+		parts[i] = fmt.Sprintf("%d: %s", below[w], w)
+	}
+	return strings.Join(parts, "; ")
 }

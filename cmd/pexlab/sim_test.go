@@ -50,3 +50,13 @@ func TestSimCommands(t *testing.T) {
 		})
 	}
 }
+
+// belowWhy names each reason nodes ended below --want, the most common
+// first, ties in order of the reason.
+func TestBelowWhy(t *testing.T) {
+	got := belowWhy(map[string]int{"b: no candidates (3 peers)": 1, "a: timed out (0 peers)": 1, "c: closed (1 peers)": 4})
+	want := "4: c: closed (1 peers); 1: a: timed out (0 peers); 1: b: no candidates (3 peers)"
+	if got != want {
+		t.Fatalf("belowWhy: %q, want %q", got, want)
+	}
+}
