@@ -193,6 +193,9 @@ func simSummary(r *sim.PXPResult) []any {
 		"mean_degree", cli.Round(o.MeanDegree, 3), "clustering", cli.Round(o.Clustering, 4), "random_clustering", cli.Round(o.RandClustering, 4),
 		"path_length", cli.Round(o.PathLength, 3), "random_path_length", cli.Round(o.RandPathLength, 3), "largest", o.Largest,
 		"alive", r.Alive, "at_target", r.AtTarget}
+	if len(r.FailedWhy) > 0 {
+		f = append(f, "failed_why", r.FailedWhy) // the nodes that never reached --want, by their last GetNewPeer failure
+	}
 	if len(r.Below) > 0 {
 		f = append(f, "below", r.Below) // live nodes below --want at the end, by their last GetNewPeer failure
 	}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -18,6 +19,7 @@ type PXPResult struct {
 	JoinWall                  time.Duration  // from the first join to the last node at Want
 	JoinMS                    []float64      // each node's time to Want, sorted
 	Failed                    int            // nodes that never reached Want
+	FailedWhy                 map[string]int // of them, by their last GetNewPeer failure and the links they had
 	Overlay                   Stats          // after the joins
 	InDegree                  []int          // histogram: InDegree[d] nodes have d incoming links
 	MsgsPerNode, BytesPerNode float64        // sent, mean over the nodes, joins included
@@ -92,7 +94,7 @@ func RunPXP(ctx context.Context, cfg PXPConfig) (*PXPResult, error) {
 	stop := w.maintain(ctx)
 	w.settle(ctx, time.Minute)
 	res.JoinWall = time.Since(joinStart)
-	res.JoinMS, res.Failed = w.joinTimes(cfg.Seeds, cfg.Seeds+cfg.Nodes)
+	res.JoinMS, res.Failed, res.FailedWhy = w.joinTimes(cfg.Seeds, cfg.Seeds+cfg.Nodes)
 	g, alive := w.graph()
 	res.Overlay = g.stats(alive, 200, w.rng)
 	res.InDegree = histogram(g.InDegree, alive)
@@ -108,7 +110,7 @@ func RunPXP(ctx context.Context, cfg PXPConfig) (*PXPResult, error) {
 		g, alive := w.graph()
 		st := g.stats(alive, 200, w.rng)
 		res.AfterChurn = &st
-		res.ChurnJoins, _ = w.joinTimes(first, len(w.nodes))
+		res.ChurnJoins, _, _ = w.joinTimes(first, len(w.nodes))
 		cfg.Progress.say("churned", "joined", len(w.nodes)-first)
 	}
 	if cfg.Kill > 0 {
@@ -197,25 +199,34 @@ func (w *pxpWorld) joinMany(ctx context.Context, first, n int) error {
 
 // joinTimes returns the sorted times to Want of nodes [from, to), in ms,
 // and how many never got there.
-func (w *pxpWorld) joinTimes(from, to int) ([]float64, int) {
+func (w *pxpWorld) joinTimes(from, to int) ([]float64, int, map[string]int) {
 	var ms []float64
 	failed := 0
+	var why map[string]int
 	for i := from; i < to; i++ {
 		n := w.node(i)
 		if n == nil || n.atk != nil {
 			continue // an attacker (or a place kept for one)
 		}
 		n.mu.Lock()
-		r, ok := n.reached, n.atWant
+		r, ok, last := n.reached, n.atWant, n.lastErr
 		n.mu.Unlock()
 		if !ok {
 			failed++
+			if why == nil {
+				why = map[string]int{}
+			}
+			if last == "" {
+				last = "no failure recorded"
+			}
+			links, opened := w.overlayLinks(n)
+			why[fmt.Sprintf("%s (%d links, %d opened, dead %v)", last, links, opened, n.isDead())]++
 			continue
 		}
 		ms = append(ms, float64(r.Microseconds())/1000)
 	}
 	slices.Sort(ms)
-	return ms, failed
+	return ms, failed, why
 }
 
 // traffic is the mean of messages and bytes sent per live node.

@@ -249,6 +249,9 @@ func (w *pxpWorld) connectSeed(ctx context.Context, n *pxpNode) bool {
 				return true
 			}
 		}
+		n.mu.Lock()
+		n.lastErr = "joining through the seed: " + err.Error()
+		n.mu.Unlock()
 		if ctx.Err() != nil || attempt > 50 {
 			return false
 		}
