@@ -17,9 +17,22 @@
 import argparse, faulthandler, json, sys, time
 import libtorrent as lt
 
-# A crash inside libtorrent (a SIGSEGV in its uTP, seen now and then)
-# prints every thread's Python stack to stderr, for the test's report.
+# A crash inside libtorrent prints every thread's Python stack to stderr,
+# for the test's report.
 faulthandler.enable()
+
+# An alert is valid only until the next pop_alerts, and the binding's
+# wait_for_alert hands back a reference to one: keeping any alert past
+# the next pop is a use after free (arvidn/libtorrent#8295, #8299). The
+# SIGSEGVs this script died of now and then were on the line that called
+# wait_for_alert. So alerts are only read here, inside a function whose
+# locals die before the next pop, and the wait is a plain sleep.
+def alerts(handle):
+    for al in s.pop_alerts():
+        handle(al)
+
+def nap(seconds):
+    time.sleep(max(0.001, min(seconds, 0.05)))
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--torrent', required=True)
@@ -88,16 +101,19 @@ h = s.add_torrent(params)
 # them (TCP and, with --utp, uTP), so that a peer told of it is not
 # refused by a socket not yet open.
 want = ((0 if a.no_tcp else 1) + (1 if a.utp else 0)) * len(a.listen.split(','))
+def listening(al):
+    global want
+    if isinstance(al, lt.listen_succeeded_alert):
+        want -= 1
+    elif isinstance(al, lt.listen_failed_alert):
+        out({'event': 'listen-failed', 'msg': al.message()})
+    elif isinstance(al, lt.portmap_alert):
+        out({'event': 'portmap', 'external_port': al.external_port, 'msg': al.message()})
+
 deadline = time.time() + 10
 while want > 0 and time.time() < deadline:
-    s.wait_for_alert(500)
-    for al in s.pop_alerts():
-        if isinstance(al, lt.listen_succeeded_alert):
-            want -= 1
-        elif isinstance(al, lt.listen_failed_alert):
-            out({'event': 'listen-failed', 'msg': al.message()})
-        elif isinstance(al, lt.portmap_alert):
-            out({'event': 'portmap', 'external_port': al.external_port, 'msg': al.message()})
+    nap(0.05)
+    alerts(listening)
 out({'event': 'listening', 'port': s.listen_port()})
 def endpoint(p):  # "IP:PORT" or "[IPv6]:PORT"
     ip, port = p.rsplit(':', 1)
@@ -105,6 +121,20 @@ def endpoint(p):  # "IP:PORT" or "[IPv6]:PORT"
 
 for p in a.peer:
     h.connect_peer(endpoint(p))
+def report(al):
+    if isinstance(al, lt.peer_disconnected_alert):
+        out({'event': 'disconnected', 'peer': '%s:%d' % (al.endpoint[0], al.endpoint[1]), 'reason': al.message()})
+    elif a.log_holepunch and isinstance(al, lt.peer_log_alert):
+        m = al.message()
+        if 'HOLEPUNCH' in m:
+            out({'event': 'holepunch', 'msg': m})
+    elif isinstance(al, lt.portmap_alert):
+        # A port mapped at the router: "portmap", with the external port
+        # and libtorrent's words (UPnP or NAT-PMP).
+        out({'event': 'portmap', 'external_port': al.external_port, 'msg': al.message()})
+    elif isinstance(al, lt.portmap_error_alert):
+        out({'event': 'portmap-failed', 'msg': al.message()})
+
 end = time.time() + a.duration
 redial = time.time() + 5
 while time.time() < end:
@@ -121,20 +151,8 @@ while time.time() < end:
     # were printed: this keeps them close), then the peers as they are.
     tick = time.time() + 0.5
     while time.time() < tick:
-        s.wait_for_alert(max(1, int((tick - time.time()) * 1000)))
-        for al in s.pop_alerts():
-            if isinstance(al, lt.peer_disconnected_alert):
-                out({'event': 'disconnected', 'peer': '%s:%d' % (al.endpoint[0], al.endpoint[1]), 'reason': al.message()})
-            elif a.log_holepunch and isinstance(al, lt.peer_log_alert):
-                m = al.message()
-                if 'HOLEPUNCH' in m:
-                    out({'event': 'holepunch', 'msg': m})
-            elif isinstance(al, lt.portmap_alert):
-                # A port mapped at the router: "portmap", with the
-                # external port and libtorrent's words (UPnP or NAT-PMP).
-                out({'event': 'portmap', 'external_port': al.external_port, 'msg': al.message()})
-            elif isinstance(al, lt.portmap_error_alert):
-                out({'event': 'portmap-failed', 'msg': al.message()})
+        nap(tick - time.time())
+        alerts(report)
     peers = []
     for pi in h.get_peer_info():
         flags = int(pi.flags)
