@@ -188,7 +188,6 @@ func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoin
 	p.mu.Lock()
 	p.opened = true
 	p.mu.Unlock()
-	p.established.Store(true)
 	return c, nil
 }
 
