@@ -75,7 +75,11 @@ func TestUTPOpeningsBounded(t *testing.T) {
 	wg.Wait()
 	st := s.Stats()
 	t.Logf("%d uTP dials from one IP: %d connected, %d SYNs admitted, %d refused unanswered", flood, len(conns), st.OpeningsAdmitted, st.OpeningsRefused)
-	if len(conns) != burst {
+	// The gate's counters are the bound. A dial whose SYN was admitted may
+	// still give up before its connection completes on a loaded machine
+	// (CI saw 3 of the 4), so the dialer's count is held to the burst, not
+	// to equal it.
+	if len(conns) == 0 || len(conns) > burst {
 		t.Fatalf("%d of %d uTP dials from one IP connected; the opening burst is %d, the rest must get no answer", len(conns), flood, burst)
 	}
 	if st.OpeningsAdmitted != burst || st.OpeningsRefused < flood-burst {
@@ -92,8 +96,12 @@ func TestUTPOpeningsBounded(t *testing.T) {
 			ended.Add(1)
 		}()
 	}
-	if !until(15*time.Second, func() bool { return ended.Load() == burst-perIP && s.Stats().Handshaking == perIP }) {
-		t.Fatalf("%d stalled handshakes closed, %d held; want %d closed and %d held (MaxHandshakesPerIP)", ended.Load(), s.Stats().Handshaking, burst-perIP, perIP)
+	// The swarm holds at most perIP of the admitted openings (one whose
+	// dialer gave up counts among them there until it ends), so at least
+	// len(conns)-perIP of the dialer's end.
+	wantEnded := int32(max(0, len(conns)-perIP))
+	if !until(15*time.Second, func() bool { return ended.Load() >= wantEnded && s.Stats().Handshaking <= perIP }) {
+		t.Fatalf("%d stalled handshakes closed, %d held; want %d closed at least and %d held at most (MaxHandshakesPerIP)", ended.Load(), s.Stats().Handshaking, wantEnded, perIP)
 	}
 
 	// The IP's bucket is the same for TCP: its next TCP opening is closed
