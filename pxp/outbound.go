@@ -87,16 +87,25 @@ func (e *Exchange) relaysAmongLocked(among func(*Peer) bool) (relays, capped []*
 		}
 		if !e.relayRoomLocked(q) {
 			capped = append(capped, q)
-		} else if len(relays) < maxRelaysAsked && !slices.Contains(relays, q) {
+		} else if !slices.Contains(relays, q) {
 			// The sample draws from a few prefixes only: with relays
 			// left out for their cap, look at every peer before
 			// settling for fewer than there are.
 			more = append(more, q)
 		}
 	}
-	if len(capped) > 0 {
-		e.rng.Shuffle(len(more), func(i, j int) { more[i], more[j] = more[j], more[i] })
-		relays = append(relays, more[:min(len(more), maxRelaysAsked-len(relays))]...)
+	if len(capped) == 0 {
+		return relays, nil
+	}
+	e.rng.Shuffle(len(more), func(i, j int) { more[i], more[j] = more[j], more[i] })
+	room := max(0, maxRelaysAsked-len(relays))
+	relays = append(relays, more[:min(len(more), room)]...)
+	if len(more) > room {
+		// Relays under their cap are left unasked: a capped one is asked
+		// only once every other relay has been and gave nothing, or
+		// the cap would give way whenever the few relays drawn happen
+		// to know nobody new. The next call draws others.
+		return relays, nil
 	}
 	e.rng.Shuffle(len(capped), func(i, j int) { capped[i], capped[j] = capped[j], capped[i] })
 	return relays, capped[:min(len(capped), maxRelaysAsked)]
