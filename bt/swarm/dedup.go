@@ -3,17 +3,36 @@ package swarm
 import (
 	"bytes"
 	"errors"
+	"time"
 )
 
 // Two links to one peer: a hole punch makes them on purpose (both sides
 // dial at once, BEP 55), and a peer may also reach us over TCP while we
 // reach it over uTP. One must go, and both sides must pick the same one,
-// or each closes the link the other kept: the link kept is the one the
-// peer with the greater peer id dialed. Of two links in the same
-// direction, the older stays. Only links from one IP are doubles: a peer
-// with two addresses (a multihomed host, whose dials leave from another
-// address than it listens on, as libtorrent's may) keeps a link on each,
-// since PEX names it at the address of each.
+// or each closes the link the other kept.
+//
+//   - A link past its handshakes for longer than crossingWindow stays, and
+//     the newcomer goes: the peer dialed again though linked (aria2 does,
+//     to a peer PEX named at its listen address while linked to it from
+//     another port), and every client keeps its old link then. Closing
+//     the old one instead, as the rule below would half the time, loses
+//     both: aria2 drops its new dial on seeing our peer id again (seen in
+//     lab/interop TestCrawlCoverage: the swarms that dialed aria2 lost it).
+//   - Two young links are crossing dials: the link kept is the one the
+//     peer with the greater peer id dialed, a rule both pex peers compute
+//     alike from the two ids, behind any NAT.
+//   - Of two links in the same direction, the older stays.
+//
+// Only links from one IP are doubles: a peer with two addresses (a
+// multihomed host, whose dials leave from another address than it listens
+// on, as libtorrent's may) keeps a link on each, since PEX names it at the
+// address of each.
+
+// crossingWindow is how long after a link's handshakes a second link to
+// the same peer counts as its crossing dial rather than a dial again. Two
+// dials that cross (a hole punch, two peers told of each other at once)
+// end their handshakes within a few round trips of each other.
+const crossingWindow = 5 * time.Second
 
 // errDuplicate ends the second link to a peer.
 var errDuplicate = errors.New("a second link to the same peer (peer id): the other is kept")
@@ -31,7 +50,8 @@ func (s *Swarm) dedupe(c *conn, id [20]byte) error {
 		if o == c || !o.hasID || o.peerID != id || o.evicted || o.dup.Load() || o.addr.Addr() != c.addr.Addr() {
 			continue
 		}
-		if c.outgoing == o.outgoing || o.outgoing == weWin {
+		settled := o.ready && s.real(s.now().Sub(o.readyAt)) > crossingWindow
+		if settled || c.outgoing == o.outgoing || o.outgoing == weWin {
 			o.punched = o.punched || c.punched
 			return errDuplicate
 		}
