@@ -40,15 +40,18 @@ func TestCrawlCoverage(t *testing.T) {
 	// on the wrong host).
 	lt1 := startLibtorrent(t, torrent, filepath.Join(dir, "seed"), "127.0.0.2", true, 4*time.Minute, 0)
 	lt2 := startLibtorrent(t, torrent, filepath.Join(dir, "seed"), "127.0.0.3", true, 4*time.Minute, 0)
-	ariaAddr, _ := startAria2(t, aria2, torrent, filepath.Join(dir, "seed"), "127.0.0.4", true)
+	ariaAddr, ariaProc := startAria2(t, aria2, torrent, filepath.Join(dir, "seed"), "127.0.0.4", true)
 	real := map[netip.AddrPort]string{lt1.addr(): "libtorrent", lt2.addr(): "libtorrent", ariaAddr: "aria2"}
 	dials := map[int]netip.AddrPort{10: lt1.addr(), 120: lt1.addr(), 60: lt2.addr(), 180: lt2.addr(), 30: ariaAddr, 150: ariaAddr}
 	rng := rand.New(rand.NewPCG(1, 2))
 	addrs := make([]netip.AddrPort, n)
 	var swarms []*swarm.Swarm
+	events := map[int]func() []swarm.Event{}
 	for i := range n {
 		var s *swarm.Swarm
-		s, addrs[i], _ = startSwarmConfig(t, ih, swarm.Config{MaxPeers: 20, NoAZMP: i%2 == 1}, fmt.Sprintf("127.0.1.%d", i+1))
+		var evs func() []swarm.Event
+		s, addrs[i], evs = startSwarmConfig(t, ih, swarm.Config{MaxPeers: 20, NoAZMP: i%2 == 1}, fmt.Sprintf("127.0.1.%d", i+1))
+		events[i] = evs
 		if a, ok := dials[i]; ok {
 			s.AddPeer(a, swarm.SourceManual)
 		}
@@ -95,6 +98,7 @@ func TestCrawlCoverage(t *testing.T) {
 	// PEX round (half its room taken), the real clients dialed.
 	// The crawler's first peer is full, as peers in a formed swarm are:
 	// it learns the others from the referral a full peer sends.
+	first := -1 // the crawler's first peer: a full swarm
 	proc.WaitFor(t, 60*time.Second, "the swarm to form, each real client linked to a swarm that dialed it", func() bool {
 		for _, s := range swarms {
 			if s.Stats().Peers < 10 {
@@ -106,14 +110,57 @@ func TestCrawlCoverage(t *testing.T) {
 				return false
 			}
 		}
-		return swarms[n-1].Stats().Peers == 20
+		// The first full swarm, the newest first (any will do: the
+		// newest, which joined last, may wait a while for its last slot).
+		for i := n - 1; i >= 0; i-- {
+			if swarms[i].Stats().Peers == 20 {
+				first = i
+				return true
+			}
+		}
+		return false
+	}, func() string {
+		below := 0
+		for _, s := range swarms {
+			if s.Stats().Peers < 10 {
+				below++
+			}
+		}
+		var unlinked []string
+		for a, name := range real {
+			if connectedTo(a) {
+				continue
+			}
+			unlinked = append(unlinked, fmt.Sprintf("%s %v", name, a))
+			// What the swarms that dial it saw of it.
+			for i, to := range dials {
+				if to != a {
+					continue
+				}
+				for _, ev := range events[i]() {
+					if ev.Peer.Addr() == a.Addr() || ev.Listen.Addr() == a.Addr() || ev.Peer.Addr() == netip.MustParseAddr("127.0.0.1") {
+						unlinked = append(unlinked, fmt.Sprintf("\n  swarm %d: %v %v listen %v outgoing %v err %v", i, ev.Type, ev.Peer, ev.Listen, ev.Outgoing, ev.Err))
+					}
+				}
+			}
+		}
+		var ended []string
+		for _, p := range []*proc.Proc{lt1.Proc, lt2.Proc, ariaProc} {
+			select {
+			case <-p.Done():
+				ended = append(ended, p.Name())
+			default:
+			}
+		}
+		return fmt.Sprintf("%d swarms below 10 peers; real clients not linked to a swarm that dialed them: %v (ended: %v); no swarm full",
+			below, unlinked, ended)
 	})
 	cr, err := crawl.New(ih, &crawl.Config{Concurrency: 64, PEXWait: 100 * time.Second, Revisit: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr.Add(addrs[n-1], crawl.SourceManual, netip.AddrPort{}, "")
-	refBefore := swarms[n-1].Stats().Referrals
+	cr.Add(addrs[first], crawl.SourceManual, netip.AddrPort{}, "")
+	refBefore := swarms[first].Stats().Referrals
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	done := make(chan struct{})
@@ -180,5 +227,5 @@ func TestCrawlCoverage(t *testing.T) {
 	}
 	// A full peer makes room for the crawler by closing an idle incoming
 	// link when it has one, and refers it elsewhere when it has none.
-	t.Logf("the full first peer sent %d referrals", swarms[n-1].Stats().Referrals-refBefore)
+	t.Logf("the full first peer (swarm %d) sent %d referrals", first, swarms[first].Stats().Referrals-refBefore)
 }
