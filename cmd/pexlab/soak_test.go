@@ -48,7 +48,10 @@ func TestSoak(t *testing.T) {
 				t.Logf("%s: level %v, slope %v/h ± %v (bound %v/h), grows %v; a leak of %v a departure would be caught", tr["metric"], tr["level"], tr["slope_per_h"], tr["se_per_h"], tr["bound_per_h"], tr["grows"], tr["caught_per_departure"])
 			}
 			if code != 0 {
-				t.Fatalf("exit %d\n%s", code, stderr.String())
+				// Every sample, for whoever reads the failure: which of
+				// the runtime's figures moved with the one that grew.
+				csv, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("soak-%s.csv", engine)))
+				t.Fatalf("exit %d\n%s\nsamples:\n%s", code, stderr.String(), csv)
 			}
 			if len(events["trend"]) != len(soak.Metrics) || len(events["summary"]) != 1 || len(events["drained"]) != 1 {
 				t.Fatalf("%d trend, %d summary and %d drained events", len(events["trend"]), len(events["summary"]), len(events["drained"]))
