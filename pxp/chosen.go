@@ -87,13 +87,13 @@ func spreadByPrefixRound(rng *mrand.Rand, peers []*Peer, k int) []*Peer {
 // candidatesFor picks up to MaxCandidates peers to offer to asker: this
 // node's outgoing links first (unless Config.InboundCandidates), then
 // the others, each at random and spread across prefixes, leaving out
-// relayed sessions (no chains of relays) and peers that failed the last
-// introduction relayed to them.
+// relayed sessions (no chains of relays), links still in their handshake
+// and peers that failed the last introduction relayed to them.
 func (e *Exchange) candidatesFor(asker *Peer) []*Peer {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ok := func(q *Peer) bool {
-		return q != asker && q.via == nil && !q.unresponsive.Load() && q.acceptsIncoming() && (q.remote.id == "" || q.remote.id != asker.remote.id)
+		return q != asker && q.via == nil && q.established.Load() && !q.unresponsive.Load() && q.acceptsIncoming() && (q.remote.id == "" || q.remote.id != asker.remote.id)
 	}
 	k := e.cfg.MaxCandidates
 	if e.cfg.InboundCandidates || len(e.index.out) == 0 {

@@ -188,6 +188,7 @@ func (e *Exchange) open(ctx context.Context, conn net.Conn, kind string, outgoin
 	p.mu.Lock()
 	p.opened = true
 	p.mu.Unlock()
+	p.established.Store(true)
 	return c, nil
 }
 

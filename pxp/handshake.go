@@ -313,6 +313,9 @@ func (p *Peer) onConnect(m wire.Message) error {
 	}
 	p.data = st
 	p.mu.Unlock()
+	// Established before the answer goes out: the peer may ask this node
+	// for candidates the moment it has it (open sets it on the other side).
+	p.established.Store(true)
 	p.respond(m.Nonce, nil)
 	p.deliver(&Conn{Conn: st, peer: p})
 	return nil

@@ -73,8 +73,12 @@ func (e *Exchange) relaysLocked() (relays, capped []*Peer) {
 	return relays, capped
 }
 
-// relaysAmongLocked is relaysLocked among the peers among accepts.
-func (e *Exchange) relaysAmongLocked(among func(*Peer) bool) (relays, capped []*Peer) {
+// relaysAmongLocked is relaysLocked among the peers accept accepts, past
+// their handshakes: a link whose handshake has yet to end may never end it
+// (a peer that sends its hello and no more holds it until
+// HandshakeTimeout), and asking it would wait as long.
+func (e *Exchange) relaysAmongLocked(accept func(*Peer) bool) (relays, capped []*Peer) {
+	among := func(q *Peer) bool { return q.established.Load() && accept(q) }
 	ok := func(q *Peer) bool { return q.via == nil && among(q) && e.relayRoomLocked(q) }
 	relays = e.relayOrderLocked(ok)
 	if !e.anyRelayCappedLocked() {

@@ -60,6 +60,10 @@ type Peer struct {
 	data        *mux.Stream
 	dataMine    bool
 	opened      bool // the handshake is over and returned its stream
+	// established is opened, read without p.mu: a link still in its
+	// handshake (its hello read, the connect not yet answered) is neither
+	// asked for candidates nor offered as one (outbound.go, chosen.go).
+	established atomic.Bool
 	closed      bool
 	err         error
 }

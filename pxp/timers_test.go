@@ -318,3 +318,31 @@ func TestSynctestRelaySlotsFairAndReclaimed(t *testing.T) {
 		}
 	})
 }
+
+// A link still in its handshake (the peer's hello read, no connect yet,
+// as a peer that sends its hello and no more leaves it until
+// HandshakeTimeout) is listed among the peers but asked nothing: with no
+// other link, GetNewPeer fails at once with ErrNoPeers instead of waiting
+// on it, and the node offers it to nobody.
+func TestSynctestGetNewPeerSkipsLinksInHandshake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		node := newExchange(t, nil)
+		rp, errc := dialRaw(t, node)
+		rp.start(goodHello)
+		synctest.Wait()
+		if n := len(node.Peers()); n != 1 {
+			t.Fatalf("%d peers, want the one in its handshake listed", n)
+		}
+		start := time.Now()
+		_, err := node.GetNewPeer(context.Background())
+		if !errors.Is(err, ErrNoPeers) || time.Since(start) != 0 {
+			t.Fatalf("GetNewPeer with only a link in its handshake: %v after %v, want ErrNoPeers at once", err, time.Since(start))
+		}
+		if c := node.candidatesFor(&Peer{}); len(c) != 0 {
+			t.Fatalf("offered %d candidates, want none of a link in its handshake", len(c))
+		}
+		if err := <-errc; !errors.Is(err, ErrHandshakeTimeout) {
+			t.Fatalf("the stalled link ended with %v, want ErrHandshakeTimeout", err)
+		}
+	})
+}
