@@ -55,8 +55,10 @@ func (p *Peer) IntroducedBy() string {
 
 // relaysLocked picks up to maxRelaysAsked peers to ask for candidates:
 // from different prefixes first, at random, none that already introduced
-// MaxOutboundPerRelay of this node's links; and, apart, up to as many of
-// those, to ask only when no other relay gave a link. (Asking the relays
+// MaxOutboundPerRelay of this node's links (and, when some did, up to as
+// many more under the cap, asked after the first); and, apart, up to
+// maxRelaysAsked of those at it, to ask only when no other relay gave a
+// link. (Asking the relays
 // that introduced fewest first was tried: it asks the newest links, whose
 // peers are the node's neighbours' neighbours, and raised pex sim's
 // clustering coefficient from 0.19 to 0.26 for no gain in spread that the
@@ -101,16 +103,15 @@ func (e *Exchange) relaysAmongLocked(accept func(*Peer) bool) (relays, capped []
 	if len(capped) == 0 {
 		return relays, nil
 	}
+	// A relay at its cap is asked only when the relays under it gave
+	// nothing; before that, up to maxRelaysAsked more of those are asked
+	// than the first draw: four drawn at random can all be peers that know
+	// nobody new while others do, and the cap would give way each time
+	// (one relay chose 5 of 12 links, cap 4, about once in 100 runs).
+	// Asking every one would make a node whose neighbours all know nobody
+	// new ask them all in every call.
 	e.rng.Shuffle(len(more), func(i, j int) { more[i], more[j] = more[j], more[i] })
-	room := max(0, maxRelaysAsked-len(relays))
-	relays = append(relays, more[:min(len(more), room)]...)
-	if len(more) > room {
-		// Relays under their cap are left unasked: a capped one is asked
-		// only once every other relay has been and gave nothing, or
-		// the cap would give way whenever the few relays drawn happen
-		// to know nobody new. The next call draws others.
-		return relays, nil
-	}
+	relays = append(relays, more[:min(len(more), max(0, 2*maxRelaysAsked-len(relays)))]...)
 	e.rng.Shuffle(len(capped), func(i, j int) { capped[i], capped[j] = capped[j], capped[i] })
 	return relays, capped[:min(len(capped), maxRelaysAsked)]
 }
