@@ -36,7 +36,8 @@ type Config struct {
 	// network prefixes, so that one relay, or one crowd of addresses,
 	// cannot choose all of a node's peers while others can (outbound.go).
 	// A relay that introduced MaxOutboundPerRelay of this node's live
-	// links is asked only when no relay under its cap gave a link, and a
+	// links is asked only when no relay under its cap gave a link (up to
+	// eight of those asked, four more than when none is capped), and a
 	// candidate in a prefix already holding MaxOutboundPerPrefix of this
 	// node's outgoing links only when no relay asked offered one
 	// elsewhere (those holding fewer are tried first): a node whose only
