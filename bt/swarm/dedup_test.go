@@ -84,3 +84,37 @@ func TestSecondLinkFromALinkedPeer(t *testing.T) {
 		})
 	}
 }
+
+// Two links with one peer id from two IPs are not doubles: a multihomed
+// peer (libtorrent dialing from another address than it listens on) keeps
+// a link on each. From one IP, the second goes.
+func TestDedupeOnlyFromOneIP(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		ih := [20]byte{9, 1}
+		a := l.node("10.0.0.1", ih, Config{NoAZMP: true})
+		link := func(ip string) {
+			c, err := l.dial(ip, a.addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			ext := wire.ExtHandshake{M: map[string]int{"ut_pex": 1}}
+			go io.Copy(io.Discard, c)
+			c.Write(append(ltepHandshake(ih, "-XX0001-samepeerid00"), wire.AppendExtended(nil, 0, ext.Bytes())...))
+		}
+		link("10.0.0.8")
+		link("10.0.0.9")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := len(a.s.Peers()); n != 2 {
+			t.Fatalf("%d links from two IPs with one peer id, want 2: %+v", n, a.s.Peers())
+		}
+		link("10.0.0.9")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := len(a.s.Peers()); n != 2 {
+			t.Fatalf("%d links after a second from one IP, want 2: %+v", n, a.s.Peers())
+		}
+	})
+}
