@@ -86,7 +86,18 @@ func (e *Exchange) relaysAmongLocked(accept func(*Peer) bool) (relays, capped []
 	if !e.anyRelayCappedLocked() {
 		return relays, nil
 	}
-	var more []*Peer
+	// A relay at its cap is asked only when the relays under it gave
+	// nothing; before that, up to maxRelaysAsked more of those are asked
+	// than the first draw: four drawn at random can all be peers that know
+	// nobody new while others do, and the cap would give way each time
+	// (one relay chose 5 of 12 links, cap 4, about once in 100 runs).
+	// Asking every one would make a node whose neighbours all know nobody
+	// new ask them all in every call. The sample draws from a few prefixes
+	// only: with relays left out for their cap, every peer is looked at
+	// (more is a reservoir sample of them).
+	k := max(0, 2*maxRelaysAsked-len(relays))
+	more := make([]*Peer, 0, k)
+	seen := 0
 	for q := range e.peers {
 		if q.via != nil || !q.acceptsIncoming() || !among(q) {
 			continue
@@ -94,24 +105,19 @@ func (e *Exchange) relaysAmongLocked(accept func(*Peer) bool) (relays, capped []
 		if !e.relayRoomLocked(q) {
 			capped = append(capped, q)
 		} else if !slices.Contains(relays, q) {
-			// The sample draws from a few prefixes only: with relays
-			// left out for their cap, look at every peer before
-			// settling for fewer than there are.
-			more = append(more, q)
+			seen++
+			if len(more) < k {
+				more = append(more, q)
+			} else if j := e.rng.IntN(seen); j < k {
+				more[j] = q
+			}
 		}
 	}
 	if len(capped) == 0 {
 		return relays, nil
 	}
-	// A relay at its cap is asked only when the relays under it gave
-	// nothing; before that, up to maxRelaysAsked more of those are asked
-	// than the first draw: four drawn at random can all be peers that know
-	// nobody new while others do, and the cap would give way each time
-	// (one relay chose 5 of 12 links, cap 4, about once in 100 runs).
-	// Asking every one would make a node whose neighbours all know nobody
-	// new ask them all in every call.
 	e.rng.Shuffle(len(more), func(i, j int) { more[i], more[j] = more[j], more[i] })
-	relays = append(relays, more[:min(len(more), max(0, 2*maxRelaysAsked-len(relays)))]...)
+	relays = append(relays, more...)
 	e.rng.Shuffle(len(capped), func(i, j int) { capped[i], capped[j] = capped[j], capped[i] })
 	return relays, capped[:min(len(capped), maxRelaysAsked)]
 }
