@@ -60,9 +60,13 @@ type Peer struct {
 	data        *mux.Stream
 	dataMine    bool
 	opened      bool // the handshake is over and returned its stream
-	// established is opened, read without p.mu: a link still in its
-	// handshake (its hello read, the connect not yet answered) is neither
-	// asked for candidates nor offered as one (outbound.go, chosen.go).
+	// established is set, and read, without p.mu: on the dialing side
+	// with opened, on the accepting side as it answers the peer's connect
+	// (a moment before opened, since the peer may ask for candidates as
+	// soon as it has the answer). A link still in its handshake (its hello
+	// read, the connect not yet answered) is neither asked for candidates
+	// nor offered as one (outbound.go, chosen.go). opened stays apart: it
+	// decides who is told of the link's failure (closeWith).
 	established atomic.Bool
 	closed      bool
 	err         error
