@@ -204,7 +204,8 @@ func simSummary(r *sim.PXPResult) []any {
 	}
 	if k := r.Kill; k != nil {
 		f = append(f, "killed", k.Killed, "largest_after_kill_share", cli.Round(k.LargestAfter, 4), "largest_after_kill", cli.Round(k.LargestAfter, 4),
-			"at_target_after_kill_share", cli.Round(k.AtTargetAfter, 4), "at_target_after_kill", cli.Round(k.AtTargetAfter, 4), "healed_s", cli.Seconds(k.Healed), "healed_links_s", cli.Seconds(k.HealedLinks))
+			"at_target_after_kill_share", cli.Round(k.AtTargetAfter, 4), "at_target_after_kill", cli.Round(k.AtTargetAfter, 4), "healed_s", cli.Seconds(k.Healed), "healed_links_s", cli.Seconds(k.HealedLinks),
+			"kill_s", cli.Seconds(k.KillTook), "heal_introductions", k.Introductions, "heal_introductions_failed", k.IntroductionsFailed)
 	}
 	return f
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math/rand/v2"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -52,7 +53,7 @@ func testPXPMassFailure(t *testing.T) {
 	}
 	k := res.Kill
 	t.Logf("killed %d: largest %.2f, at target %.2f right after; healed in %v", k.Killed, k.LargestAfter, k.AtTargetAfter, k.Healed)
-	if k.Killed != 150 || k.Healed == 0 || k.HealedLinks == 0 || k.HealedLinks > k.Healed || res.AtTarget != res.Alive || res.Alive != 150 || k.Final.Largest != 150 {
+	if k.Killed != 150 || k.Healed == 0 || k.HealedLinks == 0 || k.HealedLinks > k.Healed || k.KillTook <= 0 || k.KillTook > k.Healed || k.Introductions == 0 || res.AtTarget != res.Alive || res.Alive != 150 || k.Final.Largest != 150 {
 		t.Fatalf("kill %+v, %d of %d at target", k, res.AtTarget, res.Alive)
 	}
 	// The first point is the overlay the moment the victims crashed: with
@@ -103,4 +104,34 @@ func TestOverlayPeersSkipTheDead(t *testing.T) {
 		t.Fatalf("atTarget = %d of %d, want 0 of 1", at, alive)
 	}
 	nodes[2].kill()
+}
+
+// A node killed while the top-up waited for a slot is not joined again:
+// its exchange is closed for good, and retrying the seed held one of the
+// Joining slots for 51 tries, 2.5 s, while live survivors waited for it
+// (after a mass failure, every slot at once for about 2 s).
+func TestKilledNodeNotJoined(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := &pxpWorld{cfg: PXPConfig{Seeds: 1}, byID: map[string]int{}, rng: rand.New(rand.NewPCG(1, 2))}
+		w.cfg.defaults()
+		w.nw = memnet.NewNetwork()
+		defer w.closeAll()
+		for i := range 2 {
+			if _, err := w.newNode(i, 8); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := w.node(1)
+		n.kill()
+		start := time.Now()
+		if w.join(t.Context(), n) {
+			t.Fatal("a killed node joined")
+		}
+		if took := time.Since(start); took > 0 {
+			t.Fatalf("joining a killed node took %v (retrying the seed), want no wait", took)
+		}
+		if got := len(w.node(0).ex.Peers()); got != 0 {
+			t.Fatalf("the seed has %d peers, want 0", got)
+		}
+	})
 }

@@ -52,9 +52,14 @@ func (w *pxpWorld) maintain(ctx context.Context) (stop func()) {
 				go func() {
 					defer wg.Done()
 					defer func() { <-sem }()
-					if len(n.ex.Peers()) == 0 {
+					switch {
+					case n.isDead():
+						// Listed live before the wait for a slot, killed
+						// meanwhile: a join would hold the slot through
+						// its retries while live nodes wait for it.
+					case len(n.ex.Peers()) == 0:
 						w.join(mctx, n)
-					} else {
+					default:
 						gctx, cancel := context.WithTimeout(mctx, 30*time.Second)
 						w.grow(gctx, n)
 						cancel()
@@ -173,6 +178,7 @@ func (w *pxpWorld) massFailure(ctx context.Context) *KillResult {
 	first := healPoint(0, at, largest.size, survivors)
 	r.Series = append(r.Series, first)
 	r.LargestAfter, r.AtTargetAfter = first.Largest, first.AtTarget
+	ok0, failed0 := introductions(live[k:])
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, n := range live[:k] {
@@ -180,7 +186,8 @@ func (w *pxpWorld) massFailure(ctx context.Context) *KillResult {
 		go func() { defer wg.Done(); n.kill() }()
 	}
 	wg.Wait()
-	w.cfg.Progress.say("killed", "nodes", k, "survivors", len(live)-k)
+	r.KillTook = max(time.Since(start), time.Millisecond)
+	w.cfg.Progress.say("killed", "nodes", k, "survivors", len(live)-k, "kill_s", math.Round(r.KillTook.Seconds()*1e3)/1e3)
 	for {
 		g, alive := w.graph()
 		_, largest := g.components(alive)
@@ -202,8 +209,25 @@ func (w *pxpWorld) massFailure(ctx context.Context) *KillResult {
 		}
 		sleepCtx(ctx, 250*time.Millisecond)
 	}
+	ok1, failed1 := introductions(live[k:])
+	r.Introductions, r.IntroductionsFailed = ok1-ok0, failed1-failed0
 	w.cfg.Progress.say("healed", "healed_s", math.Round(r.Healed.Seconds()*1e3)/1e3, "seconds", math.Round(r.Healed.Seconds()*1e3)/1e3, "largest_after_share", math.Round(r.LargestAfter*1e4)/1e4, "largest_after", math.Round(r.LargestAfter*1e4)/1e4)
 	return r
+}
+
+// introductions sums the GetNewPeer calls the nodes made so far: those
+// that gave a link, and those that failed.
+func introductions(nodes []*pxpNode) (ok, failed uint64) {
+	for _, n := range nodes {
+		for outcome, c := range n.ex.Stats().Introductions {
+			if outcome == "failed" {
+				failed += c
+			} else {
+				ok += c
+			}
+		}
+	}
+	return ok, failed
 }
 
 // healPoint is the survivors' state at t: at of n at Want, largest of

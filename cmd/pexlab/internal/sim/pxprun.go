@@ -42,9 +42,17 @@ type KillResult struct {
 	// links, whoever opened them: Healed without Own's part, the measure
 	// before Own was (at most Healed; 0 if not within HealFor).
 	HealedLinks time.Duration
-	Series      []HealPoint
-	Below       map[string]int // when not healed: the nodes below Want, by their last failure
-	Final       Stats
+	// KillTook is how long the simulator took to close the victims, from
+	// the same start as Healed: the survivors heal meanwhile, on the same
+	// machine, so Healed counts it too.
+	KillTook time.Duration
+	// Introductions and IntroductionsFailed count the survivors' GetNewPeer
+	// calls from the kill until healed (or HealFor): those that gave a
+	// link, and those that did not.
+	Introductions, IntroductionsFailed uint64
+	Series                             []HealPoint
+	Below                              map[string]int // when not healed: the nodes below Want, by their last failure
+	Final                              Stats
 }
 
 // HealPoint is the state of the survivors at one moment after the kill.

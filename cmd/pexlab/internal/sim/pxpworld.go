@@ -240,6 +240,9 @@ func (w *pxpWorld) join(ctx context.Context, n *pxpNode) bool {
 func (w *pxpWorld) connectSeed(ctx context.Context, n *pxpNode) bool {
 	seed := w.node(w.intn(w.cfg.Seeds))
 	for attempt := 0; ; attempt++ {
+		if n.isDead() {
+			return false // killed: its exchange is closed for good
+		}
 		c, err := w.nw.DialFrom(netip.AddrPortFrom(n.ip, 9000).String(), seed.addr)
 		if err == nil {
 			var dc *pxp.Conn
@@ -252,7 +255,7 @@ func (w *pxpWorld) connectSeed(ctx context.Context, n *pxpNode) bool {
 		n.mu.Lock()
 		n.lastErr = "joining through the seed: " + err.Error()
 		n.mu.Unlock()
-		if ctx.Err() != nil || attempt > 50 {
+		if ctx.Err() != nil || attempt > 50 || errors.Is(err, pxp.ErrClosed) {
 			return false
 		}
 		sleepCtx(ctx, 50*time.Millisecond)

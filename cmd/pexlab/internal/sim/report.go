@@ -31,7 +31,7 @@ func PXPTable(r *PXPResult) string {
 	if k := r.Kill; k != nil {
 		healed := "not within --heal-for"
 		if k.Healed > 0 {
-			healed = fmt.Sprintf("%.2f s", k.Healed.Seconds())
+			healed = fmt.Sprintf("%.2f s (closing the killed took %.2f s of it)", k.Healed.Seconds(), k.KillTook.Seconds())
 		}
 		fmt.Fprintf(&b, "  mass failure      %d killed; right after: %.1f %% of survivors in the largest component, %.1f %% at want; healed in %s\n",
 			k.Killed, 100*k.LargestAfter, 100*k.AtTargetAfter, healed)
