@@ -52,14 +52,12 @@ func (w *pxpWorld) maintain(ctx context.Context) (stop func()) {
 				go func() {
 					defer wg.Done()
 					defer func() { <-sem }()
-					switch {
-					case n.isDead():
-						// Listed live before the wait for a slot, killed
-						// meanwhile: a join would hold the slot through
-						// its retries while live nodes wait for it.
-					case len(n.ex.Peers()) == 0:
+					// A node listed live before the wait for a slot may
+					// have been killed meanwhile: join and grow return at
+					// once for it.
+					if len(n.ex.Peers()) == 0 {
 						w.join(mctx, n)
-					default:
+					} else {
 						gctx, cancel := context.WithTimeout(mctx, 30*time.Second)
 						w.grow(gctx, n)
 						cancel()
