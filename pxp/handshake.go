@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"time"
 
+	"github.com/seed0021ed4d/pex/internal/jsonscan"
 	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
@@ -111,17 +111,16 @@ func (p *Peer) onHello(args json.RawMessage) error {
 		return nil // a second hello is ignored, as by the reference
 	default:
 	}
-	var parts []json.RawMessage
-	if json.Unmarshal(args, &parts) != nil || len(parts) < 3 {
+	parts, err := jsonscan.DecodeArray(args, nil)
+	if err != nil || len(parts) < 3 {
 		return &ProtocolError{Reason: "hello arguments are not [version, connectInfo, networks]"}
 	}
 	// The reference compares with ===: only the JSON number 1 will do.
-	var version float64
-	if json.Unmarshal(parts[0], &version) != nil || version != wire.Version {
+	if version, err := jsonscan.DecodeFloat(parts[0]); err != nil || version != wire.Version {
 		return fmt.Errorf("%w: theirs=%s, ours=%d", ErrVersionMismatch, truncate(parts[0], 32), wire.Version)
 	}
-	var networks []string
-	if json.Unmarshal(parts[2], &networks) != nil {
+	networks, err := decodeStrings(parts[2])
+	if err != nil {
 		return &ProtocolError{Reason: "hello networks are not an array of strings"}
 	}
 	common := false
@@ -205,64 +204,27 @@ func (p *Peer) noData() {
 	}
 }
 
+// decodeStrings decodes a JSON array of strings (null for none, null
+// elements for "").
+func decodeStrings(raw []byte) ([]string, error) {
+	elems, err := jsonscan.DecodeArray(raw, nil)
+	if err != nil || elems == nil {
+		return nil, err
+	}
+	out := make([]string, len(elems))
+	for i, e := range elems {
+		if out[i], err = jsonscan.DecodeString(e); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func truncateList(s []string) []string {
 	if len(s) > 4 {
 		return s[:4]
 	}
 	return s
-}
-
-// remoteHello is what the peer's hello said of it; guarded by Peer.mu.
-type remoteHello struct {
-	connectInfo
-	raw json.RawMessage // the connectInfo as sent
-}
-
-type connectInfo struct {
-	accepting bool           // an object whose pxp is truthy
-	webrtc    bool           // it takes WebRTC upgrades
-	id        string         // Go nodes' id
-	tcp       string         // Go nodes' advertised TCP address, for direct dials
-	observed  netip.AddrPort // where the peer sees this node (Go nodes, direct links)
-	dialback  bool           // it answers dialback requests
-}
-
-func parseConnectInfo(raw json.RawMessage) connectInfo {
-	var m map[string]any
-	if json.Unmarshal(raw, &m) != nil || m == nil {
-		return connectInfo{}
-	}
-	var ci connectInfo
-	ci.accepting = truthy(m["pxp"])
-	ci.webrtc = truthy(m["webrtc"])
-	if a, ok := m["tcp"].(string); ok && len(a) <= 256 {
-		ci.tcp = a
-	}
-	if id, ok := m["id"].(string); ok && len(id) <= 64 {
-		ci.id = id
-	}
-	if o, ok := m["observed"].(string); ok && len(o) <= 64 {
-		if ap, err := netip.ParseAddrPort(o); err == nil {
-			ci.observed = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		}
-	}
-	ci.dialback = truthy(m["dialback"])
-	return ci
-}
-
-// truthy follows JavaScript's truthiness for JSON values.
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return x
-	case float64:
-		return x != 0
-	case string:
-		return x != ""
-	}
-	return true
 }
 
 // onConnect handles the peer's connect: open our data stream and answer.

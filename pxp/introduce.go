@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/seed0021ed4d/pex/internal/jsonscan"
 	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
@@ -18,19 +19,22 @@ func (p *Peer) GetPeers(ctx context.Context) ([]Candidate, error) {
 	if err != nil {
 		return nil, err
 	}
-	var parts []json.RawMessage
-	if json.Unmarshal(res, &parts) != nil || len(parts) == 0 {
+	parts, err := jsonscan.DecodeArray(res, nil)
+	if err != nil || len(parts) == 0 {
 		return nil, &ProtocolError{Reason: "getpeers response is not an array"}
 	}
 	if !isNull(parts[0]) && string(parts[0]) != "false" {
-		var msg string
-		if json.Unmarshal(parts[0], &msg) != nil {
+		msg, err := jsonscan.DecodeString(parts[0])
+		if err != nil {
 			msg = string(truncate(parts[0], 200))
 		}
 		return nil, &RemoteError{Command: wire.CmdGetPeers, Message: msg}
 	}
-	var cands []Candidate
-	if len(parts) < 2 || json.Unmarshal(parts[1], &cands) != nil {
+	if len(parts) < 2 {
+		return nil, &ProtocolError{Reason: "peer sent invalid response to getpeers"}
+	}
+	cands, ok := decodeCandidates(parts[1], p.ex.network)
+	if !ok {
 		return nil, &ProtocolError{Reason: "peer sent invalid response to getpeers"}
 	}
 	for _, c := range cands {

@@ -74,7 +74,7 @@ func (f *lineFeed) read() {
 		if err != nil {
 			f.mu.Lock()
 			f.over, f.running = true, false
-			f.lines.buf = nil
+			f.lines.release()
 			f.mu.Unlock()
 			f.end(err, read)
 			return
@@ -171,16 +171,37 @@ var ErrLineTooLong = errors.New("pxp: control message too long")
 // lineSplitter cuts a stream into lines of at most max bytes, accepting
 // "\n" and "\r\n" (and, with skipBlank, skipping empty lines, like
 // ndjson). Between bursts it holds no buffer, only a partial line waiting
-// for its end.
+// for its end. A burst reads into a buffer borrowed from lineBufs and
+// gives it back when the burst is over, so that a node answering
+// thousands of links a second does not allocate and clear a buffer for
+// each of their bursts.
 type lineSplitter struct {
 	max       int
 	skipBlank bool
-	buf       []byte // bytes taken from the stream and not yet returned
-	off       int    // where they start in buf
+	buf       []byte  // bytes taken from the stream and not yet returned
+	off       int     // where they start in buf
+	lent      *[]byte // the pool's buffer buf is, while it is one
 }
 
 // firstLineBuf is the buffer a burst starts with; it grows to max.
 const firstLineBuf = 1 << 10
+
+// lineBufs holds the firstLineBuf buffers of bursts that are over.
+var lineBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, firstLineBuf)
+	return &b
+}}
+
+// release gives the buffer back (to the pool when it is the pool's) and
+// drops what it held.
+func (l *lineSplitter) release() {
+	if l.lent != nil {
+		*l.lent = (*l.lent)[:0]
+		lineBufs.Put(l.lent)
+		l.lent = nil
+	}
+	l.buf, l.off = nil, 0
+}
 
 // next returns the next line, valid until the next call; ok is false when
 // no whole line is buffered and the stream has nothing more for now.
@@ -204,14 +225,20 @@ func (l *lineSplitter) next(src availReader) (line []byte, ok bool, err error) {
 		}
 		switch {
 		case rest == 0:
-			l.buf, l.off = nil, 0
+			l.buf, l.off = l.buf[:0], 0
 		case l.off > 0:
 			copy(l.buf, l.buf[l.off:])
 			l.buf, l.off = l.buf[:rest], 0
 		}
-		if cap(l.buf)-len(l.buf) < firstLineBuf/4 {
+		switch {
+		case cap(l.buf) == 0:
+			l.lent = lineBufs.Get().(*[]byte)
+			l.buf = (*l.lent)[:0]
+		case cap(l.buf)-len(l.buf) < firstLineBuf/4:
+			// A long line: a buffer of its own, up to max.
 			nb := make([]byte, len(l.buf), min(max(2*cap(l.buf), firstLineBuf), l.max+2+firstLineBuf))
 			copy(nb, l.buf)
+			l.release()
 			l.buf = nb
 		}
 		n, err := src.ReadAvailable(l.buf[len(l.buf):cap(l.buf)])
@@ -224,7 +251,7 @@ func (l *lineSplitter) next(src availReader) (line []byte, ok bool, err error) {
 		}
 		if n == 0 {
 			if len(l.buf) == 0 {
-				l.buf = nil
+				l.release()
 			}
 			return nil, false, nil
 		}

@@ -66,6 +66,12 @@ func (p *Peer) onGetPeers(m wire.Message) error {
 	}
 	p.mu.Unlock()
 	p.ex.counts.add(func(c *counters) { c.getPeers++ })
+	if answer, ok := appendCandidates(nil, out); ok {
+		if err := p.send(wire.CmdRes, m.Nonce, answer); err != nil {
+			p.closeWith(err)
+		}
+		return nil
+	}
 	p.respond(m.Nonce, []any{nil, out})
 	return nil
 }

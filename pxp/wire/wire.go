@@ -49,6 +49,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/seed0021ed4d/pex/internal/jsonscan"
 )
 
 // Magic is written by each side before anything else (docs/pxp-wire.md §2).
@@ -98,8 +100,11 @@ func (e *MessageError) Error() string { return "pxp/wire: invalid control messag
 // ParseMessage decodes one line (without its newline). It accepts any
 // command string; callers decide what to do with unknown ones.
 func ParseMessage(line []byte) (Message, error) {
-	var parts []json.RawMessage
-	if err := json.Unmarshal(line, &parts); err != nil {
+	if m, ok := parseUsual(line); ok {
+		return m, nil
+	}
+	parts, err := jsonscan.DecodeArray(line, nil)
+	if err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
 			return Message{}, &MessageError{Reason: "message is not a JSON array"}
@@ -110,14 +115,75 @@ func ParseMessage(line []byte) (Message, error) {
 		return Message{}, &MessageError{Reason: fmt.Sprintf("message has %d elements, want 3", len(parts))}
 	}
 	var m Message
-	if err := json.Unmarshal(parts[0], &m.Command); err != nil {
+	if m.Command, err = jsonscan.DecodeString(parts[0]); err != nil {
 		return Message{}, &MessageError{Reason: "command is not a string"}
 	}
-	if err := json.Unmarshal(parts[1], &m.Nonce); err != nil {
+	if m.Nonce, err = jsonscan.DecodeString(parts[1]); err != nil {
 		return Message{}, &MessageError{Reason: "nonce is not a string"}
 	}
 	m.Args = parts[2]
 	return m, nil
+}
+
+// parseUsual parses the lines nodes send, three elements of which the
+// first two are strings of printable ASCII without escapes, allocating
+// only the nonce; ok is false for any other line, valid or not.
+func parseUsual(line []byte) (m Message, ok bool) {
+	i := jsonscan.SkipSpace(line, 0)
+	if i == len(line) || line[i] != '[' {
+		return m, false
+	}
+	var parts [3][]byte
+	for k := range parts {
+		i = jsonscan.SkipSpace(line, i+1) // past '[' or ','
+		end := jsonscan.SkipValue(line, i)
+		if end < 0 {
+			return m, false
+		}
+		parts[k], i = line[i:end], jsonscan.SkipSpace(line, end)
+		if i == len(line) || line[i] != ",,]"[k] {
+			return m, false
+		}
+	}
+	if jsonscan.SkipSpace(line, i+1) != len(line) {
+		return m, false
+	}
+	if m.Command, ok = command(parts[0]); !ok {
+		return m, false
+	}
+	if m.Nonce, ok = jsonscan.PlainString(parts[1]); !ok {
+		return m, false
+	}
+	m.Args = parts[2]
+	return m, true
+}
+
+// command is the plain string v, without allocating for the commands PXP
+// knows.
+func command(v []byte) (string, bool) {
+	if len(v) >= 2 {
+		switch c := v[1 : len(v)-1]; string(c) {
+		case CmdRes:
+			return CmdRes, v[0] == '"'
+		case CmdGetPeers:
+			return CmdGetPeers, v[0] == '"'
+		case CmdRelay:
+			return CmdRelay, v[0] == '"'
+		case CmdIncoming:
+			return CmdIncoming, v[0] == '"'
+		case CmdConnect:
+			return CmdConnect, v[0] == '"'
+		case CmdHello:
+			return CmdHello, v[0] == '"'
+		case CmdUpgrade:
+			return CmdUpgrade, v[0] == '"'
+		case CmdDialback:
+			return CmdDialback, v[0] == '"'
+		case CmdInfo:
+			return CmdInfo, v[0] == '"'
+		}
+	}
+	return jsonscan.PlainString(v)
 }
 
 // AppendMessage appends the line for [cmd, nonce, args] and a newline. args
@@ -135,10 +201,7 @@ func AppendMessage(dst []byte, cmd, nonce string, args json.RawMessage) []byte {
 	return append(dst, ']', '\n')
 }
 
-func appendJSONString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s) // a string always marshals
-	return append(dst, b...)
-}
+func appendJSONString(dst []byte, s string) []byte { return jsonscan.AppendString(dst, s) }
 
 // FormatNonce gives request counter n as a nonce: in base 36, as the JS
 // reference counts.

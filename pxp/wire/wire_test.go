@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -27,6 +28,12 @@ func FuzzParseMessage(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		m, err := ParseMessage(line)
+		// The same answer as encoding/json's, which it parsed with before.
+		want, werr := parseWithEncodingJSON(line)
+		if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() ||
+			m.Command != want.Command || m.Nonce != want.Nonce || string(m.Args) != string(want.Args) {
+			t.Fatalf("ParseMessage(%q) = %+v, %v; encoding/json: %+v, %v", line, m, err, want, werr)
+		}
 		if err != nil {
 			var me *MessageError
 			if !errors.As(err, &me) {
@@ -41,6 +48,45 @@ func FuzzParseMessage(f *testing.F) {
 			t.Fatalf("round trip of %q: %v", line, err)
 		}
 	})
+}
+
+// parseWithEncodingJSON is ParseMessage as it was written on
+// encoding/json alone.
+func parseWithEncodingJSON(line []byte) (Message, error) {
+	var parts []json.RawMessage
+	if err := json.Unmarshal(line, &parts); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return Message{}, &MessageError{Reason: "message is not a JSON array"}
+		}
+		return Message{}, &MessageError{Reason: "invalid JSON: " + err.Error()}
+	}
+	if len(parts) != 3 {
+		return Message{}, &MessageError{Reason: fmt.Sprintf("message has %d elements, want 3", len(parts))}
+	}
+	var m Message
+	if err := json.Unmarshal(parts[0], &m.Command); err != nil {
+		return Message{}, &MessageError{Reason: "command is not a string"}
+	}
+	if err := json.Unmarshal(parts[1], &m.Nonce); err != nil {
+		return Message{}, &MessageError{Reason: "nonce is not a string"}
+	}
+	m.Args = parts[2]
+	return m, nil
+}
+
+// Parsing a usual line allocates its nonce, no more: the command is a
+// constant and the arguments alias the line.
+func TestParseMessageAllocs(t *testing.T) {
+	line := []byte(seedLines[4])
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := ParseMessage(line); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 1 {
+		t.Fatalf("%.0f allocations a line, want at most 1", allocs)
+	}
 }
 
 // The bytes of the capture: the hello a JS node sends, and the connect and

@@ -1,0 +1,116 @@
+package pxp
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"testing"
+)
+
+// benchAnswer is a relay's answer of 16 candidates, as Go nodes write it.
+func benchAnswer() []Candidate {
+	out := make([]Candidate, 16)
+	for i := range out {
+		ci := fmt.Sprintf(`{"dialback":true,"id":"%016x","pxp":true,"relay":true,"tcp":"10.0.%d.%d:7000","webrtc":false}`, i*7919, i, i+1)
+		out[i] = Candidate{ID: randomHex(4), Network: "pxp-bench", ConnectInfo: json.RawMessage(ci)}
+	}
+	return out
+}
+
+// BenchmarkGetPeersAnswer writes and reads a getpeers answer of 16
+// candidates and reads one connectInfo, each against encoding/json doing
+// the same (as pxp did before package jsonscan).
+func BenchmarkGetPeersAnswer(b *testing.B) {
+	cands := benchAnswer()
+	wire, _ := json.Marshal([]any{nil, cands})
+	var parts []json.RawMessage
+	json.Unmarshal(wire, &parts)
+	list := parts[1]
+	info := []byte(`{"dialback":true,"id":"00000000deadbeef","observed":"10.0.0.9:7000","pxp":true,"relay":true,"tcp":"10.0.0.1:7000","webrtc":false}`)
+
+	b.Run("write/jsonscan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := appendCandidates(make([]byte, 0, 64+100*len(cands)), cands); !ok {
+				b.Fatal("not compact")
+			}
+		}
+	})
+	b.Run("write/encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			json.Marshal([]any{nil, cands})
+		}
+	})
+	b.Run("read/jsonscan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if c, ok := decodeCandidates(list, "pxp-bench"); !ok || len(c) != 16 {
+				b.Fatal("bad answer")
+			}
+		}
+	})
+	b.Run("read/encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var c []Candidate
+			if json.Unmarshal(list, &c) != nil || len(c) != 16 {
+				b.Fatal("bad answer")
+			}
+		}
+	})
+	b.Run("connectinfo/jsonscan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if !parseConnectInfo(info).accepting {
+				b.Fatal("not accepting")
+			}
+		}
+	})
+	b.Run("connectinfo/encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if !connectInfoWithEncodingJSON(info).accepting {
+				b.Fatal("not accepting")
+			}
+		}
+	})
+}
+
+// connectInfoWithEncodingJSON is parseConnectInfo as pxp wrote it before
+// package jsonscan: the object decoded into a map[string]any.
+func connectInfoWithEncodingJSON(raw json.RawMessage) connectInfo {
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		return connectInfo{}
+	}
+	truthy := func(v any) bool {
+		switch x := v.(type) {
+		case nil:
+			return false
+		case bool:
+			return x
+		case float64:
+			return x != 0
+		case string:
+			return x != ""
+		}
+		return true
+	}
+	var ci connectInfo
+	ci.accepting = truthy(m["pxp"])
+	ci.webrtc = truthy(m["webrtc"])
+	if a, ok := m["tcp"].(string); ok && len(a) <= 256 {
+		ci.tcp = a
+	}
+	if id, ok := m["id"].(string); ok && len(id) <= 64 {
+		ci.id = id
+	}
+	if o, ok := m["observed"].(string); ok && len(o) <= 64 {
+		if ap, err := netip.ParseAddrPort(o); err == nil {
+			ci.observed = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		}
+	}
+	ci.dialback = truthy(m["dialback"])
+	return ci
+}

@@ -1,0 +1,136 @@
+package pxp
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"testing"
+)
+
+var codecSeeds = []string{
+	`{"pxp":true,"relay":true,"webrtc":true}`, `null`, `{}`, `[]`, `"x"`, `{"pxp":1e400}`, `{"pxp":-0.0}`,
+	`{"pxp":"","webrtc":"0","dialback":[]}`, `{"pxp":true,"pxp":false}`, `{"p\u0078p":true}`, `{"PXP":true}`,
+	`{"pxp":true,"id":"a1","tcp":"10.0.0.1:7000","observed":"[::ffff:10.0.0.2]:7000","dialback":true}`,
+	`{"tcp":"a","tcp":5}`, `{"id":"\u00e9"}`, `{ "pxp" : { } , "x" : [ 1 , 2 ] }`,
+	`[{"id":"a1b2","network":"n","connectInfo":{"pxp":true}},null]`, `[{"ID":"x","network":"n"}]`,
+	`[{"id":5}]`, `[1]`, `[{"id":"a","network":"n","connectInfo":{"x":"<&>"}}]`, `[{"id":"a","id":null}]`,
+}
+
+// jsConnectInfo is parseConnectInfo's rule written on encoding/json: the
+// object's members as JSON.parse keeps them, JavaScript's truthiness.
+func jsConnectInfo(raw []byte) connectInfo {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		return connectInfo{}
+	}
+	flag := func(k string) bool {
+		var v any
+		if json.Unmarshal(m[k], &v) != nil {
+			return m[k] != nil // a number past float64 is Infinity, and true
+		}
+		switch x := v.(type) {
+		case nil:
+			return false
+		case bool:
+			return x
+		case float64:
+			return x != 0
+		case string:
+			return x != ""
+		}
+		return true
+	}
+	str := func(k string, n int) string {
+		var s string
+		if json.Unmarshal(m[k], &s) != nil || len(s) > n {
+			return ""
+		}
+		return s
+	}
+	ci := connectInfo{accepting: flag("pxp"), webrtc: flag("webrtc"), dialback: flag("dialback"), tcp: str("tcp", 256), id: str("id", 64)}
+	if ap, err := netip.ParseAddrPort(str("observed", 64)); err == nil {
+		ci.observed = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return ci
+}
+
+func FuzzConnectInfo(f *testing.F) {
+	for _, s := range codecSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if got, want := parseConnectInfo(raw), jsConnectInfo(raw); got != want {
+			t.Fatalf("parseConnectInfo(%q) = %+v, want %+v", raw, got, want)
+		}
+	})
+}
+
+// jsCandidates is decodeCandidates's rule written on encoding/json.
+func jsCandidates(raw []byte) ([]Candidate, bool) {
+	var elems []map[string]json.RawMessage
+	if json.Unmarshal(raw, &elems) != nil {
+		return nil, false
+	}
+	out := make([]Candidate, len(elems))
+	for i, m := range elems {
+		if m == nil {
+			continue
+		}
+		if json.Unmarshal(orNull(m["id"]), &out[i].ID) != nil || json.Unmarshal(orNull(m["network"]), &out[i].Network) != nil {
+			return nil, false
+		}
+		out[i].ConnectInfo = m["connectInfo"]
+	}
+	return out, true
+}
+
+func orNull(b json.RawMessage) json.RawMessage {
+	if b == nil {
+		return json.RawMessage("null")
+	}
+	return b
+}
+
+func FuzzCandidates(f *testing.F) {
+	for _, s := range codecSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := decodeCandidates(raw, "n")
+		want, wok := jsCandidates(raw)
+		if ok != wok || len(got) != len(want) {
+			t.Fatalf("decodeCandidates(%q) = %q, %v; want %q, %v", raw, got, ok, want, wok)
+		}
+		for i := range got {
+			if got[i].ID != want[i].ID || got[i].Network != want[i].Network || !bytes.Equal(got[i].ConnectInfo, want[i].ConnectInfo) {
+				t.Fatalf("decodeCandidates(%q)[%d] = %q, want %q", raw, i, got[i], want[i])
+			}
+		}
+		// Written back, the answer is the bytes json.Marshal writes, or
+		// it is left to Marshal.
+		wb, err := json.Marshal([]any{nil, got})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gb, ok := appendCandidates(nil, got); ok && !bytes.Equal(gb, wb) {
+			t.Fatalf("appendCandidates(%q) = %s, json.Marshal %s", got, gb, wb)
+		}
+	})
+}
+
+// The rules that differ from encoding/json's struct decoding, as the
+// reference reads an answer: keys match exactly, the last of a key given
+// twice counts; and a flag too large for a float64 is Infinity, true.
+func TestConnectInfoReadAsJavaScript(t *testing.T) {
+	if c, ok := decodeCandidates([]byte(`[{"ID":"x","network":"n"},{"id":"a","id":"b","network":"n"}]`), "n"); !ok || c[0].ID != "" || c[1].ID != "b" {
+		t.Fatalf("candidates %q, %v", c, ok)
+	}
+	for raw, want := range map[string]bool{
+		`{"pxp":1e400}`: true, `{"pxp":-0.0e5}`: false, `{"pxp":"0"}`: true, `{"pxp":""}`: false, `{"pxp":{}}`: true,
+		`{"pxp":true,"pxp":null}`: false, `{"PXP":true}`: false, `{"p\u0078p":1}`: true, `[{"pxp":true}]`: false,
+	} {
+		if got := parseConnectInfo([]byte(raw)).accepting; got != want {
+			t.Errorf("%s: accepting %v, want %v", raw, got, want)
+		}
+	}
+}
