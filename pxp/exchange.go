@@ -22,6 +22,7 @@ type Exchange struct {
 	cfg      Config
 	id       string
 	ciFields map[string]any // the connectInfo told in hellos; nil for RefuseIncoming (null); guarded by mu after New
+	ciHello  helloInfoTmpl  // ciFields written out, set with it
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -91,6 +92,7 @@ func New(networkID string, cfg *Config) (*Exchange, error) {
 		if c.AdvertiseAddr != "" {
 			e.ciFields["tcp"] = c.AdvertiseAddr
 		}
+		e.ciHello = newHelloInfoTmpl(e.ciFields)
 	}
 	return e, nil
 }

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 
+	"github.com/seed0021ed4d/pex/internal/jsonscan"
 	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
@@ -37,17 +39,67 @@ type observations struct {
 // conn: the node's own, with "observed" on a direct link.
 func (e *Exchange) helloInfo(conn net.Conn, direct bool) json.RawMessage {
 	e.mu.Lock()
-	fields := e.ciFields // never changed once set: SetAdvertiseAddr replaces it
+	fields, tmpl := e.ciFields, e.ciHello // never changed once set: SetAdvertiseAddr replaces them
 	e.mu.Unlock()
 	if fields == nil {
 		return json.RawMessage("null")
 	}
 	if ap, ok := transportAddr(conn); ok && direct {
-		fields = maps.Clone(fields)
-		fields["observed"] = ap.String()
+		return tmpl.with(ap.String())
 	}
-	b, _ := json.Marshal(fields)
-	return b
+	return tmpl.whole
+}
+
+// helloInfoTmpl is the node's connectInfo as json.Marshal writes it (keys
+// in order), cut where "observed" goes, so that each direct link's hello
+// is two appends rather than a map cloned and marshaled.
+type helloInfoTmpl struct {
+	whole      []byte // without "observed"
+	head, tail []byte // the fields before "observed" and after it
+}
+
+func newHelloInfoTmpl(fields map[string]any) helloInfoTmpl {
+	lo, hi := map[string]any{}, map[string]any{}
+	for k, v := range fields {
+		switch {
+		case k < "observed":
+			lo[k] = v
+		case k > "observed":
+			hi[k] = v
+		}
+	}
+	whole, _ := json.Marshal(fields)
+	l, _ := json.Marshal(lo)
+	h, _ := json.Marshal(hi)
+	t := helloInfoTmpl{whole: slices.Clip(whole), head: l[: len(l)-1 : len(l)-1], tail: []byte("}")}
+	if len(lo) > 0 {
+		t.head = append(t.head, ',')
+	}
+	if len(hi) > 0 {
+		t.tail = append([]byte(","), h[1:]...)
+	}
+	return t
+}
+
+// appendHello appends the hello's arguments, [1, info, [network]], as
+// json.Marshal writes them; info is already as Marshal writes it.
+func appendHello(dst []byte, info json.RawMessage, network string) []byte {
+	dst = append(dst, '[')
+	dst = strconv.AppendInt(dst, wire.Version, 10)
+	dst = append(dst, ',')
+	dst = append(dst, info...)
+	dst = append(dst, ",["...)
+	dst = jsonscan.AppendString(dst, network)
+	return append(dst, "]]"...)
+}
+
+// with is the connectInfo with "observed" set to observed.
+func (t helloInfoTmpl) with(observed string) json.RawMessage {
+	b := make([]byte, 0, len(t.head)+len(t.tail)+len(observed)+16)
+	b = append(b, t.head...)
+	b = append(b, `"observed":`...)
+	b = jsonscan.AppendString(b, observed)
+	return append(b, t.tail...)
 }
 
 // transportAddr is conn's remote address, when it is an IP one.
@@ -130,8 +182,8 @@ func (e *Exchange) SetAdvertiseAddr(addr string) {
 	} else {
 		fields["tcp"] = addr
 	}
-	e.ciFields = fields
-	info, _ := json.Marshal(fields)
+	e.ciFields, e.ciHello = fields, newHelloInfoTmpl(fields)
+	info := e.ciHello.whole
 	tell := slices.Collect(maps.Keys(e.peers))
 	e.mu.Unlock()
 	for _, p := range tell {
@@ -145,8 +197,41 @@ func (e *Exchange) SetAdvertiseAddr(addr string) {
 }
 
 // withoutObserved is raw with no "observed" field, for forwarding a
-// peer's connectInfo to others.
+// peer's connectInfo to others: raw itself when it has none, and
+// otherwise the object as json.Marshal writes it (keys in order, compact).
 func withoutObserved(raw json.RawMessage) json.RawMessage {
+	var kv jsonscan.Members
+	if n, ok := jsonscan.ScanObject(raw, &kv); ok {
+		at, ordered := -1, true
+		for i, m := range kv[:n] {
+			if string(m[0]) == "observed" {
+				at = i
+			}
+			ordered = ordered && (i == 0 || string(kv[i-1][0]) < string(m[0]))
+		}
+		if at < 0 {
+			return raw
+		}
+		if ordered && compactJSON(raw) {
+			// As Marshal writes it already (a Go peer's hello is): cut
+			// the member out.
+			out := make([]byte, 0, len(raw))
+			out = append(out, '{')
+			for i, m := range kv[:n] {
+				if i == at {
+					continue
+				}
+				if len(out) > 1 {
+					out = append(out, ',')
+				}
+				out = append(out, '"')
+				out = append(out, m[0]...)
+				out = append(out, '"', ':')
+				out = append(out, m[1]...)
+			}
+			return append(out, '}')
+		}
+	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil || m == nil {
 		return raw

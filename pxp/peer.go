@@ -219,7 +219,7 @@ func (e *Exchange) startLink(conn net.Conn, kind string, outgoing bool, via *Pee
 		sess.Close()
 		return nil, p.Err()
 	}
-	hello, _ := json.Marshal([]any{wire.Version, e.helloInfo(conn, via == nil), []string{e.network}})
+	hello := appendHello(nil, e.helloInfo(conn, via == nil), e.network)
 	var err error
 	// Stream fails only when the session has already ended (bad input can
 	// end it before we get here).

@@ -3,6 +3,7 @@ package pxp
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/netip"
 	"testing"
 )
@@ -133,4 +134,67 @@ func TestConnectInfoReadAsJavaScript(t *testing.T) {
 			t.Errorf("%s: accepting %v, want %v", raw, got, want)
 		}
 	}
+}
+
+// A hello's connectInfo, with and without "observed", and the hello
+// around it are the bytes json.Marshal writes, as before the template.
+func TestHelloInfoAsMarshal(t *testing.T) {
+	for _, fields := range []map[string]any{
+		{"pxp": true, "relay": true, "webrtc": false, "id": "0123abcd", "dialback": true},
+		{"pxp": true, "relay": true, "webrtc": true, "id": "0123abcd", "dialback": true, "tcp": "[2001:db8::1]:7000"},
+		{"pxp": true},
+		{"id": "<&>"},
+		{},
+	} {
+		tmpl := newHelloInfoTmpl(fields)
+		want, _ := json.Marshal(fields)
+		if string(tmpl.whole) != string(want) {
+			t.Errorf("%v: %s, want %s", fields, tmpl.whole, want)
+		}
+		for _, obs := range []string{"10.0.0.1:7000", "[2001:db8::2]:7001"} {
+			with := maps.Clone(fields)
+			with["observed"] = obs
+			want, _ := json.Marshal(with)
+			if got := tmpl.with(obs); string(got) != string(want) {
+				t.Errorf("%v with observed: %s, want %s", fields, got, want)
+			}
+			hello, _ := json.Marshal([]any{1, json.RawMessage(want), []string{"net<1>"}})
+			if got := appendHello(nil, want, "net<1>"); string(got) != string(hello) {
+				t.Errorf("hello %s, want %s", got, hello)
+			}
+		}
+	}
+}
+
+// withoutObservedWithEncodingJSON is withoutObserved as it was written on
+// encoding/json alone.
+func withoutObservedWithEncodingJSON(raw json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		return raw
+	}
+	if _, ok := m["observed"]; !ok {
+		return raw
+	}
+	delete(m, "observed")
+	b, err := json.Marshal(m)
+	if err != nil {
+		return raw
+	}
+	return b
+}
+
+func FuzzWithoutObserved(f *testing.F) {
+	for _, s := range codecSeeds {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"dialback":true,"id":"0123","observed":"10.0.0.1:7000","pxp":true,"relay":true,"webrtc":false}`))
+	f.Add([]byte(`{"observed":"10.0.0.1:7000"}`))
+	f.Add([]byte(`{"pxp":true,"observed":"x","id":"y"}`))
+	f.Add([]byte(`{"a":"<","observed":1}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if got, want := withoutObserved(raw), withoutObservedWithEncodingJSON(raw); !bytes.Equal(got, want) {
+			t.Fatalf("withoutObserved(%q) = %q, want %q", raw, got, want)
+		}
+	})
 }

@@ -130,8 +130,8 @@ const maxFastMembers = 16
 // value: a member func that assigns comes to what the map holds. value
 // aliases raw or is a copy; key is valid only during the call.
 func DecodeObject(raw []byte, member func(key, value []byte)) bool {
-	var kv [maxFastMembers][2][]byte
-	if n, ok := scanObject(raw, &kv); ok {
+	var kv Members
+	if n, ok := ScanObject(raw, &kv); ok {
 		for _, m := range kv[:n] {
 			member(m[0], m[1])
 		}
@@ -150,10 +150,15 @@ func DecodeObject(raw []byte, member func(key, value []byte)) bool {
 	return true
 }
 
-// scanObject puts the keys and values of the object raw holds in kv; ok
-// is false when raw is anything else, has a key that is not plain or more
-// than maxFastMembers members, or nests too deep.
-func scanObject(raw []byte, kv *[maxFastMembers][2][]byte) (n int, ok bool) {
+// Members holds an object's keys and values, in order, for ScanObject.
+type Members [maxFastMembers][2][]byte
+
+// ScanObject puts the keys and values of the object raw holds in kv, in
+// order, and returns how many; ok is false when raw is anything else, has
+// a key that is not plain or more than 16 members, or nests too deep
+// (DecodeObject then reads it with encoding/json). Keys and values alias
+// raw.
+func ScanObject(raw []byte, kv *Members) (n int, ok bool) {
 	i := SkipSpace(raw, 0)
 	if i == len(raw) || raw[i] != '{' {
 		return 0, false
