@@ -84,19 +84,7 @@ func connectInfoWithEncodingJSON(raw json.RawMessage) connectInfo {
 	if json.Unmarshal(raw, &m) != nil || m == nil {
 		return connectInfo{}
 	}
-	truthy := func(v any) bool {
-		switch x := v.(type) {
-		case nil:
-			return false
-		case bool:
-			return x
-		case float64:
-			return x != 0
-		case string:
-			return x != ""
-		}
-		return true
-	}
+	truthy := truthyAny
 	var ci connectInfo
 	ci.accepting = truthy(m["pxp"])
 	ci.webrtc = truthy(m["webrtc"])

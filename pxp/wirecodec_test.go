@@ -29,17 +29,7 @@ func jsConnectInfo(raw []byte) connectInfo {
 		if json.Unmarshal(m[k], &v) != nil {
 			return m[k] != nil // a number past float64 is Infinity, and true
 		}
-		switch x := v.(type) {
-		case nil:
-			return false
-		case bool:
-			return x
-		case float64:
-			return x != 0
-		case string:
-			return x != ""
-		}
-		return true
+		return truthyAny(v)
 	}
 	str := func(k string, n int) string {
 		var s string
@@ -53,6 +43,22 @@ func jsConnectInfo(raw []byte) connectInfo {
 		ci.observed = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	return ci
+}
+
+// truthyAny is JavaScript's truthiness for a value encoding/json decoded
+// into an any.
+func truthyAny(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case float64:
+		return x != 0
+	case string:
+		return x != ""
+	}
+	return true
 }
 
 func FuzzConnectInfo(f *testing.F) {
