@@ -21,25 +21,6 @@ var seeds = []string{
 	strings.Repeat("[", 300) + strings.Repeat("]", 300), strings.Repeat(`{"a":`, 260) + "1" + strings.Repeat("}", 260),
 }
 
-// SkipValue takes exactly what encoding/json takes, up to MaxFastDepth.
-func FuzzSkipValue(f *testing.F) {
-	for _, s := range seeds {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		i := SkipSpace(b, 0)
-		e := SkipValue(b, i)
-		ok := e >= 0 && SkipSpace(b, e) == len(b)
-		valid := json.Valid(b)
-		if ok && !valid {
-			t.Fatalf("%q: taken, but encoding/json refuses it", b)
-		}
-		if valid && !ok && depth(b) <= MaxFastDepth {
-			t.Fatalf("%q: refused, but encoding/json takes it", b)
-		}
-	})
-}
-
 // depth is how deep b's brackets nest, counting those inside strings.
 func depth(b []byte) int {
 	d, most := 0, 0
@@ -60,6 +41,18 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// SkipValue takes exactly what encoding/json takes, up to
+		// MaxFastDepth.
+		i := SkipSpace(b, 0)
+		e := SkipValue(b, i)
+		ok := e >= 0 && SkipSpace(b, e) == len(b)
+		valid := json.Valid(b)
+		if ok && !valid {
+			t.Fatalf("%q: taken, but encoding/json refuses it", b)
+		}
+		if valid && !ok && depth(b) <= MaxFastDepth {
+			t.Fatalf("%q: refused, but encoding/json takes it", b)
+		}
 		// arrays
 		var want []json.RawMessage
 		werr := json.Unmarshal(b, &want)
@@ -88,7 +81,7 @@ func FuzzDecode(f *testing.F) {
 		var wm map[string]json.RawMessage
 		wok := json.Unmarshal(b, &wm) == nil && wm != nil
 		gm := map[string]json.RawMessage{}
-		ok := DecodeObject(b, func(k, v []byte) { gm[string(k)] = append(json.RawMessage(nil), v...) })
+		ok = DecodeObject(b, func(k, v []byte) { gm[string(k)] = append(json.RawMessage(nil), v...) })
 		if ok != wok || ok && !maps.EqualFunc(gm, wm, func(a, b json.RawMessage) bool { return bytes.Equal(a, b) }) {
 			t.Fatalf("DecodeObject(%q) = %v %q; encoding/json %v %q", b, ok, gm, wok, wm)
 		}
