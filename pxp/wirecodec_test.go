@@ -61,6 +61,8 @@ func truthyAny(v any) bool {
 	return true
 }
 
+// A peer's connectInfo is read as JavaScript reads it, and forwarded
+// without "observed" as the bytes encoding/json gave before.
 func FuzzConnectInfo(f *testing.F) {
 	for _, s := range codecSeeds {
 		f.Add([]byte(s))
@@ -106,6 +108,8 @@ func orNull(b json.RawMessage) json.RawMessage {
 	return b
 }
 
+// A getpeers answer is read as JavaScript reads it, and written as
+// json.Marshal writes it.
 func FuzzCandidates(f *testing.F) {
 	for _, s := range codecSeeds {
 		f.Add([]byte(s))
