@@ -39,9 +39,9 @@ type observations struct {
 // conn: the node's own, with "observed" on a direct link.
 func (e *Exchange) helloInfo(conn net.Conn, direct bool) json.RawMessage {
 	e.mu.Lock()
-	fields, tmpl := e.ciFields, e.ciHello // never changed once set: SetAdvertiseAddr replaces them
+	tmpl := e.ciHello // never changed once set: SetAdvertiseAddr replaces it
 	e.mu.Unlock()
-	if fields == nil {
+	if tmpl.whole == nil { // RefuseIncoming
 		return json.RawMessage("null")
 	}
 	if ap, ok := transportAddr(conn); ok && direct {

@@ -158,32 +158,22 @@ func parseUsual(line []byte) (m Message, ok bool) {
 	return m, true
 }
 
+// commands are the commands PXP knows, most frequent first.
+var commands = [...]string{CmdRes, CmdGetPeers, CmdRelay, CmdIncoming, CmdConnect, CmdHello, CmdUpgrade, CmdDialback, CmdInfo}
+
 // command is the plain string v, without allocating for the commands PXP
 // knows.
 func command(v []byte) (string, bool) {
-	if len(v) >= 2 {
-		switch c := v[1 : len(v)-1]; string(c) {
-		case CmdRes:
-			return CmdRes, v[0] == '"'
-		case CmdGetPeers:
-			return CmdGetPeers, v[0] == '"'
-		case CmdRelay:
-			return CmdRelay, v[0] == '"'
-		case CmdIncoming:
-			return CmdIncoming, v[0] == '"'
-		case CmdConnect:
-			return CmdConnect, v[0] == '"'
-		case CmdHello:
-			return CmdHello, v[0] == '"'
-		case CmdUpgrade:
-			return CmdUpgrade, v[0] == '"'
-		case CmdDialback:
-			return CmdDialback, v[0] == '"'
-		case CmdInfo:
-			return CmdInfo, v[0] == '"'
+	if !jsonscan.Plain(v) {
+		return "", false
+	}
+	name := v[1 : len(v)-1]
+	for _, c := range commands {
+		if string(name) == c {
+			return c, true
 		}
 	}
-	return jsonscan.PlainString(v)
+	return string(name), true
 }
 
 // AppendMessage appends the line for [cmd, nonce, args] and a newline. args
