@@ -255,7 +255,7 @@ func attackSummary(a *sim.AttackResult) []any {
 		"attack_links_in", e.LinksIn, "attack_links_out", e.LinksOut,
 		"intros", a.Intros, "intros_to_attacker", a.IntrosToAttacker, "intros_named_by_attacker", a.IntrosNamed,
 		"attack_link_share_mean_peak", cli.Round(a.PeakShareMean, 4), "attack_link_share_p99_peak", cli.Round(a.PeakShareP99, 4),
-		"eclipsed_peak", a.PeakEclipsed, "honest_largest_low", a.LowLargest}
+		"eclipsed_peak", a.PeakEclipsed, "honest_largest_low", a.LowLargest, "eclipsed_nodes", eclipsedNodes(a.EclipsedNodes)}
 	if a.Config.Strategy == sim.AttackEclipse {
 		f = append(f, "eclipse_targets", len(a.Targets), "targets_min_honest", a.TargetsMinHonest)
 	}
@@ -263,6 +263,15 @@ func attackSummary(a *sim.AttackResult) []any {
 		f = append(f, "attackers_joined", a.Joined, "attackers_left", a.Left)
 	}
 	return f
+}
+
+// eclipsedNodes is the summary's eclipsed_nodes: an empty list, not
+// null, when none was.
+func eclipsedNodes(e []sim.EclipsedFigures) []sim.EclipsedFigures {
+	if e == nil {
+		return []sim.EclipsedFigures{}
+	}
+	return e
 }
 
 // belowWhy says why nodes ended below --want: each last GetNewPeer

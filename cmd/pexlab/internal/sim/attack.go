@@ -272,9 +272,11 @@ func (w *pxpWorld) attack(ctx context.Context) *AttackResult {
 	a.endJoin()
 	sleepCtx(ctx, a.cfg.For)
 	end := a.point()
+	eclipsed := a.eclipsedFigures()
 	a.record(end)
 	a.stop()
 	r := a.result(end, start)
+	r.EclipsedNodes = eclipsed
 	w.cfg.Progress.say("attacked", "attack_link_share_mean", round(r.End.ShareMean, 4), "attack_link_share_p99", round(r.End.ShareP99, 4),
 		"attack_link_share_max", round(r.End.ShareMax, 4), "eclipsed", r.End.Eclipsed, "honest_largest", r.End.HonestLargest)
 	w.settle(ctx, time.Minute)

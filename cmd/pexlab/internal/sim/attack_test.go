@@ -162,6 +162,11 @@ func testAttackPoint(t *testing.T) {
 	if p != want {
 		t.Fatalf("point %+v, want %+v", p, want)
 	}
+	// h3 is the eclipsed one: two links, both opened by attackers; h1
+	// (an attacker among its links) and h4 (none) are not.
+	if got, want := w.atk.eclipsedFigures(), []EclipsedFigures{{Node: 3, In: 2}}; !slices.Equal(got, want) {
+		t.Fatalf("eclipsed nodes %+v, want %+v", got, want)
+	}
 
 	var toA5 *pxpNode
 	for _, l := range nodes[1].ex.Peers() {

@@ -68,6 +68,9 @@ type AttackResult struct {
 	// none reached it).
 	Targets          []TargetFigures
 	TargetsMinHonest int
+	// EclipsedNodes describe the honest nodes eclipsed when the attack
+	// ended (up to 32 of them; attackeclipsed.go).
+	EclipsedNodes []EclipsedFigures
 	// Joined and Left count, for churn, the attackers that came and went
 	// during the attack.
 	Joined, Left int64

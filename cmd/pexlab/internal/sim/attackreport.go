@@ -22,6 +22,10 @@ func attackTable(b *strings.Builder, a *AttackResult, want int) {
 		e.LinksIn, e.LinksOut, 100*e.OutShareMean)
 	fmt.Fprintf(b, "  introductions     %d by honest nodes, %d ended at an attacker (%d named by an attacker's answer)\n",
 		a.Intros, a.IntrosToAttacker, a.IntrosNamed)
+	for _, n := range a.EclipsedNodes {
+		fmt.Fprintf(b, "  eclipsed node %-4d joined at %.1f s; %d links it opened (introduced by %d seed, %d honest, %d attacker relays, %d by none), %d opened to it\n",
+			n.Node, n.JoinedS, n.Out, n.BySeed, n.ByHonest, n.ByAttacker, n.Unnamed, n.In)
+	}
 	if len(a.Targets) > 0 {
 		var each []string
 		for _, t := range a.Targets {
