@@ -21,9 +21,14 @@ type AttackPoint struct {
 	ShareMean, ShareP99, ShareMax float64
 	// OutShareMean is the attackers' share of the links an honest node
 	// opened itself, the mean over the honest nodes that opened any.
-	OutShareMean  float64
-	Eclipsed      int // honest nodes with links, every one to an attacker
-	Isolated      int // honest nodes with no link
+	OutShareMean float64
+	Eclipsed     int // honest nodes with links, every one to an attacker
+	Isolated     int // honest nodes with no link
+	// NoHonestIn counts the honest nodes with links of which no honest
+	// node opened one: those hang on the links they opened themselves
+	// (the late joiners, mostly: honest nodes open links while they
+	// grow, so to the nodes already there).
+	NoHonestIn    int
 	HonestLargest int // the largest component of the overlay of honest nodes and their links to each other
 	AtWant        int // honest nodes with Want links or more, as they count (attackers too)
 	AtWantHonest  int // honest nodes with Want links or more to honest nodes
@@ -156,7 +161,7 @@ func (a *attackWorld) point() AttackPoint {
 		}
 		alive[i] = true
 		p.Honest++
-		att, hon, out, outAtt := 0, 0, 0, 0
+		att, hon, honIn, out, outAtt := 0, 0, 0, 0, 0
 		for _, l := range n.ex.Peers() {
 			q := w.overlayNode(l.ID())
 			if q == nil || q.isDead() {
@@ -167,6 +172,9 @@ func (a *attackWorld) point() AttackPoint {
 			}
 			if q.atk == nil {
 				hon++
+				if !l.Outgoing() {
+					honIn++
+				}
 				if l.Outgoing() && q.i < len(nodes) { // a node started since the snapshot has no place in g
 					g.addEdge(i, q.i)
 				}
@@ -186,6 +194,9 @@ func (a *attackWorld) point() AttackPoint {
 			continue
 		case hon == 0:
 			p.Eclipsed++
+		}
+		if honIn == 0 {
+			p.NoHonestIn++
 		}
 		if att+hon >= w.cfg.Want {
 			p.AtWant++
