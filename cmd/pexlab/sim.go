@@ -250,7 +250,7 @@ func attackSummary(a *sim.AttackResult) []any {
 	e := a.End
 	f := []any{"attack", a.Config.Strategy, "attackers", a.Attackers, "honest", a.Honest, "attack_prefixes", a.Config.Prefixes,
 		"attack_link_share_mean", cli.Round(e.ShareMean, 4), "attack_link_share_p99", cli.Round(e.ShareP99, 4), "attack_link_share_max", cli.Round(e.ShareMax, 4),
-		"attack_out_link_share_mean", cli.Round(e.OutShareMean, 4), "eclipsed", e.Eclipsed, "honest_largest", e.HonestLargest, "honest_isolated", e.Isolated, "honest_no_honest_in", e.NoHonestIn,
+		"attack_out_link_share_mean", cli.Round(e.OutShareMean, 4), "eclipsed", e.Eclipsed, "honest_largest", e.HonestLargest, "honest_isolated", e.Isolated, "honest_no_honest_in", e.NoHonestIn, "attack_out_link_share_no_honest_in", cli.Round(e.OutShareNoHonestIn, 4),
 		"honest_at_want", e.AtWant, "honest_at_want_honest", e.AtWantHonest,
 		"attack_links_in", e.LinksIn, "attack_links_out", e.LinksOut,
 		"intros", a.Intros, "intros_to_attacker", a.IntrosToAttacker, "intros_named_by_attacker", a.IntrosNamed,

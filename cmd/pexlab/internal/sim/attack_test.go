@@ -157,9 +157,9 @@ func testAttackPoint(t *testing.T) {
 	synctest.Wait() // both ends have joined every link
 	p := w.atk.point()
 	t.Logf("%+v", p)
-	// No honest node opened a link to h1 (it opened both of its own) nor
-	// to h3.
-	want := AttackPoint{T: p.T, Honest: 4, Attackers: 3, ShareMean: 0.5, ShareP99: 1, ShareMax: 1, OutShareMean: 0.5, Eclipsed: 1, Isolated: 1, NoHonestIn: 2,
+	// No honest node opened a link to h1 (it opened both of its own, one
+	// to an attacker) nor to h3 (it opened none).
+	want := AttackPoint{T: p.T, Honest: 4, Attackers: 3, ShareMean: 0.5, ShareP99: 1, ShareMax: 1, OutShareMean: 0.5, Eclipsed: 1, Isolated: 1, NoHonestIn: 2, OutShareNoHonestIn: 0.5,
 		HonestLargest: 2, AtWant: 2, AtWantHonest: 0, LinksIn: 2, LinksOut: 1, TargetsMinHonest: -1}
 	if p != want {
 		t.Fatalf("point %+v, want %+v", p, want)

@@ -28,10 +28,12 @@ type AttackPoint struct {
 	// node opened one: those hang on the links they opened themselves
 	// (the late joiners, mostly: honest nodes open links while they
 	// grow, so to the nodes already there).
-	NoHonestIn    int
-	HonestLargest int // the largest component of the overlay of honest nodes and their links to each other
-	AtWant        int // honest nodes with Want links or more, as they count (attackers too)
-	AtWantHonest  int // honest nodes with Want links or more to honest nodes
+	NoHonestIn int
+	// OutShareNoHonestIn is OutShareMean over those nodes alone.
+	OutShareNoHonestIn float64
+	HonestLargest      int // the largest component of the overlay of honest nodes and their links to each other
+	AtWant             int // honest nodes with Want links or more, as they count (attackers too)
+	AtWantHonest       int // honest nodes with Want links or more to honest nodes
 	// LinksIn and LinksOut are the honest nodes' links to attackers:
 	// those the attackers opened, and those the honest nodes opened
 	// (introductions).
@@ -146,6 +148,7 @@ func (a *attackWorld) point() AttackPoint {
 	alive := make([]bool, len(nodes))
 	var shares []float64
 	sum, outSum, outN := 0.0, 0.0, 0
+	leafSum, leafN := 0.0, 0
 	// The live attackers first, in one quick pass: the honest nodes'
 	// pass takes long enough, on a loaded machine, for many churn
 	// attackers to leave during it, their successors started after the
@@ -197,6 +200,10 @@ func (a *attackWorld) point() AttackPoint {
 		}
 		if honIn == 0 {
 			p.NoHonestIn++
+			if out > 0 {
+				leafSum += float64(outAtt) / float64(out)
+				leafN++
+			}
 		}
 		if att+hon >= w.cfg.Want {
 			p.AtWant++
@@ -217,6 +224,9 @@ func (a *attackWorld) point() AttackPoint {
 	p.HonestLargest = largest.size
 	if outN > 0 {
 		p.OutShareMean = outSum / float64(outN)
+	}
+	if leafN > 0 {
+		p.OutShareNoHonestIn = leafSum / float64(leafN)
 	}
 	if len(shares) > 0 {
 		slices.Sort(shares)
