@@ -21,7 +21,7 @@ func TestSimCommands(t *testing.T) {
 			[]string{"pxp-summary.txt", "pxp-result.json", "pxp-join.svg", "pxp-indegree.svg", "pxp-heal.svg"}, nil},
 		{[]string{"sim", "--nodes", "60", "--want", "4", "--attackers", "0.2", "--attack", "eclipse", "--attack-targets", "2", "--attack-for", "2s"},
 			[]string{"pxp-summary.txt", "pxp-result.json", "pxp-attack-share.svg", "pxp-attack-honest.svg", "pxp-attack-targets.svg"},
-			[]string{"attack_link_share_mean", "attack_link_share_p99", "attack_link_share_max", "eclipsed", "honest_largest", "targets_min_honest", "eclipsed_nodes", "honest_no_honest_in"}},
+			[]string{"attack_link_share_mean", "attack_link_share_p99", "attack_link_share_max", "eclipsed", "honest_largest", "targets_min_honest", "eclipsed_nodes", "honest_no_honest_in", "attack_out_link_share_no_honest_in"}},
 		{[]string{"sim", "bt", "--peers", "40", "--max-peers", "10", "--duration", "3m"},
 			[]string{"bt-summary.txt", "bt-result.json", "bt-knowledge.svg", "bt-tracker-load.svg"}, nil},
 	} {
