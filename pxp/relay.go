@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/seed0021ed4d/pex/internal/jsonscan"
 	"github.com/seed0021ed4d/pex/mux"
 	"github.com/seed0021ed4d/pex/pxp/wire"
 )
@@ -33,8 +34,8 @@ const maxIDLen = 64
 
 // onGetPeers answers with a bounded random selection of our other peers.
 func (p *Peer) onGetPeers(m wire.Message) error {
-	var network string
-	if json.Unmarshal(m.Args, &network) != nil {
+	network, err := jsonscan.DecodeString(m.Args)
+	if err != nil {
 		return &ProtocolError{Reason: "getpeers argument is not a string"}
 	}
 	if network != p.ex.network {
@@ -66,8 +67,8 @@ func (p *Peer) onGetPeers(m wire.Message) error {
 	}
 	p.mu.Unlock()
 	p.ex.counts.add(func(c *counters) { c.getPeers++ })
-	if answer, ok := appendCandidates(nil, out); ok {
-		if err := p.send(wire.CmdRes, m.Nonce, answer); err != nil {
+	if sent, err := p.sendCandidates(m.Nonce, out); sent {
+		if err != nil {
 			p.closeWith(err)
 		}
 		return nil

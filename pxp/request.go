@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/seed0021ed4d/pex/pxp/wire"
@@ -100,6 +101,47 @@ func (p *Peer) send(cmd, nonce string, args json.RawMessage) error {
 	}
 	p.ex.msgsOut.Add(1)
 	return nil
+}
+
+// linePool lends the buffers getpeers answers are built in: the control
+// stream copies a line into its frames, so the buffer is free again once
+// Write returns. A buffer grown past maxPooledLine is left to the GC.
+var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+const maxPooledLine = 64 << 10
+
+// sendCandidates answers getpeers nonce with cands, written into the line
+// in place (appendCandidates). It reports false, having sent nothing,
+// when a candidate's connectInfo is not compact JSON: respond writes
+// that answer as encoding/json does.
+func (p *Peer) sendCandidates(nonce string, cands []Candidate) (bool, error) {
+	bp := linePool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledLine {
+			linePool.Put(bp)
+		}
+	}()
+	line, ok := appendAnswerLine((*bp)[:0], nonce, cands)
+	*bp = line
+	if !ok {
+		return false, nil
+	}
+	if _, err := p.ctl.Write(line); err != nil {
+		return true, fmt.Errorf("pxp: sending %s: %w", wire.CmdRes, err)
+	}
+	p.ex.msgsOut.Add(1)
+	return true, nil
+}
+
+// appendAnswerLine appends the whole line answering getpeers nonce with
+// cands; false when a connectInfo is not compact (appendCandidates), dst
+// then returned as it came.
+func appendAnswerLine(dst []byte, nonce string, cands []Candidate) ([]byte, bool) {
+	line, ok := appendCandidates(wire.AppendMessageHead(dst, wire.CmdRes, nonce), cands)
+	if !ok {
+		return dst, false
+	}
+	return wire.AppendMessageEnd(line), true
 }
 
 func (p *Peer) respond(nonce string, args any) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+
+	pxpwire "github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 // benchAnswer is a relay's answer of 16 candidates, as Go nodes write it.
@@ -34,6 +36,31 @@ func BenchmarkGetPeersAnswer(b *testing.B) {
 			if _, ok := appendCandidates(make([]byte, 0, 64+100*len(cands)), cands); !ok {
 				b.Fatal("not compact")
 			}
+		}
+	})
+	// The whole line, as onGetPeers sends it: built in a pooled buffer,
+	// against the answer built apart and copied into a new line (as it
+	// was before).
+	b.Run("line/pooled", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			bp := linePool.Get().(*[]byte)
+			line, ok := appendAnswerLine((*bp)[:0], "1z", cands)
+			if !ok {
+				b.Fatal("not compact")
+			}
+			*bp = line
+			linePool.Put(bp)
+		}
+	})
+	b.Run("line/copied", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			answer, ok := appendCandidates(nil, cands)
+			if !ok {
+				b.Fatal("not compact")
+			}
+			_ = pxpwire.AppendMessage(make([]byte, 0, 64+len(answer)), pxpwire.CmdRes, "1z", answer)
 		}
 	})
 	b.Run("write/encoding-json", func(b *testing.B) {

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"net/netip"
 	"testing"
+
+	"github.com/seed0021ed4d/pex/pxp/wire"
 )
 
 var codecSeeds = []string{
@@ -131,8 +133,21 @@ func FuzzCandidates(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if gb, ok := appendCandidates(nil, got); ok && !bytes.Equal(gb, wb) {
+		gb, cok := appendCandidates(nil, got)
+		if cok && !bytes.Equal(gb, wb) {
 			t.Fatalf("appendCandidates(%q) = %s, json.Marshal %s", got, gb, wb)
+		}
+		// The whole line, appended in place after what the buffer held:
+		// the line respond would send, or nothing.
+		prefix := []byte("held")
+		line, lok := appendAnswerLine(prefix, "1z", got)
+		switch {
+		case lok != cok:
+			t.Fatalf("appendAnswerLine(%q) ok %v, appendCandidates ok %v", got, lok, cok)
+		case !lok && !bytes.Equal(line, prefix):
+			t.Fatalf("appendAnswerLine(%q) not ok left %q", got, line)
+		case lok && !bytes.Equal(line, append([]byte("held"), wire.AppendMessage(nil, wire.CmdRes, "1z", wb)...)):
+			t.Fatalf("appendAnswerLine(%q) = %q, want held and %q", got, line, wire.AppendMessage(nil, wire.CmdRes, "1z", wb))
 		}
 	})
 }

@@ -179,17 +179,25 @@ func command(v []byte) (string, bool) {
 // AppendMessage appends the line for [cmd, nonce, args] and a newline. args
 // must already be JSON; empty args are sent as null.
 func AppendMessage(dst []byte, cmd, nonce string, args json.RawMessage) []byte {
+	if len(args) == 0 {
+		args = json.RawMessage("null")
+	}
+	return AppendMessageEnd(append(AppendMessageHead(dst, cmd, nonce), args...))
+}
+
+// AppendMessageHead appends what comes before the args in the line for
+// [cmd, nonce, args]; the caller appends the args (JSON) in place, and
+// AppendMessageEnd after them.
+func AppendMessageHead(dst []byte, cmd, nonce string) []byte {
 	dst = append(dst, '[')
 	dst = appendJSONString(dst, cmd)
 	dst = append(dst, ',')
 	dst = appendJSONString(dst, nonce)
-	dst = append(dst, ',')
-	if len(args) == 0 {
-		args = json.RawMessage("null")
-	}
-	dst = append(dst, args...)
-	return append(dst, ']', '\n')
+	return append(dst, ',')
 }
+
+// AppendMessageEnd ends a line AppendMessageHead began.
+func AppendMessageEnd(dst []byte) []byte { return append(dst, ']', '\n') }
 
 func appendJSONString(dst []byte, s string) []byte { return jsonscan.AppendString(dst, s) }
 
