@@ -19,13 +19,19 @@ import (
 // refuses). ok is false for anything else that is not a list of objects
 // whose id and network are strings. The candidates alias raw; a network
 // equal to network is that string (most are, and it is not allocated
-// again for each).
+// again for each); the ids written plainly (no escapes, as every peer
+// writes them) share one string, allocated once for all of them.
 func decodeCandidates(raw []byte, network string) (cands []Candidate, ok bool) {
-	elems, err := jsonscan.DecodeArray(raw, nil)
+	var room [16]json.RawMessage // MaxCandidates, by default: none allocated
+	elems, err := jsonscan.DecodeArray(raw, room[:0])
 	if err != nil {
 		return nil, false
 	}
 	cands = make([]Candidate, len(elems))
+	// The plain ids, end to end, and where each candidate's lies among
+	// them (empty: not plain, or none).
+	var ids []byte
+	var spans [][2]int
 	for i, e := range elems {
 		if string(e) == "null" {
 			continue
@@ -39,7 +45,20 @@ func decodeCandidates(raw []byte, network string) (cands []Candidate, ok bool) {
 			var err error
 			switch string(key) {
 			case "id":
-				c.ID, err = jsonscan.DecodeString(v)
+				if jsonscan.Plain(v) && len(v) > 2 {
+					if spans == nil {
+						spans = make([][2]int, len(elems))
+						ids = make([]byte, 0, 16*len(elems)) // a Go relay's ids are 8 bytes; longer ones grow it
+					}
+					spans[i] = [2]int{len(ids), len(ids) + len(v) - 2}
+					ids = append(ids, v[1:len(v)-1]...)
+					c.ID = ""
+				} else {
+					if spans != nil {
+						spans[i] = [2]int{} // the last id given counts
+					}
+					c.ID, err = jsonscan.DecodeString(v)
+				}
 			case "network":
 				if jsonscan.Plain(v) && string(v[1:len(v)-1]) == network {
 					c.Network = network
@@ -53,6 +72,14 @@ func decodeCandidates(raw []byte, network string) (cands []Candidate, ok bool) {
 		})
 		if !good {
 			return nil, false
+		}
+	}
+	if spans != nil {
+		all := string(ids)
+		for i, sp := range spans {
+			if sp[1] > sp[0] {
+				cands[i].ID = all[sp[0]:sp[1]]
+			}
 		}
 	}
 	return cands, true

@@ -17,6 +17,7 @@ var codecSeeds = []string{
 	`{"tcp":"a","tcp":5}`, `{"id":"\u00e9"}`, `{ "pxp" : { } , "x" : [ 1 , 2 ] }`,
 	`[{"id":"a1b2","network":"n","connectInfo":{"pxp":true}},null]`, `[{"ID":"x","network":"n"}]`,
 	`[{"id":5}]`, `[1]`, `[{"id":"a","network":"n","connectInfo":{"x":"<&>"}}]`, `[{"id":"a","id":null}]`,
+	`[{"id":"ab","id":"cd"},null,{"id":"ef"}]`, `[{"id":"a\u0062","id":"cd"},{"id":"x","id":"y\u007a"}]`,
 }
 
 // jsConnectInfo is parseConnectInfo's rule written on encoding/json: the
