@@ -49,11 +49,12 @@ func (p *Peer) onGetPeers(m wire.Message) error {
 	peers := p.ex.candidatesFor(p)
 	now := time.Now()
 	out := make([]Candidate, len(peers))
+	ids := randomHexRun(4, len(peers))
 	for i, q := range peers {
 		// Each candidate's lock is taken before ours, never under it: two
 		// peers answering each other's getpeers at once would otherwise
 		// each hold its own lock and wait for the other's.
-		out[i] = Candidate{ID: randomHex(4), Network: network, ConnectInfo: q.ConnectInfo()}
+		out[i] = Candidate{ID: ids[8*i : 8*i+8], Network: network, ConnectInfo: q.ConnectInfo()}
 	}
 	p.mu.Lock()
 	if p.served.candidates == nil { // the link closed while this request was read

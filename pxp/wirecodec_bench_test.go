@@ -129,3 +129,22 @@ func connectInfoWithEncodingJSON(raw json.RawMessage) connectInfo {
 	ci.dialback = truthy(m["dialback"])
 	return ci
 }
+
+// BenchmarkCandidateIDs draws the ids of a getpeers answer of 16
+// candidates: at once, against one draw each (as pxp did before).
+func BenchmarkCandidateIDs(b *testing.B) {
+	b.Run("at-once", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = randomHexRun(4, 16)
+		}
+	})
+	b.Run("one-each", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for range 16 {
+				_ = randomHex(4)
+			}
+		}
+	})
+}

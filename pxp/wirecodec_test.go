@@ -2,6 +2,7 @@ package pxp
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"maps"
 	"net/netip"
@@ -216,4 +217,24 @@ func withoutObservedWithEncodingJSON(raw json.RawMessage) json.RawMessage {
 		return raw
 	}
 	return b
+}
+
+// A getpeers answer's ids come from one run of random hex: 8 characters
+// each, all hex, none repeated (a repeat among 16 ids of 32 random bits
+// would come once in some 30 million answers).
+func TestRandomHexRun(t *testing.T) {
+	for _, k := range []int{0, 1, 16, 40} {
+		run := randomHexRun(4, k)
+		if len(run) != 8*k {
+			t.Fatalf("randomHexRun(4, %d) is %d characters, want %d", k, len(run), 8*k)
+		}
+		seen := map[string]bool{}
+		for i := range k {
+			id := run[8*i : 8*i+8]
+			if _, err := hex.DecodeString(id); err != nil || seen[id] {
+				t.Fatalf("id %d of %d, %q: not hex (%v) or repeated", i, k, id, err)
+			}
+			seen[id] = true
+		}
+	}
 }
