@@ -114,6 +114,16 @@ func (p *Peer) ConnectInfo() json.RawMessage {
 	return append(json.RawMessage(nil), p.remote.raw...)
 }
 
+// connectInfoShared is ConnectInfo without the copy, for a getpeers
+// answer to write out: the connectInfo is a slice of its own, taken at the
+// hello and replaced whole by an info message (handshake.go, observe.go),
+// never written into, so callers may read it and must never modify it.
+func (p *Peer) connectInfoShared() json.RawMessage {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.remote.raw
+}
+
 // NetConn returns the transport the link runs over: the connection given
 // to Connect or Accept, or the one an upgrade made (for "relay" links, the
 // relayed stream). Applications may look for more on it, such as package

@@ -54,7 +54,7 @@ func (p *Peer) onGetPeers(m wire.Message) error {
 		// Each candidate's lock is taken before ours, never under it: two
 		// peers answering each other's getpeers at once would otherwise
 		// each hold its own lock and wait for the other's.
-		out[i] = Candidate{ID: ids[8*i : 8*i+8], Network: network, ConnectInfo: q.ConnectInfo()}
+		out[i] = Candidate{ID: ids[8*i : 8*i+8], Network: network, ConnectInfo: q.connectInfoShared()}
 	}
 	p.mu.Lock()
 	if p.served.candidates == nil { // the link closed while this request was read
