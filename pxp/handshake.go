@@ -111,7 +111,8 @@ func (p *Peer) onHello(args json.RawMessage) error {
 		return nil // a second hello is ignored, as by the reference
 	default:
 	}
-	parts, err := jsonscan.DecodeArray(args, nil)
+	var room [4]json.RawMessage // [version, connectInfo, networks]: none allocated
+	parts, err := jsonscan.DecodeArray(args, room[:0])
 	if err != nil || len(parts) < 3 {
 		return &ProtocolError{Reason: "hello arguments are not [version, connectInfo, networks]"}
 	}
@@ -207,7 +208,8 @@ func (p *Peer) noData() {
 // decodeStrings decodes a JSON array of strings (null for none, null
 // elements for "").
 func decodeStrings(raw []byte) ([]string, error) {
-	elems, err := jsonscan.DecodeArray(raw, nil)
+	var room [8]json.RawMessage
+	elems, err := jsonscan.DecodeArray(raw, room[:0])
 	if err != nil || elems == nil {
 		return nil, err
 	}

@@ -14,12 +14,12 @@ import (
 
 // GetPeers asks peer for candidates (the getpeers request).
 func (p *Peer) GetPeers(ctx context.Context) ([]Candidate, error) {
-	arg, _ := json.Marshal(p.ex.network)
-	res, err := p.request(ctx, wire.CmdGetPeers, arg)
+	res, err := p.request(ctx, wire.CmdGetPeers, jsonscan.AppendString(nil, p.ex.network))
 	if err != nil {
 		return nil, err
 	}
-	parts, err := jsonscan.DecodeArray(res, nil)
+	var room [2]json.RawMessage // [error, candidates]: none allocated
+	parts, err := jsonscan.DecodeArray(res, room[:0])
 	if err != nil || len(parts) == 0 {
 		return nil, &ProtocolError{Reason: "getpeers response is not an array"}
 	}

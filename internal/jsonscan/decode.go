@@ -51,8 +51,11 @@ func DecodeArray(raw []byte, dst []json.RawMessage) ([]json.RawMessage, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
-	err := json.Unmarshal(raw, &dst)
-	return dst, err
+	// A slice of its own: dst's address given to Unmarshal would put dst,
+	// and the array the caller lent in it, on the heap for every call.
+	var out []json.RawMessage
+	err := json.Unmarshal(raw, &out)
+	return out, err
 }
 
 // scanArray appends the elements of the array raw holds to dst; ok is
