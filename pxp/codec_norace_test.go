@@ -30,7 +30,7 @@ func TestGetPeersCodecAllocs(t *testing.T) {
 	cands := benchAnswer()
 	line := testing.AllocsPerRun(100, func() {
 		bp := linePool.Get().(*[]byte)
-		l, ok := appendAnswerLine((*bp)[:0], "1z", cands)
+		l, ok := appendAnswerLine((*bp)[:0], "1z", cands, true)
 		if !ok {
 			t.Fatal("the answer is not compact")
 		}

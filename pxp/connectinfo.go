@@ -17,6 +17,9 @@ import (
 type remoteHello struct {
 	connectInfo
 	raw json.RawMessage // the connectInfo as sent
+	// compact: raw is as json.Marshal writes it (compactJSON), so a
+	// getpeers answer copies it without looking again.
+	compact bool
 }
 
 type connectInfo struct {

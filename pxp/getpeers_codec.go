@@ -95,8 +95,14 @@ func appendCandidates(dst []byte, cands []Candidate) (out []byte, ok bool) {
 			return dst, false
 		}
 	}
+	return appendCompactCandidates(dst, cands), true
+}
+
+// appendCompactCandidates is appendCandidates for candidates whose
+// connectInfo is known to be compact (remoteHello.compact).
+func appendCompactCandidates(dst []byte, cands []Candidate) []byte {
 	if cands == nil {
-		return append(dst, "[null,null]"...), true
+		return append(dst, "[null,null]"...)
 	}
 	size := 10
 	for _, c := range cands {
@@ -120,7 +126,7 @@ func appendCandidates(dst []byte, cands []Candidate) (out []byte, ok bool) {
 		}
 		dst = append(dst, '}')
 	}
-	return append(dst, "]]"...), true
+	return append(dst, "]]"...)
 }
 
 // compactJSON reports whether raw, a well-formed JSON value or nothing,

@@ -135,7 +135,8 @@ func (p *Peer) onHello(args json.RawMessage) error {
 	}
 	info := parseConnectInfo(parts[1])
 	p.mu.Lock()
-	p.remote = remoteHello{connectInfo: info, raw: withoutObserved(append(json.RawMessage(nil), parts[1]...))}
+	raw := withoutObserved(append(json.RawMessage(nil), parts[1]...))
+	p.remote = remoteHello{connectInfo: info, raw: raw, compact: compactJSON(raw)}
 	p.mu.Unlock()
 	if p.via == nil && info.observed.IsValid() {
 		if from, ok := transportAddr(p.conn); ok {

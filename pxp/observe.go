@@ -266,6 +266,7 @@ func (p *Peer) onInfo(m wire.Message) error {
 	p.mu.Lock()
 	p.remote.tcp = info.tcp
 	p.remote.raw = withoutObserved(append(json.RawMessage(nil), m.Args...))
+	p.remote.compact = compactJSON(p.remote.raw)
 	p.mu.Unlock()
 	return nil
 }

@@ -118,10 +118,11 @@ func (p *Peer) ConnectInfo() json.RawMessage {
 // answer to write out: the connectInfo is a slice of its own, taken at the
 // hello and replaced whole by an info message (handshake.go, observe.go),
 // never written into, so callers may read it and must never modify it.
-func (p *Peer) connectInfoShared() json.RawMessage {
+// compact says whether it is as json.Marshal writes it.
+func (p *Peer) connectInfoShared() (raw json.RawMessage, compact bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.remote.raw
+	return p.remote.raw, p.remote.compact
 }
 
 // NetConn returns the transport the link runs over: the connection given

@@ -50,11 +50,14 @@ func (p *Peer) onGetPeers(m wire.Message) error {
 	now := time.Now()
 	out := make([]Candidate, len(peers))
 	ids := randomHexRun(4, len(peers))
+	compact := true
 	for i, q := range peers {
 		// Each candidate's lock is taken before ours, never under it: two
 		// peers answering each other's getpeers at once would otherwise
 		// each hold its own lock and wait for the other's.
-		out[i] = Candidate{ID: ids[8*i : 8*i+8], Network: network, ConnectInfo: q.connectInfoShared()}
+		ci, ok := q.connectInfoShared()
+		out[i] = Candidate{ID: ids[8*i : 8*i+8], Network: network, ConnectInfo: ci}
+		compact = compact && ok
 	}
 	p.mu.Lock()
 	if p.served.candidates == nil { // the link closed while this request was read
@@ -68,7 +71,7 @@ func (p *Peer) onGetPeers(m wire.Message) error {
 	}
 	p.mu.Unlock()
 	p.ex.counts.add(func(c *counters) { c.getPeers++ })
-	if sent, err := p.sendCandidates(m.Nonce, out); sent {
+	if sent, err := p.sendCandidates(m.Nonce, out, compact); sent {
 		if err != nil {
 			p.closeWith(err)
 		}

@@ -111,17 +111,18 @@ var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &
 const maxPooledLine = 64 << 10
 
 // sendCandidates answers getpeers nonce with cands, written into the line
-// in place (appendCandidates). It reports false, having sent nothing,
-// when a candidate's connectInfo is not compact JSON: respond writes
-// that answer as encoding/json does.
-func (p *Peer) sendCandidates(nonce string, cands []Candidate) (bool, error) {
+// in place (appendCandidates; compact says every connectInfo is known to
+// be compact already). It reports false, having sent nothing, when a
+// candidate's connectInfo is not compact JSON: respond writes that answer
+// as encoding/json does.
+func (p *Peer) sendCandidates(nonce string, cands []Candidate, compact bool) (bool, error) {
 	bp := linePool.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= maxPooledLine {
 			linePool.Put(bp)
 		}
 	}()
-	line, ok := appendAnswerLine((*bp)[:0], nonce, cands)
+	line, ok := appendAnswerLine((*bp)[:0], nonce, cands, compact)
 	*bp = line
 	if !ok {
 		return false, nil
@@ -135,10 +136,13 @@ func (p *Peer) sendCandidates(nonce string, cands []Candidate) (bool, error) {
 
 // appendAnswerLine appends the whole line answering getpeers nonce with
 // cands; false when a connectInfo is not compact (appendCandidates), dst
-// then returned as it came.
-func appendAnswerLine(dst []byte, nonce string, cands []Candidate) ([]byte, bool) {
-	line, ok := appendCandidates(wire.AppendMessageHead(dst, wire.CmdRes, nonce), cands)
-	if !ok {
+// then returned as it came. With compact set, the caller knows every
+// connectInfo is, and it is not looked at again.
+func appendAnswerLine(dst []byte, nonce string, cands []Candidate, compact bool) ([]byte, bool) {
+	line := wire.AppendMessageHead(dst, wire.CmdRes, nonce)
+	if compact {
+		line = appendCompactCandidates(line, cands)
+	} else if line, compact = appendCandidates(line, cands); !compact {
 		return dst, false
 	}
 	return wire.AppendMessageEnd(line), true

@@ -45,7 +45,7 @@ func BenchmarkGetPeersAnswer(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			bp := linePool.Get().(*[]byte)
-			line, ok := appendAnswerLine((*bp)[:0], "1z", cands)
+			line, ok := appendAnswerLine((*bp)[:0], "1z", cands, true)
 			if !ok {
 				b.Fatal("not compact")
 			}

@@ -142,7 +142,13 @@ func FuzzCandidates(f *testing.F) {
 		// The whole line, appended in place after what the buffer held:
 		// the line respond would send, or nothing.
 		prefix := []byte("held")
-		line, lok := appendAnswerLine(prefix, "1z", got)
+		line, lok := appendAnswerLine(prefix, "1z", got, false)
+		if cok {
+			// Told they are compact, it writes the same without looking.
+			if told, _ := appendAnswerLine([]byte("held"), "1z", got, true); !bytes.Equal(told, line) {
+				t.Fatalf("appendAnswerLine(%q) told compact = %q, looking %q", got, told, line)
+			}
+		}
 		switch {
 		case lok != cok:
 			t.Fatalf("appendAnswerLine(%q) ok %v, appendCandidates ok %v", got, lok, cok)
