@@ -183,21 +183,37 @@ type lineSplitter struct {
 	lent      *[]byte // the pool's buffer buf is, while it is one
 }
 
-// firstLineBuf is the buffer a burst starts with; it grows to max.
-const firstLineBuf = 1 << 10
+// firstLineBuf is the buffer a burst starts with; a line that does not
+// fit moves to a longLineBuf one, and past that to a buffer of its own,
+// growing to max.
+const (
+	firstLineBuf = 1 << 10
+	longLineBuf  = 8 << 10 // a getpeers answer of 16 candidates is 2 to 4 KiB
+)
 
-// lineBufs holds the firstLineBuf buffers of bursts that are over.
-var lineBufs = sync.Pool{New: func() any {
-	b := make([]byte, 0, firstLineBuf)
-	return &b
-}}
+// lineBufs and longLineBufs hold the firstLineBuf and longLineBuf buffers
+// of bursts that are over.
+var (
+	lineBufs = sync.Pool{New: func() any {
+		b := make([]byte, 0, firstLineBuf)
+		return &b
+	}}
+	longLineBufs = sync.Pool{New: func() any {
+		b := make([]byte, 0, longLineBuf)
+		return &b
+	}}
+)
 
 // release gives the buffer back (to the pool when it is the pool's) and
 // drops what it held.
 func (l *lineSplitter) release() {
 	if l.lent != nil {
 		*l.lent = (*l.lent)[:0]
-		lineBufs.Put(l.lent)
+		if cap(*l.lent) == longLineBuf {
+			longLineBufs.Put(l.lent)
+		} else {
+			lineBufs.Put(l.lent)
+		}
 		l.lent = nil
 	}
 	l.buf, l.off = nil, 0
@@ -234,8 +250,14 @@ func (l *lineSplitter) next(src availReader) (line []byte, ok bool, err error) {
 		case cap(l.buf) == 0:
 			l.lent = lineBufs.Get().(*[]byte)
 			l.buf = (*l.lent)[:0]
+		case cap(l.buf)-len(l.buf) < firstLineBuf/4 && cap(l.buf) < longLineBuf && l.max+2 > firstLineBuf:
+			// A long line: a long buffer from the pool.
+			long := longLineBufs.Get().(*[]byte)
+			nb := append((*long)[:0], l.buf...)
+			l.release()
+			l.buf, l.lent = nb, long
 		case cap(l.buf)-len(l.buf) < firstLineBuf/4:
-			// A long line: a buffer of its own, up to max.
+			// A longer one: a buffer of its own, up to max.
 			nb := make([]byte, len(l.buf), min(max(2*cap(l.buf), firstLineBuf), l.max+2+firstLineBuf))
 			copy(nb, l.buf)
 			l.release()
