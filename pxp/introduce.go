@@ -142,7 +142,7 @@ func (e *Exchange) introduceVia(ctx context.Context, via *Peer, last bool) (*Con
 		e.relayOutcome(ctx, via, err)
 		return nil, nil, err
 	}
-	var usable []offered
+	usable := make([]offered, 0, len(cands)) // one array, not grown step by step
 	for _, c := range cands {
 		ci := parseConnectInfo(c.ConnectInfo)
 		if !ci.accepting || c.Network != e.network || e.knows(ci.id) || len(c.ID) > maxIDLen {

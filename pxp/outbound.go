@@ -200,28 +200,27 @@ func (e *Exchange) outboundLocked(prefix netip.Prefix) int {
 // spreadByPrefix orders candidates by how many of this node's outgoing
 // links their prefix holds (advertisedPrefix), fewest first (stable: a
 // relay's order stands among equals), and sets apart those in prefixes
-// holding MaxOutboundPerPrefix.
+// holding MaxOutboundPerPrefix. Both come from one new array, the
+// candidates copied once (an offered is some 150 bytes).
 func (e *Exchange) spreadByPrefix(cands []offered) (kept, crowded []offered) {
-	type counted struct {
-		o offered
-		n int // this node's outgoing links in its prefix
-	}
-	order := make([]counted, len(cands))
+	var nbuf, ibuf [16]int // a relay's answer, by default: none allocated
+	ns, idx := nbuf[:0], ibuf[:0]
 	e.mu.Lock()
 	for i, o := range cands {
-		order[i] = counted{o, e.outboundLocked(e.advertisedPrefix(o.ci))}
+		ns = append(ns, e.outboundLocked(e.advertisedPrefix(o.ci)))
+		idx = append(idx, i)
 	}
 	e.mu.Unlock()
-	slices.SortStableFunc(order, func(a, b counted) int { return cmp.Compare(a.n, b.n) })
-	c := e.cfg.MaxOutboundPerPrefix
-	for _, x := range order {
-		if c >= 0 && x.n >= c {
-			crowded = append(crowded, x.o)
-		} else {
-			kept = append(kept, x.o)
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(ns[a], ns[b]) })
+	out := make([]offered, len(cands))
+	c, k := e.cfg.MaxOutboundPerPrefix, 0
+	for j, i := range idx {
+		out[j] = cands[i]
+		if c < 0 || ns[i] < c {
+			k++ // sorted by ns: those under the cap come first
 		}
 	}
-	return kept, crowded
+	return out[:k:k], out[k:]
 }
 
 // introduceOffered connects to an offered candidate (introduceTo),
