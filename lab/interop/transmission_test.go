@@ -49,9 +49,10 @@ func TestTransmissionPEX(t *testing.T) {
 	// It listens before it has read the watch directory, and until it has
 	// added the torrent an MSE handshake naming it fails (s1's link would
 	// then begin in the clear): it renames the file once the torrent is in.
-	// Alone that takes about a second; in a run of the whole package under
-	// -race, once in three runs on 2026-12-08 it was past 10 s, the daemon
-	// still logging "Verifying torrent" when the wait gave up.
+	// Alone that takes about a second. In one of three runs of the whole
+	// package under -race on 2026-12-08 this test failed with the daemon's
+	// log ending at "Verifying torrent" (the rest of the output was not
+	// kept); a wait of 10 s for this step is where that would stop it.
 	added := filepath.Join(watch, "test.torrent.added")
 	proc.WaitFor(t, 30*time.Second, "Transmission adding the torrent from its watch directory", func() bool {
 		_, err := os.Stat(added)
