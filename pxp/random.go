@@ -6,11 +6,8 @@ import (
 	mrand "math/rand/v2"
 )
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string { return randomHexRun(n, 1) }
 
 // randomHexRun returns k ids of n random bytes each, in hex, end to end
 // (id i is [2n*i, 2n*(i+1))): one read of the system's randomness and one
